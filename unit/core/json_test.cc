@@ -1,0 +1,54 @@
+#include "core/json/codec.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace berth::json {
+namespace {
+
+TEST(JsonTest, RoundTripKeepsMemberOrder) {
+  auto v = Parse(R"({"b":1,"a":[true,null,"x",1.5],"c":{"d":-3}})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(Serialize(*v), R"({"b":1,"a":[true,null,"x",1.5],"c":{"d":-3}})");
+}
+
+TEST(JsonTest, RejectsMalformedAndTrailingGarbage) {
+  EXPECT_FALSE(Parse("{").ok());
+  EXPECT_FALSE(Parse("{} x").ok());
+  EXPECT_FALSE(Parse("").ok());
+  EXPECT_FALSE(Parse("\"\xff\"").ok());  // invalid UTF-8
+}
+
+TEST(JsonTest, RejectsDeepNesting) {
+  std::string deep(1000, '[');
+  deep += std::string(1000, ']');
+  auto v = Parse(deep);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("nesting"), std::string::npos);
+  EXPECT_TRUE(Parse(std::string(10, '[') + std::string(10, ']')).ok());
+}
+
+TEST(JsonTest, DuplicateKeysLastWins) {
+  auto v = Parse(R"({"a":1,"a":2})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(Serialize(*v), R"({"a":2})");
+}
+
+TEST(JsonTest, AccessorsAndEquality) {
+  Value v = Value::MakeObject();
+  v.Ensure({"metadata", "name"}) = "x";
+  EXPECT_EQ(v.GetString({"metadata", "name"}), "x");
+  EXPECT_EQ(v.GetString({"metadata", "missing"}, "d"), "d");
+  EXPECT_EQ(v.Get({"nope", "x"}), nullptr);
+  auto a = Parse(R"({"x":1,"y":2})");
+  auto b = Parse(R"({"y":2,"x":1.0})");
+  EXPECT_TRUE(*a == *b);
+  EXPECT_TRUE(v.Erase("metadata"));
+  EXPECT_EQ(v.size(), 0u);
+}
+
+TEST(JsonTest, QuoteEscapes) { EXPECT_EQ(Quote("a\"b\n"), R"("a\"b\n")"); }
+
+}  // namespace
+}  // namespace berth::json

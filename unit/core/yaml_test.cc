@@ -1,0 +1,47 @@
+#include "core/yaml/yaml_codec.h"
+
+#include "core/json/codec.h"
+#include "gtest/gtest.h"
+
+namespace berth::yaml {
+namespace {
+
+TEST(YamlTest, ResolvesScalarsLikeGoYamlV2) {
+  auto v = ParseSingle(R"(
+a: 3
+b: "3"
+c: yes
+d: y
+e: ~
+f: 1.5
+g: hello
+h: 'true'
+i: 0x10
+)");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(json::Serialize(*v),
+            R"({"a":3,"b":"3","c":true,"d":true,"e":null,"f":1.5,"g":"hello","h":"true","i":16})");
+}
+
+TEST(YamlTest, MultiDocumentSkipsEmptyOnes) {
+  auto docs = ParseDocuments("a: 1\n---\n---\nb: [1, 2]\n");
+  ASSERT_TRUE(docs.ok());
+  ASSERT_EQ(docs->size(), 2u);
+  EXPECT_EQ(json::Serialize((*docs)[1]), R"({"b":[1,2]})");
+  EXPECT_FALSE(ParseSingle("a: 1\n---\nb: 2\n").ok());
+}
+
+TEST(YamlTest, MalformedIsAnError) {
+  EXPECT_FALSE(ParseDocuments("a: [1, 2\n").ok());
+  EXPECT_FALSE(ParseDocuments("a: b: c").ok());
+}
+
+TEST(YamlTest, DepthLimit) {
+  std::string deep;
+  for (int i = 0; i < 100; ++i) deep += "[";
+  for (int i = 0; i < 100; ++i) deep += "]";
+  EXPECT_FALSE(ParseDocuments(deep).ok());
+}
+
+}  // namespace
+}  // namespace berth::yaml
