@@ -1,0 +1,108 @@
+// berth-apiserver: flags only; everything else is ApiServer.
+//   berth-apiserver --data-dir DIR --listen 127.0.0.1:PORT   (PORT 0 picks a free port)
+// Logs to stderr, prints "listening on http://HOST:PORT" once serving, exits cleanly on SIGTERM.
+
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "apiserver/server/apiserver.h"
+#include "core/log/log.h"
+#include "core/strings/strings.h"
+
+ABSL_FLAG(std::string, data_dir, "", "RocksDB data directory (empty: in-memory, nothing durable)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:6443", "host:port to serve on; port 0 picks a free port");
+ABSL_FLAG(int64_t, retention_events, 100000, "change-log events kept at least (watch resume window)");
+ABSL_FLAG(int64_t, retention_seconds, 300, "change-log age kept at least, in seconds");
+ABSL_FLAG(int64_t, compaction_interval_ms, 30000, "how often the change log is compacted");
+ABSL_FLAG(int64_t, watch_window_events, 10000, "events held in memory for watch fan-out");
+ABSL_FLAG(int64_t, bookmark_interval_ms, 5000, "interval of BOOKMARK events to watchers that allow them");
+ABSL_FLAG(int, network_threads, 4, "HTTP I/O threads (2-4 suit a 2-core machine)");
+ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait for a group commit)");
+
+namespace {
+
+void RaiseFileLimit() {
+  // cpprest spins on EMFILE (libraries.md §4.8): give it all the descriptors we may have.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// Abseil flags are spelled with underscores; the command-line contract uses dashes
+// (--data-dir). Accept both.
+std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.assign(argv, argv + argc);
+  for (size_t i = 1; i < storage.size(); ++i) {
+    std::string& a = storage[i];
+    if (a.rfind("--", 0) != 0) continue;
+    size_t end = a.find('=');
+    for (size_t j = 2; j < std::min(end, a.size()); ++j) {
+      if (a[j] == '-') a[j] = '_';
+    }
+  }
+  std::vector<char*> out;
+  for (auto& s : storage) out.push_back(s.data());
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("berth-apiserver --data-dir DIR --listen HOST:PORT");
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  RaiseFileLimit();
+  // Signals are taken by sigwait below, never by a random thread.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  berth::apiserver::ApiServerOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  std::string listen = absl::GetFlag(FLAGS_listen);
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &options.port)) {
+    std::fprintf(stderr, "--listen must be HOST:PORT, got %s\n", listen.c_str());
+    return 2;
+  }
+  options.host = listen.substr(0, colon);
+  options.retention.min_events = static_cast<uint64_t>(absl::GetFlag(FLAGS_retention_events));
+  options.retention.min_age = absl::Seconds(absl::GetFlag(FLAGS_retention_seconds));
+  options.compaction_interval = absl::Milliseconds(absl::GetFlag(FLAGS_compaction_interval_ms));
+  options.watch_window_events = static_cast<size_t>(absl::GetFlag(FLAGS_watch_window_events));
+  options.bookmark_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_bookmark_interval_ms));
+  options.network_threads = absl::GetFlag(FLAGS_network_threads);
+  options.work_threads = absl::GetFlag(FLAGS_work_threads);
+
+  auto server = berth::apiserver::ApiServer::Start(options);
+  if (!server.ok()) {
+    BERTH_LOG(Error, "apiserver", "Cannot start", "error", server.status().ToString());
+    return 1;
+  }
+  BERTH_LOG(Info, "apiserver", "Serving", "address", (*server)->address(), "data_dir",
+            options.data_dir.empty() ? "(memory)" : options.data_dir);
+  std::printf("listening on http://%s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  BERTH_LOG(Info, "apiserver", "Stopping", "signal", sig);
+  (*server)->Stop();
+  server->reset();
+  BERTH_LOG(Info, "apiserver", "Stopped");
+  return 0;
+}

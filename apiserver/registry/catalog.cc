@@ -1,0 +1,126 @@
+#include "apiserver/registry/catalog.h"
+
+#include <algorithm>
+
+#include "apiserver/registry/kinds/strategies.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::registry {
+namespace {
+
+ResourceType T(std::string group, std::string kind, std::string plural, bool namespaced,
+               std::vector<std::string> short_names, std::shared_ptr<const Strategy> strategy) {
+  ResourceType t;
+  t.group = std::move(group);
+  t.version = "v1";
+  t.kind = std::move(kind);
+  t.plural = std::move(plural);
+  std::string singular;
+  for (char c : t.kind) singular.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  t.singular = singular;
+  t.namespaced = namespaced;
+  t.short_names = std::move(short_names);
+  t.strategy = strategy ? std::move(strategy) : kinds::DefaultStrategy();
+  return t;
+}
+
+}  // namespace
+
+Catalog Catalog::Builtin() {
+  using namespace kinds;
+  Catalog c;
+  auto all = std::vector<std::string>{"all"};
+
+  ResourceType ns = T("", "Namespace", "namespaces", false, {"ns"}, NamespaceStrategy());
+  ns.has_status = true;
+  ns.selectable_fields = {"status.phase"};
+  c.Add(ns);
+
+  ResourceType pod = T("", "Pod", "pods", true, {"po"}, PodStrategy());
+  pod.categories = all;
+  pod.has_status = true;
+  pod.return_deleted_object = true;
+  pod.selectable_fields = {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                           "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                           "status.podIP", "status.nominatedNodeName"};
+  c.Add(pod);
+
+  ResourceType node = T("", "Node", "nodes", false, {"no"}, NodeStrategy());
+  node.has_status = true;
+  node.selectable_fields = {"spec.unschedulable"};
+  c.Add(node);
+
+  c.Add(T("", "ConfigMap", "configmaps", true, {"cm"}, nullptr));
+  ResourceType secret = T("", "Secret", "secrets", true, {}, SecretStrategy());
+  secret.selectable_fields = {"type"};
+  c.Add(secret);
+  ResourceType event = T("", "Event", "events", true, {"ev"}, nullptr);
+  event.selectable_fields = {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                             "involvedObject.uid", "involvedObject.apiVersion",
+                             "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                             "reason", "reportingComponent", "source", "type"};
+  c.Add(event);
+  c.Add(T("", "ServiceAccount", "serviceaccounts", true, {"sa"}, nullptr));
+
+  ResourceType deploy = T("apps", "Deployment", "deployments", true, {"deploy"}, DeploymentStrategy());
+  deploy.categories = all;
+  deploy.has_status = deploy.has_scale = true;
+  c.Add(deploy);
+  ResourceType rs = T("apps", "ReplicaSet", "replicasets", true, {"rs"}, ReplicaSetStrategy());
+  rs.categories = all;
+  rs.has_status = rs.has_scale = true;
+  rs.selectable_fields = {"status.replicas"};
+  c.Add(rs);
+  ResourceType ds = T("apps", "DaemonSet", "daemonsets", true, {"ds"}, DaemonSetStrategy());
+  ds.categories = all;
+  ds.has_status = true;
+  c.Add(ds);
+
+  ResourceType job = T("batch", "Job", "jobs", true, {}, JobStrategy());
+  job.categories = all;
+  job.has_status = true;
+  job.selectable_fields = {"status.successful"};
+  c.Add(job);
+  ResourceType cj = T("batch", "CronJob", "cronjobs", true, {"cj"}, CronJobStrategy());
+  cj.categories = all;
+  cj.has_status = true;
+  c.Add(cj);
+
+  c.Add(T("coordination.k8s.io", "Lease", "leases", true, {}, nullptr));
+  c.Add(T("scheduling.k8s.io", "PriorityClass", "priorityclasses", false, {"pc"}, PriorityClassStrategy()));
+  return c;
+}
+
+void Catalog::Add(ResourceType type) {
+  auto shared = std::make_shared<const ResourceType>(std::move(type));
+  by_path_[StrCat(shared->group, "/", shared->version, "/", shared->plural)] = shared.get();
+  types_.push_back(std::move(shared));
+}
+
+const ResourceType* Catalog::Find(std::string_view group, std::string_view version,
+                                  std::string_view plural) const {
+  auto it = by_path_.find(StrCat(group, "/", version, "/", plural));
+  return it == by_path_.end() ? nullptr : it->second;
+}
+
+const ResourceType* Catalog::FindKind(std::string_view group, std::string_view kind) const {
+  for (const auto& t : types_) {
+    if (t->group == group && t->kind == kind) return t.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> Catalog::Groups() const {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& t : types_) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == t->group; });
+    if (it == out.end()) {
+      out.push_back({t->group, {t->version}});
+    } else if (std::find(it->second.begin(), it->second.end(), t->version) == it->second.end()) {
+      it->second.push_back(t->version);
+    }
+  }
+  return out;
+}
+
+}  // namespace berth::apiserver::registry

@@ -1,0 +1,121 @@
+#include "apiserver/registry/kinds/pod_defaults.h"
+
+#include <set>
+
+#include "core/selector/label_selector.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::registry::kinds {
+namespace {
+
+void SetIfAbsent(json::Value& obj, std::string_view key, json::Value v) {
+  const json::Value* cur = obj.Find(key);
+  if (cur == nullptr || cur->is_null()) obj.Set(key, std::move(v));
+}
+
+void DefaultContainer(json::Value& c) {
+  SetIfAbsent(c, "terminationMessagePath", "/dev/termination-log");
+  SetIfAbsent(c, "terminationMessagePolicy", "File");
+  std::string image = c.GetString({"image"});
+  bool latest = image.find(':') == std::string::npos || image.ends_with(":latest");
+  if (image.find('@') != std::string::npos) latest = false;
+  SetIfAbsent(c, "imagePullPolicy", latest ? "Always" : "IfNotPresent");
+  SetIfAbsent(c, "resources", json::Value::MakeObject());
+  if (json::Value* ports = c.Find("ports"); ports && ports->is_array()) {
+    for (json::Value& p : ports->as_array()) SetIfAbsent(p, "protocol", "TCP");
+  }
+}
+
+bool IsDnsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i != 0 && i + 1 != s.size());
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void DefaultPodSpec(json::Value& spec) {
+  if (!spec.is_object()) return;
+  SetIfAbsent(spec, "restartPolicy", "Always");
+  SetIfAbsent(spec, "terminationGracePeriodSeconds", 30);
+  SetIfAbsent(spec, "dnsPolicy", "ClusterFirst");
+  SetIfAbsent(spec, "schedulerName", "default-scheduler");
+  SetIfAbsent(spec, "securityContext", json::Value::MakeObject());
+  SetIfAbsent(spec, "enableServiceLinks", true);
+  for (const char* list : {"containers", "initContainers"}) {
+    if (json::Value* cs = spec.Find(list); cs && cs->is_array()) {
+      for (json::Value& c : cs->as_array()) DefaultContainer(c);
+    }
+  }
+}
+
+std::vector<api::Cause> ValidatePodSpec(const json::Value& spec, const std::string& path) {
+  std::vector<api::Cause> causes;
+  std::set<std::string> names;
+  for (const char* list : {"initContainers", "containers"}) {
+    const json::Value* cs = spec.Find(list);
+    if (cs == nullptr || !cs->is_array()) continue;
+    for (size_t i = 0; i < cs->as_array().size(); ++i) {
+      std::string name = cs->as_array()[i].GetString({"name"});
+      std::string field = StrCat(path, ".", list, "[", i, "].name");
+      if (!IsDnsLabel(name)) {
+        causes.push_back({"FieldValueInvalid",
+                          StrCat("Invalid value: \"", name, "\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"),
+                          field});
+      } else if (!names.insert(name).second) {
+        causes.push_back({"FieldValueDuplicate", StrCat("Duplicate value: \"", name, "\""), field});
+      }
+    }
+  }
+  return causes;
+}
+
+std::string QosClass(const json::Value& spec) {
+  bool any = false;
+  bool guaranteed = true;
+  const json::Value* cs = spec.Find("containers");
+  if (cs == nullptr || !cs->is_array()) return "BestEffort";
+  for (const json::Value& c : cs->as_array()) {
+    const json::Value* req = c.Get({"resources", "requests"});
+    const json::Value* lim = c.Get({"resources", "limits"});
+    if ((req && req->size() > 0) || (lim && lim->size() > 0)) any = true;
+    for (const char* r : {"cpu", "memory"}) {
+      const json::Value* l = lim ? lim->Find(r) : nullptr;
+      const json::Value* q = req ? req->Find(r) : nullptr;
+      if (l == nullptr || (q != nullptr && !(*q == *l))) guaranteed = false;
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+std::vector<api::Cause> ValidateSelectorMatchesTemplate(const json::Value& object) {
+  std::vector<api::Cause> causes;
+  const json::Value* sel = object.Get({"spec", "selector"});
+  if (sel == nullptr || !sel->is_object()) {
+    causes.push_back({"FieldValueRequired", "Required value", "spec.selector"});
+    return causes;
+  }
+  auto parsed = selector::LabelSelector::FromObject(*sel);
+  if (!parsed.ok()) {
+    causes.push_back({"FieldValueInvalid", std::string(parsed.status().message()), "spec.selector"});
+    return causes;
+  }
+  if (parsed->empty()) {
+    causes.push_back({"FieldValueInvalid", "Invalid value: {}: empty selector is invalid for this kind", "spec.selector"});
+    return causes;
+  }
+  const json::Value* labels = object.Get({"spec", "template", "metadata", "labels"});
+  if (labels == nullptr || !parsed->Matches(*labels)) {
+    causes.push_back({"FieldValueInvalid",
+                      StrCat("Invalid value: ", labels ? "labels" : "null", ": `selector` does not match template `labels`"),
+                      "spec.template.metadata.labels"});
+  }
+  return causes;
+}
+
+}  // namespace berth::apiserver::registry::kinds

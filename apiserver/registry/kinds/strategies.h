@@ -1,0 +1,23 @@
+#pragma once
+// File: apiserver/registry/kinds/strategies.h
+// The per-kind strategies of the built-in kinds.
+
+#include <memory>
+
+#include "apiserver/registry/resource_type.h"
+
+namespace berth::apiserver::registry::kinds {
+
+std::shared_ptr<const Strategy> DefaultStrategy();
+std::shared_ptr<const Strategy> PodStrategy();
+std::shared_ptr<const Strategy> NamespaceStrategy();
+std::shared_ptr<const Strategy> NodeStrategy();
+std::shared_ptr<const Strategy> SecretStrategy();
+std::shared_ptr<const Strategy> DeploymentStrategy();
+std::shared_ptr<const Strategy> ReplicaSetStrategy();
+std::shared_ptr<const Strategy> DaemonSetStrategy();
+std::shared_ptr<const Strategy> JobStrategy();
+std::shared_ptr<const Strategy> CronJobStrategy();
+std::shared_ptr<const Strategy> PriorityClassStrategy();
+
+}  // namespace berth::apiserver::registry::kinds

@@ -1,0 +1,642 @@
+#include "apiserver/registry/registry.h"
+
+#include "apiserver/registry/continue_token.h"
+#include "apiserver/registry/object_meta.h"
+#include "core/json/codec.h"
+#include "core/patch/patch.h"
+#include "core/patch/strategic_merge.h"
+#include "core/selector/field_selector.h"
+#include "core/selector/label_selector.h"
+#include "core/status/macros.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::registry {
+namespace {
+
+constexpr int kMaxConflictRetries = 16;
+constexpr int kMaxPageScan = 500;
+
+const char* kServerSetMetadata[] = {"uid", "resourceVersion", "creationTimestamp",
+                                    "deletionTimestamp", "deletionGracePeriodSeconds",
+                                    "generation", "selfLink"};
+
+// Everything but metadata and status: what bumps metadata.generation.
+bool SpecChanged(const json::Value& a, const json::Value& b) {
+  auto strip = [](const json::Value& v) {
+    json::Value c = v;
+    c.Erase("metadata");
+    c.Erase("status");
+    return c;
+  };
+  return !(strip(a) == strip(b));
+}
+
+bool HasFinalizers(const json::Value& object) {
+  const json::Value* f = object.Get({"metadata", "finalizers"});
+  return f && f->is_array() && f->size() > 0;
+}
+
+bool NamespaceHasSpecFinalizers(const ResourceType& type, const json::Value& object) {
+  if (!(type.group.empty() && type.plural == "namespaces")) return false;
+  const json::Value* f = object.Get({"spec", "finalizers"});
+  return f && f->is_array() && f->size() > 0;
+}
+
+// Prunes null members: Kubernetes decodes an explicit null as "not set".
+void DropNulls(json::Value& v, int depth = 0) {
+  if (depth > 80) return;
+  if (v.is_object()) {
+    auto& members = v.as_object();
+    for (auto it = members.begin(); it != members.end();) {
+      if (it->second.is_null()) {
+        it = members.erase(it);
+      } else {
+        DropNulls(it->second, depth + 1);
+        ++it;
+      }
+    }
+  } else if (v.is_array()) {
+    for (json::Value& e : v.as_array()) DropNulls(e, depth + 1);
+  }
+}
+
+json::Value WithoutResourceVersion(json::Value v) {
+  if (json::Value* m = v.Find("metadata")) m->Erase("resourceVersion");
+  return v;
+}
+
+absl::Status CheckFieldSelector(const ResourceType& type, const selector::FieldSelector& sel) {
+  for (const auto& r : sel.requirements()) {
+    if (r.field == "metadata.name" || (type.namespaced && r.field == "metadata.namespace")) continue;
+    bool ok = false;
+    for (const std::string& f : type.selectable_fields) ok = ok || f == r.field;
+    if (!ok) {
+      return api::BadRequest(StrCat("field label not supported: ", r.field));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Registry::Registry(storage::Store& store, const Catalog& catalog,
+                   std::shared_ptr<const schema::SchemaSet> schemas, const Clock& clock)
+    : store_(store), catalog_(catalog), schemas_(std::move(schemas)), clock_(clock) {}
+
+absl::StatusOr<std::pair<json::Value, uint64_t>> Registry::Read(const ResourceType& type,
+                                                               const std::string& ns,
+                                                               const std::string& name) const {
+  auto kv = store_.Get(type.Key(ns, name));
+  if (!kv.ok()) {
+    if (kv.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
+    return kv.status();
+  }
+  auto obj = json::Parse(kv->value, 512);
+  if (!obj.ok()) return absl::DataLossError(StrCat("stored object ", kv->key, " is corrupt"));
+  return std::make_pair(*std::move(obj), kv->revision);
+}
+
+absl::StatusOr<std::string> Registry::Get(const ResourceType& type, const std::string& ns,
+                                          const std::string& name) const {
+  auto kv = store_.Get(type.Key(ns, name));
+  if (!kv.ok()) {
+    if (kv.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
+    return kv.status();
+  }
+  return std::move(kv->value);
+}
+
+absl::Status Registry::ValidateSelectors(const ResourceType& type, const std::string& label_selector,
+                                         const std::string& field_selector) const {
+  auto labels = selector::LabelSelector::Parse(label_selector);
+  if (!labels.ok()) return api::BadRequest(Sv(labels.status().message()));
+  auto fields = selector::FieldSelector::Parse(field_selector);
+  if (!fields.ok()) return api::BadRequest(Sv(fields.status().message()));
+  return CheckFieldSelector(type, *fields);
+}
+
+absl::StatusOr<ListPage> Registry::List(const ResourceType& type, const std::string& ns,
+                                        const ListParams& params) const {
+  BERTH_RETURN_IF_ERROR(ValidateSelectors(type, params.label_selector, params.field_selector));
+  auto labels = *selector::LabelSelector::Parse(params.label_selector);
+  auto fields = *selector::FieldSelector::Parse(params.field_selector);
+  if (params.limit < 0) return api::BadRequest("limit must not be negative");
+
+  std::string prefix = type.ListPrefix(ns);
+  storage::ListOptions opts;
+  if (!params.continue_token.empty()) {
+    BERTH_ASSIGN_OR_RETURN(ContinueToken token, DecodeContinue(params.continue_token));
+    if (token.start.rfind(prefix, 0) != 0) return api::BadRequest("continue token does not match this list");
+    opts.at_revision = token.revision;
+    opts.start_after = token.start;
+  }
+  bool filtered = !labels.empty() || !fields.empty();
+  ListPage page;
+  size_t want = params.limit > 0 ? static_cast<size_t>(params.limit) : 0;
+  while (true) {
+    // Filtering may drop items, so read in steps until the page is full.
+    opts.limit = want == 0 ? 0 : std::max<size_t>(want - page.items.size(), filtered ? kMaxPageScan : 0);
+    auto result = store_.List(prefix, opts);
+    if (!result.ok()) {
+      if (result.status().code() == absl::StatusCode::kOutOfRange) {
+        return api::Expired(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+      }
+      return result.status();
+    }
+    page.revision = result->revision;
+    opts.at_revision = result->revision;
+    std::string last_key;
+    bool page_full = false;
+    for (auto& kv : result->items) {
+      last_key = kv.key;
+      if (filtered) {
+        auto obj = json::Parse(kv.value, 512);
+        if (!obj.ok()) continue;
+        const json::Value* lbl = obj->Get({"metadata", "labels"});
+        if (!labels.Matches(lbl ? *lbl : json::Value()) || !fields.Matches(*obj)) continue;
+      }
+      page.items.push_back(std::move(kv.value));
+      if (want != 0 && page.items.size() == want) {
+        page_full = true;
+        break;
+      }
+    }
+    bool more = result->more || (page_full && last_key != result->items.back().key);
+    if (want != 0 && page_full && more) {
+      page.continue_token = EncodeContinue({page.revision, last_key});
+      return page;
+    }
+    if (!result->more) return page;
+    opts.start_after = last_key;
+  }
+}
+
+absl::Status Registry::CheckNamespace(const std::string& ns) const {
+  const ResourceType* nst = catalog_.Find("", "v1", "namespaces");
+  auto kv = store_.Get(nst->Key("", ns));
+  if (!kv.ok()) {
+    if (kv.status().code() == absl::StatusCode::kNotFound) return api::NotFound(nst->Target(ns));
+    return kv.status();
+  }
+  if (kv->value.find("\"deletionTimestamp\"") != std::string::npos) {
+    auto obj = json::Parse(kv->value);
+    if (obj.ok() && obj->Get({"metadata", "deletionTimestamp"}) != nullptr) {
+      return api::Forbidden(StrCat("unable to create new content in namespace ", ns,
+                                   " because it is being terminated"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Registry::Admit(const ResourceType& type, json::Value& object, const json::Value* old,
+                             const WriteOptions& options, std::vector<std::string>& warnings) const {
+  type.strategy->Default(object);
+  std::string name = object.GetString({"metadata", "name"});
+  std::vector<api::Cause> causes = ValidateMetadata(object, type.strategy->NameIsLabel());
+  if (const json::Value* schema = schemas_->ForKind(type.group, type.version, type.kind)) {
+    schema::ValidationResult r = schemas_->Validate(*schema, object);
+    causes.insert(causes.end(), r.causes.begin(), r.causes.end());
+    if (!r.unknown_fields.empty()) {
+      std::string mode = options.field_validation.empty() ? "Warn" : options.field_validation;
+      if (mode == "Strict") {
+        std::string msg = "strict decoding error: ";
+        for (size_t i = 0; i < r.unknown_fields.size(); ++i) {
+          msg += StrCat(i ? ", " : "", "unknown field \"", r.unknown_fields[i], "\"");
+        }
+        return api::BadRequest(msg);
+      }
+      if (mode == "Warn") {
+        for (const auto& f : r.unknown_fields) warnings.push_back(StrCat("unknown field \"", f, "\""));
+      }
+    }
+  }
+  auto more = type.strategy->Validate(object);
+  causes.insert(causes.end(), more.begin(), more.end());
+  if (old != nullptr) {
+    auto upd = type.strategy->ValidateUpdate(object, *old);
+    causes.insert(causes.end(), upd.begin(), upd.end());
+  }
+  if (!causes.empty()) return api::Invalid(type.Target(name), std::move(causes));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std::string& ns,
+                                             json::Value body, const WriteOptions& options) {
+  if (!body.is_object()) return api::BadRequest("the request body must be a JSON object");
+  std::string api_version = body.GetString({"apiVersion"});
+  std::string kind = body.GetString({"kind"});
+  if (!api_version.empty() && api_version != type.ApiVersion()) {
+    return api::BadRequest(StrCat("the API version in the data (", api_version,
+                                  ") does not match the expected API version (", type.ApiVersion(), ")"));
+  }
+  if (!kind.empty() && kind != type.kind) {
+    return api::BadRequest(StrCat("the kind in the data (", kind, ") does not match the expected kind (", type.kind, ")"));
+  }
+  DropNulls(body);
+  body.Set("apiVersion", type.ApiVersion());
+  body.Set("kind", type.kind);
+  json::Value& meta = body["metadata"];
+  if (!meta.is_object()) return api::BadRequest("metadata must be an object");
+  std::string body_ns = body.GetString({"metadata", "namespace"});
+  if (type.namespaced) {
+    if (!body_ns.empty() && body_ns != ns) {
+      return api::BadRequest("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    meta.Set("namespace", ns);
+  } else {
+    meta.Erase("namespace");
+  }
+  for (const char* f : kServerSetMetadata) meta.Erase(f);
+  std::string generate = meta.GetString({"generateName"});
+  bool generated = meta.GetString({"name"}).empty() && !generate.empty();
+
+  for (int attempt = 0;; ++attempt) {
+    json::Value object = body;
+    json::Value& m = object["metadata"];
+    if (generated) {
+      std::string base = generate.size() > 58 ? generate.substr(0, 58) : generate;
+      m.Set("name", base + GenerateNameSuffix());
+    }
+    m.Set("uid", NewUid());
+    m.Set("creationTimestamp", FormatRfc3339(clock_.Now()));
+    m.Set("generation", 1);
+    type.strategy->PrepareForCreate(object);
+    WriteResult result;
+    BERTH_RETURN_IF_ERROR(Admit(type, object, nullptr, options, result.warnings));
+    if (type.namespaced) BERTH_RETURN_IF_ERROR(CheckNamespace(ns));
+    std::string name = object.GetString({"metadata", "name"});
+    result.created = true;
+    if (options.dry_run) {
+      Canonicalize(object);
+      result.object = std::move(object);
+      return result;
+    }
+    StampedObject stamped = Stamp(object);
+    auto rev = store_.Create(type.Key(ns, name), [&stamped](uint64_t r) { return stamped.With(r); });
+    if (!rev.ok()) {
+      if (rev.status().code() == absl::StatusCode::kAlreadyExists) {
+        if (generated && attempt < 8) continue;
+        return api::AlreadyExists(type.Target(name));
+      }
+      return rev.status();
+    }
+    object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
+    Canonicalize(object);
+    result.object = std::move(object);
+    return result;
+  }
+}
+
+absl::StatusOr<uint64_t> Registry::Remove(const ResourceType&, const std::string& key,
+                                          const json::Value& object, uint64_t expected) {
+  StampedObject stamped = Stamp(object);
+  return store_.Delete(key, [&stamped](uint64_t r) { return stamped.With(r); }, expected);
+}
+
+absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
+                                                       const std::string& ns,
+                                                       const std::string& name, Subresource sub,
+                                                       const WriteOptions& options,
+                                                       const Mutation& mutate, bool allow_retry) {
+  std::string key = type.Key(ns, name);
+  for (int attempt = 0;; ++attempt) {
+    BERTH_ASSIGN_OR_RETURN(auto current, Read(type, ns, name));
+    const json::Value& cur = current.first;
+    BERTH_ASSIGN_OR_RETURN(json::Value proposed, mutate(cur));
+    if (!proposed.is_object()) return api::BadRequest("the object must be a JSON object");
+    DropNulls(proposed);
+    std::string want_rv = proposed.GetString({"metadata", "resourceVersion"});
+    bool precondition = !want_rv.empty();
+    if (precondition && want_rv != std::to_string(current.second)) {
+      return api::Conflict(type.Target(name),
+                           "the object has been modified; please apply your changes to the latest version and try again");
+    }
+    json::Value next;
+    if (sub == Subresource::kStatus) {
+      // A status write changes status only (and nothing else of the stored object).
+      next = cur;
+      if (const json::Value* st = proposed.Find("status")) {
+        next.Set("status", *st);
+      } else {
+        next.Erase("status");
+      }
+    } else {
+      next = std::move(proposed);
+      next.Set("apiVersion", type.ApiVersion());
+      next.Set("kind", type.kind);
+      if (!next.Find("metadata") || !next.Find("metadata")->is_object()) next.Set("metadata", json::Value::MakeObject());
+      if (type.has_status) {
+        if (const json::Value* st = cur.Find("status")) {
+          next.Set("status", *st);
+        } else {
+          next.Erase("status");
+        }
+      }
+      json::Value& m = next["metadata"];
+      const json::Value& cm = *cur.Find("metadata");
+      for (const char* f : kServerSetMetadata) {
+        if (const json::Value* v = cm.Find(f)) {
+          m.Set(f, *v);
+        } else {
+          m.Erase(f);
+        }
+      }
+      m.Set("name", name);
+      if (type.namespaced) m.Set("namespace", ns);
+      if (SpecChanged(next, cur)) {
+        const json::Value* g = cm.Find("generation");
+        m.Set("generation", (g && g->is_int() ? g->as_int() : 0) + 1);
+      }
+    }
+    WriteResult result;
+    BERTH_RETURN_IF_ERROR(Admit(type, next, &cur, options, result.warnings));
+    if (WithoutResourceVersion(next) == WithoutResourceVersion(cur)) {
+      // No-op writes keep the resourceVersion (kubectl reports "no change").
+      result.object = cur;
+      return result;
+    }
+    if (options.dry_run) {
+      result.object = std::move(next);
+      return result;
+    }
+    bool being_deleted = next.Get({"metadata", "deletionTimestamp"}) != nullptr;
+    absl::StatusOr<uint64_t> rev;
+    if (being_deleted && !HasFinalizers(next) && !NamespaceHasSpecFinalizers(type, next)) {
+      // The last finalizer went: the object goes with it.
+      rev = Remove(type, key, next, current.second);
+    } else {
+      StampedObject stamped = Stamp(next);
+      rev = store_.Update(key, [&stamped](uint64_t r) { return stamped.With(r); }, current.second);
+    }
+    if (!rev.ok()) {
+      if (rev.status().code() == absl::StatusCode::kAborted) {
+        if (!precondition && allow_retry && attempt < kMaxConflictRetries) continue;
+        return api::Conflict(type.Target(name),
+                             "the object has been modified; please apply your changes to the latest version and try again");
+      }
+      if (rev.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
+      return rev.status();
+    }
+    next.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
+    Canonicalize(next);
+    result.object = std::move(next);
+    return result;
+  }
+}
+
+absl::StatusOr<WriteResult> Registry::Update(const ResourceType& type, const std::string& ns,
+                                             const std::string& name, json::Value body,
+                                             Subresource sub, const WriteOptions& options) {
+  if (!body.is_object()) return api::BadRequest("the request body must be a JSON object");
+  std::string body_name = body.GetString({"metadata", "name"});
+  if (!body_name.empty() && body_name != name) {
+    return api::BadRequest(StrCat("the name of the object (", body_name,
+                                  ") does not match the name on the URL (", name, ")"));
+  }
+  std::string body_ns = body.GetString({"metadata", "namespace"});
+  if (type.namespaced && !body_ns.empty() && body_ns != ns) {
+    return api::BadRequest("the namespace of the provided object does not match the namespace sent on the request");
+  }
+  std::string api_version = body.GetString({"apiVersion"});
+  if (!api_version.empty() && api_version != type.ApiVersion()) {
+    return api::BadRequest(StrCat("the API version in the data (", api_version,
+                                  ") does not match the expected API version (", type.ApiVersion(), ")"));
+  }
+  return GuaranteedUpdate(type, ns, name, sub, options,
+                          [&body](const json::Value&) -> absl::StatusOr<json::Value> { return body; },
+                          /*allow_retry=*/true);
+}
+
+absl::StatusOr<WriteResult> Registry::Patch(const ResourceType& type, const std::string& ns,
+                                            const std::string& name, PatchType patch_type,
+                                            const json::Value& patch, Subresource sub,
+                                            const WriteOptions& options) {
+  auto mutate = [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
+    switch (patch_type) {
+      case PatchType::kMerge:
+        if (!patch.is_object()) return api::BadRequest("a merge patch must be a JSON object");
+        return patch::MergePatch(cur, patch);
+      case PatchType::kStrategic: {
+        auto r = patch::StrategicMergePatch(cur, patch);
+        if (!r.ok()) return api::BadRequest(Sv(r.status().message()));
+        return r;
+      }
+      case PatchType::kApply: {
+        // Server-side apply, simplified: the applied configuration is merged over the live
+        // object (no field ownership yet).
+        if (!patch.is_object()) return api::BadRequest("an apply patch must be an object");
+        auto r = patch::StrategicMergePatch(cur, patch);
+        if (!r.ok()) return api::BadRequest(Sv(r.status().message()));
+        return r;
+      }
+      case PatchType::kJson: {
+        auto r = patch::JsonPatch(cur, patch);
+        if (!r.ok()) {
+          return api::Invalid(type.Target(name), {{"FieldValueInvalid", std::string(r.status().message()), ""}});
+        }
+        return r;
+      }
+    }
+    return api::BadRequest("unknown patch type");
+  };
+  return GuaranteedUpdate(type, ns, name, sub, options, mutate, /*allow_retry=*/true);
+}
+
+absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const std::string& ns,
+                                              const std::string& name,
+                                              const DeleteOptions& options) {
+  std::string key = type.Key(ns, name);
+  for (int attempt = 0;; ++attempt) {
+    BERTH_ASSIGN_OR_RETURN(auto current, Read(type, ns, name));
+    json::Value obj = std::move(current.first);
+    uint64_t rev = current.second;
+    if (options.precondition_uid && *options.precondition_uid != obj.GetString({"metadata", "uid"})) {
+      return api::Conflict(type.Target(name),
+                           StrCat("Precondition failed: UID in precondition: ", *options.precondition_uid,
+                                  ", UID in object meta: ", obj.GetString({"metadata", "uid"})));
+    }
+    if (options.precondition_resource_version &&
+        *options.precondition_resource_version != std::to_string(rev)) {
+      return api::Conflict(type.Target(name),
+                           StrCat("Precondition failed: ResourceVersion in precondition: ",
+                                  *options.precondition_resource_version,
+                                  ", ResourceVersion in object meta: ", rev));
+    }
+    json::Value& meta = obj["metadata"];
+    bool already = meta.Find("deletionTimestamp") != nullptr;
+    bool changed = false;
+    if (options.propagation_policy == "Foreground" || options.propagation_policy == "Orphan") {
+      std::string fin = options.propagation_policy == "Foreground" ? "foregroundDeletion" : "orphan";
+      json::Value& list = meta["finalizers"];
+      if (!list.is_array()) list = json::Value::MakeArray();
+      bool present = false;
+      for (const json::Value& f : list.as_array()) present = present || (f.is_string() && f.as_string() == fin);
+      if (!present) {
+        list.as_array().push_back(fin);
+        changed = true;
+      }
+    }
+    // Pods bound to a node end gracefully: the agent stops the processes, then deletes with
+    // grace 0. Unbound or finished pods go at once.
+    bool graceful = false;
+    int64_t grace = 0;
+    if (type.group.empty() && type.plural == "pods") {
+      const json::Value* tgp = obj.Get({"spec", "terminationGracePeriodSeconds"});
+      grace = options.grace_period_seconds.value_or(tgp && tgp->is_int() ? tgp->as_int() : 30);
+      std::string phase = obj.GetString({"status", "phase"});
+      bool bound = !obj.GetString({"spec", "nodeName"}).empty();
+      graceful = bound && grace > 0 && phase != "Succeeded" && phase != "Failed";
+      if (already) {
+        const json::Value* cur_grace = meta.Find("deletionGracePeriodSeconds");
+        if (graceful && cur_grace && cur_grace->is_int() && grace >= cur_grace->as_int()) graceful = true;
+      }
+    }
+    bool pending = HasFinalizers(obj) || NamespaceHasSpecFinalizers(type, obj) || graceful;
+    DeleteResult result;
+    if (pending) {
+      if (!already || changed || (graceful && meta.Find("deletionGracePeriodSeconds") &&
+                                  meta.Find("deletionGracePeriodSeconds")->as_int() > grace)) {
+        absl::Time when = clock_.Now() + absl::Seconds(graceful ? grace : 0);
+        if (!already || graceful) {
+          meta.Set("deletionTimestamp", FormatRfc3339(when));
+          meta.Set("deletionGracePeriodSeconds", graceful ? grace : 0);
+        }
+        if (type.group.empty() && type.plural == "namespaces") obj.Ensure({"status"}).Set("phase", "Terminating");
+        if (!options.dry_run) {
+          StampedObject stamped = Stamp(obj);
+          auto r = store_.Update(key, [&stamped](uint64_t x) { return stamped.With(x); }, rev);
+          if (!r.ok()) {
+            if (r.status().code() == absl::StatusCode::kAborted && attempt < kMaxConflictRetries) continue;
+            if (r.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
+            return r.status();
+          }
+          meta.Set("resourceVersion", std::to_string(*r));
+        }
+      }
+      Canonicalize(obj);
+      result.object = std::move(obj);
+      return result;
+    }
+    if (options.dry_run) {
+      result.object = std::move(obj);
+      result.removed = true;
+      return result;
+    }
+    auto r = Remove(type, key, obj, rev);
+    if (!r.ok()) {
+      if (r.status().code() == absl::StatusCode::kAborted && attempt < kMaxConflictRetries) continue;
+      if (r.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
+      return r.status();
+    }
+    meta.Set("resourceVersion", std::to_string(*r));
+    Canonicalize(obj);
+    result.object = std::move(obj);
+    result.removed = true;
+    return result;
+  }
+}
+
+absl::Status Registry::Bind(const std::string& ns, const std::string& name,
+                            const json::Value& binding, bool dry_run) {
+  const ResourceType* pods = catalog_.Find("", "v1", "pods");
+  std::string node = binding.GetString({"target", "name"});
+  if (node.empty()) {
+    return api::Invalid(pods->Target(name), {{"FieldValueRequired", "Required value", "target.name"}});
+  }
+  WriteOptions opts;
+  opts.dry_run = dry_run;
+  auto r = GuaranteedUpdate(*pods, ns, name, Subresource::kNone, opts,
+      [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
+        std::string bound = cur.GetString({"spec", "nodeName"});
+        if (!bound.empty()) {
+          return api::Conflict(pods->Target(name), StrCat("pod ", name, " is already assigned to node \"", bound, "\""));
+        }
+        if (cur.Get({"metadata", "deletionTimestamp"})) {
+          return api::Conflict(pods->Target(name), StrCat("pod ", name, " is being deleted, cannot be assigned to a host"));
+        }
+        json::Value next = cur;
+        next.Ensure({"spec"}).Set("nodeName", node);
+        return next;
+      },
+      true);
+  if (!r.ok()) return r.status();
+  if (dry_run) return absl::OkStatus();
+  // The PodScheduled condition is status, written as the scheduler's status update.
+  auto s = GuaranteedUpdate(*pods, ns, name, Subresource::kStatus, opts,
+      [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
+        json::Value next = cur;
+        json::Value& conds = next.Ensure({"status", "conditions"});
+        if (!conds.is_array()) conds = json::Value::MakeArray();
+        json::Array kept;
+        for (json::Value& c : conds.as_array()) {
+          if (c.GetString({"type"}) != "PodScheduled") kept.push_back(std::move(c));
+        }
+        json::Value c = json::Value::MakeObject();
+        c.Set("type", "PodScheduled");
+        c.Set("status", "True");
+        c.Set("lastProbeTime", json::Value());
+        c.Set("lastTransitionTime", FormatRfc3339(clock_.Now()));
+        kept.push_back(std::move(c));
+        conds.as_array() = std::move(kept);
+        return next;
+      },
+      true);
+  return s.status();
+}
+
+absl::StatusOr<json::Value> Registry::GetScale(const ResourceType& type, const std::string& ns,
+                                               const std::string& name) const {
+  BERTH_ASSIGN_OR_RETURN(auto current, Read(type, ns, name));
+  const json::Value& obj = current.first;
+  json::Value scale = json::Value::MakeObject();
+  scale.Set("kind", "Scale");
+  scale.Set("apiVersion", "autoscaling/v1");
+  json::Value meta = json::Value::MakeObject();
+  for (const char* f : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
+    if (const json::Value* v = obj.Get({"metadata", f})) meta.Set(f, *v);
+  }
+  scale.Set("metadata", std::move(meta));
+  const json::Value* spec_replicas = obj.Get({"spec", "replicas"});
+  scale.Ensure({"spec"}).Set("replicas", spec_replicas && spec_replicas->is_int() ? spec_replicas->as_int() : 1);
+  const json::Value* st_replicas = obj.Get({"status", "replicas"});
+  json::Value& status = scale.Ensure({"status"});
+  status.Set("replicas", st_replicas && st_replicas->is_int() ? st_replicas->as_int() : 0);
+  if (const json::Value* sel = obj.Get({"spec", "selector"})) {
+    auto parsed = selector::LabelSelector::FromObject(*sel);
+    if (parsed.ok()) status.Set("selector", parsed->ToString());
+  }
+  return scale;
+}
+
+absl::StatusOr<json::Value> Registry::UpdateScale(const ResourceType& type, const std::string& ns,
+                                                  const std::string& name, const json::Value& scale,
+                                                  const WriteOptions& options) {
+  const json::Value* replicas = scale.Get({"spec", "replicas"});
+  if (replicas == nullptr || !replicas->is_int() || replicas->as_int() < 0) {
+    return api::Invalid({"autoscaling", "scale", name, "Scale"},
+                        {{"FieldValueInvalid", "Invalid value: must be greater than or equal to 0", "spec.replicas"}});
+  }
+  std::string rv = scale.GetString({"metadata", "resourceVersion"});
+  auto r = GuaranteedUpdate(type, ns, name, Subresource::kNone, options,
+      [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
+        json::Value next = cur;
+        next.Ensure({"spec"}).Set("replicas", replicas->as_int());
+        if (!rv.empty()) next.Ensure({"metadata"}).Set("resourceVersion", rv);
+        return next;
+      },
+      rv.empty());
+  if (!r.ok()) return r.status();
+  return GetScale(type, ns, name);
+}
+
+absl::Status Registry::EnsureNamespace(const std::string& name) {
+  const ResourceType* nst = catalog_.Find("", "v1", "namespaces");
+  json::Value ns = json::Value::MakeObject();
+  ns.Ensure({"metadata"}).Set("name", name);
+  auto r = Create(*nst, "", std::move(ns), {});
+  if (!r.ok() && r.status().code() != absl::StatusCode::kAlreadyExists) return r.status();
+  return absl::OkStatus();
+}
+
+}  // namespace berth::apiserver::registry

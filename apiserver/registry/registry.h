@@ -1,0 +1,130 @@
+#pragma once
+// File: apiserver/registry/registry.h
+// Generic REST logic over a Store for every served kind (Kubernetes' generic registry):
+// server-set metadata, admission (defaulting -> schema -> kind rules), optimistic concurrency,
+// generation, the /status split, finalizers and graceful deletion, paged and filtered lists.
+//
+// Thread-safe. Writes block until durable, so callers run them off the network threads.
+// Errors are api:: statuses ready for ToHttp().
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "apiserver/registry/catalog.h"
+#include "apiserver/schema/validator.h"
+#include "apiserver/storage/store.h"
+#include "core/json/value.h"
+#include "core/time/clock.h"
+
+namespace berth::apiserver::registry {
+
+enum class Subresource { kNone, kStatus };
+enum class PatchType { kMerge, kJson, kStrategic, kApply };
+
+struct WriteOptions {
+  bool dry_run = false;
+  std::string field_validation;  // Strict | Warn | Ignore ("" = Warn, the server default)
+  std::string field_manager;
+};
+
+struct WriteResult {
+  json::Value object;
+  bool created = false;
+  std::vector<std::string> warnings;
+};
+
+struct ListParams {
+  std::string label_selector;
+  std::string field_selector;
+  int64_t limit = 0;
+  std::string continue_token;
+};
+
+struct ListPage {
+  std::vector<std::string> items;  // serialized objects
+  uint64_t revision = 0;
+  std::string continue_token;
+  int64_t remaining = -1;          // -1: unknown
+};
+
+struct DeleteOptions {
+  std::optional<int64_t> grace_period_seconds;
+  std::string propagation_policy;  // Background | Foreground | Orphan
+  std::optional<std::string> precondition_uid;
+  std::optional<std::string> precondition_resource_version;
+  bool dry_run = false;
+};
+
+struct DeleteResult {
+  json::Value object;
+  bool removed = false;  // gone from storage (false: marked for deletion)
+};
+
+class Registry {
+ public:
+  Registry(storage::Store& store, const Catalog& catalog,
+           std::shared_ptr<const schema::SchemaSet> schemas, const Clock& clock);
+
+  absl::StatusOr<std::string> Get(const ResourceType& type, const std::string& ns,
+                                  const std::string& name) const;
+  absl::StatusOr<ListPage> List(const ResourceType& type, const std::string& ns,
+                                const ListParams& params) const;
+  absl::StatusOr<WriteResult> Create(const ResourceType& type, const std::string& ns,
+                                     json::Value body, const WriteOptions& options);
+  absl::StatusOr<WriteResult> Update(const ResourceType& type, const std::string& ns,
+                                     const std::string& name, json::Value body, Subresource sub,
+                                     const WriteOptions& options);
+  absl::StatusOr<WriteResult> Patch(const ResourceType& type, const std::string& ns,
+                                    const std::string& name, PatchType patch_type,
+                                    const json::Value& patch, Subresource sub,
+                                    const WriteOptions& options);
+  absl::StatusOr<DeleteResult> Delete(const ResourceType& type, const std::string& ns,
+                                      const std::string& name, const DeleteOptions& options);
+
+  // pods/{name}/binding: sets spec.nodeName once (409 if already bound).
+  absl::Status Bind(const std::string& ns, const std::string& name, const json::Value& binding,
+                    bool dry_run);
+  // autoscaling/v1 Scale view of a kind with has_scale.
+  absl::StatusOr<json::Value> GetScale(const ResourceType& type, const std::string& ns,
+                                       const std::string& name) const;
+  absl::StatusOr<json::Value> UpdateScale(const ResourceType& type, const std::string& ns,
+                                          const std::string& name, const json::Value& scale,
+                                          const WriteOptions& options);
+
+  // 400 for a selector a list of this kind would refuse.
+  absl::Status ValidateSelectors(const ResourceType& type, const std::string& label_selector,
+                                 const std::string& field_selector) const;
+
+  // Creates a namespace if it does not exist (start-up).
+  absl::Status EnsureNamespace(const std::string& name);
+
+  // Validates, field by field, against the kind's schema and rules, without storing.
+  absl::Status Admit(const ResourceType& type, json::Value& object, const json::Value* old,
+                     const WriteOptions& options, std::vector<std::string>& warnings) const;
+
+  const Catalog& catalog() const { return catalog_; }
+  storage::Store& store() { return store_; }
+
+ private:
+  using Mutation = std::function<absl::StatusOr<json::Value>(const json::Value& current)>;
+  absl::StatusOr<WriteResult> GuaranteedUpdate(const ResourceType& type, const std::string& ns,
+                                               const std::string& name, Subresource sub,
+                                               const WriteOptions& options, const Mutation& mutate,
+                                               bool allow_retry);
+  absl::StatusOr<std::pair<json::Value, uint64_t>> Read(const ResourceType& type,
+                                                        const std::string& ns,
+                                                        const std::string& name) const;
+  absl::StatusOr<uint64_t> Remove(const ResourceType& type, const std::string& key,
+                                  const json::Value& object, uint64_t expected);
+  absl::Status CheckNamespace(const std::string& ns) const;
+
+  storage::Store& store_;
+  const Catalog& catalog_;
+  std::shared_ptr<const schema::SchemaSet> schemas_;
+  const Clock& clock_;
+};
+
+}  // namespace berth::apiserver::registry

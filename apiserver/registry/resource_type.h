@@ -1,0 +1,59 @@
+#pragma once
+// File: apiserver/registry/resource_type.h
+// What the REST layer needs to know about one served resource, and the per-kind behaviour
+// (Kubernetes "strategies"): defaulting, status handling on create, extra validation.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/api/errors.h"
+#include "core/json/value.h"
+
+namespace berth::apiserver::registry {
+
+// Per-kind hooks. The defaults do nothing; kinds override what they need.
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // Fills defaults on create and update, as the Kubernetes defaulting functions do.
+  virtual void Default(json::Value& /*object*/) const {}
+  // Runs on create after defaulting: reset or initialise status.
+  virtual void PrepareForCreate(json::Value& object) const;
+  // Checks beyond the schema (cross-field rules). Paths as in the schema causes.
+  virtual std::vector<api::Cause> Validate(const json::Value& /*object*/) const { return {}; }
+  // Immutable fields and other update rules.
+  virtual std::vector<api::Cause> ValidateUpdate(const json::Value& /*object*/,
+                                                 const json::Value& /*old*/) const {
+    return {};
+  }
+  // The DNS rule the name must follow: subdomain (most kinds) or label (namespaces).
+  virtual bool NameIsLabel() const { return false; }
+};
+
+struct ResourceType {
+  std::string group;    // "" for the core group
+  std::string version;  // "v1"
+  std::string kind;     // "Pod"
+  std::string plural;   // "pods"
+  std::string singular; // "pod"
+  bool namespaced = true;
+  std::vector<std::string> short_names;
+  std::vector<std::string> categories;
+  bool has_status = false;  // a /status subresource; main writes then ignore .status
+  bool has_scale = false;   // a /scale subresource over spec.replicas / status.replicas
+  bool return_deleted_object = false;  // DELETE answers the object instead of a Status
+  // Fields a fieldSelector may name besides metadata.name and metadata.namespace.
+  std::vector<std::string> selectable_fields;
+  std::shared_ptr<const Strategy> strategy;
+
+  std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
+  std::string ListKind() const { return kind + "List"; }
+  // Prefix of every key of this resource: /registry/<group|core>/<plural>/
+  std::string KeyPrefix() const;
+  std::string Key(const std::string& ns, const std::string& name) const;
+  std::string ListPrefix(const std::string& ns) const;
+  api::Target Target(const std::string& name) const { return {group, plural, name, kind}; }
+};
+
+}  // namespace berth::apiserver::registry

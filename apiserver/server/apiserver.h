@@ -1,0 +1,43 @@
+#pragma once
+// File: apiserver/server/apiserver.h
+// The composition root of berth-apiserver: store, registry, watch cache, HTTP server and the
+// request handler, wired together and started. Tests start it in-process on a MemoryStore.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "apiserver/storage/store.h"
+#include "core/time/clock.h"
+
+namespace berth::apiserver {
+
+struct ApiServerOptions {
+  std::string data_dir;            // empty: in-memory store (tests)
+  std::string host = "127.0.0.1";
+  int port = 0;
+  storage::RetentionPolicy retention;
+  absl::Duration compaction_interval = absl::Seconds(30);
+  size_t watch_window_events = 10000;
+  std::chrono::milliseconds bookmark_interval{5000};
+  int network_threads = 4;
+  int work_threads = 64;
+};
+
+class ApiServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ApiServer>> Start(ApiServerOptions options,
+                                                         const Clock& clock = RealClock::Get());
+  ~ApiServer();
+  // Ends watches, closes the listener, drains requests, closes the store.
+  void Stop();
+  int port() const;
+  std::string address() const;  // host:port
+
+ private:
+  struct Parts;
+  explicit ApiServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace berth::apiserver

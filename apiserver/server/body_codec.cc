@@ -1,0 +1,82 @@
+#include "apiserver/server/body_codec.h"
+
+#include <cctype>
+
+#include "core/api/errors.h"
+#include "core/json/codec.h"
+#include "core/strings/strings.h"
+#include "core/yaml/yaml_codec.h"
+
+namespace berth::apiserver::server {
+namespace {
+
+absl::StatusOr<json::Value> ParseJson(const std::string& body) {
+  auto v = json::Parse(body);
+  if (!v.ok()) return api::BadRequest(StrCat("the request body is not valid JSON: ", Sv(v.status().message())));
+  return v;
+}
+
+absl::StatusOr<json::Value> ParseYaml(const std::string& body) {
+  auto v = yaml::ParseSingle(body);
+  if (!v.ok()) return api::BadRequest(StrCat("the request body is not valid YAML: ", Sv(v.status().message())));
+  return v;
+}
+
+}  // namespace
+
+std::string MediaType(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  std::string out;
+  for (char c : t) {
+    if (!std::isspace(static_cast<unsigned char>(c))) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+absl::StatusOr<json::Value> DecodeObject(const http::Request& request) {
+  std::string media = MediaType(request.Header("content-type"));
+  if (Strip(request.body).empty()) return api::BadRequest("the request body is empty");
+  if (media.empty() || media == "application/json" || media == "*/*") return ParseJson(request.body);
+  if (media == "application/yaml" || media == "application/x-yaml" || media == "text/yaml") {
+    return ParseYaml(request.body);
+  }
+  if (media == "application/vnd.kubernetes.protobuf") {
+    return api::UnsupportedMediaType(
+        "the body of the request was in an unknown format - accepted media types include: application/json, "
+        "application/yaml (Berth does not decode protobuf bodies; for kubectl create <generator>, use "
+        "`--dry-run=client -o yaml | kubectl apply -f -`)");
+  }
+  return api::UnsupportedMediaType(StrCat(
+      "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got \"",
+      media, "\")"));
+}
+
+absl::StatusOr<DecodedPatch> DecodePatch(const http::Request& request, const registry::ResourceType&) {
+  std::string media = MediaType(request.Header("content-type"));
+  if (Strip(request.body).empty()) return api::BadRequest("the patch body is empty");
+  DecodedPatch out;
+  if (media == "application/merge-patch+json") {
+    out.type = registry::PatchType::kMerge;
+  } else if (media == "application/json-patch+json") {
+    out.type = registry::PatchType::kJson;
+  } else if (media == "application/strategic-merge-patch+json") {
+    out.type = registry::PatchType::kStrategic;
+  } else if (media == "application/apply-patch+yaml") {
+    out.type = registry::PatchType::kApply;
+    auto v = ParseYaml(request.body);
+    if (!v.ok()) return v.status();
+    out.patch = *std::move(v);
+    return out;
+  } else {
+    return api::UnsupportedMediaType(StrCat(
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+        "application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got \"",
+        media, "\")"));
+  }
+  auto v = ParseJson(request.body);
+  if (!v.ok()) return v.status();
+  out.patch = *std::move(v);
+  return out;
+}
+
+}  // namespace berth::apiserver::server

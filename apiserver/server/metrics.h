@@ -1,0 +1,50 @@
+#pragma once
+// File: apiserver/server/metrics.h
+// Counters and histograms rendered in the Prometheus text format at /metrics.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace berth::apiserver::server {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
+  void Observe(double v);
+  // Appends the _bucket/_sum/_count lines for `name` with `labels` ("" or `a="b",c="d"`).
+  void Render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  mutable std::mutex mu_;
+  std::vector<uint64_t> counts_;
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  void ObserveRequest(const std::string& verb, const std::string& resource, int code, double seconds);
+  void ObserveCommit(size_t batch, double seconds);
+  void SetGaugeFunction(std::string name, std::string help, std::function<double()> fn);
+  std::string Render() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> requests_;                   // labels -> count
+  std::map<std::string, std::unique_ptr<Histogram>> latency_;  // labels -> histogram
+  Histogram commit_latency_{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  Histogram commit_batch_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096}};
+  struct Gauge {
+    std::string name, help;
+    std::function<double()> fn;
+  };
+  std::vector<Gauge> gauges_;
+};
+
+}  // namespace berth::apiserver::server

@@ -1,0 +1,27 @@
+#include "apiserver/server/watch_sink.h"
+
+#include "core/api/errors.h"
+#include "core/json/codec.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::server {
+
+bool JsonLinesWatchSink::Send(watch::EventType type, const std::string& object_json, uint64_t) {
+  std::string line;
+  line.reserve(object_json.size() + 32);
+  StrAppend(&line, "{\"type\":\"", watch::EventTypeName(type), "\",\"object\":", object_json, "}\n");
+  return stream_->Write(line);
+}
+
+bool JsonLinesWatchSink::SendBookmark(uint64_t revision) {
+  return stream_->Write(StrCat("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"", kind_, "\",\"apiVersion\":\"",
+                               api_version_, "\",\"metadata\":{\"resourceVersion\":\"", revision, "\"}}}\n"));
+}
+
+void JsonLinesWatchSink::Fail(const absl::Status& status) {
+  api::HttpError e = api::ToHttp(status);
+  stream_->Write(StrCat("{\"type\":\"ERROR\",\"object\":", json::Serialize(e.body), "}\n"));
+  stream_->Close();
+}
+
+}  // namespace berth::apiserver::server

@@ -1,0 +1,32 @@
+#pragma once
+// File: apiserver/server/watch_sink.h
+// Writes watch events to an HTTP stream as Kubernetes does: one JSON object per line,
+// {"type":"ADDED","object":{...}}, flushed per event.
+
+#include <memory>
+#include <string>
+
+#include "apiserver/http/http.h"
+#include "apiserver/watch/watch_cache.h"
+
+namespace berth::apiserver::server {
+
+class JsonLinesWatchSink final : public watch::WatchSink {
+ public:
+  JsonLinesWatchSink(std::shared_ptr<http::Stream> stream, std::string kind, std::string api_version)
+      : stream_(std::move(stream)), kind_(std::move(kind)), api_version_(std::move(api_version)) {}
+
+  bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
+  bool SendBookmark(uint64_t revision) override;
+  void Fail(const absl::Status& status) override;
+  void End() override { stream_->Close(); }
+  size_t Backlog() const override { return stream_->Pending(); }
+  bool Gone() const override { return stream_->Closed(); }
+
+ private:
+  std::shared_ptr<http::Stream> stream_;
+  std::string kind_;
+  std::string api_version_;
+};
+
+}  // namespace berth::apiserver::server
