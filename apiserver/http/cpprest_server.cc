@@ -234,13 +234,15 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
   // instead of being buffered whole.
   void ReadBody(http_request req, std::shared_ptr<Request> r) {
     auto buf = std::make_shared<concurrency::streams::container_buffer<std::string>>();
-    ReadMore(std::move(req), std::move(r), std::move(buf));
+    ReadMore(std::move(req), std::move(r), std::move(buf), 0);
   }
 
+  // The container's string may be larger than what was written (it grows ahead), so the
+  // byte count is tracked here.
   void ReadMore(http_request req, std::shared_ptr<Request> r,
-                std::shared_ptr<concurrency::streams::container_buffer<std::string>> buf) {
+                std::shared_ptr<concurrency::streams::container_buffer<std::string>> buf, size_t total) {
     auto self = shared_from_this();
-    req.body().read(*buf, 64 * 1024).then([self, req, r, buf](pplx::task<size_t> t) mutable {
+    req.body().read(*buf, 64 * 1024).then([self, req, r, buf, total](pplx::task<size_t> t) mutable {
       size_t n = 0;
       try {
         n = t.get();
@@ -249,7 +251,8 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
         ResponderImpl(std::move(req), self).Reply(std::move(resp));
         return;
       }
-      if (buf->collection().size() > self->options_.max_body_bytes) {
+      total += n;
+      if (total > self->options_.max_body_bytes) {
         req.body().close().then([](pplx::task<void> c) {
           try { c.get(); } catch (...) {}
         });
@@ -258,10 +261,11 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
       }
       if (n == 0) {
         r->body = std::move(buf->collection());
+        r->body.resize(total);
         self->handler_(std::move(*r), std::make_shared<ResponderImpl>(std::move(req), self));
         return;
       }
-      self->ReadMore(std::move(req), std::move(r), std::move(buf));
+      self->ReadMore(std::move(req), std::move(r), std::move(buf), total);
     });
   }
 

@@ -298,7 +298,8 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
                                                        const std::string& ns,
                                                        const std::string& name, Subresource sub,
                                                        const WriteOptions& options,
-                                                       const Mutation& mutate, bool allow_retry) {
+                                                       const Mutation& mutate, bool allow_retry,
+                                                       bool check_update_rules) {
   std::string key = type.Key(ns, name);
   for (int attempt = 0;; ++attempt) {
     BERTH_ASSIGN_OR_RETURN(auto current, Read(type, ns, name));
@@ -350,7 +351,9 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
       }
     }
     WriteResult result;
-    BERTH_RETURN_IF_ERROR(Admit(type, next, &cur, options, result.warnings));
+    // The binding subresource is the one sanctioned way to set spec.nodeName: it skips the
+    // kind's update rules, which forbid that change to ordinary updates.
+    BERTH_RETURN_IF_ERROR(Admit(type, next, check_update_rules ? &cur : nullptr, options, result.warnings));
     if (WithoutResourceVersion(next) == WithoutResourceVersion(cur)) {
       // No-op writes keep the resourceVersion (kubectl reports "no change").
       result.object = cur;
@@ -559,7 +562,7 @@ absl::Status Registry::Bind(const std::string& ns, const std::string& name,
         next.Ensure({"spec"}).Set("nodeName", node);
         return next;
       },
-      true);
+      /*allow_retry=*/true, /*check_update_rules=*/false);
   if (!r.ok()) return r.status();
   if (dry_run) return absl::OkStatus();
   // The PodScheduled condition is status, written as the scheduler's status update.

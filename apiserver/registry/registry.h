@@ -113,7 +113,7 @@ class Registry {
   absl::StatusOr<WriteResult> GuaranteedUpdate(const ResourceType& type, const std::string& ns,
                                                const std::string& name, Subresource sub,
                                                const WriteOptions& options, const Mutation& mutate,
-                                               bool allow_retry);
+                                               bool allow_retry, bool check_update_rules = true);
   absl::StatusOr<std::pair<json::Value, uint64_t>> Read(const ResourceType& type,
                                                         const std::string& ns,
                                                         const std::string& name) const;

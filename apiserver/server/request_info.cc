@@ -18,7 +18,9 @@ RequestInfo ResolveRequest(const std::vector<std::string>& s) {
   if (i >= s.size()) return info;  // /api/v1 or /apis/g/v: discovery
   info.is_resource = true;
   // /namespaces/{ns}/{plural}... but /namespaces/{name}[/status|finalize] is the Namespace itself.
-  if (s[i] == "namespaces" && i + 2 < s.size()) {
+  bool namespace_subresource = s[i] == "namespaces" && i + 3 == s.size() &&
+                               (s[i + 2] == "status" || s[i + 2] == "finalize");
+  if (s[i] == "namespaces" && i + 2 < s.size() && !namespace_subresource) {
     info.ns = s[i + 1];
     i += 2;
   }

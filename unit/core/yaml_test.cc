@@ -45,3 +45,13 @@ TEST(YamlTest, DepthLimit) {
 
 }  // namespace
 }  // namespace berth::yaml
+
+namespace berth::yaml {
+namespace {
+TEST(YamlTest, JsonIsYaml) {
+  auto v = ParseSingle(R"({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(json::Serialize(*v), R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ssa"},"data":{"a":"1"}})");
+}
+}  // namespace
+}  // namespace berth::yaml
