@@ -131,6 +131,7 @@ absl::StatusOr<ListPage> Registry::List(const ResourceType& type, const std::str
     opts.start_after = token.start;
   }
   bool filtered = !labels.empty() || !fields.empty();
+  opts.keep_snapshot = params.limit > 0;
   ListPage page;
   size_t want = params.limit > 0 ? static_cast<size_t>(params.limit) : 0;
   while (true) {

@@ -39,6 +39,9 @@ struct ListOptions {
   std::string start_after;  // exclusive; empty starts at the prefix
   size_t limit = 0;         // 0: no limit
   uint64_t at_revision = 0; // 0: current; otherwise a revision returned by an earlier paged List
+  // Keep this read's snapshot for later pages even when the result is not cut short (the
+  // caller filters and may stop early).
+  bool keep_snapshot = false;
 };
 
 struct ListResult {

@@ -28,6 +28,7 @@ std::string FormatKvs(const Args&... args) {
     key = !key;
   };
   (one(args), ...);
+  (void)one;
   return out.str();
 }
 

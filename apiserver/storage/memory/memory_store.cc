@@ -40,7 +40,7 @@ absl::StatusOr<ListResult> MemoryStore::List(std::string_view prefix,
     }
     result.items.push_back(it->second);
   }
-  if (result.more && !snapshot) {
+  if ((result.more || options.keep_snapshot) && !snapshot) {
     // Copying is the price of consistent pages in a store without MVCC; paged lists are rare
     // on the memory backend.
     snapshots_.Put(result.revision, std::make_shared<const Map>(objects_), clock_.MonotonicNow());

@@ -190,7 +190,7 @@ absl::StatusOr<ListResult> RocksDbStore::List(std::string_view prefix,
                             GetBigEndian(std::string_view(val.data(), 8))});
   }
   if (!it->status().ok()) return FromRocks(it->status(), "list");
-  if (result.more && options.at_revision == 0) {
+  if ((result.more || options.keep_snapshot) && options.at_revision == 0) {
     snapshots_.Put(result.revision, snap, clock_.MonotonicNow());
   }
   return result;

@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""berth-apiserver benchmark with references measured in the same run.
+
+Builds nothing. Starts berth-apiserver (RocksDB, synced), Debian's etcd (default fsync) and nginx
+(a 1 KB static JSON file), all on loopback with temporary dirs, then measures:
+  * durable creates/s of ~1 KB Pods at concurrency 1 and 64 vs etcd puts of the same size;
+  * creates/s at concurrency 1 vs the raw fdatasync rate of the same file system;
+  * GET by name/s vs nginx serving the static file;
+  * watch latency (write sent -> event received) p50/p99 with N watchers.
+Prints every figure with its reference and the ratio. `--smoke` runs each step briefly.
+Usage: bench/apiserver_bench.py [--smoke] [--duration S] [--watchers N] [--out FILE]
+"""
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get("BERTH_BIN", os.path.join(HERE, "..", "build", "bin"))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+from berth_e2e import ApiServer, wait_for  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pod_body(pad):
+    return json.dumps({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"generateName": "bench-", "labels": {"app": "bench"},
+                                    "annotations": {"pad": "x" * pad}},
+                       "spec": {"containers": [{"name": "main", "image": "host", "command": ["sleep", "3600"]}]}})
+
+
+def sized_pod_body(target=1024):
+    pad = 1
+    while len(pod_body(pad)) < target:
+        pad += 1
+    return pod_body(pad)
+
+
+def lua_string(s):
+    return "[==[" + s + "]==]"
+
+
+def run_wrk(url, lua, connections, duration):
+    threads = max(1, min(2, connections))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+        script = f.name
+    try:
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
+                              "-s", script, url], capture_output=True, text=True, timeout=duration + 60).stdout
+    finally:
+        os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else (v if m.group(2) == "ms" else v * 1000)
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "non2xx": errors}
+
+
+POST_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = %s
+"""
+
+GET_LUA = """
+wrk.method = "GET"
+"""
+
+ETCD_LUA = """
+local b64chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function b64(data)
+  return ((data:gsub('.', function(x)
+    local r, b = '', x:byte()
+    for i = 8, 1, -1 do r = r .. (b %% 2 ^ i - b %% 2 ^ (i - 1) > 0 and '1' or '0') end
+    return r
+  end) .. '0000'):gsub('%%d%%d%%d?%%d?%%d?%%d?', function(x)
+    if (#x < 6) then return '' end
+    local c = 0
+    for i = 1, 6 do c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0) end
+    return b64chars:sub(c + 1, c + 1)
+  end) .. ({ '', '==', '=' })[#data %% 3 + 1])
+end
+local value = b64(%s)
+local counter = 0
+local thread_id = 0
+local threads_seen = 0
+function setup(thread)
+  threads_seen = threads_seen + 1
+  thread:set("thread_id", threads_seen)
+end
+function request()
+  counter = counter + 1
+  local key = b64("/bench/" .. thread_id .. "/" .. counter)
+  return wrk.format("POST", "/v3/kv/put", {["Content-Type"] = "application/json"},
+                    '{"key":"' .. key .. '","value":"' .. value .. '"}')
+end
+"""
+
+
+def fdatasync_rate(directory, duration):
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    block = b"x" * 1024
+    n = 0
+    end = time.monotonic() + duration
+    try:
+        while time.monotonic() < end:
+            os.write(fd, block)
+            os.fdatasync(fd)
+            n += 1
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return n / duration
+
+
+class Etcd:
+    def __init__(self, workdir):
+        self.port = free_port()
+        peer = free_port()
+        self.log = open(os.path.join(workdir, "etcd.log"), "w")
+        self.proc = subprocess.Popen(["etcd", "--data-dir", os.path.join(workdir, "etcd"),
+                                      "--listen-client-urls", f"http://127.0.0.1:{self.port}",
+                                      "--advertise-client-urls", f"http://127.0.0.1:{self.port}",
+                                      "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                                      "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                                      "--initial-cluster", f"default=http://127.0.0.1:{peer}"],
+                                     stdout=self.log, stderr=self.log)
+        wait_for(self.healthy, 30, 0.1, "etcd")
+
+    def healthy(self):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1).status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+class Nginx:
+    def __init__(self, workdir, body):
+        self.port = free_port()
+        root = os.path.join(workdir, "www")
+        os.makedirs(root)
+        with open(os.path.join(root, "pod.json"), "w") as f:
+            f.write(body)
+        conf = os.path.join(workdir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes {os.cpu_count()};
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx.err;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  default_type application/json;
+  client_body_temp_path {workdir}/tmp; proxy_temp_path {workdir}/tmp; fastcgi_temp_path {workdir}/tmp;
+  uwsgi_temp_path {workdir}/tmp; scgi_temp_path {workdir}/tmp;
+  server {{ listen 127.0.0.1:{self.port}; root {root}; }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.up, 10, 0.05, "nginx")
+
+    def up(self):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{self.port}/pod.json", timeout=1).status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def watch_latency(port, path, watchers, writes, rate, make_write):
+    """Opens `watchers` streams, performs `writes` writes at `rate`/s, returns latencies (ms)."""
+    sent = {}
+    latencies = []
+    ready = 0
+    done = asyncio.Event()
+
+    async def one():
+        nonlocal ready
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass
+        ready += 1
+        got = 0
+        while got < writes:
+            line = await reader.readline()  # chunk size line or event line
+            if not line:
+                break
+            m = re.search(rb'"bench-seq":"(\d+)"', line)
+            if m:
+                latencies.append((time.perf_counter() - sent[int(m.group(1))]) * 1000)
+                got += 1
+        writer.close()
+
+    tasks = [asyncio.create_task(one()) for _ in range(watchers)]
+    while ready < watchers:
+        await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    for i in range(writes):
+        sent[i] = time.perf_counter()
+        await loop.run_in_executor(None, make_write, i)
+        await asyncio.sleep(1.0 / rate)
+    await asyncio.wait(tasks, timeout=30)
+    return latencies
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--watchers", type=int, default=1000)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    duration = 1 if args.smoke else args.duration
+    watchers = 20 if args.smoke else args.watchers
+    workdir = tempfile.mkdtemp(prefix="berth-bench-")
+    body = sized_pod_body()
+    rows = []
+    api = etcd = nginx = None
+    try:
+        api = ApiServer(data_dir=workdir).start()
+        c = api.client()
+        c.post("/api/v1/namespaces", {"metadata": {"name": "bench"}})
+        create_url = f"{api.url}/api/v1/namespaces/bench/pods"
+        etcd = Etcd(workdir)
+        nginx = Nginx(workdir, body)
+
+        fsync = fdatasync_rate(workdir, duration)
+        results = {}
+        for conc in (1, 64):
+            b = run_wrk(create_url, POST_LUA % lua_string(body), conc, duration)
+            e = run_wrk(f"http://127.0.0.1:{etcd.port}", ETCD_LUA % lua_string(body), conc, duration)
+            results[conc] = (b, e)
+            rows.append((f"durable creates/s c={conc} (~1 KB Pod)", b["rps"], f"etcd put c={conc}", e["rps"]))
+            rows.append((f"  create p99 ms c={conc}", b["p99_ms"], f"etcd put p99 ms c={conc}", e["p99_ms"]))
+            if b["non2xx"]:
+                print(f"warning: {b['non2xx']} non-2xx answers from berth at c={conc}", file=sys.stderr)
+        rows.append(("durable creates/s c=1", results[1][0]["rps"], "raw fdatasync/s (1 KB appends)", fsync))
+
+        name = c.post("/api/v1/namespaces/bench/pods", json.loads(body)).json()["metadata"]["name"]
+        g = run_wrk(f"{api.url}/api/v1/namespaces/bench/pods/{name}", GET_LUA, 64, duration)
+        n = run_wrk(f"http://127.0.0.1:{nginx.port}/pod.json", GET_LUA, 64, duration)
+        rows.append(("GET by name/s c=64", g["rps"], "nginx static 1 KB c=64", n["rps"]))
+
+        writes = 10 if args.smoke else 50
+
+        def make_write(i):
+            c.post("/api/v1/namespaces/bench/configmaps", {"metadata": {"generateName": "w-", "annotations": {"bench-seq": str(i)}}})
+
+        lat = asyncio.run(watch_latency(api.port, "/api/v1/namespaces/bench/configmaps?watch=1&resourceVersion=" +
+                                        c.get("/api/v1/namespaces/bench/configmaps").json()["metadata"]["resourceVersion"],
+                                        watchers, writes, 10, make_write))
+        expected = watchers * writes
+        rows.append((f"watch write->delivery p50 ms ({watchers} watchers)", percentile(lat, 50), "target", 10.0))
+        rows.append((f"watch write->delivery p99 ms ({watchers} watchers)", percentile(lat, 99), "target", 10.0))
+        rows.append((f"watch events delivered of {expected}", float(len(lat)), "expected", float(expected)))
+    finally:
+        for s in (nginx, etcd):
+            if s:
+                s.stop()
+        if api:
+            api.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    lines = [f"{'figure':<52} {'value':>12}  {'reference':<34} {'ref value':>12} {'ratio':>7}"]
+    for what, v, ref, rv in rows:
+        ratio = v / rv if rv else float("nan")
+        lines.append(f"{what:<52} {v:>12.1f}  {ref:<34} {rv:>12.1f} {ratio:>7.2f}")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

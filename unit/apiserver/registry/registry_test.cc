@@ -1,0 +1,139 @@
+#include "apiserver/registry/registry.h"
+
+#include "apiserver/registry/continue_token.h"
+#include "apiserver/registry/object_meta.h"
+#include "apiserver/storage/memory/memory_store.h"
+#include "core/api/errors.h"
+#include "core/json/codec.h"
+#include "gtest/gtest.h"
+#include "testing/fake_clock.h"
+
+namespace berth {
+std::map<std::string, std::string> EmbeddedSchemas();
+}
+
+namespace berth::apiserver::registry {
+namespace {
+
+json::Value J(const char* s) { return *json::Parse(s); }
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(registry_.EnsureNamespace("default").ok());
+  }
+  const ResourceType& Type(const char* group, const char* plural) {
+    return *catalog_.Find(group, "v1", plural);
+  }
+  berth::testing::FakeClock clock_;
+  storage::MemoryStore store_{clock_};
+  Catalog catalog_ = Catalog::Builtin();
+  Registry registry_{store_, catalog_, *schema::SchemaSet::Load(EmbeddedSchemas()), clock_};
+};
+
+TEST_F(RegistryTest, CreateSetsServerFieldsAndDefaults) {
+  auto r = registry_.Create(Type("", "pods"), "default",
+                            J(R"({"metadata":{"name":"p","uid":"spoofed"},"spec":{"containers":[{"name":"c","image":"i:1"}]}})"), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->object.GetString({"metadata", "uid"}), "spoofed");
+  EXPECT_EQ(r->object.GetString({"metadata", "creationTimestamp"}), "2026-01-01T00:00:00Z");
+  EXPECT_EQ(r->object.GetString({"spec", "restartPolicy"}), "Always");
+  EXPECT_EQ(r->object.GetString({"spec", "containers"}), "");
+  EXPECT_EQ(r->object.Get({"spec", "containers"})->as_array()[0].GetString({"imagePullPolicy"}), "IfNotPresent");
+  EXPECT_EQ(r->object.GetString({"status", "phase"}), "Pending");
+  // The stored bytes carry the same resourceVersion the answer does.
+  auto stored = registry_.Get(Type("", "pods"), "default", "p");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(json::Parse(*stored)->GetString({"metadata", "resourceVersion"}),
+            r->object.GetString({"metadata", "resourceVersion"}));
+}
+
+TEST_F(RegistryTest, InvalidCarriesOneCausePerField) {
+  auto r = registry_.Create(Type("apps", "deployments"), "default",
+                            J(R"({"metadata":{"name":"d"},"spec":{"replicas":-1,"selector":{"matchLabels":{"a":"b"}},
+                                  "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"C","image":"x"}]}}}})"),
+                            {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(api::ReasonOf(r.status()), "Invalid");
+  std::vector<std::string> fields;
+  for (const auto& c : api::CausesOf(r.status())) fields.push_back(c.field);
+  EXPECT_NE(std::find(fields.begin(), fields.end(), "spec.replicas"), fields.end());
+  EXPECT_NE(std::find(fields.begin(), fields.end(), "spec.template.spec.containers[0].name"), fields.end());
+  EXPECT_EQ(store_.Get("/registry/apps/deployments/default/d").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, UpdateConflictsOnStaleResourceVersion) {
+  const ResourceType& cm = Type("", "configmaps");
+  auto c = registry_.Create(cm, "default", J(R"({"metadata":{"name":"c"},"data":{"a":"1"}})"), {});
+  ASSERT_TRUE(c.ok());
+  json::Value v = c->object;
+  v.Set("data", J(R"({"a":"2"})"));
+  ASSERT_TRUE(registry_.Update(cm, "default", "c", v, Subresource::kNone, {}).ok());
+  auto stale = registry_.Update(cm, "default", "c", v, Subresource::kNone, {});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  // Without a resourceVersion the update is unconditional.
+  v.Ensure({"metadata"}).Erase("resourceVersion");
+  EXPECT_TRUE(registry_.Update(cm, "default", "c", v, Subresource::kNone, {}).ok());
+}
+
+TEST_F(RegistryTest, DeletionWaitsForFinalizers) {
+  const ResourceType& cm = Type("", "configmaps");
+  ASSERT_TRUE(registry_.Create(cm, "default", J(R"({"metadata":{"name":"f","finalizers":["x/y"]}})"), {}).ok());
+  auto d = registry_.Delete(cm, "default", "f", {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->removed);
+  EXPECT_NE(d->object.Get({"metadata", "deletionTimestamp"}), nullptr);
+  auto p = registry_.Patch(cm, "default", "f", PatchType::kMerge, J(R"({"metadata":{"finalizers":[]}})"),
+                           Subresource::kNone, {});
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(registry_.Get(cm, "default", "f").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, ListPagesAndFilters) {
+  const ResourceType& cm = Type("", "configmaps");
+  for (int i = 0; i < 10; ++i) {
+    std::string body = "{\"metadata\":{\"name\":\"c" + std::to_string(i) + "\",\"labels\":{\"odd\":\"" +
+                       (i % 2 ? "true" : "false") + "\"}}}";
+    ASSERT_TRUE(registry_.Create(cm, "default", J(body.c_str()), {}).ok());
+  }
+  ListParams p;
+  p.limit = 3;
+  p.label_selector = "odd=true";
+  size_t total = 0;
+  while (true) {
+    auto page = registry_.List(cm, "default", p);
+    ASSERT_TRUE(page.ok()) << page.status();
+    total += page->items.size();
+    if (page->continue_token.empty()) break;
+    p.continue_token = page->continue_token;
+  }
+  EXPECT_EQ(total, 5u);
+  p.field_selector = "spec.nodeName=x";
+  EXPECT_EQ(registry_.List(cm, "default", p).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ObjectMetaTest, NamesFollowDns1123) {
+  EXPECT_TRUE(ValidateName("a-b.c", false, "n").empty());
+  EXPECT_FALSE(ValidateName("a-b.c", true, "n").empty());
+  EXPECT_FALSE(ValidateName("A", false, "n").empty());
+  EXPECT_FALSE(ValidateName("-a", false, "n").empty());
+  EXPECT_FALSE(ValidateName(std::string(254, 'a'), false, "n").empty());
+  EXPECT_FALSE(ValidateName("", false, "n").empty());
+}
+
+TEST(ObjectMetaTest, StampPutsTheRevisionIntoMetadata) {
+  StampedObject s = Stamp(J(R"({"metadata":{"name":"x","labels":{"k":"\u0001rv\u0001"}},"kind":"K"})"));
+  EXPECT_EQ(s.With(42), R"({"kind":"K","metadata":{"name":"x","resourceVersion":"42","labels":{"k":"\u0001rv\u0001"}}})");
+}
+
+TEST(ContinueTokenTest, RoundTripAndGarbage) {
+  auto t = DecodeContinue(EncodeContinue({7, "/registry/x"}));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->revision, 7u);
+  EXPECT_EQ(t->start, "/registry/x");
+  EXPECT_FALSE(DecodeContinue("!!!").ok());
+  EXPECT_FALSE(DecodeContinue("e30").ok());
+}
+
+}  // namespace
+}  // namespace berth::apiserver::registry
