@@ -167,6 +167,8 @@ class Nginx:
         self.port = free_port()
         root = os.path.join(workdir, "www")
         os.makedirs(root)
+        # nginx workers run as www-data: they must be able to reach the file.
+        os.chmod(workdir, 0o755)
         with open(os.path.join(root, "pod.json"), "w") as f:
             f.write(body)
         conf = os.path.join(workdir, "nginx.conf")
