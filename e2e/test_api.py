@@ -284,6 +284,11 @@ class ApiTest(unittest.TestCase):
         self.assertStatus(self.c.post(PODS, "{not json"), 400, "BadRequest")
         self.assertStatus(self.c.post(PODS, "a: [1, 2", content_type="application/yaml"), 400, "BadRequest")
         self.assertStatus(self.c.post(PODS, "[]"), 400, "BadRequest")
+        # Inputs on which Debian's yaml-cpp would loop forever, and an alias bomb.
+        self.assertStatus(self.c.post(PODS, ",a\n", content_type="application/yaml"), 400, "BadRequest")
+        bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(9))
+        self.assertStatus(self.c.post(PODS, bomb, content_type="application/yaml"), 400, "BadRequest")
         self.assertStatus(self.c.post(PODS, b"\x08\x00", content_type="application/vnd.kubernetes.protobuf"), 415)
         self.assertStatus(self.c.post(PODS, "x", content_type="text/csv"), 415, "UnsupportedMediaType")
         deep = "[" * 5000 + "]" * 5000

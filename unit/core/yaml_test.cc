@@ -55,3 +55,36 @@ TEST(YamlTest, JsonIsYaml) {
 }
 }  // namespace
 }  // namespace berth::yaml
+
+namespace berth::yaml {
+namespace {
+// Inputs on which yaml-cpp 0.7's LoadAll loops forever, allocating (found by fuzz_smoke).
+TEST(YamlTest, MalformedInputsThatHangYamlCppFailFast) {
+  for (const char* bad : {",", ",a\n", ",a: b\nc: d\n", "[:", "{:", "- !+(.,.)"}) {
+    auto r = ParseDocuments(bad);
+    (void)r;  // an error or a value, but it returns
+  }
+  EXPECT_FALSE(ParseDocuments(",a\n").ok());
+}
+
+TEST(YamlTest, AliasBombIsBounded) {
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  std::string prev = "a";
+  for (int i = 0; i < 9; ++i) {
+    std::string name(1, static_cast<char>('b' + i));
+    bomb += name + ": &" + name + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+            ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+    prev = name;
+  }
+  auto r = ParseDocuments(bomb);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("expands"), std::string::npos);
+}
+
+TEST(YamlTest, AnchorsAndAliasesResolve) {
+  auto r = ParseSingle("base: &b {x: 1}\nother: *b\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(json::Serialize(*r), R"({"base":{"x":1},"other":{"x":1}})");
+}
+}  // namespace
+}  // namespace berth::yaml
