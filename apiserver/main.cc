@@ -25,7 +25,7 @@ ABSL_FLAG(int64_t, retention_seconds, 300, "change-log age kept at least, in sec
 ABSL_FLAG(int64_t, compaction_interval_ms, 30000, "how often the change log is compacted");
 ABSL_FLAG(int64_t, watch_window_events, 10000, "events held in memory for watch fan-out");
 ABSL_FLAG(int64_t, bookmark_interval_ms, 5000, "interval of BOOKMARK events to watchers that allow them");
-ABSL_FLAG(int, network_threads, 4, "HTTP I/O threads (2-4 suit a 2-core machine)");
+ABSL_FLAG(int, network_threads, 2, "HTTP I/O threads (2-4 suit a 2-core machine)");
 ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait for a group commit)");
 
 namespace {

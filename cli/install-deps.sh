@@ -4,7 +4,7 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
-  libcpprest-dev libssl-dev librocksdb-dev libabsl-dev libyaml-cpp-dev rapidjson-dev
+  libcpprest-dev libssl-dev librocksdb-dev libabsl-dev libyaml-cpp-dev rapidjson-dev libjemalloc-dev
   libgtest-dev libgmock-dev googletest
   clang libclang-rt-14-dev
   python3 python3-yaml python3-kubernetes

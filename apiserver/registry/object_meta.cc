@@ -165,7 +165,7 @@ std::string StampedObject::With(uint64_t revision) const {
   return out;
 }
 
-StampedObject Stamp(json::Value object) {
+StampedObject Stamp(json::Value& object) {
   object.Ensure({"metadata"}).Set("resourceVersion", std::string(kRevisionPlaceholder));
   Canonicalize(object);
   std::string text = json::Serialize(object);

@@ -33,6 +33,7 @@ struct StampedObject {
   std::string after;
   std::string With(uint64_t revision) const;
 };
-StampedObject Stamp(json::Value object);
+// Leaves `object` canonicalized with the placeholder as its resourceVersion.
+StampedObject Stamp(json::Value& object);
 
 }  // namespace berth::apiserver::registry

@@ -222,8 +222,10 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
   return absl::OkStatus();
 }
 
-absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std::string& ns,
-                                             json::Value body, const WriteOptions& options) {
+absl::StatusOr<Registry::PreparedCreate> Registry::PrepareCreate(const ResourceType& type,
+                                                                  const std::string& ns,
+                                                                  json::Value body,
+                                                                  const WriteOptions& options) const {
   if (!body.is_object()) return api::BadRequest("the request body must be a JSON object");
   std::string api_version = body.GetString({"apiVersion"});
   std::string kind = body.GetString({"kind"});
@@ -239,7 +241,7 @@ absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std
   body.Set("kind", type.kind);
   json::Value& meta = body["metadata"];
   if (!meta.is_object()) return api::BadRequest("metadata must be an object");
-  std::string body_ns = body.GetString({"metadata", "namespace"});
+  std::string body_ns = meta.GetString({"namespace"});
   if (type.namespaced) {
     if (!body_ns.empty() && body_ns != ns) {
       return api::BadRequest("the namespace of the provided object does not match the namespace sent on the request");
@@ -250,48 +252,83 @@ absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std
   }
   for (const char* f : kServerSetMetadata) meta.Erase(f);
   std::string generate = meta.GetString({"generateName"});
-  bool generated = meta.GetString({"name"}).empty() && !generate.empty();
+  if (meta.GetString({"name"}).empty() && !generate.empty()) {
+    std::string base = generate.size() > 58 ? generate.substr(0, 58) : generate;
+    meta.Set("name", base + GenerateNameSuffix());
+  }
+  meta.Set("uid", NewUid());
+  meta.Set("creationTimestamp", FormatRfc3339(clock_.Now()));
+  meta.Set("generation", 1);
+  type.strategy->PrepareForCreate(body);
+  PreparedCreate prepared;
+  BERTH_RETURN_IF_ERROR(Admit(type, body, nullptr, options, prepared.warnings));
+  if (type.namespaced) BERTH_RETURN_IF_ERROR(CheckNamespace(ns));
+  prepared.name = body.GetString({"metadata", "name"});
+  prepared.key = type.Key(ns, prepared.name);
+  prepared.generated = !generate.empty() && body.GetString({"metadata", "generateName"}) == generate &&
+                       prepared.name.rfind(generate.substr(0, 58), 0) == 0;
+  prepared.stamped = Stamp(body);
+  prepared.object = std::move(body);
+  return prepared;
+}
 
+absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std::string& ns,
+                                             json::Value body, const WriteOptions& options) {
   for (int attempt = 0;; ++attempt) {
-    json::Value object = body;
-    json::Value& m = object["metadata"];
-    if (generated) {
-      std::string base = generate.size() > 58 ? generate.substr(0, 58) : generate;
-      m.Set("name", base + GenerateNameSuffix());
-    }
-    m.Set("uid", NewUid());
-    m.Set("creationTimestamp", FormatRfc3339(clock_.Now()));
-    m.Set("generation", 1);
-    type.strategy->PrepareForCreate(object);
+    BERTH_ASSIGN_OR_RETURN(PreparedCreate p, PrepareCreate(type, ns, body, options));
     WriteResult result;
-    BERTH_RETURN_IF_ERROR(Admit(type, object, nullptr, options, result.warnings));
-    if (type.namespaced) BERTH_RETURN_IF_ERROR(CheckNamespace(ns));
-    std::string name = object.GetString({"metadata", "name"});
     result.created = true;
+    result.warnings = std::move(p.warnings);
     if (options.dry_run) {
-      Canonicalize(object);
-      result.object = std::move(object);
+      Canonicalize(p.object);
+      p.object.Ensure({"metadata"}).Erase("resourceVersion");
+      result.object = std::move(p.object);
       return result;
     }
-    StampedObject stamped = Stamp(object);
-    auto rev = store_.Create(type.Key(ns, name), [&stamped](uint64_t r) { return stamped.With(r); });
+    auto rev = store_.Create(p.key, [&p](uint64_t r) { return p.stamped.With(r); });
     if (!rev.ok()) {
       if (rev.status().code() == absl::StatusCode::kAlreadyExists) {
-        if (generated && attempt < 8) continue;
-        return api::AlreadyExists(type.Target(name));
+        if (p.generated && attempt < 8) continue;  // a generated name collided: draw again
+        return api::AlreadyExists(type.Target(p.name));
       }
       return rev.status();
     }
-    object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
-    Canonicalize(object);
-    result.object = std::move(object);
+    p.object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
+    Canonicalize(p.object);
+    result.object = std::move(p.object);
     return result;
   }
 }
 
+void Registry::CreateAsync(const ResourceType& type, const std::string& ns, json::Value body,
+                           const WriteOptions& options,
+                           std::function<void(absl::StatusOr<CreatedObject>)> done, int attempt) {
+  // The body is kept for a retry only when a generated name may collide.
+  bool may_retry = body.GetString({"metadata", "name"}).empty() && attempt < 8;
+  json::Value retry_body = may_retry ? body : json::Value();
+  auto prepared = PrepareCreate(type, ns, std::move(body), options);
+  if (!prepared.ok()) return done(prepared.status());
+  auto p = std::make_shared<PreparedCreate>(*std::move(prepared));
+  store_.CreateAsync(p->key, [p](uint64_t r) { return p->stamped.With(r); },
+      [this, &type, ns, options, p, retry = std::move(retry_body), done = std::move(done), attempt,
+       may_retry](absl::StatusOr<uint64_t> rev) mutable {
+        if (!rev.ok()) {
+          if (rev.status().code() == absl::StatusCode::kAlreadyExists) {
+            if (may_retry && p->generated) {
+              return CreateAsync(type, ns, std::move(retry), options, std::move(done), attempt + 1);
+            }
+            return done(api::AlreadyExists(type.Target(p->name)));
+          }
+          return done(rev.status());
+        }
+        done(CreatedObject{p->stamped.With(*rev), std::move(p->warnings)});
+      });
+}
+
 absl::StatusOr<uint64_t> Registry::Remove(const ResourceType&, const std::string& key,
                                           const json::Value& object, uint64_t expected) {
-  StampedObject stamped = Stamp(object);
+  json::Value final_state = object;
+  StampedObject stamped = Stamp(final_state);
   return store_.Delete(key, [&stamped](uint64_t r) { return stamped.With(r); }, expected);
 }
 
@@ -515,7 +552,8 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
             if (r.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
             return r.status();
           }
-          meta.Set("resourceVersion", std::to_string(*r));
+          // Stamp reordered the members: `meta` no longer points into `obj`.
+          obj.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*r));
         }
       }
       Canonicalize(obj);
@@ -533,7 +571,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
       if (r.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
       return r.status();
     }
-    meta.Set("resourceVersion", std::to_string(*r));
+    obj.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*r));
     Canonicalize(obj);
     result.object = std::move(obj);
     result.removed = true;

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "apiserver/registry/catalog.h"
+#include "apiserver/registry/object_meta.h"
 #include "apiserver/schema/validator.h"
 #include "apiserver/storage/store.h"
 #include "core/json/value.h"
@@ -33,6 +34,12 @@ struct WriteOptions {
 struct WriteResult {
   json::Value object;
   bool created = false;
+  std::vector<std::string> warnings;
+};
+
+// A stored object as bytes: what an asynchronous create answers with.
+struct CreatedObject {
+  std::string json;
   std::vector<std::string> warnings;
 };
 
@@ -74,6 +81,11 @@ class Registry {
                                 const ListParams& params) const;
   absl::StatusOr<WriteResult> Create(const ResourceType& type, const std::string& ns,
                                      json::Value body, const WriteOptions& options);
+  // Admits on the calling thread, then commits without holding it: `done` runs on a store
+  // thread once the object is durable (or the create failed). Not for dry runs.
+  void CreateAsync(const ResourceType& type, const std::string& ns, json::Value body,
+                   const WriteOptions& options,
+                   std::function<void(absl::StatusOr<CreatedObject>)> done, int attempt = 0);
   absl::StatusOr<WriteResult> Update(const ResourceType& type, const std::string& ns,
                                      const std::string& name, json::Value body, Subresource sub,
                                      const WriteOptions& options);
@@ -109,6 +121,16 @@ class Registry {
   storage::Store& store() { return store_; }
 
  private:
+  struct PreparedCreate {
+    json::Value object;
+    StampedObject stamped;
+    std::string key;
+    std::string name;
+    bool generated = false;
+    std::vector<std::string> warnings;
+  };
+  absl::StatusOr<PreparedCreate> PrepareCreate(const ResourceType& type, const std::string& ns,
+                                               json::Value body, const WriteOptions& options) const;
   using Mutation = std::function<absl::StatusOr<json::Value>(const json::Value& current)>;
   absl::StatusOr<WriteResult> GuaranteedUpdate(const ResourceType& type, const std::string& ns,
                                                const std::string& name, Subresource sub,

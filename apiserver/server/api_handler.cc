@@ -237,6 +237,9 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     if (method == "POST" && !info.name.empty() && sub != "binding") {
       return ex->Fail(api::MethodNotAllowed("POST is not allowed on a named resource"));
     }
+    if (method == "POST" && info.name.empty() && ex->ctx.request.Query("dryRun").empty()) {
+      return ServeCreate(ex, *type);
+    }
     if (method != "POST" && info.name.empty()) return ex->Fail(api::MethodNotAllowed("a name is required"));
     pool_.Submit([this, ex, type] { ServeWrite(ex, *type); });
     return;
@@ -396,6 +399,26 @@ void ApiHandler::ServeWrite(const std::shared_ptr<Exchange>& ex, const registry:
   auto r = registry_.Update(type, info.ns, info.name, *std::move(body), sub, opts);
   if (!r.ok()) return ex->Fail(r.status());
   ex->ReplyJson(200, r->object, r->warnings);
+}
+
+void ApiHandler::ServeCreate(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {
+  // Creates admit here on the network thread and commit asynchronously: no thread waits for
+  // the group commit, and the answer is the stored bytes (no second serialization).
+  const http::Request& req = ex->ctx.request;
+  registry::WriteOptions opts;
+  opts.field_validation = req.Query("fieldValidation");
+  if (!opts.field_validation.empty() && opts.field_validation != "Strict" &&
+      opts.field_validation != "Warn" && opts.field_validation != "Ignore") {
+    return ex->Fail(api::BadRequest(StrCat("fieldValidation must be one of Strict, Warn, Ignore, got \"", opts.field_validation, "\"")));
+  }
+  opts.field_manager = req.Query("fieldManager");
+  auto body = DecodeObject(req);
+  if (!body.ok()) return ex->Fail(body.status());
+  registry_.CreateAsync(type, ex->ctx.info.ns, *std::move(body), opts,
+                        [ex](absl::StatusOr<registry::CreatedObject> created) {
+                          if (!created.ok()) return ex->Fail(created.status());
+                          ex->Reply(201, std::move(created->json), "application/json", created->warnings);
+                        });
 }
 
 void ApiHandler::ServeDelete(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {

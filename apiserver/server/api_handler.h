@@ -55,6 +55,7 @@ class ApiHandler {
   void ServeList(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ServeWatch(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ServeWrite(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
+  void ServeCreate(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ServeDelete(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ServeScale(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
 

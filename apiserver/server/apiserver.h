@@ -20,7 +20,7 @@ struct ApiServerOptions {
   absl::Duration compaction_interval = absl::Seconds(30);
   size_t watch_window_events = 10000;
   std::chrono::milliseconds bookmark_interval{5000};
-  int network_threads = 4;
+  int network_threads = 2;
   int work_threads = 64;
 };
 

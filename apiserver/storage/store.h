@@ -84,6 +84,13 @@ class Store {
                                                         const ListOptions& options) const = 0;
   // kAlreadyExists if the key exists.
   [[nodiscard]] virtual absl::StatusOr<uint64_t> Create(std::string_view key, Encoder encode) = 0;
+  // Create without holding the caller's thread: `done` runs once the write is durable (or
+  // failed), on a store thread, and must not block. Backends without a commit thread run it
+  // inline.
+  virtual void CreateAsync(std::string_view key, Encoder encode,
+                           std::function<void(absl::StatusOr<uint64_t>)> done) {
+    done(Create(key, std::move(encode)));
+  }
   // Compare-and-swap: kNotFound if absent, kAborted unless the key's revision == expected.
   [[nodiscard]] virtual absl::StatusOr<uint64_t> Update(std::string_view key, Encoder encode,
                                                         uint64_t expected) = 0;

@@ -94,7 +94,9 @@ struct RocksDbStore::Op {
   std::string key;
   Encoder encode;
   std::optional<uint64_t> expected;
+  // Exactly one of these answers the caller.
   std::promise<absl::StatusOr<uint64_t>> done;
+  std::function<void(absl::StatusOr<uint64_t>)> callback;
 };
 
 absl::StatusOr<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::string& path,
@@ -198,12 +200,34 @@ absl::StatusOr<ListResult> RocksDbStore::List(std::string_view prefix,
 
 absl::StatusOr<uint64_t> RocksDbStore::Submit(std::unique_ptr<Op> op) {
   std::future<absl::StatusOr<uint64_t>> f = op->done.get_future();
+  Enqueue(std::move(op));
+  return f.get();
+}
+
+void RocksDbStore::Enqueue(std::unique_ptr<Op> op) {
   {
     absl::MutexLock lock(&queue_mu_);
-    if (stopping_) return absl::UnavailableError("store is shutting down");
-    queue_.push_back(std::move(op));
+    if (!stopping_) {
+      queue_.push_back(std::move(op));
+      return;
+    }
   }
-  return f.get();
+  absl::Status down = absl::UnavailableError("store is shutting down");
+  if (op->callback) {
+    op->callback(down);
+  } else {
+    op->done.set_value(down);
+  }
+}
+
+void RocksDbStore::CreateAsync(std::string_view key, Encoder encode,
+                               std::function<void(absl::StatusOr<uint64_t>)> done) {
+  auto op = std::make_unique<Op>();
+  op->kind = Op::Kind::kCreate;
+  op->key = std::string(key);
+  op->encode = std::move(encode);
+  op->callback = std::move(done);
+  Enqueue(std::move(op));
 }
 
 absl::StatusOr<uint64_t> RocksDbStore::Create(std::string_view key, Encoder encode) {
@@ -344,7 +368,13 @@ void RocksDbStore::CommitBatch(std::vector<std::unique_ptr<Op>>& ops) {
       if (observer) observer(events.size(), seconds);
     }
   }
-  for (size_t i = 0; i < ops.size(); ++i) ops[i]->done.set_value(std::move(results[i]));
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i]->callback) {
+      ops[i]->callback(std::move(results[i]));
+    } else {
+      ops[i]->done.set_value(std::move(results[i]));
+    }
+  }
 }
 
 uint64_t RocksDbStore::CurrentRevision() const { return revision_.load(); }

@@ -51,6 +51,8 @@ class RocksDbStore final : public Store {
   absl::StatusOr<KeyValue> Get(std::string_view key) const override;
   absl::StatusOr<ListResult> List(std::string_view prefix, const ListOptions& options) const override;
   absl::StatusOr<uint64_t> Create(std::string_view key, Encoder encode) override;
+  void CreateAsync(std::string_view key, Encoder encode,
+                   std::function<void(absl::StatusOr<uint64_t>)> done) override;
   absl::StatusOr<uint64_t> Update(std::string_view key, Encoder encode, uint64_t expected) override;
   absl::StatusOr<uint64_t> Delete(std::string_view key, Encoder final_state,
                                   std::optional<uint64_t> expected) override;
@@ -69,6 +71,7 @@ class RocksDbStore final : public Store {
   struct Shared;
   RocksDbStore(std::unique_ptr<rocksdb::DB> db, const Clock& clock, RocksDbOptions options);
   absl::StatusOr<uint64_t> Submit(std::unique_ptr<Op> op);
+  void Enqueue(std::unique_ptr<Op> op);
   void CommitLoop();
   void CommitBatch(std::vector<std::unique_ptr<Op>>& ops);
 

@@ -122,7 +122,8 @@ TEST(ObjectMetaTest, NamesFollowDns1123) {
 }
 
 TEST(ObjectMetaTest, StampPutsTheRevisionIntoMetadata) {
-  StampedObject s = Stamp(J(R"({"metadata":{"name":"x","labels":{"k":"\u0001rv\u0001"}},"kind":"K"})"));
+  json::Value v = J(R"({"metadata":{"name":"x","labels":{"k":"\u0001rv\u0001"}},"kind":"K"})");
+  StampedObject s = Stamp(v);
   EXPECT_EQ(s.With(42), R"({"kind":"K","metadata":{"name":"x","resourceVersion":"42","labels":{"k":"\u0001rv\u0001"}}})");
 }
 

@@ -198,7 +198,30 @@ TYPED_TEST_P(StoreConformanceTest, ConcurrentCompareAndSwapHasOneWinner) {
   EXPECT_EQ(wins.load(), 1);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreConformanceTest, CreateGetUpdateDelete,
+TYPED_TEST_P(StoreConformanceTest, CreateAsyncAnswersOnceDurable) {
+  Store& s = *this->store_;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<uint64_t>> results;
+  for (const char* key : {"/async/a", "/async/b", "/async/a"}) {
+    s.CreateAsync(key, Value("x"), [&](absl::StatusOr<uint64_t> r) {
+      absl::MutexLock lock(&mu);
+      results.push_back(std::move(r));
+    });
+  }
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(+[](decltype(results)* r) { return r->size() == 3; }, &results),
+                                  absl::Seconds(10)));
+  int ok = 0, exists = 0;
+  for (auto& r : results) {
+    ok += r.ok();
+    exists += r.status().code() == absl::StatusCode::kAlreadyExists;
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(exists, 1);
+  EXPECT_TRUE(s.Get("/async/b").ok());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreConformanceTest, CreateAsyncAnswersOnceDurable, CreateGetUpdateDelete,
                             ListByPrefixWithPagesAtOneRevision, ChangeLogAndSubscriptionInOrder,
                             CompactionHonoursCountAndAge, ConcurrentWritersGetUniqueOrderedRevisions,
                             ConcurrentCompareAndSwapHasOneWinner);
