@@ -48,8 +48,10 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     ro.retention = options.retention;
     ro.compaction_interval = options.compaction_interval;
     BERTH_ASSIGN_OR_RETURN(auto rocks, storage::RocksDbStore::Open(options.data_dir, clock, ro));
-    server::Metrics* metrics = p->metrics.get();
-    rocks->SetCommitObserver([metrics](size_t batch, double seconds) { metrics->ObserveCommit(batch, seconds); });
+    server::Metrics* commit_metrics = p->metrics.get();
+    rocks->SetCommitObserver([commit_metrics](size_t batch, double seconds) {
+      commit_metrics->ObserveCommit(batch, seconds);
+    });
     p->store = std::move(rocks);
   }
   BERTH_ASSIGN_OR_RETURN(p->schemas, schema::SchemaSet::Load(EmbeddedSchemas()));
@@ -63,6 +65,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   wo.bookmark_interval = options.bookmark_interval;
   p->watch_cache = std::make_unique<watch::WatchCache>(*p->store, clock, wo);
   watch::WatchCache* cache = p->watch_cache.get();
+  server::Metrics* metrics = p->metrics.get();
+  cache->SetDeliveryObserver([metrics](double seconds) { metrics->ObserveWatchDelivery(seconds); });
   storage::Store* store = p->store.get();
   p->metrics->SetGaugeFunction("apiserver_registered_watchers", "Open watch streams.",
                                [cache] { return static_cast<double>(cache->watcher_count()); });

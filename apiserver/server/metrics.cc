@@ -71,6 +71,9 @@ std::string Metrics::Render() const {
   out += "# HELP berth_storage_commit_batch_size Mutations per synced write batch (group commit).\n";
   out += "# TYPE berth_storage_commit_batch_size histogram\n";
   commit_batch_.Render(out, "berth_storage_commit_batch_size", "");
+  out += "# HELP berth_watch_delivery_seconds Commit to hand-over to each watcher's stream.\n";
+  out += "# TYPE berth_watch_delivery_seconds histogram\n";
+  watch_delivery_.Render(out, "berth_watch_delivery_seconds", "");
   for (const Gauge& g : gauges_) {
     StrAppend(&out, "# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " gauge\n", g.name, " ", g.fn(), "\n");
   }

@@ -31,6 +31,7 @@ class Metrics {
  public:
   void ObserveRequest(const std::string& verb, const std::string& resource, int code, double seconds);
   void ObserveCommit(size_t batch, double seconds);
+  void ObserveWatchDelivery(double seconds) { watch_delivery_.Observe(seconds); }
   void SetGaugeFunction(std::string name, std::string help, std::function<double()> fn);
   std::string Render() const;
 
@@ -40,6 +41,7 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Histogram>> latency_;  // labels -> histogram
   Histogram commit_latency_{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   Histogram commit_batch_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096}};
+  Histogram watch_delivery_{{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.5}};
   struct Gauge {
     std::string name, help;
     std::function<double()> fn;

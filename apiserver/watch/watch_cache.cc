@@ -61,6 +61,11 @@ size_t WatchCache::watcher_count() const {
   return watchers_.size();
 }
 
+void WatchCache::SetDeliveryObserver(std::function<void(double)> observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  delivery_observer_ = std::move(observer);
+}
+
 uint64_t WatchCache::latest_revision() const {
   std::lock_guard<std::mutex> lock(mu_);
   return latest_;
@@ -68,7 +73,8 @@ uint64_t WatchCache::latest_revision() const {
 
 void WatchCache::OnChange(const storage::ChangeEvent& e) {
   // Runs on the store's commit thread: queue and return.
-  auto ev = std::make_shared<const Event>(Event{e.type, e.key, e.value, e.prev_value, e.revision});
+  auto ev = std::make_shared<const Event>(
+      Event{e.type, e.key, e.value, e.prev_value, e.revision, clock_.MonotonicNow()});
   {
     std::lock_guard<std::mutex> lock(mu_);
     inbound_.push_back(std::move(ev));
@@ -166,6 +172,10 @@ void WatchCache::Deliver(Watcher& w, const Event& e) {
   if (!w.sink->Send(type, e.value, e.revision) || w.sink->Backlog() > options_.max_backlog_bytes) {
     w.closed = true;
     w.sink->End();
+    return;
+  }
+  if (delivery_observer_ && e.committed != std::chrono::steady_clock::time_point{}) {
+    delivery_observer_(std::chrono::duration<double>(clock_.MonotonicNow() - e.committed).count());
   }
 }
 

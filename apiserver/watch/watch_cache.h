@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -75,6 +76,9 @@ class WatchCache {
   void Shutdown();
 
   size_t watcher_count() const;
+  // Called after each event is handed to a watcher's stream with the time since the store
+  // published it (commit -> delivery), on the dispatcher thread.
+  void SetDeliveryObserver(std::function<void(double seconds)> observer);
   uint64_t latest_revision() const;
 
  private:
@@ -84,6 +88,7 @@ class WatchCache {
     std::string value;
     std::string prev;
     uint64_t revision;
+    std::chrono::steady_clock::time_point committed{};  // zero for replayed events
   };
   struct Watcher;
 
@@ -105,6 +110,7 @@ class WatchCache {
   uint64_t latest_ = 0;                                    // guarded by mu_
   bool stopping_ = false;                                  // guarded by mu_
 
+  std::function<void(double)> delivery_observer_;  // set before watchers arrive
   std::unique_ptr<storage::Subscription> subscription_;
   std::thread dispatcher_;
 };
