@@ -12,6 +12,8 @@ class FakeClock final : public Clock {
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1767225600));  // 2026-01-01
   absl::Time Now() const override;
   std::chrono::steady_clock::time_point MonotonicNow() const override;
+  // Sleeping on a fake clock moves it forward, so code that backs off finishes at once.
+  void SleepFor(absl::Duration d) const override { const_cast<FakeClock*>(this)->Advance(d); }
   void Advance(absl::Duration d);
 
  private:

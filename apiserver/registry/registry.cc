@@ -352,7 +352,9 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
                            "the object has been modified; please apply your changes to the latest version and try again");
     }
     json::Value next;
-    if (sub == Subresource::kStatus) {
+    if (sub == Subresource::kBinding) {
+      next = std::move(proposed);
+    } else if (sub == Subresource::kStatus) {
       // A status write changes status only (and nothing else of the stored object).
       next = cur;
       if (const json::Value* st = proposed.Find("status")) {
@@ -588,7 +590,7 @@ absl::Status Registry::Bind(const std::string& ns, const std::string& name,
   }
   WriteOptions opts;
   opts.dry_run = dry_run;
-  auto r = GuaranteedUpdate(*pods, ns, name, Subresource::kNone, opts,
+  auto r = GuaranteedUpdate(*pods, ns, name, Subresource::kBinding, opts,
       [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
         std::string bound = cur.GetString({"spec", "nodeName"});
         if (!bound.empty()) {
@@ -599,15 +601,6 @@ absl::Status Registry::Bind(const std::string& ns, const std::string& name,
         }
         json::Value next = cur;
         next.Ensure({"spec"}).Set("nodeName", node);
-        return next;
-      },
-      /*allow_retry=*/true, /*check_update_rules=*/false);
-  if (!r.ok()) return r.status();
-  if (dry_run) return absl::OkStatus();
-  // The PodScheduled condition is status, written as the scheduler's status update.
-  auto s = GuaranteedUpdate(*pods, ns, name, Subresource::kStatus, opts,
-      [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
-        json::Value next = cur;
         json::Value& conds = next.Ensure({"status", "conditions"});
         if (!conds.is_array()) conds = json::Value::MakeArray();
         json::Array kept;
@@ -623,8 +616,8 @@ absl::Status Registry::Bind(const std::string& ns, const std::string& name,
         conds.as_array() = std::move(kept);
         return next;
       },
-      true);
-  return s.status();
+      /*allow_retry=*/true, /*check_update_rules=*/false);
+  return r.status();
 }
 
 absl::StatusOr<json::Value> Registry::GetScale(const ResourceType& type, const std::string& ns,

@@ -22,7 +22,9 @@
 
 namespace berth::apiserver::registry {
 
-enum class Subresource { kNone, kStatus };
+// kBinding is internal: the binding subresource writes spec.nodeName and the PodScheduled
+// condition in one commit.
+enum class Subresource { kNone, kStatus, kBinding };
 enum class PatchType { kMerge, kJson, kStrategic, kApply };
 
 struct WriteOptions {

@@ -12,6 +12,8 @@ std::chrono::steady_clock::time_point RealClock::MonotonicNow() const {
   return std::chrono::steady_clock::now();
 }
 
+void RealClock::SleepFor(absl::Duration d) const { absl::SleepFor(d); }
+
 RealClock& RealClock::Get() {
   static RealClock* clock = new RealClock();
   return *clock;

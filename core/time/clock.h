@@ -17,12 +17,15 @@ class Clock {
   virtual absl::Time Now() const = 0;
   // Intervals, deadlines and backoff. Thread-safe.
   virtual std::chrono::steady_clock::time_point MonotonicNow() const = 0;
+  // Waits (retry backoff). A fake clock advances instead of waiting.
+  virtual void SleepFor(absl::Duration d) const = 0;
 };
 
 class RealClock final : public Clock {
  public:
   absl::Time Now() const override;
   std::chrono::steady_clock::time_point MonotonicNow() const override;
+  void SleepFor(absl::Duration d) const override;
   static RealClock& Get();
 };
 

@@ -1,0 +1,29 @@
+#pragma once
+// File: controllers/builtin/common/pods.h
+// Pod facts the built-in controllers share: readiness, activity, ownership, and building pods
+// from a template.
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "core/json/value.h"
+
+namespace berth::controllers::builtin {
+
+bool IsPodActive(const json::Value& pod);  // not Succeeded/Failed, not being deleted
+bool IsPodReady(const json::Value& pod);
+// Ready for at least min_ready_seconds at `now`.
+bool IsPodAvailable(const json::Value& pod, int64_t min_ready_seconds, absl::Time now);
+// The uid of the controller ownerReference, or "".
+std::string ControllerUid(const json::Value& object);
+json::Value OwnerReference(const json::Value& owner, bool controller = true);
+// A pod from owner.spec.template (or `template_path` inside it) owned by `owner`.
+json::Value PodFromTemplate(const json::Value& owner, const json::Value& pod_template);
+// Condition of `type` in status.conditions, or nullptr.
+const json::Value* FindCondition(const json::Value& object, const std::string& type);
+// Replaces or adds a condition; lastTransitionTime changes only when status changes.
+// Returns true when anything changed.
+bool SetCondition(json::Value& object, const std::string& type, const std::string& status,
+                  const std::string& reason, const std::string& message, absl::Time now);
+
+}  // namespace berth::controllers::builtin

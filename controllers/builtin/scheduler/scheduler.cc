@@ -1,0 +1,327 @@
+#include "controllers/builtin/scheduler/scheduler.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "controllers/builtin/common/pods.h"
+#include "core/log/log.h"
+#include "core/resource/quantity.h"
+#include "core/strings/strings.h"
+
+namespace berth::controllers::builtin {
+namespace {
+
+bool Tolerates(const json::Value& pod, const json::Value& taint) {
+  const json::Value* tols = pod.Get({"spec", "tolerations"});
+  if (tols == nullptr || !tols->is_array()) return false;
+  std::string key = taint.GetString({"key"});
+  std::string value = taint.GetString({"value"});
+  std::string effect = taint.GetString({"effect"});
+  for (const json::Value& t : tols->as_array()) {
+    std::string te = t.GetString({"effect"});
+    if (!te.empty() && te != effect) continue;
+    std::string tk = t.GetString({"key"});
+    std::string op = t.GetString({"operator"}, "Equal");
+    if (op == "Exists") {
+      if (tk.empty() || tk == key) return true;
+    } else if (tk == key && t.GetString({"value"}) == value) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool MatchExpression(const json::Value& expr, const json::Value& labels, const std::string& node_name, bool field) {
+  std::string key = expr.GetString({"key"});
+  std::string op = expr.GetString({"operator"});
+  std::string have;
+  bool present;
+  if (field) {
+    present = key == "metadata.name";
+    have = node_name;
+  } else {
+    const json::Value* v = labels.Find(key);
+    present = v && v->is_string();
+    have = present ? v->as_string() : "";
+  }
+  std::vector<std::string> values;
+  if (const json::Value* vs = expr.Find("values"); vs && vs->is_array()) {
+    for (const json::Value& v : vs->as_array()) values.push_back(v.is_string() ? v.as_string() : "");
+  }
+  bool in = std::find(values.begin(), values.end(), have) != values.end();
+  if (op == "In") return present && in;
+  if (op == "NotIn") return !present || !in;
+  if (op == "Exists") return present;
+  if (op == "DoesNotExist") return !present;
+  if ((op == "Gt" || op == "Lt") && present && !values.empty()) {
+    try {
+      int64_t a = std::stoll(have), b = std::stoll(values[0]);
+      return op == "Gt" ? a > b : a < b;
+    } catch (...) {
+      return false;
+    }
+  }
+  return false;
+}
+
+bool MatchTerm(const json::Value& term, const json::Value& node) {
+  const json::Value* labels = node.Get({"metadata", "labels"});
+  json::Value empty = json::Value::MakeObject();
+  const json::Value& l = labels ? *labels : empty;
+  std::string name = node.GetString({"metadata", "name"});
+  bool any = false;
+  for (const char* kind : {"matchExpressions", "matchFields"}) {
+    const json::Value* exprs = term.Find(kind);
+    if (exprs == nullptr || !exprs->is_array()) continue;
+    for (const json::Value& e : exprs->as_array()) {
+      any = true;
+      if (!MatchExpression(e, l, name, std::string(kind) == "matchFields")) return false;
+    }
+  }
+  return any;  // an empty term matches nothing
+}
+
+int64_t Allocatable(const json::Value& node, const char* resource) {
+  const json::Value* a = node.Get({"status", "allocatable", resource});
+  if (a == nullptr) a = node.Get({"status", "capacity", resource});
+  return resource::MilliOf(a);
+}
+
+}  // namespace
+
+PodRequests RequestsOf(const json::Value& pod) {
+  PodRequests r;
+  auto add = [&](const char* list, bool max_only) {
+    const json::Value* cs = pod.Get({"spec", list});
+    if (cs == nullptr || !cs->is_array()) return;
+    for (const json::Value& c : cs->as_array()) {
+      int64_t cpu = resource::MilliOf(c.Get({"resources", "requests", "cpu"}));
+      int64_t mem = resource::MilliOf(c.Get({"resources", "requests", "memory"}));
+      if (max_only) {
+        r.cpu_milli = std::max(r.cpu_milli, cpu);
+        r.memory_milli = std::max(r.memory_milli, mem);
+      } else {
+        r.cpu_milli += cpu;
+        r.memory_milli += mem;
+      }
+      if (const json::Value* ports = c.Find("ports"); ports && ports->is_array()) {
+        for (const json::Value& p : ports->as_array()) {
+          const json::Value* hp = p.Find("hostPort");
+          if (hp && hp->is_int() && hp->as_int() > 0) r.host_ports.insert(hp->as_int());
+        }
+      }
+    }
+  };
+  add("containers", false);
+  PodRequests init;
+  std::swap(init, r);
+  add("initContainers", true);  // init containers run one at a time: the largest counts
+  r.cpu_milli = std::max(r.cpu_milli, init.cpu_milli);
+  r.memory_milli = std::max(r.memory_milli, init.memory_milli);
+  r.host_ports.insert(init.host_ports.begin(), init.host_ports.end());
+  return r;
+}
+
+std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
+                     int64_t used_memory, int64_t used_pods, const std::set<int64_t>& used_ports) {
+  const json::Value* ready = FindCondition(node, "Ready");
+  if (ready == nullptr || ready->GetString({"status"}) != "True") return "node(s) were not ready";
+  const json::Value* unsched = node.Get({"spec", "unschedulable"});
+  if (unsched && unsched->is_bool() && unsched->as_bool()) {
+    json::Value taint = json::Value::MakeObject();
+    taint.Set("key", "node.kubernetes.io/unschedulable");
+    taint.Set("effect", "NoSchedule");
+    if (!Tolerates(pod, taint)) return "node(s) were unschedulable";
+  }
+  if (const json::Value* taints = node.Get({"spec", "taints"}); taints && taints->is_array()) {
+    for (const json::Value& t : taints->as_array()) {
+      std::string effect = t.GetString({"effect"});
+      if (effect != "NoSchedule" && effect != "NoExecute") continue;
+      if (!Tolerates(pod, t)) {
+        return StrCat("node(s) had untolerated taint {", t.GetString({"key"}),
+                      t.GetString({"value"}).empty() ? "" : ": " + t.GetString({"value"}), "}");
+      }
+    }
+  }
+  const json::Value* labels = node.Get({"metadata", "labels"});
+  if (const json::Value* ns = pod.Get({"spec", "nodeSelector"}); ns && ns->is_object()) {
+    for (const auto& [k, v] : ns->as_object()) {
+      const json::Value* have = labels ? labels->Find(k) : nullptr;
+      if (have == nullptr || !(*have == v)) return "node(s) didn't match Pod's node affinity/selector";
+    }
+  }
+  if (const json::Value* terms = pod.Get({"spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
+                                          "nodeSelectorTerms"});
+      terms && terms->is_array()) {
+    bool any = false;
+    for (const json::Value& term : terms->as_array()) any = any || MatchTerm(term, node);
+    if (!any) return "node(s) didn't match Pod's node affinity/selector";
+  }
+  int64_t max_pods = Allocatable(node, "pods");
+  if (max_pods > 0 && used_pods + 1000 > max_pods) return "Too many pods";
+  if (req.cpu_milli > 0 && used_cpu + req.cpu_milli > Allocatable(node, "cpu")) return "Insufficient cpu";
+  if (req.memory_milli > 0 && used_memory + req.memory_milli > Allocatable(node, "memory")) return "Insufficient memory";
+  for (int64_t port : req.host_ports) {
+    if (used_ports.count(port)) return "node(s) didn't have free ports for the requested pod ports";
+  }
+  return "";
+}
+
+double Score(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
+             int64_t used_memory) {
+  double cap_cpu = static_cast<double>(std::max<int64_t>(Allocatable(node, "cpu"), 1));
+  double cap_mem = static_cast<double>(std::max<int64_t>(Allocatable(node, "memory"), 1));
+  double cpu_frac = (used_cpu + req.cpu_milli) / cap_cpu;
+  double mem_frac = (used_memory + req.memory_milli) / cap_mem;
+  double least_allocated = ((1 - cpu_frac) + (1 - mem_frac)) / 2 * 100;
+  double balanced = (1 - std::abs(cpu_frac - mem_frac)) * 100;
+  double preferred = 0;
+  if (const json::Value* prefs = pod.Get({"spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"});
+      prefs && prefs->is_array()) {
+    for (const json::Value& p : prefs->as_array()) {
+      const json::Value* term = p.Find("preference");
+      const json::Value* w = p.Find("weight");
+      if (term && w && w->is_int() && MatchTerm(*term, node)) preferred += static_cast<double>(w->as_int());
+    }
+  }
+  return least_allocated + balanced + preferred;
+}
+
+Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers)
+    : api_(api), pods_(pods), nodes_(nodes), clock_(clock), controller_("scheduler", *this, clock, workers) {
+  pods_.AddHandlers({
+      [this](const ObjectPtr& p) {
+        if (Ours(*p)) controller_.Enqueue(Informer::KeyOf(*p));
+      },
+      [this](const ObjectPtr&, const ObjectPtr& p) {
+        std::string key = Informer::KeyOf(*p);
+        if (!p->GetString({"spec", "nodeName"}).empty()) {
+          std::lock_guard<std::mutex> lock(mu_);
+          assumed_.erase(key);  // the binding is in the cache now
+          return;
+        }
+        if (Ours(*p)) controller_.Enqueue(key);
+      },
+      [this](const ObjectPtr& p) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          assumed_.erase(Informer::KeyOf(*p));
+        }
+        RetryUnschedulable();  // its resources are free again
+      },
+  });
+  nodes_.AddHandlers({
+      [this](const ObjectPtr&) { RetryUnschedulable(); },
+      [this](const ObjectPtr&, const ObjectPtr&) { RetryUnschedulable(); },
+      [](const ObjectPtr&) {},
+  });
+}
+
+bool Scheduler::Ours(const json::Value& pod) {
+  std::string name = pod.GetString({"spec", "schedulerName"});
+  return (name.empty() || name == "default-scheduler") && pod.GetString({"spec", "nodeName"}).empty() &&
+         pod.Get({"metadata", "deletionTimestamp"}) == nullptr;
+}
+
+void Scheduler::RetryUnschedulable() {
+  std::set<std::string> keys;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys.swap(unschedulable_);
+  }
+  for (const auto& k : keys) controller_.Enqueue(k);
+}
+
+std::map<std::string, Scheduler::Usage> Scheduler::UsageByNodeLocked() {
+  std::map<std::string, Usage> usage;
+  for (const ObjectPtr& p : pods_.List()) {
+    std::string node = p->GetString({"spec", "nodeName"});
+    if (node.empty()) continue;
+    std::string phase = p->GetString({"status", "phase"});
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    if (assumed_.count(Informer::KeyOf(*p))) continue;
+    PodRequests r = RequestsOf(*p);
+    Usage& u = usage[node];
+    u.cpu += r.cpu_milli;
+    u.memory += r.memory_milli;
+    u.pods += 1000;
+    u.ports.insert(r.host_ports.begin(), r.host_ports.end());
+  }
+  for (const auto& [key, a] : assumed_) {
+    Usage& u = usage[a.node];
+    u.cpu += a.requests.cpu_milli;
+    u.memory += a.requests.memory_milli;
+    u.pods += 1000;
+    u.ports.insert(a.requests.host_ports.begin(), a.requests.host_ports.end());
+  }
+  return usage;
+}
+
+absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
+  std::string key = request.Key();
+  ObjectPtr pod = pods_.Get(key);
+  if (pod == nullptr || !Ours(*pod)) return Result{};
+  PodRequests req = RequestsOf(*pod);
+  std::string chosen;
+  std::map<std::string, int> reasons;
+  size_t node_count = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (assumed_.count(key)) return Result{};  // already being bound
+    auto usage = UsageByNodeLocked();
+    double best = -1;
+    size_t best_tie = 0;
+    for (const ObjectPtr& node : nodes_.List()) {
+      ++node_count;
+      std::string name = node->GetString({"metadata", "name"});
+      const Usage& u = usage[name];
+      std::string why = FitError(*pod, req, *node, u.cpu, u.memory, u.pods, u.ports);
+      if (!why.empty()) {
+        reasons[why]++;
+        continue;
+      }
+      double s = Score(*pod, req, *node, u.cpu, u.memory);
+      // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
+      size_t tie = std::hash<std::string>{}(key + "/" + name);
+      if (s > best || (s == best && tie > best_tie)) {
+        best = s;
+        best_tie = tie;
+        chosen = name;
+      }
+    }
+    if (!chosen.empty()) assumed_[key] = {chosen, req};
+  }
+  if (chosen.empty()) {
+    std::vector<std::pair<std::string, int>> sorted(reasons.begin(), reasons.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string message = StrCat("0/", node_count, " nodes are available");
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      message += StrCat(i == 0 ? ": " : ", ", sorted[i].second, " ", sorted[i].first);
+    }
+    message += ".";
+    json::Value updated = *pod;
+    if (SetCondition(updated, "PodScheduled", "False", "Unschedulable", message, clock_.Now())) {
+      if (json::Value* c = const_cast<json::Value*>(FindCondition(updated, "PodScheduled"))) c->Erase("lastUpdateTime");
+      auto r = api_.UpdateStatus(client::resources::kPods, updated);
+      if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound && r.status().code() != absl::StatusCode::kAborted) {
+        return r.status();
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    unschedulable_.insert(key);
+    // Also retry on a timer, in case the change that frees room is not one we watch.
+    return Result{absl::Seconds(30)};
+  }
+  absl::Status s = api_.Bind(request.ns, request.name, chosen);
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    assumed_.erase(key);
+    if (s.code() == absl::StatusCode::kNotFound) return Result{};
+    if (s.code() == absl::StatusCode::kAborted) return Result{};  // bound by someone else meanwhile
+    return s;
+  }
+  bound_++;
+  return Result{};
+}
+
+}  // namespace berth::controllers::builtin

@@ -1,0 +1,139 @@
+// berth-controller-manager --server URL [--leader-elect]
+// Runs the built-in controllers and the scheduler as clients of the API. With --leader-elect
+// only the holder of the kube-system/berth-controller-manager Lease acts; a standby takes over
+// within the lease duration after the leader dies. Exits cleanly on SIGTERM; exits with 1 when
+// it loses leadership (so a supervisor restarts it as a fresh candidate).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "controllers/builtin/replicaset/replicaset_controller.h"
+#include "controllers/builtin/scheduler/scheduler.h"
+#include "controllers/runtime/informer.h"
+#include "controllers/runtime/leader_election.h"
+#include "core/client/api_client.h"
+#include "core/log/log.h"
+#include "core/strings/strings.h"
+
+ABSL_FLAG(std::string, server, "http://127.0.0.1:6443", "API server URL");
+ABSL_FLAG(bool, leader_elect, false, "elect a leader through a Lease before acting");
+ABSL_FLAG(std::string, identity, "", "leader election identity (default: hostname_pid)");
+ABSL_FLAG(int64_t, lease_duration_seconds, 15, "leader election lease duration");
+ABSL_FLAG(int, workers, 4, "workers per controller");
+ABSL_FLAG(int, scheduler_workers, 16, "scheduler workers (bindings in flight)");
+ABSL_FLAG(bool, scheduler, true, "run the scheduler in this process");
+
+namespace {
+
+std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.assign(argv, argv + argc);
+  for (size_t i = 1; i < storage.size(); ++i) {
+    std::string& a = storage[i];
+    if (a.rfind("--", 0) != 0) continue;
+    size_t end = std::min(a.find('='), a.size());
+    for (size_t j = 2; j < end; ++j) {
+      if (a[j] == '-') a[j] = '_';
+    }
+  }
+  std::vector<char*> out;
+  for (auto& s : storage) out.push_back(s.data());
+  return out;
+}
+
+std::atomic<bool> g_stop{false};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("berth-controller-manager --server URL [--leader-elect]");
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  using namespace berth;
+  std::string server = absl::GetFlag(FLAGS_server);
+  auto api = client::ApiClient::Connect(server);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    BERTH_LOG(Info, "controller-manager", "Stopping", "signal", sig);
+    g_stop = true;
+    api->CancelWatches();
+    cv.notify_all();
+  });
+  signals.detach();
+
+  std::unique_ptr<controllers::LeaderElector> elector;
+  if (absl::GetFlag(FLAGS_leader_elect)) {
+    controllers::LeaderElectionConfig cfg;
+    cfg.lease_name = "berth-controller-manager";
+    cfg.identity = absl::GetFlag(FLAGS_identity);
+    if (cfg.identity.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof host - 1);
+      cfg.identity = StrCat(host, "_", getpid());
+    }
+    cfg.lease_duration = absl::Seconds(absl::GetFlag(FLAGS_lease_duration_seconds));
+    cfg.renew_deadline = cfg.lease_duration * 2 / 3;
+    cfg.retry_period = std::max(cfg.lease_duration / 7, absl::Milliseconds(200));
+    elector = std::make_unique<controllers::LeaderElector>(*api, cfg);
+    BERTH_LOG(Info, "controller-manager", "Waiting for leadership", "identity", cfg.identity);
+    if (!elector->Acquire(g_stop)) return 0;
+  }
+
+  controllers::Informer pods(*api, client::resources::kPods);
+  controllers::Informer nodes(*api, client::resources::kNodes);
+  controllers::Informer replicasets(*api, client::resources::kReplicaSets);
+  int workers = absl::GetFlag(FLAGS_workers);
+  controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
+  std::unique_ptr<controllers::builtin::Scheduler> scheduler;
+  if (absl::GetFlag(FLAGS_scheduler)) {
+    scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),
+                                                                  absl::GetFlag(FLAGS_scheduler_workers));
+  }
+  for (controllers::Informer* i : {&pods, &nodes, &replicasets}) i->Start();
+  for (controllers::Informer* i : {&pods, &nodes, &replicasets}) {
+    while (!g_stop && !i->WaitForSync(absl::Milliseconds(200))) {
+    }
+  }
+  rs.controller().Start();
+  if (scheduler) scheduler->controller().Start();
+  BERTH_LOG(Info, "controller-manager", "Controllers running", "server", server);
+  std::printf("controller-manager running against %s\n", server.c_str());
+  std::fflush(stdout);
+
+  bool lost = false;
+  if (elector) {
+    lost = !elector->RenewUntil(g_stop);
+  } else {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [] { return g_stop.load(); });
+  }
+  g_stop = true;
+  api->CancelWatches();
+  rs.controller().Stop();
+  if (scheduler) scheduler->controller().Stop();
+  for (controllers::Informer* i : {&pods, &nodes, &replicasets}) i->Stop();
+  BERTH_LOG(Info, "controller-manager", "Stopped", "lost_leadership", lost);
+  return lost ? 1 : 0;
+}

@@ -1,0 +1,117 @@
+// The cpprestsdk HTTP client adapter. Exceptions from cpprest stop here.
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include <cpprest/containerstream.h>
+#include <cpprest/http_client.h>
+
+#include "core/client/transport.h"
+#include "core/strings/strings.h"
+
+namespace berth::client {
+namespace {
+
+class CpprestTransport final : public Transport {
+ public:
+  explicit CpprestTransport(const std::string& base_url) : base_(base_url) {
+    web::http::client::http_client_config cfg;
+    // An inactivity timeout: watches get bookmarks more often than this.
+    cfg.set_timeout(std::chrono::seconds(60));
+    client_ = std::make_unique<web::http::client::http_client>(base_url, cfg);
+  }
+
+  absl::StatusOr<HttpResult> Send(const std::string& method, const std::string& path_and_query,
+                                  const std::string& body, const std::string& content_type) override {
+    try {
+      web::http::http_request req(method);
+      req.set_request_uri(path_and_query);
+      req.headers().add("Accept", "application/json");
+      if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+        req.set_body(body, content_type.empty() ? "application/json" : content_type);
+      }
+      web::http::http_response resp = client_->request(req).get();
+      HttpResult out;
+      out.status = resp.status_code();
+      out.content_type = resp.headers().content_type();
+      out.body = resp.extract_utf8string(true).get();
+      return out;
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(StrCat(method, " ", base_, path_and_query, ": ", e.what()));
+    }
+  }
+
+  void CancelStreams() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (ActiveStream* a : active_) {
+      if (a->cancel->load()) a->cts.cancel();
+    }
+  }
+
+  absl::StatusOr<int> Stream(const std::string& path_and_query,
+                             const std::function<bool(const std::string&)>& on_line,
+                             const std::atomic<bool>& cancel) override {
+    try {
+      pplx::cancellation_token_source cts;
+      ActiveStream active{&cancel, cts};
+      Register(&active);
+      struct Unregister {
+        CpprestTransport* t;
+        ActiveStream* a;
+        ~Unregister() { t->Forget(a); }
+      } unregister{this, &active};
+      web::http::http_request req(web::http::methods::GET);
+      req.set_request_uri(path_and_query);
+      req.headers().add("Accept", "application/json");
+      web::http::http_response resp = client_->request(req, cts.get_token()).get();
+      int status = resp.status_code();
+      if (status != 200) {
+        (void)resp.extract_utf8string(true).get();
+        return status;
+      }
+      auto body = resp.body();
+      while (!cancel.load()) {
+        concurrency::streams::container_buffer<std::string> line;
+        size_t n = body.read_line(line).get();
+        std::string& text = line.collection();
+        text.resize(n);
+        if (n == 0 && body.is_eof()) break;
+        if (text.empty()) continue;
+        if (!on_line(text)) break;
+      }
+      cts.cancel();
+      return status;
+    } catch (const std::exception& e) {
+      if (cancel.load()) return 200;  // we aborted it
+      return absl::UnavailableError(StrCat("watch ", base_, path_and_query, ": ", e.what()));
+    }
+  }
+
+ private:
+  struct ActiveStream {
+    const std::atomic<bool>* cancel;
+    pplx::cancellation_token_source cts;
+  };
+  void Register(ActiveStream* a) {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_.push_back(a);
+  }
+  void Forget(ActiveStream* a) {
+    std::lock_guard<std::mutex> lock(mu_);
+    active_.erase(std::remove(active_.begin(), active_.end(), a), active_.end());
+  }
+
+  std::mutex mu_;
+  std::vector<ActiveStream*> active_;
+  std::string base_;
+  std::unique_ptr<web::http::client::http_client> client_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> NewCpprestTransport(const std::string& base_url) {
+  return std::make_unique<CpprestTransport>(base_url);
+}
+
+}  // namespace berth::client
