@@ -198,3 +198,95 @@ def pod(name, labels=None, node=None, image="host"):
 
 def quote(s):
     return urllib.parse.quote(s, safe="")
+
+
+class ControllerManager:
+    """Runs build/bin/berth-controller-manager against an apiserver."""
+
+    def __init__(self, server, extra_args=None, log_dir=None):
+        self.server = server
+        self.extra_args = list(extra_args or [])
+        self.log_dir = log_dir or server.data_dir
+        self.proc = None
+
+    def start(self):
+        log = open(os.path.join(self.log_dir, f"controller-manager-{time.monotonic_ns()}.log"), "ab")
+        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-controller-manager"), "--server", self.server.url]
+                                     + self.extra_args, stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode if self.proc else None
+        self.proc = None
+        return code
+
+
+class SimulatedKubelet:
+    """Stands in for the agent on simulated nodes: marks bound pods Running and Ready, and
+    finishes graceful deletions (as a kubelet does once the processes are gone)."""
+
+    def __init__(self, client, nodes):
+        self.c = client
+        self.nodes = set(nodes)
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(10)
+
+    def _sync(self, pod):
+        meta, spec = pod["metadata"], pod.get("spec", {})
+        if spec.get("nodeName") not in self.nodes:
+            return
+        path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+        if meta.get("deletionTimestamp"):
+            self.c.delete(path, {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
+            return
+        if pod.get("status", {}).get("phase") == "Pending":
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            status = {"phase": "Running", "podIP": "10.0.0.1", "startTime": now,
+                      "conditions": [{"type": t, "status": "True", "lastTransitionTime": now}
+                                     for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
+                      "containerStatuses": [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": True,
+                                             "restartCount": 0, "state": {"running": {"startedAt": now}}}
+                                            for c in spec.get("containers", [])]}
+            self.c.patch(path + "/status", {"status": status})
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            try:
+                rv = self.c.get("/api/v1/pods").json()["metadata"]["resourceVersion"]
+                for pod in self.c.get("/api/v1/pods").json()["items"]:
+                    self._sync(pod)
+                for ev in self.c.watch(f"/api/v1/pods?resourceVersion={rv}&timeoutSeconds=2"):
+                    if ev["type"] in ("ADDED", "MODIFIED"):
+                        self._sync(ev["object"])
+                    if self.stop_flag.is_set():
+                        break
+            except Exception:  # the apiserver may be restarting; try again
+                time.sleep(0.1)
+
+
+def node(name, cpu="4", memory="8Gi", pods="110", labels=None, taints=None):
+    n = {"apiVersion": "v1", "kind": "Node",
+         "metadata": {"name": name, "labels": dict({"kubernetes.io/hostname": name}, **(labels or {}))},
+         "spec": {},
+         "status": {"capacity": {"cpu": cpu, "memory": memory, "pods": pods},
+                    "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "simulated"}]}}
+    if taints:
+        n["spec"]["taints"] = taints
+    return n

@@ -1,0 +1,114 @@
+#include "controllers/runtime/workqueue.h"
+
+#include "controllers/runtime/expectations.h"
+#include "gtest/gtest.h"
+#include "testing/fake_clock.h"
+
+namespace berth::controllers {
+namespace {
+
+TEST(WorkQueueTest, DeduplicatesWaitingKeys) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  q.Add("a");
+  q.Add("b");
+  q.Add("a");
+  EXPECT_EQ(q.Len(), 2u);
+  EXPECT_EQ(q.TryGet(), "a");
+  EXPECT_EQ(q.TryGet(), "b");
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+}
+
+TEST(WorkQueueTest, KeyIsNeverHandedOutTwiceWhileProcessing) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  q.Add("a");
+  ASSERT_EQ(q.TryGet(), "a");
+  q.Add("a");  // re-added while a worker has it
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  q.Done("a");
+  EXPECT_EQ(q.TryGet(), "a");  // now it comes back, once
+  q.Done("a");
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+}
+
+TEST(WorkQueueTest, AddAfterWaitsForTheClock) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  q.AddAfter("a", absl::Seconds(10));
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  clock.Advance(absl::Seconds(9));
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  clock.Advance(absl::Seconds(1));
+  EXPECT_EQ(q.TryGet(), "a");
+}
+
+TEST(WorkQueueTest, RateLimitedBackoffDoublesAndForgetResets) {
+  berth::testing::FakeClock clock;
+  RateLimits limits;
+  limits.base_delay = absl::Milliseconds(10);
+  WorkQueue q(clock, limits);
+  q.AddRateLimited("a");  // 10 ms
+  clock.Advance(absl::Milliseconds(9));
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  clock.Advance(absl::Milliseconds(1));
+  ASSERT_EQ(q.TryGet(), "a");
+  q.Done("a");
+  q.AddRateLimited("a");  // 20 ms
+  clock.Advance(absl::Milliseconds(19));
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  clock.Advance(absl::Milliseconds(1));
+  ASSERT_EQ(q.TryGet(), "a");
+  q.Done("a");
+  EXPECT_EQ(q.NumRequeues("a"), 2);
+  q.Forget("a");
+  EXPECT_EQ(q.NumRequeues("a"), 0);
+  q.AddRateLimited("a");  // back to 10 ms
+  clock.Advance(absl::Milliseconds(10));
+  EXPECT_EQ(q.TryGet(), "a");
+}
+
+TEST(WorkQueueTest, OverallBucketLimitsBursts) {
+  berth::testing::FakeClock clock;
+  RateLimits limits;
+  limits.base_delay = absl::Milliseconds(1);
+  limits.qps = 10;
+  limits.burst = 2;
+  WorkQueue q(clock, limits);
+  q.AddRateLimited("a");
+  q.AddRateLimited("b");
+  q.AddRateLimited("c");  // the bucket is empty: waits for a token (100 ms)
+  clock.Advance(absl::Milliseconds(1));
+  EXPECT_TRUE(q.TryGet().has_value());
+  EXPECT_TRUE(q.TryGet().has_value());
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  clock.Advance(absl::Milliseconds(100));
+  EXPECT_EQ(q.TryGet(), "c");
+}
+
+TEST(WorkQueueTest, ShutDownReleasesBlockedGet) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  std::thread t([&] { EXPECT_EQ(q.Get(), std::nullopt); });
+  q.ShutDown();
+  t.join();
+}
+
+TEST(ExpectationsTest, SatisfiedWhenObservedOrExpired) {
+  berth::testing::FakeClock clock;
+  Expectations e(clock, std::chrono::seconds(300));
+  EXPECT_TRUE(e.Satisfied("rs"));
+  e.ExpectCreations("rs", 2);
+  EXPECT_FALSE(e.Satisfied("rs"));
+  e.CreationObserved("rs");
+  EXPECT_FALSE(e.Satisfied("rs"));
+  e.CreationObserved("rs");
+  EXPECT_TRUE(e.Satisfied("rs"));
+  e.ExpectDeletions("rs", 1);
+  EXPECT_FALSE(e.Satisfied("rs"));
+  clock.Advance(absl::Seconds(301));
+  EXPECT_TRUE(e.Satisfied("rs"));
+}
+
+}  // namespace
+}  // namespace berth::controllers
