@@ -19,6 +19,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "controllers/builtin/deployment/deployment_controller.h"
+#include "controllers/builtin/gc/garbage_collector.h"
+#include "controllers/builtin/namespace/namespace_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 #include "controllers/builtin/scheduler/scheduler.h"
 #include "controllers/runtime/informer.h"
@@ -104,20 +107,32 @@ int main(int argc, char** argv) {
   controllers::Informer pods(*api, client::resources::kPods);
   controllers::Informer nodes(*api, client::resources::kNodes);
   controllers::Informer replicasets(*api, client::resources::kReplicaSets);
+  controllers::Informer deployments(*api, client::resources::kDeployments);
+  controllers::Informer namespaces(*api, client::resources::kNamespaces);
+  controllers::Informer configmaps(*api, client::resources::kConfigMaps);
+  std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps};
+  std::vector<controllers::builtin::WatchedKind> kinds = {
+      {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
+      {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps}};
   int workers = absl::GetFlag(FLAGS_workers);
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
+  controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
+  controllers::builtin::GarbageCollector gc(*api, kinds, RealClock::Get(), workers);
+  controllers::builtin::NamespaceController ns_controller(*api, namespaces);
+  std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
+                                                   &ns_controller.controller()};
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),
                                                                   absl::GetFlag(FLAGS_scheduler_workers));
   }
-  for (controllers::Informer* i : {&pods, &nodes, &replicasets}) i->Start();
-  for (controllers::Informer* i : {&pods, &nodes, &replicasets}) {
+  if (scheduler) running.push_back(&scheduler->controller());
+  for (controllers::Informer* i : informers) i->Start();
+  for (controllers::Informer* i : informers) {
     while (!g_stop && !i->WaitForSync(absl::Milliseconds(200))) {
     }
   }
-  rs.controller().Start();
-  if (scheduler) scheduler->controller().Start();
+  for (controllers::Controller* c : running) c->Start();
   BERTH_LOG(Info, "controller-manager", "Controllers running", "server", server);
   std::printf("controller-manager running against %s\n", server.c_str());
   std::fflush(stdout);
@@ -131,9 +146,8 @@ int main(int argc, char** argv) {
   }
   g_stop = true;
   api->CancelWatches();
-  rs.controller().Stop();
-  if (scheduler) scheduler->controller().Stop();
-  for (controllers::Informer* i : {&pods, &nodes, &replicasets}) i->Stop();
+  for (controllers::Controller* c : running) c->Stop();
+  for (controllers::Informer* i : informers) i->Stop();
   BERTH_LOG(Info, "controller-manager", "Stopped", "lost_leadership", lost);
   return lost ? 1 : 0;
 }

@@ -115,5 +115,132 @@ class ControllersTest(unittest.TestCase):
         leader.start()  # back as the standby
 
 
+DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
+
+
+def deployment(name, replicas, image="host", strategy=None):
+    d = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+         "spec": {"replicas": replicas, "selector": {"matchLabels": {"dep": name}},
+                  "template": {"metadata": {"labels": {"dep": name}},
+                               "spec": {"containers": [{"name": "c", "image": image,
+                                                        "resources": {"requests": {"cpu": "10m"}}}]}}}}
+    if strategy:
+        d["spec"]["strategy"] = strategy
+    return d
+
+
+class DeploymentsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ApiServer().start()
+        cls.c = cls.server.client()
+        cls.nodes = ["d-1", "d-2"]
+        for n in cls.nodes:
+            assert cls.c.post("/api/v1/nodes", node(n)).status == 201
+        cls.kubelet = SimulatedKubelet(cls.c, cls.nodes).start()
+        cls.cm = ControllerManager(cls.server).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kubelet.stop()
+        cls.cm.stop()
+        cls.server.cleanup()
+
+    def pods(self, name):
+        return [p for p in self.c.get(PODS + "?labelSelector=" + quote(f"dep={name}")).json()["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+
+    def rollout_complete(self, name):
+        """kubectl rollout status's condition (kubectl-wire.md section 13)."""
+        d = self.c.get(f"{DEPLOYS}/{name}").json()
+        st, want = d.get("status", {}), d["spec"]["replicas"]
+        return (d["metadata"]["generation"] <= st.get("observedGeneration", 0) and st.get("updatedReplicas", 0) >= want
+                and st.get("replicas", 0) <= st.get("updatedReplicas", 0) and st.get("availableReplicas", 0) >= st.get("updatedReplicas", 0)
+                and len(self.pods(name)) == want)
+
+    def test_deployment_converges_scales_and_rolls_out(self):
+        self.assertEqual(self.c.post(DEPLOYS, deployment("roll", 5)).status, 201)
+        wait_for(lambda: self.rollout_complete("roll"), timeout=30, what="first rollout")
+        d = self.c.get(f"{DEPLOYS}/roll").json()
+        conds = {c["type"]: c for c in d["status"]["conditions"]}
+        self.assertEqual(conds["Available"]["status"], "True")
+        self.assertEqual(conds["Progressing"]["reason"], "NewReplicaSetAvailable")
+        for n in (10, 2):
+            self.c.patch(f"{DEPLOYS}/roll/scale", {"spec": {"replicas": n}})
+            wait_for(lambda: self.rollout_complete("roll"), timeout=30, what=f"scale to {n}")
+        self.c.patch(f"{DEPLOYS}/roll/scale", {"spec": {"replicas": 4}})
+        wait_for(lambda: self.rollout_complete("roll"), timeout=30, what="scale to 4")
+        # A template change rolls out without going below replicas - maxUnavailable (4 - 1) ready.
+        low = [99]
+        stop = __import__("threading").Event()
+
+        def monitor():
+            while not stop.is_set():
+                ready = sum(1 for p in self.pods("roll") if any(c["type"] == "Ready" and c["status"] == "True"
+                                                                   for c in p.get("status", {}).get("conditions", [])))
+                low[0] = min(low[0], ready)
+        t = __import__("threading").Thread(target=monitor)
+        t.start()
+        try:
+            self.c.patch(f"{DEPLOYS}/roll", {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v2"}]}}}},
+                         content_type="application/strategic-merge-patch+json")
+            wait_for(lambda: self.rollout_complete("roll") and
+                     all(p["spec"]["containers"][0]["image"] == "v2" for p in self.pods("roll")), timeout=60, what="rollout of v2")
+        finally:
+            stop.set()
+            t.join()
+        self.assertGreaterEqual(low[0], 3)
+        rss = self.c.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=" + quote("dep=roll")).json()["items"]
+        revisions = sorted(int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for r in rss)
+        self.assertEqual(revisions, [1, 2])
+        # Rollback, as `kubectl rollout undo` does it: the old template comes back as revision 3.
+        self.c.patch(f"{DEPLOYS}/roll", {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "host"}]}}}},
+                     content_type="application/strategic-merge-patch+json")
+        wait_for(lambda: self.rollout_complete("roll") and
+                 all(p["spec"]["containers"][0]["image"] == "host" for p in self.pods("roll")), timeout=60, what="rollback")
+        rss = self.c.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=" + quote("dep=roll")).json()["items"]
+        self.assertEqual(sorted(int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for r in rss), [2, 3])
+
+    def test_recreate_strategy(self):
+        self.assertEqual(self.c.post(DEPLOYS, deployment("re", 3, strategy={"type": "Recreate"})).status, 201)
+        wait_for(lambda: self.rollout_complete("re"), timeout=30, what="first rollout")
+        self.c.patch(f"{DEPLOYS}/re", {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v2"}]}}}},
+                     content_type="application/strategic-merge-patch+json")
+        wait_for(lambda: self.rollout_complete("re") and all(p["spec"]["containers"][0]["image"] == "v2" for p in self.pods("re")),
+                 timeout=60, what="recreate rollout")
+
+    def test_background_deletion_removes_replicasets_and_pods(self):
+        self.assertEqual(self.c.post(DEPLOYS, deployment("gone", 3)).status, 201)
+        wait_for(lambda: self.rollout_complete("gone"), timeout=30, what="rollout")
+        self.assertEqual(self.c.delete(f"{DEPLOYS}/gone", {"propagationPolicy": "Background"}).status, 200)
+        wait_for(lambda: not self.c.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=" + quote("dep=gone")).json()["items"]
+                 and not self.c.get(PODS + "?labelSelector=" + quote("dep=gone")).json()["items"], timeout=30,
+                 what="garbage collection")
+
+    def test_foreground_and_orphan_deletion(self):
+        self.assertEqual(self.c.post(DEPLOYS, deployment("fg", 2)).status, 201)
+        wait_for(lambda: self.rollout_complete("fg"), timeout=30, what="rollout")
+        self.assertEqual(self.c.delete(f"{DEPLOYS}/fg", {"propagationPolicy": "Foreground"}).status, 200)
+        wait_for(lambda: self.c.get(f"{DEPLOYS}/fg").status == 404, timeout=30, what="foreground deletion")
+        self.assertEqual(self.c.get(PODS + "?labelSelector=" + quote("dep=fg")).json()["items"], [])
+        self.assertEqual(self.c.post(DEPLOYS, deployment("orph", 2)).status, 201)
+        wait_for(lambda: self.rollout_complete("orph"), timeout=30, what="rollout")
+        self.assertEqual(self.c.delete(f"{DEPLOYS}/orph", {"propagationPolicy": "Orphan"}).status, 200)
+        wait_for(lambda: self.c.get(f"{DEPLOYS}/orph").status == 404, timeout=30, what="orphan deletion")
+        rss = self.c.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=" + quote("dep=orph")).json()["items"]
+        self.assertEqual(len(rss), 1)
+        self.assertEqual(rss[0]["metadata"].get("ownerReferences", []), [])
+
+    def test_namespace_deletion_deletes_its_content(self):
+        self.assertEqual(self.c.post("/api/v1/namespaces", {"metadata": {"name": "doomed"}}).status, 201)
+        d = deployment("inside", 2)
+        self.assertEqual(self.c.post("/apis/apps/v1/namespaces/doomed/deployments", d).status, 201)
+        self.assertEqual(self.c.post("/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "cm"}}).status, 201)
+        wait_for(lambda: len(self.c.get("/api/v1/namespaces/doomed/pods").json()["items"]) == 2, timeout=30, what="pods")
+        self.assertEqual(self.c.delete("/api/v1/namespaces/doomed").status, 200)
+        wait_for(lambda: self.c.get("/api/v1/namespaces/doomed").status == 404, timeout=30, what="namespace removal")
+        self.assertEqual(self.c.get("/api/v1/namespaces/doomed/configmaps").json()["items"], [])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

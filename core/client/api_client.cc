@@ -12,12 +12,20 @@ const Resource kPods{"", "v1", "pods", true, "Pod"};
 const Resource kNodes{"", "v1", "nodes", false, "Node"};
 const Resource kEvents{"", "v1", "events", true, "Event"};
 const Resource kConfigMaps{"", "v1", "configmaps", true, "ConfigMap"};
+const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
+const Resource kServiceAccounts{"", "v1", "serviceaccounts", true, "ServiceAccount"};
 const Resource kLeases{"coordination.k8s.io", "v1", "leases", true, "Lease"};
 const Resource kDeployments{"apps", "v1", "deployments", true, "Deployment"};
 const Resource kReplicaSets{"apps", "v1", "replicasets", true, "ReplicaSet"};
 const Resource kDaemonSets{"apps", "v1", "daemonsets", true, "DaemonSet"};
 const Resource kJobs{"batch", "v1", "jobs", true, "Job"};
 const Resource kCronJobs{"batch", "v1", "cronjobs", true, "CronJob"};
+
+const std::vector<Resource>& NamespacedBuiltins() {
+  static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,
+                                                     kConfigMaps, kSecrets, kServiceAccounts, kEvents, kLeases};
+  return *all;
+}
 }  // namespace resources
 
 namespace {
@@ -123,8 +131,13 @@ absl::StatusOr<json::Value> ApiClient::Update(const Resource& r, const json::Val
 }
 
 absl::StatusOr<json::Value> ApiClient::UpdateStatus(const Resource& r, const json::Value& object) {
+  return UpdateSubresource(r, object, "status");
+}
+
+absl::StatusOr<json::Value> ApiClient::UpdateSubresource(const Resource& r, const json::Value& object,
+                                                         const std::string& subresource) {
   return Call("PUT",
-              Path(r, object.GetString({"metadata", "namespace"}), object.GetString({"metadata", "name"}), "status"),
+              Path(r, object.GetString({"metadata", "namespace"}), object.GetString({"metadata", "name"}), subresource),
               &object, "application/json");
 }
 

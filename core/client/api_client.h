@@ -11,6 +11,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <vector>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,9 @@ struct Resource {
 // The built-in kinds controllers use.
 namespace resources {
 extern const Resource kNamespaces, kPods, kNodes, kEvents, kLeases, kDeployments, kReplicaSets,
-    kDaemonSets, kJobs, kCronJobs, kConfigMaps;
+    kDaemonSets, kJobs, kCronJobs, kConfigMaps, kSecrets, kServiceAccounts;
+// Every namespaced built-in kind, for sweeping a namespace.
+const std::vector<Resource>& NamespacedBuiltins();
 }  // namespace resources
 
 struct ListOptions {
@@ -71,6 +74,9 @@ class ApiClient {
   // PUT of the whole object (metadata.resourceVersion is the precondition when set).
   absl::StatusOr<json::Value> Update(const Resource& r, const json::Value& object);
   absl::StatusOr<json::Value> UpdateStatus(const Resource& r, const json::Value& object);
+  // PUT to a subresource of the object (status, finalize, scale).
+  absl::StatusOr<json::Value> UpdateSubresource(const Resource& r, const json::Value& object,
+                                                const std::string& subresource);
   // content_type: application/merge-patch+json, application/json-patch+json, ...
   absl::StatusOr<json::Value> Patch(const Resource& r, const std::string& ns, const std::string& name,
                                     const json::Value& patch,
