@@ -22,6 +22,7 @@
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
+#include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 #include "controllers/builtin/scheduler/scheduler.h"
 #include "controllers/runtime/informer.h"
@@ -37,6 +38,8 @@ ABSL_FLAG(int64_t, lease_duration_seconds, 15, "leader election lease duration")
 ABSL_FLAG(int, workers, 4, "workers per controller");
 ABSL_FLAG(int, scheduler_workers, 16, "scheduler workers (bindings in flight)");
 ABSL_FLAG(bool, scheduler, true, "run the scheduler in this process");
+ABSL_FLAG(int64_t, node_monitor_grace_period_seconds, 40, "heartbeat silence after which a node is NotReady");
+ABSL_FLAG(int64_t, pod_eviction_timeout_seconds, 300, "time a node stays unreachable before its pods are evicted");
 
 namespace {
 
@@ -110,7 +113,9 @@ int main(int argc, char** argv) {
   controllers::Informer deployments(*api, client::resources::kDeployments);
   controllers::Informer namespaces(*api, client::resources::kNamespaces);
   controllers::Informer configmaps(*api, client::resources::kConfigMaps);
-  std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps};
+  controllers::Informer node_leases(*api, client::resources::kLeases, "kube-node-lease");
+  std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
+                                                   &node_leases};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps}};
@@ -119,8 +124,12 @@ int main(int argc, char** argv) {
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
   controllers::builtin::GarbageCollector gc(*api, kinds, RealClock::Get(), workers);
   controllers::builtin::NamespaceController ns_controller(*api, namespaces);
+  controllers::builtin::NodeLifecycleOptions nl;
+  nl.grace = absl::Seconds(absl::GetFlag(FLAGS_node_monitor_grace_period_seconds));
+  nl.eviction_timeout = absl::Seconds(absl::GetFlag(FLAGS_pod_eviction_timeout_seconds));
+  controllers::builtin::NodeLifecycleController node_lifecycle(*api, nodes, node_leases, pods, nl);
   std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
-                                                   &ns_controller.controller()};
+                                                   &ns_controller.controller(), &node_lifecycle.controller()};
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),

@@ -233,19 +233,41 @@ class SimulatedKubelet:
     """Stands in for the agent on simulated nodes: marks bound pods Running and Ready, and
     finishes graceful deletions (as a kubelet does once the processes are gone)."""
 
-    def __init__(self, client, nodes):
+    def __init__(self, client, nodes, lease_interval=0.5):
         self.c = client
         self.nodes = set(nodes)
+        self.lease_interval = lease_interval
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.lease_thread = threading.Thread(target=self._renew_leases, daemon=True)
 
     def start(self):
         self.thread.start()
+        self.lease_thread.start()
         return self
 
     def stop(self):
         self.stop_flag.set()
         self.thread.join(10)
+        self.lease_thread.join(10)
+
+    def kill_node(self, name):
+        """The node's kubelet dies: no more lease renewals, pod updates or deletions."""
+        self.nodes.discard(name)
+
+    def _renew_leases(self):
+        while not self.stop_flag.wait(self.lease_interval):
+            now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".%06dZ" % (time.time_ns() // 1000 % 1000000)
+            for n in list(self.nodes):
+                path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{n}"
+                try:
+                    r = self.c.patch(path, {"spec": {"holderIdentity": n, "renewTime": now, "leaseDurationSeconds": 40}})
+                    if r.status == 404:
+                        self.c.post("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                                    {"metadata": {"name": n}, "spec": {"holderIdentity": n, "renewTime": now,
+                                                                       "leaseDurationSeconds": 40}})
+                except OSError:
+                    pass
 
     def _sync(self, pod):
         meta, spec = pod["metadata"], pod.get("spec", {})

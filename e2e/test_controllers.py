@@ -242,5 +242,51 @@ class DeploymentsTest(unittest.TestCase):
         self.assertEqual(self.c.get("/api/v1/namespaces/doomed/configmaps").json()["items"], [])
 
 
+class NodeLifecycleTest(unittest.TestCase):
+    def test_silent_node_goes_not_ready_and_its_pods_are_replaced(self):
+        with ApiServer() as server:
+            c = server.client()
+            for n in ("live", "dying"):
+                self.assertEqual(c.post("/api/v1/nodes", node(n)).status, 201)
+            kubelet = SimulatedKubelet(c, ["live", "dying"]).start()
+            cm = ControllerManager(server, ["--node-monitor-grace-period-seconds", "2",
+                                            "--pod-eviction-timeout-seconds", "2"]).start()
+            try:
+                self.assertEqual(c.post(RS, replicaset("spread", 4)).status, 201)
+
+                def spread():
+                    pods = [p for p in c.get(PODS + "?labelSelector=rs%3Dspread").json()["items"]
+                            if p.get("status", {}).get("phase") == "Running"]
+                    return len(pods) == 4 and {p["spec"]["nodeName"] for p in pods} == {"live", "dying"}
+                wait_for(spread, timeout=30, what="pods on both nodes")
+                kubelet.kill_node("dying")
+
+                def unreachable():
+                    n = c.get("/api/v1/nodes/dying").json()
+                    ready = [x for x in n["status"]["conditions"] if x["type"] == "Ready"][0]
+                    taints = {t["key"] + ":" + t["effect"] for t in n["spec"].get("taints", [])}
+                    return ready["status"] == "Unknown" and "node.kubernetes.io/unreachable:NoExecute" in taints
+                wait_for(unreachable, timeout=30, what="the silent node to be marked unreachable")
+                # The live node keeps its Ready=True.
+                live = c.get("/api/v1/nodes/live").json()
+                self.assertEqual([x["status"] for x in live["status"]["conditions"] if x["type"] == "Ready"], ["True"])
+
+                def replaced():
+                    pods = c.get(PODS + "?labelSelector=rs%3Dspread").json()["items"]
+                    active = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+                    return len(active) == 4 and all(p["spec"].get("nodeName") == "live" for p in active)
+                wait_for(replaced, timeout=40, what="replacements on the live node")
+                # The node comes back: the taint goes.
+                kubelet.nodes.add("dying")
+                c.patch("/api/v1/nodes/dying/status", {"status": {"conditions": [
+                    {"type": "Ready", "status": "True", "reason": "KubeletReady",
+                     "lastHeartbeatTime": __import__("time").strftime("%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime())}]}})
+                wait_for(lambda: not c.get("/api/v1/nodes/dying").json()["spec"].get("taints"), timeout=30,
+                         what="the unreachable taint to be removed")
+            finally:
+                kubelet.stop()
+                cm.stop()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
