@@ -21,6 +21,7 @@
 #include "absl/flags/usage.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/gc/garbage_collector.h"
+#include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
@@ -39,6 +40,7 @@ ABSL_FLAG(int, workers, 4, "workers per controller");
 ABSL_FLAG(int, scheduler_workers, 16, "scheduler workers (bindings in flight)");
 ABSL_FLAG(bool, scheduler, true, "run the scheduler in this process");
 ABSL_FLAG(int64_t, node_monitor_grace_period_seconds, 40, "heartbeat silence after which a node is NotReady");
+ABSL_FLAG(int64_t, job_backoff_base_ms, 10000, "delay before recreating a Job's failed pod (doubles per failure)");
 ABSL_FLAG(int64_t, pod_eviction_timeout_seconds, 300, "time a node stays unreachable before its pods are evicted");
 
 namespace {
@@ -114,11 +116,13 @@ int main(int argc, char** argv) {
   controllers::Informer namespaces(*api, client::resources::kNamespaces);
   controllers::Informer configmaps(*api, client::resources::kConfigMaps);
   controllers::Informer node_leases(*api, client::resources::kLeases, "kube-node-lease");
+  controllers::Informer jobs(*api, client::resources::kJobs);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
-                                                   &node_leases};
+                                                   &node_leases, &jobs};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
-      {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps}};
+      {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
+      {client::resources::kJobs, &jobs}};
   int workers = absl::GetFlag(FLAGS_workers);
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
@@ -130,6 +134,9 @@ int main(int argc, char** argv) {
   controllers::builtin::NodeLifecycleController node_lifecycle(*api, nodes, node_leases, pods, nl);
   std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
                                                    &ns_controller.controller(), &node_lifecycle.controller()};
+  controllers::builtin::JobController job_controller(*api, jobs, pods, RealClock::Get(), workers,
+                                                     absl::Milliseconds(absl::GetFlag(FLAGS_job_backoff_base_ms)));
+  running.push_back(&job_controller.controller());
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),

@@ -277,6 +277,20 @@ class SimulatedKubelet:
         if meta.get("deletionTimestamp"):
             self.c.delete(path, {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
             return
+        exit_code = meta.get("annotations", {}).get("berth.test/exit")
+        if exit_code is not None and pod.get("status", {}).get("phase") in ("Pending", "Running"):
+            # A simulated process that ends: the pod finishes with that exit code.
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            code = int(exit_code)
+            status = {"phase": "Succeeded" if code == 0 else "Failed", "startTime": now,
+                      "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": now}],
+                      "containerStatuses": [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
+                                             "restartCount": 0,
+                                             "state": {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                                                                      "startedAt": now, "finishedAt": now}}}
+                                            for c in spec.get("containers", [])]}
+            self.c.patch(path + "/status", {"status": status})
+            return
         if pod.get("status", {}).get("phase") == "Pending":
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             status = {"phase": "Running", "podIP": "10.0.0.1", "startTime": now,

@@ -242,6 +242,61 @@ class DeploymentsTest(unittest.TestCase):
         self.assertEqual(self.c.get("/api/v1/namespaces/doomed/configmaps").json()["items"], [])
 
 
+JOBS = "/apis/batch/v1/namespaces/default/jobs"
+
+
+def job(name, exit_code, completions=3, parallelism=2, backoff_limit=6, **spec):
+    j = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+         "spec": {"completions": completions, "parallelism": parallelism, "backoffLimit": backoff_limit,
+                  "template": {"metadata": {"annotations": {"berth.test/exit": str(exit_code)}},
+                               "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "host"}]}}}}
+    j["spec"].update(spec)
+    return j
+
+
+class JobsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ApiServer().start()
+        cls.c = cls.server.client()
+        assert cls.c.post("/api/v1/nodes", node("j-1")).status == 201
+        cls.kubelet = SimulatedKubelet(cls.c, ["j-1"]).start()
+        cls.cm = ControllerManager(cls.server, ["--job-backoff-base-ms", "100"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kubelet.stop()
+        cls.cm.stop()
+        cls.server.cleanup()
+
+    def condition(self, name, type_):
+        st = self.c.get(f"{JOBS}/{name}").json().get("status", {})
+        return [c for c in st.get("conditions", []) if c["type"] == type_ and c["status"] == "True"]
+
+    def test_job_completes(self):
+        self.assertEqual(self.c.post(JOBS, job("ok", 0)).status, 201)
+        wait_for(lambda: self.condition("ok", "Complete"), timeout=30, what="Complete")
+        st = self.c.get(f"{JOBS}/ok").json()["status"]
+        self.assertEqual(st["succeeded"], 3)
+        self.assertEqual(st["active"], 0)
+        self.assertIn("completionTime", st)
+        self.assertIn("startTime", st)
+
+    def test_job_fails_past_backoff_limit(self):
+        self.assertEqual(self.c.post(JOBS, job("bad", 1, completions=1, parallelism=1, backoff_limit=2)).status, 201)
+        cond = wait_for(lambda: self.condition("bad", "Failed"), timeout=30, what="Failed")[0]
+        self.assertEqual(cond["reason"], "BackoffLimitExceeded")
+        self.assertEqual(self.c.get(f"{JOBS}/bad").json()["status"]["failed"], 3)
+
+    def test_active_deadline_and_ttl(self):
+        running = job("slow", 0, completions=1, parallelism=1, activeDeadlineSeconds=1, ttlSecondsAfterFinished=1)
+        del running["spec"]["template"]["metadata"]["annotations"]  # runs forever
+        self.assertEqual(self.c.post(JOBS, running).status, 201)
+        cond = wait_for(lambda: self.condition("slow", "Failed"), timeout=30, what="DeadlineExceeded")[0]
+        self.assertEqual(cond["reason"], "DeadlineExceeded")
+        wait_for(lambda: self.c.get(f"{JOBS}/slow").status == 404, timeout=30, what="TTL deletion")
+
+
 class NodeLifecycleTest(unittest.TestCase):
     def test_silent_node_goes_not_ready_and_its_pods_are_replaced(self):
         with ApiServer() as server:
