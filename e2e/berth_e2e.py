@@ -200,6 +200,30 @@ def quote(s):
     return urllib.parse.quote(s, safe="")
 
 
+class Process:
+    """Any of the project's binaries, with its stderr kept in the data dir."""
+
+    def __init__(self, args, log_dir):
+        self.args = args
+        self.log_dir = log_dir
+        self.proc = None
+
+    def start(self):
+        log = open(os.path.join(self.log_dir, f"{os.path.basename(self.args[0])}-{time.monotonic_ns()}.log"), "ab")
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=log)
+        log.close()
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class ControllerManager:
     """Runs build/bin/berth-controller-manager against an apiserver."""
 

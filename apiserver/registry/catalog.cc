@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/kinds/strategies.h"
 #include "core/strings/strings.h"
 
@@ -26,9 +27,10 @@ ResourceType T(std::string group, std::string kind, std::string plural, bool nam
 
 }  // namespace
 
-Catalog Catalog::Builtin() {
+std::unique_ptr<Catalog> Catalog::Builtin() {
   using namespace kinds;
-  Catalog c;
+  auto owned = std::make_unique<Catalog>();
+  Catalog& c = *owned;
   auto all = std::vector<std::string>{"all"};
 
   ResourceType ns = T("", "Namespace", "namespaces", false, {"ns"}, NamespaceStrategy());
@@ -88,31 +90,65 @@ Catalog Catalog::Builtin() {
 
   c.Add(T("coordination.k8s.io", "Lease", "leases", true, {}, nullptr));
   c.Add(T("scheduling.k8s.io", "PriorityClass", "priorityclasses", false, {"pc"}, PriorityClassStrategy()));
-  return c;
+  ResourceType crd = T("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", false, {"crd", "crds"},
+                       CustomResourceDefinitionStrategy());
+  crd.has_status = true;
+  c.Add(crd);
+  return owned;
 }
 
-void Catalog::Add(ResourceType type) {
+const ResourceType* Catalog::Add(ResourceType type) {
   auto shared = std::make_shared<const ResourceType>(std::move(type));
-  by_path_[StrCat(shared->group, "/", shared->version, "/", shared->plural)] = shared.get();
-  types_.push_back(std::move(shared));
+  std::string path = StrCat(shared->group, "/", shared->version, "/", shared->plural);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = types_.begin(); it != types_.end(); ++it) {
+    if (StrCat((*it)->group, "/", (*it)->version, "/", (*it)->plural) == path) {
+      retired_.push_back(*it);
+      types_.erase(it);
+      break;
+    }
+  }
+  by_path_[path] = shared.get();
+  types_.push_back(shared);
+  return shared.get();
+}
+
+void Catalog::Remove(std::string_view group, std::string_view version, std::string_view plural) {
+  std::string path = StrCat(group, "/", version, "/", plural);
+  std::lock_guard<std::mutex> lock(mu_);
+  by_path_.erase(path);
+  for (auto it = types_.begin(); it != types_.end(); ++it) {
+    if (StrCat((*it)->group, "/", (*it)->version, "/", (*it)->plural) == path) {
+      retired_.push_back(*it);
+      types_.erase(it);
+      return;
+    }
+  }
 }
 
 const ResourceType* Catalog::Find(std::string_view group, std::string_view version,
                                   std::string_view plural) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = by_path_.find(StrCat(group, "/", version, "/", plural));
   return it == by_path_.end() ? nullptr : it->second;
 }
 
 const ResourceType* Catalog::FindKind(std::string_view group, std::string_view kind) const {
+  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& t : types_) {
     if (t->group == group && t->kind == kind) return t.get();
   }
   return nullptr;
 }
 
+std::vector<std::shared_ptr<const ResourceType>> Catalog::types() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return types_;
+}
+
 std::vector<std::pair<std::string, std::vector<std::string>>> Catalog::Groups() const {
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
-  for (const auto& t : types_) {
+  for (const auto& t : types()) {
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == t->group; });
     if (it == out.end()) {
       out.push_back({t->group, {t->version}});

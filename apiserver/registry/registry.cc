@@ -1,6 +1,7 @@
 #include "apiserver/registry/registry.h"
 
 #include "apiserver/registry/continue_token.h"
+#include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/object_meta.h"
 #include "core/json/codec.h"
 #include "core/patch/patch.h"
@@ -193,9 +194,11 @@ absl::Status Registry::CheckNamespace(const std::string& ns) const {
 absl::Status Registry::Admit(const ResourceType& type, json::Value& object, const json::Value* old,
                              const WriteOptions& options, std::vector<std::string>& warnings) const {
   type.strategy->Default(object);
+  if (type.custom && type.schema) ApplySchemaDefaults(*type.schema, object);
   std::string name = object.GetString({"metadata", "name"});
   std::vector<api::Cause> causes = ValidateMetadata(object, type.strategy->NameIsLabel());
-  if (const json::Value* schema = schemas_->ForKind(type.group, type.version, type.kind)) {
+  const json::Value* schema = type.schema ? type.schema.get() : schemas_->ForKind(type.group, type.version, type.kind);
+  if (schema != nullptr) {
     schema::ValidationResult r = schemas_->Validate(*schema, object);
     causes.insert(causes.end(), r.causes.begin(), r.causes.end());
     if (!r.unknown_fields.empty()) {
@@ -210,6 +213,8 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
       if (mode == "Warn") {
         for (const auto& f : r.unknown_fields) warnings.push_back(StrCat("unknown field \"", f, "\""));
       }
+      // Custom resources have structural schemas: what they do not declare is not stored.
+      if (type.custom) PruneUnknownFields(*schema, object);
     }
   }
   auto more = type.strategy->Validate(object);
@@ -295,6 +300,7 @@ absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std
     }
     p.object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
     Canonicalize(p.object);
+    if (observer_) observer_(type, p.object, false);
     result.object = std::move(p.object);
     return result;
   }
@@ -320,6 +326,10 @@ void Registry::CreateAsync(const ResourceType& type, const std::string& ns, json
             return done(api::AlreadyExists(type.Target(p->name)));
           }
           return done(rev.status());
+        }
+        if (observer_) {
+          p->object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
+          observer_(type, p->object, false);
         }
         done(CreatedObject{p->stamped.With(*rev), std::move(p->warnings)});
       });
@@ -405,7 +415,8 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     }
     bool being_deleted = next.Get({"metadata", "deletionTimestamp"}) != nullptr;
     absl::StatusOr<uint64_t> rev;
-    if (being_deleted && !HasFinalizers(next) && !NamespaceHasSpecFinalizers(type, next)) {
+    bool removing = being_deleted && !HasFinalizers(next) && !NamespaceHasSpecFinalizers(type, next);
+    if (removing) {
       // The last finalizer went: the object goes with it.
       rev = Remove(type, key, next, current.second);
     } else {
@@ -423,6 +434,7 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     }
     next.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
     Canonicalize(next);
+    if (observer_) observer_(type, next, removing);
     result.object = std::move(next);
     return result;
   }
@@ -556,6 +568,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
           }
           // Stamp reordered the members: `meta` no longer points into `obj`.
           obj.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*r));
+          if (observer_) observer_(type, obj, false);
         }
       }
       Canonicalize(obj);
@@ -575,6 +588,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
     }
     obj.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*r));
     Canonicalize(obj);
+    if (observer_) observer_(type, obj, true);
     result.object = std::move(obj);
     result.removed = true;
     return result;
@@ -620,6 +634,23 @@ absl::Status Registry::Bind(const std::string& ns, const std::string& name,
   return r.status();
 }
 
+namespace {
+const json::Value* AtPath(const json::Value& obj, std::string_view dotted) {
+  const json::Value* cur = &obj;
+  for (std::string_view step : Split(dotted, '.')) {
+    cur = cur->Find(step);
+    if (cur == nullptr) return nullptr;
+  }
+  return cur;
+}
+void SetPath(json::Value& obj, std::string_view dotted, json::Value v) {
+  json::Value* cur = &obj;
+  auto steps = Split(dotted, '.');
+  for (size_t i = 0; i + 1 < steps.size(); ++i) cur = &(*cur)[steps[i]];
+  cur->Set(steps.back(), std::move(v));
+}
+}  // namespace
+
 absl::StatusOr<json::Value> Registry::GetScale(const ResourceType& type, const std::string& ns,
                                                const std::string& name) const {
   BERTH_ASSIGN_OR_RETURN(auto current, Read(type, ns, name));
@@ -632,12 +663,15 @@ absl::StatusOr<json::Value> Registry::GetScale(const ResourceType& type, const s
     if (const json::Value* v = obj.Get({"metadata", f})) meta.Set(f, *v);
   }
   scale.Set("metadata", std::move(meta));
-  const json::Value* spec_replicas = obj.Get({"spec", "replicas"});
-  scale.Ensure({"spec"}).Set("replicas", spec_replicas && spec_replicas->is_int() ? spec_replicas->as_int() : 1);
-  const json::Value* st_replicas = obj.Get({"status", "replicas"});
+  const json::Value* spec_replicas = AtPath(obj, type.scale_spec_path);
+  scale.Ensure({"spec"}).Set("replicas", spec_replicas && spec_replicas->is_int() ? spec_replicas->as_int() : (type.custom ? 0 : 1));
+  const json::Value* st_replicas = AtPath(obj, type.scale_status_path);
   json::Value& status = scale.Ensure({"status"});
   status.Set("replicas", st_replicas && st_replicas->is_int() ? st_replicas->as_int() : 0);
-  if (const json::Value* sel = obj.Get({"spec", "selector"})) {
+  if (!type.scale_selector_path.empty()) {
+    const json::Value* sel = AtPath(obj, type.scale_selector_path);
+    if (sel && sel->is_string()) status.Set("selector", *sel);
+  } else if (const json::Value* sel = obj.Get({"spec", "selector"})) {
     auto parsed = selector::LabelSelector::FromObject(*sel);
     if (parsed.ok()) status.Set("selector", parsed->ToString());
   }
@@ -656,7 +690,7 @@ absl::StatusOr<json::Value> Registry::UpdateScale(const ResourceType& type, cons
   auto r = GuaranteedUpdate(type, ns, name, Subresource::kNone, options,
       [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
         json::Value next = cur;
-        next.Ensure({"spec"}).Set("replicas", replicas->as_int());
+        SetPath(next, type.scale_spec_path, replicas->as_int());
         if (!rv.empty()) next.Ensure({"metadata"}).Set("resourceVersion", rv);
         return next;
       },

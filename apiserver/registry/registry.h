@@ -119,6 +119,11 @@ class Registry {
   absl::Status Admit(const ResourceType& type, json::Value& object, const json::Value* old,
                      const WriteOptions& options, std::vector<std::string>& warnings) const;
 
+  // Called after every successful write with the object as stored (`removed`: it is gone).
+  // Set before serving; runs on the writing thread (a store thread for asynchronous creates).
+  using CommitObserver = std::function<void(const ResourceType& type, const json::Value& object, bool removed)>;
+  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+
   const Catalog& catalog() const { return catalog_; }
   storage::Store& store() { return store_; }
 
@@ -149,6 +154,7 @@ class Registry {
   const Catalog& catalog_;
   std::shared_ptr<const schema::SchemaSet> schemas_;
   const Clock& clock_;
+  CommitObserver observer_;
 };
 
 }  // namespace berth::apiserver::registry

@@ -47,6 +47,15 @@ struct ResourceType {
   std::vector<std::string> selectable_fields;
   std::shared_ptr<const Strategy> strategy;
 
+  // Custom resources (from a CustomResourceDefinition): their own schema, defaulting and
+  // pruning of unknown fields, and where the /scale subresource finds its numbers.
+  bool custom = false;
+  std::shared_ptr<const json::Value> schema;  // openAPIV3Schema
+  std::string scale_spec_path = "spec.replicas";
+  std::string scale_status_path = "status.replicas";
+  std::string scale_selector_path;  // e.g. status.selector (a string selector)
+  json::Value printer_columns;      // additionalPrinterColumns, for Table output
+
   std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
   std::string ListKind() const { return kind + "List"; }
   // Prefix of every key of this resource: /registry/<group|core>/<plural>/

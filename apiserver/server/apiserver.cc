@@ -1,7 +1,11 @@
 #include "apiserver/server/apiserver.h"
 
+#include <algorithm>
+
 #include "apiserver/http/http.h"
+#include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/registry.h"
+#include "core/json/codec.h"
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/api_handler.h"
 #include "apiserver/server/metrics.h"
@@ -25,8 +29,9 @@ struct ApiServer::Parts {
   ApiServerOptions options;
   std::unique_ptr<storage::Store> store;
   std::shared_ptr<const schema::SchemaSet> schemas;
-  registry::Catalog catalog;
+  std::unique_ptr<registry::Catalog> catalog;
   std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<ThreadPool> crd_cleanup;  // deletes the objects of CRDs being deleted
   std::unique_ptr<watch::WatchCache> watch_cache;
   std::unique_ptr<server::Metrics> metrics;
   std::unique_ptr<ThreadPool> pool;
@@ -34,6 +39,90 @@ struct ApiServer::Parts {
   std::unique_ptr<http::Server> http;
   bool stopped = false;
 };
+
+namespace {
+
+bool IsCrd(const registry::ResourceType& t) {
+  return t.group == "apiextensions.k8s.io" && t.kind == "CustomResourceDefinition";
+}
+
+// Deletes every object of a CRD that is being deleted, then releases the CRD's cleanup
+// finalizer (the CRD then goes, and the observer unlists its resources).
+void CleanUpCrd(registry::Registry& reg, registry::Catalog& catalog, const json::Value& crd, const Clock& clock) {
+  std::string group = crd.GetString({"spec", "group"});
+  std::string plural = crd.GetString({"spec", "names", "plural"});
+  const registry::ResourceType* crd_type = catalog.FindKind("apiextensions.k8s.io", "CustomResourceDefinition");
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    const registry::ResourceType* type = nullptr;
+    for (const auto& t : registry::TypesFromCrd(crd)) {
+      if ((type = catalog.Find(t.group, t.version, t.plural)) != nullptr) break;
+    }
+    size_t left = 0;
+    if (type != nullptr) {
+      auto page = reg.List(*type, "", {});
+      if (page.ok()) {
+        for (const std::string& item : page->items) {
+          auto obj = json::Parse(item);
+          if (!obj.ok()) continue;
+          ++left;
+          if (obj->Get({"metadata", "deletionTimestamp"})) continue;
+          (void)reg.Delete(*type, obj->GetString({"metadata", "namespace"}), obj->GetString({"metadata", "name"}), {});
+        }
+      }
+    }
+    if (left == 0) {
+      json::Value patch = json::Value::MakeArray();
+      json::Value keep = json::Value::MakeArray();
+      if (const json::Value* fins = crd.Get({"metadata", "finalizers"}); fins && fins->is_array()) {
+        for (const json::Value& f : fins->as_array()) {
+          if (!(f.is_string() && f.as_string() == registry::kCrdCleanupFinalizer)) keep.as_array().push_back(f);
+        }
+      }
+      json::Value merge = json::Value::MakeObject();
+      merge.Ensure({"metadata"}).Set("finalizers", std::move(keep));
+      auto r = reg.Patch(*crd_type, "", crd.GetString({"metadata", "name"}), registry::PatchType::kMerge, merge,
+                         registry::Subresource::kNone, {});
+      if (r.ok() || r.status().code() == absl::StatusCode::kNotFound) return;
+    }
+    clock.SleepFor(absl::Milliseconds(100));
+  }
+  BERTH_LOG(Error, "apiserver", "Gave up cleaning up a deleted CRD", "crd", crd.GetString({"metadata", "name"}), "group",
+            group, "plural", plural);
+}
+
+}  // namespace
+
+absl::Status ApiServer::ServeCustomResources(Parts& p, const Clock& clock) {
+  registry::Registry* reg = p.registry.get();
+  registry::Catalog* catalog = p.catalog.get();
+  p.crd_cleanup = std::make_unique<ThreadPool>(1);
+  ThreadPool* cleanup = p.crd_cleanup.get();
+  auto follow = [reg, catalog, cleanup, &clock](const registry::ResourceType& type, const json::Value& crd, bool removed) {
+    if (!IsCrd(type)) return;
+    std::string group = crd.GetString({"spec", "group"});
+    std::string plural = crd.GetString({"spec", "names", "plural"});
+    std::vector<registry::ResourceType> served = removed ? std::vector<registry::ResourceType>{} : registry::TypesFromCrd(crd);
+    // Unlist versions no longer served (all of them when the CRD is gone).
+    for (const auto& t : catalog->types()) {
+      if (!t->custom || t->group != group || t->plural != plural) continue;
+      bool still = std::any_of(served.begin(), served.end(), [&](const auto& s) { return s.version == t->version; });
+      if (!still) catalog->Remove(t->group, t->version, t->plural);
+    }
+    for (auto& t : served) catalog->Add(std::move(t));
+    if (!removed && crd.Get({"metadata", "deletionTimestamp"})) {
+      cleanup->Submit([reg, catalog, crd, &clock] { CleanUpCrd(*reg, *catalog, crd, clock); });
+    }
+  };
+  reg->SetCommitObserver(follow);
+  const registry::ResourceType* crd_type = catalog->FindKind("apiextensions.k8s.io", "CustomResourceDefinition");
+  auto existing = reg->List(*crd_type, "", {});
+  if (!existing.ok()) return existing.status();
+  for (const std::string& item : existing->items) {
+    auto crd = json::Parse(item);
+    if (crd.ok()) follow(*crd_type, *crd, false);
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,
                                                            const Clock& clock) {
@@ -56,10 +145,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   }
   BERTH_ASSIGN_OR_RETURN(p->schemas, schema::SchemaSet::Load(EmbeddedSchemas()));
   p->catalog = registry::Catalog::Builtin();
-  p->registry = std::make_unique<registry::Registry>(*p->store, p->catalog, p->schemas, clock);
+  p->registry = std::make_unique<registry::Registry>(*p->store, *p->catalog, p->schemas, clock);
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     BERTH_RETURN_IF_ERROR(p->registry->EnsureNamespace(ns));
   }
+  BERTH_RETURN_IF_ERROR(ServeCustomResources(*p, clock));
   watch::WatchCacheOptions wo;
   wo.window_events = options.watch_window_events;
   wo.bookmark_interval = options.bookmark_interval;
@@ -110,6 +200,7 @@ void ApiServer::Stop() {
   parts_->watch_cache->Shutdown();
   parts_->http->Stop();
   parts_->pool.reset();
+  parts_->crd_cleanup.reset();
   parts_->http.reset();
   parts_->handler.reset();
   parts_->watch_cache.reset();

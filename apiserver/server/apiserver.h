@@ -37,6 +37,8 @@ class ApiServer {
  private:
   struct Parts;
   explicit ApiServer(std::unique_ptr<Parts> parts);
+  // Serves the resources of stored CRDs and follows CRD writes from then on.
+  static absl::Status ServeCustomResources(Parts& parts, const Clock& clock);
   std::unique_ptr<Parts> parts_;
 };
 

@@ -51,7 +51,7 @@ absl::StatusOr<json::Value> DecodeObject(const http::Request& request) {
       media, "\")"));
 }
 
-absl::StatusOr<DecodedPatch> DecodePatch(const http::Request& request, const registry::ResourceType&) {
+absl::StatusOr<DecodedPatch> DecodePatch(const http::Request& request, const registry::ResourceType& type) {
   std::string media = MediaType(request.Header("content-type"));
   if (Strip(request.body).empty()) return api::BadRequest("the patch body is empty");
   DecodedPatch out;
@@ -59,7 +59,7 @@ absl::StatusOr<DecodedPatch> DecodePatch(const http::Request& request, const reg
     out.type = registry::PatchType::kMerge;
   } else if (media == "application/json-patch+json") {
     out.type = registry::PatchType::kJson;
-  } else if (media == "application/strategic-merge-patch+json") {
+  } else if (media == "application/strategic-merge-patch+json" && !type.custom) {
     out.type = registry::PatchType::kStrategic;
   } else if (media == "application/apply-patch+yaml") {
     out.type = registry::PatchType::kApply;
@@ -68,10 +68,11 @@ absl::StatusOr<DecodedPatch> DecodePatch(const http::Request& request, const reg
     out.patch = *std::move(v);
     return out;
   } else {
+    // Custom resources have no strategic merge patch (no patchMergeKey metadata), as in Kubernetes.
     return api::UnsupportedMediaType(StrCat(
         "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
-        "application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got \"",
-        media, "\")"));
+        "application/merge-patch+json, application/apply-patch+yaml", type.custom ? "" : ", application/strategic-merge-patch+json",
+        " (got \"", media, "\")"));
   }
   auto v = ParseJson(request.body);
   if (!v.ok()) return v.status();

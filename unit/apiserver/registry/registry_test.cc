@@ -23,12 +23,12 @@ class RegistryTest : public ::testing::Test {
     ASSERT_TRUE(registry_.EnsureNamespace("default").ok());
   }
   const ResourceType& Type(const char* group, const char* plural) {
-    return *catalog_.Find(group, "v1", plural);
+    return *catalog_->Find(group, "v1", plural);
   }
   berth::testing::FakeClock clock_;
   storage::MemoryStore store_{clock_};
-  Catalog catalog_ = Catalog::Builtin();
-  Registry registry_{store_, catalog_, *schema::SchemaSet::Load(EmbeddedSchemas()), clock_};
+  std::unique_ptr<Catalog> catalog_ = Catalog::Builtin();
+  Registry registry_{store_, *catalog_, *schema::SchemaSet::Load(EmbeddedSchemas()), clock_};
 };
 
 TEST_F(RegistryTest, CreateSetsServerFieldsAndDefaults) {
