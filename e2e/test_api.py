@@ -323,7 +323,7 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(v["gitVersion"], "v1.32.4")
         self.assertEqual(self.c.get("/api").json()["versions"], ["v1"])
         groups = {g["name"] for g in self.c.get("/apis").json()["groups"]}
-        self.assertEqual(groups, {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io"})
+        self.assertEqual(groups, {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io", "apiextensions.k8s.io"})
         core = {r["name"]: r for r in self.c.get("/api/v1").json()["resources"]}
         for name in ("pods", "nodes", "namespaces", "configmaps", "secrets", "events", "serviceaccounts", "pods/status", "pods/binding"):
             self.assertIn(name, core)
