@@ -348,6 +348,8 @@ absl::StatusOr<Result> DeploymentController::Reconcile(const Request& request, s
     }
   }
   if (!(next.Find("status") && d.Find("status") && *next.Find("status") == *d.Find("status"))) {
+    // Status belongs to this controller: write it without a resourceVersion precondition.
+    next.Ensure({"metadata"}).Erase("resourceVersion");
     auto r = api_.UpdateStatus(client::resources::kDeployments, next);
     if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound) return r.status();
   }

@@ -188,6 +188,8 @@ absl::StatusOr<Result> JobController::Reconcile(const Request& request, std::sto
   st.Set("succeeded", succeeded);
   st.Set("failed", failed);
   if (!(job.Find("status") && *job.Find("status") == st)) {
+    // Status belongs to this controller: write it without a resourceVersion precondition.
+    next.Ensure({"metadata"}).Erase("resourceVersion");
     auto r = api_.UpdateStatus(client::resources::kJobs, next);
     if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound && r.status().code() != absl::StatusCode::kAborted) {
       return r.status();

@@ -1,6 +1,9 @@
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
 
 #include "controllers/builtin/common/pods.h"
 #include "core/log/log.h"
@@ -166,6 +169,8 @@ absl::StatusOr<Result> ReplicaSetController::Reconcile(const Request& request, s
     if (const json::Value* c = current.Find("conditions")) status.Set("conditions", *c);
     json::Value updated = *rs;
     updated.Set("status", std::move(status));
+    // Status belongs to this controller: write it without a resourceVersion precondition.
+    updated.Ensure({"metadata"}).Erase("resourceVersion");
     auto r = api_.UpdateStatus(client::resources::kReplicaSets, updated);
     if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound) return r.status();
   }
@@ -185,16 +190,33 @@ absl::Status ReplicaSetController::ManageReplicas(const json::Value& rs, const s
     const json::Value* tmpl = rs.Get({"spec", "template"});
     json::Value pod = PodFromTemplate(rs, tmpl ? *tmpl : json::Value::MakeObject());
     // Slow start (1, 2, 4, ...): a template that cannot be created fails once, not n times.
+    // Each batch's creates go out in parallel (up to 16 at a time), as Kubernetes does.
     int created = 0;
     for (int batch = 1; created < n; batch *= 2) {
       int this_batch = std::min(batch, n - created);
-      for (int i = 0; i < this_batch; ++i) {
-        auto r = api_.Create(client::resources::kPods, ns, pod);
-        if (!r.ok()) {
-          expectations_.LowerCreations(key, n - created);
-          return r.status();
-        }
-        created++;
+      std::atomic<int> ok{0};
+      absl::Status first_error;
+      std::mutex err_mu;
+      std::atomic<int> next{0};
+      std::vector<std::thread> senders;
+      for (int t = 0; t < std::min(this_batch, 16); ++t) {
+        senders.emplace_back([&] {
+          while (next.fetch_add(1) < this_batch) {
+            auto r = api_.Create(client::resources::kPods, ns, pod);
+            if (r.ok()) {
+              ok++;
+            } else {
+              std::lock_guard<std::mutex> lock(err_mu);
+              first_error = r.status();
+            }
+          }
+        });
+      }
+      for (auto& t : senders) t.join();
+      created += ok.load();
+      if (!first_error.ok()) {
+        expectations_.LowerCreations(key, n - created);
+        return first_error;
       }
     }
     BERTH_LOG(Info, "controllers.replicaset", "Created pods", "key", key, "count", created);

@@ -122,8 +122,14 @@ PodRequests RequestsOf(const json::Value& pod) {
   return r;
 }
 
+size_t NodesToFind(size_t total) {
+  if (total <= 100) return total;
+  int64_t pct = std::max<int64_t>(5, 50 - static_cast<int64_t>(total) / 125);
+  return std::max<size_t>(100, total * static_cast<size_t>(pct) / 100);
+}
+
 std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
-                     int64_t used_memory, int64_t used_pods, const std::set<int64_t>& used_ports) {
+                     int64_t used_memory, int64_t used_pods, const std::multiset<int64_t>& used_ports) {
   const json::Value* ready = FindCondition(node, "Ready");
   if (ready == nullptr || ready->GetString({"status"}) != "True") return "node(s) were not ready";
   const json::Value* unsched = node.Get({"spec", "unschedulable"});
@@ -190,30 +196,21 @@ double Score(const json::Value& pod, const PodRequests& req, const json::Value& 
 Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers)
     : api_(api), pods_(pods), nodes_(nodes), clock_(clock), controller_("scheduler", *this, clock, workers) {
   pods_.AddHandlers({
-      [this](const ObjectPtr& p) {
-        if (Ours(*p)) controller_.Enqueue(Informer::KeyOf(*p));
-      },
-      [this](const ObjectPtr&, const ObjectPtr& p) {
-        std::string key = Informer::KeyOf(*p);
-        if (!p->GetString({"spec", "nodeName"}).empty()) {
-          std::lock_guard<std::mutex> lock(mu_);
-          assumed_.erase(key);  // the binding is in the cache now
-          return;
-        }
-        if (Ours(*p)) controller_.Enqueue(key);
-      },
-      [this](const ObjectPtr& p) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          assumed_.erase(Informer::KeyOf(*p));
-        }
-        RetryUnschedulable();  // its resources are free again
-      },
+      [this](const ObjectPtr& p) { OnPodChanged(p, false); },
+      [this](const ObjectPtr&, const ObjectPtr& p) { OnPodChanged(p, false); },
+      [this](const ObjectPtr& p) { OnPodChanged(p, true); },
   });
+  auto nodes_changed = [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      nodes_dirty_ = true;
+    }
+    RetryUnschedulable();
+  };
   nodes_.AddHandlers({
-      [this](const ObjectPtr&) { RetryUnschedulable(); },
-      [this](const ObjectPtr&, const ObjectPtr&) { RetryUnschedulable(); },
-      [](const ObjectPtr&) {},
+      [nodes_changed](const ObjectPtr&) { nodes_changed(); },
+      [nodes_changed](const ObjectPtr&, const ObjectPtr&) { nodes_changed(); },
+      [nodes_changed](const ObjectPtr&) { nodes_changed(); },
   });
 }
 
@@ -223,6 +220,50 @@ bool Scheduler::Ours(const json::Value& pod) {
          pod.Get({"metadata", "deletionTimestamp"}) == nullptr;
 }
 
+void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const PodRequests& req) {
+  UnplaceLocked(key);
+  Usage& u = usage_[node];
+  u.cpu += req.cpu_milli;
+  u.memory += req.memory_milli;
+  u.pods += 1000;
+  u.ports.insert(req.host_ports.begin(), req.host_ports.end());
+  placed_[key] = {node, req};
+}
+
+void Scheduler::UnplaceLocked(const std::string& key) {
+  auto it = placed_.find(key);
+  if (it == placed_.end()) return;
+  Usage& u = usage_[it->second.node];
+  u.cpu -= it->second.requests.cpu_milli;
+  u.memory -= it->second.requests.memory_milli;
+  u.pods -= 1000;
+  for (int64_t port : it->second.requests.host_ports) {
+    if (auto p = u.ports.find(port); p != u.ports.end()) u.ports.erase(p);
+  }
+  placed_.erase(it);
+}
+
+void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
+  std::string key = Informer::KeyOf(*p);
+  std::string node = p->GetString({"spec", "nodeName"});
+  std::string phase = p->GetString({"status", "phase"});
+  bool counts = !deleted && !node.empty() && phase != "Succeeded" && phase != "Failed";
+  bool freed = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (counts) {
+      assumed_.erase(key);  // the binding is in the cache now
+      auto it = placed_.find(key);
+      if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RequestsOf(*p));
+    } else if (!assumed_.count(key)) {
+      freed = placed_.count(key) > 0;
+      UnplaceLocked(key);
+    }
+  }
+  if (freed) RetryUnschedulable();  // its resources are free again
+  if (!deleted && Ours(*p)) controller_.Enqueue(key);
+}
+
 void Scheduler::RetryUnschedulable() {
   std::set<std::string> keys;
   {
@@ -230,31 +271,6 @@ void Scheduler::RetryUnschedulable() {
     keys.swap(unschedulable_);
   }
   for (const auto& k : keys) controller_.Enqueue(k);
-}
-
-std::map<std::string, Scheduler::Usage> Scheduler::UsageByNodeLocked() {
-  std::map<std::string, Usage> usage;
-  for (const ObjectPtr& p : pods_.List()) {
-    std::string node = p->GetString({"spec", "nodeName"});
-    if (node.empty()) continue;
-    std::string phase = p->GetString({"status", "phase"});
-    if (phase == "Succeeded" || phase == "Failed") continue;
-    if (assumed_.count(Informer::KeyOf(*p))) continue;
-    PodRequests r = RequestsOf(*p);
-    Usage& u = usage[node];
-    u.cpu += r.cpu_milli;
-    u.memory += r.memory_milli;
-    u.pods += 1000;
-    u.ports.insert(r.host_ports.begin(), r.host_ports.end());
-  }
-  for (const auto& [key, a] : assumed_) {
-    Usage& u = usage[a.node];
-    u.cpu += a.requests.cpu_milli;
-    u.memory += a.requests.memory_milli;
-    u.pods += 1000;
-    u.ports.insert(a.requests.host_ports.begin(), a.requests.host_ports.end());
-  }
-  return usage;
 }
 
 absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
@@ -268,28 +284,83 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (assumed_.count(key)) return Result{};  // already being bound
-    auto usage = UsageByNodeLocked();
+    if (nodes_dirty_) {
+      nodes_cache_.clear();
+      for (const ObjectPtr& n : nodes_.List()) {
+        NodeInfo info;
+        info.object = n;
+        info.name = n->GetString({"metadata", "name"});
+        info.cpu = Allocatable(*n, "cpu");
+        info.memory = Allocatable(*n, "memory");
+        info.pods = Allocatable(*n, "pods");
+        const json::Value* ready = FindCondition(*n, "Ready");
+        info.ready = ready && ready->GetString({"status"}) == "True";
+        const json::Value* unsched = n->Get({"spec", "unschedulable"});
+        const json::Value* taints = n->Get({"spec", "taints"});
+        info.plain = !(unsched && unsched->is_bool() && unsched->as_bool()) && (taints == nullptr || taints->size() == 0);
+        nodes_cache_.push_back(std::move(info));
+      }
+      nodes_dirty_ = false;
+    }
+    node_count = nodes_cache_.size();
+    size_t want = NodesToFind(node_count);
+    size_t found = 0;
     double best = -1;
     size_t best_tie = 0;
-    for (const ObjectPtr& node : nodes_.List()) {
-      ++node_count;
-      std::string name = node->GetString({"metadata", "name"});
-      const Usage& u = usage[name];
-      std::string why = FitError(*pod, req, *node, u.cpu, u.memory, u.pods, u.ports);
+    static const Usage kEmpty;
+    // A pod without placement constraints needs only the cached numbers on plain nodes.
+    bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity"}) == nullptr;
+    // Scan from a rotating start so that sampling covers every node over time.
+    for (size_t i = 0; i < node_count && found < want; ++i) {
+      const NodeInfo& n = nodes_cache_[(next_start_ + i) % node_count];
+      auto u_it = usage_.find(n.name);
+      const Usage& u = u_it == usage_.end() ? kEmpty : u_it->second;
+      const char* fast_why = nullptr;
+      std::string why;
+      if (pod_plain && n.plain) {
+        if (!n.ready) {
+          fast_why = "node(s) were not ready";
+        } else if (n.pods > 0 && u.pods + 1000 > n.pods) {
+          fast_why = "Too many pods";
+        } else if (req.cpu_milli > 0 && u.cpu + req.cpu_milli > n.cpu) {
+          fast_why = "Insufficient cpu";
+        } else if (req.memory_milli > 0 && u.memory + req.memory_milli > n.memory) {
+          fast_why = "Insufficient memory";
+        } else {
+          for (int64_t port : req.host_ports) {
+            if (u.ports.count(port)) fast_why = "node(s) didn't have free ports for the requested pod ports";
+          }
+        }
+        if (fast_why) why = fast_why;
+      } else {
+        why = FitError(*pod, req, *n.object, u.cpu, u.memory, u.pods, u.ports);
+      }
       if (!why.empty()) {
         reasons[why]++;
         continue;
       }
-      double s = Score(*pod, req, *node, u.cpu, u.memory);
+      ++found;
+      double s;
+      if (pod_plain) {
+        double cpu_frac = static_cast<double>(u.cpu + req.cpu_milli) / static_cast<double>(std::max<int64_t>(n.cpu, 1));
+        double mem_frac = static_cast<double>(u.memory + req.memory_milli) / static_cast<double>(std::max<int64_t>(n.memory, 1));
+        s = ((1 - cpu_frac) + (1 - mem_frac)) / 2 * 100 + (1 - std::abs(cpu_frac - mem_frac)) * 100;
+      } else {
+        s = Score(*pod, req, *n.object, u.cpu, u.memory);
+      }
       // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
-      size_t tie = std::hash<std::string>{}(key + "/" + name);
+      size_t tie = std::hash<std::string>{}(key + "/" + n.name);
       if (s > best || (s == best && tie > best_tie)) {
         best = s;
         best_tie = tie;
-        chosen = name;
+        chosen = n.name;
       }
     }
-    if (!chosen.empty()) assumed_[key] = {chosen, req};
+    if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
+    if (!chosen.empty()) {
+      assumed_[key] = {chosen, req};
+      PlaceLocked(key, chosen, req);
+    }
   }
   if (chosen.empty()) {
     std::vector<std::pair<std::string, int>> sorted(reasons.begin(), reasons.end());
@@ -316,6 +387,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   if (!s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     assumed_.erase(key);
+    UnplaceLocked(key);
     if (s.code() == absl::StatusCode::kNotFound) return Result{};
     if (s.code() == absl::StatusCode::kAborted) return Result{};  // bound by someone else meanwhile
     return s;

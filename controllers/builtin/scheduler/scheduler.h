@@ -30,9 +30,12 @@ PodRequests RequestsOf(const json::Value& pod);
 // Why a node does not fit, or "" when it does (exposed for unit tests).
 std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node,
                      int64_t used_cpu, int64_t used_memory, int64_t used_pods,
-                     const std::set<int64_t>& used_ports);
+                     const std::multiset<int64_t>& used_ports);
 double Score(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
              int64_t used_memory);
+// How many feasible nodes to find before choosing, as Kubernetes' percentageOfNodesToScore
+// (adaptive: 50% minus 1% per 125 nodes, at least 5%, at least 100 nodes).
+size_t NodesToFind(size_t total);
 
 class Scheduler final : public Reconciler {
  public:
@@ -45,11 +48,26 @@ class Scheduler final : public Reconciler {
  private:
   struct Usage {
     int64_t cpu = 0, memory = 0, pods = 0;
-    std::set<int64_t> ports;
+    std::multiset<int64_t> ports;
+  };
+  // Where a pod's requests are counted: bound pods from the cache, assumed ones at once.
+  struct Placement {
+    std::string node;
+    PodRequests requests;
+  };
+  // A node as the filters need it, rebuilt only when the node object changes.
+  struct NodeInfo {
+    ObjectPtr object;
+    std::string name;
+    int64_t cpu = 0, memory = 0, pods = 0;  // allocatable, milli-units
+    bool ready = false;
+    bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
   };
   static bool Ours(const json::Value& pod);
-  std::map<std::string, Usage> UsageByNodeLocked();
   void RetryUnschedulable();
+  void PlaceLocked(const std::string& key, const std::string& node, const PodRequests& req);
+  void UnplaceLocked(const std::string& key);
+  void OnPodChanged(const ObjectPtr& pod, bool deleted);
 
   client::ApiClient& api_;
   Informer& pods_;
@@ -61,6 +79,11 @@ class Scheduler final : public Reconciler {
     PodRequests requests;
   };
   std::map<std::string, Assumed> assumed_;     // pod key -> binding not yet seen in the cache
+  std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
+  std::map<std::string, Usage> usage_;         // node -> requests placed on it
+  std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
+  bool nodes_dirty_ = true;
+  size_t next_start_ = 0;                      // round-robin start of the node scan
   std::set<std::string> unschedulable_;        // pod keys waiting for the cluster to change
   std::atomic<uint64_t> bound_{0};
   Controller controller_;
