@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "controllers/builtin/daemonset/daemonset_controller.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/job/job_controller.h"
@@ -117,12 +118,13 @@ int main(int argc, char** argv) {
   controllers::Informer configmaps(*api, client::resources::kConfigMaps);
   controllers::Informer node_leases(*api, client::resources::kLeases, "kube-node-lease");
   controllers::Informer jobs(*api, client::resources::kJobs);
+  controllers::Informer daemonsets(*api, client::resources::kDaemonSets);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
-                                                   &node_leases, &jobs};
+                                                   &node_leases, &jobs, &daemonsets};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
-      {client::resources::kJobs, &jobs}};
+      {client::resources::kJobs, &jobs}, {client::resources::kDaemonSets, &daemonsets}};
   int workers = absl::GetFlag(FLAGS_workers);
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
@@ -137,6 +139,8 @@ int main(int argc, char** argv) {
   controllers::builtin::JobController job_controller(*api, jobs, pods, RealClock::Get(), workers,
                                                      absl::Milliseconds(absl::GetFlag(FLAGS_job_backoff_base_ms)));
   running.push_back(&job_controller.controller());
+  controllers::builtin::DaemonSetController ds_controller(*api, daemonsets, nodes, pods, RealClock::Get(), workers);
+  running.push_back(&ds_controller.controller());
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),

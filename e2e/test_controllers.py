@@ -231,6 +231,36 @@ class DeploymentsTest(unittest.TestCase):
         self.assertEqual(len(rss), 1)
         self.assertEqual(rss[0]["metadata"].get("ownerReferences", []), [])
 
+    def test_daemonset_one_pod_per_node_follows_nodes_and_rolls(self):
+        path = "/apis/apps/v1/namespaces/default/daemonsets"
+        ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+              "spec": {"selector": {"matchLabels": {"ds": "agent"}},
+                       "template": {"metadata": {"labels": {"ds": "agent"}},
+                                    "spec": {"nodeSelector": {"role": "worker"},
+                                             "containers": [{"name": "c", "image": "v1"}]}}}}
+        for n in ("w-1", "w-2"):
+            self.assertEqual(self.c.post("/api/v1/nodes", node(n, labels={"role": "worker"})).status, 201)
+        self.kubelet.nodes.update({"w-1", "w-2", "w-3"})
+        self.assertEqual(self.c.post(path, ds).status, 201)
+
+        def placed(image=None):
+            pods = [p for p in self.c.get(PODS + "?labelSelector=ds%3Dagent").json()["items"]
+                    if not p["metadata"].get("deletionTimestamp")]
+            if image and any(p["spec"]["containers"][0]["image"] != image for p in pods):
+                return None
+            return sorted(p["spec"]["nodeName"] for p in pods)
+        wait_for(lambda: placed() == ["w-1", "w-2"], timeout=30, what="one pod on each worker")
+        self.assertEqual(self.c.post("/api/v1/nodes", node("w-3", labels={"role": "worker"})).status, 201)
+        wait_for(lambda: placed() == ["w-1", "w-2", "w-3"], timeout=30, what="a pod on the new node")
+        self.assertEqual(self.c.delete("/api/v1/nodes/w-3").status, 200)
+        wait_for(lambda: placed() == ["w-1", "w-2"], timeout=30, what="the pod of the removed node to go")
+        self.c.patch(f"{path}/agent", {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "v2"}]}}}},
+                     content_type="application/strategic-merge-patch+json")
+        wait_for(lambda: placed("v2") == ["w-1", "w-2"], timeout=30, what="the rolling update")
+        st = self.c.get(f"{path}/agent").json()["status"]
+        wait_for(lambda: self.c.get(f"{path}/agent").json()["status"].get("numberReady") == 2, timeout=30, what="ready")
+        self.assertEqual(st["desiredNumberScheduled"], 2)
+
     def test_namespace_deletion_deletes_its_content(self):
         self.assertEqual(self.c.post("/api/v1/namespaces", {"metadata": {"name": "doomed"}}).status, 201)
         d = deployment("inside", 2)

@@ -128,21 +128,11 @@ size_t NodesToFind(size_t total) {
   return std::max<size_t>(100, total * static_cast<size_t>(pct) / 100);
 }
 
-std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
-                     int64_t used_memory, int64_t used_pods, const std::multiset<int64_t>& used_ports) {
-  const json::Value* ready = FindCondition(node, "Ready");
-  if (ready == nullptr || ready->GetString({"status"}) != "True") return "node(s) were not ready";
-  const json::Value* unsched = node.Get({"spec", "unschedulable"});
-  if (unsched && unsched->is_bool() && unsched->as_bool()) {
-    json::Value taint = json::Value::MakeObject();
-    taint.Set("key", "node.kubernetes.io/unschedulable");
-    taint.Set("effect", "NoSchedule");
-    if (!Tolerates(pod, taint)) return "node(s) were unschedulable";
-  }
+std::string PlacementError(const json::Value& pod, const json::Value& node, const std::vector<std::string>& effects) {
   if (const json::Value* taints = node.Get({"spec", "taints"}); taints && taints->is_array()) {
     for (const json::Value& t : taints->as_array()) {
       std::string effect = t.GetString({"effect"});
-      if (effect != "NoSchedule" && effect != "NoExecute") continue;
+      if (std::find(effects.begin(), effects.end(), effect) == effects.end()) continue;
       if (!Tolerates(pod, t)) {
         return StrCat("node(s) had untolerated taint {", t.GetString({"key"}),
                       t.GetString({"value"}).empty() ? "" : ": " + t.GetString({"value"}), "}");
@@ -163,6 +153,21 @@ std::string FitError(const json::Value& pod, const PodRequests& req, const json:
     for (const json::Value& term : terms->as_array()) any = any || MatchTerm(term, node);
     if (!any) return "node(s) didn't match Pod's node affinity/selector";
   }
+  return "";
+}
+
+std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
+                     int64_t used_memory, int64_t used_pods, const std::multiset<int64_t>& used_ports) {
+  const json::Value* ready = FindCondition(node, "Ready");
+  if (ready == nullptr || ready->GetString({"status"}) != "True") return "node(s) were not ready";
+  const json::Value* unsched = node.Get({"spec", "unschedulable"});
+  if (unsched && unsched->is_bool() && unsched->as_bool()) {
+    json::Value taint = json::Value::MakeObject();
+    taint.Set("key", "node.kubernetes.io/unschedulable");
+    taint.Set("effect", "NoSchedule");
+    if (!Tolerates(pod, taint)) return "node(s) were unschedulable";
+  }
+  if (std::string why = PlacementError(pod, node); !why.empty()) return why;
   int64_t max_pods = Allocatable(node, "pods");
   if (max_pods > 0 && used_pods + 1000 > max_pods) return "Too many pods";
   if (req.cpu_milli > 0 && used_cpu + req.cpu_milli > Allocatable(node, "cpu")) return "Insufficient cpu";

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "controllers/runtime/controller.h"
 #include "controllers/runtime/informer.h"
@@ -27,6 +28,10 @@ struct PodRequests {
 };
 PodRequests RequestsOf(const json::Value& pod);
 
+// Why the pod may not go on the node for reasons other than resources and readiness
+// (taints with `effects`, nodeSelector, required node affinity), or "". DaemonSets use it too.
+std::string PlacementError(const json::Value& pod, const json::Value& node,
+                           const std::vector<std::string>& effects = {"NoSchedule", "NoExecute"});
 // Why a node does not fit, or "" when it does (exposed for unit tests).
 std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node,
                      int64_t used_cpu, int64_t used_memory, int64_t used_pods,
