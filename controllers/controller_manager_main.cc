@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "controllers/builtin/cronjob/cronjob_controller.h"
 #include "controllers/builtin/daemonset/daemonset_controller.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/gc/garbage_collector.h"
@@ -119,12 +120,14 @@ int main(int argc, char** argv) {
   controllers::Informer node_leases(*api, client::resources::kLeases, "kube-node-lease");
   controllers::Informer jobs(*api, client::resources::kJobs);
   controllers::Informer daemonsets(*api, client::resources::kDaemonSets);
+  controllers::Informer cronjobs(*api, client::resources::kCronJobs);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
-                                                   &node_leases, &jobs, &daemonsets};
+                                                   &node_leases, &jobs, &daemonsets, &cronjobs};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
-      {client::resources::kJobs, &jobs}, {client::resources::kDaemonSets, &daemonsets}};
+      {client::resources::kJobs, &jobs}, {client::resources::kDaemonSets, &daemonsets},
+      {client::resources::kCronJobs, &cronjobs}};
   int workers = absl::GetFlag(FLAGS_workers);
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
@@ -141,6 +144,8 @@ int main(int argc, char** argv) {
   running.push_back(&job_controller.controller());
   controllers::builtin::DaemonSetController ds_controller(*api, daemonsets, nodes, pods, RealClock::Get(), workers);
   running.push_back(&ds_controller.controller());
+  controllers::builtin::CronJobController cj_controller(*api, cronjobs, jobs);
+  running.push_back(&cj_controller.controller());
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),

@@ -326,6 +326,27 @@ class JobsTest(unittest.TestCase):
         self.assertEqual(cond["reason"], "DeadlineExceeded")
         wait_for(lambda: self.c.get(f"{JOBS}/slow").status == 404, timeout=30, what="TTL deletion")
 
+    def test_cronjob_creates_jobs_on_schedule(self):
+        cj = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
+              "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid",
+                       "jobTemplate": {"spec": {"template": {"metadata": {"annotations": {"berth.test/exit": "0"}},
+                                                             "spec": {"restartPolicy": "Never",
+                                                                      "containers": [{"name": "c", "image": "host"}]}}}}}}
+        self.assertEqual(self.c.post("/apis/batch/v1/namespaces/default/cronjobs", cj).status, 201)
+        self.assertEqual(self.c.post("/apis/batch/v1/namespaces/default/cronjobs",
+                                     dict(cj, metadata={"name": "bad"}, spec=dict(cj["spec"], schedule="61 * * * *"))).status, 422)
+
+        def jobs():
+            return [j for j in self.c.get(JOBS).json()["items"] if j["metadata"]["name"].startswith("tick-")]
+        job = wait_for(jobs, timeout=75, what="the first scheduled Job")[0]
+        minutes = int(job["metadata"]["name"].split("-")[1])
+        self.assertEqual(minutes * 60 % 60, 0)
+        self.assertEqual(job["metadata"]["ownerReferences"][0]["kind"], "CronJob")
+        wait_for(lambda: self.c.get("/apis/batch/v1/namespaces/default/cronjobs/tick").json().get("status", {}).get("lastSuccessfulTime"),
+                 timeout=30, what="lastSuccessfulTime")
+        st = self.c.get("/apis/batch/v1/namespaces/default/cronjobs/tick").json()["status"]
+        self.assertIn("lastScheduleTime", st)
+
 
 class NodeLifecycleTest(unittest.TestCase):
     def test_silent_node_goes_not_ready_and_its_pods_are_replaced(self):

@@ -1,6 +1,7 @@
 #include "apiserver/registry/kinds/strategies.h"
 
 #include "apiserver/registry/kinds/pod_defaults.h"
+#include "core/cron/cron_schedule.h"
 #include "core/json/codec.h"
 #include "core/strings/strings.h"
 
@@ -289,21 +290,21 @@ class CronJob final : public Strategy {
     }
   }
   std::vector<api::Cause> Validate(const json::Value& object) const override {
+    std::vector<api::Cause> causes;
     std::string schedule = object.GetString({"spec", "schedule"});
-    int fields = 0;
-    bool in_field = false;
-    for (char c : schedule) {
-      bool space = c == ' ' || c == '\t';
-      if (!space && !in_field) ++fields;
-      in_field = !space;
+    if (schedule.rfind("TZ=", 0) == 0 || schedule.rfind("CRON_TZ=", 0) == 0) {
+      causes.push_back({"FieldValueInvalid", "Invalid value: TZ and CRON_TZ are not supported in the schedule; use spec.timeZone",
+                        "spec.schedule"});
+    } else if (auto parsed = cron::CronSchedule::Parse(schedule); !parsed.ok()) {
+      causes.push_back({"FieldValueInvalid", StrCat("Invalid value: \"", schedule, "\": ", Sv(parsed.status().message())),
+                        "spec.schedule"});
     }
-    bool macro = !schedule.empty() && schedule[0] == '@';
-    bool tz_prefix = schedule.rfind("TZ=", 0) == 0 || schedule.rfind("CRON_TZ=", 0) == 0;
-    if (!macro && fields != 5 && !(tz_prefix && fields == 6)) {
-      return {{"FieldValueInvalid", StrCat("Invalid value: \"", schedule, "\": expected exactly 5 fields, found ", fields),
-               "spec.schedule"}};
+    std::string tz = object.GetString({"spec", "timeZone"});
+    absl::TimeZone zone;
+    if (!tz.empty() && !absl::LoadTimeZone(tz, &zone)) {
+      causes.push_back({"FieldValueInvalid", StrCat("Invalid value: \"", tz, "\": unknown time zone"), "spec.timeZone"});
     }
-    return {};
+    return causes;
   }
 };
 
