@@ -28,6 +28,7 @@
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 #include "controllers/builtin/scheduler/scheduler.h"
+#include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
 #include "controllers/runtime/leader_election.h"
 #include "core/client/api_client.h"
@@ -152,6 +153,12 @@ int main(int argc, char** argv) {
                                                                   absl::GetFlag(FLAGS_scheduler_workers));
   }
   if (scheduler) running.push_back(&scheduler->controller());
+  controllers::EventRecorder cm_events(*api, "berth-controller-manager");
+  controllers::EventRecorder scheduler_events(*api, "default-scheduler");
+  rs.SetEventRecorder(&cm_events);
+  deploy.SetEventRecorder(&cm_events);
+  job_controller.SetEventRecorder(&cm_events);
+  if (scheduler) scheduler->SetEventRecorder(&scheduler_events);
   for (controllers::Informer* i : informers) i->Start();
   for (controllers::Informer* i : informers) {
     while (!g_stop && !i->WaitForSync(absl::Milliseconds(200))) {

@@ -65,6 +65,15 @@ class ControllersTest(unittest.TestCase):
             refs = p["metadata"]["ownerReferences"]
             self.assertEqual((refs[0]["uid"], refs[0]["controller"]), (rs["metadata"]["uid"], True))
             self.assertEqual(p["status"]["conditions"][0]["type"], "PodScheduled")
+        # What happened is recorded as Events, as `kubectl describe` shows them.
+        def events(name):
+            return self.c.get("/api/v1/namespaces/default/events?fieldSelector=" + quote(f"involvedObject.name={name}")).json()["items"]
+        created = wait_for(lambda: [e for e in events("web") if e["reason"] == "SuccessfulCreate"], timeout=20, what="an event")
+        self.assertEqual(created[0]["involvedObject"]["kind"], "ReplicaSet")
+        self.assertEqual(created[0]["source"]["component"], "berth-controller-manager")
+        scheduled = wait_for(lambda: [e for e in events(pods[0]["metadata"]["name"]) if e["reason"] == "Scheduled"], timeout=20,
+                             what="a Scheduled event")
+        self.assertIn(pods[0]["spec"]["nodeName"], scheduled[0]["message"])
         # Least-allocated scoring spreads the pods over the three nodes.
         self.assertEqual(len({p["spec"]["nodeName"] for p in pods}), 3)
         self.c.patch(f"{RS}/web/scale", {"spec": {"replicas": 10}})

@@ -100,6 +100,18 @@ absl::Status DeploymentController::ScaleReplicaSet(const json::Value& rs, int64_
   if (annotations) patch.Ensure({"metadata"}).Set("annotations", *annotations);
   auto r = api_.Patch(client::resources::kReplicaSets, rs.GetString({"metadata", "namespace"}),
                       rs.GetString({"metadata", "name"}), patch);
+  if (r.ok() && events_ && IntAt(rs, {"spec", "replicas"}, 0) != replicas) {
+    ObjectPtr owner;
+    for (const ObjectPtr& d : deployments_.ByIndex("namespace", rs.GetString({"metadata", "namespace"}))) {
+      if (d->GetString({"metadata", "uid"}) == ControllerUid(rs)) owner = d;
+    }
+    if (owner) {
+      bool up = replicas > IntAt(rs, {"spec", "replicas"}, 0);
+      events_->Record(*owner, "Normal", "ScalingReplicaSet",
+                      StrCat("Scaled ", up ? "up" : "down", " replica set ", rs.GetString({"metadata", "name"}), " from ",
+                             IntAt(rs, {"spec", "replicas"}, 0), " to ", replicas));
+    }
+  }
   return r.status();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "controllers/runtime/controller.h"
+#include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 
@@ -27,6 +28,8 @@ class DeploymentController final : public Reconciler {
                        const Clock& clock = RealClock::Get(), int workers = 2);
   absl::StatusOr<Result> Reconcile(const Request& request, std::stop_token stop) override;
   Controller& controller() { return controller_; }
+  // Optional: where the controller reports what it did (v1 Events).
+  void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
 
  private:
   absl::Status ScaleReplicaSet(const json::Value& rs, int64_t replicas, const json::Value* annotations = nullptr);
@@ -37,6 +40,7 @@ class DeploymentController final : public Reconciler {
   Informer& deployments_;
   Informer& replicasets_;
   const Clock& clock_;
+  EventRecorder* events_ = nullptr;
   Controller controller_;
 };
 

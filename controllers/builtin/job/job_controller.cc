@@ -135,9 +135,13 @@ absl::StatusOr<Result> JobController::Reconcile(const Request& request, std::sto
       if (!s.ok() && s.code() != absl::StatusCode::kNotFound && s.code() != absl::StatusCode::kAborted) return s;
     }
     if (!fail_reason.empty()) {
-      SetCondition(next, "Failed", "True", fail_reason, fail_message, now);
+      if (SetCondition(next, "Failed", "True", fail_reason, fail_message, now) && events_) {
+        events_->Record(job, "Warning", fail_reason, fail_message);
+      }
     } else if (complete) {
-      SetCondition(next, "Complete", "True", "", "", now);
+      if (SetCondition(next, "Complete", "True", "", "", now) && events_) {
+        events_->Record(job, "Normal", "Completed", "Job completed");
+      }
       st.Set("completionTime", FormatRfc3339(now));
     }
     active.clear();

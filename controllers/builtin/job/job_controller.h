@@ -7,6 +7,7 @@
 // `ttlSecondsAfterFinished`.
 
 #include "controllers/runtime/controller.h"
+#include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/expectations.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
@@ -19,6 +20,8 @@ class JobController final : public Reconciler {
                 int workers = 2, absl::Duration backoff_base = absl::Seconds(10));
   absl::StatusOr<Result> Reconcile(const Request& request, std::stop_token stop) override;
   Controller& controller() { return controller_; }
+  // Optional: where the controller reports what it did (v1 Events).
+  void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
 
  private:
   client::ApiClient& api_;
@@ -27,6 +30,7 @@ class JobController final : public Reconciler {
   const Clock& clock_;
   const absl::Duration backoff_base_;
   Expectations expectations_;
+  EventRecorder* events_ = nullptr;
   Controller controller_;
 };
 

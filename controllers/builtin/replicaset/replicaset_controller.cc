@@ -220,6 +220,7 @@ absl::Status ReplicaSetController::ManageReplicas(const json::Value& rs, const s
       }
     }
     BERTH_LOG(Info, "controllers.replicaset", "Created pods", "key", key, "count", created);
+    if (events_) events_->Record(rs, "Normal", "SuccessfulCreate", StrCat("Created ", created, " pod(s)"));
   } else if (diff > 0) {
     std::vector<ObjectPtr> victims = active;
     std::sort(victims.begin(), victims.end(), DeleteBefore);
@@ -235,6 +236,7 @@ absl::Status ReplicaSetController::ManageReplicas(const json::Value& rs, const s
       }
     }
     BERTH_LOG(Info, "controllers.replicaset", "Deleted pods", "key", key, "count", n);
+    if (events_) events_->Record(rs, "Normal", "SuccessfulDelete", StrCat("Deleted ", n, " pod(s)"));
   }
   return absl::OkStatus();
 }

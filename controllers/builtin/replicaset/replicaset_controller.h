@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "controllers/runtime/controller.h"
+#include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/expectations.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
@@ -19,6 +20,8 @@ class ReplicaSetController final : public Reconciler {
                        const Clock& clock = RealClock::Get(), int workers = 2);
   absl::StatusOr<Result> Reconcile(const Request& request, std::stop_token stop) override;
   Controller& controller() { return controller_; }
+  // Optional: where the controller reports what it did (v1 Events).
+  void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
 
  private:
   void OnPod(const ObjectPtr& pod, bool created, bool deleted);
@@ -29,6 +32,7 @@ class ReplicaSetController final : public Reconciler {
   Informer& pods_;
   const Clock& clock_;
   Expectations expectations_;
+  EventRecorder* events_ = nullptr;
   Controller controller_;
 };
 

@@ -383,6 +383,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         return r.status();
       }
     }
+    if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message);
     std::lock_guard<std::mutex> lock(mu_);
     unschedulable_.insert(key);
     // Also retry on a timer, in case the change that frees room is not one we watch.
@@ -398,6 +399,9 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     return s;
   }
   bound_++;
+  if (events_) {
+    events_->Record(*pod, "Normal", "Scheduled", StrCat("Successfully assigned ", key, " to ", chosen));
+  }
   return Result{};
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "controllers/runtime/controller.h"
+#include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 
@@ -48,6 +49,8 @@ class Scheduler final : public Reconciler {
             int workers = 8);
   absl::StatusOr<Result> Reconcile(const Request& request, std::stop_token stop) override;
   Controller& controller() { return controller_; }
+  // Optional: where the controller reports what it did (v1 Events).
+  void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
   uint64_t bound() const { return bound_.load(); }
 
  private:
@@ -91,6 +94,7 @@ class Scheduler final : public Reconciler {
   size_t next_start_ = 0;                      // round-robin start of the node scan
   std::set<std::string> unschedulable_;        // pod keys waiting for the cluster to change
   std::atomic<uint64_t> bound_{0};
+  EventRecorder* events_ = nullptr;
   Controller controller_;
 };
 
