@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "core/flags/dashed_flags.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
@@ -39,29 +40,13 @@ void RaiseFileLimit() {
   }
 }
 
-// Abseil flags are spelled with underscores; the command-line contract uses dashes
-// (--data-dir). Accept both.
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
-  storage.assign(argv, argv + argc);
-  for (size_t i = 1; i < storage.size(); ++i) {
-    std::string& a = storage[i];
-    if (a.rfind("--", 0) != 0) continue;
-    size_t end = a.find('=');
-    for (size_t j = 2; j < std::min(end, a.size()); ++j) {
-      if (a[j] == '-') a[j] = '_';
-    }
-  }
-  std::vector<char*> out;
-  for (auto& s : storage) out.push_back(s.data());
-  return out;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("berth-apiserver --data-dir DIR --listen HOST:PORT");
   std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
+  std::vector<char*> args = berth::flags::NormalizeDashes(argc, argv, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   RaiseFileLimit();
   // Signals are taken by sigwait below, never by a random thread.

@@ -28,6 +28,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ.get("BERTH_BIN", os.path.join(HERE, "..", "build", "bin"))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
+import bench_table  # noqa: E402
 from berth_e2e import ApiServer, wait_for  # noqa: E402
 
 
@@ -330,15 +332,7 @@ def main():
             api.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    lines = [f"{'figure':<52} {'value':>12}  {'reference':<34} {'ref value':>12} {'ratio':>7}"]
-    for what, v, ref, rv in rows:
-        ratio = v / rv if rv else float("nan")
-        lines.append(f"{what:<52} {v:>12.1f}  {ref:<34} {rv:>12.1f} {ratio:>7.2f}")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    bench_table.emit(rows, args.out)
 
 
 if __name__ == "__main__":

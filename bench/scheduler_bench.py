@@ -18,6 +18,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+sys.path.insert(0, HERE)
+import bench_table  # noqa: E402
 from berth_e2e import ApiServer, ControllerManager, wait_for  # noqa: E402
 
 POD_LUA = r"""
@@ -131,15 +133,7 @@ def main():
         finally:
             cm.stop()
         rows.append((f"creating {args.nodes} nodes took (s)", t_nodes, "nodes", float(args.nodes)))
-    lines = [f"{'figure':<52} {'value':>10}  {'reference':<45} {'ref value':>10} {'ratio':>6}"]
-    for what, v, ref, rv in rows:
-        ratio = v / rv if rv else float("nan")
-        lines.append(f"{what:<52} {v:>10.1f}  {ref:<45} {rv:>10.1f} {ratio:>6.2f}")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    bench_table.emit(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "core/flags/dashed_flags.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "controllers/builtin/cronjob/cronjob_controller.h"
@@ -48,20 +49,6 @@ ABSL_FLAG(int64_t, pod_eviction_timeout_seconds, 300, "time a node stays unreach
 
 namespace {
 
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
-  storage.assign(argv, argv + argc);
-  for (size_t i = 1; i < storage.size(); ++i) {
-    std::string& a = storage[i];
-    if (a.rfind("--", 0) != 0) continue;
-    size_t end = std::min(a.find('='), a.size());
-    for (size_t j = 2; j < end; ++j) {
-      if (a[j] == '-') a[j] = '_';
-    }
-  }
-  std::vector<char*> out;
-  for (auto& s : storage) out.push_back(s.data());
-  return out;
-}
 
 std::atomic<bool> g_stop{false};
 
@@ -70,7 +57,7 @@ std::atomic<bool> g_stop{false};
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("berth-controller-manager --server URL [--leader-elect]");
   std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, storage);
+  std::vector<char*> args = berth::flags::NormalizeDashes(argc, argv, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   sigset_t set;
   sigemptyset(&set);

@@ -31,6 +31,14 @@ std::vector<api::Cause> TemplateCauses(const json::Value& object) {
   return ps ? ValidatePodSpec(*ps, "spec.template.spec") : std::vector<api::Cause>{};
 }
 
+// Deployments, ReplicaSets and DaemonSets: a selector that selects the template, valid pods.
+std::vector<api::Cause> ValidateWorkload(const json::Value& object) {
+  auto causes = ValidateSelectorMatchesTemplate(object);
+  auto more = TemplateCauses(object);
+  causes.insert(causes.end(), more.begin(), more.end());
+  return causes;
+}
+
 std::vector<api::Cause> SelectorImmutable(const json::Value& object, const json::Value& old) {
   const json::Value* a = object.Get({"spec", "selector"});
   const json::Value* b = old.Get({"spec", "selector"});
@@ -161,12 +169,7 @@ class Deployment final : public Strategy {
     }
     DefaultTemplate(object);
   }
-  std::vector<api::Cause> Validate(const json::Value& object) const override {
-    auto causes = ValidateSelectorMatchesTemplate(object);
-    auto more = TemplateCauses(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-    return causes;
-  }
+  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
   std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
     return SelectorImmutable(object, old);
   }
@@ -178,12 +181,7 @@ class ReplicaSet final : public Strategy {
     if (json::Value* spec = Spec(object)) SetIfAbsent(*spec, "replicas", 1);
     DefaultTemplate(object);
   }
-  std::vector<api::Cause> Validate(const json::Value& object) const override {
-    auto causes = ValidateSelectorMatchesTemplate(object);
-    auto more = TemplateCauses(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-    return causes;
-  }
+  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
   std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
     return SelectorImmutable(object, old);
   }
@@ -206,12 +204,7 @@ class DaemonSet final : public Strategy {
     }
     DefaultTemplate(object);
   }
-  std::vector<api::Cause> Validate(const json::Value& object) const override {
-    auto causes = ValidateSelectorMatchesTemplate(object);
-    auto more = TemplateCauses(object);
-    causes.insert(causes.end(), more.begin(), more.end());
-    return causes;
-  }
+  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
   std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
     return SelectorImmutable(object, old);
   }

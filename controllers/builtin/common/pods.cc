@@ -4,6 +4,11 @@
 
 namespace berth::controllers::builtin {
 
+int64_t IntAt(const json::Value& v, std::initializer_list<std::string_view> path, int64_t fallback) {
+  const json::Value* x = v.Get(path);
+  return x && x->is_int() ? x->as_int() : fallback;
+}
+
 bool IsPodActive(const json::Value& pod) {
   std::string phase = pod.GetString({"status", "phase"});
   return phase != "Succeeded" && phase != "Failed" && pod.Get({"metadata", "deletionTimestamp"}) == nullptr;

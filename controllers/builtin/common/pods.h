@@ -10,6 +10,9 @@
 
 namespace berth::controllers::builtin {
 
+// The integer at `path`, or `fallback` when absent or not an integer.
+int64_t IntAt(const json::Value& v, std::initializer_list<std::string_view> path, int64_t fallback);
+
 bool IsPodActive(const json::Value& pod);  // not Succeeded/Failed, not being deleted
 bool IsPodReady(const json::Value& pod);
 // Ready for at least min_ready_seconds at `now`.

@@ -14,11 +14,6 @@ namespace {
 
 constexpr char kHashLabel[] = "controller-revision-hash";
 
-int64_t IntAt(const json::Value& v, std::initializer_list<std::string_view> path, int64_t fallback) {
-  const json::Value* x = v.Get(path);
-  return x && x->is_int() ? x->as_int() : fallback;
-}
-
 std::string TemplateHash(const json::Value& ds) {
   const json::Value* t = ds.Get({"spec", "template"});
   return std::to_string(std::hash<std::string>{}(t ? json::Serialize(*t) : "") % 10000000000ULL);

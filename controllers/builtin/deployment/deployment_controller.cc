@@ -15,11 +15,6 @@ namespace {
 constexpr char kHashLabel[] = "pod-template-hash";
 constexpr char kRevision[] = "deployment.kubernetes.io/revision";
 
-int64_t IntAt(const json::Value& v, std::initializer_list<std::string_view> path, int64_t fallback) {
-  const json::Value* x = v.Get(path);
-  return x && x->is_int() ? x->as_int() : fallback;
-}
-
 int64_t Revision(const json::Value& obj) {
   std::string r = obj.GetString({"metadata", "annotations", kRevision});
   try {

@@ -9,11 +9,6 @@
 namespace berth::controllers::builtin {
 namespace {
 
-int64_t IntAt(const json::Value& v, std::initializer_list<std::string_view> path, int64_t fallback) {
-  const json::Value* x = v.Get(path);
-  return x && x->is_int() ? x->as_int() : fallback;
-}
-
 bool ConditionTrue(const json::Value& obj, const std::string& type) {
   const json::Value* c = FindCondition(obj, type);
   return c && c->GetString({"status"}) == "True";

@@ -15,11 +15,6 @@ namespace {
 
 constexpr int kBurst = 500;  // the most pods created or deleted in one pass
 
-int64_t IntAt(const json::Value& v, std::initializer_list<std::string_view> path, int64_t fallback) {
-  const json::Value* x = v.Get(path);
-  return x && x->is_int() ? x->as_int() : fallback;
-}
-
 // Lower ranks are deleted first (Kubernetes' ActivePods ordering, simplified): unscheduled,
 // then pending, then not ready, then the most recently created.
 bool DeleteBefore(const ObjectPtr& a, const ObjectPtr& b) {

@@ -1,0 +1,22 @@
+#include "core/flags/dashed_flags.h"
+
+#include <algorithm>
+
+namespace berth::flags {
+
+std::vector<char*> NormalizeDashes(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.assign(argv, argv + argc);
+  for (size_t i = 1; i < storage.size(); ++i) {
+    std::string& a = storage[i];
+    if (a.rfind("--", 0) != 0) continue;
+    size_t end = std::min(a.find('='), a.size());
+    for (size_t j = 2; j < end; ++j) {
+      if (a[j] == '-') a[j] = '_';
+    }
+  }
+  std::vector<char*> out;
+  for (auto& s : storage) out.push_back(s.data());
+  return out;
+}
+
+}  // namespace berth::flags
