@@ -49,6 +49,11 @@ bool Informer::WaitForSync(absl::Duration timeout) {
   return synced_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [this] { return synced_; });
 }
 
+bool Informer::WaitForLists(int n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return synced_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [this, n] { return lists_.load() >= n; });
+}
+
 ObjectPtr Informer::Get(const std::string& key) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = cache_.find(key);
@@ -123,6 +128,7 @@ absl::Status Informer::ListAndReplace() {
     cache_ = std::move(fresh);
     resource_version_ = list->resource_version;
     synced_ = true;
+    lists_++;
   }
   synced_cv_.notify_all();
   for (const auto& h : handlers_) {
@@ -191,7 +197,7 @@ void Informer::Run() {
                                   Apply(e.type, e.object);
                                   return !stop_.load();
                                 },
-                                stop_, /*timeout_seconds=*/300);
+                                stop_, watch_timeout_seconds_);
     if (stop_) break;
     if (s.code() == absl::StatusCode::kOutOfRange) {
       need_list = true;  // 410: the revision is gone; relist

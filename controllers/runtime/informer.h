@@ -36,6 +36,14 @@ class Informer {
  public:
   Informer(client::ApiClient& api, client::Resource resource, std::string ns = "",
            client::ListOptions selectors = {}, const Clock& clock = RealClock::Get());
+
+  // How long one watch request may last before the informer re-watches (server-side
+  // timeoutSeconds). Before Start.
+  void SetWatchTimeout(int seconds) { watch_timeout_seconds_ = seconds; }
+  // How many times the informer has listed (1 after the first sync; more after 410s).
+  int lists() const { return lists_.load(); }
+  // Waits until the informer has listed at least `n` times.
+  bool WaitForLists(int n, absl::Duration timeout);
   ~Informer();
 
   // Before Start.
@@ -75,6 +83,8 @@ class Informer {
   std::map<std::string, std::map<std::string, std::set<std::string>>> indexes_;  // index -> value -> keys
   std::string resource_version_;
 
+  int watch_timeout_seconds_ = 300;
+  std::atomic<int> lists_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
