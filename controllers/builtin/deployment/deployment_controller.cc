@@ -205,7 +205,17 @@ absl::StatusOr<Result> DeploymentController::Reconcile(const Request& request, s
     old_running += IntAt(*rs, {"status", "replicas"}, 0);
   }
 
-  if (!paused) {
+  // A ReplicaSet whose status does not yet reflect its spec would make the availability
+  // arithmetic below count pods that are already going: wait for it (as Kubernetes does).
+  bool statuses_current = true;
+  for (const auto& rs : owned) {
+    if (IntAt(*rs, {"status", "observedGeneration"}, 0) < IntAt(*rs, {"metadata", "generation"}, 0) ||
+        IntAt(*rs, {"status", "replicas"}, 0) != spec_replicas(rs)) {
+      statuses_current = false;
+    }
+  }
+  bool hold = !statuses_current && new_rs != nullptr;
+  if (!paused && !hold) {
     if (new_rs == nullptr) {
       int64_t start = 0;
       if (strategy == "Recreate") {
@@ -295,7 +305,7 @@ absl::StatusOr<Result> DeploymentController::Reconcile(const Request& request, s
       absl::Status s = api_.Delete(client::resources::kReplicaSets, request.ns, idle[i]->GetString({"metadata", "name"}), opts);
       if (!s.ok() && s.code() != absl::StatusCode::kNotFound) return s;
     }
-  } else if (new_rs && spec_replicas(new_rs) != desired && old_total == 0) {
+  } else if (paused && new_rs && spec_replicas(new_rs) != desired && old_total == 0) {
     absl::Status s = ScaleReplicaSet(*new_rs, desired);  // a paused deployment still scales
     if (!s.ok()) return s;
   }
@@ -360,6 +370,7 @@ absl::StatusOr<Result> DeploymentController::Reconcile(const Request& request, s
     auto r = api_.UpdateStatus(client::resources::kDeployments, next);
     if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound) return r.status();
   }
+  if (hold) return Result{absl::Milliseconds(200)};
   if (!min_available || !complete) result.requeue_after = std::min(result.requeue_after == absl::ZeroDuration() ? absl::Seconds(5) : result.requeue_after, absl::Seconds(5));
   return result;
 }
