@@ -89,7 +89,8 @@ void Write(const Value& v, Writer& w) {
     case Value::Type::kDouble: {
       double d = v.as_double();
       // Integral doubles print without a fraction, as Go does for float64 values.
-      if (d == static_cast<double>(static_cast<int64_t>(d)) && d < 9e15 && d > -9e15) {
+      // Range first: converting an out-of-range double to an integer is undefined.
+      if (d < 9e15 && d > -9e15 && d == static_cast<double>(static_cast<int64_t>(d))) {
         w.Int64(static_cast<int64_t>(d));
       } else {
         w.Double(d);
@@ -122,7 +123,10 @@ absl::StatusOr<Value> Parse(std::string_view text, int max_depth) {
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+  // Full precision: the default fast path rounds long decimals inexactly, so a number could
+  // change value between a client's write and the next read (found by libFuzzer).
+  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
+                              rapidjson::kParseFullPrecisionFlag;
   rapidjson::ParseResult result = reader.Parse<kFlags>(is, builder);
   if (builder.depth_exceeded()) {
     return absl::InvalidArgumentError(

@@ -48,6 +48,15 @@ TEST(JsonTest, AccessorsAndEquality) {
   EXPECT_EQ(v.size(), 0u);
 }
 
+TEST(JsonTest, LongNumbersRoundTripExactly) {
+  // Found by libFuzzer: without full-precision parsing this value changed on a round trip.
+  auto v = Parse("[9888000000000000000000000000000000000000584467151640971036]");
+  ASSERT_TRUE(v.ok());
+  auto again = Parse(Serialize(*v));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(*again == *v) << Serialize(*v);
+}
+
 TEST(JsonTest, QuoteEscapes) { EXPECT_EQ(Quote("a\"b\n"), R"("a\"b\n")"); }
 
 }  // namespace
