@@ -40,22 +40,12 @@ void RaiseFileLimit() {
   }
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("berth-apiserver --data-dir DIR --listen HOST:PORT");
-  std::vector<std::string> storage;
-  std::vector<char*> args = berth::flags::NormalizeDashes(argc, argv, storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  RaiseFileLimit();
   // Signals are taken by sigwait below, never by a random thread.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t set = berth::flags::ParseFlagsAndBlockSignals(argc, argv, "berth-apiserver --data-dir DIR --listen HOST:PORT");
+  RaiseFileLimit();
 
   berth::apiserver::ApiServerOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);

@@ -49,22 +49,13 @@ ABSL_FLAG(int64_t, pod_eviction_timeout_seconds, 300, "time a node stays unreach
 
 namespace {
 
-
 std::atomic<bool> g_stop{false};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("berth-controller-manager --server URL [--leader-elect]");
-  std::vector<std::string> storage;
-  std::vector<char*> args = berth::flags::NormalizeDashes(argc, argv, storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  sigset_t set = berth::flags::ParseFlagsAndBlockSignals(argc, argv,
+                                                         "berth-controller-manager --server URL [--leader-elect]");
 
   using namespace berth;
   std::string server = absl::GetFlag(FLAGS_server);

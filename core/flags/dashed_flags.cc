@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+
 namespace berth::flags {
 
 std::vector<char*> NormalizeDashes(int argc, char** argv, std::vector<std::string>& storage) {
@@ -17,6 +20,20 @@ std::vector<char*> NormalizeDashes(int argc, char** argv, std::vector<std::strin
   std::vector<char*> out;
   for (auto& s : storage) out.push_back(s.data());
   return out;
+}
+
+sigset_t ParseFlagsAndBlockSignals(int argc, char** argv, const char* usage) {
+  absl::SetProgramUsageMessage(usage);
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormalizeDashes(argc, argv, storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
 }
 
 }  // namespace berth::flags

@@ -150,7 +150,16 @@ class Secret final : public Strategy {
   }
 };
 
-class Deployment final : public Strategy {
+// Deployments, ReplicaSets and DaemonSets share their validation; each defaults its own spec.
+class Workload : public Strategy {
+ public:
+  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
+  std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
+    return SelectorImmutable(object, old);
+  }
+};
+
+class Deployment final : public Workload {
  public:
   void Default(json::Value& object) const override {
     if (json::Value* spec = Spec(object)) {
@@ -169,25 +178,17 @@ class Deployment final : public Strategy {
     }
     DefaultTemplate(object);
   }
-  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
-  std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
-    return SelectorImmutable(object, old);
-  }
 };
 
-class ReplicaSet final : public Strategy {
+class ReplicaSet final : public Workload {
  public:
   void Default(json::Value& object) const override {
     if (json::Value* spec = Spec(object)) SetIfAbsent(*spec, "replicas", 1);
     DefaultTemplate(object);
   }
-  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
-  std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
-    return SelectorImmutable(object, old);
-  }
 };
 
-class DaemonSet final : public Strategy {
+class DaemonSet final : public Workload {
  public:
   void Default(json::Value& object) const override {
     if (json::Value* spec = Spec(object)) {
@@ -203,10 +204,6 @@ class DaemonSet final : public Strategy {
       }
     }
     DefaultTemplate(object);
-  }
-  std::vector<api::Cause> Validate(const json::Value& object) const override { return ValidateWorkload(object); }
-  std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
-    return SelectorImmutable(object, old);
   }
 };
 
