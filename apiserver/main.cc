@@ -15,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "apiserver/http/http.h"
 #include "apiserver/server/apiserver.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
@@ -49,13 +50,14 @@ int main(int argc, char** argv) {
 
   berth::apiserver::ApiServerOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  std::string listen = absl::GetFlag(FLAGS_listen);
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &options.port)) {
-    std::fprintf(stderr, "--listen must be HOST:PORT, got %s\n", listen.c_str());
+  berth::apiserver::http::ServerOptions listen;
+  if (absl::Status parsed = berth::apiserver::http::ParseListenAddress(absl::GetFlag(FLAGS_listen), listen);
+      !parsed.ok()) {
+    std::fprintf(stderr, "--listen: %s\n", std::string(parsed.message()).c_str());
     return 2;
   }
-  options.host = listen.substr(0, colon);
+  options.host = listen.host;
+  options.port = listen.port;
   options.retention.min_events = static_cast<uint64_t>(absl::GetFlag(FLAGS_retention_events));
   options.retention.min_age = absl::Seconds(absl::GetFlag(FLAGS_retention_seconds));
   options.compaction_interval = absl::Milliseconds(absl::GetFlag(FLAGS_compaction_interval_ms));

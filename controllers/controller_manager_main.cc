@@ -32,6 +32,7 @@
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
 #include "controllers/runtime/leader_election.h"
+#include "controllers/runtime/status_server.h"
 #include "core/client/api_client.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
@@ -45,6 +46,8 @@ ABSL_FLAG(int, scheduler_workers, 16, "scheduler workers (bindings in flight)");
 ABSL_FLAG(bool, scheduler, true, "run the scheduler in this process");
 ABSL_FLAG(int64_t, node_monitor_grace_period_seconds, 40, "heartbeat silence after which a node is NotReady");
 ABSL_FLAG(int64_t, job_backoff_base_ms, 10000, "delay before recreating a Job's failed pod (doubles per failure)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
+          "HOST:PORT for /healthz, /readyz and /metrics (port 0 picks a free one; empty disables)");
 ABSL_FLAG(int64_t, pod_eviction_timeout_seconds, 300, "time a node stays unreachable before its pods are evicted");
 
 namespace {
@@ -59,6 +62,18 @@ int main(int argc, char** argv) {
 
   using namespace berth;
   std::string server = absl::GetFlag(FLAGS_server);
+  apiserver::http::InitializeNetworkThreads(2);
+  std::unique_ptr<controllers::StatusServer> status_server;
+  if (std::string listen = absl::GetFlag(FLAGS_metrics_listen); !listen.empty()) {
+    auto started = controllers::StatusServer::Start(listen);
+    if (!started.ok()) {
+      std::fprintf(stderr, "--metrics-listen: %s\n", started.status().ToString().c_str());
+      return 2;
+    }
+    status_server = std::move(*started);
+    std::printf("serving metrics on http://%s\n", status_server->address().c_str());
+    std::fflush(stdout);
+  }
   auto api = client::ApiClient::Connect(server);
   std::mutex mu;
   std::condition_variable cv;
@@ -143,6 +158,10 @@ int main(int argc, char** argv) {
     }
   }
   for (controllers::Controller* c : running) c->Start();
+  if (status_server) {
+    status_server->AddControllers(running);
+    status_server->SetLeading(true);
+  }
   BERTH_LOG(Info, "controller-manager", "Controllers running", "server", server);
   std::printf("controller-manager running against %s\n", server.c_str());
   std::fflush(stdout);
@@ -155,6 +174,7 @@ int main(int argc, char** argv) {
     cv.wait(lock, [] { return g_stop.load(); });
   }
   g_stop = true;
+  if (status_server) status_server->SetLeading(false);
   api->CancelWatches();
   for (controllers::Controller* c : running) c->Stop();
   for (controllers::Informer* i : informers) i->Stop();

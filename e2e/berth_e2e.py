@@ -13,7 +13,9 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 BIN_DIR = os.environ.get("BERTH_BIN", os.path.join(os.path.dirname(__file__), "..", "build", "bin"))
 
@@ -236,9 +238,20 @@ class ControllerManager:
     def start(self):
         log = open(os.path.join(self.log_dir, f"controller-manager-{time.monotonic_ns()}.log"), "ab")
         self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-controller-manager"), "--server", self.server.url]
-                                     + self.extra_args, stdout=subprocess.DEVNULL, stderr=log)
+                                     + self.extra_args, stdout=subprocess.PIPE, stderr=log)
         log.close()
+        # The status endpoint starts first and prints its address (port 0 picked a free one).
+        line = self.proc.stdout.readline().decode()
+        self.metrics_url = line.split(" on ", 1)[1].strip() if line.startswith("serving metrics on ") else None
         return self
+
+    def get_status(self, path):
+        """GET path from the controller-manager's own /healthz, /readyz, /metrics endpoint."""
+        try:
+            with urllib.request.urlopen(self.metrics_url + path, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

@@ -81,6 +81,28 @@ class ControllersTest(unittest.TestCase):
         self.c.patch(f"{RS}/web", {"spec": {"replicas": 2}})
         self.wait_converged("web", 2)
 
+    def test_metrics_endpoint_reports_each_controller(self):
+        self.assertEqual(self.c.post(RS, replicaset("metered", 1)).status, 201)
+        self.wait_converged("metered", 1)
+        leader = self.cm if self.cm.get_status("/readyz")[0] == 200 else self.standby
+        self.assertEqual(leader.get_status("/healthz"), (200, "ok"))
+        code, text = leader.get_status("/metrics")
+        self.assertEqual(code, 200)
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("berth_controller_reconciles_total{"):
+                name = line.split('"')[1]
+                counts[name] = int(line.rsplit(" ", 1)[1])
+        self.assertGreater(counts.get("replicaset", 0), 0, text)
+        self.assertGreater(counts.get("scheduler", 0), 0, text)
+        self.assertIn('workqueue_depth{name="deployment"}', text)
+        self.assertIn('berth_controller_reconcile_duration_seconds_count{name="replicaset"}', text)
+        self.assertIn("berth_leader_is_leading 1", text)
+        # The standby is alive but not ready: it does not act.
+        other = self.standby if leader is self.cm else self.cm
+        if other.proc is not None and other.proc.poll() is None:
+            self.assertEqual(other.get_status("/readyz")[0], 503)
+
     def test_orphans_are_adopted_and_deleted_pods_replaced(self):
         orphan = pod("orphan-1", {"rs": "adopt"})
         self.assertEqual(self.c.post(PODS, orphan).status, 201)

@@ -20,6 +20,7 @@
 
 #include "apiserver/http/http.h"
 #include "core/log/log.h"
+#include "absl/strings/numbers.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver::http {
@@ -364,6 +365,19 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
     out[key] = std::move(value);
   }
   return out;
+}
+
+absl::Status ParseListenAddress(std::string_view address, ServerOptions& options) {
+  size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon == std::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(address.data() + colon + 1, address.size() - colon - 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(StrCat("listen address must be HOST:PORT, got \"", address, "\""));
+  }
+  options.host = std::string(address.substr(0, colon));
+  options.port = port;
+  return absl::OkStatus();
 }
 
 void InitializeNetworkThreads(int threads) {

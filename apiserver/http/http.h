@@ -86,6 +86,9 @@ void InitializeNetworkThreads(int threads);
 
 absl::StatusOr<std::unique_ptr<Server>> StartServer(ServerOptions options, Handler handler);
 
+// "HOST:PORT" (PORT 0 picks a free port) into options.host/port; InvalidArgument otherwise.
+absl::Status ParseListenAddress(std::string_view address, ServerOptions& options);
+
 // Percent-decoding; `plus_is_space` for query components.
 std::string PercentDecode(std::string_view s, bool plus_is_space);
 std::map<std::string, std::string> ParseQuery(std::string_view query);

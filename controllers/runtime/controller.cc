@@ -1,6 +1,7 @@
 #include "controllers/runtime/controller.h"
 
 #include "core/log/log.h"
+#include "core/strings/strings.h"
 
 namespace berth::controllers {
 
@@ -34,7 +35,9 @@ bool Controller::ProcessOneForTest() {
 
 void Controller::ProcessKey(const std::string& key, std::stop_token stop) {
   reconciles_++;
+  auto started = clock_.MonotonicNow();
   auto result = reconciler_.Reconcile(Request::FromKey(key), stop);
+  latency_.Observe(std::chrono::duration<double>(clock_.MonotonicNow() - started).count());
   if (!result.ok()) {
     errors_++;
     BERTH_LOG(Warning, "controller", "Reconcile failed; requeued with backoff", "controller", name_, "key", key,
@@ -45,6 +48,28 @@ void Controller::ProcessKey(const std::string& key, std::stop_token stop) {
     if (result->requeue_after > absl::ZeroDuration()) queue_.AddAfter(key, result->requeue_after);
   }
   queue_.Done(key);
+}
+
+std::string Controller::RenderMetrics(const std::vector<const Controller*>& controllers) {
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+    for (const Controller* c : controllers) {
+      StrAppend(&out, name, "{name=\"", c->name_, "\"} ", value(*c), "\n");
+    }
+  };
+  family("workqueue_depth", "gauge", "Keys ready to be processed.",
+         [](const Controller& c) { return static_cast<uint64_t>(c.queue_.Len()); });
+  family("berth_controller_reconciles_total", "counter", "Reconcile calls.",
+         [](const Controller& c) { return c.reconciles_.load(); });
+  family("berth_controller_reconcile_errors_total", "counter", "Reconcile calls that returned an error (requeued).",
+         [](const Controller& c) { return c.errors_.load(); });
+  StrAppend(&out, "# HELP berth_controller_reconcile_duration_seconds Time spent in Reconcile.\n",
+            "# TYPE berth_controller_reconcile_duration_seconds histogram\n");
+  for (const Controller* c : controllers) {
+    c->latency_.Render(out, "berth_controller_reconcile_duration_seconds", StrCat("name=\"", c->name_, "\""));
+  }
+  return out;
 }
 
 }  // namespace berth::controllers

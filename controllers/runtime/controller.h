@@ -12,6 +12,7 @@
 
 #include "controllers/runtime/reconciler.h"
 #include "controllers/runtime/workqueue.h"
+#include "core/metrics/histogram.h"
 #include "core/time/clock.h"
 
 namespace berth::controllers {
@@ -29,6 +30,11 @@ class Controller {
 
   uint64_t reconciles() const { return reconciles_.load(); }
   uint64_t errors() const { return errors_.load(); }
+  const std::string& name() const { return name_; }
+
+  // Prometheus text for a set of controllers: queue depth, reconciles, errors, requeues and
+  // reconcile latency, labelled by controller name (client-go's workqueue metric names).
+  static std::string RenderMetrics(const std::vector<const Controller*>& controllers);
 
   // Processes one ready key on the calling thread (tests); false if none was ready.
   bool ProcessOneForTest();
@@ -44,6 +50,7 @@ class Controller {
   std::vector<std::jthread> threads_;
   std::atomic<uint64_t> reconciles_{0};
   std::atomic<uint64_t> errors_{0};
+  metrics::Histogram latency_{metrics::LatencyBounds()};
 };
 
 }  // namespace berth::controllers

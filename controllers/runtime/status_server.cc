@@ -1,0 +1,58 @@
+#include "controllers/runtime/status_server.h"
+
+#include "core/strings/strings.h"
+
+namespace berth::controllers {
+
+absl::StatusOr<std::unique_ptr<StatusServer>> StatusServer::Start(const std::string& listen) {
+  apiserver::http::ServerOptions options;
+  if (absl::Status s = apiserver::http::ParseListenAddress(listen, options); !s.ok()) return s;
+  std::unique_ptr<StatusServer> self(new StatusServer());
+  self->host_ = options.host;
+  StatusServer* raw = self.get();
+  auto server = apiserver::http::StartServer(
+      options, [raw](apiserver::http::Request request, std::shared_ptr<apiserver::http::Responder> responder) {
+        raw->Handle(request, *responder);
+      });
+  if (!server.ok()) return server.status();
+  self->server_ = std::move(*server);
+  return self;
+}
+
+StatusServer::~StatusServer() {
+  if (server_) server_->Stop();
+}
+
+std::string StatusServer::address() const { return StrCat(host_, ":", server_->port()); }
+
+void StatusServer::AddControllers(const std::vector<Controller*>& controllers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  controllers_.insert(controllers_.end(), controllers.begin(), controllers.end());
+}
+
+void StatusServer::Handle(const apiserver::http::Request& request, apiserver::http::Responder& responder) {
+  apiserver::http::Response response;
+  response.content_type = "text/plain; charset=utf-8";
+  if (request.method != "GET") {
+    response.status = 405;
+    response.body = "only GET is served here\n";
+  } else if (request.path == "/healthz" || request.path == "/livez") {
+    response.body = "ok";
+  } else if (request.path == "/readyz") {
+    // A standby is healthy but not the one acting: say so, as a leader-election readiness check does.
+    response.status = leading_ ? 200 : 503;
+    response.body = leading_ ? "ok" : "not leading";
+  } else if (request.path == "/metrics") {
+    response.content_type = "text/plain; version=0.0.4";
+    std::lock_guard<std::mutex> lock(mu_);
+    response.body = Controller::RenderMetrics(controllers_);
+    StrAppend(&response.body, "# HELP berth_leader_is_leading 1 while this replica holds the lease.\n",
+              "# TYPE berth_leader_is_leading gauge\nberth_leader_is_leading ", leading_ ? 1 : 0, "\n");
+  } else {
+    response.status = 404;
+    response.body = StrCat("no such path: ", request.path, " (served: /healthz /readyz /metrics)\n");
+  }
+  responder.Reply(std::move(response));
+}
+
+}  // namespace berth::controllers
