@@ -23,6 +23,7 @@
 #include "controllers/builtin/cronjob/cronjob_controller.h"
 #include "controllers/builtin/daemonset/daemonset_controller.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
+#include "controllers/builtin/gc/custom_kinds.h"
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
   controllers::builtin::GarbageCollector gc(*api, kinds, RealClock::Get(), workers);
+  controllers::builtin::CustomKindWatcher custom_kinds(*api, server, gc);
   controllers::builtin::NamespaceController ns_controller(*api, namespaces);
   controllers::builtin::NodeLifecycleOptions nl;
   nl.grace = absl::Seconds(absl::GetFlag(FLAGS_node_monitor_grace_period_seconds));
@@ -158,6 +160,7 @@ int main(int argc, char** argv) {
     }
   }
   for (controllers::Controller* c : running) c->Start();
+  custom_kinds.Start();
   if (status_server) {
     status_server->AddControllers(running);
     status_server->SetLeading(true);
@@ -176,6 +179,7 @@ int main(int argc, char** argv) {
   g_stop = true;
   if (status_server) status_server->SetLeading(false);
   api->CancelWatches();
+  custom_kinds.Stop();
   for (controllers::Controller* c : running) c->Stop();
   for (controllers::Informer* i : informers) i->Stop();
   BERTH_LOG(Info, "controller-manager", "Stopped", "lost_leadership", lost);

@@ -136,6 +136,11 @@ class ExampleControllerTest(unittest.TestCase):
                 self.assertEqual((st["succeeded"], st["failed"]), (3, 0))
                 pods = c.get("/api/v1/namespaces/default/pods?labelSelector=example.berth.dev%2Ftaskrun%3Dhello").json()["items"]
                 self.assertEqual(sorted(p["metadata"]["name"] for p in pods), ["hello-0", "hello-1", "hello-2"])
+                # The garbage collector follows custom kinds too: deleting the TaskRun (background
+                # propagation) removes the pods it owns.
+                self.assertEqual(c.delete(f"{path}/hello").status, 200)
+                wait_for(lambda: not c.get("/api/v1/namespaces/default/pods?labelSelector=example.berth.dev%2Ftaskrun%3Dhello")
+                         .json()["items"], timeout=30, what="the TaskRun's pods to be collected")
             finally:
                 example.stop()
                 cm.stop()

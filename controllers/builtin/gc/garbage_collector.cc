@@ -15,46 +15,92 @@ bool HasFinalizer(const json::Value& obj, const std::string& f) {
   return false;
 }
 
+std::string KindKey(const std::string& group, const std::string& plural) {
+  return group.empty() ? plural : plural + "." + group;
+}
+
 std::string KeyFor(const client::Resource& r, const json::Value& obj) {
-  return r.plural + "|" + Informer::KeyOf(obj);
+  return KindKey(r.group, r.plural) + "|" + Informer::KeyOf(obj);
 }
 
 }  // namespace
 
 GarbageCollector::GarbageCollector(client::ApiClient& api, std::vector<WatchedKind> kinds, const Clock& clock,
                                    int workers)
-    : api_(api), kinds_(std::move(kinds)), controller_("garbage-collector", *this, clock, workers) {
-  for (const WatchedKind& k : kinds_) {
-    const client::Resource r = k.resource;
-    auto examine = [this, r](const ObjectPtr& o) {
-      const json::Value* refs = o->Get({"metadata", "ownerReferences"});
-      bool pending = o->Get({"metadata", "deletionTimestamp"}) &&
-                     (HasFinalizer(*o, "foregroundDeletion") || HasFinalizer(*o, "orphan"));
-      if ((refs && refs->size() > 0) || pending) controller_.Enqueue(KeyFor(r, *o));
-    };
-    k.informer->AddHandlers({examine, [examine](const ObjectPtr&, const ObjectPtr& o) { examine(o); },
-                             [this](const ObjectPtr& o) { EnqueueDependents(*o); }});
+    : api_(api), controller_("garbage-collector", *this, clock, workers) {
+  for (WatchedKind& k : kinds) {
+    AddHandlers(k);
+    kinds_.push_back(std::make_shared<const WatchedKind>(std::move(k)));
   }
 }
 
-const WatchedKind* GarbageCollector::ByPlural(const std::string& plural) const {
-  for (const auto& k : kinds_) {
-    if (k.resource.plural == plural) return &k;
+void GarbageCollector::AddHandlers(const WatchedKind& k) {
+  const client::Resource r = k.resource;
+  auto examine = [this, r](const ObjectPtr& o) {
+    const json::Value* refs = o->Get({"metadata", "ownerReferences"});
+    bool pending = o->Get({"metadata", "deletionTimestamp"}) &&
+                   (HasFinalizer(*o, "foregroundDeletion") || HasFinalizer(*o, "orphan"));
+    if ((refs && refs->size() > 0) || pending) controller_.Enqueue(KeyFor(r, *o));
+  };
+  k.informer->AddHandlers({examine, [examine](const ObjectPtr&, const ObjectPtr& o) { examine(o); },
+                           [this](const ObjectPtr& o) { EnqueueDependents(*o); }});
+}
+
+void GarbageCollector::AddKind(WatchedKind kind) {
+  if (Watches(kind.resource.group, kind.resource.plural)) return;
+  AddHandlers(kind);
+  Informer* informer = kind.informer;
+  std::string name = kind.resource.kind;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kinds_.push_back(std::make_shared<const WatchedKind>(std::move(kind)));
+  }
+  informer->Start();
+  BERTH_LOG(Info, "controllers.gc", "Watching a custom kind", "kind", name);
+}
+
+void GarbageCollector::RemoveKind(const std::string& group, const std::string& plural) {
+  KindPtr removed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = kinds_.begin(); it != kinds_.end(); ++it) {
+      if ((*it)->resource.group == group && (*it)->resource.plural == plural) {
+        removed = *it;
+        kinds_.erase(it);
+        break;
+      }
+    }
+  }
+  if (removed) removed->informer->Stop();
+}
+
+bool GarbageCollector::Watches(const std::string& group, const std::string& plural) const {
+  return ByKey(KindKey(group, plural)) != nullptr;
+}
+
+std::vector<GarbageCollector::KindPtr> GarbageCollector::Kinds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return kinds_;
+}
+
+GarbageCollector::KindPtr GarbageCollector::ByKey(const std::string& kind_key) const {
+  for (const KindPtr& k : Kinds()) {
+    if (KindKey(k->resource.group, k->resource.plural) == kind_key) return k;
   }
   return nullptr;
 }
 
-const WatchedKind* GarbageCollector::ByKind(const std::string& api_version, const std::string& kind) const {
-  for (const auto& k : kinds_) {
-    if (k.resource.kind == kind && k.resource.ApiVersion() == api_version) return &k;
+GarbageCollector::KindPtr GarbageCollector::ByKind(const std::string& api_version, const std::string& kind) const {
+  for (const KindPtr& k : Kinds()) {
+    if (k->resource.kind == kind && k->resource.ApiVersion() == api_version) return k;
   }
   return nullptr;
 }
 
-std::vector<std::pair<const WatchedKind*, ObjectPtr>> GarbageCollector::Dependents(const std::string& uid) const {
-  std::vector<std::pair<const WatchedKind*, ObjectPtr>> out;
-  for (const auto& k : kinds_) {
-    for (const ObjectPtr& o : k.informer->ByIndex("owner", uid)) out.emplace_back(&k, o);
+std::vector<std::pair<GarbageCollector::KindPtr, ObjectPtr>> GarbageCollector::Dependents(const std::string& uid) const {
+  std::vector<std::pair<KindPtr, ObjectPtr>> out;
+  for (const KindPtr& k : Kinds()) {
+    for (const ObjectPtr& o : k->informer->ByIndex("owner", uid)) out.emplace_back(k, o);
   }
   return out;
 }
@@ -66,7 +112,7 @@ void GarbageCollector::EnqueueDependents(const json::Value& owner) {
 }
 
 absl::StatusOr<bool> GarbageCollector::OwnerExists(const json::Value& ref, const std::string& ns) {
-  const WatchedKind* kind = ByKind(ref.GetString({"apiVersion"}), ref.GetString({"kind"}));
+  KindPtr kind = ByKind(ref.GetString({"apiVersion"}), ref.GetString({"kind"}));
   if (kind == nullptr) return true;  // a kind we do not watch: never collect on its account
   std::string owner_ns = kind->resource.namespaced ? ns : "";
   std::string key = owner_ns.empty() ? ref.GetString({"name"}) : owner_ns + "/" + ref.GetString({"name"});
@@ -97,7 +143,7 @@ absl::StatusOr<Result> GarbageCollector::Reconcile(const Request& request, std::
   std::string key = request.Key();
   size_t bar = key.find('|');
   if (bar == std::string::npos) return Result{};
-  const WatchedKind* kind = ByPlural(key.substr(0, bar));
+  KindPtr kind = ByKey(key.substr(0, bar));
   if (kind == nullptr) return Result{};
   ObjectPtr obj = kind->informer->Get(key.substr(bar + 1));
   if (obj == nullptr) return Result{};
