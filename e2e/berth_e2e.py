@@ -86,11 +86,11 @@ class Client:
     def delete(self, path, body=None, **kw):
         return self.request("DELETE", path, body, **kw)
 
-    def watch(self, path, timeout=30):
+    def watch(self, path, timeout=30, headers=None):
         """Yields parsed watch events from a streaming GET until the server ends it."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         sep = "&" if "?" in path else "?"
-        conn.request("GET", path + sep + "watch=1")
+        conn.request("GET", path + sep + "watch=1", headers=headers or {})
         resp = conn.getresponse()
         if resp.status != 200:
             raise AssertionError(f"watch failed: {resp.status} {resp.read()!r}")
@@ -363,3 +363,24 @@ def node(name, cpu="4", memory="8Gi", pods="110", labels=None, taints=None):
     if taints:
         n["spec"]["taints"] = taints
     return n
+
+
+class Kubectl:
+    """Runs /usr/bin/kubectl against a server with a fresh HOME, so no discovery cache from an
+    earlier run (or another server on the same port) answers in its place."""
+
+    def __init__(self, server_url):
+        self.server_url = server_url
+        self.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
+
+    def run(self, *args, check=True, timeout=60, stdin=None):
+        env = dict(os.environ, HOME=self.home)
+        env.pop("KUBECONFIG", None)
+        r = subprocess.run(["kubectl", "--server", self.server_url, *args], env=env, input=stdin,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def cleanup(self):
+        shutil.rmtree(self.home, ignore_errors=True)

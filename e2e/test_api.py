@@ -223,6 +223,36 @@ class ApiTest(unittest.TestCase):
         empty = self.c.get("/api/v1/namespaces/sel/configmaps").json()
         self.assertEqual(empty["items"], [])
 
+    def test_table_and_text_views(self):
+        """kubectl get's Table (list, single object, watch) and the text/plain view for curl."""
+        table_accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+        self.assertStatus(self.c.post("/api/v1/namespaces/default/configmaps",
+                                      {"metadata": {"name": "tabled"}, "data": {"a": "1", "b": "2"}}), 201)
+        r = self.c.get("/api/v1/namespaces/default/configmaps", headers=table_accept)
+        self.assertEqual(r.status, 200)
+        t = r.json()
+        self.assertEqual((t["kind"], t["apiVersion"]), ("Table", "meta.k8s.io/v1"))
+        self.assertEqual([c["name"] for c in t["columnDefinitions"]], ["Name", "Data", "Age"])
+        row = next(r for r in t["rows"] if r["cells"][0] == "tabled")
+        self.assertEqual(row["cells"][1], 2)
+        self.assertEqual(row["object"]["kind"], "PartialObjectMetadata")
+        self.assertEqual(row["object"]["metadata"]["namespace"], "default")
+        one = self.c.get("/api/v1/namespaces/default/configmaps/tabled", headers=table_accept).json()
+        self.assertEqual(len(one["rows"]), 1)
+        text = self.c.get("/api/v1/configmaps?labelSelector=", headers={"Accept": "text/plain"})
+        self.assertTrue(text.headers and any(v.startswith("text/plain") for v in text.header_all("Content-Type")))
+        lines = text.body.decode().splitlines() if isinstance(text.body, bytes) else text.body.splitlines()
+        self.assertEqual(lines[0].split(), ["NAMESPACE", "NAME", "DATA", "AGE"])
+        self.assertTrue(any(line.split()[:3] == ["default", "tabled", "2"] for line in lines), lines)
+        # Watch events carry one-row Tables; column definitions come with the first only.
+        events = self.c.watch("/api/v1/namespaces/default/configmaps?timeoutSeconds=1", headers=table_accept)
+        first = next(events)
+        self.assertEqual(first["object"]["kind"], "Table")
+        self.assertEqual(len(first["object"]["rows"]), 1)
+        self.assertTrue(first["object"]["columnDefinitions"])
+        for later in events:
+            self.assertEqual(later["object"]["columnDefinitions"], [])
+
     def test_pagination_is_consistent(self):
         self.assertStatus(self.c.post("/api/v1/namespaces", {"metadata": {"name": "pages"}}), 201)
         base = "/api/v1/namespaces/pages/configmaps"

@@ -6,7 +6,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BIN_DIR, ApiServer, ControllerManager, Process, SimulatedKubelet, node, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, ApiServer, Kubectl, ControllerManager, Process, SimulatedKubelet, node, wait_for  # noqa: E402
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
@@ -26,7 +26,12 @@ WIDGET_CRD = {
                                    "replicas": {"type": "integer"},
                                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}},
                                "status": {"type": "object", "properties": {"replicas": {"type": "integer"},
-                                                                           "ready": {"type": "boolean"}}}}}}}]}}
+                                                                           "ready": {"type": "boolean"}}}}}},
+                           "additionalPrinterColumns": [
+                               {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                               {"name": "Color", "type": "string", "jsonPath": ".spec.color"},
+                               {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas", "priority": 1},
+                               {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]}]}}
 
 
 def widget(name, size=3, **spec):
@@ -71,6 +76,21 @@ class CrdTest(unittest.TestCase):
         smp = self.c.patch(f"{WIDGETS}/w1", {"spec": {"size": 6}}, content_type="application/strategic-merge-patch+json")
         self.assertEqual(smp.status, 415)
         self.assertEqual(self.c.get("/apis/example.com/v1/widgets").json()["kind"], "WidgetList")
+
+    def test_kubectl_get_prints_the_printer_columns(self):
+        self.assertEqual(self.c.post(WIDGETS, widget("printed", size=7, replicas=2)).status, 201)
+        kubectl = Kubectl(self.server.url)
+        try:
+            out = kubectl.run("get", "widgets").stdout.splitlines()
+            self.assertEqual(out[0].split(), ["NAME", "SIZE", "COLOR", "AGE"])
+            row = next(line.split() for line in out if line.startswith("printed "))
+            self.assertEqual(row[:3], ["printed", "7", "blue"])
+            self.assertRegex(row[3], r"^\d+s$")  # humanized by the server
+            wide = kubectl.run("get", "wd", "printed", "-o", "wide").stdout.splitlines()
+            self.assertEqual(wide[0].split(), ["NAME", "SIZE", "COLOR", "REPLICAS", "AGE"])
+            self.assertEqual(wide[1].split()[3], "2")
+        finally:
+            kubectl.cleanup()
 
     def test_status_and_scale_subresources(self):
         self.assertEqual(self.c.post(WIDGETS, widget("ws", replicas=2)).status, 201)

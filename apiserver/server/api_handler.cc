@@ -6,6 +6,7 @@
 #include "apiserver/server/body_codec.h"
 #include "apiserver/server/discovery.h"
 #include "apiserver/server/openapi.h"
+#include "apiserver/server/table/table.h"
 #include "apiserver/server/watch_sink.h"
 #include "core/api/errors.h"
 #include "core/json/codec.h"
@@ -226,6 +227,12 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     }
     auto obj = registry_.Get(*type, info.ns, info.name);
     if (!obj.ok()) return ex->Fail(obj.status());
+    table::TableOptions tables = table::NegotiateTable(ex->ctx.request);
+    if (tables.format != table::Format::kObject) {
+      auto parsed = json::Parse(*obj);
+      if (!parsed.ok()) return ex->Fail(parsed.status());
+      return ReplyTable(ex, *type, {*std::move(parsed)}, "", "", tables);
+    }
     return ex->Reply(200, *std::move(obj));
   }
   if (method == "DELETE") {
@@ -258,6 +265,18 @@ void ApiHandler::ServeList(const std::shared_ptr<Exchange>& ex, const registry::
   }
   auto page = registry_.List(type, ex->ctx.info.ns, params);
   if (!page.ok()) return ex->Fail(page.status());
+  table::TableOptions tables = table::NegotiateTable(req);
+  if (tables.format != table::Format::kObject) {
+    std::vector<json::Value> objects;
+    objects.reserve(page->items.size());
+    for (const std::string& item : page->items) {
+      auto parsed = json::Parse(item);
+      if (!parsed.ok()) return ex->Fail(parsed.status());
+      objects.push_back(*std::move(parsed));
+    }
+    tables.namespace_column = type.namespaced && ex->ctx.info.ns.empty();
+    return ReplyTable(ex, type, objects, StrCat(page->revision), page->continue_token, tables);
+  }
   std::string body;
   size_t total = 128;
   for (const auto& item : page->items) total += item.size() + 1;
@@ -272,6 +291,14 @@ void ApiHandler::ServeList(const std::shared_ptr<Exchange>& ex, const registry::
   }
   body += "]}";
   ex->Reply(200, std::move(body));
+}
+
+void ApiHandler::ReplyTable(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type,
+                            const std::vector<json::Value>& objects, const std::string& resource_version,
+                            const std::string& continue_token, const table::TableOptions& options) {
+  json::Value t = table::BuildTable(type, objects, resource_version, continue_token, options, clock_.Now());
+  if (options.format == table::Format::kText) return ex->Reply(200, table::RenderText(t, options), table::ContentType(options));
+  ex->Reply(200, json::Serialize(t), table::ContentType(options));
 }
 
 void ApiHandler::ServeWatch(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {
@@ -326,7 +353,13 @@ void ApiHandler::ServeWatch(const std::shared_ptr<Exchange>& ex, const registry:
     if (!valid.ok()) return ex->Fail(valid);
   }
   auto stream = ex->Stream("application/json");
-  auto sink = std::make_shared<JsonLinesWatchSink>(stream, type.kind, type.ApiVersion());
+  table::TableOptions tables = table::NegotiateTable(req);
+  std::shared_ptr<watch::WatchSink> sink;
+  if (tables.format == table::Format::kTable) {
+    sink = table::MakeTableWatchSink(stream, type, tables, clock_);
+  } else {
+    sink = std::make_shared<JsonLinesWatchSink>(stream, type.kind, type.ApiVersion());
+  }
   for (const std::string& item : initial.items) sink->Send(watch::EventType::kAdded, item, 0);
   absl::Status s = watch_cache_.Watch(from, std::move(filter), sink);
   if (!s.ok()) sink->Fail(s);

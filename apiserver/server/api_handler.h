@@ -17,6 +17,7 @@
 #include "apiserver/registry/registry.h"
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/metrics.h"
+#include "apiserver/server/table/table.h"
 #include "apiserver/server/request_info.h"
 #include "apiserver/watch/watch_cache.h"
 #include "core/concurrency/thread_pool.h"
@@ -53,6 +54,9 @@ class ApiHandler {
   void HandleNonResource(const std::shared_ptr<Exchange>& ex);
   void HandleResource(const std::shared_ptr<Exchange>& ex);
   void ServeList(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
+  void ReplyTable(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type,
+                  const std::vector<json::Value>& objects, const std::string& resource_version,
+                  const std::string& continue_token, const table::TableOptions& options);
   void ServeWatch(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ServeWrite(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ServeCreate(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);

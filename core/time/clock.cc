@@ -23,11 +23,18 @@ std::string FormatRfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
+absl::Time ParseRfc3339(std::string_view s, absl::Time fallback) {
+  absl::Time t;
+  std::string err;
+  return absl::ParseTime(absl::RFC3339_full, std::string(s), &t, &err) ? t : fallback;
+}
+
 std::string HumanDuration(absl::Duration d) {
   // Mirrors k8s.io/apimachinery/pkg/util/duration.HumanDuration.
   int64_t seconds = absl::ToInt64Seconds(d);
-  if (seconds < 0) return "<invalid>";
-  if (seconds == 0 && d > absl::ZeroDuration()) return "0s";
+  // Up to a second in the future is clock skew between machines, not an error.
+  if (seconds < -1) return "<invalid>";
+  if (seconds < 0) return "0s";
   if (seconds < 60 * 2) return StrCat(seconds, "s");
   int64_t minutes = seconds / 60;
   if (minutes < 10) {

@@ -7,6 +7,8 @@ namespace {
 
 TEST(ClockTest, HumanDurationMatchesKubernetes) {
   EXPECT_EQ(HumanDuration(absl::Seconds(5)), "5s");
+  EXPECT_EQ(HumanDuration(absl::Seconds(-1)), "0s");  // skew between machines
+  EXPECT_EQ(HumanDuration(absl::Seconds(-5)), "<invalid>");
   EXPECT_EQ(HumanDuration(absl::Seconds(119)), "119s");
   EXPECT_EQ(HumanDuration(absl::Seconds(182)), "3m2s");
   EXPECT_EQ(HumanDuration(absl::Minutes(30)), "30m");
