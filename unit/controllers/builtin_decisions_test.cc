@@ -1,0 +1,268 @@
+// Built-in controllers' decisions, one reconcile at a time: a real in-process apiserver
+// (memory store, port 0) for the API, a fake clock for time, and the controller driven by
+// ProcessOneForTest so that each step is observed — no worker threads, no sleeps.
+
+#include <functional>
+
+#include "apiserver/server/apiserver.h"
+#include "controllers/builtin/deployment/deployment_controller.h"
+#include "controllers/builtin/job/job_controller.h"
+#include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
+#include "controllers/builtin/replicaset/replicaset_controller.h"
+#include "controllers/runtime/informer.h"
+#include "core/client/api_client.h"
+#include "core/json/codec.h"
+#include "gtest/gtest.h"
+#include "testing/fake_clock.h"
+
+namespace berth::controllers::builtin {
+namespace {
+
+namespace res = client::resources;
+
+json::Value J(const std::string& text) {
+  auto v = json::Parse(text);
+  EXPECT_TRUE(v.ok()) << text;
+  return v.ok() ? *v : json::Value();
+}
+
+class DecisionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    apiserver::ApiServerOptions opts;  // no data dir: the memory store
+    opts.work_threads = 8;
+    auto s = apiserver::ApiServer::Start(opts);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    api_ = client::ApiClient::Connect("http://" + server_->address());
+  }
+  void TearDown() override {
+    for (Informer* i : started_) i->Stop();
+    api_.reset();
+    server_.reset();
+  }
+  void Start(std::initializer_list<Informer*> informers) {
+    for (Informer* i : informers) {
+      i->Start();
+      ASSERT_TRUE(i->WaitForSync(absl::Seconds(10)));
+      started_.push_back(i);
+    }
+  }
+  // Informer events arrive on their own thread: wait (with a deadline) until the cache agrees.
+  static bool Eventually(const std::function<bool()>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::yield();
+    }
+    return pred();
+  }
+  static int Drain(Controller& c) {
+    int n = 0;
+    while (c.ProcessOneForTest()) ++n;
+    return n;
+  }
+  std::vector<json::Value> LivePods() {
+    auto list = api_->List(res::kPods, "default");
+    EXPECT_TRUE(list.ok()) << list.status();
+    std::vector<json::Value> out;
+    for (json::Value& p : list->items) {
+      if (!p.Get({"metadata", "deletionTimestamp"})) out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  testing::FakeClock clock_;
+  std::unique_ptr<apiserver::ApiServer> server_;
+  std::unique_ptr<client::ApiClient> api_;
+  std::vector<Informer*> started_;
+};
+
+json::Value ReplicaSet(int replicas) {
+  return J(R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web"},
+    "spec":{"replicas":)" + std::to_string(replicas) + R"(,"selector":{"matchLabels":{"app":"web"}},
+      "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"host"}]}}}})");
+}
+
+TEST_F(DecisionsTest, ReplicaSetNeverCreatesDuplicatesWhileItsCacheLags) {
+  Informer rs_informer(*api_, res::kReplicaSets);
+  Informer pods(*api_, res::kPods);
+  ReplicaSetController rs(*api_, rs_informer, pods, clock_, 1);
+  Start({&rs_informer, &pods});
+  ASSERT_TRUE(api_->Create(res::kReplicaSets, "default", ReplicaSet(3)).ok());
+  ASSERT_TRUE(Eventually([&] { return rs_informer.Get("default/web") != nullptr; }));
+  Drain(rs.controller());
+  ASSERT_EQ(LivePods().size(), 3u);
+  std::string uid = rs_informer.Get("default/web")->GetString({"metadata", "uid"});
+  for (const json::Value& p : LivePods()) {
+    EXPECT_EQ(p.Get({"metadata", "ownerReferences"})->as_array()[0].GetString({"uid"}), uid);
+  }
+  // Reconcile again at once, before the pod informer has necessarily seen the creations: the
+  // expectations hold the controller back.
+  rs.controller().Enqueue("default/web");
+  Drain(rs.controller());
+  EXPECT_EQ(LivePods().size(), 3u);
+  ASSERT_TRUE(Eventually([&] { return pods.ByIndex("owner", uid).size() == 3; }));
+  Drain(rs.controller());
+  EXPECT_EQ(LivePods().size(), 3u);
+
+  // An orphan that matches is adopted (owner reference set), and with four owned pods for
+  // three replicas one is deleted: the set converges without a new creation.
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"stray","labels":{"app":"web"}},
+      "spec":{"containers":[{"name":"c","image":"host"}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return pods.Get("default/stray") != nullptr; }));
+  ASSERT_TRUE(Eventually([&] {
+    rs.controller().Enqueue("default/web");
+    Drain(rs.controller());
+    return LivePods().size() == 3;
+  }));
+  for (const json::Value& p : LivePods()) {
+    const json::Value* refs = p.Get({"metadata", "ownerReferences"});
+    ASSERT_NE(refs, nullptr) << json::Serialize(p);
+    EXPECT_EQ(refs->as_array()[0].GetString({"uid"}), uid);
+  }
+}
+
+TEST_F(DecisionsTest, DeploymentSurgesANewReplicaSetWithinMaxSurge) {
+  Informer deployments(*api_, res::kDeployments);
+  Informer replicasets(*api_, res::kReplicaSets);
+  DeploymentController controller(*api_, deployments, replicasets, clock_, 1);
+  Start({&deployments, &replicasets});
+  auto deployment = J(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+    "spec":{"replicas":4,"selector":{"matchLabels":{"app":"web"}},
+      "strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":1,"maxUnavailable":0}},
+      "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"v1"}]}}}})");
+  ASSERT_TRUE(api_->Create(res::kDeployments, "default", deployment).ok());
+  ASSERT_TRUE(Eventually([&] { return deployments.Get("default/web") != nullptr; }));
+  Drain(controller.controller());
+  auto sets = [&] { return api_->List(res::kReplicaSets, "default")->items; };
+  ASSERT_EQ(sets().size(), 1u);
+  json::Value first = sets()[0];
+  EXPECT_EQ(first.Get({"spec", "replicas"})->as_int(), 4);
+  std::string hash = first.GetString({"metadata", "labels", "pod-template-hash"});
+  EXPECT_FALSE(hash.empty());
+  EXPECT_EQ(first.GetString({"spec", "selector", "matchLabels", "pod-template-hash"}), hash);
+  // Pretend the old pods are all ready, so that only maxSurge limits the new set.
+  first.Ensure({"status"}).Set("replicas", 4);
+  first["status"].Set("readyReplicas", 4);
+  first["status"].Set("availableReplicas", 4);
+  first["status"].Set("observedGeneration", first.Get({"metadata", "generation"})->as_int());
+  ASSERT_TRUE(api_->UpdateStatus(res::kReplicaSets, first).ok());
+
+  json::Value changed = *api_->Get(res::kDeployments, "default", "web");
+  changed["spec"]["template"]["spec"]["containers"].as_array()[0].Set("image", "v2");
+  ASSERT_TRUE(api_->Update(res::kDeployments, changed).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto d = deployments.Get("default/web");
+    auto rs = replicasets.List();
+    return d && d->Get({"metadata", "generation"})->as_int() == 2 && rs.size() == 1 &&
+           rs[0]->Get({"status", "readyReplicas"}) != nullptr;
+  }));
+  ASSERT_TRUE(Eventually([&] {
+    controller.controller().Enqueue("default/web");
+    Drain(controller.controller());
+    return sets().size() == 2;
+  }));
+  int64_t old_replicas = -1, new_replicas = -1;
+  for (const json::Value& rs : sets()) {
+    bool is_old = rs.GetString({"metadata", "labels", "pod-template-hash"}) == hash;
+    (is_old ? old_replicas : new_replicas) = rs.Get({"spec", "replicas"})->as_int();
+  }
+  EXPECT_EQ(old_replicas, 4) << "maxUnavailable 0: nothing old goes before new pods are ready";
+  EXPECT_EQ(new_replicas, 1) << "maxSurge 1: at most replicas+1 pods";
+}
+
+TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
+  Informer nodes(*api_, res::kNodes);
+  Informer leases(*api_, res::kLeases, "kube-node-lease");
+  Informer pods(*api_, res::kPods);
+  NodeLifecycleOptions options;
+  options.grace = absl::Seconds(40);
+  options.eviction_timeout = absl::Seconds(300);
+  NodeLifecycleController lifecycle(*api_, nodes, leases, pods, options, clock_);
+  Start({&nodes, &leases, &pods});
+  std::string now = FormatRfc3339(clock_.Now());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"status":{"conditions":[
+      {"type":"Ready","status":"True","lastHeartbeatTime":")" + now + R"("}]}})")).ok());
+  ASSERT_TRUE(api_->Create(res::kLeases, "kube-node-lease", J(R"({"metadata":{"name":"n1"},
+      "spec":{"holderIdentity":"n1","renewTime":")" + FormatRfc3339(clock_.Now()) + R"("}})")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"on-n1"},
+      "spec":{"nodeName":"n1","containers":[{"name":"c","image":"host"}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return nodes.Get("n1") != nullptr && pods.Get("default/on-n1") != nullptr; }));
+  auto ready = [&]() {
+    auto n = api_->Get(res::kNodes, "", "n1");
+    for (const json::Value& c : n->Get({"status", "conditions"})->as_array()) {
+      if (c.GetString({"type"}) == "Ready") return c.GetString({"status"});
+    }
+    return std::string();
+  };
+  lifecycle.controller().Enqueue("n1");
+  Drain(lifecycle.controller());
+  EXPECT_EQ(ready(), "True");
+
+  clock_.Advance(absl::Seconds(39));
+  lifecycle.controller().Enqueue("n1");
+  Drain(lifecycle.controller());
+  EXPECT_EQ(ready(), "True") << "still within the grace period";
+
+  clock_.Advance(absl::Seconds(2));
+  lifecycle.controller().Enqueue("n1");
+  Drain(lifecycle.controller());
+  EXPECT_EQ(ready(), "Unknown");
+  auto node = api_->Get(res::kNodes, "", "n1");
+  std::string taints = json::Serialize(*node->Get({"spec", "taints"}));
+  EXPECT_NE(taints.find("node.kubernetes.io/unreachable"), std::string::npos) << taints;
+  EXPECT_NE(taints.find("NoExecute"), std::string::npos) << taints;
+  EXPECT_EQ(LivePods().size(), 1u) << "pods stay until the eviction timeout";
+
+  clock_.Advance(absl::Seconds(301));
+  ASSERT_TRUE(Eventually([&] {
+    lifecycle.controller().Enqueue("n1");
+    Drain(lifecycle.controller());
+    return LivePods().empty();
+  }));
+}
+
+TEST_F(DecisionsTest, JobRunsPodsUntilCompletionsThenIsComplete) {
+  Informer jobs(*api_, res::kJobs);
+  Informer pods(*api_, res::kPods);
+  JobController controller(*api_, jobs, pods, clock_, 1, absl::Seconds(10));
+  Start({&jobs, &pods});
+  ASSERT_TRUE(api_->Create(res::kJobs, "default", J(R"({"metadata":{"name":"batch"},
+      "spec":{"completions":2,"parallelism":1,"backoffLimit":1,
+        "template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"host"}]}}}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return jobs.Get("default/batch") != nullptr; }));
+  std::string uid = jobs.Get("default/batch")->GetString({"metadata", "uid"});
+  auto finish_running_pods = [&](const char* phase) {
+    for (json::Value p : LivePods()) {
+      if (p.GetString({"status", "phase"}) == "Succeeded" || p.GetString({"status", "phase"}) == "Failed") continue;
+      p.Ensure({"status"}).Set("phase", phase);
+      ASSERT_TRUE(api_->UpdateStatus(res::kPods, p).ok());
+    }
+  };
+  auto phase_count = [&](const char* phase) {
+    size_t n = 0;
+    for (const ObjectPtr& p : pods.ByIndex("owner", uid)) n += p->GetString({"status", "phase"}) == phase;
+    return n;
+  };
+  Drain(controller.controller());
+  ASSERT_EQ(LivePods().size(), 1u) << "parallelism 1";
+  ASSERT_TRUE(Eventually([&] { return pods.ByIndex("owner", uid).size() == 1; }));
+  finish_running_pods("Succeeded");
+  ASSERT_TRUE(Eventually([&] { return phase_count("Succeeded") == 1; }));
+  Drain(controller.controller());
+  ASSERT_TRUE(Eventually([&] { return pods.ByIndex("owner", uid).size() == 2; }));
+  EXPECT_EQ(LivePods().size(), 2u);
+  finish_running_pods("Succeeded");
+  ASSERT_TRUE(Eventually([&] { return phase_count("Succeeded") == 2; }));
+  Drain(controller.controller());
+  auto job = api_->Get(res::kJobs, "default", "batch");
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->Get({"status", "succeeded"})->as_int(), 2);
+  std::string conditions = json::Serialize(*job->Get({"status", "conditions"}));
+  EXPECT_NE(conditions.find("\"Complete\""), std::string::npos) << conditions;
+  EXPECT_EQ(LivePods().size(), 2u) << "no pod beyond completions";
+}
+
+}  // namespace
+}  // namespace berth::controllers::builtin
