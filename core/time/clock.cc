@@ -23,6 +23,10 @@ std::string FormatRfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
 }
 
+std::string FormatRfc3339Nano(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone());
+}
+
 absl::Time ParseRfc3339(std::string_view s, absl::Time fallback) {
   absl::Time t;
   std::string err;

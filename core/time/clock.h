@@ -32,6 +32,8 @@ class RealClock final : public Clock {
 
 // RFC 3339 in UTC with second precision, as Kubernetes writes metav1.Time: 2025-01-01T00:00:00Z.
 std::string FormatRfc3339(absl::Time t);
+// With nanoseconds, as CRI log lines and metav1.MicroTime-like fields carry them.
+std::string FormatRfc3339Nano(absl::Time t);
 // Parses metav1.Time (RFC 3339); `fallback` when empty or malformed.
 absl::Time ParseRfc3339(std::string_view s, absl::Time fallback);
 // Kubernetes' humanized age for Table cells ("5s", "3m2s", "2d").

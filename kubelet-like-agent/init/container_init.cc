@@ -1,0 +1,321 @@
+// berth-container-init SPEC_JSON
+//
+// PID 1 of every container's PID namespace, exec'd by LinuxRuntime right after clone(2). It
+// (1) builds the container's view: hostname, private mounts, a fresh /proc, volume bind mounts,
+// the image's root file system entered with pivot_root; (2) starts the main process; (3) stays
+// as PID 1: reaps every zombie, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the
+// main process, and writes its stdout/stderr to the log file in the CRI format
+// ("<RFC3339Nano> stdout F <line>"), rotating by size; (4) records how the main process ended in
+// the exit file (written atomically), then exits, which ends the namespace. Being the log pump
+// and the exit recorder, it needs nothing from the agent, so it outlives an agent restart and
+// the agent re-adopts it from its checkpoint.
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/json/codec.h"
+#include "core/json/value.h"
+#include "kubelet-like-agent/init/log_writer.h"
+
+extern char** environ;
+
+namespace {
+
+using berth::json::Value;
+
+// fd 3, when open, tells the agent that set-up finished ("R") or why it failed ("E<message>"):
+// Start returns only after either, so the container is fully built when the agent reports it.
+constexpr int kReadyFd = 3;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::string message = what + ": " + std::strerror(errno);
+  std::fprintf(stderr, "berth-container-init: %s\n", message.c_str());
+  std::string report = "E" + message;
+  ssize_t ignored = write(kReadyFd, report.data(), report.size());
+  (void)ignored;
+  _exit(127);
+}
+
+void MkdirAll(const std::string& path) {
+  std::string partial;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      partial = path.substr(0, i);
+      mkdir(partial.c_str(), 0755);
+    }
+  }
+}
+
+// A bind target must exist and be of the source's type (a file over a file, a dir over a dir).
+void EnsureTarget(const std::string& source, const std::string& target) {
+  struct stat st;
+  if (stat(source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    MkdirAll(target.substr(0, target.rfind('/')));
+    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) close(fd);
+  } else {
+    MkdirAll(target);
+  }
+}
+
+void BindMount(const std::string& source, const std::string& target, bool read_only) {
+  struct stat st;
+  if (stat(source.c_str(), &st) != 0) Die("bind mount " + target + " from " + source);
+  EnsureTarget(source, target);
+  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind mount " + target);
+  if (read_only &&
+      mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr) != 0) {
+    Die("read-only remount " + target);
+  }
+}
+
+void LoopbackUp() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  struct ifreq ifr {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  close(s);
+}
+
+void SetUpFileSystem(const Value& spec) {
+  // Nothing we mount may leak back to the host.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die("make mounts private");
+  std::string rootfs = spec.GetString({"rootfs"});
+  std::string prefix = rootfs;  // where container paths live right now
+  if (!rootfs.empty()) {
+    if (mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind rootfs");
+    MkdirAll(rootfs + "/dev");
+    if (mount("/dev", (rootfs + "/dev").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind /dev");
+    MkdirAll(rootfs + "/tmp");
+  }
+  MkdirAll(prefix + "/proc");
+  if (mount("proc", (prefix + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    Die("mount /proc");
+  }
+  if (const Value* mounts = spec.Find("mounts"); mounts && mounts->is_array()) {
+    for (const Value& m : mounts->as_array()) {
+      const Value* ro = m.Find("readOnly");
+      BindMount(m.GetString({"source"}), prefix + m.GetString({"target"}), ro && ro->is_bool() && ro->as_bool());
+    }
+  }
+  if (!rootfs.empty()) {
+    std::string old_root = rootfs + "/.berth-old-root";
+    MkdirAll(old_root);
+    if (syscall(SYS_pivot_root, rootfs.c_str(), old_root.c_str()) != 0) Die("pivot_root");
+    if (chdir("/") != 0) Die("chdir /");
+    if (umount2("/.berth-old-root", MNT_DETACH) != 0) Die("detach the old root");
+    rmdir("/.berth-old-root");
+  }
+}
+
+std::vector<std::string> Strings(const Value& spec, const char* key) {
+  std::vector<std::string> out;
+  if (const Value* a = spec.Find(key); a && a->is_array()) {
+    for (const Value& v : a->as_array()) out.push_back(v.is_string() ? v.as_string() : "");
+  }
+  return out;
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+[[noreturn]] void ExecMain(const Value& spec, int out_fd, int err_fd) {
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd >= 0) dup2(null_fd, 0);
+  dup2(out_fd, 1);
+  dup2(err_fd, 2);
+  std::vector<std::string> argv = Strings(spec, "argv");
+  std::vector<std::string> env = Strings(spec, "env");
+  if (argv.empty()) {
+    std::fprintf(stderr, "no command to run\n");
+    _exit(127);
+  }
+  const Value* gid = spec.Find("runAsGroup");
+  const Value* uid = spec.Find("runAsUser");
+  if ((gid && gid->is_int()) || (uid && uid->is_int())) {
+    if (setgroups(0, nullptr) != 0) Die("setgroups");
+  }
+  if (gid && gid->is_int() && setgid(static_cast<gid_t>(gid->as_int())) != 0) Die("setgid");
+  if (uid && uid->is_int() && setuid(static_cast<uid_t>(uid->as_int())) != 0) Die("setuid");
+  std::string wd = spec.GetString({"workingDir"});
+  if (!wd.empty() && chdir(wd.c_str()) != 0) Die("working directory " + wd);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::vector<char*> args = CStrings(argv);
+  std::vector<char*> envp = CStrings(env);
+  environ = envp.data();  // execvp searches the container's PATH
+  execvp(args[0], args.data());
+  int code = errno == ENOENT ? 127 : 126;
+  std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+  _exit(code);
+}
+
+std::string Rfc3339Nano() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: berth-container-init SPEC_JSON (started by berth-agent)\n");
+    return 2;
+  }
+  std::string text;
+  {
+    FILE* f = std::fopen(argv[1], "r");
+    if (f == nullptr) Die(std::string("open ") + argv[1]);
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  auto parsed = berth::json::Parse(text);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "berth-container-init: bad spec: %s\n", std::string(parsed.status().message()).c_str());
+    return 127;
+  }
+  const Value& spec = *parsed;
+  signal(SIGPIPE, SIG_IGN);
+
+  // Files the agent reads stay reachable through descriptors opened before pivot_root.
+  std::string exit_path = spec.GetString({"exitPath"});
+  std::string exit_dir = exit_path.substr(0, exit_path.rfind('/'));
+  std::string exit_name = exit_path.substr(exit_path.rfind('/') + 1);
+  int exit_dir_fd = open(exit_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (exit_dir_fd < 0) Die("open " + exit_dir);
+  std::string log_path = spec.GetString({"logPath"});
+  int64_t log_max = 10 << 20;
+  if (const Value* m = spec.Find("logMaxBytes"); m && m->is_int()) log_max = m->as_int();
+  berth::agent::LogWriter log(log_path, log_max);
+  if (!log.Open()) Die("open " + log_path);
+
+  std::string hostname = spec.GetString({"hostname"});
+  if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
+  const Value* net = spec.Find("networkNamespace");
+  if (net && net->is_bool() && net->as_bool()) LoopbackUp();
+  SetUpFileSystem(spec);
+
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) Die("pipe");
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&handled, s);
+  sigprocmask(SIG_BLOCK, &handled, nullptr);
+  int sig_fd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sig_fd < 0) Die("signalfd");
+
+  pid_t main_pid = fork();
+  if (main_pid < 0) Die("fork");
+  if (main_pid == 0) {
+    close(kReadyFd);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    ExecMain(spec, out_pipe[1], err_pipe[1]);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (write(kReadyFd, "R", 1) == 1) close(kReadyFd);
+  fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
+  fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
+
+  int main_status = 0;
+  bool main_done = false;
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  auto drain = [&](int fd, const char* stream, bool& open_flag) {
+    while (open_flag) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) {
+        log.Write(stream, std::string_view(buf, static_cast<size_t>(n)), Rfc3339Nano());
+        continue;
+      }
+      if (n == 0) {
+        log.Flush(stream, Rfc3339Nano());
+        open_flag = false;
+      }
+      return;  // EAGAIN: nothing more for now
+    }
+  };
+  while (!main_done || out_open || err_open) {
+    struct pollfd fds[3] = {{sig_fd, POLLIN, 0}, {out_open ? out_pipe[0] : -1, POLLIN, 0},
+                            {err_open ? err_pipe[0] : -1, POLLIN, 0}};
+    // Once the main process is gone, descendants that kept the pipes open do not hold us.
+    int timeout = main_done ? 0 : -1;
+    int ready = poll(fds, 3, timeout);
+    if (ready < 0 && errno == EINTR) continue;
+    if (fds[1].revents) drain(out_pipe[0], "stdout", out_open);
+    if (fds[2].revents) drain(err_pipe[0], "stderr", err_open);
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sig_fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo != SIGCHLD && !main_done) kill(main_pid, static_cast<int>(si.ssi_signo));
+      }
+      int status;
+      pid_t reaped;
+      while ((reaped = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (reaped == main_pid) {
+          main_status = status;
+          main_done = true;
+        }
+      }
+    }
+    if (main_done && ready == 0) break;
+  }
+  log.Flush("stdout", Rfc3339Nano());
+  log.Flush("stderr", Rfc3339Nano());
+
+  int code = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
+  int sig = WIFSIGNALED(main_status) ? WTERMSIG(main_status) : 0;
+  Value result = Value::MakeObject();
+  result.Set("exitCode", code);
+  result.Set("signal", sig);
+  result.Set("finishedAt", Rfc3339Nano());
+  std::string body = berth::json::Serialize(result);
+  std::string tmp = exit_name + ".tmp";
+  int fd = openat(exit_dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ssize_t ignored = write(fd, body.data(), body.size());
+    (void)ignored;
+    fsync(fd);
+    close(fd);
+    renameat(exit_dir_fd, tmp.c_str(), exit_dir_fd, exit_name.c_str());
+    fsync(exit_dir_fd);
+  }
+  // Our exit ends the PID namespace: the kernel kills whatever the main process left behind.
+  return code;
+}

@@ -1,0 +1,534 @@
+#include "kubelet-like-agent/runtime/linux/linux_runtime.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/json/codec.h"
+#include "core/log/log.h"
+#include "core/strings/strings.h"
+#include "core/time/clock.h"
+
+namespace berth::agent::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& body) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(StrCat("open ", tmp, ": ", std::strerror(errno)));
+  size_t done = 0;
+  while (done < body.size()) {
+    ssize_t n = write(fd, body.data() + done, body.size() - done);
+    if (n <= 0) {
+      close(fd);
+      return absl::UnavailableError(StrCat("write ", tmp, ": ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  fsync(fd);
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::UnavailableError(StrCat("rename ", path, ": ", std::strerror(errno)));
+  return absl::OkStatus();
+}
+
+// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. With the
+// PID it names one process for good (PIDs are reused, start times are not).
+uint64_t StartTicks(int64_t pid) {
+  std::string stat = ReadFile(StrCat("/proc/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && (in >> field); ++i) {
+    if (i == 22) return std::stoull(field);
+  }
+  return 0;
+}
+
+int PidfdOpen(int64_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)); }
+
+json::Value StatusToJson(const ContainerStatus& s, const std::string& cgroup, uint64_t ticks) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("id", s.id);
+  v.Set("podKey", s.pod_key);
+  v.Set("podUid", s.pod_uid);
+  v.Set("containerName", s.container_name);
+  v.Set("state", s.state == State::kRunning ? "running" : "exited");
+  v.Set("pid", s.pid);
+  v.Set("startTicks", static_cast<int64_t>(ticks));
+  v.Set("exitCode", s.exit_code);
+  v.Set("signal", s.signal);
+  v.Set("reason", s.reason);
+  v.Set("startedAt", FormatRfc3339Nano(s.started_at));
+  v.Set("finishedAt", s.finished_at == absl::InfinitePast() ? "" : FormatRfc3339Nano(s.finished_at));
+  v.Set("runs", s.runs);
+  v.Set("logPath", s.log_path);
+  v.Set("previousLogPath", s.previous_log_path);
+  v.Set("specHash", s.spec_hash);
+  v.Set("cgroup", cgroup);
+  return v;
+}
+
+int64_t IntAt(const json::Value& v, std::string_view key) {
+  const json::Value* x = v.Find(key);
+  return x && x->is_int() ? x->as_int() : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeOptions options) {
+  if (options.cgroups == nullptr) return absl::InvalidArgumentError("LinuxRuntime needs a cgroup driver");
+  if (access(options.init_path.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(StrCat("container init ", options.init_path, " is not executable"));
+  }
+  std::error_code ec;
+  fs::create_directories(options.state_dir + "/containers", ec);
+  if (ec) return absl::UnavailableError(StrCat("state dir ", options.state_dir, ": ", ec.message()));
+  std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
+  if (rt->epoll_fd_ < 0 || rt->wake_fd_ < 0) return absl::InternalError("epoll/eventfd failed");
+  rt->Recover();
+  rt->monitor_ = std::thread([r = rt.get()] { r->MonitorLoop(); });
+  return rt;
+}
+
+LinuxRuntime::LinuxRuntime(LinuxRuntimeOptions options)
+    : options_(std::move(options)), epoll_fd_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_CLOEXEC)) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+LinuxRuntime::~LinuxRuntime() {
+  // Containers keep running: the next agent re-adopts them (stopping them is the drain's job).
+  uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) {
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, c] : containers_) {
+      if (c.pidfd >= 0) close(c.pidfd);
+      c.pidfd = -1;
+    }
+  }
+  if (monitor_.joinable()) monitor_.join();
+  close(epoll_fd_);
+  close(wake_fd_);
+}
+
+std::string LinuxRuntime::Dir(std::string_view id) const { return StrCat(options_.state_dir, "/containers/", id); }
+
+void LinuxRuntime::SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_exit_ = std::move(on_exit);
+}
+
+void LinuxRuntime::CheckpointLocked(const Container& c) const {
+  absl::Status s = WriteFileAtomically(Dir(c.status.id) + "/checkpoint.json",
+                                       json::Serialize(StatusToJson(c.status, c.cgroup, c.start_ticks)));
+  if (!s.ok()) BERTH_LOG(Error, "agent.runtime", "Cannot checkpoint a container", "id", c.status.id, "error", s.ToString());
+}
+
+void LinuxRuntime::Watch(Container& c) {
+  c.pidfd = PidfdOpen(c.status.pid);
+  if (c.pidfd < 0) return;
+  by_pidfd_[c.pidfd] = c.status.id;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = c.pidfd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.pidfd, &ev);
+}
+
+void LinuxRuntime::Recover() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.state_dir + "/containers", ec)) {
+    std::string text = ReadFile(entry.path().string() + "/checkpoint.json");
+    auto v = json::Parse(text);
+    if (!v.ok()) continue;
+    Container c;
+    c.status.id = v->GetString({"id"});
+    c.status.pod_key = v->GetString({"podKey"});
+    c.status.pod_uid = v->GetString({"podUid"});
+    c.status.container_name = v->GetString({"containerName"});
+    c.status.pid = IntAt(*v, "pid");
+    c.status.exit_code = static_cast<int>(IntAt(*v, "exitCode"));
+    c.status.signal = static_cast<int>(IntAt(*v, "signal"));
+    c.status.reason = v->GetString({"reason"});
+    c.status.started_at = ParseRfc3339(v->GetString({"startedAt"}), absl::InfinitePast());
+    c.status.finished_at = ParseRfc3339(v->GetString({"finishedAt"}), absl::InfinitePast());
+    c.status.runs = static_cast<int>(IntAt(*v, "runs"));
+    c.status.log_path = v->GetString({"logPath"});
+    c.status.previous_log_path = v->GetString({"previousLogPath"});
+    c.status.spec_hash = v->GetString({"specHash"});
+    c.cgroup = v->GetString({"cgroup"});
+    c.start_ticks = static_cast<uint64_t>(IntAt(*v, "startTicks"));
+    if (c.status.id.empty()) continue;
+    bool was_running = v->GetString({"state"}) == "running";
+    auto [it, inserted] = containers_.emplace(c.status.id, std::move(c));
+    Container& rec = it->second;
+    if (!was_running) {
+      rec.status.state = State::kExited;
+      continue;
+    }
+    if (rec.status.pid > 0 && StartTicks(rec.status.pid) == rec.start_ticks) {
+      rec.status.state = State::kRunning;
+      Watch(rec);
+      BERTH_LOG(Info, "agent.runtime", "Re-adopted a running container", "id", rec.status.id, "pid", rec.status.pid);
+    } else {
+      MarkExitedLocked(rec, 0, false);
+      BERTH_LOG(Info, "agent.runtime", "A container ended while the agent was away", "id", rec.status.id,
+                "exit_code", rec.status.exit_code, "reason", rec.status.reason);
+    }
+  }
+}
+
+void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status) {
+  ContainerStatus& s = c.status;
+  auto recorded = json::Parse(ReadFile(Dir(s.id) + "/exit.json"));
+  if (recorded.ok()) {
+    s.exit_code = static_cast<int>(IntAt(*recorded, "exitCode"));
+    s.signal = static_cast<int>(IntAt(*recorded, "signal"));
+    s.finished_at = ParseRfc3339(recorded->GetString({"finishedAt"}), absl::Now());
+  } else if (have_wait_status) {
+    s.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+    s.signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+    s.finished_at = absl::Now();
+  } else {
+    // The init was killed before it could record anything (kill -9 of the container's PID 1).
+    s.exit_code = 137;
+    s.signal = SIGKILL;
+    s.finished_at = absl::Now();
+  }
+  int64_t ooms = c.cgroup.empty() ? 0 : options_.cgroups->OomKills(c.cgroup);
+  if (ooms > c.oom_kills_at_start && (s.signal == SIGKILL || s.exit_code == 137)) {
+    s.reason = "OOMKilled";
+  } else {
+    s.reason = s.exit_code == 0 ? "Completed" : "Error";
+  }
+  s.state = State::kExited;
+  if (c.pidfd >= 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.pidfd, nullptr);
+    by_pidfd_.erase(c.pidfd);
+    close(c.pidfd);
+    c.pidfd = -1;
+  }
+  // The namespace is gone with its init; the cgroup empties a moment later.
+  if (!c.cgroup.empty()) (void)options_.cgroups->Remove(c.cgroup);
+  CheckpointLocked(c);
+}
+
+void LinuxRuntime::MonitorLoop() {
+  epoll_event events[32];
+  while (true) {
+    int n = epoll_wait(epoll_fd_, events, 32, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;
+    std::vector<ContainerStatus> ended;
+    std::function<void(const ContainerStatus&)> callback;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.fd == wake_fd_) return;
+        auto it = by_pidfd_.find(events[i].data.fd);
+        if (it == by_pidfd_.end()) continue;
+        auto c = containers_.find(it->second);
+        if (c == containers_.end()) continue;
+        int status = 0;
+        // Our own child: reap it. An adopted one (earlier agent run) belongs to another parent.
+        bool reaped = waitpid(static_cast<pid_t>(c->second.status.pid), &status, WNOHANG) > 0;
+        MarkExitedLocked(c->second, status, reaped);
+        ended.push_back(c->second.status);
+      }
+      callback = on_exit_;
+    }
+    exited_cv_.notify_all();
+    if (callback) {
+      for (const ContainerStatus& s : ended) callback(s);
+    }
+  }
+}
+
+absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
+  std::unique_lock<std::mutex> lock(mu_);
+  Container& c = containers_[spec.id];
+  if (c.status.state == State::kRunning) return absl::AlreadyExistsError(StrCat("container ", spec.id, " is running"));
+  std::string dir = Dir(spec.id);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!spec.log_path.empty()) fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
+  fs::remove(dir + "/exit.json", ec);
+
+  json::Value init_spec = json::Value::MakeObject();
+  json::Value argv = json::Value::MakeArray(), env = json::Value::MakeArray(), mounts = json::Value::MakeArray();
+  for (const std::string& a : spec.argv) argv.as_array().emplace_back(a);
+  for (const std::string& e : spec.env) env.as_array().emplace_back(e);
+  for (const Mount& m : spec.mounts) {
+    json::Value mv = json::Value::MakeObject();
+    mv.Set("source", m.source);
+    mv.Set("target", m.target);
+    mv.Set("readOnly", m.read_only);
+    mounts.as_array().push_back(std::move(mv));
+  }
+  init_spec.Set("argv", std::move(argv));
+  init_spec.Set("env", std::move(env));
+  init_spec.Set("mounts", std::move(mounts));
+  init_spec.Set("workingDir", spec.working_dir);
+  init_spec.Set("hostname", spec.hostname);
+  init_spec.Set("rootfs", spec.rootfs);
+  init_spec.Set("networkNamespace", spec.network_namespace);
+  if (spec.run_as_user) init_spec.Set("runAsUser", static_cast<int64_t>(*spec.run_as_user));
+  if (spec.run_as_group) init_spec.Set("runAsGroup", static_cast<int64_t>(*spec.run_as_group));
+  init_spec.Set("logPath", spec.log_path);
+  init_spec.Set("logMaxBytes", spec.log_max_bytes);
+  init_spec.Set("exitPath", dir + "/exit.json");
+  std::string spec_path = dir + "/spec.json";
+  if (absl::Status s = WriteFileAtomically(spec_path, json::Serialize(init_spec)); !s.ok()) return s;
+
+  c.cgroup = spec.id;
+  CgroupLimits limits{spec.cpu_limit_millis, spec.cpu_request_millis, spec.memory_limit_bytes, spec.pids_limit};
+  (void)options_.cgroups->Remove(c.cgroup);  // a leftover of an earlier run would keep old limits
+  auto dirs = options_.cgroups->Create(c.cgroup, limits);
+  if (!dirs.ok()) return dirs.status();
+  c.oom_kills_at_start = options_.cgroups->OomKills(c.cgroup);
+
+  // Everything the child touches is prepared here: between clone and exec it may only make
+  // system calls (the agent is multi-threaded).
+  std::string init = options_.init_path;
+  char* child_argv[] = {init.data(), spec_path.data(), nullptr};
+  int sync[2], ready[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    close(sync[0]);
+    close(sync[1]);
+    return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  }
+  clone_args args{};
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (spec.network_namespace ? CLONE_NEWNET : 0);
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) {
+    close(sync[1]);
+    char go = 0;
+    if (read(sync[0], &go, 1) != 1) _exit(125);  // the agent gave up on this launch
+    dup2(ready[1], 3);  // the init reports set-up on fd 3 (dup2 clears close-on-exec)
+    setsid();
+    execv(child_argv[0], child_argv);
+    _exit(126);
+  }
+  close(sync[0]);
+  close(ready[1]);
+  if (pid < 0) {
+    close(sync[1]);
+    close(ready[0]);
+    return absl::InternalError(StrCat("clone3: ", std::strerror(errno)));
+  }
+  for (const std::string& procs : options_.cgroups->ProcsFiles(c.cgroup)) {
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    std::string text = StrCat(pid);
+    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+      close(sync[1]);  // the child reads EOF and exits
+      close(ready[0]);
+      waitpid(static_cast<pid_t>(pid), nullptr, 0);
+      return absl::InternalError(StrCat("placing the container in ", procs, ": ", std::strerror(err)));
+    }
+  }
+  char go = 1;
+  if (write(sync[1], &go, 1) != 1) {
+  }
+  close(sync[1]);
+  // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
+  std::string report;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(ready[0], buf, sizeof buf)) > 0) report.append(buf, static_cast<size_t>(n));
+  close(ready[0]);
+  if (report.empty() || report[0] != 'R') {
+    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    (void)options_.cgroups->Remove(c.cgroup);
+    std::string why = report.size() > 1 ? report.substr(1) : "the container init exited during set-up";
+    return absl::FailedPreconditionError(StrCat("starting container ", spec.id, ": ", why));
+  }
+
+  std::string previous = c.status.log_path;
+  int runs = c.status.runs;
+  c.status = ContainerStatus{};
+  c.status.id = spec.id;
+  c.status.pod_key = spec.pod_key;
+  c.status.pod_uid = spec.pod_uid;
+  c.status.container_name = spec.container_name;
+  c.status.state = State::kRunning;
+  c.status.pid = pid;
+  c.status.started_at = absl::Now();
+  c.status.runs = runs + 1;
+  c.status.log_path = spec.log_path;
+  c.status.previous_log_path = previous;
+  c.status.spec_hash = spec.spec_hash;
+  c.start_ticks = StartTicks(pid);
+  Watch(c);
+  CheckpointLocked(c);
+  return absl::OkStatus();
+}
+
+absl::Status LinuxRuntime::Stop(std::string_view id, absl::Duration grace) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end() || it->second.status.state != State::kRunning) return absl::OkStatus();
+  pid_t pid = static_cast<pid_t>(it->second.status.pid);
+  std::string key(id);
+  auto running = [&] {
+    auto c = containers_.find(key);
+    return c != containers_.end() && c->second.status.state == State::kRunning && c->second.status.pid == pid;
+  };
+  kill(pid, SIGTERM);  // the init forwards it to the main process
+  exited_cv_.wait_for(lock, absl::ToChronoNanoseconds(grace), [&] { return !running(); });
+  if (running()) {
+    kill(pid, SIGKILL);  // PID 1 of the namespace: everything in it dies with it
+    exited_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !running(); });
+  }
+  if (running()) return absl::DeadlineExceededError(StrCat("container ", id, " did not stop after SIGKILL"));
+  return absl::OkStatus();
+}
+
+absl::Status LinuxRuntime::Remove(std::string_view id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return absl::OkStatus();
+  if (it->second.status.state == State::kRunning) {
+    return absl::FailedPreconditionError(StrCat("container ", id, " is running"));
+  }
+  if (!it->second.cgroup.empty()) {
+    if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
+  }
+  std::error_code ec;
+  fs::remove_all(Dir(id), ec);
+  containers_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ContainerStatus> LinuxRuntime::Inspect(std::string_view id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return absl::NotFoundError(StrCat("no container ", id));
+  return it->second.status;
+}
+
+absl::StatusOr<std::vector<ContainerStatus>> LinuxRuntime::List() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ContainerStatus> out;
+  for (const auto& [id, c] : containers_) out.push_back(c.status);
+  return out;
+}
+
+absl::StatusOr<int> LinuxRuntime::Exec(std::string_view id, const std::vector<std::string>& argv, absl::Duration timeout) {
+  if (argv.empty()) return absl::InvalidArgumentError("exec: no command");
+  int64_t target;
+  std::vector<std::string> procs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end() || it->second.status.state != State::kRunning) {
+      return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
+    }
+    target = it->second.status.pid;
+    procs = options_.cgroups->ProcsFiles(it->second.cgroup);
+  }
+  // Prepared before fork: the child only makes system calls.
+  std::vector<std::string> ns_paths;
+  for (const char* ns : {"ipc", "uts", "net", "pid", "mnt"}) ns_paths.push_back(StrCat("/proc/", target, "/ns/", ns));
+  std::vector<std::string> candidates;
+  if (argv[0].find('/') != std::string::npos) {
+    candidates.push_back(argv[0]);
+  } else {
+    for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+      candidates.push_back(StrCat(dir, "/", argv[0]));
+    }
+  }
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  char* envp[] = {path_env, nullptr};
+
+  pid_t child = fork();
+  if (child < 0) return absl::InternalError(StrCat("fork: ", std::strerror(errno)));
+  if (child == 0) {
+    int fds[5];
+    for (size_t i = 0; i < 5; ++i) fds[i] = open(ns_paths[i].c_str(), O_RDONLY | O_CLOEXEC);
+    for (size_t i = 0; i < 5; ++i) {
+      if (fds[i] < 0 || setns(fds[i], 0) != 0) _exit(125);
+    }
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+      dup2(null_fd, 2);
+    }
+    pid_t grandchild = fork();  // enters the container's PID namespace
+    if (grandchild == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (const std::string& c : candidates) execve(c.c_str(), cargs.data(), envp);
+      _exit(127);
+    }
+    int status = 0;
+    if (grandchild < 0 || waitpid(grandchild, &status, 0) < 0) _exit(125);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+  // Join the container's cgroup so the probe counts against its limits.
+  for (const std::string& p : procs) {
+    int fd = open(p.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      std::string text = StrCat(child);
+      if (write(fd, text.data(), text.size()) < 0) {
+      }
+      close(fd);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  int status = 0;
+  while (true) {
+    pid_t r = waitpid(child, &status, WNOHANG);
+    if (r == child) break;
+    if (r < 0) return absl::InternalError(StrCat("waitpid: ", std::strerror(errno)));
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      return absl::DeadlineExceededError(StrCat("exec ", argv[0], " timed out after ", absl::FormatDuration(timeout)));
+    }
+    usleep(2000);
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (code == 125) return absl::UnavailableError(StrCat("cannot enter the namespaces of container ", id));
+  return code;
+}
+
+}  // namespace berth::agent::runtime

@@ -1,0 +1,73 @@
+#pragma once
+// File: kubelet-like-agent/runtime/linux/linux_runtime.h
+// Containers as process trees: clone(2) into new PID, mount, UTS and IPC namespaces (and a
+// network namespace on request), placed in their cgroup before they run (a pipe handshake, as
+// CLONE_INTO_CGROUP is v2-only), with berth-container-init as PID 1. Each launch is
+// checkpointed under `state_dir`; a new agent process re-adopts the containers that still run
+// (same PID, verified by its start time) and reads the recorded exit of those that ended.
+// Exits are noticed through pidfds on one monitor thread.
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "kubelet-like-agent/runtime/linux/cgroups.h"
+#include "kubelet-like-agent/runtime/runtime.h"
+
+namespace berth::agent::runtime {
+
+struct LinuxRuntimeOptions {
+  std::string state_dir;   // checkpoints and per-container files
+  std::string init_path;   // berth-container-init
+  std::unique_ptr<CgroupDriver> cgroups;
+};
+
+class LinuxRuntime final : public Runtime {
+ public:
+  // Recovers the containers of earlier runs from `state_dir`.
+  static absl::StatusOr<std::unique_ptr<LinuxRuntime>> Create(LinuxRuntimeOptions options);
+  ~LinuxRuntime() override;
+
+  absl::Status Start(const ContainerSpec& spec) override;
+  absl::Status Stop(std::string_view id, absl::Duration grace) override;
+  absl::Status Remove(std::string_view id) override;
+  absl::StatusOr<ContainerStatus> Inspect(std::string_view id) override;
+  absl::StatusOr<std::vector<ContainerStatus>> List() override;
+  absl::StatusOr<int> Exec(std::string_view id, const std::vector<std::string>& argv, absl::Duration timeout) override;
+  void SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) override;
+
+  CgroupDriver& cgroups() { return *options_.cgroups; }
+
+ private:
+  struct Container {
+    ContainerStatus status;
+    std::string cgroup;
+    int pidfd = -1;
+    uint64_t start_ticks = 0;
+    int64_t oom_kills_at_start = 0;
+  };
+
+  explicit LinuxRuntime(LinuxRuntimeOptions options);
+  std::string Dir(std::string_view id) const;
+  void Recover();
+  void Watch(Container& c);
+  void MonitorLoop();
+  // Records how a container ended; runs with mu_ held.
+  void MarkExitedLocked(Container& c, int wait_status, bool have_wait_status);
+  void CheckpointLocked(const Container& c) const;
+
+  LinuxRuntimeOptions options_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  mutable std::mutex mu_;
+  std::condition_variable exited_cv_;
+  std::map<std::string, Container, std::less<>> containers_;
+  std::map<int, std::string> by_pidfd_;
+  std::function<void(const ContainerStatus&)> on_exit_;
+  std::thread monitor_;
+};
+
+}  // namespace berth::agent::runtime

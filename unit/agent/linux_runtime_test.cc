@@ -1,0 +1,158 @@
+// LinuxRuntime on this machine's kernel (root): namespaces, cgroups, the init as PID 1, exit
+// recording, exec, and re-adoption by a second runtime over the same state dir. Each test
+// skips with the reason when the machine cannot run it (not root, no cgroup hierarchy).
+
+#include "kubelet-like-agent/runtime/linux/linux_runtime.h"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+
+namespace berth::agent::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class LinuxRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for namespaces and cgroups";
+    std::string tmpl = (fs::temp_directory_path() / "berth-runtime-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    subtree_ = "berth-test-" + std::to_string(getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    auto runtime = Make();
+    if (!runtime.ok()) GTEST_SKIP() << runtime.status();
+    runtime_ = *std::move(runtime);
+  }
+  absl::StatusOr<std::unique_ptr<LinuxRuntime>> Make() {
+    auto cgroups = DetectCgroupDriver(subtree_);
+    if (!cgroups.ok()) return cgroups.status();
+    LinuxRuntimeOptions options;
+    options.state_dir = dir_ + "/state";
+    options.init_path = BERTH_CONTAINER_INIT;
+    options.cgroups = *std::move(cgroups);
+    auto rt = LinuxRuntime::Create(std::move(options));
+    if (rt.ok()) {
+      (*rt)->SetExitCallback([this](const ContainerStatus&) {
+        std::lock_guard<std::mutex> lock(mu_);
+        exits_++;
+        cv_.notify_all();
+      });
+    }
+    return rt;
+  }
+  void TearDown() override {
+    if (runtime_) {
+      auto all = runtime_->List();
+      std::vector<ContainerStatus> list = all.ok() ? *all : std::vector<ContainerStatus>{};
+      for (const ContainerStatus& s : list) {
+        (void)runtime_->Stop(s.id, absl::ZeroDuration());
+        EXPECT_TRUE(runtime_->Remove(s.id).ok()) << "cgroup of " << s.id << " not empty";
+      }
+      EXPECT_TRUE(runtime_->cgroups().RemoveSubtree().ok()) << "a cgroup was left behind";
+      runtime_.reset();
+    }
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  ContainerSpec Spec(const std::string& id, const std::string& script) {
+    ContainerSpec s;
+    s.id = id;
+    s.pod_key = "default/" + id;
+    s.container_name = "c";
+    s.hostname = id;
+    s.argv = {"/bin/sh", "-c", script};
+    s.env = {"PATH=/usr/bin:/bin", "GREETING=hello"};
+    s.log_path = dir_ + "/logs/" + id + "/0.log";
+    return s;
+  }
+  ContainerStatus WaitExited(const std::string& id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20), [&] { return runtime_->Inspect(id)->state == State::kExited; });
+    return *runtime_->Inspect(id);
+  }
+
+  std::string dir_, subtree_;
+  std::unique_ptr<LinuxRuntime> runtime_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int exits_ = 0;
+};
+
+TEST_F(LinuxRuntimeTest, RunsAsPidOneChildWithItsOwnHostnameAndLogs) {
+  ContainerSpec spec = Spec("hello", "echo pid=$$ ppid=$PPID; hostname; echo $GREETING; echo oops >&2; exit 3");
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ContainerStatus s = WaitExited("hello");
+  EXPECT_EQ(s.exit_code, 3);
+  EXPECT_EQ(s.reason, "Error");
+  std::string log = Slurp(spec.log_path);
+  EXPECT_NE(log.find(" stdout F pid=2 ppid=1\n"), std::string::npos) << log;
+  EXPECT_NE(log.find(" stdout F hello\n"), std::string::npos) << log;  // the hostname
+  EXPECT_NE(log.find(" stderr F oops\n"), std::string::npos) << log;
+  EXPECT_TRUE(runtime_->Remove("hello").ok());
+}
+
+TEST_F(LinuxRuntimeTest, StopEndsTheContainerAndExecRunsInside) {
+  ASSERT_TRUE(runtime_->Start(Spec("sleeper", "trap 'exit 0' TERM; while true; do sleep 0.05; done")).ok());
+  auto code = runtime_->Exec("sleeper", {"sh", "-c", "test \"$(hostname)\" = sleeper"}, absl::Seconds(5));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(*runtime_->Exec("sleeper", {"false"}, absl::Seconds(5)), 1);
+  ASSERT_TRUE(runtime_->Stop("sleeper", absl::Seconds(5)).ok());
+  ContainerStatus s = *runtime_->Inspect("sleeper");
+  EXPECT_EQ(s.state, State::kExited);
+  EXPECT_EQ(s.exit_code, 0) << "the TERM trap ran: SIGTERM reached the main process through the init";
+}
+
+TEST_F(LinuxRuntimeTest, MemoryLimitEndsInOomKilled) {
+  ContainerSpec spec = Spec("hog", "exec tail /dev/zero");  // one endless line, held in memory
+  spec.memory_limit_bytes = 32 << 20;
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ContainerStatus s = WaitExited("hog");
+  EXPECT_EQ(s.signal, 9);
+  EXPECT_EQ(s.exit_code, 137);
+  EXPECT_EQ(s.reason, "OOMKilled");
+}
+
+TEST_F(LinuxRuntimeTest, SetUpFailureIsAnErrorNotACrash) {
+  ContainerSpec spec = Spec("badmount", "true");
+  spec.mounts.push_back({dir_ + "/does-not-exist", "/mnt/x", false});
+  absl::Status s = runtime_->Start(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("bind mount /mnt/x"), absl::string_view::npos) << s;
+  EXPECT_FALSE(fs::exists("/mnt/x")) << "nothing is created on the host for a mount that fails";
+}
+
+TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {
+  ASSERT_TRUE(runtime_->Start(Spec("long", "sleep 30")).ok());
+  ASSERT_TRUE(runtime_->Start(Spec("short", "sleep 0.2; exit 4")).ok());
+  int64_t pid = runtime_->Inspect("long")->pid;
+  runtime_.reset();  // as if the agent died: its containers keep running
+  ASSERT_EQ(kill(static_cast<pid_t>(pid), 0), 0);
+  usleep(500 * 1000);  // let "short" end while no runtime watches
+  auto again = Make();
+  ASSERT_TRUE(again.ok()) << again.status();
+  runtime_ = *std::move(again);
+  ContainerStatus s = *runtime_->Inspect("long");
+  EXPECT_EQ(s.state, State::kRunning);
+  EXPECT_EQ(s.pid, pid);
+  EXPECT_EQ(s.runs, 1);
+  ContainerStatus gone = WaitExited("short");
+  EXPECT_EQ(gone.exit_code, 4);
+  ASSERT_TRUE(runtime_->Stop("long", absl::Milliseconds(100)).ok());
+  EXPECT_EQ(runtime_->Inspect("long")->state, State::kExited);
+}
+
+}  // namespace
+}  // namespace berth::agent::runtime
