@@ -6,6 +6,7 @@
 #include "apiserver/server/body_codec.h"
 #include "apiserver/server/discovery.h"
 #include "apiserver/server/openapi.h"
+#include "apiserver/server/pod_logs.h"
 #include "apiserver/server/table/table.h"
 #include "apiserver/server/watch_sink.h"
 #include "core/api/errors.h"
@@ -204,6 +205,7 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
   const std::string& sub = info.subresource;
   if (!sub.empty()) {
     bool known = (sub == "status" && type->has_status) || (sub == "scale" && type->has_scale) ||
+                 (sub == "log" && type->plural == "pods" && type->group.empty() && method == "GET") ||
                  (sub == "binding" && type->plural == "pods" && type->group.empty()) ||
                  (sub == "finalize" && type->plural == "namespaces" && type->group.empty());
     if (!known) return ex->Fail(api::PathNotFound());
@@ -214,6 +216,10 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
   }
   if (sub == "scale") {
     pool_.Submit([this, ex, type] { ServeScale(ex, *type); });
+    return;
+  }
+  if (sub == "log") {
+    pool_.Submit([this, ex, type] { ServeLog(ex, *type); });
     return;
   }
   if (method == "GET" || method == "HEAD") {
@@ -299,6 +305,41 @@ void ApiHandler::ReplyTable(const std::shared_ptr<Exchange>& ex, const registry:
   json::Value t = table::BuildTable(type, objects, resource_version, continue_token, options, clock_.Now());
   if (options.format == table::Format::kText) return ex->Reply(200, table::RenderText(t, options), table::ContentType(options));
   ex->Reply(200, json::Serialize(t), table::ContentType(options));
+}
+
+void ApiHandler::ServeLog(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {
+  const RequestInfo& info = ex->ctx.info;
+  auto pod_text = registry_.Get(type, info.ns, info.name);
+  if (!pod_text.ok()) return ex->Fail(pod_text.status());
+  auto pod = json::Parse(*pod_text);
+  if (!pod.ok()) return ex->Fail(pod.status());
+  const registry::ResourceType* nodes = registry_.catalog().Find("", "v1", "nodes");
+  std::string node_name = pod->GetString({"spec", "nodeName"});
+  json::Value node;
+  if (!node_name.empty() && nodes != nullptr) {
+    auto node_text = registry_.Get(*nodes, "", node_name);
+    if (!node_text.ok()) return ex->Fail(node_text.status());
+    auto parsed = json::Parse(*node_text);
+    if (!parsed.ok()) return ex->Fail(parsed.status());
+    node = *std::move(parsed);
+  }
+  auto target = ResolveLogTarget(*pod, node, ex->ctx.request);
+  if (!target.ok()) return ex->Fail(target.status());
+  if (!target->follow) {
+    std::string body;
+    std::atomic<bool> cancel{false};
+    absl::Status s = FetchLog(*target, [&](std::string_view text) {
+      body.append(text);
+      return true;
+    }, cancel);
+    if (!s.ok()) return ex->Fail(s);
+    return ex->Reply(200, std::move(body), "text/plain");
+  }
+  auto stream = ex->Stream("text/plain");
+  std::atomic<bool> cancel{false};
+  absl::Status s = FetchLog(*target, [&](std::string_view text) { return stream->Write(text); }, cancel);
+  if (!s.ok()) stream->Write(StrCat("error: ", s.message(), "\n"));
+  stream->Close();
 }
 
 void ApiHandler::ServeWatch(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {

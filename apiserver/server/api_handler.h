@@ -54,6 +54,9 @@ class ApiHandler {
   void HandleNonResource(const std::shared_ptr<Exchange>& ex);
   void HandleResource(const std::shared_ptr<Exchange>& ex);
   void ServeList(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
+  // pods/{name}/log: proxied to the agent of the pod's node (pod_logs.h). Holds a work thread
+  // while following.
+  void ServeLog(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
   void ReplyTable(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type,
                   const std::vector<json::Value>& objects, const std::string& resource_version,
                   const std::string& continue_token, const table::TableOptions& options);

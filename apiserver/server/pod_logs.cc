@@ -1,0 +1,101 @@
+#include "apiserver/server/pod_logs.h"
+
+#include "core/client/transport.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::server {
+namespace {
+
+std::string QueryEscape(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::Value& node, const http::Request& request) {
+  std::string name = pod.GetString({"metadata", "name"});
+  if (pod.GetString({"spec", "nodeName"}).empty()) {
+    return absl::InvalidArgumentError(StrCat("pod ", name, " does not have a host assigned"));
+  }
+  std::vector<std::string> names;
+  for (const char* field : {"initContainers", "containers"}) {
+    if (const json::Value* cs = pod.Get({"spec", field}); cs && cs->is_array()) {
+      for (const json::Value& c : cs->as_array()) names.push_back(c.GetString({"name"}));
+    }
+  }
+  std::string container = request.Query("container");
+  if (container.empty()) {
+    const json::Value* main = pod.Get({"spec", "containers"});
+    if (main && main->is_array() && main->size() == 1) {
+      container = main->as_array()[0].GetString({"name"});
+    } else {
+      return absl::InvalidArgumentError(StrCat("a container name must be specified for pod ", name, ", choose one of: [",
+                                               Join(names, " "), "]"));
+    }
+  }
+  if (std::find(names.begin(), names.end(), container) == names.end()) {
+    return absl::InvalidArgumentError(StrCat("container ", container, " is not valid for pod ", name));
+  }
+  std::string ip;
+  if (const json::Value* addrs = node.Get({"status", "addresses"}); addrs && addrs->is_array()) {
+    for (const json::Value& a : addrs->as_array()) {
+      if (a.GetString({"type"}) == "InternalIP" && ip.empty()) ip = a.GetString({"address"});
+    }
+  }
+  const json::Value* port = node.Get({"status", "daemonEndpoints", "kubeletEndpoint", "Port"});
+  if (ip.empty() || port == nullptr || !port->is_int() || port->as_int() <= 0) {
+    return absl::UnavailableError(StrCat("node ", node.GetString({"metadata", "name"}), " publishes no agent endpoint"));
+  }
+  LogTarget t;
+  t.base_url = StrCat("http://", ip, ":", port->as_int());
+  t.path = StrCat("/containerLogs/", QueryEscape(pod.GetString({"metadata", "namespace"})), "/", QueryEscape(name), "/",
+                  QueryEscape(container));
+  const char* sep = "?";
+  for (const char* key : {"follow", "tailLines", "sinceSeconds", "sinceTime", "timestamps", "previous", "limitBytes"}) {
+    if (request.HasQuery(key)) {
+      StrAppend(&t.path, sep, key, "=", QueryEscape(request.Query(key)));
+      sep = "&";
+    }
+  }
+  std::string follow = request.Query("follow");
+  t.follow = follow == "true" || follow == "1";
+  return t;
+}
+
+absl::Status FetchLog(const LogTarget& target, const std::function<bool(std::string_view)>& write,
+                      const std::atomic<bool>& cancel) {
+  auto transport = client::NewCpprestTransport(target.base_url);
+  if (!target.follow) {
+    auto r = transport->Send("GET", target.path, "", "");
+    if (!r.ok()) return absl::UnavailableError(StrCat("the node's agent at ", target.base_url, " is unreachable: ", r.status().message()));
+    if (r->status != 200) {
+      std::string body(Strip(r->body));
+      return r->status == 404 ? absl::NotFoundError(body) : absl::InvalidArgumentError(body);
+    }
+    write(r->body);
+    return absl::OkStatus();
+  }
+  auto status = transport->Stream(target.path, [&](const std::string& line) {
+        std::string with_newline;
+        with_newline.reserve(line.size() + 1);
+        with_newline.append(line).push_back('\n');
+        return write(with_newline);
+      }, cancel);
+  if (!status.ok()) return absl::UnavailableError(StrCat("the node's agent at ", target.base_url, " is unreachable: ", status.status().message()));
+  if (*status == 404) return absl::NotFoundError("the container has not started on its node");
+  if (*status != 200) return absl::InvalidArgumentError(StrCat("the node's agent answered ", *status));
+  return absl::OkStatus();
+}
+
+}  // namespace berth::apiserver::server

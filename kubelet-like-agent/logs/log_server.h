@@ -1,0 +1,54 @@
+#pragma once
+// File: kubelet-like-agent/logs/log_server.h
+// The agent's own HTTP endpoint (the kubelet's port): /containerLogs/{namespace}/{pod}/{container}
+// with follow, tailLines, sinceSeconds, sinceTime, timestamps, previous and limitBytes, read from
+// the CRI-format files the container init writes; /healthz. The apiserver proxies pods/{name}/log
+// here (the Node's daemonEndpoints carry the port).
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "apiserver/http/http.h"
+#include "core/time/clock.h"
+#include "kubelet-like-agent/runtime/runtime.h"
+
+namespace berth::agent {
+
+struct LogQuery {
+  bool follow = false, timestamps = false, previous = false;
+  int64_t tail_lines = -1;       // -1: all
+  int64_t limit_bytes = -1;
+  absl::Time since = absl::InfinitePast();
+};
+
+// Renders the lines of a CRI log file (and its rotated predecessor) that match `query`.
+// `offset` receives the size read, for following.
+std::string RenderLog(const std::string& path, const LogQuery& query, int64_t* offset);
+
+class LogServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<LogServer>> Start(const std::string& listen, runtime::Runtime& runtime,
+                                                          const Clock& clock = RealClock::Get());
+  ~LogServer();
+  int port() const { return server_->port(); }
+
+ private:
+  LogServer(runtime::Runtime& runtime, const Clock& clock) : runtime_(runtime), clock_(clock) {}
+  void Handle(const apiserver::http::Request& request, std::shared_ptr<apiserver::http::Responder> responder);
+  void Follow(std::shared_ptr<apiserver::http::Stream> stream, std::string path, std::string container_id,
+              LogQuery query, int64_t offset);
+
+  runtime::Runtime& runtime_;
+  const Clock& clock_;
+  std::unique_ptr<apiserver::http::Server> server_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::vector<std::thread> followers_;
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,255 @@
+// berth-agent --server URL --node-name NAME --root-dir DIR [--runtime=linux|fake]
+//
+// Registers the node, renews its Lease, runs the pods bound to it and reports their status.
+// SIGTERM stops the agent and leaves its containers running (the next start re-adopts them);
+// with --drain the containers are stopped first. With --runtime=fake --hollow-nodes N it runs
+// N simulated nodes (no processes) for scale tests.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "apiserver/http/http.h"
+#include "controllers/runtime/informer.h"
+#include "core/client/api_client.h"
+#include "core/flags/dashed_flags.h"
+#include "core/log/log.h"
+#include "core/resource/quantity.h"
+#include "core/strings/strings.h"
+#include "kubelet-like-agent/images/image_store.h"
+#include "kubelet-like-agent/logs/log_server.h"
+#include "kubelet-like-agent/node/heartbeat.h"
+#include "kubelet-like-agent/runtime/fake/fake_runtime.h"
+#include "kubelet-like-agent/runtime/linux/linux_runtime.h"
+#include "kubelet-like-agent/status/status_manager.h"
+#include "kubelet-like-agent/sync/pod_sync.h"
+#include "kubelet-like-agent/volumes/volume_manager.h"
+
+ABSL_FLAG(std::string, server, "http://127.0.0.1:6443", "API server URL");
+ABSL_FLAG(std::string, node_name, "", "the Node to register (default: the host name)");
+ABSL_FLAG(std::string, root_dir, "/var/lib/berth-agent", "state: checkpoints, pod sandboxes, logs, images");
+ABSL_FLAG(std::string, runtime, "linux", "linux (namespaces + cgroups) or fake (no processes)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT for the agent's endpoint (logs); port 0 picks one");
+ABSL_FLAG(std::string, node_ip, "127.0.0.1", "the node's InternalIP (also the pods' IP: host network)");
+ABSL_FLAG(std::string, node_labels, "", "extra node labels: k=v,k2=v2");
+ABSL_FLAG(std::string, register_with_taints, "", "taints: key=value:Effect,key2:Effect");
+ABSL_FLAG(std::string, system_reserved_cpu, "0", "CPU kept from pods (allocatable = capacity - this), e.g. 500m");
+ABSL_FLAG(std::string, system_reserved_memory, "0", "memory kept from pods, e.g. 512Mi");
+ABSL_FLAG(int64_t, max_pods, 110, "pods this node accepts");
+ABSL_FLAG(std::string, image_dir, "", "the image store (default: ROOT_DIR/images)");
+ABSL_FLAG(std::string, container_init, "", "berth-container-init (default: next to this binary)");
+ABSL_FLAG(int, hollow_nodes, 0, "with --runtime=fake: simulate this many nodes NAME-0..NAME-(N-1)");
+ABSL_FLAG(int, workers, 8, "pods synced in parallel");
+ABSL_FLAG(int64_t, lease_interval_ms, 2000, "how often the node Lease is renewed");
+ABSL_FLAG(int64_t, pod_pids_limit, 4096, "pids limit of each container");
+ABSL_FLAG(bool, drain, false, "on SIGTERM, stop every container before exiting");
+
+namespace {
+
+using namespace berth;
+
+std::map<std::string, std::string> ParseLabels(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (std::string_view kv : Split(text, ',')) {
+    if (kv.empty()) continue;
+    size_t eq = kv.find('=');
+    out[std::string(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(kv.substr(eq + 1));
+  }
+  return out;
+}
+
+json::Value ParseTaints(const std::string& text) {
+  json::Value taints = json::Value::MakeArray();
+  for (std::string_view t : Split(text, ',')) {
+    if (t.empty()) continue;
+    size_t colon = t.rfind(':');
+    std::string_view kv = t.substr(0, colon);
+    json::Value taint = json::Value::MakeObject();
+    size_t eq = kv.find('=');
+    taint.Set("key", std::string(kv.substr(0, eq)));
+    if (eq != std::string_view::npos) taint.Set("value", std::string(kv.substr(eq + 1)));
+    taint.Set("effect", colon == std::string_view::npos ? "NoSchedule" : std::string(t.substr(colon + 1)));
+    taints.as_array().push_back(std::move(taint));
+  }
+  return taints;
+}
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+int ImageCommand(int argc, char** argv) {
+  // berth-agent image import NAME[:TAG] PATH [--image-dir DIR | --root-dir DIR]
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string dir = "/var/lib/berth-agent/images";
+  std::vector<std::string> positional;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if ((args[i] == "--image-dir" || args[i] == "--image_dir") && i + 1 < args.size()) dir = args[++i];
+    else if ((args[i] == "--root-dir" || args[i] == "--root_dir") && i + 1 < args.size()) dir = args[++i] + "/images";
+    else positional.push_back(args[i]);
+  }
+  if (positional.size() == 3 && positional[0] == "import") {
+    auto imported = agent::ImportImage(dir, positional[1], positional[2]);
+    if (!imported.ok()) {
+      std::fprintf(stderr, "image import: %s\n", std::string(imported.status().message()).c_str());
+      return 1;
+    }
+    std::printf("imported %s into %s\n", positional[1].c_str(), imported->c_str());
+    return 0;
+  }
+  if (positional.size() == 1 && positional[0] == "list") {
+    for (const std::string& image : agent::ListImages(dir)) std::printf("%s\n", image.c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "usage: berth-agent image import NAME[:TAG] PATH [--image-dir DIR]\n"
+                       "       berth-agent image list [--image-dir DIR]\n"
+                       "PATH: an unpacked root file system directory, or an OCI image layout directory\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "image") return ImageCommand(argc, argv);
+  sigset_t set = flags::ParseFlagsAndBlockSignals(
+      argc, argv, "berth-agent --server URL --node-name NAME --root-dir DIR [--runtime=linux|fake]");
+  std::string node_name = absl::GetFlag(FLAGS_node_name);
+  if (node_name.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    node_name = host;
+  }
+  std::string root = absl::GetFlag(FLAGS_root_dir);
+  std::string image_dir = absl::GetFlag(FLAGS_image_dir).empty() ? root + "/images" : absl::GetFlag(FLAGS_image_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(root + "/pods", ec);
+  if (ec) {
+    std::fprintf(stderr, "--root-dir %s: %s\n", root.c_str(), ec.message().c_str());
+    return 2;
+  }
+  bool fake = absl::GetFlag(FLAGS_runtime) == "fake";
+  if (!fake && absl::GetFlag(FLAGS_runtime) != "linux") {
+    std::fprintf(stderr, "--runtime must be linux or fake\n");
+    return 2;
+  }
+  apiserver::http::InitializeNetworkThreads(2);
+  auto api = client::ApiClient::Connect(absl::GetFlag(FLAGS_server));
+
+  std::unique_ptr<agent::runtime::Runtime> rt;
+  if (fake) {
+    rt = std::make_unique<agent::runtime::FakeRuntime>();
+  } else {
+    auto cgroups = agent::runtime::DetectCgroupDriver("berth-agent-" + node_name);
+    if (!cgroups.ok()) {
+      std::fprintf(stderr, "cgroups: %s\n", cgroups.status().ToString().c_str());
+      return 1;
+    }
+    BERTH_LOG(Info, "agent", "cgroups detected", "version", (*cgroups)->version());
+    agent::runtime::LinuxRuntimeOptions options;
+    options.state_dir = root + "/state";
+    options.init_path = absl::GetFlag(FLAGS_container_init).empty() ? SelfDir() + "/berth-container-init"
+                                                                    : absl::GetFlag(FLAGS_container_init);
+    options.cgroups = *std::move(cgroups);
+    auto linux_rt = agent::runtime::LinuxRuntime::Create(std::move(options));
+    if (!linux_rt.ok()) {
+      std::fprintf(stderr, "runtime: %s\n", linux_rt.status().ToString().c_str());
+      return 1;
+    }
+    rt = *std::move(linux_rt);
+  }
+
+  auto logs = agent::LogServer::Start(absl::GetFlag(FLAGS_listen), *rt);
+  if (!logs.ok()) {
+    std::fprintf(stderr, "--listen: %s\n", logs.status().ToString().c_str());
+    return 2;
+  }
+
+  int hollow = fake ? absl::GetFlag(FLAGS_hollow_nodes) : 0;
+  std::vector<agent::NodeConfig> nodes;
+  agent::PodSyncOptions sync_options;
+  for (int i = 0; i < std::max(1, hollow); ++i) {
+    agent::NodeConfig n;
+    n.name = hollow > 0 ? StrCat(node_name, "-", i) : node_name;
+    n.address = absl::GetFlag(FLAGS_node_ip);
+    n.labels = ParseLabels(absl::GetFlag(FLAGS_node_labels));
+    n.taints = ParseTaints(absl::GetFlag(FLAGS_register_with_taints));
+    json::Value reserved_cpu(absl::GetFlag(FLAGS_system_reserved_cpu));
+    json::Value reserved_memory(absl::GetFlag(FLAGS_system_reserved_memory));
+    n.reserved_cpu_millis = resource::MilliOf(&reserved_cpu);
+    n.reserved_memory_bytes = resource::MilliOf(&reserved_memory) / 1000;
+    n.max_pods = absl::GetFlag(FLAGS_max_pods);
+    n.port = (*logs)->port();
+    if (fake) n.runtime_version = "berth-fake://0.1.0";
+    nodes.push_back(n);
+    sync_options.node_names.insert(n.name);
+  }
+  std::function<agent::MachineInfo()> machine = agent::ReadMachineInfo;
+  if (fake) {
+    // Hollow nodes: a fixed, comfortable machine each (the real one is shared by thousands).
+    agent::MachineInfo info = agent::ReadMachineInfo();
+    info.cpu_millis = 8000;
+    info.memory_bytes = 32LL << 30;
+    info.memory_available_bytes = 32LL << 30;
+    info.pids_in_use = 0;
+    machine = [info] { return info; };
+  }
+  agent::HeartbeatOptions hb;
+  hb.lease_interval = absl::Milliseconds(absl::GetFlag(FLAGS_lease_interval_ms));
+  agent::NodeHeartbeat heartbeat(*api, nodes, machine, hb);
+  absl::Status registered = heartbeat.RegisterAll();
+  while (!registered.ok()) {
+    BERTH_LOG(Warning, "agent", "Node registration failed; retrying", "error", registered.ToString());
+    sleep(1);
+    registered = heartbeat.RegisterAll();
+  }
+  heartbeat.Start();
+
+  client::ListOptions selector;
+  if (hollow == 0) selector.field_selector = "spec.nodeName=" + node_name;
+  controllers::Informer pods(*api, client::resources::kPods, "", selector);
+  agent::VolumeManager volumes(fake ? nullptr : api.get(), root + "/pods");
+  agent::StatusManager status(*api);
+  sync_options.node_address = absl::GetFlag(FLAGS_node_ip);
+  sync_options.pods_dir = root + "/pods";
+  sync_options.image_dir = image_dir;
+  sync_options.any_image = fake;
+  sync_options.workers = absl::GetFlag(FLAGS_workers);
+  sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);
+  agent::PodSync sync(api.get(), pods, *rt, volumes, status, sync_options);
+  status.Start();
+  pods.Start();
+  while (!pods.WaitForSync(absl::Milliseconds(500))) {
+  }
+  sync.controller().Start();
+  sync.CleanUpOrphans();
+  BERTH_LOG(Info, "agent", "Running", "node", node_name, "runtime", absl::GetFlag(FLAGS_runtime), "port", (*logs)->port(),
+            "hollow_nodes", hollow);
+  std::printf("agent %s running on port %d\n", node_name.c_str(), (*logs)->port());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  BERTH_LOG(Info, "agent", "Stopping", "signal", sig, "drain", absl::GetFlag(FLAGS_drain));
+  if (absl::GetFlag(FLAGS_drain)) {
+    sync.StopAll(absl::Seconds(10));
+    // Let the final statuses reach the apiserver (bounded).
+    for (int i = 0; i < 50 && !status.Idle(); ++i) usleep(100 * 1000);
+  }
+  heartbeat.Stop();
+  api->CancelWatches();
+  sync.controller().Stop();
+  pods.Stop();
+  status.Stop();
+  logs->reset();
+  return 0;
+}

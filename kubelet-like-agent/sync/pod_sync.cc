@@ -1,0 +1,555 @@
+#include "kubelet-like-agent/sync/pod_sync.h"
+
+#include <filesystem>
+#include <functional>
+#include <future>
+
+#include "core/json/codec.h"
+#include "core/log/log.h"
+#include "core/resource/quantity.h"
+#include "core/strings/strings.h"
+#include "core/time/clock.h"
+
+namespace berth::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::ContainerStatus;
+using runtime::State;
+
+const json::Array& Containers(const json::Value& pod, const char* field) {
+  static const json::Array empty;
+  const json::Value* v = pod.Get({"spec", field});
+  return v && v->is_array() ? v->as_array() : empty;
+}
+
+int64_t IntOr(const json::Value* v, int64_t fallback) { return v && v->is_int() ? v->as_int() : fallback; }
+
+std::string Now(const Clock& clock) { return FormatRfc3339(clock.Now()); }
+
+json::Value Obj(std::initializer_list<std::pair<const char*, json::Value>> fields) {
+  json::Value v = json::Value::MakeObject();
+  for (const auto& [k, x] : fields) v.Set(k, x);
+  return v;
+}
+
+// The previous status of a condition, to keep lastTransitionTime stable while it holds.
+std::string TransitionTime(const json::Value& pod, const std::string& type, const std::string& status,
+                           const std::string& now) {
+  const json::Value* conditions = pod.Get({"status", "conditions"});
+  if (conditions && conditions->is_array()) {
+    for (const json::Value& c : conditions->as_array()) {
+      if (c.GetString({"type"}) == type && c.GetString({"status"}) == status) {
+        std::string t = c.GetString({"lastTransitionTime"});
+        if (!t.empty()) return t;
+      }
+    }
+  }
+  return now;
+}
+
+json::Value Condition(const json::Value& pod, const std::string& type, bool ok, const std::string& reason,
+                      const std::string& now) {
+  std::string status = ok ? "True" : "False";
+  json::Value c = Obj({{"type", type}, {"status", status}, {"lastProbeTime", nullptr},
+                       {"lastTransitionTime", TransitionTime(pod, type, status, now)}});
+  if (!ok && !reason.empty()) c.Set("reason", reason);
+  return c;
+}
+
+std::string SpecHash(const json::Value& container) {
+  return StrCat(std::hash<std::string>{}(json::Serialize(container)));
+}
+
+json::Value TerminatedJson(const ContainerStatus& s, const std::string& id) {
+  json::Value t = Obj({{"exitCode", s.exit_code}, {"reason", s.reason},
+                       {"startedAt", FormatRfc3339(s.started_at)},
+                       {"finishedAt", FormatRfc3339(s.finished_at == absl::InfinitePast() ? s.started_at : s.finished_at)},
+                       {"containerID", "berth://" + id}});
+  if (s.signal != 0) t.Set("signal", s.signal);
+  return t;
+}
+
+}  // namespace
+
+std::string ContainerId(const std::string& pod_uid, const std::string& container_name) {
+  return pod_uid + "_" + container_name;
+}
+
+PodSync::PodSync(client::ApiClient* api, controllers::Informer& pods, runtime::Runtime& runtime, VolumeManager& volumes,
+                 StatusManager& status, PodSyncOptions options, const Clock& clock)
+    : api_(api), pods_(pods), runtime_(runtime), volumes_(volumes), status_(status), options_(std::move(options)),
+      clock_(clock), controller_("agent-pod-sync", *this, clock, options_.workers) {
+  auto enqueue = [this](const controllers::ObjectPtr& o) {
+    if (options_.node_names.count(o->GetString({"spec", "nodeName"}))) controller_.Enqueue(controllers::Informer::KeyOf(*o));
+  };
+  pods_.AddHandlers({enqueue, [enqueue](const controllers::ObjectPtr&, const controllers::ObjectPtr& o) { enqueue(o); },
+                     enqueue});
+  runtime_.SetExitCallback([this](const ContainerStatus& s) {
+    if (!s.pod_key.empty()) controller_.Enqueue(s.pod_key);
+  });
+}
+
+std::string PodSync::ImageRootfs(const std::string& image, std::string* why) const {
+  if (image == "host" || options_.any_image) return "";
+  std::string name = image, tag = "latest";
+  size_t colon = image.rfind(':');
+  if (colon != std::string::npos && image.find('/', colon) == std::string::npos) {
+    name = image.substr(0, colon);
+    tag = image.substr(colon + 1);
+  }
+  std::string rootfs = StrCat(options_.image_dir, "/", name, "/", tag, "/rootfs");
+  std::error_code ec;
+  if (options_.image_dir.empty() || !fs::is_directory(rootfs, ec)) {
+    *why = StrCat("image \"", image, "\" is not in the agent's image store at ",
+                  options_.image_dir.empty() ? "(no --image-dir)" : options_.image_dir,
+                  "; import it with `berth-agent image import ", name, ":", tag, " PATH` or use image: host");
+    return "";
+  }
+  return rootfs;
+}
+
+absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& container, bool init,
+                                     const std::map<std::string, std::string>& volumes, ContainerMemo& memo) {
+  (void)init;
+  std::string uid = pod.GetString({"metadata", "uid"});
+  std::string name = container.GetString({"name"});
+  runtime::ContainerSpec spec;
+  spec.id = ContainerId(uid, name);
+  spec.pod_key = controllers::Informer::KeyOf(pod);
+  spec.pod_uid = uid;
+  spec.container_name = name;
+  spec.hostname = pod.GetString({"metadata", "name"});
+  std::string why;
+  spec.rootfs = ImageRootfs(container.GetString({"image"}), &why);
+  if (!why.empty()) {
+    memo.waiting_reason = "ErrImageNeverPull";
+    memo.waiting_message = why;
+    return absl::FailedPreconditionError(why);
+  }
+  PodFields fields{pod.GetString({"spec", "nodeName"}), options_.node_address, options_.node_address};
+  auto env = volumes_.Env(pod, container, fields);
+  if (!env.ok()) {
+    memo.waiting_reason = "CreateContainerConfigError";
+    memo.waiting_message = std::string(env.status().message());
+    return env.status();
+  }
+  spec.env = *env;
+  std::map<std::string, std::string> env_map;
+  for (const std::string& kv : spec.env) env_map[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+  if (const json::Value* cmd = container.Find("command"); cmd && cmd->is_array()) {
+    for (const json::Value& a : cmd->as_array()) spec.argv.push_back(ExpandVars(a.is_string() ? a.as_string() : "", env_map));
+  }
+  if (const json::Value* args = container.Find("args"); args && args->is_array()) {
+    for (const json::Value& a : args->as_array()) spec.argv.push_back(ExpandVars(a.is_string() ? a.as_string() : "", env_map));
+  }
+  if (spec.argv.empty()) {
+    // No image metadata to take an entrypoint from: a command is required.
+    memo.waiting_reason = "CreateContainerError";
+    memo.waiting_message = StrCat("container ", name, " has no command: berth images carry no entrypoint");
+    return absl::InvalidArgumentError(memo.waiting_message);
+  }
+  spec.working_dir = container.GetString({"workingDir"});
+  if (const json::Value* mounts = container.Find("volumeMounts"); mounts && mounts->is_array()) {
+    for (const json::Value& m : mounts->as_array()) {
+      auto it = volumes.find(m.GetString({"name"}));
+      if (it == volumes.end()) {
+        memo.waiting_reason = "CreateContainerConfigError";
+        memo.waiting_message = StrCat("volumeMount ", m.GetString({"name"}), " names no volume of the pod");
+        return absl::InvalidArgumentError(memo.waiting_message);
+      }
+      std::string source = it->second;
+      std::string sub = m.GetString({"subPath"});
+      if (!sub.empty()) source += "/" + sub;
+      const json::Value* ro = m.Find("readOnly");
+      spec.mounts.push_back({source, m.GetString({"mountPath"}), ro && ro->is_bool() && ro->as_bool()});
+    }
+  }
+  const json::Value* sc = container.Find("securityContext");
+  const json::Value* psc = pod.Get({"spec", "securityContext"});
+  auto id_field = [&](const char* key) -> std::optional<uint32_t> {
+    for (const json::Value* ctx : {sc, psc}) {
+      if (ctx && ctx->Find(key) && ctx->Find(key)->is_int()) return static_cast<uint32_t>(ctx->Find(key)->as_int());
+    }
+    return std::nullopt;
+  };
+  spec.run_as_user = id_field("runAsUser");
+  spec.run_as_group = id_field("runAsGroup");
+  spec.network_namespace = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";
+  const json::Value* limits = container.Get({"resources", "limits"});
+  const json::Value* requests = container.Get({"resources", "requests"});
+  if (limits && limits->Find("cpu")) spec.cpu_limit_millis = resource::MilliOf(limits->Find("cpu"));
+  if (requests && requests->Find("cpu")) spec.cpu_request_millis = resource::MilliOf(requests->Find("cpu"));
+  else if (spec.cpu_limit_millis) spec.cpu_request_millis = spec.cpu_limit_millis;
+  if (limits && limits->Find("memory")) spec.memory_limit_bytes = resource::MilliOf(limits->Find("memory")) / 1000;
+  spec.pids_limit = options_.pod_pids_limit;
+  auto previous = runtime_.Inspect(spec.id);
+  int runs = previous.ok() ? previous->runs : 0;
+  spec.log_path = StrCat(volumes_.PodDir(uid), "/logs/", name, "/", runs, ".log");
+  spec.spec_hash = SpecHash(container);
+  absl::Status s = runtime_.Start(spec);
+  if (!s.ok()) {
+    memo.waiting_reason = "RunContainerError";
+    memo.waiting_message = std::string(s.message());
+    return s;
+  }
+  memo.waiting_reason.clear();
+  memo.waiting_message.clear();
+  return absl::OkStatus();
+}
+
+json::Value PodSync::ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
+                                         bool* running, bool* ready, bool* terminated, int* exit_code) {
+  auto st = runtime_.Inspect(id);
+  json::Value out = Obj({{"name", container.GetString({"name"})}, {"image", container.GetString({"image"})},
+                         {"imageID", ""}, {"ready", false}, {"started", false}, {"restartCount", 0}});
+  *running = *ready = *terminated = false;
+  *exit_code = 0;
+  if (!memo.last_termination.is_null()) out.Set("lastState", Obj({{"terminated", memo.last_termination}}));
+  else out.Set("lastState", json::Value::MakeObject());
+  if (!st.ok()) {
+    out.Set("state", Obj({{"waiting", Obj({{"reason", memo.waiting_reason.empty() ? "ContainerCreating" : memo.waiting_reason},
+                                           {"message", memo.waiting_message}})}}));
+    return out;
+  }
+  out.Set("containerID", "berth://" + id);
+  out.Set("restartCount", std::max(0, st->runs - 1));
+  if (st->state == State::kRunning) {
+    *running = true;
+    bool started = !memo.startup.configured() || memo.startup.ok();
+    *ready = started && (!memo.readiness.configured() || memo.readiness.ok());
+    out.Set("started", started);
+    out.Set("ready", *ready);
+    out.Set("state", Obj({{"running", Obj({{"startedAt", FormatRfc3339(st->started_at)}})}}));
+  } else if (!memo.waiting_reason.empty()) {
+    out.Set("state", Obj({{"waiting", Obj({{"reason", memo.waiting_reason}, {"message", memo.waiting_message}})}}));
+    *terminated = false;
+  } else {
+    *terminated = true;
+    *exit_code = st->exit_code;
+    out.Set("state", Obj({{"terminated", TerminatedJson(*st, id)}}));
+  }
+  return out;
+}
+
+void PodSync::RemovePodContainers(const std::string& key, const std::string& keep_uid) {
+  auto all = runtime_.List();
+  if (!all.ok()) return;
+  std::set<std::string> uids;
+  std::vector<std::future<void>> stops;
+  for (const ContainerStatus& s : *all) {
+    if (s.pod_key != key || s.pod_uid == keep_uid) continue;
+    uids.insert(s.pod_uid);
+    stops.push_back(std::async(std::launch::async, [this, id = s.id] {
+      (void)runtime_.Stop(id, absl::Seconds(2));
+      (void)runtime_.Remove(id);
+    }));
+  }
+  for (auto& f : stops) f.wait();
+  for (const std::string& uid : uids) {
+    (void)volumes_.Cleanup(uid);
+    status_.Forget(uid);
+  }
+}
+
+absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, PodMemo& memo) {
+  std::string uid = pod.GetString({"metadata", "uid"});
+  int64_t grace = IntOr(pod.Get({"metadata", "deletionGracePeriodSeconds"}),
+                        IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30));
+  std::vector<std::future<absl::Status>> stops;
+  for (const char* field : {"initContainers", "containers"}) {
+    for (const json::Value& c : Containers(pod, field)) {
+      std::string id = ContainerId(uid, c.GetString({"name"}));
+      stops.push_back(std::async(std::launch::async, [this, id, grace] { return runtime_.Stop(id, absl::Seconds(grace)); }));
+    }
+  }
+  for (auto& f : stops) {
+    if (absl::Status s = f.get(); !s.ok()) return s;
+  }
+  // The processes are gone: the object may go (grace 0, for this very pod only).
+  if (api_ != nullptr) {
+    json::Value opts = json::Value::MakeObject();
+    opts.Set("gracePeriodSeconds", 0);
+    opts.Ensure({"preconditions"}).Set("uid", uid);
+    absl::Status s = api_->Delete(client::resources::kPods, pod.GetString({"metadata", "namespace"}),
+                                  pod.GetString({"metadata", "name"}), opts);
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound && s.code() != absl::StatusCode::kFailedPrecondition) return s;
+  }
+  for (const char* field : {"initContainers", "containers"}) {
+    for (const json::Value& c : Containers(pod, field)) (void)runtime_.Remove(ContainerId(uid, c.GetString({"name"})));
+  }
+  (void)volumes_.Cleanup(uid);
+  status_.Forget(uid);
+  (void)memo;
+  return controllers::Result{};
+}
+
+void PodSync::CleanUpOrphans() {
+  auto all = runtime_.List();
+  if (!all.ok()) return;
+  std::set<std::string> keys;
+  for (const ContainerStatus& s : *all) keys.insert(s.pod_key);
+  for (const std::string& key : keys) controller_.Enqueue(key);  // Reconcile removes what the API no longer has
+}
+
+void PodSync::StopAll(absl::Duration grace) {
+  auto all = runtime_.List();
+  if (!all.ok()) return;
+  std::vector<std::future<void>> stops;
+  for (const ContainerStatus& s : *all) {
+    stops.push_back(std::async(std::launch::async, [this, id = s.id, grace] { (void)runtime_.Stop(id, grace); }));
+  }
+  for (auto& f : stops) f.wait();
+}
+
+absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Request& request, std::stop_token) {
+  const std::string key = request.Key();
+  controllers::ObjectPtr cached = pods_.Get(key);
+  if (cached == nullptr || !options_.node_names.count(cached->GetString({"spec", "nodeName"}))) {
+    RemovePodContainers(key, "");
+    std::lock_guard<std::mutex> lock(mu_);
+    memos_.erase(key);
+    return controllers::Result{};
+  }
+  const json::Value& pod = *cached;
+  const std::string uid = pod.GetString({"metadata", "uid"});
+  PodMemo* memo_ptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    memo_ptr = &memos_[key];
+  }
+  PodMemo& memo = *memo_ptr;
+  if (memo.uid != uid) {
+    // A new pod under an old name: what the old one left goes first.
+    RemovePodContainers(key, uid);
+    memo = PodMemo{};
+    memo.uid = uid;
+    memo.start_time = pod.GetString({"status", "startTime"});
+    if (const json::Value* statuses = pod.Get({"status", "containerStatuses"}); statuses && statuses->is_array()) {
+      for (const json::Value& cs : statuses->as_array()) {
+        if (const json::Value* last = cs.Get({"lastState", "terminated"})) memo.containers[cs.GetString({"name"})].last_termination = *last;
+      }
+    }
+  }
+  if (pod.Get({"metadata", "deletionTimestamp"})) return Terminate(pod, memo);
+
+  const std::string now = Now(clock_);
+  const absl::Time now_time = clock_.Now();
+  if (memo.start_time.empty()) memo.start_time = now;
+  std::string restart_policy = pod.GetString({"spec", "restartPolicy"}, "Always");
+  absl::Time next_wake = now_time + options_.resync;
+  auto wake_at = [&](absl::Time t) {
+    if (t > now_time) next_wake = std::min(next_wake, t);
+  };
+
+  // activeDeadlineSeconds: the pod fails once it has been active that long.
+  if (const json::Value* deadline = pod.Get({"spec", "activeDeadlineSeconds"}); deadline && deadline->is_int()) {
+    absl::Time started = ParseRfc3339(memo.start_time, now_time);
+    absl::Time end = started + absl::Seconds(deadline->as_int());
+    if (now_time >= end) memo.deadline_exceeded = true;
+    else wake_at(end);
+  }
+  std::string terminal_phase = pod.GetString({"status", "phase"});
+  bool terminal = memo.deadline_exceeded || terminal_phase == "Succeeded" || terminal_phase == "Failed";
+  if (memo.deadline_exceeded) {
+    for (const char* field : {"initContainers", "containers"}) {
+      for (const json::Value& c : Containers(pod, field)) {
+        (void)runtime_.Stop(ContainerId(uid, c.GetString({"name"})),
+                            absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
+      }
+    }
+  }
+
+  std::map<std::string, std::string> volume_paths;
+  std::string volume_error;
+  if (!terminal) {
+    auto prepared = volumes_.Prepare(pod);
+    if (prepared.ok()) volume_paths = *std::move(prepared);
+    else volume_error = std::string(prepared.status().message());
+  }
+
+  auto restart_allowed = [&](const ContainerStatus& s) {
+    return restart_policy == "Always" || (restart_policy == "OnFailure" && s.exit_code != 0);
+  };
+  // Decides whether an ended container starts again now; sets CrashLoopBackOff otherwise.
+  auto maybe_restart = [&](const json::Value& container, const ContainerStatus& s, ContainerMemo& cm, bool init) {
+    int restarts = s.runs - 1 - cm.backoff_base_runs;
+    if (s.finished_at - s.started_at >= options_.backoff_reset) {
+      cm.backoff_base_runs = s.runs - 1;
+      restarts = 0;
+    }
+    absl::Duration delay = absl::ZeroDuration();
+    if (restarts > 0) {
+      delay = options_.initial_backoff;
+      for (int i = 1; i < restarts && delay < options_.max_backoff; ++i) delay *= 2;
+      delay = std::min(delay, options_.max_backoff);
+    }
+    absl::Time at = s.finished_at + delay;
+    if (now_time < at) {
+      cm.waiting_reason = "CrashLoopBackOff";
+      cm.waiting_message = StrCat("back-off ", absl::FormatDuration(delay), " restarting failed container=",
+                                  container.GetString({"name"}), " pod=", pod.GetString({"metadata", "name"}), "_",
+                                  pod.GetString({"metadata", "namespace"}), "(", uid, ")");
+      wake_at(at);
+      return;
+    }
+    cm.last_termination = TerminatedJson(s, s.id);
+    cm.probed_pid = 0;
+    (void)StartContainer(pod, container, init, volume_paths, cm);
+  };
+
+  // Init containers, in order: each must succeed before the next starts.
+  bool initialized = true;
+  bool init_failed = false;
+  json::Value init_statuses = json::Value::MakeArray();
+  for (const json::Value& c : Containers(pod, "initContainers")) {
+    std::string name = c.GetString({"name"});
+    ContainerMemo& cm = memo.containers[name];
+    std::string id = ContainerId(uid, name);
+    if (!terminal && initialized && !init_failed) {
+      auto st = runtime_.Inspect(id);
+      if (!volume_error.empty()) {
+        cm.waiting_reason = "CreateContainerConfigError";
+        cm.waiting_message = volume_error;
+      } else if (!st.ok()) {
+        (void)StartContainer(pod, c, true, volume_paths, cm);
+      } else if (st->state == State::kExited && st->exit_code != 0) {
+        if (restart_policy == "Never") init_failed = true;
+        else maybe_restart(c, *st, cm, true);
+      }
+      st = runtime_.Inspect(id);
+      if (!st.ok() || st->state != State::kExited || st->exit_code != 0) initialized = false;
+    } else {
+      initialized = false;
+    }
+    bool running, ready, term;
+    int code;
+    init_statuses.as_array().push_back(ContainerStatusJson(c, id, cm, &running, &ready, &term, &code));
+  }
+
+  json::Value statuses = json::Value::MakeArray();
+  int n_running = 0, n_ready = 0, n_terminated = 0, n_failed = 0, n_waiting = 0;
+  const auto& main_containers = Containers(pod, "containers");
+  for (const json::Value& c : main_containers) {
+    std::string name = c.GetString({"name"});
+    ContainerMemo& cm = memo.containers[name];
+    std::string id = ContainerId(uid, name);
+    if (initialized && !terminal && !init_failed) {
+      auto st = runtime_.Inspect(id);
+      if (!volume_error.empty() && (!st.ok() || st->state != State::kRunning)) {
+        cm.waiting_reason = "CreateContainerConfigError";
+        cm.waiting_message = volume_error;
+        wake_at(now_time + absl::Seconds(2));
+      } else if (!st.ok()) {
+        if (!StartContainer(pod, c, false, volume_paths, cm).ok()) wake_at(now_time + absl::Seconds(2));
+      } else if (st->state == State::kRunning) {
+        if (st->spec_hash != SpecHash(c)) {
+          // The container's spec changed (a new image): replace it, as the kubelet does.
+          (void)runtime_.Stop(id, absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
+        } else {
+          if (cm.probed_pid != st->pid) {
+            cm.probed_pid = st->pid;
+            cm.startup = c.Find("startupProbe") ? ProbeState(*c.Find("startupProbe"), st->started_at, false) : ProbeState();
+            cm.liveness = c.Find("livenessProbe") ? ProbeState(*c.Find("livenessProbe"), st->started_at, true) : ProbeState();
+            cm.readiness = c.Find("readinessProbe") ? ProbeState(*c.Find("readinessProbe"), st->started_at, false) : ProbeState();
+          }
+          bool started = !cm.startup.configured() || cm.startup.ok();
+          bool kill = false;
+          std::string why;
+          if (!started && cm.startup.Due(now_time)) {
+            cm.startup.Record(RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, &cm.startup.last_detail), now_time);
+            if (cm.startup.failed()) {
+              kill = true;
+              why = "Startup probe failed: " + cm.startup.last_detail;
+            }
+            started = cm.startup.ok();
+          }
+          if (started && cm.liveness.configured() && cm.liveness.Due(clock_.Now())) {
+            bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, &cm.liveness.last_detail);
+            cm.liveness.Record(ok, clock_.Now());
+            if (!cm.liveness.ok()) {
+              kill = true;
+              why = "Liveness probe failed: " + cm.liveness.last_detail;
+            }
+          }
+          if (started && cm.readiness.configured() && cm.readiness.Due(clock_.Now())) {
+            bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, &cm.readiness.last_detail);
+            cm.readiness.Record(ok, clock_.Now());
+          }
+          if (kill) {
+            BERTH_LOG(Info, "agent.sync", "Killing a container that failed its liveness probe", "pod", key, "container",
+                      name, "detail", why);
+            (void)runtime_.Stop(id, absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
+          }
+          for (const ProbeState* p : {&cm.startup, &cm.liveness, &cm.readiness}) {
+            if (p->configured()) wake_at(p->next());
+          }
+        }
+      }
+      st = runtime_.Inspect(id);
+      if (st.ok() && st->state == State::kExited) {
+        if (restart_allowed(*st)) maybe_restart(c, *st, cm, false);
+        else cm.waiting_reason.clear();
+      }
+    }
+    bool running, ready, term;
+    int code;
+    statuses.as_array().push_back(ContainerStatusJson(c, id, cm, &running, &ready, &term, &code));
+    n_running += running;
+    n_ready += ready;
+    n_terminated += term;
+    n_failed += term && code != 0;
+    n_waiting += !running && !term;
+  }
+
+  // Phase, as the kubelet's getPhase computes it.
+  std::string phase;
+  std::string reason, message;
+  int n = static_cast<int>(main_containers.size());
+  if (memo.deadline_exceeded) {
+    phase = "Failed";
+    reason = "DeadlineExceeded";
+    message = "Pod was active on the node longer than the specified deadline";
+  } else if (init_failed) {
+    phase = "Failed";
+  } else if (terminal) {
+    phase = terminal_phase;
+  } else if (!initialized) {
+    phase = "Pending";
+  } else if (n_waiting > 0 && n_running == 0 && n_terminated == 0) {
+    phase = "Pending";
+  } else if (n_running > 0 || n_waiting > 0) {
+    phase = "Running";
+  } else if (n_terminated == n) {
+    if (restart_policy == "Always") phase = "Running";
+    else if (n_failed == 0) phase = "Succeeded";
+    else phase = restart_policy == "OnFailure" ? "Running" : "Failed";
+  } else {
+    phase = "Pending";
+  }
+  bool containers_ready = n > 0 && n_ready == n;
+  json::Value status = json::Value::MakeObject();
+  status.Set("phase", phase);
+  json::Value conditions = json::Value::MakeArray();
+  conditions.as_array().push_back(Condition(pod, "PodReadyToStartContainers", true, "", now));
+  conditions.as_array().push_back(Condition(pod, "Initialized", initialized || Containers(pod, "initContainers").empty(),
+                                            "ContainersNotInitialized", now));
+  conditions.as_array().push_back(Condition(pod, "Ready", containers_ready && phase == "Running", "ContainersNotReady", now));
+  conditions.as_array().push_back(Condition(pod, "ContainersReady", containers_ready && phase == "Running", "ContainersNotReady", now));
+  conditions.as_array().push_back(Condition(pod, "PodScheduled", true, "", now));
+  status.Set("conditions", std::move(conditions));
+  status.Set("hostIP", options_.node_address);
+  status.Set("hostIPs", json::Value(json::Array{Obj({{"ip", options_.node_address}})}));
+  status.Set("podIP", options_.node_address);
+  status.Set("podIPs", json::Value(json::Array{Obj({{"ip", options_.node_address}})}));
+  status.Set("startTime", memo.start_time);
+  status.Set("reason", reason.empty() ? json::Value() : json::Value(reason));
+  status.Set("message", message.empty() ? json::Value() : json::Value(message));
+  if (init_statuses.size() > 0) status.Set("initContainerStatuses", std::move(init_statuses));
+  status.Set("containerStatuses", std::move(statuses));
+  status_.Set(pod.GetString({"metadata", "namespace"}), pod.GetString({"metadata", "name"}), uid, std::move(status));
+  if (phase == "Succeeded" || phase == "Failed") return controllers::Result{};
+  return controllers::Result{std::max(absl::Milliseconds(10), next_wake - clock_.Now())};
+}
+
+}  // namespace berth::agent

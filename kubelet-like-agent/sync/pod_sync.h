@@ -1,0 +1,91 @@
+#pragma once
+// File: kubelet-like-agent/sync/pod_sync.h
+// The agent's sync loop: a Reconciler over the pods bound to this node (the SDK's Controller
+// gives one worker per pod at a time). Each pass converges desired (the pod) and actual (the
+// Runtime): init containers in order, then the containers; restarts by restartPolicy with
+// CrashLoopBackOff (10 s doubling to 5 min, reset after 10 min of running); probes; graceful
+// stops; the pod object removed once a deleted pod's processes are gone; activeDeadlineSeconds.
+// It then reports the status it observed through the StatusManager.
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "controllers/runtime/controller.h"
+#include "controllers/runtime/informer.h"
+#include "core/client/api_client.h"
+#include "kubelet-like-agent/probes/prober.h"
+#include "kubelet-like-agent/runtime/runtime.h"
+#include "kubelet-like-agent/status/status_manager.h"
+#include "kubelet-like-agent/volumes/volume_manager.h"
+
+namespace berth::agent {
+
+struct PodSyncOptions {
+  std::set<std::string> node_names;  // one, or many hollow nodes in one process
+  std::string node_address = "127.0.0.1";
+  std::string pods_dir;    // sandboxes: <pods_dir>/<uid>/{volumes,logs}
+  std::string image_dir;   // the image store (<image_dir>/<name>/<tag>/rootfs)
+  bool any_image = false;  // hollow nodes: every image "exists"
+  int64_t pod_pids_limit = 4096;
+  int workers = 4;
+  absl::Duration max_backoff = absl::Minutes(5);
+  absl::Duration initial_backoff = absl::Seconds(10);
+  absl::Duration backoff_reset = absl::Minutes(10);
+  absl::Duration resync = absl::Seconds(10);  // configMap/secret refresh, status drift
+};
+
+class PodSync final : public controllers::Reconciler {
+ public:
+  PodSync(client::ApiClient* api, controllers::Informer& pods, runtime::Runtime& runtime, VolumeManager& volumes,
+          StatusManager& status, PodSyncOptions options, const Clock& clock = RealClock::Get());
+  absl::StatusOr<controllers::Result> Reconcile(const controllers::Request& request, std::stop_token stop) override;
+  controllers::Controller& controller() { return controller_; }
+  // Pods known to the runtime from an earlier agent run that are gone from the API: stopped and
+  // removed. Call once after the pod informer synced.
+  void CleanUpOrphans();
+  // Stops every container (drain).
+  void StopAll(absl::Duration grace);
+
+ private:
+  struct ContainerMemo {
+    ProbeState liveness, readiness, startup;
+    bool probes_ready = false;
+    std::string waiting_reason, waiting_message;
+    json::Value last_termination;  // previous run's terminated state (lastState)
+    int backoff_base_runs = 0;      // restarts before the last backoff reset
+    absl::Time backoff_until = absl::InfinitePast();
+    int64_t probed_pid = 0;         // the run the probe states belong to
+  };
+  struct PodMemo {
+    std::string uid;
+    std::map<std::string, ContainerMemo> containers;
+    std::string start_time;
+    bool deadline_exceeded = false;
+  };
+
+  absl::StatusOr<controllers::Result> Terminate(const json::Value& pod, PodMemo& memo);
+  void RemovePodContainers(const std::string& key, const std::string& keep_uid);
+  absl::Status StartContainer(const json::Value& pod, const json::Value& container, bool init,
+                              const std::map<std::string, std::string>& volumes, ContainerMemo& memo);
+  json::Value ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
+                                  bool* running, bool* ready, bool* terminated, int* exit_code);
+  std::string ImageRootfs(const std::string& image, std::string* why) const;
+
+  client::ApiClient* api_;
+  controllers::Informer& pods_;
+  runtime::Runtime& runtime_;
+  VolumeManager& volumes_;
+  StatusManager& status_;
+  const PodSyncOptions options_;
+  const Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, PodMemo> memos_;  // by pod key
+  controllers::Controller controller_;
+};
+
+// Container id in the runtime: stable across restarts of the same container of the same pod.
+std::string ContainerId(const std::string& pod_uid, const std::string& container_name);
+
+}  // namespace berth::agent

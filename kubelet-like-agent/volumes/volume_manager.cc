@@ -1,0 +1,257 @@
+#include "kubelet-like-agent/volumes/volume_manager.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "core/strings/strings.h"
+
+namespace berth::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status WriteAtomically(const fs::path& path, const std::string& content) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  fs::path tmp = path.parent_path() / (".." + path.filename().string() + ".tmp");
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return absl::UnavailableError(StrCat("cannot write ", tmp.string()));
+    f << content;
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(StrCat("rename ", path.string(), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+bool IsTrue(const json::Value* v) { return v && v->is_bool() && v->as_bool(); }
+
+}  // namespace
+
+std::string ExpandVars(const std::string& text, const std::map<std::string, std::string>& env) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '(') {
+      size_t close = text.find(')', i + 2);
+      if (close == std::string::npos) {
+        out += text.substr(i);
+        break;
+      }
+      std::string name = text.substr(i + 2, close - i - 2);
+      auto it = env.find(name);
+      out += it != env.end() ? it->second : text.substr(i, close - i + 1);
+      i = close;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> VolumeManager::SourceData(const std::string& kind,
+                                                                             const std::string& ns,
+                                                                             const std::string& name, bool optional) {
+  std::map<std::string, std::string> data;
+  if (api_ == nullptr) return data;
+  const client::Resource& r = kind == "secret" ? client::resources::kSecrets : client::resources::kConfigMaps;
+  auto obj = api_->Get(r, ns, name);
+  if (!obj.ok()) {
+    if (obj.status().code() == absl::StatusCode::kNotFound) {
+      if (optional) return data;
+      return absl::NotFoundError(StrCat(kind, " \"", name, "\" not found"));
+    }
+    return obj.status();
+  }
+  if (const json::Value* d = obj->Find("data"); d && d->is_object()) {
+    for (const auto& [k, v] : d->as_object()) {
+      std::string value = v.is_string() ? v.as_string() : "";
+      if (kind == "secret") {
+        std::string decoded;
+        if (!absl::Base64Unescape(Sv(std::string_view(value)), &decoded)) {
+          return absl::InvalidArgumentError(StrCat("secret \"", name, "\" key ", k, " is not base64"));
+        }
+        value = std::move(decoded);
+      }
+      data[k] = std::move(value);
+    }
+  }
+  if (const json::Value* d = obj->Find(kind == "secret" ? "stringData" : "binaryData"); d && d->is_object()) {
+    for (const auto& [k, v] : d->as_object()) {
+      std::string value = v.is_string() ? v.as_string() : "";
+      if (kind != "secret") {
+        std::string decoded;
+        if (absl::Base64Unescape(Sv(std::string_view(value)), &decoded)) value = std::move(decoded);
+      }
+      data[k] = std::move(value);
+    }
+  }
+  return data;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const json::Value& pod) {
+  std::map<std::string, std::string> paths;
+  std::string uid = pod.GetString({"metadata", "uid"});
+  std::string ns = pod.GetString({"metadata", "namespace"});
+  const json::Value* volumes = pod.Get({"spec", "volumes"});
+  if (volumes == nullptr || !volumes->is_array()) return paths;
+  std::error_code ec;
+  for (const json::Value& v : volumes->as_array()) {
+    std::string name = v.GetString({"name"});
+    fs::path dir = fs::path(PodDir(uid)) / "volumes" / name;
+    if (v.Find("emptyDir")) {
+      fs::create_directories(dir, ec);
+      if (ec) return absl::UnavailableError(StrCat("emptyDir ", name, ": ", ec.message()));
+      paths[name] = dir.string();
+    } else if (const json::Value* hp = v.Find("hostPath")) {
+      std::string path = hp->GetString({"path"});
+      std::string type = hp->GetString({"type"});
+      if (type == "DirectoryOrCreate") fs::create_directories(path, ec);
+      if (type == "FileOrCreate" && !fs::exists(path)) {
+        fs::create_directories(fs::path(path).parent_path(), ec);
+        std::ofstream touch(path);
+      }
+      if ((type == "Directory" && !fs::is_directory(path)) || (type == "File" && !fs::is_regular_file(path))) {
+        return absl::NotFoundError(StrCat("hostPath ", path, " is not a ", type == "File" ? "file" : "directory"));
+      }
+      paths[name] = path;
+    } else if (v.Find("configMap") || v.Find("secret")) {
+      bool secret = v.Find("secret") != nullptr;
+      const json::Value& src = secret ? *v.Find("secret") : *v.Find("configMap");
+      std::string object = secret ? src.GetString({"secretName"}) : src.GetString({"name"});
+      auto data = SourceData(secret ? "secret" : "configmap", ns, object, IsTrue(src.Find("optional")));
+      if (!data.ok()) return data.status();
+      std::map<std::string, std::string> files;  // relative path -> content
+      if (const json::Value* items = src.Find("items"); items && items->is_array() && items->size() > 0) {
+        for (const json::Value& item : items->as_array()) {
+          auto it = data->find(item.GetString({"key"}));
+          if (it == data->end()) {
+            if (IsTrue(src.Find("optional"))) continue;
+            return absl::NotFoundError(StrCat("key \"", item.GetString({"key"}), "\" not found in ", object));
+          }
+          files[item.GetString({"path"})] = it->second;
+        }
+      } else {
+        files = *data;
+      }
+      fs::create_directories(dir, ec);
+      std::set<std::string> keep;
+      for (const auto& [rel, content] : files) {
+        if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/') {
+          return absl::InvalidArgumentError(StrCat("volume ", name, ": bad item path \"", rel, "\""));
+        }
+        fs::path target = dir / rel;
+        std::ifstream current(target, std::ios::binary);
+        std::string existing((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
+        if (!current || existing != content) {
+          if (absl::Status s = WriteAtomically(target, content); !s.ok()) return s;
+        }
+        keep.insert(target.string());
+      }
+      for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+        if (entry.is_regular_file() && !keep.count(entry.path().string())) fs::remove(entry.path(), ec);
+      }
+      paths[name] = dir.string();
+    } else {
+      return absl::InvalidArgumentError(StrCat("volume ", name, ": unsupported volume source (berth supports emptyDir, "
+                                               "hostPath, configMap, secret)"));
+    }
+  }
+  return paths;
+}
+
+absl::StatusOr<std::string> VolumeManager::KeyRef(const std::string& kind, const std::string& ns, const json::Value& ref) {
+  auto data = SourceData(kind, ns, ref.GetString({"name"}), IsTrue(ref.Find("optional")));
+  if (!data.ok()) return data.status();
+  auto it = data->find(ref.GetString({"key"}));
+  if (it == data->end()) {
+    if (IsTrue(ref.Find("optional")) || api_ == nullptr) return std::string();
+    return absl::NotFoundError(StrCat("couldn't find key ", ref.GetString({"key"}), " in ", kind, " ", ns, "/",
+                                      ref.GetString({"name"})));
+  }
+  return it->second;
+}
+
+absl::StatusOr<std::vector<std::string>> VolumeManager::Env(const json::Value& pod, const json::Value& container,
+                                                            const PodFields& fields) {
+  std::vector<std::pair<std::string, std::string>> ordered;
+  std::map<std::string, std::string> by_name;
+  std::string ns = pod.GetString({"metadata", "namespace"});
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (!by_name.count(k)) ordered.emplace_back(k, v);
+    by_name[k] = v;
+  };
+  if (const json::Value* env_from = container.Find("envFrom"); env_from && env_from->is_array()) {
+    for (const json::Value& src : env_from->as_array()) {
+      bool secret = src.Find("secretRef") != nullptr;
+      const json::Value* ref = secret ? src.Find("secretRef") : src.Find("configMapRef");
+      if (ref == nullptr) continue;
+      auto data = SourceData(secret ? "secret" : "configmap", ns, ref->GetString({"name"}), IsTrue(ref->Find("optional")));
+      if (!data.ok()) return data.status();
+      for (const auto& [k, v] : *data) set(src.GetString({"prefix"}) + k, v);
+    }
+  }
+  if (const json::Value* env = container.Find("env"); env && env->is_array()) {
+    for (const json::Value& e : env->as_array()) {
+      std::string name = e.GetString({"name"});
+      const json::Value* from = e.Find("valueFrom");
+      if (from == nullptr) {
+        set(name, ExpandVars(e.GetString({"value"}), by_name));
+        continue;
+      }
+      if (const json::Value* ref = from->Find("configMapKeyRef")) {
+        auto v = KeyRef("configmap", ns, *ref);
+        if (!v.ok()) return v.status();
+        set(name, *v);
+      } else if (const json::Value* ref = from->Find("secretKeyRef")) {
+        auto v = KeyRef("secret", ns, *ref);
+        if (!v.ok()) return v.status();
+        set(name, *v);
+      } else if (const json::Value* ref = from->Find("fieldRef")) {
+        std::string path = ref->GetString({"fieldPath"});
+        std::string value;
+        if (path == "metadata.name") value = pod.GetString({"metadata", "name"});
+        else if (path == "metadata.namespace") value = ns;
+        else if (path == "metadata.uid") value = pod.GetString({"metadata", "uid"});
+        else if (path == "spec.nodeName") value = fields.node_name;
+        else if (path == "spec.serviceAccountName") value = pod.GetString({"spec", "serviceAccountName"});
+        else if (path == "status.podIP") value = fields.pod_ip;
+        else if (path == "status.hostIP") value = fields.host_ip;
+        else if (path.rfind("metadata.labels['", 0) == 0 || path.rfind("metadata.annotations['", 0) == 0) {
+          bool labels = path[9] == 'l';
+          size_t start = path.find('\'') + 1;
+          std::string key = path.substr(start, path.rfind('\'') - start);
+          value = pod.GetString({"metadata", labels ? "labels" : "annotations", key});
+        } else {
+          return absl::InvalidArgumentError(StrCat("env ", name, ": unsupported fieldRef ", path));
+        }
+        set(name, value);
+      } else {
+        return absl::InvalidArgumentError(StrCat("env ", name, ": unsupported valueFrom (berth supports configMapKeyRef, "
+                                                 "secretKeyRef, fieldRef)"));
+      }
+    }
+  }
+  std::vector<std::string> out;
+  bool has_path = by_name.count("PATH") > 0;
+  if (!has_path) out.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  out.push_back("HOSTNAME=" + pod.GetString({"metadata", "name"}));
+  for (const auto& [k, v] : ordered) out.push_back(k + "=" + by_name[k]);
+  return out;
+}
+
+absl::Status VolumeManager::Cleanup(const std::string& uid) {
+  std::error_code ec;
+  fs::remove_all(PodDir(uid), ec);
+  if (ec) return absl::UnavailableError(StrCat("removing ", PodDir(uid), ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,50 @@
+#pragma once
+// File: kubelet-like-agent/volumes/volume_manager.h
+// A pod's volumes on this machine, under its sandbox (<pods dir>/<uid>/volumes/<name>):
+// emptyDir (a directory that lives as long as the pod), hostPath (the host's path, created for
+// DirectoryOrCreate/FileOrCreate), configMap and secret (one file per key, rewritten in place
+// when the object changes, so a running container sees new values through its bind mount).
+// Also resolves container env: values, configMapKeyRef, secretKeyRef, fieldRef, and
+// $(VAR) references in command and args.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/client/api_client.h"
+#include "core/json/value.h"
+
+namespace berth::agent {
+
+struct PodFields {
+  std::string node_name, pod_ip, host_ip;
+};
+
+class VolumeManager {
+ public:
+  // `api` may be null (hollow nodes: no configMap/secret content is fetched).
+  VolumeManager(client::ApiClient* api, std::string pods_dir) : api_(api), pods_dir_(std::move(pods_dir)) {}
+
+  std::string PodDir(const std::string& uid) const { return pods_dir_ + "/" + uid; }
+  // Creates or refreshes every volume; volume name -> host path. kNotFound names a missing
+  // configMap/secret (or key); the container then waits with CreateContainerConfigError.
+  absl::StatusOr<std::map<std::string, std::string>> Prepare(const json::Value& pod);
+  absl::StatusOr<std::vector<std::string>> Env(const json::Value& pod, const json::Value& container,
+                                               const PodFields& fields);
+  // Removes the pod's sandbox (volumes, logs). Paths under it must not be mounted.
+  absl::Status Cleanup(const std::string& uid);
+
+ private:
+  absl::StatusOr<std::map<std::string, std::string>> SourceData(const std::string& kind, const std::string& ns,
+                                                                const std::string& name, bool optional);
+  absl::StatusOr<std::string> KeyRef(const std::string& kind, const std::string& ns, const json::Value& ref);
+
+  client::ApiClient* api_;
+  const std::string pods_dir_;
+};
+
+// Kubernetes' $(VAR) expansion: known names are replaced, $$ escapes, unknown stay as written.
+std::string ExpandVars(const std::string& text, const std::map<std::string, std::string>& env);
+
+}  // namespace berth::agent
