@@ -117,10 +117,11 @@ class ApiServer:
         self.port = None
         self.stderr_path = os.path.join(self.data_dir, "apiserver.stderr")
 
-    def start(self):
+    def start(self, port=0):
+        """Starts the server; `port` reuses a known port (a restart that clients must find again)."""
         self.port = None
         cmd = [os.path.join(BIN_DIR, "berth-apiserver"), "--data-dir", os.path.join(self.data_dir, "db"),
-               "--listen", "127.0.0.1:0"] + self.extra_args
+               "--listen", f"127.0.0.1:{port}"] + self.extra_args
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
         line_box = []
@@ -384,3 +385,98 @@ class Kubectl:
 
     def cleanup(self):
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def own_cgroup_dirs(subtree):
+    """The cgroup directories an agent started by this process creates (its subtree under our own
+    cgroup in the cpu, memory and pids hierarchies), as LinuxRuntime computes them."""
+    out = []
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.strip().split(":", 2)
+            for c in controllers.split(","):
+                if c in ("cpu", "memory", "pids") and os.path.isdir(f"/sys/fs/cgroup/{c}"):
+                    out.append(f"/sys/fs/cgroup/{c}{'' if path == '/' else path}/{subtree}")
+    return out
+
+
+class Agent:
+    """Runs build/bin/berth-agent for one node; containers outlive it unless drained, so cleanup
+    stops it with --drain semantics and kills whatever its checkpoints still name."""
+
+    def __init__(self, server, node_name, root_dir=None, extra_args=None):
+        self.server = server
+        self.node_name = node_name
+        self.root_dir = root_dir or tempfile.mkdtemp(prefix="berth-agent-")
+        self.extra_args = list(extra_args or [])
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=20):
+        log = open(os.path.join(self.root_dir, "agent.stderr"), "ab")
+        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-agent"), "--server", self.server.url, "--node-name",
+                                      self.node_name, "--root-dir", self.root_dir, "--drain"] + self.extra_args,
+                                     stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        box = []
+        reader = threading.Thread(target=lambda: box.append(self.proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        line = box[0] if box else ""
+        if " running on port " not in line:
+            self.stop(signal.SIGKILL)
+            raise AssertionError(f"agent did not start: {line!r}; stderr: {self.stderr()}")
+        self.port = int(line.strip().rsplit(" ", 1)[1])
+        return self
+
+    def stderr(self):
+        try:
+            with open(os.path.join(self.root_dir, "agent.stderr")) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def checkpoints(self):
+        """container id -> checkpoint (what the runtime launched)."""
+        out = {}
+        base = os.path.join(self.root_dir, "state", "containers")
+        for cid in os.listdir(base) if os.path.isdir(base) else []:
+            try:
+                with open(os.path.join(base, cid, "checkpoint.json")) as f:
+                    out[cid] = json.load(f)
+            except (OSError, ValueError):
+                pass
+        return out
+
+    def cleanup(self):
+        self.stop()
+        for cp in self.checkpoints().values():
+            if cp.get("state") == "running" and cp.get("pid"):
+                try:
+                    os.kill(cp["pid"], signal.SIGKILL)  # PID 1 of its namespace: all of it goes
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 10
+        for d in own_cgroup_dirs(f"berth-agent-{self.node_name}"):
+            for sub in sorted((os.path.join(d, x) for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))
+                              if os.path.isdir(d) else [], reverse=True):
+                while os.path.isdir(sub) and time.monotonic() < deadline:
+                    try:
+                        os.rmdir(sub)
+                    except OSError:
+                        time.sleep(0.05)
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        shutil.rmtree(self.root_dir, ignore_errors=True)
