@@ -25,21 +25,23 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include <time.h>
+
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "core/json/codec.h"
-#include "core/json/value.h"
+#include "kubelet-like-agent/init/init_spec.h"
 #include "kubelet-like-agent/init/log_writer.h"
 
 extern char** environ;
 
 namespace {
 
-using berth::json::Value;
+using berth::agent::InitSpec;
 
 // fd 3, when open, tells the agent that set-up finished ("R") or why it failed ("E<message>"):
 // Start returns only after either, so the container is fully built when the agent reports it.
@@ -99,10 +101,10 @@ void LoopbackUp() {
   close(s);
 }
 
-void SetUpFileSystem(const Value& spec) {
+void SetUpFileSystem(const InitSpec& spec) {
   // Nothing we mount may leak back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die("make mounts private");
-  std::string rootfs = spec.GetString({"rootfs"});
+  const std::string& rootfs = spec.rootfs;
   std::string prefix = rootfs;  // where container paths live right now
   if (!rootfs.empty()) {
     if (mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind rootfs");
@@ -114,12 +116,7 @@ void SetUpFileSystem(const Value& spec) {
   if (mount("proc", (prefix + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     Die("mount /proc");
   }
-  if (const Value* mounts = spec.Find("mounts"); mounts && mounts->is_array()) {
-    for (const Value& m : mounts->as_array()) {
-      const Value* ro = m.Find("readOnly");
-      BindMount(m.GetString({"source"}), prefix + m.GetString({"target"}), ro && ro->is_bool() && ro->as_bool());
-    }
-  }
+  for (const berth::agent::InitMount& m : spec.mounts) BindMount(m.source, prefix + m.target, m.read_only);
   if (!rootfs.empty()) {
     std::string old_root = rootfs + "/.berth-old-root";
     MkdirAll(old_root);
@@ -130,14 +127,6 @@ void SetUpFileSystem(const Value& spec) {
   }
 }
 
-std::vector<std::string> Strings(const Value& spec, const char* key) {
-  std::vector<std::string> out;
-  if (const Value* a = spec.Find(key); a && a->is_array()) {
-    for (const Value& v : a->as_array()) out.push_back(v.is_string() ? v.as_string() : "");
-  }
-  return out;
-}
-
 std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (std::string& s : strings) out.push_back(s.data());
@@ -145,25 +134,23 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-[[noreturn]] void ExecMain(const Value& spec, int out_fd, int err_fd) {
+[[noreturn]] void ExecMain(const InitSpec& spec, int out_fd, int err_fd) {
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd >= 0) dup2(null_fd, 0);
   dup2(out_fd, 1);
   dup2(err_fd, 2);
-  std::vector<std::string> argv = Strings(spec, "argv");
-  std::vector<std::string> env = Strings(spec, "env");
+  std::vector<std::string> argv = spec.argv;
+  std::vector<std::string> env = spec.env;
   if (argv.empty()) {
     std::fprintf(stderr, "no command to run\n");
     _exit(127);
   }
-  const Value* gid = spec.Find("runAsGroup");
-  const Value* uid = spec.Find("runAsUser");
-  if ((gid && gid->is_int()) || (uid && uid->is_int())) {
+  if (spec.run_as_group || spec.run_as_user) {
     if (setgroups(0, nullptr) != 0) Die("setgroups");
   }
-  if (gid && gid->is_int() && setgid(static_cast<gid_t>(gid->as_int())) != 0) Die("setgid");
-  if (uid && uid->is_int() && setuid(static_cast<uid_t>(uid->as_int())) != 0) Die("setuid");
-  std::string wd = spec.GetString({"workingDir"});
+  if (spec.run_as_group && setgid(*spec.run_as_group) != 0) Die("setgid");
+  if (spec.run_as_user && setuid(*spec.run_as_user) != 0) Die("setuid");
+  const std::string& wd = spec.working_dir;
   if (!wd.empty() && chdir(wd.c_str()) != 0) Die("working directory " + wd);
   sigset_t none;
   sigemptyset(&none);
@@ -191,43 +178,43 @@ std::string Rfc3339Nano() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: berth-container-init SPEC_JSON (started by berth-agent)\n");
+  (void)argv;
+  if (argc != 1) {
+    std::fprintf(stderr, "berth-container-init takes no arguments: berth-agent passes the spec on fd %d\n",
+                 berth::agent::kInitSpecFd);
     return 2;
   }
   std::string text;
   {
-    FILE* f = std::fopen(argv[1], "r");
-    if (f == nullptr) Die(std::string("open ") + argv[1]);
     char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    std::fclose(f);
+    ssize_t n;
+    off_t offset = 0;
+    while ((n = pread(berth::agent::kInitSpecFd, buf, sizeof buf, offset)) > 0) {
+      text.append(buf, static_cast<size_t>(n));
+      offset += n;
+    }
+    close(berth::agent::kInitSpecFd);
   }
-  auto parsed = berth::json::Parse(text);
-  if (!parsed.ok()) {
-    std::fprintf(stderr, "berth-container-init: bad spec: %s\n", std::string(parsed.status().message()).c_str());
+  InitSpec spec;
+  if (!berth::agent::ParseInitSpec(text, spec)) {
+    std::fprintf(stderr, "berth-container-init: malformed spec on fd %d\n", berth::agent::kInitSpecFd);
     return 127;
   }
-  const Value& spec = *parsed;
   signal(SIGPIPE, SIG_IGN);
 
   // Files the agent reads stay reachable through descriptors opened before pivot_root.
-  std::string exit_path = spec.GetString({"exitPath"});
-  std::string exit_dir = exit_path.substr(0, exit_path.rfind('/'));
-  std::string exit_name = exit_path.substr(exit_path.rfind('/') + 1);
-  int exit_dir_fd = open(exit_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (exit_dir_fd < 0) Die("open " + exit_dir);
-  std::string log_path = spec.GetString({"logPath"});
-  int64_t log_max = 10 << 20;
-  if (const Value* m = spec.Find("logMaxBytes"); m && m->is_int()) log_max = m->as_int();
-  berth::agent::LogWriter log(log_path, log_max);
+  const std::string& exit_path = spec.exit_path;
+  // Opened now (before pivot_root), rewritten in place at the end with one pwrite: no file is
+  // created per launch, and a record cut short reads as "killed", never as a wrong exit code.
+  int exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (exit_fd < 0) Die("open " + exit_path);
+  const std::string& log_path = spec.log_path;
+  berth::agent::LogWriter log(log_path, spec.log_max_bytes);
   if (!log.Open()) Die("open " + log_path);
 
-  std::string hostname = spec.GetString({"hostname"});
+  const std::string& hostname = spec.hostname;
   if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
-  const Value* net = spec.Find("networkNamespace");
-  if (net && net->is_bool() && net->as_bool()) LoopbackUp();
+  if (spec.network_namespace) LoopbackUp();
   SetUpFileSystem(spec);
 
   int out_pipe[2], err_pipe[2];
@@ -301,21 +288,19 @@ int main(int argc, char** argv) {
 
   int code = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
   int sig = WIFSIGNALED(main_status) ? WTERMSIG(main_status) : 0;
-  Value result = Value::MakeObject();
-  result.Set("exitCode", code);
-  result.Set("signal", sig);
-  result.Set("finishedAt", Rfc3339Nano());
-  std::string body = berth::json::Serialize(result);
-  std::string tmp = exit_name + ".tmp";
-  int fd = openat(exit_dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    ssize_t ignored = write(fd, body.data(), body.size());
-    (void)ignored;
-    fsync(fd);
-    close(fd);
-    renameat(exit_dir_fd, tmp.c_str(), exit_dir_fd, exit_name.c_str());
-    fsync(exit_dir_fd);
+  char body_buf[200];
+  int body_len = std::snprintf(body_buf, sizeof body_buf, "{\"exitCode\":%d,\"signal\":%d,\"run\":%lld,\"finishedAt\":\"%s\"}",
+                               code, sig, static_cast<long long>(spec.run), Rfc3339Nano().c_str());
+  std::string body(body_buf, static_cast<size_t>(std::max(0, body_len)));
+  struct stat old;
+  if (fstat(exit_fd, &old) == 0 && old.st_size > static_cast<off_t>(body.size())) {
+    body.append(static_cast<size_t>(old.st_size) - body.size(), ' ');  // JSON ignores trailing spaces
   }
+  // No fsync: an agent crash, not a reboot, is what this record must outlive (a reboot ends the
+  // containers too, and they are restarted per policy).
+  ssize_t ignored = pwrite(exit_fd, body.data(), body.size(), 0);
+  (void)ignored;
+  close(exit_fd);
   // Our exit ends the PID namespace: the kernel kills whatever the main process left behind.
   return code;
 }

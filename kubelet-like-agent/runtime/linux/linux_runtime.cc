@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <sstream>
 
 #include "core/json/codec.h"
+#include "kubelet-like-agent/init/init_spec.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
@@ -37,7 +39,24 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& body) {
+// Rewrites a small file in place with one pwrite, padding with spaces (JSON ignores them) when
+// the new content is shorter: a process that dies mid-way leaves the old or the new content,
+// and no inode is created or deleted per write (ext4 inode allocation was half of a launch).
+absl::Status WriteInPlace(const std::string& path, std::string body) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(StrCat("open ", path, ": ", std::strerror(errno)));
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(body.size())) {
+    body.append(static_cast<size_t>(st.st_size) - body.size(), ' ');
+  }
+  ssize_t n = pwrite(fd, body.data(), body.size(), 0);
+  int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(body.size())) return absl::UnavailableError(StrCat("write ", path, ": ", std::strerror(err)));
+  return absl::OkStatus();
+}
+
+[[maybe_unused]] absl::Status WriteFileAtomically(const std::string& path, const std::string& body) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(StrCat("open ", tmp, ": ", std::strerror(errno)));
@@ -50,7 +69,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& bod
     }
     done += static_cast<size_t>(n);
   }
-  fsync(fd);
+  // No fsync: checkpoints must survive the agent's death, which the page cache does; a machine
+  // that reboots loses its containers too, and those are then restarted per policy.
   close(fd);
   if (rename(tmp.c_str(), path.c_str()) != 0) return absl::UnavailableError(StrCat("rename ", path, ": ", std::strerror(errno)));
   return absl::OkStatus();
@@ -149,7 +169,7 @@ void LinuxRuntime::SetExitCallback(std::function<void(const ContainerStatus&)> o
 }
 
 void LinuxRuntime::CheckpointLocked(const Container& c) const {
-  absl::Status s = WriteFileAtomically(Dir(c.status.id) + "/checkpoint.json",
+  absl::Status s = WriteInPlace(Dir(c.status.id) + "/checkpoint.json",
                                        json::Serialize(StatusToJson(c.status, c.cgroup, c.start_ticks)));
   if (!s.ok()) BERTH_LOG(Error, "agent.runtime", "Cannot checkpoint a container", "id", c.status.id, "error", s.ToString());
 }
@@ -211,7 +231,7 @@ void LinuxRuntime::Recover() {
 void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status) {
   ContainerStatus& s = c.status;
   auto recorded = json::Parse(ReadFile(Dir(s.id) + "/exit.json"));
-  if (recorded.ok()) {
+  if (recorded.ok() && IntAt(*recorded, "run") == s.runs) {
     s.exit_code = static_cast<int>(IntAt(*recorded, "exitCode"));
     s.signal = static_cast<int>(IntAt(*recorded, "signal"));
     s.finished_at = ParseRfc3339(recorded->GetString({"finishedAt"}), absl::Now());
@@ -282,48 +302,49 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!spec.log_path.empty()) fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
-  fs::remove(dir + "/exit.json", ec);
 
-  json::Value init_spec = json::Value::MakeObject();
-  json::Value argv = json::Value::MakeArray(), env = json::Value::MakeArray(), mounts = json::Value::MakeArray();
-  for (const std::string& a : spec.argv) argv.as_array().emplace_back(a);
-  for (const std::string& e : spec.env) env.as_array().emplace_back(e);
-  for (const Mount& m : spec.mounts) {
-    json::Value mv = json::Value::MakeObject();
-    mv.Set("source", m.source);
-    mv.Set("target", m.target);
-    mv.Set("readOnly", m.read_only);
-    mounts.as_array().push_back(std::move(mv));
+  InitSpec init_spec;
+  init_spec.argv = spec.argv;
+  init_spec.env = spec.env;
+  for (const Mount& m : spec.mounts) init_spec.mounts.push_back({m.source, m.target, m.read_only});
+  init_spec.working_dir = spec.working_dir;
+  init_spec.hostname = spec.hostname;
+  init_spec.rootfs = spec.rootfs;
+  init_spec.network_namespace = spec.network_namespace;
+  init_spec.run_as_user = spec.run_as_user;
+  init_spec.run_as_group = spec.run_as_group;
+  init_spec.log_path = spec.log_path;
+  init_spec.log_max_bytes = spec.log_max_bytes;
+  init_spec.exit_path = dir + "/exit.json";
+  init_spec.run = c.status.runs + 1;
+  int spec_fd = memfd_create("berth-init-spec", MFD_CLOEXEC);
+  std::string serialized = SerializeInitSpec(init_spec);
+  if (spec_fd < 0 || write(spec_fd, serialized.data(), serialized.size()) != static_cast<ssize_t>(serialized.size())) {
+    if (spec_fd >= 0) close(spec_fd);
+    return absl::InternalError(StrCat("memfd for the init spec: ", std::strerror(errno)));
   }
-  init_spec.Set("argv", std::move(argv));
-  init_spec.Set("env", std::move(env));
-  init_spec.Set("mounts", std::move(mounts));
-  init_spec.Set("workingDir", spec.working_dir);
-  init_spec.Set("hostname", spec.hostname);
-  init_spec.Set("rootfs", spec.rootfs);
-  init_spec.Set("networkNamespace", spec.network_namespace);
-  if (spec.run_as_user) init_spec.Set("runAsUser", static_cast<int64_t>(*spec.run_as_user));
-  if (spec.run_as_group) init_spec.Set("runAsGroup", static_cast<int64_t>(*spec.run_as_group));
-  init_spec.Set("logPath", spec.log_path);
-  init_spec.Set("logMaxBytes", spec.log_max_bytes);
-  init_spec.Set("exitPath", dir + "/exit.json");
-  std::string spec_path = dir + "/spec.json";
-  if (absl::Status s = WriteFileAtomically(spec_path, json::Serialize(init_spec)); !s.ok()) return s;
 
   c.cgroup = spec.id;
   CgroupLimits limits{spec.cpu_limit_millis, spec.cpu_request_millis, spec.memory_limit_bytes, spec.pids_limit};
   (void)options_.cgroups->Remove(c.cgroup);  // a leftover of an earlier run would keep old limits
   auto dirs = options_.cgroups->Create(c.cgroup, limits);
-  if (!dirs.ok()) return dirs.status();
+  if (!dirs.ok()) {
+    close(spec_fd);
+    return dirs.status();
+  }
   c.oom_kills_at_start = options_.cgroups->OomKills(c.cgroup);
 
   // Everything the child touches is prepared here: between clone and exec it may only make
   // system calls (the agent is multi-threaded).
   std::string init = options_.init_path;
-  char* child_argv[] = {init.data(), spec_path.data(), nullptr};
+  char* child_argv[] = {init.data(), nullptr};
   int sync[2], ready[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  if (pipe2(sync, O_CLOEXEC) != 0) {
+    close(spec_fd);
+    return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  }
   if (pipe2(ready, O_CLOEXEC) != 0) {
+    close(spec_fd);
     close(sync[0]);
     close(sync[1]);
     return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
@@ -337,12 +358,14 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
     char go = 0;
     if (read(sync[0], &go, 1) != 1) _exit(125);  // the agent gave up on this launch
     dup2(ready[1], 3);  // the init reports set-up on fd 3 (dup2 clears close-on-exec)
+    dup2(spec_fd, kInitSpecFd);
     setsid();
     execv(child_argv[0], child_argv);
     _exit(126);
   }
   close(sync[0]);
   close(ready[1]);
+  close(spec_fd);
   if (pid < 0) {
     close(sync[1]);
     close(ready[0]);

@@ -1,0 +1,37 @@
+#pragma once
+// File: kubelet-like-agent/init/init_spec.h
+// What LinuxRuntime tells berth-container-init: written by the agent, read by the init. A flat
+// NUL-separated format ("key\0value\0" records; lists repeat their key) rather than JSON, so the
+// init links statically against nothing but libc and libstdc++ — it starts with every
+// container, and dynamic loading was a tenth of a launch's cost.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::agent {
+
+struct InitMount {
+  std::string source, target;
+  bool read_only = false;
+};
+
+struct InitSpec {
+  std::vector<std::string> argv, env;
+  std::vector<InitMount> mounts;
+  std::string working_dir, hostname, rootfs, log_path, exit_path;
+  bool network_namespace = false;
+  std::optional<uint32_t> run_as_user, run_as_group;
+  int64_t log_max_bytes = 10 * 1024 * 1024;
+  int64_t run = 0;  // echoed in the exit record, so a record of an earlier run is never taken for this one
+};
+
+std::string SerializeInitSpec(const InitSpec& spec);
+// The init reads its spec from this descriptor (a memfd the runtime fills): no file per launch.
+constexpr int kInitSpecFd = 4;
+
+// False if malformed.
+bool ParseInitSpec(const std::string& data, InitSpec& spec);
+
+}  // namespace berth::agent
