@@ -1,0 +1,205 @@
+// The agent's sync loop on the fake runtime and a fake clock: restart policies, CrashLoopBackOff
+// timing, init container order, phases, graceful deletion. The API is an in-process apiserver
+// (memory store, port 0); the sync controller is stepped one key at a time.
+
+#include "kubelet-like-agent/sync/pod_sync.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "apiserver/server/apiserver.h"
+#include "core/json/codec.h"
+#include "gtest/gtest.h"
+#include "kubelet-like-agent/runtime/fake/fake_runtime.h"
+#include "testing/fake_clock.h"
+
+namespace berth::agent {
+namespace {
+
+namespace res = client::resources;
+
+class PodSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    apiserver::ApiServerOptions opts;
+    opts.work_threads = 8;
+    auto s = apiserver::ApiServer::Start(opts);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    api_ = client::ApiClient::Connect("http://" + server_->address());
+    dir_ = std::filesystem::temp_directory_path() / ("berth-podsync-" + std::to_string(getpid()));
+    client::ListOptions selector;
+    selector.field_selector = "spec.nodeName=n1";
+    pods_ = std::make_unique<controllers::Informer>(*api_, res::kPods, "", selector);
+    volumes_ = std::make_unique<VolumeManager>(api_.get(), dir_ + "/pods");
+    status_ = std::make_unique<StatusManager>(*api_, clock_);
+    PodSyncOptions options;
+    options.node_names = {"n1"};
+    options.pods_dir = dir_ + "/pods";
+    options.any_image = true;
+    sync_ = std::make_unique<PodSync>(api_.get(), *pods_, runtime_, *volumes_, *status_, options, clock_);
+    status_->Start();
+    pods_->Start();
+    ASSERT_TRUE(pods_->WaitForSync(absl::Seconds(10)));
+  }
+  void TearDown() override {
+    pods_->Stop();
+    status_->Stop();
+    sync_.reset();
+    api_.reset();
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  static bool Eventually(const std::function<bool()>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::yield();
+    }
+    return pred();
+  }
+  void Create(const std::string& name, const std::string& restart_policy, const std::string& extra_spec = "") {
+    auto pod = json::Parse(R"({"metadata":{"name":")" + name + R"("},"spec":{"nodeName":"n1","restartPolicy":")" +
+                           restart_policy + R"(",)" + extra_spec +
+                           R"("containers":[{"name":"c","image":"img","command":["run"]}]}})");
+    ASSERT_TRUE(pod.ok());
+    ASSERT_TRUE(api_->Create(res::kPods, "default", *pod).ok());
+    ASSERT_TRUE(Eventually([&] { return pods_->Get("default/" + name) != nullptr; }));
+  }
+  void Sync(const std::string& name) {
+    sync_->controller().Enqueue("default/" + name);
+    while (sync_->controller().ProcessOneForTest()) {
+    }
+  }
+  std::string Uid(const std::string& name) { return pods_->Get("default/" + name)->GetString({"metadata", "uid"}); }
+  json::Value Status(const std::string& name) {
+    auto p = api_->Get(res::kPods, "default", name);
+    return p.ok() && p->Find("status") ? *p->Find("status") : json::Value();
+  }
+  // Waits until the apiserver shows `pred` of the pod's status.
+  bool StatusEventually(const std::string& name, const std::function<bool(const json::Value&)>& pred) {
+    return Eventually([&] { return pred(Status(name)); });
+  }
+  static std::string ContainerState(const json::Value& status) {
+    const json::Value* cs = status.Get({"containerStatuses"});
+    if (cs == nullptr || cs->size() == 0) return "";
+    const json::Value& c = cs->as_array()[0];
+    for (const char* s : {"running", "waiting", "terminated"}) {
+      if (c.Get({"state", s})) return std::string(s) + ":" + c.GetString({"state", s, "reason"});
+    }
+    return "";
+  }
+
+  testing::FakeClock clock_;
+  runtime::FakeRuntime runtime_{clock_};
+  std::unique_ptr<apiserver::ApiServer> server_;
+  std::unique_ptr<client::ApiClient> api_;
+  std::string dir_;
+  std::unique_ptr<controllers::Informer> pods_;
+  std::unique_ptr<VolumeManager> volumes_;
+  std::unique_ptr<StatusManager> status_;
+  std::unique_ptr<PodSync> sync_;
+};
+
+TEST_F(PodSyncTest, AlwaysRestartsWithCrashLoopBackOffDoubling) {
+  Create("web", "Always");
+  Sync("web");
+  std::string id = ContainerId(Uid("web"), "c");
+  ASSERT_TRUE(StatusEventually("web", [](const json::Value& s) {
+    return s.GetString({"phase"}) == "Running" && ContainerState(s) == "running:";
+  }));
+  // First crash: restarted at once.
+  runtime_.ExitForTest(id, 1);
+  Sync("web");
+  EXPECT_EQ(runtime_.Inspect(id)->runs, 2);
+  EXPECT_EQ(runtime_.Inspect(id)->state, runtime::State::kRunning);
+  // Second crash: 10 s of back-off.
+  runtime_.ExitForTest(id, 1);
+  Sync("web");
+  EXPECT_EQ(runtime_.Inspect(id)->state, runtime::State::kExited);
+  ASSERT_TRUE(StatusEventually("web", [](const json::Value& s) { return ContainerState(s) == "waiting:CrashLoopBackOff"; }));
+  json::Value st = Status("web");
+  EXPECT_EQ(st.Get({"containerStatuses"})->as_array()[0].Get({"restartCount"})->as_int(), 1);
+  EXPECT_EQ(st.Get({"containerStatuses"})->as_array()[0].Get({"lastState", "terminated", "exitCode"})->as_int(), 1);
+  clock_.Advance(absl::Seconds(9));
+  Sync("web");
+  EXPECT_EQ(runtime_.Inspect(id)->state, runtime::State::kExited) << "still backing off at 9 s";
+  clock_.Advance(absl::Seconds(1));
+  Sync("web");
+  EXPECT_EQ(runtime_.Inspect(id)->state, runtime::State::kRunning);
+  EXPECT_EQ(runtime_.Inspect(id)->runs, 3);
+  // Third crash: 20 s.
+  runtime_.ExitForTest(id, 2);
+  clock_.Advance(absl::Seconds(19));
+  Sync("web");
+  EXPECT_EQ(runtime_.Inspect(id)->state, runtime::State::kExited);
+  clock_.Advance(absl::Seconds(1));
+  Sync("web");
+  EXPECT_EQ(runtime_.Inspect(id)->state, runtime::State::kRunning);
+  ASSERT_TRUE(StatusEventually("web", [](const json::Value& s) {
+    return ContainerState(s) == "running:" && s.Get({"containerStatuses"})->as_array()[0].Get({"restartCount"})->as_int() == 3;
+  }));
+}
+
+TEST_F(PodSyncTest, NeverAndOnFailureEndInTheRightPhase) {
+  Create("ok", "Never");
+  Create("bad", "Never");
+  Create("retry", "OnFailure");
+  for (const char* n : {"ok", "bad", "retry"}) Sync(n);
+  runtime_.ExitForTest(ContainerId(Uid("ok"), "c"), 0);
+  runtime_.ExitForTest(ContainerId(Uid("bad"), "c"), 3);
+  runtime_.ExitForTest(ContainerId(Uid("retry"), "c"), 3);
+  for (const char* n : {"ok", "bad", "retry"}) Sync(n);
+  EXPECT_TRUE(StatusEventually("ok", [](const json::Value& s) {
+    return s.GetString({"phase"}) == "Succeeded" && ContainerState(s) == "terminated:Completed";
+  }));
+  EXPECT_TRUE(StatusEventually("bad", [](const json::Value& s) {
+    return s.GetString({"phase"}) == "Failed" && ContainerState(s) == "terminated:Error";
+  }));
+  EXPECT_EQ(runtime_.Inspect(ContainerId(Uid("retry"), "c"))->runs, 2) << "OnFailure restarts a failed container";
+  runtime_.ExitForTest(ContainerId(Uid("retry"), "c"), 0);
+  Sync("retry");
+  EXPECT_TRUE(StatusEventually("retry", [](const json::Value& s) { return s.GetString({"phase"}) == "Succeeded"; }));
+}
+
+TEST_F(PodSyncTest, InitContainersRunInOrderBeforeTheMainOne) {
+  Create("staged", "Always",
+         R"("initContainers":[{"name":"first","image":"img","command":["a"]},{"name":"second","image":"img","command":["b"]}],)");
+  std::string uid = Uid("staged");
+  Sync("staged");
+  EXPECT_TRUE(runtime_.Inspect(ContainerId(uid, "first")).ok());
+  EXPECT_FALSE(runtime_.Inspect(ContainerId(uid, "second")).ok());
+  EXPECT_FALSE(runtime_.Inspect(ContainerId(uid, "c")).ok());
+  ASSERT_TRUE(StatusEventually("staged", [](const json::Value& s) { return s.GetString({"phase"}) == "Pending"; }));
+  runtime_.ExitForTest(ContainerId(uid, "first"), 0);
+  Sync("staged");
+  EXPECT_TRUE(runtime_.Inspect(ContainerId(uid, "second")).ok());
+  EXPECT_FALSE(runtime_.Inspect(ContainerId(uid, "c")).ok());
+  runtime_.ExitForTest(ContainerId(uid, "second"), 0);
+  Sync("staged");
+  EXPECT_EQ(runtime_.Inspect(ContainerId(uid, "c"))->state, runtime::State::kRunning);
+  EXPECT_TRUE(StatusEventually("staged", [](const json::Value& s) {
+    const json::Value* conditions = s.Get({"conditions"});
+    if (s.GetString({"phase"}) != "Running" || conditions == nullptr) return false;
+    for (const json::Value& c : conditions->as_array()) {
+      if (c.GetString({"type"}) == "Initialized") return c.GetString({"status"}) == "True";
+    }
+    return false;
+  }));
+}
+
+TEST_F(PodSyncTest, DeletedPodIsStoppedThenRemovedFromTheApi) {
+  Create("gone", "Always");
+  Sync("gone");
+  std::string id = ContainerId(Uid("gone"), "c");
+  ASSERT_EQ(runtime_.Inspect(id)->state, runtime::State::kRunning);
+  // Bound pods are deleted gracefully: the object stays until the agent confirms.
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "gone").ok());
+  ASSERT_TRUE(Eventually([&] { return pods_->Get("default/gone")->Get({"metadata", "deletionTimestamp"}) != nullptr; }));
+  Sync("gone");
+  EXPECT_FALSE(runtime_.Inspect(id).ok()) << "stopped and removed";
+  EXPECT_TRUE(Eventually([&] { return api_->Get(res::kPods, "default", "gone").status().code() == absl::StatusCode::kNotFound; }));
+}
+
+}  // namespace
+}  // namespace berth::agent
