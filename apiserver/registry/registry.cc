@@ -415,7 +415,11 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     }
     bool being_deleted = next.Get({"metadata", "deletionTimestamp"}) != nullptr;
     absl::StatusOr<uint64_t> rev;
-    bool removing = being_deleted && !HasFinalizers(next) && !NamespaceHasSpecFinalizers(type, next);
+    // A graceful deletion still running (a pod whose agent is stopping it) survives updates such
+    // as the agent's status reports; only the end of finalization removes the object.
+    const json::Value* grace = next.Get({"metadata", "deletionGracePeriodSeconds"});
+    bool grace_running = grace && grace->is_int() && grace->as_int() > 0;
+    bool removing = being_deleted && !grace_running && !HasFinalizers(next) && !NamespaceHasSpecFinalizers(type, next);
     if (removing) {
       // The last finalizer went: the object goes with it.
       rev = Remove(type, key, next, current.second);

@@ -195,7 +195,10 @@ TEST_F(PodSyncTest, DeletedPodIsStoppedThenRemovedFromTheApi) {
   ASSERT_EQ(runtime_.Inspect(id)->state, runtime::State::kRunning);
   // Bound pods are deleted gracefully: the object stays until the agent confirms.
   ASSERT_TRUE(api_->Delete(res::kPods, "default", "gone").ok());
-  ASSERT_TRUE(Eventually([&] { return pods_->Get("default/gone")->Get({"metadata", "deletionTimestamp"}) != nullptr; }));
+  ASSERT_TRUE(Eventually([&] {
+    auto p = pods_->Get("default/gone");
+    return p != nullptr && p->Get({"metadata", "deletionTimestamp"}) != nullptr;
+  })) << "the agent's status reports must not end a graceful deletion";
   Sync("gone");
   EXPECT_FALSE(runtime_.Inspect(id).ok()) << "stopped and removed";
   EXPECT_TRUE(Eventually([&] { return api_->Get(res::kPods, "default", "gone").status().code() == absl::StatusCode::kNotFound; }));
