@@ -109,7 +109,7 @@ class AgentTest(unittest.TestCase):
                         env=[{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}])
         self.assertEqual(self.k.c.post(PODS, pod).status, 201)
         self.k.wait_phase("who", "Running")
-        log = wait_for(lambda: "node=" in self.k.log("who") and self.k.log("who"), what="the log")
+        log = wait_for(lambda: len(self.k.log("who").splitlines()) >= 4 and self.k.log("who"), what="the log")
         lines = log.splitlines()
         self.assertEqual(lines[0], "pid=2 ppid=1", "the shell is the init's child in a PID namespace of its own")
         self.assertEqual(lines[1], "who", "the hostname is the pod's name")
