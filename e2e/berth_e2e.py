@@ -404,8 +404,9 @@ class Agent:
     """Runs build/bin/berth-agent for one node; containers outlive it unless drained, so cleanup
     stops it with --drain semantics and kills whatever its checkpoints still name."""
 
-    def __init__(self, server, node_name, root_dir=None, extra_args=None):
+    def __init__(self, server, node_name, root_dir=None, extra_args=None, drain=True):
         self.server = server
+        self.drain = drain
         self.node_name = node_name
         self.root_dir = root_dir or tempfile.mkdtemp(prefix="berth-agent-")
         self.extra_args = list(extra_args or [])
@@ -415,7 +416,8 @@ class Agent:
     def start(self, timeout=20):
         log = open(os.path.join(self.root_dir, "agent.stderr"), "ab")
         self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-agent"), "--server", self.server.url, "--node-name",
-                                      self.node_name, "--root-dir", self.root_dir, "--drain"] + self.extra_args,
+                                      self.node_name, "--root-dir", self.root_dir]
+                                     + (["--drain"] if self.drain else []) + self.extra_args,
                                      stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         box = []
@@ -437,6 +439,7 @@ class Agent:
             return ""
 
     def stop(self, sig=signal.SIGTERM):
+        code = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -444,7 +447,11 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc:
+            code = self.proc.returncode
+            self.proc.stdout.close()
         self.proc = None
+        return code
 
     def checkpoints(self):
         """container id -> checkpoint (what the runtime launched)."""

@@ -2,15 +2,22 @@
 """The agent end to end on this machine: real berth-apiserver and berth-agent processes, real
 namespaces and cgroups (root). Each test says what it needs; without root or the cgroup v1/v2
 controllers the suite is skipped with the reason."""
+import gzip
+import hashlib
+import io
+import json
 import os
+import shutil
 import signal
+import tarfile
+import tempfile
 import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import Agent, ApiServer, own_cgroup_dirs, quote, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, Agent, ApiServer, own_cgroup_dirs, wait_for  # noqa: E402
 
 PODS = "/api/v1/namespaces/default/pods"
 NODE = "agent-e2e"
@@ -232,6 +239,124 @@ class AgentTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.k.agent.root_dir, "pods", uid)))
 
 
+def minimal_rootfs(path, marker):
+    """A root file system with just dash, cat and libc: enough to prove a container sees only it."""
+    for binary in ("/bin/dash", "/bin/cat"):
+        os.makedirs(os.path.join(path, "bin"), exist_ok=True)
+        shutil.copy2(binary, os.path.join(path, "bin", os.path.basename(binary)))
+    os.symlink("dash", os.path.join(path, "bin", "sh"))
+    for lib in ("/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"):
+        dest = os.path.join(path, lib.lstrip("/"))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy2(os.path.realpath(lib), dest)
+    os.makedirs(os.path.join(path, "etc"), exist_ok=True)
+    with open(os.path.join(path, "etc", "marker"), "w") as f:
+        f.write(marker + "\n")
+
+
+def oci_layout(path, layers):
+    """An OCI image layout whose layers are the given {name: bytes-or-None} maps (None: a whiteout)."""
+    os.makedirs(os.path.join(path, "blobs", "sha256"))
+
+    def blob(data):
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(path, "blobs", "sha256", digest), "wb") as f:
+            f.write(data)
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    descs = []
+    for i, layer in enumerate(layers):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, content in layer.items():
+                if isinstance(content, str) and os.path.isdir(content):
+                    tar.add(content, arcname=name)
+                    continue
+                info = tarfile.TarInfo(name)
+                data = content or b""
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        data = gzip.compress(buf.getvalue()) if i % 2 else buf.getvalue()
+        d = blob(data)
+        d["mediaType"] = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if i % 2 else "")
+        descs.append(d)
+    config = blob(b"{}")
+    manifest = blob(json.dumps({"schemaVersion": 2, "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"),
+                                "layers": descs}).encode())
+    with open(os.path.join(path, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [dict(manifest, mediaType="application/vnd.oci.image.manifest.v1+json")]}, f)
+    with open(os.path.join(path, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion": "1.0.0"}')
+
+
+@unittest.skipIf(SKIP, SKIP)
+class AgentImagesAndHollowNodesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Cluster()
+        cls.tmp = tempfile.mkdtemp(prefix="berth-images-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def import_image(self, ref, source):
+        r = subprocess.run([os.path.join(BIN_DIR, "berth-agent"), "image", "import", ref, source, "--root-dir", self.k.agent.root_dir],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_directory_image_is_entered_with_pivot_root(self):
+        rootfs = os.path.join(self.tmp, "mini")
+        minimal_rootfs(rootfs, "from-image")
+        self.import_image("mini:1", rootfs)
+        pod = shell_pod("imaged", "cat /etc/marker; echo /*", image="mini:1", restart="Never")
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase("imaged", "Succeeded")
+        lines = self.k.log("imaged").splitlines()
+        self.assertEqual(lines[0], "from-image")
+        self.assertNotIn("/usr", lines[1].split(), "the host's file system is out of sight")
+        self.assertIn("/proc", lines[1].split())
+
+    def test_oci_layout_layers_and_whiteouts(self):
+        base = os.path.join(self.tmp, "oci-base")
+        minimal_rootfs(base, "base")
+        layout = os.path.join(self.tmp, "layout")
+        oci_layout(layout, [{".": base, "etc/old": b"old\n"},
+                            {"etc/.wh.old": None, "etc/new": b"new\n"}])
+        self.import_image("layered:v2", layout)
+        pod = shell_pod("layered", "cat /etc/new; test -e /etc/old || echo whiteout-applied; cat /etc/marker",
+                        image="layered:v2", restart="Never")
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase("layered", "Succeeded")
+        self.assertEqual(self.k.log("layered").splitlines(), ["new", "whiteout-applied", "base"])
+
+    def test_isolated_network_has_only_loopback(self):
+        pod = shell_pod("netns", "cat /proc/net/dev | tail -n +3 | cut -d: -f1", restart="Never")
+        pod["metadata"]["annotations"] = {"berth.dev/network": "isolated"}
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase("netns", "Succeeded")
+        self.assertEqual([x.strip() for x in self.k.log("netns").splitlines()], ["lo"])
+
+    def test_hollow_nodes_register_and_run_pods(self):
+        hollow = Agent(self.k.server, "hollow", extra_args=["--runtime=fake", "--hollow-nodes", "20"]).start()
+        try:
+            def ready_nodes():
+                items = self.k.c.get("/api/v1/nodes?labelSelector=").json()["items"]
+                return [n for n in items if n["metadata"]["name"].startswith("hollow-")
+                        and any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+            wait_for(lambda: len(ready_nodes()) == 20, timeout=20, what="20 hollow nodes")
+            self.assertEqual(self.k.c.post(PODS, shell_pod("on-hollow", "sleep 1", node="hollow-7")).status, 201)
+            self.k.wait_phase("on-hollow", "Running")
+            done = shell_pod("job-on-hollow", "true", node="hollow-3", restart="Never",
+                             env=[{"name": "BERTH_FAKE_EXIT", "value": "0"}])
+            self.assertEqual(self.k.c.post(PODS, done).status, 201)
+            self.k.wait_phase("job-on-hollow", "Succeeded")
+            self.k.delete_and_wait("on-hollow")
+        finally:
+            hollow.cleanup()
+
+
 @unittest.skipIf(SKIP, SKIP)
 class AgentRecoveryTest(unittest.TestCase):
     def setUp(self):
@@ -263,6 +388,23 @@ class AgentRecoveryTest(unittest.TestCase):
             self.assertIn("running", cs["state"])
         self.assertLess(readopt, 10)
         print(f"\nre-adopted 10 running pods and started a new one within {readopt:.2f} s", file=sys.stderr)
+
+    def test_sigterm_leaves_containers_running_for_the_next_agent(self):
+        self.k.agent.stop()
+        self.k.agent.drain = False
+        self.k.agent.start()
+        self.assertEqual(self.k.c.post(PODS, shell_pod("stays", "sleep 600")).status, 201)
+        self.k.wait_phase("stays", "Running")
+        pid = self.k.main_pid("stays")
+        self.assertEqual(self.k.agent.stop(signal.SIGTERM), 0, "a clean exit")
+        self.assertTrue(os.path.exists(f"/proc/{pid}"), "SIGTERM without --drain leaves the containers running")
+        self.k.agent.drain = True
+        self.k.agent.start()
+        wait_for(lambda: self.k.container("stays").get("state", {}).get("running"), what="the container, re-adopted")
+        self.assertEqual(self.k.main_pid("stays"), pid)
+        self.assertEqual(self.k.container("stays")["restartCount"], 0)
+        self.assertEqual(self.k.agent.stop(signal.SIGTERM), 0)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), what="--drain to stop the container")
 
     def test_exits_during_an_apiserver_outage_are_all_reported(self):
         codes = {f"exit-{i}": i + 3 for i in range(3)}
