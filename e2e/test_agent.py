@@ -211,6 +211,22 @@ class AgentTest(unittest.TestCase):
         wait_for(lambda: "file=red" in self.k.log("configured", "?tailLines=3"), timeout=30,
                  what="the updated file inside the running container")
 
+    def test_secret_volume_run_as_user_and_active_deadline(self):
+        secret = {"metadata": {"name": "creds"}, "data": {"token": "czNjcjN0"}}  # "s3cr3t"
+        self.assertEqual(self.k.c.post("/api/v1/namespaces/default/secrets", secret).status, 201)
+        pod = shell_pod("unprivileged", "id -u; id -g; cat /var/run/creds/token; echo", restart="Never",
+                        securityContext={"runAsUser": 65534, "runAsGroup": 65534},
+                        volumeMounts=[{"name": "creds", "mountPath": "/var/run/creds", "readOnly": True}])
+        pod["spec"]["volumes"] = [{"name": "creds", "secret": {"secretName": "creds"}}]
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase("unprivileged", "Succeeded")
+        self.assertEqual(self.k.log("unprivileged").splitlines(), ["65534", "65534", "s3cr3t"])
+        bounded = shell_pod("bounded", "sleep 600", restart="Never")
+        bounded["spec"]["activeDeadlineSeconds"] = 1
+        self.assertEqual(self.k.c.post(PODS, bounded).status, 201)
+        st = self.k.wait_phase("bounded", "Failed", timeout=20)
+        self.assertEqual(st["reason"], "DeadlineExceeded")
+
     def test_missing_image_and_configmap_say_why(self):
         self.assertEqual(self.k.c.post(PODS, shell_pod("noimage", "true", image="busybox:1.36")).status, 201)
         waiting = wait_for(lambda: self.k.container("noimage").get("state", {}).get("waiting", {}).get("reason")
