@@ -11,7 +11,9 @@
 #include "core/json/codec.h"
 #include "gtest/gtest.h"
 #include "kubelet-like-agent/runtime/fake/fake_runtime.h"
+#include "testing/eventually.h"
 #include "testing/fake_clock.h"
+#include "testing/test_apiserver.h"
 
 namespace berth::agent {
 namespace {
@@ -21,12 +23,10 @@ namespace res = client::resources;
 class PodSyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    apiserver::ApiServerOptions opts;
-    opts.work_threads = 8;
-    auto s = apiserver::ApiServer::Start(opts);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = *std::move(s);
-    api_ = client::ApiClient::Connect("http://" + server_->address());
+    auto t = testing::StartTestApiServer();
+    ASSERT_TRUE(t.ok()) << t.status();
+    server_ = std::move(t->server);
+    api_ = std::move(t->api);
     dir_ = std::filesystem::temp_directory_path() / ("berth-podsync-" + std::to_string(getpid()));
     client::ListOptions selector;
     selector.field_selector = "spec.nodeName=n1";
@@ -50,14 +50,7 @@ class PodSyncTest : public ::testing::Test {
     server_.reset();
     std::filesystem::remove_all(dir_);
   }
-  static bool Eventually(const std::function<bool()>& pred) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::yield();
-    }
-    return pred();
-  }
+  static bool Eventually(const std::function<bool()>& pred) { return testing::Eventually(pred); }
   void Create(const std::string& name, const std::string& restart_policy, const std::string& extra_spec = "") {
     auto pod = json::Parse(R"({"metadata":{"name":")" + name + R"("},"spec":{"nodeName":"n1","restartPolicy":")" +
                            restart_policy + R"(",)" + extra_spec +

@@ -13,7 +13,9 @@
 #include "core/client/api_client.h"
 #include "core/json/codec.h"
 #include "gtest/gtest.h"
+#include "testing/eventually.h"
 #include "testing/fake_clock.h"
+#include "testing/test_apiserver.h"
 
 namespace berth::controllers::builtin {
 namespace {
@@ -29,12 +31,10 @@ json::Value J(const std::string& text) {
 class DecisionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    apiserver::ApiServerOptions opts;  // no data dir: the memory store
-    opts.work_threads = 8;
-    auto s = apiserver::ApiServer::Start(opts);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = *std::move(s);
-    api_ = client::ApiClient::Connect("http://" + server_->address());
+    auto t = testing::StartTestApiServer();  // no data dir: the memory store
+    ASSERT_TRUE(t.ok()) << t.status();
+    server_ = std::move(t->server);
+    api_ = std::move(t->api);
   }
   void TearDown() override {
     for (Informer* i : started_) i->Stop();
@@ -49,14 +49,7 @@ class DecisionsTest : public ::testing::Test {
     }
   }
   // Informer events arrive on their own thread: wait (with a deadline) until the cache agrees.
-  static bool Eventually(const std::function<bool()>& pred) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::yield();
-    }
-    return pred();
-  }
+  static bool Eventually(const std::function<bool()>& pred) { return testing::Eventually(pred); }
   static int Drain(Controller& c) {
     int n = 0;
     while (c.ProcessOneForTest()) ++n;

@@ -11,6 +11,7 @@
 #include "core/client/api_client.h"
 #include "core/json/codec.h"
 #include "gtest/gtest.h"
+#include "testing/test_apiserver.h"
 
 namespace berth::controllers {
 namespace {
@@ -26,10 +27,10 @@ class InformerTest : public ::testing::Test {
     opts.compaction_interval = absl::Milliseconds(20);
     opts.bookmark_interval = std::chrono::hours(1);  // no bookmark may move a stale watch forward
     opts.work_threads = 8;
-    auto s = apiserver::ApiServer::Start(opts);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = *std::move(s);
-    api_ = client::ApiClient::Connect("http://" + server_->address());
+    auto t = testing::StartTestApiServer(opts);
+    ASSERT_TRUE(t.ok()) << t.status();
+    server_ = std::move(t->server);
+    api_ = std::move(t->api);
   }
   void TearDown() override {
     api_.reset();
