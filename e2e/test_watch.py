@@ -150,6 +150,28 @@ class WatchTest(unittest.TestCase):
         got = [(next(gen)["type"]) for _ in range(3)]
         self.assertEqual(got, ["ADDED", "DELETED", "ADDED"])
 
+    def test_server_sent_events_with_curl(self):
+        path = "/api/v1/namespaces/default/configmaps"
+        first = self.c.post(path, {"metadata": {"name": "sse-1"}}).json()["metadata"]["resourceVersion"]
+        proc = subprocess.Popen(self.server.curl("-N", "-H", "Accept: text/event-stream",
+                                                 f"{path}?watch=1&resourceVersion={first}&timeoutSeconds=2"),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.3)
+        second = self.c.post(path, {"metadata": {"name": "sse-2"}}).json()["metadata"]["resourceVersion"]
+        out, _ = proc.communicate(timeout=20)
+        blocks = [b for b in out.split("\n\n") if b.strip()]
+        self.assertEqual(len(blocks), 1, out)
+        fields = dict(line.split(": ", 1) for line in blocks[0].splitlines())
+        self.assertEqual((fields["event"], fields["id"]), ("ADDED", second))
+        self.assertEqual(json.loads(fields["data"])["metadata"]["name"], "sse-2")
+        # An EventSource reconnecting with Last-Event-ID resumes after that event.
+        third = self.c.post(path, {"metadata": {"name": "sse-3"}}).json()["metadata"]["resourceVersion"]
+        out = subprocess.run(self.server.curl("-sN", "-H", "Accept: text/event-stream", "-H", f"Last-Event-ID: {second}",
+                                              f"{path}?watch=1&timeoutSeconds=1"), capture_output=True, text=True,
+                             timeout=20).stdout
+        self.assertIn(f"id: {third}", out)
+        self.assertNotIn("sse-2", out)
+
     def test_bookmarks_when_allowed(self):
         self.make_ns("w-bm")
         base = "/api/v1/namespaces/w-bm/configmaps"

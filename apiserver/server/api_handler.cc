@@ -370,6 +370,8 @@ void ApiHandler::ServeWatch(const std::shared_ptr<Exchange>& ex, const registry:
   }
   filter.deadline = clock_.MonotonicNow() + std::chrono::seconds(timeout);
   std::string rv = req.Query("resourceVersion");
+  // An EventSource that reconnects says where it was with Last-Event-ID (the SSE event id).
+  if (rv.empty() && !req.Header("last-event-id").empty()) rv = req.Header("last-event-id");
   uint64_t from = 0;
   if (!rv.empty() && rv != "0" && !absl::SimpleAtoi(rv, &from)) {
     return ex->Fail(api::BadRequest(StrCat("invalid resourceVersion \"", rv, "\"")));
@@ -393,10 +395,13 @@ void ApiHandler::ServeWatch(const std::shared_ptr<Exchange>& ex, const registry:
     absl::Status valid = registry_.ValidateSelectors(type, req.Query("labelSelector"), req.Query("fieldSelector"));
     if (!valid.ok()) return ex->Fail(valid);
   }
-  auto stream = ex->Stream("application/json");
+  bool sse = req.Header("accept").find("text/event-stream") != std::string::npos;
+  auto stream = ex->Stream(sse ? "text/event-stream" : "application/json");
   table::TableOptions tables = table::NegotiateTable(req);
   std::shared_ptr<watch::WatchSink> sink;
-  if (tables.format == table::Format::kTable) {
+  if (sse) {
+    sink = std::make_shared<SseWatchSink>(stream, type.kind, type.ApiVersion());
+  } else if (tables.format == table::Format::kTable) {
     sink = table::MakeTableWatchSink(stream, type, tables, clock_);
   } else {
     sink = std::make_shared<JsonLinesWatchSink>(stream, type.kind, type.ApiVersion());

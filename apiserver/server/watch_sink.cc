@@ -24,4 +24,24 @@ void JsonLinesWatchSink::Fail(const absl::Status& status) {
   stream_->Close();
 }
 
+bool SseWatchSink::Send(watch::EventType type, const std::string& object_json, uint64_t revision) {
+  std::string event;
+  event.reserve(object_json.size() + 48);
+  StrAppend(&event, "event: ", watch::EventTypeName(type), "\n");
+  if (revision > 0) StrAppend(&event, "id: ", revision, "\n");
+  StrAppend(&event, "data: ", object_json, "\n\n");
+  return stream_->Write(event);
+}
+
+bool SseWatchSink::SendBookmark(uint64_t revision) {
+  return stream_->Write(StrCat("event: BOOKMARK\nid: ", revision, "\ndata: {\"kind\":\"", kind_, "\",\"apiVersion\":\"",
+                               api_version_, "\",\"metadata\":{\"resourceVersion\":\"", revision, "\"}}\n\n"));
+}
+
+void SseWatchSink::Fail(const absl::Status& status) {
+  api::HttpError e = api::ToHttp(status);
+  stream_->Write(StrCat("event: ERROR\ndata: ", json::Serialize(e.body), "\n\n"));
+  stream_->Close();
+}
+
 }  // namespace berth::apiserver::server

@@ -29,4 +29,25 @@ class JsonLinesWatchSink final : public watch::WatchSink {
   std::string api_version_;
 };
 
+// The same events as Server-Sent Events (`Accept: text/event-stream`), for browsers and
+// EventSource clients: "event: ADDED\ndata: {object}\n\n"; the object's resourceVersion is also
+// the event id, so a reconnecting EventSource can resume with ?resourceVersion=<Last-Event-ID>.
+class SseWatchSink final : public watch::WatchSink {
+ public:
+  SseWatchSink(std::shared_ptr<http::Stream> stream, std::string kind, std::string api_version)
+      : stream_(std::move(stream)), kind_(std::move(kind)), api_version_(std::move(api_version)) {}
+
+  bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
+  bool SendBookmark(uint64_t revision) override;
+  void Fail(const absl::Status& status) override;
+  void End() override { stream_->Close(); }
+  size_t Backlog() const override { return stream_->Pending(); }
+  bool Gone() const override { return stream_->Closed(); }
+
+ private:
+  std::shared_ptr<http::Stream> stream_;
+  std::string kind_;
+  std::string api_version_;
+};
+
 }  // namespace berth::apiserver::server
