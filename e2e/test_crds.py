@@ -70,6 +70,9 @@ class CrdTest(unittest.TestCase):
         self.assertEqual(sorted(c["field"] for c in bad.json()["details"]["causes"]), ["spec.color", "spec.size"])
         strict = self.c.post(WIDGETS + "?fieldValidation=Strict", widget("w3", junk=1))
         self.assertEqual(strict.status, 400, strict.body)
+        self.assertEqual(strict.json()["message"], 'strict decoding error: unknown field "spec.junk"')
+        # apiVersion, kind and metadata are implied at a custom resource's root (kubectl sends Strict).
+        self.assertEqual(self.c.post(WIDGETS + "?fieldValidation=Strict", widget("w5")).status, 201)
         missing = self.c.post(WIDGETS, {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w4"}, "spec": {}})
         self.assertEqual(missing.status, 422)
         self.assertEqual(self.c.patch(f"{WIDGETS}/w1", {"spec": {"size": 5}}).json()["spec"]["size"], 5)

@@ -201,6 +201,13 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
   if (schema != nullptr) {
     schema::ValidationResult r = schemas_->Validate(*schema, object);
     causes.insert(causes.end(), r.causes.begin(), r.causes.end());
+    if (type.custom) {
+      // A CRD's schema describes spec/status; apiVersion, kind and metadata are implied at the
+      // root (Kubernetes adds them), so a strict create of a custom resource must not trip on them.
+      std::erase_if(r.unknown_fields, [](const std::string& f) {
+        return f == "apiVersion" || f == "kind" || f == "metadata" || f.rfind("metadata.", 0) == 0;
+      });
+    }
     if (!r.unknown_fields.empty()) {
       std::string mode = options.field_validation.empty() ? "Warn" : options.field_validation;
       if (mode == "Strict") {
