@@ -454,36 +454,115 @@ class Agent:
         return code
 
     def checkpoints(self):
-        """container id -> checkpoint (what the runtime launched)."""
-        out = {}
-        base = os.path.join(self.root_dir, "state", "containers")
-        for cid in os.listdir(base) if os.path.isdir(base) else []:
-            try:
-                with open(os.path.join(base, cid, "checkpoint.json")) as f:
-                    out[cid] = json.load(f)
-            except (OSError, ValueError):
-                pass
-        return out
+        return agent_checkpoints(self.root_dir)
 
     def cleanup(self):
         self.stop()
-        for cp in self.checkpoints().values():
-            if cp.get("state") == "running" and cp.get("pid"):
-                try:
-                    os.kill(cp["pid"], signal.SIGKILL)  # PID 1 of its namespace: all of it goes
-                except OSError:
-                    pass
-        deadline = time.monotonic() + 10
-        for d in own_cgroup_dirs(f"berth-agent-{self.node_name}"):
-            for sub in sorted((os.path.join(d, x) for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))
-                              if os.path.isdir(d) else [], reverse=True):
-                while os.path.isdir(sub) and time.monotonic() < deadline:
-                    try:
-                        os.rmdir(sub)
-                    except OSError:
-                        time.sleep(0.05)
+        cleanup_agent_leftovers(self.root_dir, self.node_name)
+        shutil.rmtree(self.root_dir, ignore_errors=True)
+
+
+def agent_checkpoints(root_dir):
+    """container id -> checkpoint (what an agent's runtime launched)."""
+    out = {}
+    base = os.path.join(root_dir, "state", "containers")
+    for cid in os.listdir(base) if os.path.isdir(base) else []:
+        try:
+            with open(os.path.join(base, cid, "checkpoint.json")) as f:
+                out[cid] = json.load(f)
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def cleanup_agent_leftovers(root_dir, node_name):
+    """Kills what an agent's checkpoints still name as running and removes its cgroups, so a test
+    leaves nothing behind even when the agent did not drain."""
+    for cp in agent_checkpoints(root_dir).values():
+        if cp.get("state") == "running" and cp.get("pid"):
             try:
-                os.rmdir(d)
+                os.kill(cp["pid"], signal.SIGKILL)  # PID 1 of its namespace: all of it goes
             except OSError:
                 pass
-        shutil.rmtree(self.root_dir, ignore_errors=True)
+    deadline = time.monotonic() + 10
+    for d in own_cgroup_dirs(f"berth-agent-{node_name}"):
+        for sub in sorted((os.path.join(d, x) for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))
+                          if os.path.isdir(d) else [], reverse=True):
+            while os.path.isdir(sub) and time.monotonic() < deadline:
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    time.sleep(0.05)
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BerthUp:
+    """The one command: `cli/berth up` supervising apiserver, controller-manager and an agent."""
+
+    def __init__(self, node_name="berth-up-node"):
+        self.data_dir = tempfile.mkdtemp(prefix="berth-up-")
+        self.node_name = node_name
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def kubeconfig(self):
+        return os.path.join(self.data_dir, "kubeconfig")
+
+    def client(self):
+        return Client("127.0.0.1", self.port)
+
+    def start(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
+        self.out = open(os.path.join(self.data_dir, "berth-up.out"), "ab")
+        self.proc = subprocess.Popen(["bash", script, "up", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
+                                      "--node-name", self.node_name], stdout=self.out, stderr=self.out,
+                                     env=dict(os.environ, BERTH_BIN=BIN_DIR))
+
+        def node_ready():
+            r = self.client().get(f"/api/v1/nodes/{self.node_name}")
+            return r.status == 200 and any(c["type"] == "Ready" and c["status"] == "True"
+                                           for c in r.json()["status"]["conditions"])
+
+        def ok():
+            try:
+                return node_ready()
+            except OSError:
+                return False
+        wait_for(ok, timeout=30, what="berth up: the node to be Ready")
+        return self
+
+    def component_pid(self, binary):
+        out = subprocess.run(["pgrep", "-f", f"{binary} .*127.0.0.1:{self.port}"], capture_output=True, text=True).stdout
+        pids = [int(p) for p in out.split()]
+        return pids[0] if pids else None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for binary in ("berth-agent", "berth-controller-manager", "berth-apiserver"):
+            pid = self.component_pid(binary)
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+        self.out.close()
+        cleanup_agent_leftovers(os.path.join(self.data_dir, "agent"), self.node_name)
+        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Real clients against the whole cluster started by the one command (`cli/berth up`): kubectl
+1.32 with a fresh HOME (no discovery cache from elsewhere) and the official Python client."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from berth_e2e import BerthUp, Kubectl, agent_checkpoints, wait_for  # noqa: E402
+
+SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
+CLUSTER = None
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: c
+        image: host
+        command: ["sh", "-c", "i=0; while true; do echo MARK $i; i=$((i+1)); sleep 0.2; done"]
+"""
+
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.kubectl.berth.dev}
+spec:
+  group: kubectl.berth.dev
+  scope: Namespaced
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo, shortNames: [gz]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+"""
+
+
+def setUpModule():
+    global CLUSTER
+    if SKIP:
+        return
+    CLUSTER = BerthUp(node_name="kubectl-node").start()
+
+
+def tearDownModule():
+    if CLUSTER:
+        CLUSTER.stop()
+
+
+@unittest.skipIf(SKIP, SKIP)
+class KubectlTest(unittest.TestCase):
+    def setUp(self):
+        self.k = Kubectl(CLUSTER.url)
+        self.c = CLUSTER.client()
+
+    def tearDown(self):
+        self.k.cleanup()
+
+    def kubectl(self, *args, **kw):
+        return self.k.run(*args, **kw).stdout
+
+    def apply_text(self, text, *extra):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write(text)
+        try:
+            return self.kubectl("apply", "-f", f.name, *extra)
+        finally:
+            os.unlink(f.name)
+
+    def test_kubeconfig_from_berth_up_works(self):
+        env = dict(os.environ, HOME=self.k.home, KUBECONFIG=CLUSTER.kubeconfig)
+        out = subprocess.run(["kubectl", "get", "nodes", "-o", "name"], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.stdout.strip(), "node/kubectl-node", out.stderr)
+
+    def test_deployment_lifecycle(self):
+        self.apply_text(DEPLOYMENT)
+        self.kubectl("rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
+        wide = self.kubectl("get", "pods", "-l", "app=web", "-o", "wide").splitlines()
+        self.assertEqual(wide[0].split()[:7], ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"])
+        self.assertEqual(len(wide), 3)
+        for line in wide[1:]:
+            self.assertEqual(line.split()[1:3], ["1/1", "Running"])
+            self.assertEqual(line.split()[6], "kubectl-node")
+        # logs -f streams as the process writes.
+        proc = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "logs", "-f", "deployment/web"],
+                                env=dict(os.environ, HOME=self.k.home), stdout=subprocess.PIPE, text=True)
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+        proc.kill()
+        proc.wait()
+        self.assertTrue(first.startswith("MARK") and second.startswith("MARK"), (first, second))
+        self.kubectl("scale", "deployment", "web", "--replicas=3")
+        self.kubectl("rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
+        self.assertEqual(len(self.kubectl("get", "pods", "-l", "app=web", "-o", "name").split()), 3)
+        self.apply_text(DEPLOYMENT.replace("MARK", "NEXT"))
+        self.kubectl("rollout", "status", "deployment/web", "--timeout=90s", timeout=120)
+        self.assertIn("2", self.kubectl("rollout", "history", "deployment/web"))
+        self.kubectl("rollout", "undo", "deployment/web")
+        self.kubectl("rollout", "status", "deployment/web", "--timeout=90s", timeout=120)
+        self.kubectl("rollout", "restart", "deployment/web")
+        self.kubectl("rollout", "status", "deployment/web", "--timeout=90s", timeout=120)
+        pods = self.kubectl("get", "pods", "-l", "app=web", "-o", "name").split()
+        uids = self.kubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.uid}").split()
+        cps = agent_checkpoints(os.path.join(CLUSTER.data_dir, "agent"))
+        pids = [cps[f"{u}_c"]["pid"] for u in uids if f"{u}_c" in cps]
+        self.assertEqual(len(pids), len(pods))
+        # delete --wait returns once the processes are gone.
+        self.kubectl("delete", "deployment", "web", "--wait=true", "--timeout=60s", timeout=90)
+        self.kubectl("wait", "--for=delete", "pod", "-l", "app=web", "--timeout=60s", timeout=90)
+        for pid in pids:
+            self.assertFalse(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z",
+                             f"container init {pid} still running")
+
+    def test_get_watch_prints_changes_as_they_happen(self):
+        # Something to list first: with an empty list kubectl prints nothing until an event.
+        self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "watch-seed"}})
+        proc = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "get", "configmaps", "-w"],
+                                env=dict(os.environ, HOME=self.k.home), stdout=subprocess.PIPE, text=True)
+        try:
+            header = proc.stdout.readline()
+            self.assertEqual(header.split()[:3], ["NAME", "DATA", "AGE"])
+            time.sleep(0.3)
+            self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "watched"}, "data": {"a": "1"}})
+            line = ""
+            for _ in range(50):  # bounded: each readline returns a printed row
+                line = proc.stdout.readline()
+                if not line or line.startswith("watched"):
+                    break
+            self.assertEqual(line.split()[:2], ["watched", "1"])
+        finally:
+            proc.kill()
+            proc.wait()
+
+    def test_everyday_commands(self):
+        self.assertIn("Server Version: v1.32.4", self.kubectl("version"))
+        self.assertIn("deployments", self.kubectl("api-resources"))
+        self.assertIn("apps/v1", self.kubectl("api-versions"))
+        self.assertIn("containers", self.kubectl("explain", "pod.spec"))
+        self.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: everyday}\ndata: {k: v}\n")
+        self.kubectl("label", "configmap", "everyday", "tier=x")
+        self.kubectl("annotate", "configmap", "everyday", "note=hello")
+        self.kubectl("patch", "configmap", "everyday", "--type=merge", "-p", '{"data":{"m":"1"}}')
+        self.kubectl("patch", "configmap", "everyday", "--type=json", "-p", '[{"op":"add","path":"/data/j","value":"2"}]')
+        self.kubectl("patch", "configmap", "everyday", "-p", '{"data":{"s":"3"}}')
+        self.assertEqual(self.kubectl("get", "cm", "-l", "tier=x", "-o", "jsonpath={.items[0].data}"),
+                         '{"j":"2","k":"v","m":"1","s":"3"}')
+        self.assertEqual(self.kubectl("get", "cm", "everyday", "-o", "name").strip(), "configmap/everyday")
+        self.assertIn("note: hello", self.kubectl("get", "cm", "everyday", "-o", "yaml"))
+        self.assertIn("default", self.kubectl("get", "cm", "-A", "--field-selector", "metadata.name=everyday"))
+        self.kubectl("apply", "--server-side", "-f", "-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1'}\n")
+        self.assertIn("configmap/ssa", self.kubectl("get", "cm", "ssa", "-o", "name"))
+        events = self.kubectl("get", "events", "-A").splitlines()
+        self.assertEqual(events[0].split()[:4], ["NAMESPACE", "LAST", "SEEN", "TYPE"])
+        self.kubectl("delete", "cm", "everyday", "ssa", "--wait=true")
+
+    def test_crd_and_custom_resources(self):
+        self.apply_text(CRD)
+        self.kubectl("wait", "--for=condition=Established", "crd/gizmos.kubectl.berth.dev", "--timeout=30s")
+        self.apply_text("apiVersion: kubectl.berth.dev/v1\nkind: Gizmo\nmetadata: {name: g1}\nspec: {size: 4}\n")
+        lines = self.kubectl("get", "gz").splitlines()
+        self.assertEqual(lines[0].split(), ["NAME", "SIZE"])
+        self.assertEqual(lines[1].split(), ["g1", "4"])
+        self.apply_text("apiVersion: kubectl.berth.dev/v1\nkind: Gizmo\nmetadata: {name: g1}\nspec: {size: 5}\n")
+        self.assertEqual(self.kubectl("get", "gizmo", "g1", "-o", "jsonpath={.spec.size}"), "5")
+        self.kubectl("delete", "crd", "gizmos.kubectl.berth.dev", "--wait=true", "--timeout=30s", timeout=60)
+
+    def test_protobuf_generators_get_a_clear_way_out(self):
+        r = self.k.run("create", "configmap", "generated", "--from-literal=a=b", check=False)
+        if r.returncode != 0:
+            self.assertIn("--dry-run=client -o yaml | kubectl apply -f -", r.stderr)
+        generated = subprocess.run(["kubectl", "--server", CLUSTER.url, "create", "configmap", "generated2",
+                                    "--from-literal=a=b", "--dry-run=client", "-o", "yaml"],
+                                   env=dict(os.environ, HOME=self.k.home), capture_output=True, text=True).stdout
+        self.kubectl("apply", "-f", "-", stdin=generated)
+        self.assertEqual(self.kubectl("get", "cm", "generated2", "-o", "jsonpath={.data.a}"), "b")
+
+    def test_zz_supervisor_restarts_a_killed_apiserver(self):
+        self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "survivor"}})
+        old = CLUSTER.component_pid("berth-apiserver")
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: CLUSTER.component_pid("berth-apiserver") not in (None, old), timeout=30,
+                 what="a new apiserver")
+
+        def back():
+            try:
+                return self.c.get("/api/v1/namespaces/default/configmaps/survivor").status == 200
+            except OSError:
+                return False
+        wait_for(back, timeout=30, what="the apiserver back with its data")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
