@@ -205,5 +205,91 @@ class KubectlTest(unittest.TestCase):
         wait_for(back, timeout=30, what="the apiserver back with its data")
 
 
+@unittest.skipIf(SKIP, SKIP)
+class PythonClientTest(unittest.TestCase):
+    """The official client (Debian's python3-kubernetes): every response must deserialize."""
+
+    @classmethod
+    def setUpClass(cls):
+        from kubernetes import client, config
+        config.load_kube_config(config_file=CLUSTER.kubeconfig)
+        cls.client = client
+        cls.core = client.CoreV1Api()
+        cls.apps = client.AppsV1Api()
+        cls.custom = client.CustomObjectsApi()
+
+    def test_pods_create_list_watch_patch_replace_delete(self):
+        from kubernetes import watch
+        c = self.client
+        pod = c.V1Pod(metadata=c.V1ObjectMeta(name="py-pod", labels={"app": "py"}),
+                      spec=c.V1PodSpec(containers=[c.V1Container(name="c", image="host", command=["sleep", "300"])]))
+        self.core.create_namespaced_pod("default", pod)
+        w = watch.Watch()
+        running = False
+        for ev in w.stream(self.core.list_namespaced_pod, "default", label_selector="app=py", timeout_seconds=20):
+            if ev["object"].status.phase == "Running":
+                running = True
+                w.stop()
+        self.assertTrue(running, "the pod ran on the agent and the watch saw it")
+        pods = self.core.list_namespaced_pod("default", label_selector="app=py").items
+        self.assertEqual([p.metadata.name for p in pods], ["py-pod"])
+        self.assertEqual(pods[0].status.container_statuses[0].state.running is not None, True)
+        self.core.patch_namespaced_pod("py-pod", "default", {"metadata": {"labels": {"patched": "yes"}}})
+        current = self.core.read_namespaced_pod("py-pod", "default")
+        current.metadata.annotations = {"replaced": "yes"}
+        replaced = self.core.replace_namespaced_pod("py-pod", "default", current)
+        self.assertEqual(replaced.metadata.labels["patched"], "yes")
+        self.assertEqual(replaced.metadata.annotations["replaced"], "yes")
+        self.core.delete_namespaced_pod("py-pod", "default")
+        wait_for(lambda: not self.core.list_namespaced_pod("default", label_selector="app=py").items, timeout=30,
+                 what="the pod to be gone")
+
+    def test_deployments_and_nodes(self):
+        c = self.client
+        dep = c.V1Deployment(
+            metadata=c.V1ObjectMeta(name="py-dep"),
+            spec=c.V1DeploymentSpec(replicas=1, selector=c.V1LabelSelector(match_labels={"app": "py-dep"}),
+                                    template=c.V1PodTemplateSpec(
+                                        metadata=c.V1ObjectMeta(labels={"app": "py-dep"}),
+                                        spec=c.V1PodSpec(containers=[c.V1Container(name="c", image="host",
+                                                                                   command=["sleep", "300"])]))))
+        self.apps.create_namespaced_deployment("default", dep)
+        wait_for(lambda: (self.apps.read_namespaced_deployment_status("py-dep", "default").status.ready_replicas or 0) == 1,
+                 timeout=60, what="the Deployment to be ready")
+        self.apps.patch_namespaced_deployment_scale("py-dep", "default", {"spec": {"replicas": 2}})
+        wait_for(lambda: (self.apps.read_namespaced_deployment("py-dep", "default").status.ready_replicas or 0) == 2,
+                 timeout=60, what="two ready replicas")
+        names = [d.metadata.name for d in self.apps.list_deployment_for_all_namespaces().items]
+        self.assertIn("py-dep", names)
+        self.apps.delete_namespaced_deployment("py-dep", "default", propagation_policy="Foreground")
+        nodes = self.core.list_node().items
+        self.assertEqual([n.metadata.name for n in nodes], ["kubectl-node"])
+        info = nodes[0].status.node_info
+        self.assertTrue(info.kubelet_version and info.machine_id is not None)
+        self.core.patch_node("kubectl-node", {"metadata": {"labels": {"py": "labelled"}}})
+        self.assertEqual(self.core.read_node("kubectl-node").metadata.labels["py"], "labelled")
+
+    def test_custom_objects(self):
+        ext = self.client.ApiextensionsV1Api()
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "widgets.py.berth.dev"},
+               "spec": {"group": "py.berth.dev", "scope": "Namespaced",
+                        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                        "versions": [{"name": "v1", "served": True, "storage": True,
+                                      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                          "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]}}
+        ext.create_custom_resource_definition(crd)
+        group, version, plural = "py.berth.dev", "v1", "widgets"
+        self.custom.create_namespaced_custom_object(group, version, "default", plural, {
+            "apiVersion": "py.berth.dev/v1", "kind": "Widget", "metadata": {"name": "w1"}, "spec": {"size": 1}})
+        self.custom.patch_namespaced_custom_object(group, version, "default", plural, "w1", {"spec": {"size": 2}})
+        got = self.custom.get_namespaced_custom_object(group, version, "default", plural, "w1")
+        self.assertEqual(got["spec"]["size"], 2)
+        listed = self.custom.list_namespaced_custom_object(group, version, "default", plural)
+        self.assertEqual([i["metadata"]["name"] for i in listed["items"]], ["w1"])
+        self.custom.delete_namespaced_custom_object(group, version, "default", plural, "w1")
+        ext.delete_custom_resource_definition("widgets.py.berth.dev")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -272,6 +272,9 @@ absl::StatusOr<Registry::PreparedCreate> Registry::PrepareCreate(const ResourceT
   meta.Set("creationTimestamp", FormatRfc3339(clock_.Now()));
   meta.Set("generation", 1);
   type.strategy->PrepareForCreate(body);
+  // Kinds with a status answer "status": {} from birth, as Kubernetes does; typed clients (the
+  // Python client's `.status.ready_replicas`) rely on it being there.
+  if (type.has_status && !type.custom && body.Find("status") == nullptr) body.Set("status", json::Value::MakeObject());
   PreparedCreate prepared;
   BERTH_RETURN_IF_ERROR(Admit(type, body, nullptr, options, prepared.warnings));
   if (type.namespaced) BERTH_RETURN_IF_ERROR(CheckNamespace(ns));
