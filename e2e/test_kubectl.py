@@ -291,5 +291,41 @@ class PythonClientTest(unittest.TestCase):
         ext.delete_custom_resource_definition("widgets.py.berth.dev")
 
 
+@unittest.skipIf(SKIP, SKIP)
+class PythonControllerTest(unittest.TestCase):
+    """controllers/examples/python-scaler: a custom controller in Python reconciles its CRD."""
+
+    def test_scaler_controller_scales_the_deployment(self):
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "controllers", "examples", "python-scaler")
+        k = Kubectl(CLUSTER.url)
+        proc = None
+        try:
+            k.run("apply", "-f", os.path.join(example, "scaler_crd.yaml"))
+            k.run("wait", "--for=condition=Established", "crd/scalers.example.berth.dev", "--timeout=30s")
+            k.run("apply", "-f", "-", stdin=DEPLOYMENT.replace("name: web", "name: scaled").replace("app: web", "app: scaled"))
+            proc = subprocess.Popen(["/usr/bin/python3", os.path.join(example, "scaler_controller.py"), "--kubeconfig",
+                                     CLUSTER.kubeconfig, "--resync", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True)
+            self.assertEqual(proc.stdout.readline().strip(), "scaler controller running")
+            k.run("apply", "-f", "-", stdin="apiVersion: example.berth.dev/v1\nkind: Scaler\nmetadata: {name: s1}\n"
+                                             "spec: {deployment: scaled, replicas: 3}\n")
+            c = CLUSTER.client()
+            dep = "/apis/apps/v1/namespaces/default/deployments/scaled"
+            wait_for(lambda: c.get(dep).json()["spec"]["replicas"] == 3, timeout=30, what="the controller to scale to 3")
+            scaler = "/apis/example.berth.dev/v1/namespaces/default/scalers/s1"
+            wait_for(lambda: c.get(scaler).json().get("status", {}).get("readyReplicas") == 3, timeout=60,
+                     what="the Scaler's status to report 3 ready")
+            k.run("patch", "scaler", "s1", "--type=merge", "-p", '{"spec":{"replicas":1}}')
+            wait_for(lambda: c.get(dep).json()["spec"]["replicas"] == 1, timeout=30, what="the controller to scale to 1")
+            row = k.run("get", "scalers").stdout.splitlines()[1].split()
+            self.assertEqual(row[:3], ["s1", "scaled", "1"])
+        finally:
+            if proc:
+                proc.kill()
+                proc.wait()
+            k.run("delete", "deployment", "scaled", "--ignore-not-found", check=False)
+            k.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
