@@ -180,15 +180,19 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual(self.kubectl("get", "gizmo", "g1", "-o", "jsonpath={.spec.size}"), "5")
         self.kubectl("delete", "crd", "gizmos.kubectl.berth.dev", "--wait=true", "--timeout=30s", timeout=60)
 
-    def test_protobuf_generators_get_a_clear_way_out(self):
-        r = self.k.run("create", "configmap", "generated", "--from-literal=a=b", check=False)
-        if r.returncode != 0:
-            self.assertIn("--dry-run=client -o yaml | kubectl apply -f -", r.stderr)
-        generated = subprocess.run(["kubectl", "--server", CLUSTER.url, "create", "configmap", "generated2",
-                                    "--from-literal=a=b", "--dry-run=client", "-o", "yaml"],
-                                   env=dict(os.environ, HOME=self.k.home), capture_output=True, text=True).stdout
-        self.kubectl("apply", "-f", "-", stdin=generated)
-        self.assertEqual(self.kubectl("get", "cm", "generated2", "-o", "jsonpath={.data.a}"), "b")
+    def test_generators_send_protobuf_and_it_is_decoded(self):
+        self.kubectl("create", "namespace", "generated")
+        self.kubectl("create", "configmap", "gen-cm", "--from-literal=a=b", "-n", "generated")
+        self.kubectl("create", "secret", "generic", "gen-secret", "--from-literal=password=hunter2", "-n", "generated")
+        self.kubectl("create", "serviceaccount", "gen-sa", "-n", "generated")
+        self.kubectl("create", "job", "gen-job", "--image=host", "-n", "generated", "--", "echo", "generated")
+        self.kubectl("create", "deployment", "gen-dep", "--image=host", "--replicas=1", "-n", "generated", "--",
+                     "sleep", "300")
+        self.assertEqual(self.kubectl("get", "cm", "gen-cm", "-n", "generated", "-o", "jsonpath={.data.a}"), "b")
+        self.kubectl("wait", "--for=condition=Complete", "job/gen-job", "-n", "generated", "--timeout=60s", timeout=90)
+        self.assertEqual(self.kubectl("logs", "job/gen-job", "-n", "generated").strip(), "generated")
+        self.kubectl("rollout", "status", "deployment/gen-dep", "-n", "generated", "--timeout=60s", timeout=90)
+        self.kubectl("delete", "namespace", "generated", "--wait=true", "--timeout=60s", timeout=90)
 
     def test_zz_supervisor_restarts_a_killed_apiserver(self):
         self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "survivor"}})

@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "apiserver/server/protobuf/k8s_protobuf.h"
 #include "core/api/errors.h"
 #include "core/json/codec.h"
 #include "core/strings/strings.h"
@@ -41,10 +42,9 @@ absl::StatusOr<json::Value> DecodeObject(const http::Request& request) {
     return ParseYaml(request.body);
   }
   if (media == "application/vnd.kubernetes.protobuf") {
-    return api::UnsupportedMediaType(
-        "the body of the request was in an unknown format - accepted media types include: application/json, "
-        "application/yaml (Berth does not decode protobuf bodies; for kubectl create <generator>, use "
-        "`--dry-run=client -o yaml | kubectl apply -f -`)");
+    auto v = DecodeKubernetesProtobuf(request.body);
+    if (!v.ok()) return api::BadRequest(Sv(v.status().message()));
+    return v;
   }
   return api::UnsupportedMediaType(StrCat(
       "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got \"",

@@ -1,5 +1,5 @@
 // libFuzzer target over what hostile request bodies reach: JSON and YAML decoding, schema
-// validation, merge/JSON/strategic patches, selectors. The first byte picks the path; for
+// validation, merge/JSON/strategic patches, selectors, kubectl's protobuf bodies. The first byte picks the path; for
 // patches the rest splits at the first NUL into target and patch.
 //
 // With clang: cmake -DBERTH_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ && ./build/bin/decode_fuzz
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "apiserver/schema/validator.h"
+#include "apiserver/server/protobuf/k8s_protobuf.h"
 #include "core/json/codec.h"
 #include "core/patch/patch.h"
 #include "core/patch/strategic_merge.h"
@@ -41,7 +42,7 @@ void Validate(const berth::json::Value& v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  uint8_t mode = data[0] % 7;
+  uint8_t mode = data[0] % 8;
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   size_t nul = rest.find('\0');
   std::string_view a = rest.substr(0, nul);
@@ -80,6 +81,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 6:
       (void)berth::selector::FieldSelector::Parse(rest);
       break;
+    case 7: {
+      // kubectl's protobuf bodies: the envelope prefix is supplied so mutations reach the fields.
+      std::string body("k8s\0", 4);
+      body.append(rest);
+      auto v = berth::apiserver::server::DecodeKubernetesProtobuf(body);
+      if (v.ok()) Validate(*v);
+      break;
+    }
   }
   return 0;
 }
