@@ -152,6 +152,13 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("deployments", self.kubectl("api-resources"))
         self.assertIn("apps/v1", self.kubectl("api-versions"))
         self.assertIn("containers", self.kubectl("explain", "pod.spec"))
+        self.assertIn(f"Kubernetes control plane is running at {CLUSTER.url}", self.kubectl("cluster-info"))
+        # Services are stored, not routed: the Warning header says so, and kubectl prints it.
+        svc = self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: web-svc}\n"
+                                                  "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
+        self.assertIn("Warning: Berth stores Services but does not route them", svc.stderr)
+        self.assertEqual(self.kubectl("get", "svc", "web-svc").splitlines()[1].split()[:5],
+                         ["web-svc", "ClusterIP", "<none>", "<none>", "80/TCP"])
         self.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: everyday}\ndata: {k: v}\n")
         self.kubectl("label", "configmap", "everyday", "tier=x")
         self.kubectl("annotate", "configmap", "everyday", "note=hello")

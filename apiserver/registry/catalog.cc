@@ -63,6 +63,10 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
                              "reason", "reportingComponent", "source", "type"};
   c.Add(event);
   c.Add(T("", "ServiceAccount", "serviceaccounts", true, {"sa"}, nullptr));
+  ResourceType service = T("", "Service", "services", true, {"svc"}, ServiceStrategy());
+  service.categories = all;
+  service.has_status = true;
+  c.Add(service);
 
   ResourceType deploy = T("apps", "Deployment", "deployments", true, {"deploy"}, DeploymentStrategy());
   deploy.categories = all;

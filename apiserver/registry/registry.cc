@@ -224,6 +224,7 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
       if (type.custom) PruneUnknownFields(*schema, object);
     }
   }
+  for (std::string& w : type.strategy->Warnings(object)) warnings.push_back(std::move(w));
   auto more = type.strategy->Validate(object);
   causes.insert(causes.end(), more.begin(), more.end());
   if (old != nullptr) {

@@ -29,6 +29,8 @@ class Strategy {
   }
   // The DNS rule the name must follow: subdomain (most kinds) or label (namespaces).
   virtual bool NameIsLabel() const { return false; }
+  // Warning headers for a create or update that is accepted but not fully honoured.
+  virtual std::vector<std::string> Warnings(const json::Value& /*object*/) const { return {}; }
 };
 
 struct ResourceType {

@@ -449,6 +449,38 @@ Printer PrinterFor(const registry::ResourceType& type) {
                     return Array{o.GetString({"type"}, "Opaque"), static_cast<int64_t>(data ? data->size() : 0)};
                   });
   }
+  if (key == "services") {
+    Printer p = Simple({{"Type", "string", "", "The type of the service.", 0},
+                        {"Cluster-IP", "string", "", "The IP address of the service.", 0},
+                        {"External-IP", "string", "", "The external IP address of the service.", 0},
+                        {"Port(s)", "string", "", "The ports of the service.", 0}},
+                       [](const json::Value& o, absl::Time) {
+                         std::vector<std::string> ports, external;
+                         for (const json::Value& port : ArrayAt(o, {"spec", "ports"})) {
+                           std::string text = StrCat(Int(port, {"port"}));
+                           if (Int(port, {"nodePort"}) > 0) StrAppend(&text, ":", Int(port, {"nodePort"}));
+                           StrAppend(&text, "/", port.GetString({"protocol"}, "TCP"));
+                           ports.push_back(text);
+                         }
+                         for (const json::Value& ip : ArrayAt(o, {"spec", "externalIPs"})) {
+                           if (ip.is_string()) external.push_back(ip.as_string());
+                         }
+                         return Array{o.GetString({"spec", "type"}, "ClusterIP"), OrNone(o.GetString({"spec", "clusterIP"})),
+                                      OrNone(Join(external, ",")), OrNone(Join(ports, ","))};
+                       });
+    p.columns.push_back({"Selector", "string", "", "Label selector of the pods the service targets.", 1});
+    auto cells = p.cells;
+    p.cells = [cells](const json::Value& o, absl::Time now) {
+      Array out = cells(o, now);
+      std::vector<std::string> selector;
+      if (const json::Value* sel = o.Get({"spec", "selector"}); sel && sel->is_object()) {
+        for (const auto& [k, v] : sel->as_object()) selector.push_back(StrCat(k, "=", v.is_string() ? v.as_string() : ""));
+      }
+      out.emplace_back(OrNone(Join(selector, ",")));
+      return out;
+    };
+    return p;
+  }
   if (key == "serviceaccounts") {
     return Simple({{"Secrets", "integer", "", "The number of secrets of the service account.", 0}},
                   [](const json::Value& o, absl::Time) {
