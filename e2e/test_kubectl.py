@@ -172,6 +172,9 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("default", self.kubectl("get", "cm", "-A", "--field-selector", "metadata.name=everyday"))
         self.kubectl("apply", "--server-side", "-f", "-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1'}\n")
         self.assertIn("configmap/ssa", self.kubectl("get", "cm", "ssa", "-o", "name"))
+        self.c.post("/api/v1/namespaces/default/events", {
+            "metadata": {"name": "everyday.1"}, "involvedObject": {"kind": "ConfigMap", "name": "everyday", "namespace": "default"},
+            "reason": "Checked", "message": "seen by the test", "type": "Normal", "count": 1})
         events = self.kubectl("get", "events", "-A").splitlines()
         self.assertEqual(events[0].split()[:4], ["NAMESPACE", "LAST", "SEEN", "TYPE"])
         self.kubectl("delete", "cm", "everyday", "ssa", "--wait=true")
