@@ -46,8 +46,10 @@ class PodSyncTest : public ::testing::Test {
     pods_->Stop();
     status_->Stop();
     sync_.reset();
-    api_.reset();
+    // The server first: closing the listener while the client's pooled connections are being torn
+    // down raced inside cpprestsdk (a rare SEGFAULT in asio's epoll reactor at teardown).
     server_.reset();
+    api_.reset();
     std::filesystem::remove_all(dir_);
   }
   static bool Eventually(const std::function<bool()>& pred) { return testing::Eventually(pred); }

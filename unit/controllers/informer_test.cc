@@ -33,8 +33,10 @@ class InformerTest : public ::testing::Test {
     api_ = std::move(t->api);
   }
   void TearDown() override {
-    api_.reset();
+    // The server first: closing the listener while the client's pooled connections are being torn
+    // down raced inside cpprestsdk (a rare SEGFAULT in asio's epoll reactor at teardown).
     server_.reset();
+    api_.reset();
     std::filesystem::remove_all(dir_);
   }
 
