@@ -172,6 +172,13 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("default", self.kubectl("get", "cm", "-A", "--field-selector", "metadata.name=everyday"))
         self.kubectl("apply", "--server-side", "-f", "-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '1'}\n")
         self.assertIn("configmap/ssa", self.kubectl("get", "cm", "ssa", "-o", "name"))
+        # Another field manager setting the same field differently conflicts, until it forces.
+        other = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa}\ndata: {a: '2'}\n"
+        clash = self.k.run("apply", "--server-side", "--field-manager=other", "-f", "-", stdin=other, check=False)
+        self.assertNotEqual(clash.returncode, 0)
+        self.assertIn('conflict with "kubectl": .data.a', clash.stderr)
+        self.kubectl("apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-", stdin=other)
+        self.assertEqual(self.kubectl("get", "cm", "ssa", "-o", "jsonpath={.data.a}"), "2")
         self.c.post("/api/v1/namespaces/default/events", {
             "metadata": {"name": "everyday.1"}, "involvedObject": {"kind": "ConfigMap", "name": "everyday", "namespace": "default"},
             "reason": "Checked", "message": "seen by the test", "type": "Normal", "count": 1})

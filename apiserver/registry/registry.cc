@@ -1,5 +1,7 @@
 #include "apiserver/registry/registry.h"
 
+#include "apiserver/registry/field_manager.h"
+
 #include "apiserver/registry/continue_token.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/object_meta.h"
@@ -406,6 +408,10 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
       }
       m.Set("name", name);
       if (type.namespaced) m.Set("namespace", ns);
+      // A write that does not mention managedFields keeps who-owns-what as it was.
+      if (!m.Find("managedFields")) {
+        if (const json::Value* mf = cm.Find("managedFields")) m.Set("managedFields", *mf);
+      }
       if (SpecChanged(next, cur)) {
         const json::Value* g = cm.Find("generation");
         m.Set("generation", (g && g->is_int() ? g->as_int() : 0) + 1);
@@ -493,11 +499,16 @@ absl::StatusOr<WriteResult> Registry::Patch(const ResourceType& type, const std:
         return r;
       }
       case PatchType::kApply: {
-        // Server-side apply, simplified: the applied configuration is merged over the live
-        // object (no field ownership yet).
+        // Server-side apply with field ownership (field_manager.h says what is simplified).
         if (!patch.is_object()) return api::BadRequest("an apply patch must be an object");
-        auto r = patch::StrategicMergePatch(cur, patch);
-        if (!r.ok()) return api::BadRequest(Sv(r.status().message()));
+        ApplyRequest apply{options.field_manager, options.force, type.ApiVersion(), clock_.Now()};
+        auto r = ApplyConfiguration(&cur, patch, apply);
+        if (!r.ok()) {
+          if (r.status().code() == absl::StatusCode::kAborted) {
+            return api::Conflict(type.Target(name), std::string(r.status().message()));
+          }
+          return api::BadRequest(Sv(r.status().message()));
+        }
         return r;
       }
       case PatchType::kJson: {

@@ -31,6 +31,7 @@ struct WriteOptions {
   bool dry_run = false;
   std::string field_validation;  // Strict | Warn | Ignore ("" = Warn, the server default)
   std::string field_manager;
+  bool force = false;  // server-side apply: take fields other appliers own
 };
 
 struct WriteResult {

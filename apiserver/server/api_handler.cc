@@ -6,6 +6,7 @@
 #include "apiserver/server/body_codec.h"
 #include "apiserver/server/discovery.h"
 #include "apiserver/server/openapi.h"
+#include "apiserver/registry/field_manager.h"
 #include "apiserver/server/pod_logs.h"
 #include "apiserver/server/table/table.h"
 #include "apiserver/server/watch_sink.h"
@@ -425,6 +426,7 @@ void ApiHandler::ServeWrite(const std::shared_ptr<Exchange>& ex, const registry:
     return ex->Fail(api::BadRequest(StrCat("fieldValidation must be one of Strict, Warn, Ignore, got \"", opts.field_validation, "\"")));
   }
   opts.field_manager = req.Query("fieldManager");
+  opts.force = ParseBool(req.Query("force"));
   registry::Subresource sub = info.subresource == "status" ? registry::Subresource::kStatus : registry::Subresource::kNone;
   const std::string& method = req.method;
 
@@ -437,7 +439,10 @@ void ApiHandler::ServeWrite(const std::shared_ptr<Exchange>& ex, const registry:
       }
       // Apply creates what does not exist yet.
       if (!registry_.Get(type, info.ns, info.name).ok() && sub == registry::Subresource::kNone) {
-        json::Value body = decoded->patch;
+        registry::ApplyRequest apply{opts.field_manager, opts.force, type.ApiVersion(), clock_.Now()};
+        auto owned = registry::ApplyConfiguration(nullptr, decoded->patch, apply);
+        if (!owned.ok()) return ex->Fail(api::BadRequest(Sv(owned.status().message())));
+        json::Value body = *std::move(owned);
         body.Ensure({"metadata"}).Set("name", info.name);
         auto created = registry_.Create(type, info.ns, std::move(body), opts);
         if (!created.ok()) return ex->Fail(created.status());
@@ -491,6 +496,7 @@ void ApiHandler::ServeCreate(const std::shared_ptr<Exchange>& ex, const registry
     return ex->Fail(api::BadRequest(StrCat("fieldValidation must be one of Strict, Warn, Ignore, got \"", opts.field_validation, "\"")));
   }
   opts.field_manager = req.Query("fieldManager");
+  opts.force = ParseBool(req.Query("force"));
   auto body = DecodeObject(req);
   if (!body.ok()) return ex->Fail(body.status());
   registry_.CreateAsync(type, ex->ctx.info.ns, *std::move(body), opts,
