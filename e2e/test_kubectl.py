@@ -127,6 +127,32 @@ class KubectlTest(unittest.TestCase):
             self.assertFalse(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z",
                              f"container init {pid} still running")
 
+    def test_describe_logs_previous_and_orphan_cascade(self):
+        pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: twice, labels: {app: twice}}\nspec:\n  containers:\n"
+               "  - {name: main, image: host, command: [sh, -c, 'echo run; sleep 0.3; exit 1']}\n"
+               "  - {name: side, image: host, command: [sh, -c, 'echo side; sleep 300']}\n")
+        self.kubectl("apply", "-f", "-", stdin=pod)
+        wait_for(lambda: self.c.get("/api/v1/namespaces/default/pods/twice").json().get("status", {})
+                 .get("containerStatuses", [{}])[0].get("restartCount", 0) >= 1, timeout=30, what="a restart")
+        self.assertEqual(self.kubectl("logs", "twice", "-c", "main", "--previous").strip(), "run")
+        self.assertEqual(self.kubectl("logs", "twice", "-c", "side", "--tail=1").strip(), "side")
+        described = self.kubectl("describe", "pod", "twice")
+        for expected in ("Node:         kubectl-node/", "Restart Count:", "Last State:", "Events:"):
+            self.assertIn(expected, described)
+        self.kubectl("delete", "pod", "twice", "--wait=true", "--timeout=60s", timeout=90)
+        rs = ("apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: keep}\nspec:\n  replicas: 1\n"
+              "  selector: {matchLabels: {app: keep}}\n  template:\n    metadata: {labels: {app: keep}}\n"
+              "    spec: {containers: [{name: c, image: host, command: [sleep, '300']}]}\n")
+        self.kubectl("apply", "-f", "-", stdin=rs)
+        wait_for(lambda: self.kubectl("get", "pods", "-l", "app=keep", "-o", "name").strip(), timeout=30, what="the pod")
+        self.kubectl("delete", "rs", "keep", "--cascade=orphan", "--wait=true", "--timeout=30s", timeout=60)
+        # --wait returned once the ReplicaSet was gone, which the orphan finalizer allows only after
+        # the pods lost their owner reference: nothing is left for the garbage collector to take.
+        pods = self.c.get("/api/v1/namespaces/default/pods?labelSelector=app%3Dkeep").json()["items"]
+        self.assertEqual(len(pods), 1)
+        self.assertFalse(pods[0]["metadata"].get("ownerReferences"), "the orphan lost its owner reference")
+        self.kubectl("delete", "pods", "-l", "app=keep", "--wait=true", "--timeout=60s", timeout=90)
+
     def test_get_watch_prints_changes_as_they_happen(self):
         # Something to list first: with an empty list kubectl prints nothing until an event.
         self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "watch-seed"}})
