@@ -13,9 +13,13 @@ bool JsonLinesWatchSink::Send(watch::EventType type, const std::string& object_j
   return stream_->Write(line);
 }
 
+std::string StreamWatchSink::BookmarkObject(uint64_t revision) const {
+  return StrCat("{\"kind\":\"", kind_, "\",\"apiVersion\":\"", api_version_, "\",\"metadata\":{\"resourceVersion\":\"",
+                revision, "\"}}");
+}
+
 bool JsonLinesWatchSink::SendBookmark(uint64_t revision) {
-  return stream_->Write(StrCat("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"", kind_, "\",\"apiVersion\":\"",
-                               api_version_, "\",\"metadata\":{\"resourceVersion\":\"", revision, "\"}}}\n"));
+  return stream_->Write(StrCat("{\"type\":\"BOOKMARK\",\"object\":", BookmarkObject(revision), "}\n"));
 }
 
 void JsonLinesWatchSink::Fail(const absl::Status& status) {
@@ -34,8 +38,7 @@ bool SseWatchSink::Send(watch::EventType type, const std::string& object_json, u
 }
 
 bool SseWatchSink::SendBookmark(uint64_t revision) {
-  return stream_->Write(StrCat("event: BOOKMARK\nid: ", revision, "\ndata: {\"kind\":\"", kind_, "\",\"apiVersion\":\"",
-                               api_version_, "\",\"metadata\":{\"resourceVersion\":\"", revision, "\"}}\n\n"));
+  return stream_->Write(StrCat("event: BOOKMARK\nid: ", revision, "\ndata: ", BookmarkObject(revision), "\n\n"));
 }
 
 void SseWatchSink::Fail(const absl::Status& status) {

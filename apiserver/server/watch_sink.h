@@ -11,43 +11,40 @@
 
 namespace berth::apiserver::server {
 
-class JsonLinesWatchSink final : public watch::WatchSink {
+// What both encodings share: the HTTP stream, and the kind a bookmark names.
+class StreamWatchSink : public watch::WatchSink {
  public:
-  JsonLinesWatchSink(std::shared_ptr<http::Stream> stream, std::string kind, std::string api_version)
+  StreamWatchSink(std::shared_ptr<http::Stream> stream, std::string kind, std::string api_version)
       : stream_(std::move(stream)), kind_(std::move(kind)), api_version_(std::move(api_version)) {}
-
-  bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
-  bool SendBookmark(uint64_t revision) override;
-  void Fail(const absl::Status& status) override;
   void End() override { stream_->Close(); }
   size_t Backlog() const override { return stream_->Pending(); }
   bool Gone() const override { return stream_->Closed(); }
 
- private:
+ protected:
+  // {"kind":...,"apiVersion":...,"metadata":{"resourceVersion":"N"}}: a bookmark's object.
+  std::string BookmarkObject(uint64_t revision) const;
   std::shared_ptr<http::Stream> stream_;
   std::string kind_;
   std::string api_version_;
 };
 
-// The same events as Server-Sent Events (`Accept: text/event-stream`), for browsers and
-// EventSource clients: "event: ADDED\ndata: {object}\n\n"; the object's resourceVersion is also
-// the event id, so a reconnecting EventSource can resume with ?resourceVersion=<Last-Event-ID>.
-class SseWatchSink final : public watch::WatchSink {
+class JsonLinesWatchSink final : public StreamWatchSink {
  public:
-  SseWatchSink(std::shared_ptr<http::Stream> stream, std::string kind, std::string api_version)
-      : stream_(std::move(stream)), kind_(std::move(kind)), api_version_(std::move(api_version)) {}
-
+  using StreamWatchSink::StreamWatchSink;
   bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
   bool SendBookmark(uint64_t revision) override;
   void Fail(const absl::Status& status) override;
-  void End() override { stream_->Close(); }
-  size_t Backlog() const override { return stream_->Pending(); }
-  bool Gone() const override { return stream_->Closed(); }
+};
 
- private:
-  std::shared_ptr<http::Stream> stream_;
-  std::string kind_;
-  std::string api_version_;
+// The same events as Server-Sent Events (`Accept: text/event-stream`), for browsers and
+// EventSource clients: "event: ADDED\ndata: {object}\n\n"; the revision is the event id, so a
+// reconnecting EventSource resumes with Last-Event-ID.
+class SseWatchSink final : public StreamWatchSink {
+ public:
+  using StreamWatchSink::StreamWatchSink;
+  bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
+  bool SendBookmark(uint64_t revision) override;
+  void Fail(const absl::Status& status) override;
 };
 
 }  // namespace berth::apiserver::server
