@@ -124,8 +124,18 @@ class ApiTest(unittest.TestCase):
         body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}})
         path = "/api/v1/namespaces/default/configmaps/ssa?fieldManager=test"
         self.assertStatus(self.c.patch(path, body, content_type="application/apply-patch+yaml"), 201)
-        r = self.assertStatus(self.c.patch(path, "data:\n  b: '2'\n", content_type="application/apply-patch+yaml"), 200)
+        # Another manager adds a field: both are kept, each owned by its applier.
+        other = "/api/v1/namespaces/default/configmaps/ssa?fieldManager=other"
+        r = self.assertStatus(self.c.patch(other, "data:\n  b: '2'\n", content_type="application/apply-patch+yaml"), 200)
         self.assertEqual(r["data"], {"a": "1", "b": "2"})
+        self.assertEqual(sorted(e["manager"] for e in r["metadata"]["managedFields"]), ["other", "test"])
+        # The first manager stops applying "a": it goes, "b" (not its own) stays.
+        r = self.assertStatus(self.c.patch(path, "data:\n  c: '3'\n", content_type="application/apply-patch+yaml"), 200)
+        self.assertEqual(r["data"], {"b": "2", "c": "3"})
+        # Changing a field another manager owns is a conflict naming both.
+        clash = self.assertStatus(self.c.patch(path, "data:\n  b: 'x'\n", content_type="application/apply-patch+yaml"),
+                                  409, "Conflict")
+        self.assertIn('conflict with "other": .data.b', clash["message"])
         self.assertStatus(self.c.patch("/api/v1/namespaces/default/configmaps/ssa", body,
                                        content_type="application/apply-patch+yaml"), 422, "Invalid")
 
