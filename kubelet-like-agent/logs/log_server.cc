@@ -97,12 +97,12 @@ absl::StatusOr<std::unique_ptr<LogServer>> LogServer::Start(const std::string& l
 LogServer::~LogServer() {
   stopping_ = true;
   if (server_) server_->Stop();
-  std::vector<std::thread> threads;
+  std::vector<Follower> followers;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    threads.swap(followers_);
+    followers.swap(followers_);
   }
-  for (auto& t : threads) t.join();
+  for (auto& f : followers) f.thread.join();
 }
 
 void LogServer::Handle(const apiserver::http::Request& request, std::shared_ptr<apiserver::http::Responder> responder) {
@@ -154,7 +154,20 @@ void LogServer::Handle(const apiserver::http::Request& request, std::shared_ptr<
   auto stream = responder->StartStream(200, "text/plain; charset=utf-8");
   if (!body.empty()) stream->Write(body);
   std::lock_guard<std::mutex> lock(mu_);
-  followers_.emplace_back([this, stream, path, id = found->id, query, offset] { Follow(stream, path, id, query, offset); });
+  for (auto it = followers_.begin(); it != followers_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = followers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  followers_.push_back({std::thread([this, stream, path, id = found->id, query, offset, done] {
+                          Follow(stream, path, id, query, offset);
+                          *done = true;
+                        }),
+                        done});
 }
 
 void LogServer::Follow(std::shared_ptr<apiserver::http::Stream> stream, std::string path, std::string container_id,

@@ -47,8 +47,12 @@ class LogServer {
   const Clock& clock_;
   std::unique_ptr<apiserver::http::Server> server_;
   std::atomic<bool> stopping_{false};
+  struct Follower {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
   std::mutex mu_;
-  std::vector<std::thread> followers_;
+  std::vector<Follower> followers_;  // finished ones are joined when the next follow starts
 };
 
 }  // namespace berth::agent

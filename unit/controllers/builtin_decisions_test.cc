@@ -9,6 +9,7 @@
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
+#include "controllers/builtin/scheduler/scheduler.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 #include "core/json/codec.h"
@@ -84,6 +85,7 @@ TEST_F(DecisionsTest, ReplicaSetNeverCreatesDuplicatesWhileItsCacheLags) {
   Start({&rs_informer, &pods});
   ASSERT_TRUE(api_->Create(res::kReplicaSets, "default", ReplicaSet(3)).ok());
   ASSERT_TRUE(Eventually([&] { return rs_informer.Get("default/web") != nullptr; }));
+  rs.controller().Enqueue("default/web");  // the handler may run just after the cache update
   Drain(rs.controller());
   ASSERT_EQ(LivePods().size(), 3u);
   std::string uid = rs_informer.Get("default/web")->GetString({"metadata", "uid"});
@@ -127,6 +129,7 @@ TEST_F(DecisionsTest, DeploymentSurgesANewReplicaSetWithinMaxSurge) {
       "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"v1"}]}}}})");
   ASSERT_TRUE(api_->Create(res::kDeployments, "default", deployment).ok());
   ASSERT_TRUE(Eventually([&] { return deployments.Get("default/web") != nullptr; }));
+  controller.controller().Enqueue("default/web");  // the handler may run just after the cache update
   Drain(controller.controller());
   auto sets = [&] { return api_->List(res::kReplicaSets, "default")->items; };
   ASSERT_EQ(sets().size(), 1u);
@@ -163,6 +166,21 @@ TEST_F(DecisionsTest, DeploymentSurgesANewReplicaSetWithinMaxSurge) {
   }
   EXPECT_EQ(old_replicas, 4) << "maxUnavailable 0: nothing old goes before new pods are ready";
   EXPECT_EQ(new_replicas, 1) << "maxSurge 1: at most replicas+1 pods";
+}
+
+TEST_F(DecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());  // resync driven by the test
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"placed"},"spec":{"nodeName":"n1",
+      "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"250m"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{250, 1000}; }));
+  EXPECT_EQ(scheduler.ResyncUsage(), 0u) << "nothing to correct";
+  scheduler.ForgetPlacementForTest("default/placed");  // as if the informer event had been lost
+  EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{0, 0}));
+  EXPECT_EQ(scheduler.ResyncUsage(), 1u);
+  EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{250, 1000}));
 }
 
 TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
@@ -226,6 +244,7 @@ TEST_F(DecisionsTest, JobRunsPodsUntilCompletionsThenIsComplete) {
         "template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"host"}]}}}})")).ok());
   ASSERT_TRUE(Eventually([&] { return jobs.Get("default/batch") != nullptr; }));
   std::string uid = jobs.Get("default/batch")->GetString({"metadata", "uid"});
+  controller.controller().Enqueue("default/batch");
   auto finish_running_pods = [&](const char* phase) {
     for (json::Value p : LivePods()) {
       if (p.GetString({"status", "phase"}) == "Succeeded" || p.GetString({"status", "phase"}) == "Failed") continue;

@@ -198,8 +198,16 @@ double Score(const json::Value& pod, const PodRequests& req, const json::Value& 
   return least_allocated + balanced + preferred;
 }
 
-Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers)
+Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers,
+                     absl::Duration usage_resync)
     : api_(api), pods_(pods), nodes_(nodes), clock_(clock), controller_("scheduler", *this, clock, workers) {
+  if (usage_resync > absl::ZeroDuration()) {
+    resync_ = std::make_unique<Periodic>(usage_resync, [this] {
+      if (size_t fixed = ResyncUsage(); fixed > 0) {
+        BERTH_LOG(Warning, "controllers.scheduler", "Per-node usage had drifted from the pod cache; corrected", "nodes", fixed);
+      }
+    });
+  }
   pods_.AddHandlers({
       [this](const ObjectPtr& p) { OnPodChanged(p, false); },
       [this](const ObjectPtr&, const ObjectPtr& p) { OnPodChanged(p, false); },
@@ -267,6 +275,55 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
   }
   if (freed) RetryUnschedulable();  // its resources are free again
   if (!deleted && Ours(*p)) controller_.Enqueue(key);
+}
+
+size_t Scheduler::ResyncUsage() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Listing under mu_: a cache change whose handler has not run yet is seen here, and that
+  // handler finds it already counted (handlers are idempotent).
+  std::map<std::string, Placement> placed;
+  std::map<std::string, Usage> usage;
+  auto place = [&](const std::string& key, const std::string& node, const PodRequests& req) {
+    Usage& u = usage[node];
+    u.cpu += req.cpu_milli;
+    u.memory += req.memory_milli;
+    u.pods += 1000;
+    u.ports.insert(req.host_ports.begin(), req.host_ports.end());
+    placed[key] = {node, req};
+  };
+  for (const ObjectPtr& p : pods_.List()) {
+    std::string node = p->GetString({"spec", "nodeName"});
+    std::string phase = p->GetString({"status", "phase"});
+    if (!node.empty() && phase != "Succeeded" && phase != "Failed") place(Informer::KeyOf(*p), node, RequestsOf(*p));
+  }
+  for (const auto& [key, a] : assumed_) {
+    if (!placed.count(key)) place(key, a.node, a.requests);
+  }
+  size_t corrected = 0;
+  std::set<std::string> nodes;
+  for (const auto& [n, u] : usage_) nodes.insert(n);
+  for (const auto& [n, u] : usage) nodes.insert(n);
+  for (const std::string& n : nodes) {
+    Usage before = usage_.count(n) ? usage_[n] : Usage{};
+    Usage after = usage.count(n) ? usage[n] : Usage{};
+    if (before.cpu != after.cpu || before.memory != after.memory || before.pods != after.pods || before.ports != after.ports) {
+      ++corrected;
+    }
+  }
+  placed_ = std::move(placed);
+  usage_ = std::move(usage);
+  return corrected;
+}
+
+std::pair<int64_t, int64_t> Scheduler::UsageForTest(const std::string& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = usage_.find(node);
+  return it == usage_.end() ? std::pair<int64_t, int64_t>{0, 0} : std::pair<int64_t, int64_t>{it->second.cpu, it->second.pods};
+}
+
+void Scheduler::ForgetPlacementForTest(const std::string& pod_key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  UnplaceLocked(pod_key);
 }
 
 void Scheduler::RetryUnschedulable() {

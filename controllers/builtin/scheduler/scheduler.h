@@ -18,6 +18,7 @@
 #include "controllers/runtime/controller.h"
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
+#include "core/time/periodic.h"
 #include "core/client/api_client.h"
 
 namespace berth::controllers::builtin {
@@ -46,12 +47,20 @@ size_t NodesToFind(size_t total);
 class Scheduler final : public Reconciler {
  public:
   Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock = RealClock::Get(),
-            int workers = 8);
+            int workers = 8, absl::Duration usage_resync = absl::Seconds(30));
   absl::StatusOr<Result> Reconcile(const Request& request, std::stop_token stop) override;
   Controller& controller() { return controller_; }
   // Optional: where the controller reports what it did (v1 Events).
   void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
   uint64_t bound() const { return bound_.load(); }
+
+  // Rebuilds per-node usage from the pod cache and the assumed bindings; returns how many nodes'
+  // figures it corrected. Runs every `usage_resync` (constructor), so a missed informer event
+  // cannot skew placement for longer than that.
+  size_t ResyncUsage();
+  // Test hooks: a node's counted CPU (milli) and pods; dropping a placement as a lost event would.
+  std::pair<int64_t, int64_t> UsageForTest(const std::string& node);
+  void ForgetPlacementForTest(const std::string& pod_key);
 
  private:
   struct Usage {
@@ -96,6 +105,7 @@ class Scheduler final : public Reconciler {
   std::atomic<uint64_t> bound_{0};
   EventRecorder* events_ = nullptr;
   Controller controller_;
+  std::unique_ptr<Periodic> resync_;  // last: stops first
 };
 
 }  // namespace berth::controllers::builtin
