@@ -462,14 +462,20 @@ class Agent:
         shutil.rmtree(self.root_dir, ignore_errors=True)
 
 
+RECORD_SUFFIX = ".record"
+EXIT_RECORD_OFFSET = 8192  # kExitRecordOffset: the checkpoint comes first, the init's exit record after
+
+
 def agent_checkpoints(root_dir):
     """container id -> checkpoint (what an agent's runtime launched)."""
     out = {}
     base = os.path.join(root_dir, "state", "containers")
-    for cid in os.listdir(base) if os.path.isdir(base) else []:
+    for name in os.listdir(base) if os.path.isdir(base) else []:
+        if not name.endswith(RECORD_SUFFIX):
+            continue
         try:
-            with open(os.path.join(base, cid, "checkpoint.json")) as f:
-                out[cid] = json.load(f)
+            with open(os.path.join(base, name), "rb") as f:
+                out[name[:-len(RECORD_SUFFIX)]] = json.loads(f.read(EXIT_RECORD_OFFSET))
         except (OSError, ValueError):
             pass
     return out

@@ -6,7 +6,7 @@
 // as PID 1: reaps every zombie, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the
 // main process, and writes its stdout/stderr to the log file in the CRI format
 // ("<RFC3339Nano> stdout F <line>"), rotating by size; (4) records how the main process ended in
-// the exit file (written atomically), then exits, which ends the namespace. Being the log pump
+// the record file the runtime passed (in place, one pwrite), then exits, which ends the namespace. Being the log pump
 // and the exit recorder, it needs nothing from the agent, so it outlives an agent restart and
 // the agent re-adopts it from its checkpoint.
 
@@ -184,6 +184,20 @@ int main(int argc, char** argv) {
                  berth::agent::kInitSpecFd);
     return 2;
   }
+  // The runtime cloned us with every signal blocked (nothing may run a handler in the shared
+  // address space before exec); dispositions are back to default now, so let signals in.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Nothing runs before the runtime has put us in the container's cgroup: EOF means it gave up.
+  {
+    char go = 0;
+    ssize_t n;
+    while ((n = read(berth::agent::kStartGateFd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) _exit(125);
+    close(berth::agent::kStartGateFd);
+  }
   std::string text;
   {
     char buf[65536];
@@ -202,12 +216,10 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
 
-  // Files the agent reads stay reachable through descriptors opened before pivot_root.
-  const std::string& exit_path = spec.exit_path;
-  // Opened now (before pivot_root), rewritten in place at the end with one pwrite: no file is
-  // created per launch, and a record cut short reads as "killed", never as a wrong exit code.
-  int exit_fd = open(exit_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (exit_fd < 0) Die("open " + exit_path);
+  // The record file stays reachable through the descriptor the runtime opened, whatever
+  // pivot_root does to paths; the exit record is written in place at the end with one pwrite.
+  const int exit_fd = berth::agent::kExitRecordFd;
+  if (fcntl(exit_fd, F_SETFD, FD_CLOEXEC) != 0) Die("record file descriptor");
   const std::string& log_path = spec.log_path;
   berth::agent::LogWriter log(log_path, spec.log_max_bytes);
   if (!log.Open()) Die("open " + log_path);
@@ -292,13 +304,10 @@ int main(int argc, char** argv) {
   int body_len = std::snprintf(body_buf, sizeof body_buf, "{\"exitCode\":%d,\"signal\":%d,\"run\":%lld,\"finishedAt\":\"%s\"}",
                                code, sig, static_cast<long long>(spec.run), Rfc3339Nano().c_str());
   std::string body(body_buf, static_cast<size_t>(std::max(0, body_len)));
-  struct stat old;
-  if (fstat(exit_fd, &old) == 0 && old.st_size > static_cast<off_t>(body.size())) {
-    body.append(static_cast<size_t>(old.st_size) - body.size(), ' ');  // JSON ignores trailing spaces
-  }
+  body.append(200 - std::min<size_t>(body.size(), 200), ' ');  // a shorter record never leaves an older tail
   // No fsync: an agent crash, not a reboot, is what this record must outlive (a reboot ends the
   // containers too, and they are restarted per policy).
-  ssize_t ignored = pwrite(exit_fd, body.data(), body.size(), 0);
+  ssize_t ignored = pwrite(exit_fd, body.data(), body.size(), berth::agent::kExitRecordOffset);
   (void)ignored;
   close(exit_fd);
   // Our exit ends the PID namespace: the kernel kills whatever the main process left behind.

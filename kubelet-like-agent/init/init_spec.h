@@ -20,7 +20,7 @@ struct InitMount {
 struct InitSpec {
   std::vector<std::string> argv, env;
   std::vector<InitMount> mounts;
-  std::string working_dir, hostname, rootfs, log_path, exit_path;
+  std::string working_dir, hostname, rootfs, log_path;
   bool network_namespace = false;
   std::optional<uint32_t> run_as_user, run_as_group;
   int64_t log_max_bytes = 10 * 1024 * 1024;
@@ -28,8 +28,18 @@ struct InitSpec {
 };
 
 std::string SerializeInitSpec(const InitSpec& spec);
-// The init reads its spec from this descriptor (a memfd the runtime fills): no file per launch.
+
+// Descriptors the runtime hands the init (fd 3 carries the set-up report back):
+// the spec, in a memfd the runtime fills (no file per launch);
 constexpr int kInitSpecFd = 4;
+// the container's record file, opened by the runtime: its checkpoint fills the first
+// kExitRecordOffset bytes and the init writes its exit record after them, so one inode per
+// container holds both (ext4 inode allocation was the largest cost of a launch);
+constexpr int kExitRecordFd = 5;
+constexpr long kExitRecordOffset = 8192;
+// the start gate: the runtime writes one byte once the init is in its cgroup (the init is
+// exec'd straight from a vfork-style clone, before the agent can place it).
+constexpr int kStartGateFd = 6;
 
 // False if malformed.
 bool ParseInitSpec(const std::string& data, InitSpec& spec);

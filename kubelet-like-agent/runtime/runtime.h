@@ -55,6 +55,9 @@ struct ContainerSpec {
   std::string log_path;          // where this run's stdout/stderr go (CRI log format)
   int64_t log_max_bytes = 10 * 1024 * 1024;
   std::string spec_hash;         // changes when the pod's container spec does
+  // Runs the API saw when the runtime has no record of this id (lost with a reboot): counting
+  // goes on from there, so restartCount never goes back. Ignored when the runtime's is higher.
+  int previous_runs = 0;
 };
 
 enum class State { kRunning, kExited, kUnknown };

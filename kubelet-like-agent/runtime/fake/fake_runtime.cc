@@ -25,7 +25,7 @@ absl::Status FakeRuntime::Start(const ContainerSpec& spec) {
     ContainerStatus& s = containers_[spec.id];
     if (s.state == State::kRunning) return absl::AlreadyExistsError(StrCat("container ", spec.id, " is running"));
     std::string previous = s.log_path;
-    int runs = s.runs;
+    int runs = std::max(s.runs, spec.previous_runs);
     s = ContainerStatus{};
     s.id = spec.id;
     s.pod_key = spec.pod_key;

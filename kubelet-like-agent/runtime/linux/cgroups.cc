@@ -1,5 +1,6 @@
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,11 +18,26 @@ namespace {
 constexpr int64_t kCfsPeriodUs = 100000;
 
 absl::Status WriteFile(const std::string& path, const std::string& value) {
-  std::ofstream f(path);
-  if (!f) return absl::UnavailableError(StrCat("cgroup file ", path, ": ", std::strerror(errno)));
-  f << value;
-  f.flush();
-  if (!f) return absl::InvalidArgumentError(StrCat("writing \"", value, "\" to ", path, ": ", std::strerror(errno)));
+  // O_CREAT | O_TRUNC as a shell's ">" does: cgroupfs ignores both; a plain directory standing in
+  // for one in tests gets the file.
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(StrCat("cgroup file ", path, ": ", std::strerror(errno)));
+  bool ok = write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  int err = errno;
+  close(fd);
+  if (!ok) return absl::InvalidArgumentError(StrCat("writing \"", value, "\" to ", path, ": ", std::strerror(err)));
+  return absl::OkStatus();
+}
+
+// A fresh cgroup directory under an existing parent: one mkdir per launch, no walk from the root.
+// A leftover of an earlier run is replaced, since it would keep limits this run does not set;
+// one that still holds processes (EBUSY) is reused, its limits rewritten below.
+absl::Status MakeFreshDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0755) == 0) return absl::OkStatus();
+  if (errno != EEXIST) return absl::PermissionDeniedError(StrCat("mkdir ", dir, ": ", std::strerror(errno)));
+  if (rmdir(dir.c_str()) == 0 && mkdir(dir.c_str(), 0755) != 0) {
+    return absl::PermissionDeniedError(StrCat("mkdir ", dir, ": ", std::strerror(errno)));
+  }
   return absl::OkStatus();
 }
 
@@ -85,7 +101,7 @@ class CgroupV1 final : public CgroupDriver {
     std::vector<std::string> dirs;
     for (const auto& [controller, base] : bases_) {
       std::string dir = base + "/" + name;
-      if (absl::Status s = MkdirAll(dir); !s.ok()) return s;
+      if (absl::Status s = MakeFreshDir(dir); !s.ok()) return s;
       dirs.push_back(dir);
     }
     std::string cpu = bases_.at("cpu") + "/" + name;
@@ -158,7 +174,7 @@ class CgroupV2 final : public CgroupDriver {
 
   absl::StatusOr<std::vector<std::string>> Create(const std::string& name, const CgroupLimits& limits) override {
     std::string dir = base_ + "/" + name;
-    if (absl::Status s = MkdirAll(dir); !s.ok()) return s;
+    if (absl::Status s = MakeFreshDir(dir); !s.ok()) return s;
     if (limits.cpu_limit_millis) {
       int64_t quota = std::max<int64_t>(1000, *limits.cpu_limit_millis * kCfsPeriodUs / 1000);
       if (auto s = WriteFile(dir + "/cpu.max", StrCat(quota, " ", kCfsPeriodUs)); !s.ok()) return s;

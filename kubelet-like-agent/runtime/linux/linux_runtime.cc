@@ -1,6 +1,7 @@
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -19,7 +20,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <vector>
+
+#include "absl/strings/match.h"
 
 #include "core/json/codec.h"
 #include "kubelet-like-agent/init/init_spec.h"
@@ -39,40 +44,23 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Rewrites a small file in place with one pwrite, padding with spaces (JSON ignores them) when
-// the new content is shorter: a process that dies mid-way leaves the old or the new content,
-// and no inode is created or deleted per write (ext4 inode allocation was half of a launch).
-absl::Status WriteInPlace(const std::string& path, std::string body) {
+// Rewrites the checkpoint region of a container's record file in place with one pwrite, padded
+// with spaces (JSON ignores them) to the fixed size that keeps it clear of the init's exit record:
+// a process that dies mid-way leaves the old or the new content, and no inode is created per
+// write. No fsync: checkpoints must survive the agent's death, which the page cache does; a
+// machine that reboots loses its containers too, and those are then restarted per policy.
+absl::Status WriteCheckpoint(const std::string& path, std::string body) {
+  if (body.size() > static_cast<size_t>(kExitRecordOffset)) {
+    return absl::InvalidArgumentError(StrCat("checkpoint of ", body.size(), " bytes exceeds its ", kExitRecordOffset,
+                                             "-byte region in ", path));
+  }
+  body.append(static_cast<size_t>(kExitRecordOffset) - body.size(), ' ');
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(StrCat("open ", path, ": ", std::strerror(errno)));
-  struct stat st;
-  if (fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(body.size())) {
-    body.append(static_cast<size_t>(st.st_size) - body.size(), ' ');
-  }
   ssize_t n = pwrite(fd, body.data(), body.size(), 0);
   int err = errno;
   close(fd);
   if (n != static_cast<ssize_t>(body.size())) return absl::UnavailableError(StrCat("write ", path, ": ", std::strerror(err)));
-  return absl::OkStatus();
-}
-
-[[maybe_unused]] absl::Status WriteFileAtomically(const std::string& path, const std::string& body) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::UnavailableError(StrCat("open ", tmp, ": ", std::strerror(errno)));
-  size_t done = 0;
-  while (done < body.size()) {
-    ssize_t n = write(fd, body.data() + done, body.size() - done);
-    if (n <= 0) {
-      close(fd);
-      return absl::UnavailableError(StrCat("write ", tmp, ": ", std::strerror(errno)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  // No fsync: checkpoints must survive the agent's death, which the page cache does; a machine
-  // that reboots loses its containers too, and those are then restarted per policy.
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::UnavailableError(StrCat("rename ", path, ": ", std::strerror(errno)));
   return absl::OkStatus();
 }
 
@@ -161,7 +149,9 @@ LinuxRuntime::~LinuxRuntime() {
   close(wake_fd_);
 }
 
-std::string LinuxRuntime::Dir(std::string_view id) const { return StrCat(options_.state_dir, "/containers/", id); }
+std::string LinuxRuntime::RecordPath(std::string_view id) const {
+  return StrCat(options_.state_dir, "/containers/", id, kRecordSuffix);
+}
 
 void LinuxRuntime::SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -169,8 +159,7 @@ void LinuxRuntime::SetExitCallback(std::function<void(const ContainerStatus&)> o
 }
 
 void LinuxRuntime::CheckpointLocked(const Container& c) const {
-  absl::Status s = WriteInPlace(Dir(c.status.id) + "/checkpoint.json",
-                                       json::Serialize(StatusToJson(c.status, c.cgroup, c.start_ticks)));
+  absl::Status s = WriteCheckpoint(RecordPath(c.status.id), json::Serialize(StatusToJson(c.status, c.cgroup, c.start_ticks)));
   if (!s.ok()) BERTH_LOG(Error, "agent.runtime", "Cannot checkpoint a container", "id", c.status.id, "error", s.ToString());
 }
 
@@ -188,8 +177,9 @@ void LinuxRuntime::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options_.state_dir + "/containers", ec)) {
-    std::string text = ReadFile(entry.path().string() + "/checkpoint.json");
-    auto v = json::Parse(text);
+    if (!absl::EndsWith(entry.path().filename().string(), kRecordSuffix)) continue;
+    std::string text = ReadFile(entry.path().string());
+    auto v = json::Parse(std::string_view(text).substr(0, std::min<size_t>(text.size(), kExitRecordOffset)));
     if (!v.ok()) continue;
     Container c;
     c.status.id = v->GetString({"id"});
@@ -230,7 +220,10 @@ void LinuxRuntime::Recover() {
 
 void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status) {
   ContainerStatus& s = c.status;
-  auto recorded = json::Parse(ReadFile(Dir(s.id) + "/exit.json"));
+  std::string record = ReadFile(RecordPath(s.id));
+  auto recorded = json::Parse(record.size() > static_cast<size_t>(kExitRecordOffset)
+                                  ? std::string_view(record).substr(kExitRecordOffset)
+                                  : std::string_view());
   if (recorded.ok() && IntAt(*recorded, "run") == s.runs) {
     s.exit_code = static_cast<int>(IntAt(*recorded, "exitCode"));
     s.signal = static_cast<int>(IntAt(*recorded, "signal"));
@@ -294,14 +287,64 @@ void LinuxRuntime::MonitorLoop() {
   }
 }
 
+namespace {
+
+// What the vfork-style child needs: descriptors already duplicated above the ones it fills, so
+// no dup2 can clobber another's source or keep a close-on-exec flag (dup2(fd, fd) would).
+struct LaunchFds {
+  int ready, spec, record, gate;
+  char* init_path;
+};
+
+// Runs in the child of clone(CLONE_VM | CLONE_VFORK): it shares the agent's memory while the
+// calling thread is suspended, so it makes system calls only, then execs or exits.
+int ExecInit(void* arg) {
+  const LaunchFds* fds = static_cast<const LaunchFds*>(arg);
+  if (dup2(fds->ready, 3) < 0 || dup2(fds->spec, kInitSpecFd) < 0 || dup2(fds->record, kExitRecordFd) < 0 ||
+      dup2(fds->gate, kStartGateFd) < 0) {
+    _exit(126);
+  }
+  setsid();
+  char* argv[] = {fds->init_path, nullptr};
+  execv(fds->init_path, argv);
+  _exit(126);
+}
+
+// Closes what it holds when the launch returns, whichever way.
+struct FdCloser {
+  std::vector<int> fds;
+  ~FdCloser() {
+    for (int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  int Add(int fd) {
+    fds.push_back(fd);
+    return fd;
+  }
+  void CloseNow(int fd) {
+    for (int& held : fds) {
+      if (held == fd && fd >= 0) {
+        close(fd);
+        held = -1;
+      }
+    }
+  }
+};
+
+}  // namespace
+
 absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   std::unique_lock<std::mutex> lock(mu_);
   Container& c = containers_[spec.id];
   if (c.status.state == State::kRunning) return absl::AlreadyExistsError(StrCat("container ", spec.id, " is running"));
-  std::string dir = Dir(spec.id);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (!spec.log_path.empty()) fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
+  // Counting goes on from the API's figure when the records were lost (a reboot).
+  const int runs = std::max(c.status.runs, spec.previous_runs);
+  if (!spec.log_path.empty()) {
+    std::error_code ec;
+    fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
+  }
+  FdCloser closer;
 
   InitSpec init_spec;
   init_spec.argv = spec.argv;
@@ -315,62 +358,58 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   init_spec.run_as_group = spec.run_as_group;
   init_spec.log_path = spec.log_path;
   init_spec.log_max_bytes = spec.log_max_bytes;
-  init_spec.exit_path = dir + "/exit.json";
-  init_spec.run = c.status.runs + 1;
-  int spec_fd = memfd_create("berth-init-spec", MFD_CLOEXEC);
+  init_spec.run = runs + 1;
+  int spec_fd = closer.Add(memfd_create("berth-init-spec", MFD_CLOEXEC));
   std::string serialized = SerializeInitSpec(init_spec);
   if (spec_fd < 0 || write(spec_fd, serialized.data(), serialized.size()) != static_cast<ssize_t>(serialized.size())) {
-    if (spec_fd >= 0) close(spec_fd);
     return absl::InternalError(StrCat("memfd for the init spec: ", std::strerror(errno)));
   }
+  const std::string record_path = RecordPath(spec.id);
+  int record_fd = closer.Add(open(record_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (record_fd < 0) return absl::UnavailableError(StrCat("record file ", record_path, ": ", std::strerror(errno)));
 
   c.cgroup = spec.id;
   CgroupLimits limits{spec.cpu_limit_millis, spec.cpu_request_millis, spec.memory_limit_bytes, spec.pids_limit};
-  (void)options_.cgroups->Remove(c.cgroup);  // a leftover of an earlier run would keep old limits
   auto dirs = options_.cgroups->Create(c.cgroup, limits);
-  if (!dirs.ok()) {
-    close(spec_fd);
-    return dirs.status();
-  }
+  if (!dirs.ok()) return dirs.status();
   c.oom_kills_at_start = options_.cgroups->OomKills(c.cgroup);
 
-  // Everything the child touches is prepared here: between clone and exec it may only make
-  // system calls (the agent is multi-threaded).
+  int gate[2], ready[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  closer.Add(gate[0]);
+  int gate_write = closer.Add(gate[1]);
+  if (pipe2(ready, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  int ready_read = closer.Add(ready[0]);
+  closer.Add(ready[1]);
+  // Sources above the targets (3..6), so the child's dup2s neither collide nor keep CLOEXEC.
   std::string init = options_.init_path;
-  char* child_argv[] = {init.data(), nullptr};
-  int sync[2], ready[2];
-  if (pipe2(sync, O_CLOEXEC) != 0) {
-    close(spec_fd);
-    return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
+  LaunchFds fds{closer.Add(fcntl(ready[1], F_DUPFD_CLOEXEC, 64)), closer.Add(fcntl(spec_fd, F_DUPFD_CLOEXEC, 64)),
+                closer.Add(fcntl(record_fd, F_DUPFD_CLOEXEC, 64)), closer.Add(fcntl(gate[0], F_DUPFD_CLOEXEC, 64)),
+                init.data()};
+  if (fds.ready < 0 || fds.spec < 0 || fds.record < 0 || fds.gate < 0) {
+    return absl::InternalError(StrCat("descriptors for the init: ", std::strerror(errno)));
   }
-  if (pipe2(ready, O_CLOEXEC) != 0) {
-    close(spec_fd);
-    close(sync[0]);
-    close(sync[1]);
-    return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
-  }
-  clone_args args{};
-  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (spec.network_namespace ? CLONE_NEWNET : 0);
-  args.exit_signal = SIGCHLD;
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid == 0) {
-    close(sync[1]);
-    char go = 0;
-    if (read(sync[0], &go, 1) != 1) _exit(125);  // the agent gave up on this launch
-    dup2(ready[1], 3);  // the init reports set-up on fd 3 (dup2 clears close-on-exec)
-    dup2(spec_fd, kInitSpecFd);
-    setsid();
-    execv(child_argv[0], child_argv);
-    _exit(126);
-  }
-  close(sync[0]);
-  close(ready[1]);
-  close(spec_fd);
+
+  // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of the agent's page tables (a
+  // fork of a multi-threaded agent paid for every mapping), and the agent resumes once the init
+  // is exec'd. Every signal is blocked across it: no handler of the agent's may run in the child.
+  constexpr size_t kStackSize = 64 * 1024;
+  std::unique_ptr<char[]> stack(new char[kStackSize]);
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+              (spec.network_namespace ? CLONE_NEWNET : 0) | SIGCHLD;
+  pid_t pid = clone(ExecInit, stack.get() + kStackSize, flags, &fds);
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  // Only the init may hold the write end now: the read below sees EOF if it dies.
+  for (int fd : {ready[1], fds.ready, fds.spec, fds.record, fds.gate}) closer.CloseNow(fd);
   if (pid < 0) {
-    close(sync[1]);
-    close(ready[0]);
-    return absl::InternalError(StrCat("clone3: ", std::strerror(errno)));
+    (void)options_.cgroups->Remove(c.cgroup);
+    return absl::InternalError(StrCat("clone: ", std::strerror(clone_errno)));
   }
+  // The init waits at its gate until it is in the cgroup: nothing of the container runs outside.
   for (const std::string& procs : options_.cgroups->ProcsFiles(c.cgroup)) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     std::string text = StrCat(pid);
@@ -378,31 +417,28 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
     int err = errno;
     if (fd >= 0) close(fd);
     if (!ok) {
-      close(sync[1]);  // the child reads EOF and exits
-      close(ready[0]);
-      waitpid(static_cast<pid_t>(pid), nullptr, 0);
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      (void)options_.cgroups->Remove(c.cgroup);
       return absl::InternalError(StrCat("placing the container in ", procs, ": ", std::strerror(err)));
     }
   }
   char go = 1;
-  if (write(sync[1], &go, 1) != 1) {
+  if (write(gate_write, &go, 1) != 1) {
   }
-  close(sync[1]);
   // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
   std::string report;
   char buf[512];
   ssize_t n;
-  while ((n = read(ready[0], buf, sizeof buf)) > 0) report.append(buf, static_cast<size_t>(n));
-  close(ready[0]);
+  while ((n = read(ready_read, buf, sizeof buf)) > 0) report.append(buf, static_cast<size_t>(n));
   if (report.empty() || report[0] != 'R') {
-    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    waitpid(pid, nullptr, 0);
     (void)options_.cgroups->Remove(c.cgroup);
     std::string why = report.size() > 1 ? report.substr(1) : "the container init exited during set-up";
     return absl::FailedPreconditionError(StrCat("starting container ", spec.id, ": ", why));
   }
 
   std::string previous = c.status.log_path;
-  int runs = c.status.runs;
   c.status = ContainerStatus{};
   c.status.id = spec.id;
   c.status.pod_key = spec.pod_key;
@@ -451,8 +487,9 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
   if (!it->second.cgroup.empty()) {
     if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
   }
-  std::error_code ec;
-  fs::remove_all(Dir(id), ec);
+  if (unlink(RecordPath(id).c_str()) != 0 && errno != ENOENT) {
+    return absl::UnavailableError(StrCat("removing the record of ", id, ": ", std::strerror(errno)));
+  }
   containers_.erase(it);
   return absl::OkStatus();
 }

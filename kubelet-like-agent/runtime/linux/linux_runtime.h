@@ -1,8 +1,9 @@
 #pragma once
 // File: kubelet-like-agent/runtime/linux/linux_runtime.h
-// Containers as process trees: clone(2) into new PID, mount, UTS and IPC namespaces (and a
-// network namespace on request), placed in their cgroup before they run (a pipe handshake, as
-// CLONE_INTO_CGROUP is v2-only), with berth-container-init as PID 1. Each launch is
+// Containers as process trees: a vfork-style clone(2) into new PID, mount, UTS and IPC
+// namespaces (and a network namespace on request) that execs berth-container-init as PID 1,
+// which waits at a gate until the agent has placed it in its cgroup (CLONE_INTO_CGROUP is
+// v2-only). Each launch is
 // checkpointed under `state_dir`; a new agent process re-adopts the containers that still run
 // (same PID, verified by its start time) and reads the recorded exit of those that ended.
 // Exits are noticed through pidfds on one monitor thread.
@@ -51,7 +52,9 @@ class LinuxRuntime final : public Runtime {
   };
 
   explicit LinuxRuntime(LinuxRuntimeOptions options);
-  std::string Dir(std::string_view id) const;
+  // state_dir/containers/<id>.record: the checkpoint, then (at kExitRecordOffset) the exit record.
+  std::string RecordPath(std::string_view id) const;
+  static constexpr const char* kRecordSuffix = ".record";
   void Recover();
   void Watch(Container& c);
   void MonitorLoop();
