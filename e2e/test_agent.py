@@ -405,6 +405,34 @@ class AgentRecoveryTest(unittest.TestCase):
         self.assertLess(readopt, 10)
         print(f"\nre-adopted 10 running pods and started a new one within {readopt:.2f} s", file=sys.stderr)
 
+    def test_after_a_reboot_like_loss_pods_are_restarted_per_policy(self):
+        self.assertEqual(self.k.c.post(PODS, shell_pod("boot-always", "sleep 600")).status, 201)
+        self.assertEqual(self.k.c.post(PODS, shell_pod("boot-never", "sleep 600", restart="Never")).status, 201)
+        for n in ("boot-always", "boot-never"):
+            self.k.wait_phase(n, "Running")
+        old_pid = self.k.main_pid("boot-always")
+        # A reboot, as far as the agent can tell: it dies, every container dies with it, and the
+        # records in its state dir are gone (they are not fsynced: they outlive agents, not boots).
+        inits = [cp["pid"] for cp in self.k.agent.checkpoints().values() if cp.get("state") == "running"]
+        self.k.agent.stop(signal.SIGKILL)
+        for pid in inits:
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().split()[2] != "Z"
+                                 for p in inits), what="the containers to die")
+        shutil.rmtree(os.path.join(self.k.agent.root_dir, "state"))
+        self.k.agent.start()
+        # Always: started again, the loss counted as a restart (the kubelet's ContainerStatusUnknown).
+        cs = wait_for(lambda: (lambda c: c if "running" in c.get("state", {}) and c.get("restartCount") == 1 else None)(
+            self.k.container("boot-always")), timeout=30, what="boot-always to run again")
+        self.assertEqual(cs["lastState"]["terminated"]["reason"], "ContainerStatusUnknown")
+        self.assertNotEqual(self.k.main_pid("boot-always"), old_pid)
+        # Never: not run again; the pod fails with the lost run as its container's end.
+        st = self.k.wait_phase("boot-never", "Failed", timeout=30)
+        term = st["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual((term["exitCode"], term["reason"]), (137, "ContainerStatusUnknown"))
+        uid = self.k.pod("boot-never")["metadata"]["uid"]
+        self.assertNotIn(f"{uid}_c", self.k.agent.checkpoints(), "nothing was launched for the Never pod")
+
     def test_sigterm_leaves_containers_running_for_the_next_agent(self):
         self.k.agent.stop()
         self.k.agent.drain = False

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <optional>
 
 #include "core/json/codec.h"
 #include "core/log/log.h"
@@ -68,6 +69,33 @@ json::Value TerminatedJson(const ContainerStatus& s, const std::string& id) {
                        {"containerID", "berth://" + id}});
   if (s.signal != 0) t.Set("signal", s.signal);
   return t;
+}
+
+bool RestartAllowed(const std::string& restart_policy, int64_t exit_code) {
+  return restart_policy == "Always" || (restart_policy == "OnFailure" && exit_code != 0);
+}
+
+// A run the API saw that the runtime has no record of: how it ended as far as anyone can tell
+// (the kubelet's ContainerStatusUnknown when it was running), and how many runs there were.
+struct LostRun {
+  json::Value terminated;
+  int runs = 0;
+};
+std::optional<LostRun> FindLostRun(const json::Value& reported, const std::string& now) {
+  if (!reported.is_object()) return std::nullopt;
+  int runs = static_cast<int>(IntOr(reported.Find("restartCount"), 0)) + 1;
+  if (const json::Value* ended = reported.Get({"state", "terminated"})) return LostRun{*ended, runs};
+  const json::Value* running = reported.Get({"state", "running"});
+  const json::Value* last = reported.Get({"lastState", "terminated"});
+  if (running == nullptr && last == nullptr) return std::nullopt;  // it never ran
+  if (running == nullptr) return LostRun{*last, runs};  // waiting between runs (back-off)
+  return LostRun{Obj({{"exitCode", 137},
+                      {"reason", "ContainerStatusUnknown"},
+                      {"message", "The container could not be located when the agent restarted: its processes and "
+                                  "records were lost (a reboot?)"},
+                      {"startedAt", running->GetString({"startedAt"})},
+                      {"finishedAt", now}}),
+                 runs};
 }
 
 }  // namespace
@@ -184,7 +212,8 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   if (limits && limits->Find("memory")) spec.memory_limit_bytes = resource::MilliOf(limits->Find("memory")) / 1000;
   spec.pids_limit = options_.pod_pids_limit;
   auto previous = runtime_.Inspect(spec.id);
-  int runs = previous.ok() ? previous->runs : 0;
+  spec.previous_runs = memo.previous_runs;
+  int runs = std::max(previous.ok() ? previous->runs : 0, memo.previous_runs);
   spec.log_path = StrCat(volumes_.PodDir(uid), "/logs/", name, "/", runs, ".log");
   spec.spec_hash = SpecHash(container);
   absl::Status s = runtime_.Start(spec);
@@ -198,6 +227,25 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   return absl::OkStatus();
 }
 
+bool PodSync::RecoverLostRun(const json::Value& container, const std::string& restart_policy, const std::string& now,
+                             ContainerMemo& memo) {
+  if (memo.reported.is_null()) return memo.lost.is_null();  // decided on an earlier pass
+  std::optional<LostRun> lost = FindLostRun(memo.reported, now);
+  memo.reported = json::Value();  // accounted for once
+  if (!lost) return true;         // nothing ran: start it
+  memo.previous_runs = lost->runs;
+  if (RestartAllowed(restart_policy, IntOr(lost->terminated.Find("exitCode"), 0))) {
+    BERTH_LOG(Info, "agent.sync", "Restarting a container whose run was lost", "container", container.GetString({"name"}),
+              "runs", lost->runs);
+    memo.last_termination = lost->terminated;
+    memo.lost = json::Value();
+    return true;
+  }
+  memo.lost = lost->terminated;
+  memo.lost_restarts = lost->runs - 1;
+  return false;
+}
+
 json::Value PodSync::ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
                                          bool* running, bool* ready, bool* terminated, int* exit_code) {
   auto st = runtime_.Inspect(id);
@@ -207,6 +255,13 @@ json::Value PodSync::ContainerStatusJson(const json::Value& container, const std
   *exit_code = 0;
   if (!memo.last_termination.is_null()) out.Set("lastState", Obj({{"terminated", memo.last_termination}}));
   else out.Set("lastState", json::Value::MakeObject());
+  if (!st.ok() && !memo.lost.is_null() && memo.waiting_reason.empty()) {
+    *terminated = true;
+    *exit_code = static_cast<int>(IntOr(memo.lost.Find("exitCode"), 0));
+    out.Set("restartCount", memo.lost_restarts);
+    out.Set("state", Obj({{"terminated", memo.lost}}));
+    return out;
+  }
   if (!st.ok()) {
     out.Set("state", Obj({{"waiting", Obj({{"reason", memo.waiting_reason.empty() ? "ContainerCreating" : memo.waiting_reason},
                                            {"message", memo.waiting_message}})}}));
@@ -325,9 +380,17 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     memo = PodMemo{};
     memo.uid = uid;
     memo.start_time = pod.GetString({"status", "startTime"});
-    if (const json::Value* statuses = pod.Get({"status", "containerStatuses"}); statuses && statuses->is_array()) {
+    for (const char* field : {"initContainerStatuses", "containerStatuses"}) {
+      const json::Value* statuses = pod.Get({"status", field});
+      if (statuses == nullptr || !statuses->is_array()) continue;
       for (const json::Value& cs : statuses->as_array()) {
-        if (const json::Value* last = cs.Get({"lastState", "terminated"})) memo.containers[cs.GetString({"name"})].last_termination = *last;
+        ContainerMemo& cm = memo.containers[cs.GetString({"name"})];
+        if (const json::Value* last = cs.Get({"lastState", "terminated"})) cm.last_termination = *last;
+        cm.reported = cs;
+        if (const json::Value* ended = cs.Get({"state", "terminated"})) {
+          cm.lost = *ended;  // shown only while the runtime has no record of the container
+          cm.lost_restarts = static_cast<int>(IntOr(cs.Find("restartCount"), 0));
+        }
       }
     }
   }
@@ -368,9 +431,22 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     else volume_error = std::string(prepared.status().message());
   }
 
-  auto restart_allowed = [&](const ContainerStatus& s) {
-    return restart_policy == "Always" || (restart_policy == "OnFailure" && s.exit_code != 0);
-  };
+  auto restart_allowed = [&](const ContainerStatus& s) { return RestartAllowed(restart_policy, s.exit_code); };
+  // After a reboot-like loss, a lost run that the policy does not restart ends the pod: nothing
+  // starts again, init containers included (they ran before the loss).
+  bool hold = false;
+  if (!terminal) {
+    for (const json::Value& c : Containers(pod, "containers")) {
+      ContainerMemo& cm = memo.containers[c.GetString({"name"})];
+      if (runtime_.Inspect(ContainerId(uid, c.GetString({"name"}))).ok()) continue;
+      if (cm.reported.is_null()) {
+        hold = hold || !cm.lost.is_null();  // held on an earlier pass
+        continue;
+      }
+      std::optional<LostRun> lost = FindLostRun(cm.reported, now);
+      if (lost && !RestartAllowed(restart_policy, IntOr(lost->terminated.Find("exitCode"), 0))) hold = true;
+    }
+  }
   // Decides whether an ended container starts again now; sets CrashLoopBackOff otherwise.
   auto maybe_restart = [&](const json::Value& container, const ContainerStatus& s, ContainerMemo& cm, bool init) {
     int restarts = s.runs - 1 - cm.backoff_base_runs;
@@ -406,7 +482,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     std::string name = c.GetString({"name"});
     ContainerMemo& cm = memo.containers[name];
     std::string id = ContainerId(uid, name);
-    if (!terminal && initialized && !init_failed) {
+    if (!terminal && initialized && !init_failed && !hold) {
       auto st = runtime_.Inspect(id);
       if (!volume_error.empty()) {
         cm.waiting_reason = "CreateContainerConfigError";
@@ -419,7 +495,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       }
       st = runtime_.Inspect(id);
       if (!st.ok() || st->state != State::kExited || st->exit_code != 0) initialized = false;
-    } else {
+    } else if (!hold) {
       initialized = false;
     }
     bool running, ready, term;
@@ -441,7 +517,10 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
         cm.waiting_message = volume_error;
         wake_at(now_time + absl::Seconds(2));
       } else if (!st.ok()) {
-        if (!StartContainer(pod, c, false, volume_paths, cm).ok()) wake_at(now_time + absl::Seconds(2));
+        if (RecoverLostRun(c, restart_policy, now, cm) && !hold &&
+            !StartContainer(pod, c, false, volume_paths, cm).ok()) {
+          wake_at(now_time + absl::Seconds(2));
+        }
       } else if (st->state == State::kRunning) {
         if (st->spec_hash != SpecHash(c)) {
           // The container's spec changed (a new image): replace it, as the kubelet does.

@@ -57,6 +57,12 @@ class PodSync final : public controllers::Reconciler {
     int backoff_base_runs = 0;      // restarts before the last backoff reset
     absl::Time backoff_until = absl::InfinitePast();
     int64_t probed_pid = 0;         // the run the probe states belong to
+    // What the API said of this container when this agent process first saw the pod. A run it
+    // shows that the runtime has no record of was lost (a reboot took processes and records).
+    json::Value reported;
+    json::Value lost;               // the terminated state reported while the runtime has no record
+    int lost_restarts = 0;          // restartCount to report with it
+    int previous_runs = 0;          // runs before the loss: a restart continues the count
   };
   struct PodMemo {
     std::string uid;
@@ -69,6 +75,10 @@ class PodSync final : public controllers::Reconciler {
   void RemovePodContainers(const std::string& key, const std::string& keep_uid);
   absl::Status StartContainer(const json::Value& pod, const json::Value& container, bool init,
                               const std::map<std::string, std::string>& volumes, ContainerMemo& memo);
+  // Accounts for a run the runtime lost: restarts per policy (true) or keeps it as the
+  // container's final terminated state (false).
+  bool RecoverLostRun(const json::Value& container, const std::string& restart_policy, const std::string& now,
+                      ContainerMemo& memo);
   json::Value ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
                                   bool* running, bool* ready, bool* terminated, int* exit_code);
   std::string ImageRootfs(const std::string& image, std::string* why) const;

@@ -33,11 +33,10 @@ class PodSyncTest : public ::testing::Test {
     pods_ = std::make_unique<controllers::Informer>(*api_, res::kPods, "", selector);
     volumes_ = std::make_unique<VolumeManager>(api_.get(), dir_ + "/pods");
     status_ = std::make_unique<StatusManager>(*api_, clock_);
-    PodSyncOptions options;
-    options.node_names = {"n1"};
-    options.pods_dir = dir_ + "/pods";
-    options.any_image = true;
-    sync_ = std::make_unique<PodSync>(api_.get(), *pods_, runtime_, *volumes_, *status_, options, clock_);
+    options_.node_names = {"n1"};
+    options_.pods_dir = dir_ + "/pods";
+    options_.any_image = true;
+    sync_ = std::make_unique<PodSync>(api_.get(), *pods_, runtime_, *volumes_, *status_, options_, clock_);
     status_->Start();
     pods_->Start();
     ASSERT_TRUE(pods_->WaitForSync(absl::Seconds(10)));
@@ -61,9 +60,10 @@ class PodSyncTest : public ::testing::Test {
     ASSERT_TRUE(api_->Create(res::kPods, "default", *pod).ok());
     ASSERT_TRUE(Eventually([&] { return pods_->Get("default/" + name) != nullptr; }));
   }
-  void Sync(const std::string& name) {
-    sync_->controller().Enqueue("default/" + name);
-    while (sync_->controller().ProcessOneForTest()) {
+  void Sync(const std::string& name) { SyncWith(*sync_, name); }
+  static void SyncWith(PodSync& sync, const std::string& name) {
+    sync.controller().Enqueue("default/" + name);
+    while (sync.controller().ProcessOneForTest()) {
     }
   }
   std::string Uid(const std::string& name) { return pods_->Get("default/" + name)->GetString({"metadata", "uid"}); }
@@ -87,6 +87,7 @@ class PodSyncTest : public ::testing::Test {
 
   testing::FakeClock clock_;
   runtime::FakeRuntime runtime_{clock_};
+  PodSyncOptions options_;
   std::unique_ptr<apiserver::ApiServer> server_;
   std::unique_ptr<client::ApiClient> api_;
   std::string dir_;
@@ -197,6 +198,44 @@ TEST_F(PodSyncTest, DeletedPodIsStoppedThenRemovedFromTheApi) {
   Sync("gone");
   EXPECT_FALSE(runtime_.Inspect(id).ok()) << "stopped and removed";
   EXPECT_TRUE(Eventually([&] { return api_->Get(res::kPods, "default", "gone").status().code() == absl::StatusCode::kNotFound; }));
+}
+
+TEST_F(PodSyncTest, AfterARebootLostRunsAreRestartedPerPolicy) {
+  Create("always", "Always");
+  Create("never", "Never");
+  Create("onfailure", "OnFailure");
+  for (const char* n : {"always", "never", "onfailure"}) Sync(n);
+  runtime_.ExitForTest(ContainerId(Uid("always"), "c"), 1);
+  Sync("always");
+  auto restarts = [](const json::Value& s) { return s.Get({"containerStatuses"})->as_array()[0].Get({"restartCount"})->as_int(); };
+  ASSERT_TRUE(StatusEventually("always", [&](const json::Value& s) { return ContainerState(s) == "running:" && restarts(s) == 1; }));
+  for (const char* n : {"never", "onfailure"}) {
+    ASSERT_TRUE(StatusEventually(n, [](const json::Value& s) { return ContainerState(s) == "running:"; }));
+  }
+  // The machine reboots: processes and the runtime's records are gone; a new agent process
+  // (new sync loop, empty runtime) finds the pods the API still shows running.
+  runtime::FakeRuntime rebooted(clock_);
+  PodSync after(api_.get(), *pods_, rebooted, *volumes_, *status_, options_, clock_);
+  for (const char* n : {"always", "never", "onfailure"}) SyncWith(after, n);
+
+  auto always = rebooted.Inspect(ContainerId(Uid("always"), "c"));
+  ASSERT_TRUE(always.ok());
+  EXPECT_EQ(always->state, runtime::State::kRunning);
+  EXPECT_EQ(always->runs, 3) << "the count goes on from the API's, never back";
+  ASSERT_TRUE(StatusEventually("always", [&](const json::Value& s) {
+    return ContainerState(s) == "running:" && restarts(s) == 2 &&
+           s.Get({"containerStatuses"})->as_array()[0].GetString({"lastState", "terminated", "reason"}) ==
+               "ContainerStatusUnknown";
+  }));
+  EXPECT_EQ(rebooted.Inspect(ContainerId(Uid("onfailure"), "c"))->runs, 2) << "a lost run counts as a failure";
+
+  EXPECT_FALSE(rebooted.Inspect(ContainerId(Uid("never"), "c")).ok()) << "Never: not run again";
+  ASSERT_TRUE(StatusEventually("never", [](const json::Value& s) {
+    return s.GetString({"phase"}) == "Failed" && ContainerState(s) == "terminated:ContainerStatusUnknown" &&
+           s.Get({"containerStatuses"})->as_array()[0].Get({"state", "terminated", "exitCode"})->as_int() == 137;
+  }));
+  SyncWith(after, "never");
+  EXPECT_FALSE(rebooted.Inspect(ContainerId(Uid("never"), "c")).ok()) << "nor on a later pass";
 }
 
 }  // namespace
