@@ -222,6 +222,12 @@ class CgroupV2 final : public CgroupDriver {
 
 }  // namespace
 
+std::unique_ptr<CgroupDriver> MakeCgroupV1Driver(std::map<std::string, std::string> bases) {
+  return std::make_unique<CgroupV1>(std::move(bases));
+}
+
+std::unique_ptr<CgroupDriver> MakeCgroupV2Driver(std::string base) { return std::make_unique<CgroupV2>(std::move(base)); }
+
 int64_t CpuShares(int64_t request_millis) {
   // Kubernetes' MilliCPUToShares: 1024 per CPU, at least 2.
   return std::max<int64_t>(2, request_millis * 1024 / 1000);
@@ -252,7 +258,7 @@ absl::StatusOr<std::unique_ptr<CgroupDriver>> DetectCgroupDriver(const std::stri
     std::string root = base + "/" + subtree;
     if (absl::Status s = MkdirAll(root); !s.ok()) return s;
     (void)WriteFile(root + "/cgroup.subtree_control", "+cpu +memory +pids");
-    return std::unique_ptr<CgroupDriver>(new CgroupV2(root));
+    return MakeCgroupV2Driver(root);
   }
   std::map<std::string, std::string> bases;
   for (const char* controller : {"cpu", "memory", "pids"}) {
@@ -274,7 +280,7 @@ absl::StatusOr<std::unique_ptr<CgroupDriver>> DetectCgroupDriver(const std::stri
     if (absl::Status s = MkdirAll(base); !s.ok()) return s;
     bases[controller] = base;
   }
-  return std::unique_ptr<CgroupDriver>(new CgroupV1(std::move(bases)));
+  return MakeCgroupV1Driver(std::move(bases));
 }
 
 }  // namespace berth::agent::runtime

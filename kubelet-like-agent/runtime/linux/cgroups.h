@@ -7,6 +7,7 @@
 // unified hierarchy offers the memory controller.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,12 @@ class CgroupDriver {
 // /sys/fs/cgroup); children go under `<own cgroup>/<subtree>`.
 absl::StatusOr<std::unique_ptr<CgroupDriver>> DetectCgroupDriver(const std::string& subtree,
                                                                  const std::string& mount_root = "/sys/fs/cgroup");
+
+// The drivers themselves, over directories already chosen (tests point them at plain
+// directories or at a cgroup of their own): v1 takes controller -> directory ("cpu", "memory",
+// optionally "pids"), v2 the one directory whose children it manages.
+std::unique_ptr<CgroupDriver> MakeCgroupV1Driver(std::map<std::string, std::string> bases);
+std::unique_ptr<CgroupDriver> MakeCgroupV2Driver(std::string base);
 
 // CPU shares (v1) for a request in millicores, as the kubelet computes them; and the v2 weight.
 int64_t CpuShares(int64_t request_millis);
