@@ -17,18 +17,14 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "testing/slurp.h"
 
 namespace berth::agent::runtime {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using berth::testing::Slurp;
 
 void Put(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

@@ -12,18 +12,14 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "testing/slurp.h"
 
 namespace berth::agent::runtime {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using berth::testing::Slurp;
 
 class LinuxRuntimeTest : public ::testing::Test {
  protected:

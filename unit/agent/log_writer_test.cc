@@ -5,18 +5,14 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "testing/slurp.h"
 #include "kubelet-like-agent/init/init_spec.h"
 #include "kubelet-like-agent/logs/log_server.h"
 
 namespace berth::agent {
 namespace {
 
-std::string Slurp(const std::string& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using berth::testing::Slurp;
 
 class LogWriterTest : public ::testing::Test {
  protected:
