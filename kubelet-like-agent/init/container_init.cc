@@ -6,9 +6,9 @@
 // as PID 1: reaps every zombie, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the
 // main process, and writes its stdout/stderr to the log file in the CRI format
 // ("<RFC3339Nano> stdout F <line>"), rotating by size; (4) records how the main process ended in
-// the record file the runtime passed (in place, one pwrite), then exits, which ends the namespace. Being the log pump
-// and the exit recorder, it needs nothing from the agent, so it outlives an agent restart and
-// the agent re-adopts it from its checkpoint.
+// the record file the runtime passed (in place, one pwrite), then exits, which ends the
+// namespace. Being the log pump and the exit recorder, it needs nothing from the agent, so it
+// outlives an agent restart and the agent re-adopts it from its checkpoint.
 
 #include <fcntl.h>
 #include <net/if.h>

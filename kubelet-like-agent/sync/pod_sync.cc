@@ -437,14 +437,8 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
   bool hold = false;
   if (!terminal) {
     for (const json::Value& c : Containers(pod, "containers")) {
-      ContainerMemo& cm = memo.containers[c.GetString({"name"})];
       if (runtime_.Inspect(ContainerId(uid, c.GetString({"name"}))).ok()) continue;
-      if (cm.reported.is_null()) {
-        hold = hold || !cm.lost.is_null();  // held on an earlier pass
-        continue;
-      }
-      std::optional<LostRun> lost = FindLostRun(cm.reported, now);
-      if (lost && !RestartAllowed(restart_policy, IntOr(lost->terminated.Find("exitCode"), 0))) hold = true;
+      if (!RecoverLostRun(c, restart_policy, now, memo.containers[c.GetString({"name"})])) hold = true;
     }
   }
   // Decides whether an ended container starts again now; sets CrashLoopBackOff otherwise.
@@ -517,10 +511,8 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
         cm.waiting_message = volume_error;
         wake_at(now_time + absl::Seconds(2));
       } else if (!st.ok()) {
-        if (RecoverLostRun(c, restart_policy, now, cm) && !hold &&
-            !StartContainer(pod, c, false, volume_paths, cm).ok()) {
-          wake_at(now_time + absl::Seconds(2));
-        }
+        // Lost runs were accounted for above: what has no record now starts, unless the pod is held.
+        if (!hold && !StartContainer(pod, c, false, volume_paths, cm).ok()) wake_at(now_time + absl::Seconds(2));
       } else if (st->state == State::kRunning) {
         if (st->spec_hash != SpecHash(c)) {
           // The container's spec changed (a new image): replace it, as the kubelet does.

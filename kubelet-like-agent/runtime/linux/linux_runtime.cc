@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -42,6 +41,18 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+// Up to `max` bytes of a file from `offset` ("" if it cannot be read): a record's checkpoint or
+// its exit record, without reading the other.
+std::string ReadRegion(const std::string& path, off_t offset, size_t max) {
+  std::string out(max, '\0');
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  ssize_t n = pread(fd, out.data(), max, offset);
+  close(fd);
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
 }
 
 // Rewrites the checkpoint region of a container's record file in place with one pwrite, padded
@@ -178,8 +189,7 @@ void LinuxRuntime::Recover() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(options_.state_dir + "/containers", ec)) {
     if (!absl::EndsWith(entry.path().filename().string(), kRecordSuffix)) continue;
-    std::string text = ReadFile(entry.path().string());
-    auto v = json::Parse(std::string_view(text).substr(0, std::min<size_t>(text.size(), kExitRecordOffset)));
+    auto v = json::Parse(ReadRegion(entry.path().string(), 0, kExitRecordOffset));
     if (!v.ok()) continue;
     Container c;
     c.status.id = v->GetString({"id"});
@@ -220,10 +230,7 @@ void LinuxRuntime::Recover() {
 
 void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status) {
   ContainerStatus& s = c.status;
-  std::string record = ReadFile(RecordPath(s.id));
-  auto recorded = json::Parse(record.size() > static_cast<size_t>(kExitRecordOffset)
-                                  ? std::string_view(record).substr(kExitRecordOffset)
-                                  : std::string_view());
+  auto recorded = json::Parse(ReadRegion(RecordPath(s.id), kExitRecordOffset, 512));
   if (recorded.ok() && IntAt(*recorded, "run") == s.runs) {
     s.exit_code = static_cast<int>(IntAt(*recorded, "exitCode"));
     s.signal = static_cast<int>(IntAt(*recorded, "signal"));
