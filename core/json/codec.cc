@@ -7,6 +7,7 @@
 #include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "core/json/utf8.h"
 #include "core/strings/strings.h"
 
 namespace berth::json {
@@ -55,6 +56,7 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
   bool Close() {
     Value done = std::move(stack_.back());
     stack_.pop_back();
+    if (done.is_object()) RemoveDuplicateKeys(done.as_object());
     return Put(std::move(done));
   }
   bool Put(Value v) {
@@ -66,8 +68,8 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
     if (top.is_array()) {
       top.as_array().push_back(std::move(v));
     } else {
-      // Duplicate keys: the last one wins, as in Go's encoding/json.
-      top.Set(keys_.back(), std::move(v));
+      // Duplicates are resolved when the object closes (RemoveDuplicateKeys).
+      top.as_object().emplace_back(std::move(keys_.back()), std::move(v));
       keys_.pop_back();
     }
     return true;
@@ -157,6 +159,16 @@ std::string Quote(std::string_view s) {
   rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
   writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace berth::json
+
+namespace berth::json {
+
+absl::StatusOr<Value> ParseStored(std::string_view text, int max_depth) {
+  auto v = Parse(text, max_depth);
+  if (v.ok() || IsValidUtf8(text)) return v;
+  return Parse(ReplaceInvalidUtf8(text), max_depth);
 }
 
 }  // namespace berth::json

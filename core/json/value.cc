@@ -1,6 +1,39 @@
 #include "core/json/value.h"
 
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
 namespace berth::json {
+
+// Duplicate keys: the last value wins at the first key's position, as Value::Set would do.
+// Done once per object with a hash map, so an object of n keys costs O(n), not O(n^2).
+void RemoveDuplicateKeys(Object& members) {
+  if (members.size() < 2) return;
+  absl::flat_hash_map<std::string_view, size_t> first;
+  first.reserve(members.size());
+  bool duplicates = false;
+  for (size_t i = 0; i < members.size(); ++i) {
+    auto [it, inserted] = first.try_emplace(members[i].first, i);
+    if (!inserted) {
+      duplicates = true;
+      members[it->second].second = std::move(members[i].second);
+    }
+  }
+  if (!duplicates) return;
+  // Decide before moving anything: the map's keys view the members' strings.
+  std::vector<bool> keep(members.size(), false);
+  for (const auto& [key, index] : first) keep[index] = true;
+  first.clear();
+  Object kept;
+  kept.reserve(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (keep[i]) kept.push_back(std::move(members[i]));
+  }
+  members = std::move(kept);
+}
+
 
 const Value* Value::Find(std::string_view key) const {
   if (!is_object()) return nullptr;

@@ -85,4 +85,8 @@ class Value {
   std::variant<std::monostate, bool, int64_t, double, std::string, Array, Object> v_;
 };
 
+// Resolves duplicate keys in members appended without checks (decoders): the last value wins
+// at the first key's position, as Set would have done, in O(n) for n members.
+void RemoveDuplicateKeys(Object& members);
+
 }  // namespace berth::json

@@ -71,22 +71,54 @@ absl::StatusOr<json::Value*> Parent(json::Value& root, const std::vector<std::st
   return cur;
 }
 
-absl::StatusOr<json::Value> Get(json::Value& root, const std::vector<std::string>& tokens) {
-  if (tokens.empty()) return root;
+absl::StatusOr<const json::Value*> Find(json::Value& root, const std::vector<std::string>& tokens) {
+  if (tokens.empty()) return &root;
   auto parent = Parent(root, tokens);
   if (!parent.ok()) return parent.status();
   json::Value* p = *parent;
   if (p->is_object()) {
     const json::Value* v = p->Find(tokens.back());
     if (v == nullptr) return absl::InvalidArgumentError(StrCat("\"", tokens.back(), "\" not found"));
-    return *v;
+    return v;
   }
   if (p->is_array()) {
     auto idx = ArrayIndex(tokens.back(), p->as_array().size(), false);
     if (!idx.ok()) return idx.status();
-    return p->as_array()[*idx];
+    return &p->as_array()[*idx];
   }
   return absl::InvalidArgumentError("path does not name a container member");
+}
+
+absl::StatusOr<json::Value> Get(json::Value& root, const std::vector<std::string>& tokens) {
+  auto v = Find(root, tokens);
+  if (!v.ok()) return v.status();
+  return **v;
+}
+
+// Roughly the serialized size of `v`, counting no further than `limit` (so a huge value costs
+// no more than the budget it would exceed).
+size_t SizeUpTo(const json::Value& root, size_t limit) {
+  size_t size = 0;
+  std::vector<const json::Value*> stack{&root};
+  while (!stack.empty() && size <= limit) {
+    const json::Value* v = stack.back();
+    stack.pop_back();
+    if (v->is_string()) {
+      size += v->as_string().size() + 3;
+    } else if (v->is_array()) {
+      size += 2;
+      for (const json::Value& e : v->as_array()) stack.push_back(&e);
+    } else if (v->is_object()) {
+      size += 2;
+      for (const auto& [k, e] : v->as_object()) {
+        size += k.size() + 4;
+        stack.push_back(&e);
+      }
+    } else {
+      size += 8;
+    }
+  }
+  return size;
 }
 
 absl::Status Add(json::Value& root, const std::vector<std::string>& tokens, json::Value value) {
@@ -132,7 +164,7 @@ absl::Status Remove(json::Value& root, const std::vector<std::string>& tokens) {
   return absl::InvalidArgumentError("path does not name a container member");
 }
 
-absl::Status ApplyOne(json::Value& doc, const json::Value& op) {
+absl::Status ApplyOne(json::Value& doc, const json::Value& op, size_t& copied) {
   if (!op.is_object()) return absl::InvalidArgumentError("operation must be an object");
   std::string name = op.GetString({"op"});
   const json::Value* path_v = op.Find("path");
@@ -159,6 +191,17 @@ absl::Status ApplyOne(json::Value& doc, const json::Value& op) {
     if (from_v == nullptr || !from_v->is_string()) return absl::InvalidArgumentError("missing \"from\"");
     auto from = SplitPointer(from_v->as_string());
     if (!from.ok()) return from.status();
+    if (name == "copy") {
+      // Each copy can double the document: 30 of them in a 3 KB patch would need 2^30 times
+      // its size. Kubernetes caps what copies may add up to; so do we, before copying.
+      auto source = Find(doc, *from);
+      if (!source.ok()) return source.status();
+      copied += SizeUpTo(**source, kMaxAccumulatedCopyBytes);
+      if (copied > kMaxAccumulatedCopyBytes) {
+        return absl::InvalidArgumentError(StrCat("copy operations add more than ", kMaxAccumulatedCopyBytes,
+                                                 " bytes to the document (the accumulated copy size limit)"));
+      }
+    }
     auto v = Get(doc, *from);
     if (!v.ok()) return v.status();
     if (name == "move") {
@@ -193,10 +236,15 @@ absl::StatusOr<json::Value> JsonPatch(const json::Value& target, const json::Val
   if (!operations.is_array()) {
     return absl::InvalidArgumentError("a JSON patch must be an array of operations");
   }
+  if (operations.size() > kMaxJsonPatchOperations) {
+    return absl::InvalidArgumentError(StrCat("the JSON patch has ", operations.size(), " operations, more than the ",
+                                             kMaxJsonPatchOperations, " allowed"));
+  }
   json::Value doc = target;
   size_t i = 0;
+  size_t copied = 0;
   for (const json::Value& op : operations.as_array()) {
-    if (absl::Status s = ApplyOne(doc, op); !s.ok()) {
+    if (absl::Status s = ApplyOne(doc, op, copied); !s.ok()) {
       return absl::InvalidArgumentError(StrCat("JSON patch operation ", i, ": ", s.message()));
     }
     ++i;

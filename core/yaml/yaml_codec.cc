@@ -16,6 +16,7 @@
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/parser.h"
 #include "yaml-cpp/yaml.h"
+#include "core/json/utf8.h"
 #include "core/strings/strings.h"
 
 namespace berth::yaml {
@@ -136,6 +137,7 @@ class ValueBuilder final : public YAML::EventHandler {
     Frame done = std::move(stack_.back());
     stack_.pop_back();
     if (done.key.has_value()) throw Failure{"YAML mapping key without a value"};
+    if (done.value.is_object()) json::RemoveDuplicateKeys(done.value.as_object());
     Put(std::move(done.value), done.anchor, /*counted=*/true);
   }
   void Put(json::Value v, YAML::anchor_t anchor, bool counted = false) {
@@ -163,7 +165,8 @@ class ValueBuilder final : public YAML::EventHandler {
         throw Failure{"YAML mapping keys must be scalars"};
       }
     } else {
-      top.value.Set(*top.key, std::move(v));
+      // Duplicates are resolved when the mapping closes, in linear time.
+      top.value.as_object().emplace_back(std::move(*top.key), std::move(v));
       top.key.reset();
     }
   }
@@ -184,6 +187,10 @@ absl::StatusOr<std::vector<json::Value>> ParseDocuments(std::string_view text, i
   constexpr size_t kMaxValues = 1 << 20;
   constexpr size_t kMaxDocuments = 10000;
   std::vector<json::Value> out;
+  if (size_t at = json::FirstInvalidUtf8Offset(text); at != std::string_view::npos) {
+    return absl::InvalidArgumentError(StrCat("YAML body is not valid UTF-8 (invalid byte sequence at offset ", at,
+                                             "): save the file as UTF-8"));
+  }
   try {
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);

@@ -66,5 +66,27 @@ TEST(CreateMergePatchTest, RoundTrips) {
   EXPECT_TRUE(MergePatch(from, p) == to);
 }
 
+// A 3 KB patch of 30 copies doubles the document 30 times; it must fail at the copy budget,
+// long before memory runs out.
+TEST(JsonPatchTest, CopyBombStopsAtTheAccumulatedCopyLimit) {
+  std::string ops = "[";
+  for (int i = 0; i < 30; ++i) ops += std::string(i ? "," : "") + R"({"op":"copy","from":"/a","path":"/a/x)" + std::to_string(i) + "\"}";
+  ops += "]";
+  auto r = JsonPatch(J(R"({"a":{"s":"0123456789012345678901234567890123456789"}})"), *json::Parse(ops));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("accumulated copy size limit"), std::string::npos) << r.status();
+}
+
+TEST(JsonPatchTest, AtMostTenThousandOperations) {
+  std::string ops = "[";
+  for (int i = 0; i <= 10000; ++i) ops += std::string(i ? "," : "") + R"({"op":"test","path":"/a","value":1})";
+  ops += "]";
+  auto r = JsonPatch(J(R"({"a":1})"), *json::Parse(ops));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("10000"), std::string::npos) << r.status();
+  // Ordinary copies are fine.
+  EXPECT_TRUE(JsonPatch(J(R"({"a":{"b":1}})"), J(R"([{"op":"copy","from":"/a","path":"/c"}])")).ok());
+}
+
 }  // namespace
 }  // namespace berth::patch

@@ -1,6 +1,7 @@
 // libFuzzer target over what hostile request bodies reach: JSON and YAML decoding, schema
 // validation, merge/JSON/strategic patches, selectors, kubectl's protobuf bodies. The first byte picks the path; for
-// patches the rest splits at the first NUL into target and patch.
+// patches the rest splits at the first NUL into target and patch. Modes 8-11 are the parsers
+// of single user-supplied values: quantities, int-or-percent, cron schedules, UTF-8 repair.
 //
 // With clang: cmake -DBERTH_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ && ./build/bin/decode_fuzz
 // With gcc: fuzz_smoke (fuzz_smoke_main.cc) replays the corpus and random mutations.
@@ -14,7 +15,11 @@
 
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/protobuf/k8s_protobuf.h"
+#include "core/cron/cron_schedule.h"
+#include "core/intstr/int_or_percent.h"
 #include "core/json/codec.h"
+#include "core/json/utf8.h"
+#include "core/resource/quantity.h"
 #include "core/patch/patch.h"
 #include "core/patch/strategic_merge.h"
 #include "core/selector/field_selector.h"
@@ -42,7 +47,7 @@ void Validate(const berth::json::Value& v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  uint8_t mode = data[0] % 8;
+  uint8_t mode = data[0] % 12;
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   size_t nul = rest.find('\0');
   std::string_view a = rest.substr(0, nul);
@@ -87,6 +92,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       body.append(rest);
       auto v = berth::apiserver::server::DecodeKubernetesProtobuf(body);
       if (v.ok()) Validate(*v);
+      break;
+    }
+    case 8: {
+      auto milli = berth::resource::ParseMilli(rest);
+      // A quantity that parses is canonical enough to parse again from its milli-units.
+      if (milli.ok() && !berth::resource::ParseMilli(std::to_string(*milli) + "m").ok()) __builtin_trap();
+      break;
+    }
+    case 9: {
+      auto v = berth::json::Parse(rest);
+      berth::json::Value value = v.ok() ? *v : berth::json::Value(std::string(rest));
+      auto scaled = berth::intstr::ScaledValue(value, static_cast<int64_t>(size) * 1000003, size % 2 == 0);
+      if (scaled.ok() && *scaled < 0) __builtin_trap();  // validated values are never negative
+      break;
+    }
+    case 10:
+      (void)berth::cron::CronSchedule::Parse(rest);
+      break;
+    case 11: {
+      std::string repaired = berth::json::ReplaceInvalidUtf8(rest);
+      if (!berth::json::IsValidUtf8(repaired)) __builtin_trap();
+      if (berth::json::IsValidUtf8(rest) && repaired != rest) __builtin_trap();
       break;
     }
   }
