@@ -52,7 +52,7 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   node.selectable_fields = {"spec.unschedulable"};
   c.Add(node);
 
-  c.Add(T("", "ConfigMap", "configmaps", true, {"cm"}, nullptr));
+  c.Add(T("", "ConfigMap", "configmaps", true, {"cm"}, ConfigMapStrategy()));
   ResourceType secret = T("", "Secret", "secrets", true, {}, SecretStrategy());
   secret.selectable_fields = {"type"};
   c.Add(secret);

@@ -1,11 +1,14 @@
 #include "apiserver/schema/validator.h"
 
 #include <cmath>
+#include <cstdint>
 #include <mutex>
 #include <regex>
 
 #include "absl/time/time.h"
+#include "core/intstr/int_or_percent.h"
 #include "core/json/codec.h"
+#include "core/resource/quantity.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver::schema {
@@ -53,7 +56,8 @@ std::string Render(const json::Value& v) {
 
 class Walker {
  public:
-  Walker(const json::Value& definitions, ValidationResult& out) : defs_(definitions), out_(out) {}
+  Walker(const json::Value& definitions, const ValidateOptions& options, ValidationResult& out)
+      : defs_(definitions), options_(options), out_(out) {}
 
   void Check(const json::Value& schema_in, const json::Value& v, const std::string& path, int depth) {
     if (depth > 64) return;
@@ -63,13 +67,33 @@ class Walker {
       // Optional fields may be null: Kubernetes decodes null as "not set".
       return;
     }
+    if (const json::Value* f = schema->Find("x-berth-format"); f && f->is_string()) {
+      CheckBerthFormat(f->as_string(), v, path);
+      return;
+    }
     if (const json::Value* ios = schema->Find("x-kubernetes-int-or-string"); ios && ios->is_bool() && ios->as_bool()) {
       if (!v.is_int() && !v.is_string()) {
         Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": must be an integer or a string"));
+      } else if (v.is_int() && (v.as_int() > INT32_MAX || v.as_int() < INT32_MIN)) {
+        // IntOrString holds an int32 in every Kubernetes client.
+        Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": out of range for int32"));
       }
       return;
     }
     std::string type = schema->GetString({"type"});
+    if (type == "integer" && v.is_double() && options_.strict_integers) {
+      // Go's typed clients decode integers into int64: 1e3, 1.0 and anything past 2^63 fail
+      // there, so the apiserver must not store them.
+      Fail("FieldValueTypeInvalid", path,
+           StrCat("Invalid value: ", Render(v), ": ", path.empty() ? "body" : path,
+                  " must be an integer between -9223372036854775808 and 9223372036854775807 written without "
+                  "a fraction or exponent"));
+      return;
+    }
+    if (type == "integer" && v.is_double() && !(std::fabs(v.as_double()) < 9.2233720368547758e18)) {
+      Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": out of range for int64"));
+      return;
+    }
     if (!type.empty() && !TypeMatches(type, v)) {
       Fail("FieldValueTypeInvalid", path,
            StrCat("Invalid value: \"", TypeName(v), "\": ", path.empty() ? "body" : path, " in body must be of type ", type, ": ", Render(v)));
@@ -123,6 +147,29 @@ class Walker {
     if (type == "integer") return v.is_int() || (v.is_double() && std::floor(v.as_double()) == v.as_double());
     if (type == "number") return v.is_number();
     return true;
+  }
+
+  // Value grammars Kubernetes checks in Go code rather than in its OpenAPI documents.
+  void CheckBerthFormat(const std::string& format, const json::Value& v, const std::string& path) {
+    if (format == "quantity" || format == "resource-quantity") {
+      if (!v.is_string() && !v.is_number()) {
+        Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": a quantity must be a string such as \"100m\" or \"1Gi\""));
+        return;
+      }
+      auto milli = resource::MilliOfValue(v);
+      if (!milli.ok()) {
+        Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": ", Sv(milli.status().message())));
+      } else if (format == "resource-quantity" && *milli < 0) {
+        Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": must be greater than or equal to 0"));
+      }
+      return;
+    }
+    if (format == "int-or-percent") {
+      if (absl::Status st = intstr::ValidateIntOrPercent(v); !st.ok()) {
+        Fail("FieldValueInvalid", path, StrCat("Invalid value: ", Render(v), ": ", Sv(st.message())));
+      }
+      return;
+    }
   }
 
   void CheckString(const json::Value& schema, const std::string& s, const std::string& path) {
@@ -221,6 +268,7 @@ class Walker {
   }
 
   const json::Value& defs_;
+  const ValidateOptions& options_;
   ValidationResult& out_;
 };
 
@@ -253,9 +301,10 @@ const json::Value* SchemaSet::ForKind(std::string_view group, std::string_view v
   return it == kinds_.end() ? nullptr : &it->second;
 }
 
-ValidationResult SchemaSet::Validate(const json::Value& schema, const json::Value& object) const {
+ValidationResult SchemaSet::Validate(const json::Value& schema, const json::Value& object,
+                                     const ValidateOptions& options) const {
   ValidationResult out;
-  Walker(definitions_, out).Check(schema, object, "", 0);
+  Walker(definitions_, options, out).Check(schema, object, "", 0);
   return out;
 }
 

@@ -3,7 +3,8 @@
 // Validates objects against the OpenAPI v3 subset that schemas/ uses: type, properties,
 // required, items, enum, pattern, minimum/maximum, minLength/maxLength, minItems/maxItems,
 // additionalProperties (bool or schema), nullable, format (int32, int64, date-time, byte),
-// x-kubernetes-int-or-string, x-kubernetes-preserve-unknown-fields, and "$ref" to
+// x-kubernetes-int-or-string, x-kubernetes-preserve-unknown-fields, x-berth-format (quantity,
+// resource-quantity, int-or-percent: grammars Kubernetes checks in Go code), and "$ref" to
 // "#/definitions/<Name>" in the shared definitions. CustomResourceDefinitions reuse it.
 //
 // Thread-safe after construction.
@@ -26,6 +27,12 @@ struct ValidationResult {
   bool ok() const { return causes.empty(); }
 };
 
+struct ValidateOptions {
+  // Integers must be JSON integers within int64 (what Go's typed clients decode), not 1e3 or
+  // 1.0. Built-in kinds; CustomResourceDefinitions follow OpenAPI, where 1.0 is an integer.
+  bool strict_integers = true;
+};
+
 class SchemaSet {
  public:
   // `documents`: file name -> JSON text. A document whose top level has "definitions" adds to
@@ -39,7 +46,8 @@ class SchemaSet {
   const json::Value& definitions() const { return definitions_; }
 
   // Validates `object` against `schema`; `$ref`s resolve in this set's definitions.
-  ValidationResult Validate(const json::Value& schema, const json::Value& object) const;
+  ValidationResult Validate(const json::Value& schema, const json::Value& object,
+                            const ValidateOptions& options = {}) const;
 
   // Every kind's schema by "group/version/Kind", for publishing OpenAPI documents.
   std::map<std::string, const json::Value*> kinds() const;

@@ -24,6 +24,21 @@ namespace {
 
 bool ParseBool(const std::string& s) { return s == "1" || s == "true" || s == "True" || s == "TRUE" || s == "t" || s == "T"; }
 
+// dryRun is a list whose only valid value is "All". Anything else is refused before anything
+// happens: a misspelt dry run must never become a real write or delete.
+absl::Status CheckDryRunValue(const std::string& value, bool& dry_run) {
+  if (value == "All") {
+    dry_run = true;
+    return absl::OkStatus();
+  }
+  return api::BadRequest(StrCat("dryRun: Unsupported value: \"", value, "\": supported values: \"All\""));
+}
+
+absl::Status ParseDryRun(const http::Request& req, bool& dry_run) {
+  if (!req.HasQuery("dryRun")) return absl::OkStatus();
+  return CheckDryRunValue(req.Query("dryRun"), dry_run);
+}
+
 json::Value SuccessStatus(const registry::ResourceType& type, const json::Value& object) {
   json::Value s = json::Value::MakeObject();
   s.Set("kind", "Status");
@@ -236,7 +251,7 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     if (!obj.ok()) return ex->Fail(obj.status());
     table::TableOptions tables = table::NegotiateTable(ex->ctx.request);
     if (tables.format != table::Format::kObject) {
-      auto parsed = json::Parse(*obj);
+      auto parsed = json::ParseStored(*obj);
       if (!parsed.ok()) return ex->Fail(parsed.status());
       return ReplyTable(ex, *type, {*std::move(parsed)}, "", "", tables);
     }
@@ -277,7 +292,7 @@ void ApiHandler::ServeList(const std::shared_ptr<Exchange>& ex, const registry::
     std::vector<json::Value> objects;
     objects.reserve(page->items.size());
     for (const std::string& item : page->items) {
-      auto parsed = json::Parse(item);
+      auto parsed = json::ParseStored(item);
       if (!parsed.ok()) return ex->Fail(parsed.status());
       objects.push_back(*std::move(parsed));
     }
@@ -312,7 +327,7 @@ void ApiHandler::ServeLog(const std::shared_ptr<Exchange>& ex, const registry::R
   const RequestInfo& info = ex->ctx.info;
   auto pod_text = registry_.Get(type, info.ns, info.name);
   if (!pod_text.ok()) return ex->Fail(pod_text.status());
-  auto pod = json::Parse(*pod_text);
+  auto pod = json::ParseStored(*pod_text);
   if (!pod.ok()) return ex->Fail(pod.status());
   const registry::ResourceType* nodes = registry_.catalog().Find("", "v1", "nodes");
   std::string node_name = pod->GetString({"spec", "nodeName"});
@@ -320,7 +335,7 @@ void ApiHandler::ServeLog(const std::shared_ptr<Exchange>& ex, const registry::R
   if (!node_name.empty() && nodes != nullptr) {
     auto node_text = registry_.Get(*nodes, "", node_name);
     if (!node_text.ok()) return ex->Fail(node_text.status());
-    auto parsed = json::Parse(*node_text);
+    auto parsed = json::ParseStored(*node_text);
     if (!parsed.ok()) return ex->Fail(parsed.status());
     node = *std::move(parsed);
   }
@@ -416,10 +431,7 @@ void ApiHandler::ServeWrite(const std::shared_ptr<Exchange>& ex, const registry:
   const http::Request& req = ex->ctx.request;
   const RequestInfo& info = ex->ctx.info;
   registry::WriteOptions opts;
-  opts.dry_run = req.Query("dryRun") == "All";
-  if (req.HasQuery("dryRun") && !req.Query("dryRun").empty() && !opts.dry_run) {
-    return ex->Fail(api::BadRequest(StrCat("unsupported dryRun value \"", req.Query("dryRun"), "\": only All is supported")));
-  }
+  if (absl::Status s = ParseDryRun(req, opts.dry_run); !s.ok()) return ex->Fail(s);
   opts.field_validation = req.Query("fieldValidation");
   if (!opts.field_validation.empty() && opts.field_validation != "Strict" &&
       opts.field_validation != "Warn" && opts.field_validation != "Ignore") {
@@ -521,8 +533,13 @@ void ApiHandler::ServeDelete(const std::shared_ptr<Exchange>& ex, const registry
     if (const json::Value* u = p->Find("uid"); u && u->is_string()) opts.precondition_uid = u->as_string();
     if (const json::Value* v = p->Find("resourceVersion"); v && v->is_string()) opts.precondition_resource_version = v->as_string();
   }
-  if (const json::Value* d = body.Find("dryRun"); d && d->is_array()) {
-    for (const json::Value& e : d->as_array()) opts.dry_run = opts.dry_run || (e.is_string() && e.as_string() == "All");
+  if (const json::Value* d = body.Find("dryRun"); d && !d->is_null()) {
+    if (!d->is_array()) return ex->Fail(api::BadRequest("dryRun: must be a list of strings"));
+    for (const json::Value& e : d->as_array()) {
+      if (absl::Status s = CheckDryRunValue(e.is_string() ? e.as_string() : json::Serialize(e), opts.dry_run); !s.ok()) {
+        return ex->Fail(s);
+      }
+    }
   }
   if (req.HasQuery("gracePeriodSeconds")) {
     int64_t g = 0;
@@ -530,7 +547,7 @@ void ApiHandler::ServeDelete(const std::shared_ptr<Exchange>& ex, const registry
     opts.grace_period_seconds = g;
   }
   if (req.HasQuery("propagationPolicy")) opts.propagation_policy = req.Query("propagationPolicy");
-  if (req.Query("dryRun") == "All") opts.dry_run = true;
+  if (absl::Status s = ParseDryRun(req, opts.dry_run); !s.ok()) return ex->Fail(s);
   const std::string& pp = opts.propagation_policy;
   if (!pp.empty() && pp != "Background" && pp != "Foreground" && pp != "Orphan") {
     return ex->Fail(api::BadRequest(StrCat("invalid propagationPolicy \"", pp, "\": must be Background, Foreground or Orphan")));
@@ -550,7 +567,7 @@ void ApiHandler::ServeScale(const std::shared_ptr<Exchange>& ex, const registry:
     return ex->ReplyJson(200, *s);
   }
   registry::WriteOptions opts;
-  opts.dry_run = req.Query("dryRun") == "All";
+  if (absl::Status s = ParseDryRun(req, opts.dry_run); !s.ok()) return ex->Fail(s);
   json::Value scale;
   if (req.method == "PUT") {
     auto body = DecodeObject(req);

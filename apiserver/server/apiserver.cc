@@ -62,7 +62,7 @@ void CleanUpCrd(registry::Registry& reg, registry::Catalog& catalog, const json:
       auto page = reg.List(*type, "", {});
       if (page.ok()) {
         for (const std::string& item : page->items) {
-          auto obj = json::Parse(item);
+          auto obj = json::ParseStored(item);
           if (!obj.ok()) continue;
           ++left;
           if (obj->Get({"metadata", "deletionTimestamp"})) continue;
@@ -118,7 +118,7 @@ absl::Status ApiServer::ServeCustomResources(Parts& p, const Clock& clock) {
   auto existing = reg->List(*crd_type, "", {});
   if (!existing.ok()) return existing.status();
   for (const std::string& item : existing->items) {
-    auto crd = json::Parse(item);
+    auto crd = json::ParseStored(item);
     if (crd.ok()) follow(*crd_type, *crd, false);
   }
   return absl::OkStatus();

@@ -5,6 +5,7 @@
 #include "apiserver/server/protobuf/k8s_protobuf.h"
 #include "core/api/errors.h"
 #include "core/json/codec.h"
+#include "core/json/utf8.h"
 #include "core/strings/strings.h"
 #include "core/yaml/yaml_codec.h"
 
@@ -44,6 +45,11 @@ absl::StatusOr<json::Value> DecodeObject(const http::Request& request) {
   if (media == "application/vnd.kubernetes.protobuf") {
     auto v = DecodeKubernetesProtobuf(request.body);
     if (!v.ok()) return api::BadRequest(Sv(v.status().message()));
+    // Protobuf strings are raw bytes on the wire; JSON and YAML check encoding as they parse.
+    if (auto path = json::FindInvalidUtf8(*v)) {
+      return api::BadRequest(StrCat("the protobuf body has a string that is not valid UTF-8 at ",
+                                    path->empty() ? "the object" : *path));
+    }
     return v;
   }
   return api::UnsupportedMediaType(StrCat(

@@ -147,7 +147,7 @@ void WatchCache::Deliver(Watcher& w, const Event& e) {
   if (needs_parse) {
     auto matches = [&](const std::string& text) {
       if (text.empty()) return false;
-      auto obj = json::Parse(text, 512);
+      auto obj = json::ParseStored(text, 512);
       if (!obj.ok()) return false;
       const json::Value* labels = obj->Get({"metadata", "labels"});
       return f.labels.Matches(labels ? *labels : json::Value()) && f.fields.Matches(*obj);

@@ -1,5 +1,6 @@
 #include "apiserver/registry/kinds/strategies.h"
 
+#include "apiserver/registry/kinds/configmap/data_keys.h"
 #include "apiserver/registry/kinds/pod_defaults.h"
 #include "core/cron/cron_schedule.h"
 #include "core/json/codec.h"
@@ -128,6 +129,9 @@ class Secret final : public Strategy {
       }
       object.Erase("stringData");
     }
+  }
+  std::vector<api::Cause> Validate(const json::Value& object) const override {
+    return ValidateDataKeys(object, {"data"}, {"data"});
   }
 
  private:

@@ -13,6 +13,7 @@ std::shared_ptr<const Strategy> PodStrategy();
 std::shared_ptr<const Strategy> NamespaceStrategy();
 std::shared_ptr<const Strategy> NodeStrategy();
 std::shared_ptr<const Strategy> SecretStrategy();
+std::shared_ptr<const Strategy> ConfigMapStrategy();
 std::shared_ptr<const Strategy> ServiceStrategy();
 std::shared_ptr<const Strategy> DeploymentStrategy();
 std::shared_ptr<const Strategy> ReplicaSetStrategy();

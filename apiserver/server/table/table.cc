@@ -147,7 +147,7 @@ class TableWatchSink final : public watch::WatchSink {
         options_(std::move(options)), clock_(clock) {}
 
   bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override {
-    auto object = json::Parse(object_json);
+    auto object = json::ParseStored(object_json);
     if (!object.ok()) return true;  // stored objects always parse; never end a watch over one
     bool first = !sent_columns_.exchange(true);
     json::Value table = BuildTable(type_, {*object}, object->GetString({"metadata", "resourceVersion"}), "", options_,

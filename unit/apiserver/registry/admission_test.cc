@@ -1,0 +1,147 @@
+// Admission refuses what Kubernetes refuses, naming the field, and stores nothing: every value
+// here was once stored and then broke a controller, a client or the agent.
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "apiserver/registry/kinds/field_support.h"
+#include "apiserver/registry/registry.h"
+#include "apiserver/storage/memory/memory_store.h"
+#include "core/api/errors.h"
+#include "core/json/codec.h"
+#include "gtest/gtest.h"
+#include "testing/fake_clock.h"
+
+namespace berth {
+std::map<std::string, std::string> EmbeddedSchemas();
+}
+
+namespace berth::apiserver::registry {
+namespace {
+
+class AdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(registry_.EnsureNamespace("default").ok()); }
+  const ResourceType& Type(const char* group, const char* plural) { return *catalog_->Find(group, "v1", plural); }
+
+  // The create's status; on failure, the test checks that `field` is among the causes.
+  absl::Status Create(const char* group, const char* plural, const std::string& body) {
+    auto v = json::Parse(body);
+    if (!v.ok()) return v.status();
+    auto r = registry_.Create(Type(group, plural), "default", *v, {});
+    return r.status();
+  }
+  static bool Names(const absl::Status& s, const std::string& field) {
+    for (const auto& c : api::CausesOf(s)) {
+      if (c.field == field) return true;
+    }
+    return false;
+  }
+  static std::string Pod(const std::string& container_extra, const std::string& spec_extra = "") {
+    return R"({"metadata":{"name":"p"},"spec":{)" + spec_extra + R"("containers":[{"name":"c","image":"host")" +
+           container_extra + "}]}}";
+  }
+
+  berth::testing::FakeClock clock_;
+  storage::MemoryStore store_{clock_};
+  std::unique_ptr<Catalog> catalog_ = Catalog::Builtin();
+  Registry registry_{store_, *catalog_, *schema::SchemaSet::Load(EmbeddedSchemas()), clock_};
+};
+
+TEST_F(AdmissionTest, QuantitiesFollowKubernetesGrammar) {
+  for (const char* bad : {R"(".")", R"("1.5.3")", R"("10Gb")", R"("-1")", R"(true)"}) {
+    absl::Status s = Create("", "pods", Pod(R"(,"resources":{"limits":{"cpu":)" + std::string(bad) + "}}"));
+    EXPECT_EQ(api::ReasonOf(s), "Invalid") << bad << ": " << s;
+    EXPECT_TRUE(Names(s, "spec.containers[0].resources.limits.cpu")) << bad << ": " << s;
+  }
+  EXPECT_TRUE(Create("", "pods", Pod(R"(,"resources":{"limits":{"cpu":0.5,"memory":"64Mi"}})")).ok());
+  EXPECT_EQ(store_.Get("/registry/core/pods/default/p").status().code(), absl::StatusCode::kOk);
+}
+
+TEST_F(AdmissionTest, IntegersAreInt64WithoutExponent) {
+  for (const char* bad : {"18446744073709551617", "1e18", "30.5", "1.0"}) {
+    absl::Status s = Create("", "pods", Pod("", std::string(R"("terminationGracePeriodSeconds":)") + bad + ","));
+    EXPECT_EQ(api::ReasonOf(s), "Invalid") << bad << ": " << s;
+    EXPECT_TRUE(Names(s, "spec.terminationGracePeriodSeconds")) << bad << ": " << s;
+  }
+}
+
+TEST_F(AdmissionTest, IntOrPercentFields) {
+  auto ds = [](const std::string& mu) {
+    return R"({"metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"a":"b"}},
+      "updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":)" + mu + R"(}},
+      "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"host"}]}}}})";
+  };
+  absl::Status s = Create("apps", "daemonsets", ds(R"("x%")"));
+  EXPECT_TRUE(Names(s, "spec.updateStrategy.rollingUpdate.maxUnavailable")) << s;
+  EXPECT_FALSE(Create("apps", "daemonsets", ds("-1")).ok());
+  EXPECT_FALSE(Create("apps", "daemonsets", ds(R"("5")")).ok());
+  EXPECT_TRUE(Create("apps", "daemonsets", ds(R"("25%")")).ok());
+}
+
+TEST_F(AdmissionTest, AffinityInAnOldShapeIsRefused) {
+  // nodeSelectorTerms given as a list directly under the required field (a pre-1.0 shape).
+  absl::Status s = Create("", "pods", Pod("", R"("affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":
+      [{"matchExpressions":[{"key":"a","operator":"In","values":["b"]}]}]}},)"));
+  EXPECT_EQ(api::ReasonOf(s), "Invalid") << s;
+  EXPECT_TRUE(Names(s, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution")) << s;
+  EXPECT_TRUE(Create("", "pods", Pod("", R"("affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":
+      {"nodeSelectorTerms":[{"matchExpressions":[{"key":"a","operator":"In","values":["b"]}]}]}}},)")).ok());
+}
+
+TEST_F(AdmissionTest, ConfigMapKeysAndSize) {
+  auto cm = [](const std::string& data) { return R"({"metadata":{"name":"c"},)" + data + "}"; };
+  for (const char* key : {"../../etc/x", "a/b", "", "k\\u0000z", ".", "..", "..a"}) {
+    absl::Status s = Create("", "configmaps", cm(std::string(R"("data":{")") + key + R"(":"v"})"));
+    EXPECT_EQ(api::ReasonOf(s), "Invalid") << key << ": " << s;
+  }
+  absl::Status s = Create("", "configmaps", cm(R"("data":{")" + std::string(300, 'k') + R"(":"v"})"));
+  EXPECT_EQ(api::ReasonOf(s), "Invalid") << s;
+  s = Create("", "configmaps", cm(R"("data":{"k":"v"},"binaryData":{"k":"dg=="})"));
+  EXPECT_TRUE(Names(s, "binaryData[k]")) << s;
+  s = Create("", "configmaps", cm(R"("data":{"k":")" + std::string(1024 * 1024 + 1, 'x') + R"("})"));
+  EXPECT_EQ(api::ReasonOf(s), "Invalid") << s;
+  EXPECT_NE(s.message().find("1048576"), std::string::npos) << s;
+  EXPECT_TRUE(Create("", "configmaps", cm(R"("data":{"app.conf":"x","KEY_2":"y","a-b":"z"})")).ok());
+  s = Create("", "secrets", R"({"metadata":{"name":"s"},"stringData":{"a/b":"x"}})");
+  EXPECT_EQ(api::ReasonOf(s), "Invalid") << s;
+}
+
+TEST_F(AdmissionTest, UnhonouredFieldsAreWarnedByPath) {
+  auto v = json::Parse(R"({"metadata":{"name":"d"},"spec":{"selector":{"matchLabels":{"a":"b"}},
+      "template":{"metadata":{"labels":{"a":"b"}},"spec":{"priorityClassName":"high","securityContext":{"fsGroup":2000},
+      "containers":[{"name":"c","image":"host"},{"name":"d","image":"host","lifecycle":{"preStop":{"exec":{"command":["x"]}}},
+      "livenessProbe":{"grpc":{"port":9000}}}]}}}})");
+  auto r = registry_.Create(Type("apps", "deployments"), "default", *v, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::string all;
+  for (const auto& w : r->warnings) all += w + "\n";
+  EXPECT_NE(all.find("spec.template.spec.containers[1].lifecycle: lifecycle hooks"), std::string::npos) << all;
+  EXPECT_NE(all.find("spec.template.spec.containers[1].livenessProbe.grpc: gRPC probes are not run"), std::string::npos) << all;
+  EXPECT_NE(all.find("spec.template.spec.priorityClassName: priorities"), std::string::npos) << all;
+  EXPECT_NE(all.find("spec.template.spec.securityContext.fsGroup"), std::string::npos) << all;
+  EXPECT_EQ(all.find("containers[0]"), std::string::npos) << all;
+}
+
+TEST_F(AdmissionTest, IndexedJobsAndNativeSidecarsAreRefusedNotRunWrong) {
+  absl::Status s = Create("batch", "jobs", R"({"metadata":{"name":"j"},"spec":{"completionMode":"Indexed","completions":3,
+      "template":{"spec":{"restartPolicy":"Never","containers":[{"name":"c","image":"host"}]}}}})");
+  EXPECT_TRUE(Names(s, "spec.completionMode")) << s;
+  EXPECT_NE(s.message().find("JOB_COMPLETION_INDEX"), std::string::npos) << s;
+  s = Create("", "pods", Pod("", R"("initContainers":[{"name":"side","image":"host","restartPolicy":"Always"}],)"));
+  EXPECT_TRUE(Names(s, "spec.initContainers[0].restartPolicy")) << s;
+  EXPECT_EQ(store_.Get("/registry/batch/jobs/default/j").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(CompatibilityDocTest, DocsMatchTheTableTheServerUses) {
+  std::ifstream in(std::string(BERTH_SOURCE_DIR) + "/docs/compatibility.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), kinds::CompatibilityDocument())
+      << "regenerate: build/bin/berth-apiserver --print-compatibility > docs/compatibility.md";
+}
+
+}  // namespace
+}  // namespace berth::apiserver::registry
