@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "apiserver/http/http.h"
+#include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/server/apiserver.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
@@ -29,6 +30,7 @@ ABSL_FLAG(int64_t, watch_window_events, 10000, "events held in memory for watch 
 ABSL_FLAG(int64_t, bookmark_interval_ms, 5000, "interval of BOOKMARK events to watchers that allow them");
 ABSL_FLAG(int, network_threads, 2, "HTTP I/O threads (2-4 suit a 2-core machine)");
 ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait for a group commit)");
+ABSL_FLAG(bool, print_compatibility, false, "print docs/compatibility.md (served kinds, honoured and warned fields) and exit");
 
 namespace {
 
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
   // Signals are taken by sigwait below, never by a random thread.
   sigset_t set = berth::flags::ParseFlagsAndBlockSignals(argc, argv, "berth-apiserver --data-dir DIR --listen HOST:PORT");
   RaiseFileLimit();
+  if (absl::GetFlag(FLAGS_print_compatibility)) {
+    std::fputs(berth::apiserver::registry::kinds::CompatibilityDocument().c_str(), stdout);
+    return 0;
+  }
 
   berth::apiserver::ApiServerOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);

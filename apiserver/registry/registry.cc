@@ -1,7 +1,7 @@
 #include "apiserver/registry/registry.h"
 
 #include "apiserver/registry/field_manager.h"
-
+#include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/registry/continue_token.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/object_meta.h"
@@ -94,7 +94,7 @@ absl::StatusOr<std::pair<json::Value, uint64_t>> Registry::Read(const ResourceTy
     if (kv.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
     return kv.status();
   }
-  auto obj = json::Parse(kv->value, 512);
+  auto obj = json::ParseStored(kv->value, 512);
   if (!obj.ok()) return absl::DataLossError(StrCat("stored object ", kv->key, " is corrupt"));
   return std::make_pair(*std::move(obj), kv->revision);
 }
@@ -155,7 +155,7 @@ absl::StatusOr<ListPage> Registry::List(const ResourceType& type, const std::str
     for (auto& kv : result->items) {
       last_key = kv.key;
       if (filtered) {
-        auto obj = json::Parse(kv.value, 512);
+        auto obj = json::ParseStored(kv.value, 512);
         if (!obj.ok()) continue;
         const json::Value* lbl = obj->Get({"metadata", "labels"});
         if (!labels.Matches(lbl ? *lbl : json::Value()) || !fields.Matches(*obj)) continue;
@@ -184,7 +184,7 @@ absl::Status Registry::CheckNamespace(const std::string& ns) const {
     return kv.status();
   }
   if (kv->value.find("\"deletionTimestamp\"") != std::string::npos) {
-    auto obj = json::Parse(kv->value);
+    auto obj = json::ParseStored(kv->value);
     if (obj.ok() && obj->Get({"metadata", "deletionTimestamp"}) != nullptr) {
       return api::Forbidden(StrCat("unable to create new content in namespace ", ns,
                                    " because it is being terminated"));
@@ -201,7 +201,7 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
   std::vector<api::Cause> causes = ValidateMetadata(object, type.strategy->NameIsLabel());
   const json::Value* schema = type.schema ? type.schema.get() : schemas_->ForKind(type.group, type.version, type.kind);
   if (schema != nullptr) {
-    schema::ValidationResult r = schemas_->Validate(*schema, object);
+    schema::ValidationResult r = schemas_->Validate(*schema, object, {.strict_integers = !type.custom});
     causes.insert(causes.end(), r.causes.begin(), r.causes.end());
     if (type.custom) {
       // A CRD's schema describes spec/status; apiVersion, kind and metadata are implied at the
@@ -227,6 +227,11 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
     }
   }
   for (std::string& w : type.strategy->Warnings(object)) warnings.push_back(std::move(w));
+  if (!type.custom) {
+    for (std::string& w : kinds::UnhonouredFieldWarnings(type.kind, object)) warnings.push_back(std::move(w));
+    auto unsupported = kinds::UnsupportedFieldCauses(type.kind, object);
+    causes.insert(causes.end(), unsupported.begin(), unsupported.end());
+  }
   auto more = type.strategy->Validate(object);
   causes.insert(causes.end(), more.begin(), more.end());
   if (old != nullptr) {

@@ -130,6 +130,10 @@ bool HttpGet(const json::Value& action, const json::Value& container, const std:
 
 }  // namespace
 
+bool HasRunnableHandler(const json::Value& probe) {
+  return probe.Find("exec") || probe.Find("httpGet") || probe.Find("tcpSocket");
+}
+
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,
               const std::string& container_id, const std::string& pod_address, std::string* detail) {
   absl::Duration timeout = absl::Seconds(std::max<int64_t>(1, IntOr(probe, "timeoutSeconds", 1)));

@@ -14,6 +14,9 @@
 
 namespace berth::agent {
 
+// True when `probe` has a handler the prober runs (exec, httpGet, tcpSocket); gRPC is not one.
+bool HasRunnableHandler(const json::Value& probe);
+
 // Runs one probe once. OK(true) success, OK(false) failure (with `detail` saying why).
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,
               const std::string& container_id, const std::string& pod_address, std::string* detail);

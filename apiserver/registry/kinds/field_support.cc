@@ -1,0 +1,255 @@
+#include "apiserver/registry/kinds/field_support.h"
+
+#include <functional>
+#include <map>
+
+#include "apiserver/registry/catalog.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::registry::kinds {
+namespace {
+
+// Where each kind keeps pod specs and job specs, for the "PodSpec" and "JobSpec" scopes.
+const std::map<std::string_view, std::vector<std::string_view>>& ScopePrefixes() {
+  static const auto* prefixes = new std::map<std::string_view, std::vector<std::string_view>>{
+      {"Pod", {"spec"}},
+      {"Deployment", {"spec.template.spec"}},
+      {"ReplicaSet", {"spec.template.spec"}},
+      {"DaemonSet", {"spec.template.spec"}},
+      {"Job", {"spec.template.spec"}},
+      {"CronJob", {"spec.jobTemplate.spec.template.spec"}},
+  };
+  return *prefixes;
+}
+
+const std::map<std::string_view, std::vector<std::string_view>>& JobPrefixes() {
+  static const auto* prefixes = new std::map<std::string_view, std::vector<std::string_view>>{
+      {"Job", {"spec"}},
+      {"CronJob", {"spec.jobTemplate.spec"}},
+  };
+  return *prefixes;
+}
+
+bool IsZero(const json::Value& v) {
+  switch (v.type()) {
+    case json::Value::Type::kNull: return true;
+    case json::Value::Type::kBool: return !v.as_bool();
+    case json::Value::Type::kInt: return v.as_int() == 0;
+    case json::Value::Type::kDouble: return v.as_double() == 0;
+    case json::Value::Type::kString: return v.as_string().empty();
+    case json::Value::Type::kArray:
+    case json::Value::Type::kObject: return v.size() == 0;
+  }
+  return true;
+}
+
+bool Triggers(const FieldRule& rule, const json::Value& v) {
+  if (rule.when.empty()) return !IsZero(v);
+  if (v.is_string()) return v.as_string() == rule.when;
+  if (v.is_bool()) return (v.as_bool() ? "true" : "false") == rule.when;
+  return false;
+}
+
+// Calls `found` with the concrete path ("spec.containers[1].lifecycle") of every value at
+// `steps` below `v`.
+void Visit(const json::Value& v, const std::vector<std::string_view>& steps, size_t i, const std::string& path,
+           const std::function<void(const std::string&, const json::Value&)>& found) {
+  if (i == steps.size()) {
+    found(path, v);
+    return;
+  }
+  std::string_view step = steps[i];
+  bool each = step.size() > 2 && step.substr(step.size() - 2) == "[]";
+  if (each) step.remove_suffix(2);
+  const json::Value* next = v.Find(step);
+  if (next == nullptr) return;
+  std::string here = path.empty() ? std::string(step) : StrCat(path, ".", step);
+  if (!each) {
+    Visit(*next, steps, i + 1, here, found);
+    return;
+  }
+  if (!next->is_array()) return;
+  for (size_t k = 0; k < next->as_array().size(); ++k) {
+    Visit(next->as_array()[k], steps, i + 1, StrCat(here, "[", k, "]"), found);
+  }
+}
+
+std::vector<std::string_view> Steps(std::string_view dotted) {
+  std::vector<std::string_view> out;
+  for (std::string_view s : Split(dotted, '.')) {
+    if (!s.empty()) out.push_back(s);
+  }
+  return out;
+}
+
+// Every (path, value) a rule matches in `object` of `kind`.
+void Match(std::string_view kind, const json::Value& object,
+           const std::function<void(const FieldRule&, const std::string&, const json::Value&)>& found) {
+  for (const FieldRule& rule : FieldRules()) {
+    std::vector<std::string_view> prefixes;
+    if (rule.scope == "PodSpec") {
+      if (auto it = ScopePrefixes().find(kind); it != ScopePrefixes().end()) prefixes = it->second;
+    } else if (rule.scope == "JobSpec") {
+      if (auto it = JobPrefixes().find(kind); it != JobPrefixes().end()) prefixes = it->second;
+    } else if (rule.scope == kind) {
+      prefixes = {""};
+    }
+    for (std::string_view prefix : prefixes) {
+      std::vector<std::string_view> steps = Steps(prefix);
+      for (std::string_view s : Steps(rule.path)) steps.push_back(s);
+      Visit(object, steps, 0, "", [&](const std::string& path, const json::Value& v) {
+        if (Triggers(rule, v)) found(rule, path, v);
+      });
+    }
+  }
+}
+
+constexpr std::string_view kContainers[] = {"containers[]", "initContainers[]"};
+
+}  // namespace
+
+const std::vector<FieldRule>& FieldRules() {
+  using S = Support;
+  static const auto* rules = [] {
+    auto* r = new std::vector<FieldRule>{
+        // Containers and their probes.
+        {"PodSpec", "initContainers[].restartPolicy", "Always", S::kRefuse,
+         "native sidecar containers are not supported yet: Berth would run this init container to completion "
+         "before the others, so a sidecar that never exits would hold the pod in Init forever"},
+        {"PodSpec", "containers[].lifecycle", "", S::kWarn, "lifecycle hooks (postStart, preStop) are not run"},
+        {"PodSpec", "initContainers[].lifecycle", "", S::kWarn, "lifecycle hooks (postStart, preStop) are not run"},
+        {"PodSpec", "containers[].livenessProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
+        {"PodSpec", "containers[].readinessProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
+        {"PodSpec", "containers[].startupProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
+        {"PodSpec", "containers[].stdin", "", S::kWarn, "containers get no standard input (attach is not served yet)"},
+        {"PodSpec", "containers[].tty", "", S::kWarn, "containers get no terminal (attach is not served yet)"},
+        {"PodSpec", "containers[].resources.claims", "", S::kWarn, "dynamic resource claims are not allocated"},
+        {"PodSpec", "containers[].resizePolicy", "", S::kWarn, "in-place resize is not supported"},
+        {"PodSpec", "containers[].volumeMounts[].mountPropagation", "", S::kWarn,
+         "mounts are always private (no propagation)"},
+        {"PodSpec", "containers[].securityContext.capabilities", "", S::kWarn,
+         "capabilities are not changed: containers keep the runtime's default set"},
+        {"PodSpec", "containers[].securityContext.privileged", "", S::kWarn, "privileged mode is not implemented"},
+        {"PodSpec", "containers[].securityContext.readOnlyRootFilesystem", "", S::kWarn,
+         "the root file system is not made read-only"},
+        {"PodSpec", "containers[].securityContext.allowPrivilegeEscalation", "false", S::kWarn,
+         "no_new_privs is not set"},
+        {"PodSpec", "containers[].securityContext.runAsNonRoot", "", S::kWarn, "runAsNonRoot is not checked"},
+        {"PodSpec", "containers[].securityContext.seccompProfile", "", S::kWarn, "seccomp profiles are not applied"},
+        {"PodSpec", "containers[].securityContext.seLinuxOptions", "", S::kWarn, "SELinux labels are not applied"},
+        {"PodSpec", "containers[].securityContext.appArmorProfile", "", S::kWarn, "AppArmor profiles are not applied"},
+        {"PodSpec", "containers[].securityContext.procMount", "Unmasked", S::kWarn, "/proc is always masked"},
+        // Pod-level security.
+        {"PodSpec", "securityContext.fsGroup", "", S::kWarn, "volumes are not given to fsGroup"},
+        {"PodSpec", "securityContext.fsGroupChangePolicy", "", S::kWarn, "volumes are not given to fsGroup"},
+        {"PodSpec", "securityContext.supplementalGroups", "", S::kWarn, "supplemental groups are not set"},
+        {"PodSpec", "securityContext.runAsNonRoot", "", S::kWarn, "runAsNonRoot is not checked"},
+        {"PodSpec", "securityContext.seccompProfile", "", S::kWarn, "seccomp profiles are not applied"},
+        {"PodSpec", "securityContext.seLinuxOptions", "", S::kWarn, "SELinux labels are not applied"},
+        {"PodSpec", "securityContext.appArmorProfile", "", S::kWarn, "AppArmor profiles are not applied"},
+        {"PodSpec", "securityContext.sysctls", "", S::kWarn, "sysctls are not set"},
+        // Placement.
+        {"PodSpec", "affinity.podAffinity", "", S::kWarn, "pod affinity is not considered by the scheduler"},
+        {"PodSpec", "affinity.podAntiAffinity", "", S::kWarn, "pod anti-affinity is not considered by the scheduler"},
+        {"PodSpec", "topologySpreadConstraints", "", S::kWarn, "topology spread constraints are not considered by the scheduler"},
+        {"PodSpec", "priorityClassName", "", S::kWarn, "priorities are not used yet: no ordering or preemption"},
+        {"PodSpec", "priority", "", S::kWarn, "priorities are not used yet: no ordering or preemption"},
+        {"PodSpec", "tolerations[].tolerationSeconds", "", S::kWarn,
+         "pods are evicted from unreachable nodes after the controller-manager's eviction timeout, not after tolerationSeconds"},
+        {"PodSpec", "readinessGates", "", S::kWarn, "readiness gates are not evaluated: readiness comes from the containers"},
+        {"PodSpec", "runtimeClassName", "", S::kWarn, "there is one runtime: the class is ignored"},
+        {"PodSpec", "overhead", "", S::kWarn, "pod overhead is not added to the requests"},
+        // Namespaces, names and network.
+        {"PodSpec", "hostPID", "", S::kWarn, "containers always get their own PID namespace"},
+        {"PodSpec", "hostIPC", "", S::kWarn, "containers always get their own IPC namespace"},
+        {"PodSpec", "shareProcessNamespace", "", S::kWarn, "containers of a pod do not share a PID namespace"},
+        {"PodSpec", "hostAliases", "", S::kWarn, "/etc/hosts entries are not added"},
+        {"PodSpec", "dnsConfig", "", S::kWarn, "there is no cluster DNS yet: the host's resolver is used"},
+        {"PodSpec", "subdomain", "", S::kWarn, "there is no cluster DNS yet: no records are published"},
+        {"PodSpec", "setHostnameAsFQDN", "", S::kWarn, "the hostname is never the FQDN"},
+        {"PodSpec", "imagePullSecrets", "", S::kWarn, "images are not pulled from registries yet"},
+        // Volumes the agent cannot provide (the pod would fail with FailedMount).
+        {"PodSpec", "volumes[].persistentVolumeClaim", "", S::kWarn, "persistent volume claims are not bound or mounted"},
+        {"PodSpec", "volumes[].projected", "", S::kWarn, "projected volumes are not mounted"},
+        {"PodSpec", "volumes[].downwardAPI", "", S::kWarn, "downward API volumes are not mounted"},
+        {"PodSpec", "volumes[].nfs", "", S::kWarn, "NFS volumes are not mounted"},
+        {"PodSpec", "volumes[].csi", "", S::kWarn, "CSI volumes are not mounted"},
+        {"PodSpec", "volumes[].ephemeral", "", S::kWarn, "generic ephemeral volumes are not mounted"},
+        {"PodSpec", "volumes[].image", "", S::kWarn, "image volumes are not mounted"},
+        {"PodSpec", "volumes[].emptyDir.medium", "Memory", S::kWarn, "emptyDir volumes are always on disk"},
+        {"PodSpec", "volumes[].emptyDir.sizeLimit", "", S::kWarn, "emptyDir size limits are not enforced"},
+        // Jobs.
+        {"JobSpec", "completionMode", "Indexed", S::kRefuse,
+         "Indexed Jobs are not supported yet: every pod would get the same work (no JOB_COMPLETION_INDEX); use NonIndexed"},
+        {"JobSpec", "podFailurePolicy", "", S::kWarn, "pod failure policies are not applied: every failure counts against backoffLimit"},
+        {"JobSpec", "successPolicy", "", S::kWarn, "success policies are not applied"},
+        {"JobSpec", "backoffLimitPerIndex", "", S::kWarn, "per-index back-off limits are not applied"},
+        {"JobSpec", "maxFailedIndexes", "", S::kWarn, "per-index failure limits are not applied"},
+        {"JobSpec", "podReplacementPolicy", "Failed", S::kWarn, "replacement pods are created as soon as a pod terminates"},
+        {"JobSpec", "managedBy", "", S::kWarn, "the built-in Job controller manages every Job"},
+        // Custom resources.
+        {"CustomResourceDefinition", "spec.versions[].selectableFields", "", S::kWarn,
+         "field selectors on custom resources support metadata.name and metadata.namespace only"},
+        {"CustomResourceDefinition", "spec.conversion.webhook", "", S::kWarn,
+         "conversion webhooks are not called: versions are served side by side without conversion"},
+    };
+    return r;
+  }();
+  return *rules;
+}
+
+std::vector<std::string> UnhonouredFieldWarnings(std::string_view kind, const json::Value& object) {
+  std::vector<std::string> out;
+  Match(kind, object, [&](const FieldRule& rule, const std::string& path, const json::Value&) {
+    if (rule.support == Support::kWarn) out.push_back(StrCat(path, ": ", rule.why));
+  });
+  return out;
+}
+
+std::vector<api::Cause> UnsupportedFieldCauses(std::string_view kind, const json::Value& object) {
+  std::vector<api::Cause> out;
+  Match(kind, object, [&](const FieldRule& rule, const std::string& path, const json::Value& v) {
+    if (rule.support != Support::kRefuse) return;
+    std::string value = v.is_string() ? StrCat("\"", v.as_string(), "\"") : (v.is_bool() && v.as_bool() ? "true" : "...");
+    out.push_back({"FieldValueNotSupported", StrCat("Unsupported value: ", value, ": ", rule.why), path});
+  });
+  return out;
+}
+
+std::string CompatibilityMarkdown(const std::vector<std::string>& kinds) {
+  std::string out =
+      "# Compatibility: what Berth serves, honours and warns about\n\n"
+      "Generated from `apiserver/registry/kinds/field_support.cc` by `berth-apiserver --print-compatibility`;\n"
+      "a unit test fails when this file and the table differ. The apiserver answers a create or update\n"
+      "that sets a *warned* field with a `Warning: 299` header naming it (kubectl prints it), and refuses\n"
+      "a *refused* field with 422 and the reason. Every other field of the schemas in `schemas/` is\n"
+      "honoured, with the exceptions in `docs/architecture.md` (Services are stored, not routed).\n\n"
+      "## Served kinds\n\n";
+  for (const std::string& k : kinds) StrAppend(&out, "- ", k, "\n");
+  out +=
+      "\nCustom resources of established CustomResourceDefinitions are served too.\n\n"
+      "## Fields stored but not acted on, or refused\n\n"
+      "`PodSpec` rules apply to a Pod's `spec` and to the pod template of Deployments, ReplicaSets,\n"
+      "DaemonSets, Jobs and CronJobs; `JobSpec` rules to a Job's `spec` and a CronJob's job template.\n"
+      "A rule with a value applies when the field has that value; the others when the field is set.\n\n"
+      "| scope | field | when | answer | why |\n|---|---|---|---|---|\n";
+  for (const FieldRule& r : FieldRules()) {
+    StrAppend(&out, "| ", r.scope, " | `", r.path, "` | ", r.when.empty() ? "set" : StrCat("`", r.when, "`"), " | ",
+              r.support == Support::kWarn ? "warning" : "422 refused", " | ", r.why, " |\n");
+  }
+  return out;
+}
+
+std::string CompatibilityDocument() {
+  std::vector<std::string> kinds;
+  for (const auto& t : Catalog::Builtin()->types()) {
+    std::string line = StrCat("`", t->ApiVersion(), "` ", t->kind, " (`", t->plural, "`");
+    if (t->has_status) line += ", /status";
+    if (t->has_scale) line += ", /scale";
+    line += ")";
+    kinds.push_back(std::move(line));
+  }
+  return CompatibilityMarkdown(kinds);
+}
+
+}  // namespace berth::apiserver::registry::kinds
