@@ -31,6 +31,7 @@
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 #include "controllers/builtin/scheduler/scheduler.h"
 #include "controllers/runtime/event_recorder.h"
+#include "controllers/runtime/failure_events.h"
 #include "controllers/runtime/informer.h"
 #include "controllers/runtime/leader_election.h"
 #include "controllers/runtime/status_server.h"
@@ -154,6 +155,13 @@ int main(int argc, char** argv) {
   deploy.SetEventRecorder(&cm_events);
   job_controller.SetEventRecorder(&cm_events);
   if (scheduler) scheduler->SetEventRecorder(&scheduler_events);
+  // A reconcile that fails (or throws: the controller contains it) says why on the object.
+  controllers::ReportFailuresAsEvents(rs.controller(), replicasets, cm_events);
+  controllers::ReportFailuresAsEvents(deploy.controller(), deployments, cm_events);
+  controllers::ReportFailuresAsEvents(job_controller.controller(), jobs, cm_events);
+  controllers::ReportFailuresAsEvents(ds_controller.controller(), daemonsets, cm_events);
+  controllers::ReportFailuresAsEvents(cj_controller.controller(), cronjobs, cm_events);
+  if (scheduler) controllers::ReportFailuresAsEvents(scheduler->controller(), pods, scheduler_events);
   for (controllers::Informer* i : informers) i->Start();
   for (controllers::Informer* i : informers) {
     while (!g_stop && !i->WaitForSync(absl::Milliseconds(200))) {

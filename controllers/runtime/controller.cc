@@ -36,18 +36,32 @@ bool Controller::ProcessOneForTest() {
 void Controller::ProcessKey(const std::string& key, std::stop_token stop) {
   reconciles_++;
   auto started = clock_.MonotonicNow();
-  auto result = reconciler_.Reconcile(Request::FromKey(key), stop);
+  Request request = Request::FromKey(key);
+  absl::StatusOr<Result> result = ReconcileContained(request, stop);
   latency_.Observe(std::chrono::duration<double>(clock_.MonotonicNow() - started).count());
   if (!result.ok()) {
     errors_++;
     BERTH_LOG(Warning, "controller", "Reconcile failed; requeued with backoff", "controller", name_, "key", key,
               "requeues", queue_.NumRequeues(key), "error", result.status().ToString());
+    if (on_failure_) on_failure_(request, result.status());
     queue_.AddRateLimited(key);
   } else {
     queue_.Forget(key);
     if (result->requeue_after > absl::ZeroDuration()) queue_.AddAfter(key, result->requeue_after);
   }
   queue_.Done(key);
+}
+
+absl::StatusOr<Result> Controller::ReconcileContained(const Request& request, std::stop_token stop) {
+  // One object that makes a reconciler throw (a value no parser expected) must cost that object
+  // a back-off, not the process: every other controller and the scheduler live in it too.
+  try {
+    return reconciler_.Reconcile(request, stop);
+  } catch (const std::exception& e) {
+    return absl::InternalError(StrCat("reconcile of ", request.Key(), " threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError(StrCat("reconcile of ", request.Key(), " threw a non-standard exception"));
+  }
 }
 
 std::string Controller::RenderMetrics(const std::vector<const Controller*>& controllers) {

@@ -4,6 +4,7 @@
 // what it does for /metrics-style reporting.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -36,11 +37,16 @@ class Controller {
   // reconcile latency, labelled by controller name (client-go's workqueue metric names).
   static std::string RenderMetrics(const std::vector<const Controller*>& controllers);
 
+  // Called on the worker after each failed reconcile (an error or an exception, which the
+  // controller contains), e.g. to post a Warning Event on the object. Before Start.
+  void OnReconcileFailure(std::function<void(const Request&, const absl::Status&)> fn) { on_failure_ = std::move(fn); }
+
   // Processes one ready key on the calling thread (tests); false if none was ready.
   bool ProcessOneForTest();
 
  private:
   void ProcessKey(const std::string& key, std::stop_token stop);
+  absl::StatusOr<Result> ReconcileContained(const Request& request, std::stop_token stop);
 
   const std::string name_;
   Reconciler& reconciler_;
@@ -48,6 +54,7 @@ class Controller {
   const int workers_;
   WorkQueue queue_;
   std::vector<std::jthread> threads_;
+  std::function<void(const Request&, const absl::Status&)> on_failure_;
   std::atomic<uint64_t> reconciles_{0};
   std::atomic<uint64_t> errors_{0};
   metrics::Histogram latency_{metrics::LatencyBounds()};

@@ -1,5 +1,8 @@
 #include "controllers/runtime/event_recorder.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "core/strings/strings.h"
 
 namespace berth::controllers {
@@ -37,10 +40,33 @@ void EventRecorder::Record(const json::Value& object, const std::string& type, c
   p.at = clock_.Now();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!TakeTokenLocked(p.object_ref.GetString({"uid"}))) {
+      dropped_++;
+      return;
+    }
     if (queue_.size() >= max_queue_) queue_.pop_front();
     queue_.push_back(std::move(p));
   }
   cv_.notify_one();
+}
+
+bool EventRecorder::TakeTokenLocked(const std::string& object_uid) {
+  // client-go's EventSourceObjectSpamFilter: a bucket per object, 25 events at once, then one
+  // more every 5 minutes. A container failing every 2 s does not flood the apiserver.
+  constexpr double kBurst = 25;
+  constexpr double kRefillPerSecond = 1.0 / 300;
+  auto now = clock_.MonotonicNow();
+  if (buckets_.size() > 10000) buckets_.clear();  // bounded memory; a reset only forgives
+  auto [it, inserted] = buckets_.try_emplace(object_uid, Bucket{kBurst, now});
+  Bucket& b = it->second;
+  if (!inserted) {
+    double elapsed = std::chrono::duration<double>(now - b.last).count();
+    b.tokens = std::min(kBurst, b.tokens + elapsed * kRefillPerSecond);
+    b.last = now;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 void EventRecorder::Flush() {

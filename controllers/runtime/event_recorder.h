@@ -4,7 +4,10 @@
 // `kubectl get events` show them). Recording never blocks a reconcile: events queue to one
 // sender thread (bounded; the oldest are dropped under pressure), and repeats of the same
 // (object, reason, message) increment `count` on the existing Event instead of creating more.
+// Like client-go's recorder, each object may have 25 events at once and one more every 5
+// minutes after that; the rest are dropped (and counted).
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -29,6 +32,11 @@ class EventRecorder {
               const std::string& message);
   // Waits until everything queued so far was sent (tests).
   void Flush();
+  // Events dropped by the per-object rate limit.
+  uint64_t dropped() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dropped_;
+  }
 
  private:
   struct Pending {
@@ -36,15 +44,22 @@ class EventRecorder {
     std::string ns, type, reason, message;
     absl::Time at;
   };
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
   void Run();
   void Send(const Pending& p);
+  bool TakeTokenLocked(const std::string& object_uid);
 
   client::ApiClient& api_;
   const std::string component_;
   const Clock& clock_;
   const size_t max_queue_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
+  std::map<std::string, Bucket> buckets_;  // by object uid
+  uint64_t dropped_ = 0;
   std::deque<Pending> queue_;
   size_t in_flight_ = 0;
   bool stop_ = false;

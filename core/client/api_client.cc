@@ -2,6 +2,7 @@
 
 #include "core/api/errors.h"
 #include "core/json/codec.h"
+#include "core/log/log.h"
 #include "core/strings/strings.h"
 
 namespace berth::client {
@@ -92,7 +93,7 @@ absl::StatusOr<json::Value> ApiClient::Call(const std::string& method, const std
     int http = r.ok() ? r->status : 0;
     if (r.ok() && http >= 200 && http < 300) {
       if (r->body.empty()) return json::Value::MakeObject();
-      auto v = json::Parse(r->body, 512);
+      auto v = json::ParseStored(r->body, 512);
       if (!v.ok()) return absl::InternalError(StrCat("undecodable answer to ", method, " ", path));
       return v;
     }
@@ -174,10 +175,14 @@ absl::Status ApiClient::Watch(const Resource& r, const std::string& ns, const Li
   if (timeout_seconds > 0) path += "&timeoutSeconds=" + std::to_string(timeout_seconds);
   absl::Status failure;
   auto status = transport_->Stream(path, [&](const std::string& line) {
-    auto v = json::Parse(line, 512);
+    auto v = json::ParseStored(line, 512);
     if (!v.ok()) {
-      failure = absl::DataLossError(StrCat("undecodable watch event: ", Sv(v.status().message())));
-      return false;
+      // One undecodable event must not end every watch of the kind (the informer would relist
+      // into the same line forever): skip it, say so, and go on with the next.
+      undecodable_events_++;
+      BERTH_LOG(Warning, "client", "Skipped an undecodable watch event", "resource", r.plural, "error",
+                v.status().ToString());
+      return true;
     }
     WatchEvent ev;
     ev.type = v->GetString({"type"});

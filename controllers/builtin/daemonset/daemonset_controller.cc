@@ -7,6 +7,7 @@
 #include "controllers/builtin/scheduler/scheduler.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
+#include "core/intstr/int_or_percent.h"
 #include "core/strings/strings.h"
 
 namespace berth::controllers::builtin {
@@ -113,14 +114,9 @@ absl::StatusOr<Result> DaemonSetController::Reconcile(const Request& request, st
     }
   }
   if (ds.GetString({"spec", "updateStrategy", "type"}, "RollingUpdate") == "RollingUpdate" && !outdated.empty()) {
-    int64_t max_unavailable = 1;
-    if (const json::Value* mu = ds.Get({"spec", "updateStrategy", "rollingUpdate", "maxUnavailable"})) {
-      if (mu->is_int()) {
-        max_unavailable = mu->as_int();
-      } else if (mu->is_string() && !mu->as_string().empty() && mu->as_string().back() == '%') {
-        max_unavailable = desired * std::stoll(mu->as_string()) / 100;
-      }
-    }
+    // Kubernetes rounds a DaemonSet's maxUnavailable percentage up.
+    int64_t max_unavailable =
+        intstr::ScaledValueOr(ds.Get({"spec", "updateStrategy", "rollingUpdate", "maxUnavailable"}), desired, true, 1);
     max_unavailable = std::max<int64_t>(max_unavailable, 1);
     int64_t budget = max_unavailable - (desired - available);
     // Unavailable outdated pods go first: replacing them costs no availability.

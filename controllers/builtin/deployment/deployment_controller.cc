@@ -7,6 +7,8 @@
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/selector/label_selector.h"
+#include "absl/strings/numbers.h"
+#include "core/intstr/int_or_percent.h"
 #include "core/strings/strings.h"
 
 namespace berth::controllers::builtin {
@@ -17,11 +19,8 @@ constexpr char kRevision[] = "deployment.kubernetes.io/revision";
 
 int64_t Revision(const json::Value& obj) {
   std::string r = obj.GetString({"metadata", "annotations", kRevision});
-  try {
-    return r.empty() ? 0 : std::stoll(r);
-  } catch (...) {
-    return 0;
-  }
+  int64_t revision = 0;
+  return absl::SimpleAtoi(r, &revision) ? revision : 0;
 }
 
 // The template as it would be without our hash label: what "the same template" means.
@@ -46,28 +45,6 @@ std::string PodTemplateHash(const json::Value& pod_template, int64_t collision_c
   std::string out;
   for (char c : decimal) out.push_back(kAlphabet[static_cast<unsigned char>(c) % 27]);
   return out;
-}
-
-int64_t ResolveIntOrPercent(const json::Value* value, int64_t total, bool round_up, int64_t fallback) {
-  if (value == nullptr) return fallback;
-  if (value->is_int()) return value->as_int();
-  if (!value->is_string()) return fallback;
-  std::string s = value->as_string();
-  if (s.empty() || s.back() != '%') {
-    try {
-      return std::stoll(s);
-    } catch (...) {
-      return fallback;
-    }
-  }
-  double pct = 0;
-  try {
-    pct = std::stod(s.substr(0, s.size() - 1));
-  } catch (...) {
-    return fallback;
-  }
-  double v = pct * static_cast<double>(total) / 100.0;
-  return static_cast<int64_t>(round_up ? std::ceil(v) : std::floor(v));
 }
 
 DeploymentController::DeploymentController(client::ApiClient& api, Informer& deployments, Informer& replicasets,
@@ -172,9 +149,9 @@ absl::StatusOr<Result> DeploymentController::Reconcile(const Request& request, s
   const json::Value* paused_v = d.Get({"spec", "paused"});
   bool paused = paused_v && paused_v->is_bool() && paused_v->as_bool();
   std::string strategy = d.GetString({"spec", "strategy", "type"}, "RollingUpdate");
-  int64_t max_surge = ResolveIntOrPercent(d.Get({"spec", "strategy", "rollingUpdate", "maxSurge"}), desired, true, 1);
+  int64_t max_surge = intstr::ScaledValueOr(d.Get({"spec", "strategy", "rollingUpdate", "maxSurge"}), desired, true, 1);
   int64_t max_unavailable =
-      ResolveIntOrPercent(d.Get({"spec", "strategy", "rollingUpdate", "maxUnavailable"}), desired, false, 0);
+      intstr::ScaledValueOr(d.Get({"spec", "strategy", "rollingUpdate", "maxUnavailable"}), desired, false, 0);
   if (strategy == "Recreate") {
     max_surge = 0;
     max_unavailable = desired;

@@ -19,8 +19,6 @@ namespace berth::controllers::builtin {
 // Kubernetes' pod-template-hash: FNV-1a over the template (and collision count), encoded with
 // the consonant alphabet.
 std::string PodTemplateHash(const json::Value& pod_template, int64_t collision_count);
-// Resolves an int-or-percent against `total` (surge rounds up, unavailable rounds down).
-int64_t ResolveIntOrPercent(const json::Value* value, int64_t total, bool round_up, int64_t fallback);
 
 class DeploymentController final : public Reconciler {
  public:

@@ -5,6 +5,7 @@
 
 #include "controllers/builtin/common/pods.h"
 #include "core/log/log.h"
+#include "absl/strings/numbers.h"
 #include "core/resource/quantity.h"
 #include "core/strings/strings.h"
 
@@ -54,12 +55,9 @@ bool MatchExpression(const json::Value& expr, const json::Value& labels, const s
   if (op == "Exists") return present;
   if (op == "DoesNotExist") return !present;
   if ((op == "Gt" || op == "Lt") && present && !values.empty()) {
-    try {
-      int64_t a = std::stoll(have), b = std::stoll(values[0]);
-      return op == "Gt" ? a > b : a < b;
-    } catch (...) {
-      return false;
-    }
+    int64_t a = 0, b = 0;
+    if (!absl::SimpleAtoi(have, &a) || !absl::SimpleAtoi(values[0], &b)) return false;
+    return op == "Gt" ? a > b : a < b;
   }
   return false;
 }
@@ -339,6 +337,19 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   std::string key = request.Key();
   ObjectPtr pod = pods_.Get(key);
   if (pod == nullptr || !Ours(*pod)) return Result{};
+  if (const json::Value* gates = pod->Get({"spec", "schedulingGates"}); gates && gates->size() > 0) {
+    // Held until every gate is removed; the update that removes the last one enqueues it again.
+    json::Value updated = *pod;
+    if (SetCondition(updated, "PodScheduled", "False", "SchedulingGated",
+                     "Scheduling is blocked due to non-empty scheduling gates", clock_.Now())) {
+      if (json::Value* c = const_cast<json::Value*>(FindCondition(updated, "PodScheduled"))) c->Erase("lastUpdateTime");
+      auto r = api_.UpdateStatus(client::resources::kPods, updated);
+      if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound && r.status().code() != absl::StatusCode::kAborted) {
+        return r.status();
+      }
+    }
+    return Result{};
+  }
   PodRequests req = RequestsOf(*pod);
   std::string chosen;
   std::map<std::string, int> reasons;
