@@ -226,6 +226,8 @@ int main(int argc, char** argv) {
   sync_options.workers = absl::GetFlag(FLAGS_workers);
   sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);
   agent::PodSync sync(api.get(), pods, *rt, volumes, status, sync_options);
+  controllers::EventRecorder events(*api, "kubelet");
+  if (!fake) sync.SetEventRecorder(&events);  // hollow nodes stay quiet: they stand in for load
   status.Start();
   pods.Start();
   while (!pods.WaitForSync(absl::Milliseconds(500))) {
@@ -240,14 +242,15 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&set, &sig);
   BERTH_LOG(Info, "agent", "Stopping", "signal", sig, "drain", absl::GetFlag(FLAGS_drain));
+  // The sync loop stops first: a draining agent must not restart what it is stopping.
+  sync.controller().Stop();
   if (absl::GetFlag(FLAGS_drain)) {
-    sync.StopAll(absl::Seconds(10));
-    // Let the final statuses reach the apiserver (bounded).
+    sync.StopAll(absl::Seconds(30));
+    // Let the statuses already queued reach the apiserver (bounded).
     for (int i = 0; i < 50 && !status.Idle(); ++i) usleep(100 * 1000);
   }
   heartbeat.Stop();
   api->CancelWatches();
-  sync.controller().Stop();
   pods.Stop();
   status.Stop();
   logs->reset();

@@ -134,7 +134,18 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-[[noreturn]] void ExecMain(const InitSpec& spec, int out_fd, int err_fd) {
+// The workload's own set-up failed (identity, working directory, exec): the cause goes to the
+// init over `error_fd` (close-on-exec, so a successful exec closes it unwritten) and ends up in
+// the container's terminated state as reason StartError, as the kubelet reports it.
+[[noreturn]] void FailStart(int error_fd, const std::string& what) {
+  std::string message = what + ": " + std::strerror(errno);
+  std::fprintf(stderr, "%s\n", message.c_str());
+  ssize_t ignored = write(error_fd, message.data(), std::min<size_t>(message.size(), 256));
+  (void)ignored;
+  _exit(128);
+}
+
+[[noreturn]] void ExecMain(const InitSpec& spec, int out_fd, int err_fd, int error_fd) {
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd >= 0) dup2(null_fd, 0);
   dup2(out_fd, 1);
@@ -142,16 +153,16 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<std::string> argv = spec.argv;
   std::vector<std::string> env = spec.env;
   if (argv.empty()) {
-    std::fprintf(stderr, "no command to run\n");
-    _exit(127);
+    errno = EINVAL;
+    FailStart(error_fd, "no command to run");
   }
   if (spec.run_as_group || spec.run_as_user) {
-    if (setgroups(0, nullptr) != 0) Die("setgroups");
+    if (setgroups(0, nullptr) != 0) FailStart(error_fd, "setgroups");
   }
-  if (spec.run_as_group && setgid(*spec.run_as_group) != 0) Die("setgid");
-  if (spec.run_as_user && setuid(*spec.run_as_user) != 0) Die("setuid");
+  if (spec.run_as_group && setgid(*spec.run_as_group) != 0) FailStart(error_fd, "setgid " + std::to_string(*spec.run_as_group));
+  if (spec.run_as_user && setuid(*spec.run_as_user) != 0) FailStart(error_fd, "setuid " + std::to_string(*spec.run_as_user));
   const std::string& wd = spec.working_dir;
-  if (!wd.empty() && chdir(wd.c_str()) != 0) Die("working directory " + wd);
+  if (!wd.empty() && chdir(wd.c_str()) != 0) FailStart(error_fd, "chdir to the working directory " + wd);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -159,9 +170,25 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   std::vector<char*> envp = CStrings(env);
   environ = envp.data();  // execvp searches the container's PATH
   execvp(args[0], args.data());
-  int code = errno == ENOENT ? 127 : 126;
-  std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-  _exit(code);
+  FailStart(error_fd, "exec: " + argv[0]);
+}
+
+// JSON string body for the exit record (the init is static and links no JSON library).
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
 }
 
 std::string Rfc3339Nano() {
@@ -229,8 +256,10 @@ int main(int argc, char** argv) {
   if (spec.network_namespace) LoopbackUp();
   SetUpFileSystem(spec);
 
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) Die("pipe");
+  int out_pipe[2], err_pipe[2], start_error_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(start_error_pipe, O_CLOEXEC) != 0) {
+    Die("pipe");
+  }
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&handled, s);
@@ -244,17 +273,20 @@ int main(int argc, char** argv) {
     close(kReadyFd);
     close(out_pipe[0]);
     close(err_pipe[0]);
-    ExecMain(spec, out_pipe[1], err_pipe[1]);
+    close(start_error_pipe[0]);
+    ExecMain(spec, out_pipe[1], err_pipe[1], start_error_pipe[1]);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  close(start_error_pipe[1]);
   if (write(kReadyFd, "R", 1) == 1) close(kReadyFd);
   fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
   fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
 
   int main_status = 0;
   bool main_done = false;
-  bool out_open = true, err_open = true;
+  bool out_open = true, err_open = true, start_error_open = true;
+  std::string start_error;
   char buf[65536];
   auto drain = [&](int fd, const char* stream, bool& open_flag) {
     while (open_flag) {
@@ -271,12 +303,22 @@ int main(int argc, char** argv) {
     }
   };
   while (!main_done || out_open || err_open) {
-    struct pollfd fds[3] = {{sig_fd, POLLIN, 0}, {out_open ? out_pipe[0] : -1, POLLIN, 0},
-                            {err_open ? err_pipe[0] : -1, POLLIN, 0}};
+    struct pollfd fds[4] = {{sig_fd, POLLIN, 0}, {out_open ? out_pipe[0] : -1, POLLIN, 0},
+                            {err_open ? err_pipe[0] : -1, POLLIN, 0}, {start_error_open ? start_error_pipe[0] : -1, POLLIN, 0}};
     // Once the main process is gone, descendants that kept the pipes open do not hold us.
     int timeout = main_done ? 0 : -1;
-    int ready = poll(fds, 3, timeout);
+    int ready = poll(fds, 4, timeout);
     if (ready < 0 && errno == EINTR) continue;
+    if (fds[3].revents) {
+      // Written only when the workload's set-up or exec failed; EOF once it exec'd.
+      char reason[300];
+      ssize_t n = read(start_error_pipe[0], reason, sizeof reason);
+      if (n > 0) start_error.append(reason, static_cast<size_t>(n));
+      if (n <= 0) {
+        start_error_open = false;
+        close(start_error_pipe[0]);
+      }
+    }
     if (fds[1].revents) drain(out_pipe[0], "stdout", out_open);
     if (fds[2].revents) drain(err_pipe[0], "stderr", err_open);
     if (fds[0].revents & POLLIN) {
@@ -300,11 +342,20 @@ int main(int argc, char** argv) {
 
   int code = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
   int sig = WIFSIGNALED(main_status) ? WTERMSIG(main_status) : 0;
+  if (start_error_open) {
+    // The main process may have failed so fast that poll never saw the pipe: read what is left.
+    char reason[300];
+    ssize_t n = read(start_error_pipe[0], reason, sizeof reason);
+    if (n > 0) start_error.append(reason, static_cast<size_t>(n));
+  }
   char body_buf[200];
-  int body_len = std::snprintf(body_buf, sizeof body_buf, "{\"exitCode\":%d,\"signal\":%d,\"run\":%lld,\"finishedAt\":\"%s\"}",
+  int body_len = std::snprintf(body_buf, sizeof body_buf, "{\"exitCode\":%d,\"signal\":%d,\"run\":%lld,\"finishedAt\":\"%s\"",
                                code, sig, static_cast<long long>(spec.run), Rfc3339Nano().c_str());
   std::string body(body_buf, static_cast<size_t>(std::max(0, body_len)));
-  body.append(200 - std::min<size_t>(body.size(), 200), ' ');  // a shorter record never leaves an older tail
+  if (!start_error.empty()) body += ",\"reason\":\"StartError\",\"message\":\"" + JsonEscape(start_error.substr(0, 256)) + "\"";
+  body += "}";
+  // A shorter record never leaves an older tail: the region is always written whole.
+  body.append(berth::agent::kExitRecordSize - std::min<size_t>(body.size(), berth::agent::kExitRecordSize), ' ');
   // No fsync: an agent crash, not a reboot, is what this record must outlive (a reboot ends the
   // containers too, and they are restarted per policy).
   ssize_t ignored = pwrite(exit_fd, body.data(), body.size(), berth::agent::kExitRecordOffset);

@@ -37,6 +37,9 @@ constexpr int kInitSpecFd = 4;
 // container holds both (ext4 inode allocation was the largest cost of a launch);
 constexpr int kExitRecordFd = 5;
 constexpr long kExitRecordOffset = 8192;
+// The exit record's region: exit code, signal, run, time, and a StartError's message (<= 256
+// bytes before JSON escaping, which can grow it sixfold at worst).
+constexpr size_t kExitRecordSize = 2048;
 // the start gate: the runtime writes one byte once the init is in its cgroup (the init is
 // exec'd straight from a vfork-style clone, before the agent can place it).
 constexpr int kStartGateFd = 6;

@@ -69,7 +69,8 @@ struct ContainerStatus {
   int64_t pid = 0;               // host PID of the container's init
   int exit_code = 0;
   int signal = 0;                // the signal that ended the main process, 0 if it exited
-  std::string reason;            // Completed, Error, OOMKilled
+  std::string reason;            // Completed, Error, OOMKilled, StartError
+  std::string message;           // StartError: why the workload could not start
   absl::Time started_at = absl::InfinitePast();
   absl::Time finished_at = absl::InfinitePast();
   int runs = 0;                  // how many times this id was started (restarts + 1)

@@ -68,6 +68,7 @@ json::Value TerminatedJson(const ContainerStatus& s, const std::string& id) {
                        {"finishedAt", FormatRfc3339(s.finished_at == absl::InfinitePast() ? s.started_at : s.finished_at)},
                        {"containerID", "berth://" + id}});
   if (s.signal != 0) t.Set("signal", s.signal);
+  if (!s.message.empty()) t.Set("message", s.message);
   return t;
 }
 
@@ -153,6 +154,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   if (!why.empty()) {
     memo.waiting_reason = "ErrImageNeverPull";
     memo.waiting_message = why;
+    StartFailed(pod, memo, "ErrImageNeverPull");
     return absl::FailedPreconditionError(why);
   }
   PodFields fields{pod.GetString({"spec", "nodeName"}), options_.node_address, options_.node_address};
@@ -160,6 +162,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   if (!env.ok()) {
     memo.waiting_reason = "CreateContainerConfigError";
     memo.waiting_message = std::string(env.status().message());
+    StartFailed(pod, memo, "Failed");
     return env.status();
   }
   spec.env = *env;
@@ -175,15 +178,41 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
     // No image metadata to take an entrypoint from: a command is required.
     memo.waiting_reason = "CreateContainerError";
     memo.waiting_message = StrCat("container ", name, " has no command: berth images carry no entrypoint");
+    StartFailed(pod, memo, "Failed");
     return absl::InvalidArgumentError(memo.waiting_message);
   }
   spec.working_dir = container.GetString({"workingDir"});
+  // No process argument, variable or path can hold a NUL byte: say which one has it instead
+  // of letting the launch fail without a cause.
+  for (size_t i = 0; i < spec.argv.size(); ++i) {
+    if (spec.argv[i].find('\0') != std::string::npos) {
+      memo.waiting_reason = "CreateContainerError";
+      memo.waiting_message = StrCat("argument ", i, " of the command (command followed by args) contains a NUL byte");
+      StartFailed(pod, memo, "Failed");
+      return absl::InvalidArgumentError(memo.waiting_message);
+    }
+  }
+  for (const std::string& kv : spec.env) {
+    if (kv.find('\0') != std::string::npos) {
+      memo.waiting_reason = "CreateContainerConfigError";
+      memo.waiting_message = StrCat("environment variable ", kv.substr(0, kv.find('=')), " contains a NUL byte");
+      StartFailed(pod, memo, "Failed");
+      return absl::InvalidArgumentError(memo.waiting_message);
+    }
+  }
+  if (spec.working_dir.find('\0') != std::string::npos) {
+    memo.waiting_reason = "CreateContainerError";
+    memo.waiting_message = "workingDir contains a NUL byte";
+    StartFailed(pod, memo, "Failed");
+    return absl::InvalidArgumentError(memo.waiting_message);
+  }
   if (const json::Value* mounts = container.Find("volumeMounts"); mounts && mounts->is_array()) {
     for (const json::Value& m : mounts->as_array()) {
       auto it = volumes.find(m.GetString({"name"}));
       if (it == volumes.end()) {
         memo.waiting_reason = "CreateContainerConfigError";
         memo.waiting_message = StrCat("volumeMount ", m.GetString({"name"}), " names no volume of the pod");
+        StartFailed(pod, memo, "Failed");
         return absl::InvalidArgumentError(memo.waiting_message);
       }
       std::string source = it->second;
@@ -220,11 +249,29 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   if (!s.ok()) {
     memo.waiting_reason = "RunContainerError";
     memo.waiting_message = std::string(s.message());
+    StartFailed(pod, memo, "Failed");
     return s;
   }
   memo.waiting_reason.clear();
   memo.waiting_message.clear();
+  memo.last_start_error.clear();
+  std::string image = container.GetString({"image"});
+  Event(pod, "Normal", "Pulled", StrCat("Container image \"", image, "\" already present on machine"));
+  Event(pod, "Normal", "Created", StrCat("Created container ", name));
+  Event(pod, "Normal", "Started", StrCat("Started container ", name));
   return absl::OkStatus();
+}
+
+void PodSync::Event(const json::Value& pod, const char* type, const char* reason, const std::string& message) {
+  if (events_ != nullptr) events_->Record(pod, type, reason, message);
+}
+
+void PodSync::StartFailed(const json::Value& pod, ContainerMemo& memo, const char* reason) {
+  // Retried every few seconds: tell each distinct cause once (the recorder would count repeats,
+  // but each repeat is still a request).
+  if (memo.waiting_message == memo.last_start_error) return;
+  memo.last_start_error = memo.waiting_message;
+  Event(pod, "Warning", reason, StrCat("Error: ", memo.waiting_message));
 }
 
 bool PodSync::RecoverLostRun(const json::Value& container, const std::string& restart_policy, const std::string& now,
@@ -315,6 +362,9 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
   for (const char* field : {"initContainers", "containers"}) {
     for (const json::Value& c : Containers(pod, field)) {
       std::string id = ContainerId(uid, c.GetString({"name"}));
+      if (auto st = runtime_.Inspect(id); st.ok() && st->state == State::kRunning) {
+        Event(pod, "Normal", "Killing", StrCat("Stopping container ", c.GetString({"name"})));
+      }
       stops.push_back(std::async(std::launch::async, [this, id, grace] { return runtime_.Stop(id, absl::Seconds(grace)); }));
     }
   }
@@ -339,6 +389,21 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
   return controllers::Result{};
 }
 
+void PodSync::ReportExit(const json::Value& pod, const json::Value& container, const ContainerStatus& s,
+                         ContainerMemo& memo) {
+  if (memo.exit_reported_run == s.runs) return;
+  memo.exit_reported_run = s.runs;
+  std::string name = container.GetString({"name"});
+  if (s.reason == "OOMKilled") {
+    std::string limit = container.GetString({"resources", "limits", "memory"});
+    Event(pod, "Warning", "OOMKilling",
+          StrCat("Container ", name, " was killed by the kernel's OOM killer",
+                 limit.empty() ? std::string() : StrCat(": it reached its memory limit of ", limit)));
+  } else if (s.reason == "StartError") {
+    Event(pod, "Warning", "Failed", StrCat("Error: ", s.message));
+  }
+}
+
 void PodSync::CleanUpOrphans() {
   auto all = runtime_.List();
   if (!all.ok()) return;
@@ -347,11 +412,18 @@ void PodSync::CleanUpOrphans() {
   for (const std::string& key : keys) controller_.Enqueue(key);  // Reconcile removes what the API no longer has
 }
 
-void PodSync::StopAll(absl::Duration grace) {
+void PodSync::StopAll(absl::Duration default_grace) {
   auto all = runtime_.List();
   if (!all.ok()) return;
   std::vector<std::future<void>> stops;
   for (const ContainerStatus& s : *all) {
+    if (s.state != State::kRunning) continue;
+    // Each container gets its own pod's grace period, all at once: the stop takes as long as
+    // the longest grace period, not their sum.
+    absl::Duration grace = default_grace;
+    if (controllers::ObjectPtr pod = pods_.Get(s.pod_key)) {
+      grace = absl::Seconds(IntOr(pod->Get({"spec", "terminationGracePeriodSeconds"}), absl::ToInt64Seconds(default_grace)));
+    }
     stops.push_back(std::async(std::launch::async, [this, id = s.id, grace] { (void)runtime_.Stop(id, grace); }));
   }
   for (auto& f : stops) f.wait();
@@ -427,8 +499,14 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
   std::string volume_error;
   if (!terminal) {
     auto prepared = volumes_.Prepare(pod);
-    if (prepared.ok()) volume_paths = *std::move(prepared);
-    else volume_error = std::string(prepared.status().message());
+    if (prepared.ok()) {
+      volume_paths = *std::move(prepared);
+      memo.volume_error.clear();
+    } else {
+      volume_error = std::string(prepared.status().message());
+      if (volume_error != memo.volume_error) Event(pod, "Warning", "FailedMount", StrCat("MountVolume.SetUp failed: ", volume_error));
+      memo.volume_error = volume_error;
+    }
   }
 
   auto restart_allowed = [&](const ContainerStatus& s) { return RestartAllowed(restart_policy, s.exit_code); };
@@ -460,6 +538,9 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       cm.waiting_message = StrCat("back-off ", absl::FormatDuration(delay), " restarting failed container=",
                                   container.GetString({"name"}), " pod=", pod.GetString({"metadata", "name"}), "_",
                                   pod.GetString({"metadata", "namespace"}), "(", uid, ")");
+      Event(pod, "Warning", "BackOff", StrCat("Back-off restarting failed container ", container.GetString({"name"}),
+                                               " in pod ", pod.GetString({"metadata", "name"}), "_",
+                                               pod.GetString({"metadata", "namespace"}), "(", uid, ")"));
       wake_at(at);
       return;
     }
@@ -484,6 +565,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       } else if (!st.ok()) {
         (void)StartContainer(pod, c, true, volume_paths, cm);
       } else if (st->state == State::kExited && st->exit_code != 0) {
+        ReportExit(pod, c, *st, cm);
         if (restart_policy == "Never") init_failed = true;
         else maybe_restart(c, *st, cm, true);
       }
@@ -520,15 +602,20 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
         } else {
           if (cm.probed_pid != st->pid) {
             cm.probed_pid = st->pid;
-            cm.startup = c.Find("startupProbe") ? ProbeState(*c.Find("startupProbe"), st->started_at, false) : ProbeState();
-            cm.liveness = c.Find("livenessProbe") ? ProbeState(*c.Find("livenessProbe"), st->started_at, true) : ProbeState();
-            cm.readiness = c.Find("readinessProbe") ? ProbeState(*c.Find("readinessProbe"), st->started_at, false) : ProbeState();
+            // A probe without a handler Berth runs (gRPC) counts as absent, as the apiserver
+            // warned at admission: failing it would kill a healthy container in a loop.
+            auto runnable = [&](const char* name) { return c.Find(name) && HasRunnableHandler(*c.Find(name)); };
+            cm.startup = runnable("startupProbe") ? ProbeState(*c.Find("startupProbe"), st->started_at, false) : ProbeState();
+            cm.liveness = runnable("livenessProbe") ? ProbeState(*c.Find("livenessProbe"), st->started_at, true) : ProbeState();
+            cm.readiness = runnable("readinessProbe") ? ProbeState(*c.Find("readinessProbe"), st->started_at, false) : ProbeState();
           }
           bool started = !cm.startup.configured() || cm.startup.ok();
           bool kill = false;
           std::string why;
           if (!started && cm.startup.Due(now_time)) {
-            cm.startup.Record(RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, &cm.startup.last_detail), now_time);
+            bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, &cm.startup.last_detail);
+            if (!ok) Event(pod, "Warning", "Unhealthy", "Startup probe failed: " + cm.startup.last_detail);
+            cm.startup.Record(ok, now_time);
             if (cm.startup.failed()) {
               kill = true;
               why = "Startup probe failed: " + cm.startup.last_detail;
@@ -537,6 +624,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
           }
           if (started && cm.liveness.configured() && cm.liveness.Due(clock_.Now())) {
             bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, &cm.liveness.last_detail);
+            if (!ok) Event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + cm.liveness.last_detail);
             cm.liveness.Record(ok, clock_.Now());
             if (!cm.liveness.ok()) {
               kill = true;
@@ -545,11 +633,14 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
           }
           if (started && cm.readiness.configured() && cm.readiness.Due(clock_.Now())) {
             bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, &cm.readiness.last_detail);
+            if (!ok) Event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + cm.readiness.last_detail);
             cm.readiness.Record(ok, clock_.Now());
           }
           if (kill) {
             BERTH_LOG(Info, "agent.sync", "Killing a container that failed its liveness probe", "pod", key, "container",
                       name, "detail", why);
+            Event(pod, "Normal", "Killing", StrCat("Container ", name, " failed ",
+                                                   cm.startup.failed() ? "startup" : "liveness", " probe, will be restarted"));
             (void)runtime_.Stop(id, absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
           }
           for (const ProbeState* p : {&cm.startup, &cm.liveness, &cm.readiness}) {
@@ -559,6 +650,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       }
       st = runtime_.Inspect(id);
       if (st.ok() && st->state == State::kExited) {
+        ReportExit(pod, c, *st, cm);
         if (restart_allowed(*st)) maybe_restart(c, *st, cm, false);
         else cm.waiting_reason.clear();
       }

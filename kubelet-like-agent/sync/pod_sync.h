@@ -13,6 +13,7 @@
 #include <string>
 
 #include "controllers/runtime/controller.h"
+#include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 #include "kubelet-like-agent/probes/prober.h"
@@ -45,8 +46,14 @@ class PodSync final : public controllers::Reconciler {
   // Pods known to the runtime from an earlier agent run that are gone from the API: stopped and
   // removed. Call once after the pod informer synced.
   void CleanUpOrphans();
-  // Stops every container (drain).
-  void StopAll(absl::Duration grace);
+  // Stops every running container concurrently, each within its pod's grace period
+  // (`default_grace` for pods no longer in the cache). Stop the controller first, or the sync
+  // loop restarts what this stops.
+  void StopAll(absl::Duration default_grace);
+  // Where the kubelet's Events go (Pulled, Created, Started, Failed, Killing, Unhealthy,
+  // BackOff, FailedMount, OOMKilling), so `kubectl describe pod` tells the story. Optional; before
+  // the controller starts.
+  void SetEventRecorder(controllers::EventRecorder* events) { events_ = events; }
 
  private:
   struct ContainerMemo {
@@ -63,12 +70,15 @@ class PodSync final : public controllers::Reconciler {
     json::Value lost;               // the terminated state reported while the runtime has no record
     int lost_restarts = 0;          // restartCount to report with it
     int previous_runs = 0;          // runs before the loss: a restart continues the count
+    int exit_reported_run = 0;      // the run whose end was last told as an Event
+    std::string last_start_error;   // the last Failed event's message, told once per change
   };
   struct PodMemo {
     std::string uid;
     std::map<std::string, ContainerMemo> containers;
     std::string start_time;
     bool deadline_exceeded = false;
+    std::string volume_error;  // the last FailedMount told
   };
 
   absl::StatusOr<controllers::Result> Terminate(const json::Value& pod, PodMemo& memo);
@@ -82,6 +92,12 @@ class PodSync final : public controllers::Reconciler {
   json::Value ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
                                   bool* running, bool* ready, bool* terminated, int* exit_code);
   std::string ImageRootfs(const std::string& image, std::string* why) const;
+  // The end of a run that users need told (OOM kill, start error), once per run.
+  void ReportExit(const json::Value& pod, const json::Value& container, const runtime::ContainerStatus& s,
+                  ContainerMemo& memo);
+  void Event(const json::Value& pod, const char* type, const char* reason, const std::string& message);
+  // A start that failed: the waiting reason and message as a Warning, once per distinct message.
+  void StartFailed(const json::Value& pod, ContainerMemo& memo, const char* reason);
 
   client::ApiClient* api_;
   controllers::Informer& pods_;
@@ -90,6 +106,7 @@ class PodSync final : public controllers::Reconciler {
   StatusManager& status_;
   const PodSyncOptions options_;
   const Clock& clock_;
+  controllers::EventRecorder* events_ = nullptr;
   std::mutex mu_;
   std::map<std::string, PodMemo> memos_;  // by pod key
   controllers::Controller controller_;

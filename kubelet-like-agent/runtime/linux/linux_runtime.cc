@@ -103,6 +103,7 @@ json::Value StatusToJson(const ContainerStatus& s, const std::string& cgroup, ui
   v.Set("exitCode", s.exit_code);
   v.Set("signal", s.signal);
   v.Set("reason", s.reason);
+  if (!s.message.empty()) v.Set("message", s.message);
   v.Set("startedAt", FormatRfc3339Nano(s.started_at));
   v.Set("finishedAt", s.finished_at == absl::InfinitePast() ? "" : FormatRfc3339Nano(s.finished_at));
   v.Set("runs", s.runs);
@@ -200,6 +201,7 @@ void LinuxRuntime::Recover() {
     c.status.exit_code = static_cast<int>(IntAt(*v, "exitCode"));
     c.status.signal = static_cast<int>(IntAt(*v, "signal"));
     c.status.reason = v->GetString({"reason"});
+    c.status.message = v->GetString({"message"});
     c.status.started_at = ParseRfc3339(v->GetString({"startedAt"}), absl::InfinitePast());
     c.status.finished_at = ParseRfc3339(v->GetString({"finishedAt"}), absl::InfinitePast());
     c.status.runs = static_cast<int>(IntAt(*v, "runs"));
@@ -230,11 +232,15 @@ void LinuxRuntime::Recover() {
 
 void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status) {
   ContainerStatus& s = c.status;
-  auto recorded = json::Parse(ReadRegion(RecordPath(s.id), kExitRecordOffset, 512));
+  auto recorded = json::Parse(ReadRegion(RecordPath(s.id), kExitRecordOffset, kExitRecordSize));
+  s.message.clear();
+  std::string recorded_reason;
   if (recorded.ok() && IntAt(*recorded, "run") == s.runs) {
     s.exit_code = static_cast<int>(IntAt(*recorded, "exitCode"));
     s.signal = static_cast<int>(IntAt(*recorded, "signal"));
     s.finished_at = ParseRfc3339(recorded->GetString({"finishedAt"}), absl::Now());
+    recorded_reason = recorded->GetString({"reason"});
+    s.message = recorded->GetString({"message"});
   } else if (have_wait_status) {
     s.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
     s.signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
@@ -246,7 +252,9 @@ void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wai
     s.finished_at = absl::Now();
   }
   int64_t ooms = c.cgroup.empty() ? 0 : options_.cgroups->OomKills(c.cgroup);
-  if (ooms > c.oom_kills_at_start && (s.signal == SIGKILL || s.exit_code == 137)) {
+  if (!recorded_reason.empty()) {
+    s.reason = recorded_reason;  // StartError: the workload never ran
+  } else if (ooms > c.oom_kills_at_start && (s.signal == SIGKILL || s.exit_code == 137)) {
     s.reason = "OOMKilled";
   } else {
     s.reason = s.exit_code == 0 ? "Completed" : "Error";
@@ -439,9 +447,21 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   ssize_t n;
   while ((n = read(ready_read, buf, sizeof buf)) > 0) report.append(buf, static_cast<size_t>(n));
   if (report.empty() || report[0] != 'R') {
-    waitpid(pid, nullptr, 0);
-    (void)options_.cgroups->Remove(c.cgroup);
+    int init_status = 0;
+    waitpid(pid, &init_status, 0);
     std::string why = report.size() > 1 ? report.substr(1) : "the container init exited during set-up";
+    if (report.size() <= 1) {
+      // Say what ended it: a limit too small to start a process in is the usual cause.
+      if (!c.cgroup.empty() && options_.cgroups->OomKills(c.cgroup) > c.oom_kills_at_start) {
+        why = StrCat("the container was killed by the kernel's OOM killer while it was being set up: its memory limit (",
+                     spec.memory_limit_bytes.value_or(0), " bytes) is too small to start a process");
+      } else if (WIFSIGNALED(init_status)) {
+        why = StrCat("the container init was killed by signal ", WTERMSIG(init_status), " during set-up");
+      } else if (WIFEXITED(init_status)) {
+        why = StrCat("the container init exited with code ", WEXITSTATUS(init_status), " during set-up");
+      }
+    }
+    (void)options_.cgroups->Remove(c.cgroup);
     return absl::FailedPreconditionError(StrCat("starting container ", spec.id, ": ", why));
   }
 
