@@ -15,7 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/server/apiserver.h"
 #include "core/log/log.h"
@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
 
   berth::apiserver::ApiServerOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  berth::apiserver::http::ServerOptions listen;
-  if (absl::Status parsed = berth::apiserver::http::ParseListenAddress(absl::GetFlag(FLAGS_listen), listen);
+  berth::http::ServerOptions listen;
+  if (absl::Status parsed = berth::http::ParseListenAddress(absl::GetFlag(FLAGS_listen), listen);
       !parsed.ok()) {
     std::fprintf(stderr, "--listen: %s\n", std::string(parsed.message()).c_str());
     return 2;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 #include "core/flags/dashed_flags.h"
@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--runtime must be linux or fake\n");
     return 2;
   }
-  apiserver::http::InitializeNetworkThreads(2);
+  http::InitializeNetworkThreads(2);
   auto api = client::ApiClient::Connect(absl::GetFlag(FLAGS_server));
 
   std::unique_ptr<agent::runtime::Runtime> rt;

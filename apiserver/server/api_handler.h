@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/metrics.h"

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/registry.h"
 #include "core/json/codec.h"

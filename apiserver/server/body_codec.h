@@ -4,7 +4,7 @@
 // 415 with the accepted types named; malformed bodies are 400 naming the problem.
 
 #include "absl/status/statusor.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "apiserver/registry/registry.h"
 #include "core/json/value.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "core/json/value.h"
 
 namespace berth::apiserver::server {

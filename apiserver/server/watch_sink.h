@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "apiserver/watch/watch_cache.h"
 
 namespace berth::apiserver::server {

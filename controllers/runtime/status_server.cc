@@ -5,13 +5,13 @@
 namespace berth::controllers {
 
 absl::StatusOr<std::unique_ptr<StatusServer>> StatusServer::Start(const std::string& listen) {
-  apiserver::http::ServerOptions options;
-  if (absl::Status s = apiserver::http::ParseListenAddress(listen, options); !s.ok()) return s;
+  http::ServerOptions options;
+  if (absl::Status s = http::ParseListenAddress(listen, options); !s.ok()) return s;
   std::unique_ptr<StatusServer> self(new StatusServer());
   self->host_ = options.host;
   StatusServer* raw = self.get();
-  auto server = apiserver::http::StartServer(
-      options, [raw](apiserver::http::Request request, std::shared_ptr<apiserver::http::Responder> responder) {
+  auto server = http::StartServer(
+      options, [raw](http::Request request, std::shared_ptr<http::Responder> responder) {
         raw->Handle(request, *responder);
       });
   if (!server.ok()) return server.status();
@@ -30,8 +30,8 @@ void StatusServer::AddControllers(const std::vector<Controller*>& controllers) {
   controllers_.insert(controllers_.end(), controllers.begin(), controllers.end());
 }
 
-void StatusServer::Handle(const apiserver::http::Request& request, apiserver::http::Responder& responder) {
-  apiserver::http::Response response;
+void StatusServer::Handle(const http::Request& request, http::Responder& responder) {
+  http::Response response;
   response.content_type = "text/plain; charset=utf-8";
   if (request.method != "GET") {
     response.status = 405;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "controllers/runtime/controller.h"
 
 namespace berth::controllers {
@@ -28,9 +28,9 @@ class StatusServer {
 
  private:
   StatusServer() = default;
-  void Handle(const apiserver::http::Request& request, apiserver::http::Responder& responder);
+  void Handle(const http::Request& request, http::Responder& responder);
 
-  std::unique_ptr<apiserver::http::Server> server_;
+  std::unique_ptr<http::Server> server_;
   std::string host_;
   mutable std::mutex mu_;
   std::vector<const Controller*> controllers_;

@@ -12,7 +12,7 @@
 namespace berth::agent {
 namespace {
 
-using apiserver::http::Response;
+using http::Response;
 
 Response Text(int status, std::string body) {
   Response r;
@@ -22,7 +22,7 @@ Response Text(int status, std::string body) {
   return r;
 }
 
-bool Flag(const apiserver::http::Request& r, const char* name) {
+bool Flag(const http::Request& r, const char* name) {
   std::string v = r.Query(name);
   return v == "true" || v == "1" || v == "True";
 }
@@ -81,12 +81,12 @@ std::string RenderLog(const std::string& path, const LogQuery& query, int64_t* o
 
 absl::StatusOr<std::unique_ptr<LogServer>> LogServer::Start(const std::string& listen, runtime::Runtime& runtime,
                                                             const Clock& clock) {
-  apiserver::http::ServerOptions options;
-  if (absl::Status s = apiserver::http::ParseListenAddress(listen, options); !s.ok()) return s;
+  http::ServerOptions options;
+  if (absl::Status s = http::ParseListenAddress(listen, options); !s.ok()) return s;
   std::unique_ptr<LogServer> self(new LogServer(runtime, clock));
   LogServer* raw = self.get();
-  auto server = apiserver::http::StartServer(options, [raw](apiserver::http::Request request,
-                                                            std::shared_ptr<apiserver::http::Responder> responder) {
+  auto server = http::StartServer(options, [raw](http::Request request,
+                                                            std::shared_ptr<http::Responder> responder) {
     raw->Handle(request, std::move(responder));
   });
   if (!server.ok()) return server.status();
@@ -105,7 +105,7 @@ LogServer::~LogServer() {
   for (auto& f : followers) f.thread.join();
 }
 
-void LogServer::Handle(const apiserver::http::Request& request, std::shared_ptr<apiserver::http::Responder> responder) {
+void LogServer::Handle(const http::Request& request, std::shared_ptr<http::Responder> responder) {
   const auto& seg = request.segments;
   std::vector<std::string> parts;
   for (const std::string& s : seg) {
@@ -170,7 +170,7 @@ void LogServer::Handle(const apiserver::http::Request& request, std::shared_ptr<
                         done});
 }
 
-void LogServer::Follow(std::shared_ptr<apiserver::http::Stream> stream, std::string path, std::string container_id,
+void LogServer::Follow(std::shared_ptr<http::Stream> stream, std::string path, std::string container_id,
                        LogQuery query, int64_t offset) {
   LogQuery tail_free = query;
   tail_free.tail_lines = -1;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
@@ -39,13 +39,13 @@ class LogServer {
 
  private:
   LogServer(runtime::Runtime& runtime, const Clock& clock) : runtime_(runtime), clock_(clock) {}
-  void Handle(const apiserver::http::Request& request, std::shared_ptr<apiserver::http::Responder> responder);
-  void Follow(std::shared_ptr<apiserver::http::Stream> stream, std::string path, std::string container_id,
+  void Handle(const http::Request& request, std::shared_ptr<http::Responder> responder);
+  void Follow(std::shared_ptr<http::Stream> stream, std::string path, std::string container_id,
               LogQuery query, int64_t offset);
 
   runtime::Runtime& runtime_;
   const Clock& clock_;
-  std::unique_ptr<apiserver::http::Server> server_;
+  std::unique_ptr<http::Server> server_;
   std::atomic<bool> stopping_{false};
   struct Follower {
     std::thread thread;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "apiserver/registry/resource_type.h"
 #include "apiserver/watch/watch_cache.h"
 #include "core/json/value.h"

@@ -18,12 +18,12 @@
 #include <cpprest/producerconsumerstream.h>
 #include <pplx/threadpool.h>
 
-#include "apiserver/http/http.h"
+#include "core/http/http.h"
 #include "core/log/log.h"
 #include "absl/strings/numbers.h"
 #include "core/strings/strings.h"
 
-namespace berth::apiserver::http {
+namespace berth::http {
 namespace {
 
 using web::http::http_request;
@@ -419,4 +419,4 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(ServerOptions options, Handl
   return last;
 }
 
-}  // namespace berth::apiserver::http
+}  // namespace berth::http

@@ -1,5 +1,5 @@
 #pragma once
-// File: apiserver/http/http.h
+// File: core/http/http.h
 // Berth's own small HTTP server interface. The cpprestsdk adapter (cpprest_server.cc) is the
 // only translation unit that includes <cpprest/...>: it keeps compile times down and a later
 // swap (Boost.Beast) local.
@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace berth::apiserver::http {
+namespace berth::http {
 
 struct Request {
   std::string method;                        // "GET", "POST", ...
@@ -93,4 +93,4 @@ absl::Status ParseListenAddress(std::string_view address, ServerOptions& options
 std::string PercentDecode(std::string_view s, bool plus_is_space);
 std::map<std::string, std::string> ParseQuery(std::string_view query);
 
-}  // namespace berth::apiserver::http
+}  // namespace berth::http
