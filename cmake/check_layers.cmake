@@ -8,6 +8,8 @@
 #   third-party adapters  <rocksdb/...> only in apiserver/storage/rocksdb/, <cpprest/...> only in
 #                         the two cpprestsdk adapters, <yaml-cpp/...> only in core/yaml/,
 #                         <boost/beast...> only in core/http/
+#   time                  outside core/time/ (and the log's own timestamps) nothing reads a clock
+#                         or sleeps directly: time comes from an injected Clock (style.md 2.7)
 # Tests, benchmarks and test helpers (unit/, e2e/, bench/, testing/) may include anything.
 cmake_minimum_required(VERSION 3.20)
 if(NOT ROOT)
@@ -59,6 +61,20 @@ foreach(layer core controllers kubelet-like-agent apiserver)
           string(APPEND violations "  ${f}: only its adapter may include <${path}>\n")
         endif()
       endforeach()
+    endforeach()
+  endforeach()
+endforeach()
+
+foreach(layer core controllers kubelet-like-agent apiserver)
+  file(GLOB_RECURSE sources RELATIVE ${ROOT} ${ROOT}/${layer}/*.h ${ROOT}/${layer}/*.cc)
+  foreach(f ${sources})
+    if(f MATCHES "^core/time/" OR f STREQUAL "core/log/log.cc")
+      continue()
+    endif()
+    file(STRINGS ${ROOT}/${f} uses REGEX "absl::Now\\(\\)|steady_clock::now\\(|system_clock::now\\(|sleep_for\\(|usleep\\(")
+    foreach(line ${uses})
+      string(STRIP "${line}" line)
+      string(APPEND violations "  ${f}: reads the clock or sleeps directly (inject a Clock): ${line}\n")
     endforeach()
   endforeach()
 endforeach()

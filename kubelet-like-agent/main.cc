@@ -247,7 +247,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_drain)) {
     sync.StopAll(absl::Seconds(30));
     // Let the statuses already queued reach the apiserver (bounded).
-    for (int i = 0; i < 50 && !status.Idle(); ++i) usleep(100 * 1000);
+    for (int i = 0; i < 50 && !status.Idle(); ++i) RealClock::Get().SleepFor(absl::Milliseconds(100));
   }
   heartbeat.Stop();
   api->CancelWatches();

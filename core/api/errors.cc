@@ -25,7 +25,9 @@ constexpr Row kTable[] = {
     {absl::StatusCode::kNotFound, 404, "NotFound"},
     {absl::StatusCode::kAlreadyExists, 409, "AlreadyExists"},
     {absl::StatusCode::kAborted, 409, "Conflict"},
-    {absl::StatusCode::kFailedPrecondition, 409, "Conflict"},
+    // Its own reason, so a client tells a failed precondition (uid) from a stale resourceVersion;
+    // client-go still sees a 409 with an unknown reason as IsConflict.
+    {absl::StatusCode::kFailedPrecondition, 409, "FailedPrecondition"},
     {absl::StatusCode::kOutOfRange, 410, "Expired"},
     {absl::StatusCode::kResourceExhausted, 429, "TooManyRequests"},
     {absl::StatusCode::kUnavailable, 503, "ServiceUnavailable"},

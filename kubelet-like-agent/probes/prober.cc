@@ -79,14 +79,14 @@ int Connect(const std::string& host, int port, absl::Duration timeout, std::stri
 }
 
 bool HttpGet(const json::Value& action, const json::Value& container, const std::string& address,
-             absl::Duration timeout, std::string* detail) {
+             absl::Duration timeout, const Clock& clock, std::string* detail) {
   std::string host = action.GetString({"host"}, address);
   int port = ResolvePort(action.Find("port"), container);
   if (port <= 0) {
     *detail = "httpGet: no usable port";
     return false;
   }
-  absl::Time deadline = absl::Now() + timeout;
+  auto deadline = clock.MonotonicNow() + absl::ToChronoMilliseconds(timeout);
   int fd = Connect(host, port, timeout, detail);
   if (fd < 0) return false;
   std::string path = action.GetString({"path"}, "/");
@@ -99,10 +99,11 @@ bool HttpGet(const json::Value& action, const json::Value& container, const std:
   size_t sent = 0;
   std::string response;
   char buf[1024];
-  while (absl::Now() < deadline) {
+  while (clock.MonotonicNow() < deadline) {
     short events = sent < request.size() ? POLLOUT : POLLIN;
     pollfd p{fd, events, 0};
-    int left = static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.MonotonicNow());
+    int left = static_cast<int>(std::max<int64_t>(1, remaining.count()));
     if (poll(&p, 1, left) <= 0) break;
     if (events == POLLOUT) {
       ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -135,7 +136,8 @@ bool HasRunnableHandler(const json::Value& probe) {
 }
 
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,
-              const std::string& container_id, const std::string& pod_address, std::string* detail) {
+              const std::string& container_id, const std::string& pod_address, const Clock& clock,
+              std::string* detail) {
   absl::Duration timeout = absl::Seconds(std::max<int64_t>(1, IntOr(probe, "timeoutSeconds", 1)));
   if (const json::Value* exec = probe.Find("exec")) {
     std::vector<std::string> argv;
@@ -150,7 +152,7 @@ bool RunProbe(const json::Value& probe, const json::Value& container, runtime::R
     if (*code != 0) *detail = StrCat("command exited with ", *code);
     return *code == 0;
   }
-  if (const json::Value* http = probe.Find("httpGet")) return HttpGet(*http, container, pod_address, timeout, detail);
+  if (const json::Value* http = probe.Find("httpGet")) return HttpGet(*http, container, pod_address, timeout, clock, detail);
   if (const json::Value* tcp = probe.Find("tcpSocket")) {
     int port = ResolvePort(tcp->Find("port"), container);
     int fd = Connect(tcp->GetString({"host"}, pod_address), port, timeout, detail);

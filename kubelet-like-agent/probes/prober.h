@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/json/value.h"
+#include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
 namespace berth::agent {
@@ -19,7 +20,8 @@ bool HasRunnableHandler(const json::Value& probe);
 
 // Runs one probe once. OK(true) success, OK(false) failure (with `detail` saying why).
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,
-              const std::string& container_id, const std::string& pod_address, std::string* detail);
+              const std::string& container_id, const std::string& pod_address, const Clock& clock,
+              std::string* detail);
 
 // One probe of one container: when it is due and what its thresholds make of the results.
 class ProbeState {

@@ -378,7 +378,12 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
     opts.Ensure({"preconditions"}).Set("uid", uid);
     absl::Status s = api_->Delete(client::resources::kPods, pod.GetString({"metadata", "namespace"}),
                                   pod.GetString({"metadata", "name"}), opts);
-    if (!s.ok() && s.code() != absl::StatusCode::kNotFound && s.code() != absl::StatusCode::kFailedPrecondition) return s;
+    // NotFound: already gone. A failed uid precondition (409) means the name now belongs to a
+    // new pod: this one is gone too.
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound && s.code() != absl::StatusCode::kFailedPrecondition &&
+        s.code() != absl::StatusCode::kAborted) {
+      return s;
+    }
   }
   for (const char* field : {"initContainers", "containers"}) {
     for (const json::Value& c : Containers(pod, field)) (void)runtime_.Remove(ContainerId(uid, c.GetString({"name"})));
@@ -613,7 +618,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
           bool kill = false;
           std::string why;
           if (!started && cm.startup.Due(now_time)) {
-            bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, &cm.startup.last_detail);
+            bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, clock_, &cm.startup.last_detail);
             if (!ok) Event(pod, "Warning", "Unhealthy", "Startup probe failed: " + cm.startup.last_detail);
             cm.startup.Record(ok, now_time);
             if (cm.startup.failed()) {
@@ -623,7 +628,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
             started = cm.startup.ok();
           }
           if (started && cm.liveness.configured() && cm.liveness.Due(clock_.Now())) {
-            bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, &cm.liveness.last_detail);
+            bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.liveness.last_detail);
             if (!ok) Event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + cm.liveness.last_detail);
             cm.liveness.Record(ok, clock_.Now());
             if (!cm.liveness.ok()) {
@@ -632,7 +637,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
             }
           }
           if (started && cm.readiness.configured() && cm.readiness.Due(clock_.Now())) {
-            bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, &cm.readiness.last_detail);
+            bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.readiness.last_detail);
             if (!ok) Event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + cm.readiness.last_detail);
             cm.readiness.Record(ok, clock_.Now());
           }

@@ -56,6 +56,11 @@ TEST(ErrorsTest, RoundTripThroughHttp) {
   EXPECT_EQ(conflict.code(), absl::StatusCode::kAborted);
   absl::Status exists = FromHttp(409, json::Serialize(ToHttp(AlreadyExists({"", "pods", "x", ""})).body));
   EXPECT_EQ(exists.code(), absl::StatusCode::kAlreadyExists);
+  // A failed precondition keeps its code through HTTP instead of becoming a Conflict.
+  HttpError fp = ToHttp(absl::FailedPreconditionError("namespace is terminating"));
+  EXPECT_EQ(fp.code, 409);
+  EXPECT_EQ(fp.body.GetString({"reason"}), "FailedPrecondition");
+  EXPECT_EQ(FromHttp(fp.code, json::Serialize(fp.body)).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(FromHttp(502, "<html>").code(), absl::StatusCode::kInternal);
 }
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/eventfd.h>
@@ -238,18 +239,18 @@ void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wai
   if (recorded.ok() && IntAt(*recorded, "run") == s.runs) {
     s.exit_code = static_cast<int>(IntAt(*recorded, "exitCode"));
     s.signal = static_cast<int>(IntAt(*recorded, "signal"));
-    s.finished_at = ParseRfc3339(recorded->GetString({"finishedAt"}), absl::Now());
+    s.finished_at = ParseRfc3339(recorded->GetString({"finishedAt"}), options_.clock->Now());
     recorded_reason = recorded->GetString({"reason"});
     s.message = recorded->GetString({"message"});
   } else if (have_wait_status) {
     s.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
     s.signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
-    s.finished_at = absl::Now();
+    s.finished_at = options_.clock->Now();
   } else {
     // The init was killed before it could record anything (kill -9 of the container's PID 1).
     s.exit_code = 137;
     s.signal = SIGKILL;
-    s.finished_at = absl::Now();
+    s.finished_at = options_.clock->Now();
   }
   int64_t ooms = c.cgroup.empty() ? 0 : options_.cgroups->OomKills(c.cgroup);
   if (!recorded_reason.empty()) {
@@ -473,7 +474,7 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   c.status.container_name = spec.container_name;
   c.status.state = State::kRunning;
   c.status.pid = pid;
-  c.status.started_at = absl::Now();
+  c.status.started_at = options_.clock->Now();
   c.status.runs = runs + 1;
   c.status.log_path = spec.log_path;
   c.status.previous_log_path = previous;
@@ -600,19 +601,29 @@ absl::StatusOr<int> LinuxRuntime::Exec(std::string_view id, const std::vector<st
       close(fd);
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  // Wait on a pidfd with the time left (no polling loop), on the runtime's clock.
+  auto deadline = options_.clock->MonotonicNow() + absl::ToChronoMilliseconds(timeout);
+  int pidfd = PidfdOpen(child);
   int status = 0;
   while (true) {
     pid_t r = waitpid(child, &status, WNOHANG);
     if (r == child) break;
-    if (r < 0) return absl::InternalError(StrCat("waitpid: ", std::strerror(errno)));
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (r < 0) {
+      if (pidfd >= 0) close(pidfd);
+      return absl::InternalError(StrCat("waitpid: ", std::strerror(errno)));
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - options_.clock->MonotonicNow());
+    if (left.count() <= 0) {
       kill(child, SIGKILL);
       waitpid(child, &status, 0);
+      if (pidfd >= 0) close(pidfd);
       return absl::DeadlineExceededError(StrCat("exec ", argv[0], " timed out after ", absl::FormatDuration(timeout)));
     }
-    usleep(2000);
+    // Readable once the child has exited; without a pidfd (old kernel), short naps.
+    pollfd p{pidfd, POLLIN, 0};
+    poll(&p, 1, static_cast<int>(pidfd >= 0 ? std::min<int64_t>(left.count(), 1000) : 2));
   }
+  if (pidfd >= 0) close(pidfd);
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (code == 125) return absl::UnavailableError(StrCat("cannot enter the namespaces of container ", id));
   return code;

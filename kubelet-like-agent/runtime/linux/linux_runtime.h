@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
@@ -24,6 +25,8 @@ struct LinuxRuntimeOptions {
   std::string state_dir;   // checkpoints and per-container files
   std::string init_path;   // berth-container-init
   std::unique_ptr<CgroupDriver> cgroups;
+  // Start and finish times of containers (checkpoints, status). Must outlive the runtime.
+  const Clock* clock = &RealClock::Get();
 };
 
 class LinuxRuntime final : public Runtime {

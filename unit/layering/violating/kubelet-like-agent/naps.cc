@@ -1,0 +1,3 @@
+// Fixture: time comes from an injected Clock.
+#include "core/time/clock.h"
+void Nap() { usleep(10); }
