@@ -21,7 +21,15 @@ Informer::Informer(client::ApiClient& api, client::Resource resource, std::strin
 
 Informer::~Informer() { Stop(); }
 
-void Informer::AddHandlers(EventHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+void Informer::AddHandlers(EventHandlers handlers) {
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  handlers_.push_back(std::move(handlers));
+}
+
+std::vector<EventHandlers> Informer::Handlers() const {
+  std::lock_guard<std::mutex> lock(handlers_mu_);
+  return handlers_;
+}
 
 void Informer::AddIndex(const std::string& name, std::function<std::vector<std::string>(const json::Value&)> fn) {
   index_fns_[name] = std::move(fn);
@@ -131,7 +139,7 @@ absl::Status Informer::ListAndReplace() {
     lists_++;
   }
   synced_cv_.notify_all();
-  for (const auto& h : handlers_) {
+  for (const auto& h : Handlers()) {
     for (const auto& d : deletes) if (h.on_delete) h.on_delete(d);
     for (const auto& [o, n] : updates) {
       if (o == nullptr) {
@@ -167,7 +175,7 @@ void Informer::Apply(const std::string& type, json::Value object) {
       cache_[key] = obj;
     }
   }
-  for (const auto& h : handlers_) {
+  for (const auto& h : Handlers()) {
     if (type == "DELETED") {
       if (h.on_delete) h.on_delete(obj);
     } else if (old_obj == nullptr) {
@@ -194,6 +202,7 @@ void Informer::Run() {
     }
     absl::Status s = api_.Watch(resource_, ns_, selectors_, last_resource_version(),
                                 [this](const client::WatchEvent& e) {
+                                  if (stop_.load()) return false;  // stopping: no handler runs any more
                                   Apply(e.type, e.object);
                                   return !stop_.load();
                                 },

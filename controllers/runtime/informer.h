@@ -46,7 +46,8 @@ class Informer {
   bool WaitForLists(int n, absl::Duration timeout);
   ~Informer();
 
-  // Before Start.
+  // Before Start, normally; a handler added later sees only the changes after it. The objects
+  // the handlers capture must outlive the informer's thread (Stop first).
   void AddHandlers(EventHandlers handlers);
   void AddIndex(const std::string& name, std::function<std::vector<std::string>(const json::Value&)> fn);
 
@@ -66,6 +67,7 @@ class Informer {
   void Run();
   absl::Status ListAndReplace();
   void Apply(const std::string& type, json::Value object);
+  std::vector<EventHandlers> Handlers() const;
   void IndexLocked(const std::string& key, const json::Value* old_obj, const json::Value* new_obj);
 
   client::ApiClient& api_;
@@ -73,6 +75,7 @@ class Informer {
   const std::string ns_;
   const client::ListOptions selectors_;
   const Clock& clock_;
+  mutable std::mutex handlers_mu_;
   std::vector<EventHandlers> handlers_;
   std::map<std::string, std::function<std::vector<std::string>(const json::Value&)>> index_fns_;
 

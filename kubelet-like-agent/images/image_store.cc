@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/image/reference.h"
 #include "core/json/codec.h"
 #include "core/strings/strings.h"
 
@@ -79,15 +80,13 @@ void ApplyLayer(const fs::path& layer, const fs::path& rootfs) {
 
 absl::StatusOr<std::string> ImportImage(const std::string& store_dir, const std::string& reference,
                                         const std::string& source) {
-  std::string name = reference, tag = "latest";
-  size_t colon = reference.rfind(':');
-  if (colon != std::string::npos && reference.find('/', colon) == std::string::npos) {
-    name = reference.substr(0, colon);
-    tag = reference.substr(colon + 1);
+  auto parsed = image::ParseReference(reference);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->digest.empty()) {
+    return absl::InvalidArgumentError(StrCat("image reference \"", reference, "\": the store keeps images by name and tag, not digest"));
   }
-  if (name.empty() || tag.empty() || name.find("..") != std::string::npos) {
-    return absl::InvalidArgumentError(StrCat("bad image reference \"", reference, "\""));
-  }
+  std::string name = parsed->Name();
+  std::string tag = parsed->tag.empty() ? "latest" : parsed->tag;
   std::error_code ec;
   fs::path dest = fs::path(store_dir) / name / tag;
   fs::path staging = fs::path(store_dir) / name / (tag + ".importing");

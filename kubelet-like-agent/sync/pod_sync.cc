@@ -7,6 +7,8 @@
 
 #include "core/json/codec.h"
 #include "core/log/log.h"
+#include "core/image/reference.h"
+#include "core/object/conditions.h"
 #include "core/resource/quantity.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
@@ -34,26 +36,11 @@ json::Value Obj(std::initializer_list<std::pair<const char*, json::Value>> field
   return v;
 }
 
-// The previous status of a condition, to keep lastTransitionTime stable while it holds.
-std::string TransitionTime(const json::Value& pod, const std::string& type, const std::string& status,
-                           const std::string& now) {
-  const json::Value* conditions = pod.Get({"status", "conditions"});
-  if (conditions && conditions->is_array()) {
-    for (const json::Value& c : conditions->as_array()) {
-      if (c.GetString({"type"}) == type && c.GetString({"status"}) == status) {
-        std::string t = c.GetString({"lastTransitionTime"});
-        if (!t.empty()) return t;
-      }
-    }
-  }
-  return now;
-}
-
 json::Value Condition(const json::Value& pod, const std::string& type, bool ok, const std::string& reason,
                       const std::string& now) {
   std::string status = ok ? "True" : "False";
   json::Value c = Obj({{"type", type}, {"status", status}, {"lastProbeTime", nullptr},
-                       {"lastTransitionTime", TransitionTime(pod, type, status, now)}});
+                       {"lastTransitionTime", object::TransitionTime(pod, type, status, now)}});
   if (!ok && !reason.empty()) c.Set("reason", reason);
   return c;
 }
@@ -119,14 +106,17 @@ PodSync::PodSync(client::ApiClient* api, controllers::Informer& pods, runtime::R
   });
 }
 
-std::string PodSync::ImageRootfs(const std::string& image, std::string* why) const {
+std::string PodSync::ImageRootfs(const std::string& image, std::string* why, std::string* reason) const {
   if (image == "host" || options_.any_image) return "";
-  std::string name = image, tag = "latest";
-  size_t colon = image.rfind(':');
-  if (colon != std::string::npos && image.find('/', colon) == std::string::npos) {
-    name = image.substr(0, colon);
-    tag = image.substr(colon + 1);
+  auto reference = image::ParseReference(image);
+  if (!reference.ok()) {
+    *reason = "InvalidImageName";
+    *why = std::string(reference.status().message());
+    return "";
   }
+  *reason = "ErrImageNeverPull";
+  std::string name = reference->Name();
+  std::string tag = reference->tag.empty() ? "latest" : reference->tag;
   std::string rootfs = StrCat(options_.image_dir, "/", name, "/", tag, "/rootfs");
   std::error_code ec;
   if (options_.image_dir.empty() || !fs::is_directory(rootfs, ec)) {
@@ -149,12 +139,12 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.pod_uid = uid;
   spec.container_name = name;
   spec.hostname = pod.GetString({"metadata", "name"});
-  std::string why;
-  spec.rootfs = ImageRootfs(container.GetString({"image"}), &why);
+  std::string why, reason;
+  spec.rootfs = ImageRootfs(container.GetString({"image"}), &why, &reason);
   if (!why.empty()) {
-    memo.waiting_reason = "ErrImageNeverPull";
+    memo.waiting_reason = reason;
     memo.waiting_message = why;
-    StartFailed(pod, memo, "ErrImageNeverPull");
+    StartFailed(pod, memo, reason == "InvalidImageName" ? "InspectFailed" : "ErrImageNeverPull");
     return absl::FailedPreconditionError(why);
   }
   PodFields fields{pod.GetString({"spec", "nodeName"}), options_.node_address, options_.node_address};

@@ -91,7 +91,9 @@ class PodSync final : public controllers::Reconciler {
                       ContainerMemo& memo);
   json::Value ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
                                   bool* running, bool* ready, bool* terminated, int* exit_code);
-  std::string ImageRootfs(const std::string& image, std::string* why) const;
+  // The image's root file system in the store; "" for the host's. On failure `why` says what
+  // and `reason` is the waiting reason (ErrImageNeverPull, InvalidImageName).
+  std::string ImageRootfs(const std::string& image, std::string* why, std::string* reason) const;
   // The end of a run that users need told (OOM kill, start error), once per run.
   void ReportExit(const json::Value& pod, const json::Value& container, const runtime::ContainerStatus& s,
                   ContainerMemo& memo);

@@ -212,6 +212,14 @@ TEST_F(PodSyncTest, AfterARebootLostRunsAreRestartedPerPolicy) {
   for (const char* n : {"never", "onfailure"}) {
     ASSERT_TRUE(StatusEventually(n, [](const json::Value& s) { return ContainerState(s) == "running:"; }));
   }
+  // The new agent learns what ran from its informer's cache: wait until the cache shows it too.
+  for (const char* n : {"always", "never", "onfailure"}) {
+    ASSERT_TRUE(Eventually([&] {
+      auto cached = pods_->Get(std::string("default/") + n);
+      if (!cached || !cached->Find("status") || ContainerState(*cached->Find("status")) != "running:") return false;
+      return std::string(n) != "always" || restarts(*cached->Find("status")) == 1;
+    }));
+  }
   // The machine reboots: processes and the runtime's records are gone; a new agent process
   // (new sync loop, empty runtime) finds the pods the API still shows running.
   runtime::FakeRuntime rebooted(clock_);
@@ -236,6 +244,8 @@ TEST_F(PodSyncTest, AfterARebootLostRunsAreRestartedPerPolicy) {
   }));
   SyncWith(after, "never");
   EXPECT_FALSE(rebooted.Inspect(ContainerId(Uid("never"), "c")).ok()) << "nor on a later pass";
+  // `after` registered handlers on the running informer: stop it before `after` goes away.
+  pods_->Stop();
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // libFuzzer target over what hostile request bodies reach: JSON and YAML decoding, schema
 // validation, merge/JSON/strategic patches, selectors, kubectl's protobuf bodies. The first byte picks the path; for
 // patches the rest splits at the first NUL into target and patch. Modes 8-11 are the parsers
-// of single user-supplied values: quantities, int-or-percent, cron schedules, UTF-8 repair.
+// of single user-supplied values: quantities, int-or-percent, cron schedules, UTF-8 repair,
+// image references (12).
 //
 // With clang: cmake -DBERTH_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ && ./build/bin/decode_fuzz
 // With gcc: fuzz_smoke (fuzz_smoke_main.cc) replays the corpus and random mutations.
@@ -16,6 +17,7 @@
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/protobuf/k8s_protobuf.h"
 #include "core/cron/cron_schedule.h"
+#include "core/image/reference.h"
 #include "core/intstr/int_or_percent.h"
 #include "core/json/codec.h"
 #include "core/json/utf8.h"
@@ -47,7 +49,7 @@ void Validate(const berth::json::Value& v) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  uint8_t mode = data[0] % 12;
+  uint8_t mode = data[0] % 13;
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   size_t nul = rest.find('\0');
   std::string_view a = rest.substr(0, nul);
@@ -110,6 +112,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 10:
       (void)berth::cron::CronSchedule::Parse(rest);
       break;
+    case 12: {
+      auto reference = berth::image::ParseReference(rest);
+      // What parses names its parts back: the same reference parses to the same parts again.
+      if (reference.ok()) {
+        std::string again = reference->Name() + (reference->tag.empty() ? "" : ":" + reference->tag) +
+                            (reference->digest.empty() ? "" : "@" + reference->digest);
+        auto twice = berth::image::ParseReference(again);
+        if (!twice.ok() || twice->Name() != reference->Name() || twice->tag != reference->tag) __builtin_trap();
+      }
+      break;
+    }
     case 11: {
       std::string repaired = berth::json::ReplaceInvalidUtf8(rest);
       if (!berth::json::IsValidUtf8(repaired)) __builtin_trap();

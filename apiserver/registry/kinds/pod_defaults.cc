@@ -1,5 +1,7 @@
 #include "apiserver/registry/kinds/pod_defaults.h"
 
+#include "core/image/reference.h"
+
 #include <set>
 
 #include "core/selector/label_selector.h"
@@ -17,8 +19,9 @@ void DefaultContainer(json::Value& c) {
   SetIfAbsent(c, "terminationMessagePath", "/dev/termination-log");
   SetIfAbsent(c, "terminationMessagePolicy", "File");
   std::string image = c.GetString({"image"});
-  bool latest = image.find(':') == std::string::npos || image.ends_with(":latest");
-  if (image.find('@') != std::string::npos) latest = false;
+  // An unparsable reference gets Always too: the agent reports InvalidImageName either way.
+  auto reference = image::ParseReference(image);
+  bool latest = !reference.ok() || reference->IsLatest();
   SetIfAbsent(c, "imagePullPolicy", latest ? "Always" : "IfNotPresent");
   SetIfAbsent(c, "resources", json::Value::MakeObject());
   if (json::Value* ports = c.Find("ports"); ports && ports->is_array()) {

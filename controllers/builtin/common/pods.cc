@@ -14,19 +14,7 @@ bool IsPodActive(const json::Value& pod) {
   return phase != "Succeeded" && phase != "Failed" && pod.Get({"metadata", "deletionTimestamp"}) == nullptr;
 }
 
-const json::Value* FindCondition(const json::Value& object, const std::string& type) {
-  const json::Value* conds = object.Get({"status", "conditions"});
-  if (conds == nullptr || !conds->is_array()) return nullptr;
-  for (const json::Value& c : conds->as_array()) {
-    if (c.GetString({"type"}) == type) return &c;
-  }
-  return nullptr;
-}
-
-bool IsPodReady(const json::Value& pod) {
-  const json::Value* c = FindCondition(pod, "Ready");
-  return c != nullptr && c->GetString({"status"}) == "True";
-}
+bool IsPodReady(const json::Value& pod) { return object::IsConditionTrue(pod, "Ready"); }
 
 bool IsPodAvailable(const json::Value& pod, int64_t min_ready_seconds, absl::Time now) {
   if (!IsPodReady(pod)) return false;
@@ -74,34 +62,6 @@ json::Value PodFromTemplate(const json::Value& owner, const json::Value& pod_tem
   pod.Set("metadata", std::move(meta));
   if (const json::Value* spec = pod_template.Find("spec")) pod.Set("spec", *spec);
   return pod;
-}
-
-bool SetCondition(json::Value& object, const std::string& type, const std::string& status,
-                  const std::string& reason, const std::string& message, absl::Time now) {
-  json::Value& conds = object.Ensure({"status", "conditions"});
-  if (!conds.is_array()) conds = json::Value::MakeArray();
-  for (json::Value& c : conds.as_array()) {
-    if (c.GetString({"type"}) != type) continue;
-    bool changed = c.GetString({"status"}) != status || c.GetString({"reason"}) != reason ||
-                   c.GetString({"message"}) != message;
-    if (c.GetString({"status"}) != status) c.Set("lastTransitionTime", FormatRfc3339(now));
-    if (changed) {
-      c.Set("status", status);
-      c.Set("reason", reason);
-      c.Set("message", message);
-      c.Set("lastUpdateTime", FormatRfc3339(now));
-    }
-    return changed;
-  }
-  json::Value c = json::Value::MakeObject();
-  c.Set("type", type);
-  c.Set("status", status);
-  c.Set("lastUpdateTime", FormatRfc3339(now));
-  c.Set("lastTransitionTime", FormatRfc3339(now));
-  c.Set("reason", reason);
-  c.Set("message", message);
-  conds.as_array().push_back(std::move(c));
-  return true;
 }
 
 }  // namespace berth::controllers::builtin

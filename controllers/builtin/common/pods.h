@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "core/json/value.h"
+#include "core/object/conditions.h"
 
 namespace berth::controllers::builtin {
 
@@ -22,11 +23,8 @@ std::string ControllerUid(const json::Value& object);
 json::Value OwnerReference(const json::Value& owner, bool controller = true);
 // A pod from owner.spec.template (or `template_path` inside it) owned by `owner`.
 json::Value PodFromTemplate(const json::Value& owner, const json::Value& pod_template);
-// Condition of `type` in status.conditions, or nullptr.
-const json::Value* FindCondition(const json::Value& object, const std::string& type);
-// Replaces or adds a condition; lastTransitionTime changes only when status changes.
-// Returns true when anything changed.
-bool SetCondition(json::Value& object, const std::string& type, const std::string& status,
-                  const std::string& reason, const std::string& message, absl::Time now);
+// Conditions are shared with every layer (core/object/conditions.h).
+using object::FindCondition;
+using object::SetCondition;
 
 }  // namespace berth::controllers::builtin

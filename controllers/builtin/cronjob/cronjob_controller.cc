@@ -18,8 +18,7 @@ absl::Time ParseTime(const std::string& s, absl::Time fallback) {
 
 bool Finished(const json::Value& job, std::string* how) {
   for (const char* type : {"Complete", "Failed"}) {
-    const json::Value* c = FindCondition(job, type);
-    if (c && c->GetString({"status"}) == "True") {
+    if (object::IsConditionTrue(job, type)) {
       *how = type;
       return true;
     }

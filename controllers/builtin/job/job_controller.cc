@@ -9,11 +9,6 @@
 namespace berth::controllers::builtin {
 namespace {
 
-bool ConditionTrue(const json::Value& obj, const std::string& type) {
-  const json::Value* c = FindCondition(obj, type);
-  return c && c->GetString({"status"}) == "True";
-}
-
 absl::Time ParseTime(const std::string& s, absl::Time fallback) {
   absl::Time t;
   std::string err;
@@ -76,7 +71,7 @@ absl::StatusOr<Result> JobController::Reconcile(const Request& request, std::sto
       if (IsPodReady(*p)) ready++;
     }
   }
-  bool finished = ConditionTrue(job, "Complete") || ConditionTrue(job, "Failed");
+  bool finished = object::IsConditionTrue(job, "Complete") || object::IsConditionTrue(job, "Failed");
   json::Value next = job;
   json::Value& st = next.Ensure({"status"});
 
@@ -84,7 +79,7 @@ absl::StatusOr<Result> JobController::Reconcile(const Request& request, std::sto
     const json::Value* ttl = job.Get({"spec", "ttlSecondsAfterFinished"});
     if (ttl && ttl->is_int()) {
       absl::Time done = ParseTime(job.GetString({"status", "completionTime"}),
-                                  ParseTime(FindCondition(job, ConditionTrue(job, "Complete") ? "Complete" : "Failed")
+                                  ParseTime(FindCondition(job, object::IsConditionTrue(job, "Complete") ? "Complete" : "Failed")
                                                 ->GetString({"lastTransitionTime"}), now));
       absl::Time expiry = done + absl::Seconds(ttl->as_int());
       if (expiry <= now) {
