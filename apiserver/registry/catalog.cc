@@ -35,6 +35,7 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
 
   ResourceType ns = T("", "Namespace", "namespaces", false, {"ns"}, NamespaceStrategy());
   ns.has_status = true;
+  ns.extra_subresources = {{"finalize", "", "v1", "Namespace", {"update"}}};
   ns.selectable_fields = {"status.phase"};
   c.Add(ns);
 
@@ -42,6 +43,7 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   pod.categories = all;
   pod.has_status = true;
   pod.return_deleted_object = true;
+  pod.extra_subresources = {{"binding", "", "v1", "Binding", {"create"}}, {"log", "", "v1", "Pod", {"get"}}};
   pod.selectable_fields = {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                            "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                            "status.podIP", "status.nominatedNodeName"};

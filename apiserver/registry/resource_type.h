@@ -4,6 +4,8 @@
 // (Kubernetes "strategies"): defaulting, status handling on create, extra validation.
 
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,13 @@ class Strategy {
   virtual std::vector<std::string> Warnings(const json::Value& /*object*/) const { return {}; }
 };
 
+// A subresource as discovery lists it and routing accepts it (pods/status, pods/log, ...).
+struct SubresourceInfo {
+  std::string name;                   // "status"
+  std::string group, version, kind;   // of what it answers (Scale is autoscaling/v1)
+  std::vector<std::string> verbs;     // "get", "create", "update", "patch"
+};
+
 struct ResourceType {
   std::string group;    // "" for the core group
   std::string version;  // "v1"
@@ -48,6 +57,8 @@ struct ResourceType {
   // Fields a fieldSelector may name besides metadata.name and metadata.namespace.
   std::vector<std::string> selectable_fields;
   std::shared_ptr<const Strategy> strategy;
+  // Subresources beyond /status and /scale (pods: binding, log; namespaces: finalize).
+  std::vector<SubresourceInfo> extra_subresources;
 
   // Custom resources (from a CustomResourceDefinition): their own schema, defaulting and
   // pruning of unknown fields, and where the /scale subresource finds its numbers.
@@ -57,6 +68,12 @@ struct ResourceType {
   std::string scale_status_path = "status.replicas";
   std::string scale_selector_path;  // e.g. status.selector (a string selector)
   json::Value printer_columns;      // additionalPrinterColumns, for Table output
+
+  // Every subresource served: /status and /scale from the flags above, then the extras. The
+  // one list that discovery, OpenAPI and routing all read.
+  std::vector<SubresourceInfo> Subresources() const;
+  // The subresource `name`, or nullopt when this resource has none such.
+  std::optional<SubresourceInfo> FindSubresource(std::string_view name) const;
 
   std::string ApiVersion() const { return group.empty() ? version : group + "/" + version; }
   std::string ListKind() const { return kind + "List"; }

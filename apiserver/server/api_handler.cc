@@ -1,5 +1,7 @@
 #include "apiserver/server/api_handler.h"
 
+#include <algorithm>
+
 #include <random>
 
 #include "absl/strings/numbers.h"
@@ -220,11 +222,14 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
   const std::string& method = ex->ctx.request.method;
   const std::string& sub = info.subresource;
   if (!sub.empty()) {
-    bool known = (sub == "status" && type->has_status) || (sub == "scale" && type->has_scale) ||
-                 (sub == "log" && type->plural == "pods" && type->group.empty() && method == "GET") ||
-                 (sub == "binding" && type->plural == "pods" && type->group.empty()) ||
-                 (sub == "finalize" && type->plural == "namespaces" && type->group.empty());
-    if (!known) return ex->Fail(api::PathNotFound());
+    // The catalog says which subresources exist and what they allow, as discovery shows them.
+    auto found = type->FindSubresource(sub);
+    if (!found) return ex->Fail(api::PathNotFound());
+    const char* verb = method == "GET" || method == "HEAD" ? "get" : method == "POST" ? "create"
+                       : method == "PUT" ? "update" : method == "PATCH" ? "patch" : "";
+    if (std::find(found->verbs.begin(), found->verbs.end(), verb) == found->verbs.end()) {
+      return ex->Fail(api::MethodNotAllowed(StrCat(method, " is not supported on ", type->plural, "/", sub)));
+    }
   }
   if (type->namespaced && info.ns.empty() && !(method == "GET" && info.name.empty())) {
     // Writes and single-object reads of namespaced kinds need a namespace in the path.

@@ -23,25 +23,6 @@ json::Value GroupVersion(const std::string& group, const std::string& version) {
   return gv;
 }
 
-struct Sub {
-  std::string name;
-  std::string group, version, kind;
-  std::vector<std::string> verbs;
-};
-
-std::vector<Sub> Subresources(const registry::ResourceType& t) {
-  std::vector<Sub> out;
-  if (t.has_status) out.push_back({"status", t.group, t.version, t.kind, {"get", "patch", "update"}});
-  if (t.has_scale) out.push_back({"scale", "autoscaling", "v1", "Scale", {"get", "patch", "update"}});
-  if (t.group.empty() && t.plural == "pods") {
-    out.push_back({"binding", "", "v1", "Binding", {"create"}});
-  }
-  if (t.group.empty() && t.plural == "namespaces") {
-    out.push_back({"finalize", "", "v1", "Namespace", {"update"}});
-  }
-  return out;
-}
-
 }  // namespace
 
 bool WantsAggregated(const std::string& accept) {
@@ -110,7 +91,7 @@ json::Value ApiResourceList(const registry::Catalog& catalog, const std::string&
     if (!t->short_names.empty()) r.Set("shortNames", Strings(t->short_names));
     if (!t->categories.empty()) r.Set("categories", Strings(t->categories));
     resources.as_array().push_back(std::move(r));
-    for (const Sub& s : Subresources(*t)) {
+    for (const registry::SubresourceInfo& s : t->Subresources()) {
       json::Value sr = json::Value::MakeObject();
       sr.Set("name", StrCat(t->plural, "/", s.name));
       sr.Set("singularName", "");
@@ -157,7 +138,7 @@ json::Value AggregatedDiscovery(const registry::Catalog& catalog, bool core) {
         if (!t->short_names.empty()) r.Set("shortNames", Strings(t->short_names));
         if (!t->categories.empty()) r.Set("categories", Strings(t->categories));
         json::Value subs = json::Value::MakeArray();
-        for (const Sub& s : Subresources(*t)) {
+        for (const registry::SubresourceInfo& s : t->Subresources()) {
           json::Value sr = json::Value::MakeObject();
           sr.Set("subresource", s.name);
           json::Value k = json::Value::MakeObject();
