@@ -1,8 +1,8 @@
 #pragma once
 // File: apiserver/server/api_handler.h
-// Turns HTTP requests into registry calls and Kubernetes-shaped answers. Requests pass a
-// filter chain (decode -> authentication -> authorization -> admission in the registry), so
-// TLS identities and RBAC slot in as filters later.
+// The router: every request passes the filter chain (authentication, authorization; admission
+// happens in the registry), then goes to a non-resource handler (version, health, metrics,
+// discovery, OpenAPI) or to the endpoint of its verb (apiserver/endpoints/).
 //
 // Writes, lists and watch set-up run on `work_pool` (they may wait for a durable commit or read
 // storage); reads of one object answer on the network thread.
@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "core/http/http.h"
+#include "apiserver/endpoints/endpoints.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/metrics.h"
@@ -25,16 +26,9 @@
 
 namespace berth::apiserver::server {
 
-struct RequestContext {
-  http::Request request;
-  RequestInfo info;
-  std::string user = "system:anonymous";
-  std::vector<std::string> groups;
-  std::string verb;  // Kubernetes verb: get, list, watch, create, update, patch, delete
-  std::chrono::steady_clock::time_point start;
-};
-
-using Filter = std::function<absl::Status(RequestContext&)>;
+using endpoints::Exchange;
+using endpoints::Filter;
+using endpoints::RequestContext;
 
 class ApiHandler {
  public:
@@ -50,21 +44,10 @@ class ApiHandler {
   static http::Response ErrorResponse(const absl::Status& status);
 
  private:
-  class Exchange;
   void HandleNonResource(const std::shared_ptr<Exchange>& ex);
+  // Routes to the endpoint of the verb (apiserver/endpoints/), on the work pool when it may
+  // wait for storage.
   void HandleResource(const std::shared_ptr<Exchange>& ex);
-  void ServeList(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
-  // pods/{name}/log: proxied to the agent of the pod's node (pod_logs.h). Holds a work thread
-  // while following.
-  void ServeLog(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
-  void ReplyTable(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type,
-                  const std::vector<json::Value>& objects, const std::string& resource_version,
-                  const std::string& continue_token, const table::TableOptions& options);
-  void ServeWatch(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
-  void ServeWrite(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
-  void ServeCreate(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
-  void ServeDelete(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
-  void ServeScale(const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type);
 
   registry::Registry& registry_;
   watch::WatchCache& watch_cache_;
@@ -74,6 +57,7 @@ class ApiHandler {
   const Clock& clock_;
   std::string server_address_;
   std::vector<Filter> filters_;
+  endpoints::Endpoints endpoints_;
 };
 
 }  // namespace berth::apiserver::server

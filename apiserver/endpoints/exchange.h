@@ -1,0 +1,58 @@
+#pragma once
+// File: apiserver/endpoints/exchange.h
+// One request in flight: what the filters and endpoints know of it (RequestContext), its
+// responder, and the request metrics recorded when it is answered. Every answer goes through
+// Reply/ReplyJson/Fail/Stream, so errors are rendered from the one table (core/api/errors.h)
+// and every request is counted once.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "apiserver/server/metrics.h"
+#include "apiserver/server/request_info.h"
+#include "core/http/http.h"
+#include "core/json/value.h"
+#include "core/time/clock.h"
+
+namespace berth::apiserver::endpoints {
+
+struct RequestContext {
+  http::Request request;
+  server::RequestInfo info;
+  std::string user = "system:anonymous";
+  std::vector<std::string> groups;
+  std::string verb;  // Kubernetes verb: get, list, watch, create, update, patch, delete
+  std::chrono::steady_clock::time_point start;
+};
+
+// A step every request passes before its endpoint (authentication, authorization, ...).
+using Filter = std::function<absl::Status(RequestContext&)>;
+
+class Exchange {
+ public:
+  Exchange(RequestContext ctx, std::shared_ptr<http::Responder> responder, server::Metrics& metrics,
+           const Clock& clock);
+
+  RequestContext ctx;
+
+  // `warnings` become `Warning: 299` headers (kubectl prints them).
+  void Reply(int code, std::string body, std::string content_type = "application/json",
+             const std::vector<std::string>& warnings = {});
+  void ReplyJson(int code, const json::Value& v, const std::vector<std::string>& warnings = {});
+  // A Kubernetes Status with the code and reason of the one error table.
+  void Fail(const absl::Status& status);
+  std::shared_ptr<http::Stream> Stream(std::string content_type);
+
+ private:
+  void Record(int code);
+
+  std::shared_ptr<http::Responder> responder_;
+  server::Metrics& metrics_;
+  const Clock& clock_;
+};
+
+}  // namespace berth::apiserver::endpoints

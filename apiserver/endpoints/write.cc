@@ -1,0 +1,76 @@
+#include "apiserver/endpoints/endpoints.h"
+
+// Writes of an existing object (PUT, PATCH, server-side apply) and the write subresources.
+
+#include "apiserver/registry/field_manager.h"
+#include "apiserver/server/body_codec.h"
+#include "core/api/errors.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::endpoints {
+
+void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {
+  const http::Request& req = ex->ctx.request;
+  const server::RequestInfo& info = ex->ctx.info;
+  registry::WriteOptions opts;
+  if (absl::Status s = ParseDryRun(req, opts.dry_run); !s.ok()) return ex->Fail(s);
+  if (absl::Status s = ParseFieldOptions(req, opts); !s.ok()) return ex->Fail(s);
+  registry::Subresource sub = info.subresource == "status" ? registry::Subresource::kStatus : registry::Subresource::kNone;
+  const std::string& method = req.method;
+
+  if (method == "PATCH") {
+    auto decoded = server::DecodePatch(req, type);
+    if (!decoded.ok()) return ex->Fail(decoded.status());
+    if (decoded->type == registry::PatchType::kApply) {
+      if (opts.field_manager.empty()) {
+        return ex->Fail(api::Invalid(type.Target(info.name), {{"FieldValueRequired", "Required value: is required for apply patch", "fieldManager"}}));
+      }
+      // Apply creates what does not exist yet.
+      if (!c.registry.Get(type, info.ns, info.name).ok() && sub == registry::Subresource::kNone) {
+        registry::ApplyRequest apply{opts.field_manager, opts.force, type.ApiVersion(), c.clock.Now()};
+        auto owned = registry::ApplyConfiguration(nullptr, decoded->patch, apply);
+        if (!owned.ok()) return ex->Fail(api::BadRequest(Sv(owned.status().message())));
+        json::Value body = *std::move(owned);
+        body.Ensure({"metadata"}).Set("name", info.name);
+        auto created = c.registry.Create(type, info.ns, std::move(body), opts);
+        if (!created.ok()) return ex->Fail(created.status());
+        return ex->ReplyJson(201, created->object, created->warnings);
+      }
+    }
+    auto r = c.registry.Patch(type, info.ns, info.name, decoded->type, decoded->patch, sub, opts);
+    if (!r.ok()) return ex->Fail(r.status());
+    return ex->ReplyJson(200, r->object, r->warnings);
+  }
+
+  auto body = server::DecodeObject(req);
+  if (!body.ok()) return ex->Fail(body.status());
+  if (info.subresource == "binding") {
+    absl::Status s = c.registry.Bind(info.ns, info.name, *body, opts.dry_run);
+    if (!s.ok()) return ex->Fail(s);
+    json::Value ok = json::Value::MakeObject();
+    ok.Set("kind", "Status");
+    ok.Set("apiVersion", "v1");
+    ok.Set("metadata", json::Value::MakeObject());
+    ok.Set("status", "Success");
+    ok.Set("code", 201);
+    return ex->ReplyJson(201, ok);
+  }
+  if (info.subresource == "finalize") {
+    json::Value patch = json::Value::MakeObject();
+    const json::Value* f = body->Get({"spec", "finalizers"});
+    patch.Ensure({"spec"}).Set("finalizers", f ? *f : json::Value::MakeArray());
+    auto r = c.registry.Patch(type, "", info.name, registry::PatchType::kMerge, patch, registry::Subresource::kNone, opts);
+    if (!r.ok()) return ex->Fail(r.status());
+    return ex->ReplyJson(200, r->object, r->warnings);
+  }
+  if (method == "POST") {
+    auto r = c.registry.Create(type, info.ns, *std::move(body), opts);
+    if (!r.ok()) return ex->Fail(r.status());
+    return ex->ReplyJson(201, r->object, r->warnings);
+  }
+  auto r = c.registry.Update(type, info.ns, info.name, *std::move(body), sub, opts);
+  if (!r.ok()) return ex->Fail(r.status());
+  ex->ReplyJson(200, r->object, r->warnings);
+}
+
+}  // namespace berth::apiserver::endpoints
