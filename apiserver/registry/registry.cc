@@ -39,12 +39,6 @@ bool HasFinalizers(const json::Value& object) {
   return f && f->is_array() && f->size() > 0;
 }
 
-bool NamespaceHasSpecFinalizers(const ResourceType& type, const json::Value& object) {
-  if (!(type.group.empty() && type.plural == "namespaces")) return false;
-  const json::Value* f = object.Get({"spec", "finalizers"});
-  return f && f->is_array() && f->size() > 0;
-}
-
 // Prunes null members: Kubernetes decodes an explicit null as "not set".
 void DropNulls(json::Value& v, int depth = 0) {
   if (depth > 80) return;
@@ -441,7 +435,7 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     // as the agent's status reports; only the end of finalization removes the object.
     const json::Value* grace = next.Get({"metadata", "deletionGracePeriodSeconds"});
     bool grace_running = grace && grace->is_int() && grace->as_int() > 0;
-    bool removing = being_deleted && !grace_running && !HasFinalizers(next) && !NamespaceHasSpecFinalizers(type, next);
+    bool removing = being_deleted && !grace_running && !HasFinalizers(next) && !type.strategy->DeletionPending(next);
     if (removing) {
       // The last finalizer went: the object goes with it.
       rev = Remove(type, key, next, current.second);
@@ -563,22 +557,11 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
         changed = true;
       }
     }
-    // Pods bound to a node end gracefully: the agent stops the processes, then deletes with
-    // grace 0. Unbound or finished pods go at once.
-    bool graceful = false;
-    int64_t grace = 0;
-    if (type.group.empty() && type.plural == "pods") {
-      const json::Value* tgp = obj.Get({"spec", "terminationGracePeriodSeconds"});
-      grace = options.grace_period_seconds.value_or(tgp && tgp->is_int() ? tgp->as_int() : 30);
-      std::string phase = obj.GetString({"status", "phase"});
-      bool bound = !obj.GetString({"spec", "nodeName"}).empty();
-      graceful = bound && grace > 0 && phase != "Succeeded" && phase != "Failed";
-      if (already) {
-        const json::Value* cur_grace = meta.Find("deletionGracePeriodSeconds");
-        if (graceful && cur_grace && cur_grace->is_int() && grace >= cur_grace->as_int()) graceful = true;
-      }
-    }
-    bool pending = HasFinalizers(obj) || NamespaceHasSpecFinalizers(type, obj) || graceful;
+    // Kinds that end gracefully (bound pods: the agent stops the processes, then deletes with
+    // grace 0) say for how long; everything else goes at once.
+    int64_t grace = type.strategy->GracefulDeletionSeconds(obj, options.grace_period_seconds);
+    bool graceful = grace > 0;
+    bool pending = HasFinalizers(obj) || type.strategy->DeletionPending(obj) || graceful;
     DeleteResult result;
     if (pending) {
       if (!already || changed || (graceful && meta.Find("deletionGracePeriodSeconds") &&
@@ -588,7 +571,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
           meta.Set("deletionTimestamp", FormatRfc3339(when));
           meta.Set("deletionGracePeriodSeconds", graceful ? grace : 0);
         }
-        if (type.group.empty() && type.plural == "namespaces") obj.Ensure({"status"}).Set("phase", "Terminating");
+        type.strategy->PrepareForDeletion(obj);
         if (!options.dry_run) {
           StampedObject stamped = Stamp(obj);
           auto r = store_.Update(key, [&stamped](uint64_t x) { return stamped.With(x); }, rev);

@@ -33,6 +33,18 @@ class Strategy {
   virtual bool NameIsLabel() const { return false; }
   // Warning headers for a create or update that is accepted but not fully honoured.
   virtual std::vector<std::string> Warnings(const json::Value& /*object*/) const { return {}; }
+
+  // Deletion (Kubernetes' RESTGracefulDeleteStrategy and BeforeDelete). Seconds the object
+  // stays with a deletionTimestamp before it may be removed, given what the client asked for;
+  // 0 removes it at once (finalizers aside).
+  virtual int64_t GracefulDeletionSeconds(const json::Value& /*object*/,
+                                          std::optional<int64_t> /*requested*/) const {
+    return 0;
+  }
+  // Whether the object must wait beyond its metadata.finalizers (namespaces: spec.finalizers).
+  virtual bool DeletionPending(const json::Value& /*object*/) const { return false; }
+  // Marks an object whose deletion begins (namespaces: status.phase Terminating).
+  virtual void PrepareForDeletion(json::Value& /*object*/) const {}
 };
 
 // A subresource as discovery lists it and routing accepts it (pods/status, pods/log, ...).

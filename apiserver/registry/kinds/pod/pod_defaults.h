@@ -1,5 +1,5 @@
 #pragma once
-// File: apiserver/registry/kinds/pod_defaults.h
+// File: apiserver/registry/kinds/pod/pod_defaults.h
 // Pod spec defaulting and validation, shared by Pod and every kind with a pod template.
 
 #include <string>

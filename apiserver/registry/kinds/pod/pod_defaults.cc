@@ -1,4 +1,4 @@
-#include "apiserver/registry/kinds/pod_defaults.h"
+#include "apiserver/registry/kinds/pod/pod_defaults.h"
 
 #include "core/image/reference.h"
 
