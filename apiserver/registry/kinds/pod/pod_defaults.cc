@@ -1,19 +1,14 @@
 #include "apiserver/registry/kinds/pod/pod_defaults.h"
 
-#include "core/image/reference.h"
-
 #include <set>
 
+#include "apiserver/registry/kinds/common/strategy_helpers.h"
+#include "core/image/reference.h"
 #include "core/selector/label_selector.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver::registry::kinds {
 namespace {
-
-void SetIfAbsent(json::Value& obj, std::string_view key, json::Value v) {
-  const json::Value* cur = obj.Find(key);
-  if (cur == nullptr || cur->is_null()) obj.Set(key, std::move(v));
-}
 
 void DefaultContainer(json::Value& c) {
   SetIfAbsent(c, "terminationMessagePath", "/dev/termination-log");
