@@ -4,7 +4,7 @@
 #include <map>
 
 #include "controllers/builtin/common/pods.h"
-#include "controllers/builtin/scheduler/scheduler.h"
+#include "controllers/builtin/placement/placement.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/intstr/int_or_percent.h"
