@@ -8,10 +8,10 @@
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/image/reference.h"
-#include "core/object/conditions.h"
 #include "core/resource/quantity.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
+#include "kubelet-like-agent/sync/pod_status.h"
 
 namespace berth::agent {
 namespace {
@@ -20,77 +20,9 @@ namespace fs = std::filesystem;
 using runtime::ContainerStatus;
 using runtime::State;
 
-const json::Array& Containers(const json::Value& pod, const char* field) {
-  static const json::Array empty;
-  const json::Value* v = pod.Get({"spec", field});
-  return v && v->is_array() ? v->as_array() : empty;
-}
-
-int64_t IntOr(const json::Value* v, int64_t fallback) { return v && v->is_int() ? v->as_int() : fallback; }
-
 std::string Now(const Clock& clock) { return FormatRfc3339(clock.Now()); }
 
-json::Value Obj(std::initializer_list<std::pair<const char*, json::Value>> fields) {
-  json::Value v = json::Value::MakeObject();
-  for (const auto& [k, x] : fields) v.Set(k, x);
-  return v;
-}
-
-json::Value Condition(const json::Value& pod, const std::string& type, bool ok, const std::string& reason,
-                      const std::string& now) {
-  std::string status = ok ? "True" : "False";
-  json::Value c = Obj({{"type", type}, {"status", status}, {"lastProbeTime", nullptr},
-                       {"lastTransitionTime", object::TransitionTime(pod, type, status, now)}});
-  if (!ok && !reason.empty()) c.Set("reason", reason);
-  return c;
-}
-
-std::string SpecHash(const json::Value& container) {
-  return StrCat(std::hash<std::string>{}(json::Serialize(container)));
-}
-
-json::Value TerminatedJson(const ContainerStatus& s, const std::string& id) {
-  json::Value t = Obj({{"exitCode", s.exit_code}, {"reason", s.reason},
-                       {"startedAt", FormatRfc3339(s.started_at)},
-                       {"finishedAt", FormatRfc3339(s.finished_at == absl::InfinitePast() ? s.started_at : s.finished_at)},
-                       {"containerID", "berth://" + id}});
-  if (s.signal != 0) t.Set("signal", s.signal);
-  if (!s.message.empty()) t.Set("message", s.message);
-  return t;
-}
-
-bool RestartAllowed(const std::string& restart_policy, int64_t exit_code) {
-  return restart_policy == "Always" || (restart_policy == "OnFailure" && exit_code != 0);
-}
-
-// A run the API saw that the runtime has no record of: how it ended as far as anyone can tell
-// (the kubelet's ContainerStatusUnknown when it was running), and how many runs there were.
-struct LostRun {
-  json::Value terminated;
-  int runs = 0;
-};
-std::optional<LostRun> FindLostRun(const json::Value& reported, const std::string& now) {
-  if (!reported.is_object()) return std::nullopt;
-  int runs = static_cast<int>(IntOr(reported.Find("restartCount"), 0)) + 1;
-  if (const json::Value* ended = reported.Get({"state", "terminated"})) return LostRun{*ended, runs};
-  const json::Value* running = reported.Get({"state", "running"});
-  const json::Value* last = reported.Get({"lastState", "terminated"});
-  if (running == nullptr && last == nullptr) return std::nullopt;  // it never ran
-  if (running == nullptr) return LostRun{*last, runs};  // waiting between runs (back-off)
-  return LostRun{Obj({{"exitCode", 137},
-                      {"reason", "ContainerStatusUnknown"},
-                      {"message", "The container could not be located when the agent restarted: its processes and "
-                                  "records were lost (a reboot?)"},
-                      {"startedAt", running->GetString({"startedAt"})},
-                      {"finishedAt", now}}),
-                 runs};
-}
-
 }  // namespace
-
-std::string ContainerId(const std::string& pod_uid, const std::string& container_name) {
-  return pod_uid + "_" + container_name;
-}
 
 PodSync::PodSync(client::ApiClient* api, controllers::Informer& pods, runtime::Runtime& runtime, VolumeManager& volumes,
                  StatusManager& status, PodSyncOptions options, const Clock& clock)
@@ -281,47 +213,6 @@ bool PodSync::RecoverLostRun(const json::Value& container, const std::string& re
   memo.lost = lost->terminated;
   memo.lost_restarts = lost->runs - 1;
   return false;
-}
-
-json::Value PodSync::ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
-                                         bool* running, bool* ready, bool* terminated, int* exit_code) {
-  auto st = runtime_.Inspect(id);
-  json::Value out = Obj({{"name", container.GetString({"name"})}, {"image", container.GetString({"image"})},
-                         {"imageID", ""}, {"ready", false}, {"started", false}, {"restartCount", 0}});
-  *running = *ready = *terminated = false;
-  *exit_code = 0;
-  if (!memo.last_termination.is_null()) out.Set("lastState", Obj({{"terminated", memo.last_termination}}));
-  else out.Set("lastState", json::Value::MakeObject());
-  if (!st.ok() && !memo.lost.is_null() && memo.waiting_reason.empty()) {
-    *terminated = true;
-    *exit_code = static_cast<int>(IntOr(memo.lost.Find("exitCode"), 0));
-    out.Set("restartCount", memo.lost_restarts);
-    out.Set("state", Obj({{"terminated", memo.lost}}));
-    return out;
-  }
-  if (!st.ok()) {
-    out.Set("state", Obj({{"waiting", Obj({{"reason", memo.waiting_reason.empty() ? "ContainerCreating" : memo.waiting_reason},
-                                           {"message", memo.waiting_message}})}}));
-    return out;
-  }
-  out.Set("containerID", "berth://" + id);
-  out.Set("restartCount", std::max(0, st->runs - 1));
-  if (st->state == State::kRunning) {
-    *running = true;
-    bool started = !memo.startup.configured() || memo.startup.ok();
-    *ready = started && (!memo.readiness.configured() || memo.readiness.ok());
-    out.Set("started", started);
-    out.Set("ready", *ready);
-    out.Set("state", Obj({{"running", Obj({{"startedAt", FormatRfc3339(st->started_at)}})}}));
-  } else if (!memo.waiting_reason.empty()) {
-    out.Set("state", Obj({{"waiting", Obj({{"reason", memo.waiting_reason}, {"message", memo.waiting_message}})}}));
-    *terminated = false;
-  } else {
-    *terminated = true;
-    *exit_code = st->exit_code;
-    out.Set("state", Obj({{"terminated", TerminatedJson(*st, id)}}));
-  }
-  return out;
 }
 
 void PodSync::RemovePodContainers(const std::string& key, const std::string& keep_uid) {
@@ -521,12 +412,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       cm.backoff_base_runs = s.runs - 1;
       restarts = 0;
     }
-    absl::Duration delay = absl::ZeroDuration();
-    if (restarts > 0) {
-      delay = options_.initial_backoff;
-      for (int i = 1; i < restarts && delay < options_.max_backoff; ++i) delay *= 2;
-      delay = std::min(delay, options_.max_backoff);
-    }
+    absl::Duration delay = CrashLoopDelay(restarts, options_.initial_backoff, options_.max_backoff);
     absl::Time at = s.finished_at + delay;
     if (now_time < at) {
       cm.waiting_reason = "CrashLoopBackOff";
@@ -571,7 +457,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     }
     bool running, ready, term;
     int code;
-    init_statuses.as_array().push_back(ContainerStatusJson(c, id, cm, &running, &ready, &term, &code));
+    init_statuses.as_array().push_back(ContainerStatusJson(c, id, runtime_.Inspect(id), cm, &running, &ready, &term, &code));
   }
 
   json::Value statuses = json::Value::MakeArray();
@@ -652,7 +538,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     }
     bool running, ready, term;
     int code;
-    statuses.as_array().push_back(ContainerStatusJson(c, id, cm, &running, &ready, &term, &code));
+    statuses.as_array().push_back(ContainerStatusJson(c, id, runtime_.Inspect(id), cm, &running, &ready, &term, &code));
     n_running += running;
     n_ready += ready;
     n_terminated += term;
@@ -660,41 +546,26 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     n_waiting += !running && !term;
   }
 
-  // Phase, as the kubelet's getPhase computes it.
-  std::string phase;
   std::string reason, message;
   int n = static_cast<int>(main_containers.size());
   if (memo.deadline_exceeded) {
-    phase = "Failed";
     reason = "DeadlineExceeded";
     message = "Pod was active on the node longer than the specified deadline";
-  } else if (init_failed) {
-    phase = "Failed";
-  } else if (terminal) {
-    phase = terminal_phase;
-  } else if (!initialized) {
-    phase = "Pending";
-  } else if (n_waiting > 0 && n_running == 0 && n_terminated == 0) {
-    phase = "Pending";
-  } else if (n_running > 0 || n_waiting > 0) {
-    phase = "Running";
-  } else if (n_terminated == n) {
-    if (restart_policy == "Always") phase = "Running";
-    else if (n_failed == 0) phase = "Succeeded";
-    else phase = restart_policy == "OnFailure" ? "Running" : "Failed";
-  } else {
-    phase = "Pending";
   }
+  std::string phase = PodPhase({.deadline_exceeded = memo.deadline_exceeded, .init_failed = init_failed,
+                                .terminal = terminal, .terminal_phase = terminal_phase, .initialized = initialized,
+                                .restart_policy = restart_policy, .containers = n, .running = n_running,
+                                .waiting = n_waiting, .terminated = n_terminated, .failed = n_failed});
   bool containers_ready = n > 0 && n_ready == n;
   json::Value status = json::Value::MakeObject();
   status.Set("phase", phase);
   json::Value conditions = json::Value::MakeArray();
-  conditions.as_array().push_back(Condition(pod, "PodReadyToStartContainers", true, "", now));
-  conditions.as_array().push_back(Condition(pod, "Initialized", initialized || Containers(pod, "initContainers").empty(),
+  conditions.as_array().push_back(PodCondition(pod, "PodReadyToStartContainers", true, "", now));
+  conditions.as_array().push_back(PodCondition(pod, "Initialized", initialized || Containers(pod, "initContainers").empty(),
                                             "ContainersNotInitialized", now));
-  conditions.as_array().push_back(Condition(pod, "Ready", containers_ready && phase == "Running", "ContainersNotReady", now));
-  conditions.as_array().push_back(Condition(pod, "ContainersReady", containers_ready && phase == "Running", "ContainersNotReady", now));
-  conditions.as_array().push_back(Condition(pod, "PodScheduled", true, "", now));
+  conditions.as_array().push_back(PodCondition(pod, "Ready", containers_ready && phase == "Running", "ContainersNotReady", now));
+  conditions.as_array().push_back(PodCondition(pod, "ContainersReady", containers_ready && phase == "Running", "ContainersNotReady", now));
+  conditions.as_array().push_back(PodCondition(pod, "PodScheduled", true, "", now));
   status.Set("conditions", std::move(conditions));
   status.Set("hostIP", options_.node_address);
   status.Set("hostIPs", json::Value(json::Array{Obj({{"ip", options_.node_address}})}));

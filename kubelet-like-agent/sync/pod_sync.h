@@ -17,6 +17,8 @@
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 #include "kubelet-like-agent/probes/prober.h"
+#include "kubelet-like-agent/sync/pod_decisions.h"
+#include "kubelet-like-agent/sync/pod_memo.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 #include "kubelet-like-agent/status/status_manager.h"
 #include "kubelet-like-agent/volumes/volume_manager.h"
@@ -56,31 +58,6 @@ class PodSync final : public controllers::Reconciler {
   void SetEventRecorder(controllers::EventRecorder* events) { events_ = events; }
 
  private:
-  struct ContainerMemo {
-    ProbeState liveness, readiness, startup;
-    bool probes_ready = false;
-    std::string waiting_reason, waiting_message;
-    json::Value last_termination;  // previous run's terminated state (lastState)
-    int backoff_base_runs = 0;      // restarts before the last backoff reset
-    absl::Time backoff_until = absl::InfinitePast();
-    int64_t probed_pid = 0;         // the run the probe states belong to
-    // What the API said of this container when this agent process first saw the pod. A run it
-    // shows that the runtime has no record of was lost (a reboot took processes and records).
-    json::Value reported;
-    json::Value lost;               // the terminated state reported while the runtime has no record
-    int lost_restarts = 0;          // restartCount to report with it
-    int previous_runs = 0;          // runs before the loss: a restart continues the count
-    int exit_reported_run = 0;      // the run whose end was last told as an Event
-    std::string last_start_error;   // the last Failed event's message, told once per change
-  };
-  struct PodMemo {
-    std::string uid;
-    std::map<std::string, ContainerMemo> containers;
-    std::string start_time;
-    bool deadline_exceeded = false;
-    std::string volume_error;  // the last FailedMount told
-  };
-
   absl::StatusOr<controllers::Result> Terminate(const json::Value& pod, PodMemo& memo);
   void RemovePodContainers(const std::string& key, const std::string& keep_uid);
   absl::Status StartContainer(const json::Value& pod, const json::Value& container, bool init,
@@ -89,8 +66,6 @@ class PodSync final : public controllers::Reconciler {
   // container's final terminated state (false).
   bool RecoverLostRun(const json::Value& container, const std::string& restart_policy, const std::string& now,
                       ContainerMemo& memo);
-  json::Value ContainerStatusJson(const json::Value& container, const std::string& id, ContainerMemo& memo,
-                                  bool* running, bool* ready, bool* terminated, int* exit_code);
   // The image's root file system in the store; "" for the host's. On failure `why` says what
   // and `reason` is the waiting reason (ErrImageNeverPull, InvalidImageName).
   std::string ImageRootfs(const std::string& image, std::string* why, std::string* reason) const;
@@ -113,8 +88,5 @@ class PodSync final : public controllers::Reconciler {
   std::map<std::string, PodMemo> memos_;  // by pod key
   controllers::Controller controller_;
 };
-
-// Container id in the runtime: stable across restarts of the same container of the same pod.
-std::string ContainerId(const std::string& pod_uid, const std::string& container_name);
 
 }  // namespace berth::agent
