@@ -17,6 +17,7 @@
 
 #include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
+#include "kubelet-like-agent/runtime/linux/exit_monitor.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
 namespace berth::agent::runtime {
@@ -49,31 +50,26 @@ class LinuxRuntime final : public Runtime {
   struct Container {
     ContainerStatus status;
     std::string cgroup;
-    int pidfd = -1;
     uint64_t start_ticks = 0;
     int64_t oom_kills_at_start = 0;
   };
 
   explicit LinuxRuntime(LinuxRuntimeOptions options);
-  // state_dir/containers/<id>.record: the checkpoint, then (at kExitRecordOffset) the exit record.
-  std::string RecordPath(std::string_view id) const;
-  static constexpr const char* kRecordSuffix = ".record";
   void Recover();
   void Watch(Container& c);
-  void MonitorLoop();
+  // The monitor's report: these inits ended.
+  void OnExited(const std::vector<std::string>& ids);
   // Records how a container ended; runs with mu_ held.
   void MarkExitedLocked(Container& c, int wait_status, bool have_wait_status);
   void CheckpointLocked(const Container& c) const;
 
   LinuxRuntimeOptions options_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   mutable std::mutex mu_;
   std::condition_variable exited_cv_;
   std::map<std::string, Container, std::less<>> containers_;
-  std::map<int, std::string> by_pidfd_;
   std::function<void(const ContainerStatus&)> on_exit_;
-  std::thread monitor_;
+  // Last: destroyed first, so no exit is reported into a half-destroyed runtime.
+  ExitMonitor monitor_;
 };
 
 }  // namespace berth::agent::runtime

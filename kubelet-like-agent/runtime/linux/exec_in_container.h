@@ -1,0 +1,22 @@
+#pragma once
+// File: kubelet-like-agent/runtime/linux/exec_in_container.h
+// Runs a command inside a running container (exec probes): it joins the container's namespaces
+// and cgroups, and is killed when `timeout` passes on `clock`.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/time/clock.h"
+
+namespace berth::agent::runtime {
+
+// The command's exit code (128 + signal when killed). kUnavailable when the namespaces of
+// `init_pid` cannot be entered, kDeadlineExceeded past `timeout`. `procs` are the container's
+// cgroup.procs files.
+absl::StatusOr<int> ExecInContainer(int64_t init_pid, const std::vector<std::string>& procs,
+                                    const std::vector<std::string>& argv, absl::Duration timeout, const Clock& clock);
+
+}  // namespace berth::agent::runtime

@@ -1,0 +1,29 @@
+#pragma once
+// File: kubelet-like-agent/runtime/linux/launcher.h
+// Starts a container's init (berth-container-init) in new PID, mount, UTS, IPC (and network)
+// namespaces and in its own cgroups: the spec goes over a memfd, the init waits at a gate until
+// it has been placed in the cgroups, and the launch returns once the init reports that the
+// container is built ("R") or why it is not.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kubelet-like-agent/runtime/linux/cgroups.h"
+#include "kubelet-like-agent/runtime/runtime.h"
+
+namespace berth::agent::runtime {
+
+struct LaunchedInit {
+  int64_t pid = 0;                 // the init, PID 1 of the container
+  std::string cgroup;              // created with the spec's limits
+  int64_t oom_kills_at_start = 0;  // the cgroup's OOM kill count before anything ran
+};
+
+// Launches run number `run` of `spec`. The init writes its exit record into `record_path`.
+// On failure nothing is left behind (no process, no cgroup), and the error says why: the init's
+// own report, or the OOM kill, signal or exit code that ended it during set-up.
+absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
+                                                 const std::string& record_path, CgroupDriver& cgroups);
+
+}  // namespace berth::agent::runtime

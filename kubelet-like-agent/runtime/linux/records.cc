@@ -1,0 +1,147 @@
+#include "kubelet-like-agent/runtime/linux/records.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "core/json/codec.h"
+#include "core/strings/strings.h"
+#include "core/time/clock.h"
+#include "kubelet-like-agent/init/init_spec.h"
+
+namespace berth::agent::runtime {
+namespace {
+
+// Up to `max` bytes of a file from `offset` ("" if it cannot be read): a record's checkpoint or
+// its exit record, without reading the other.
+std::string ReadRegion(const std::string& path, off_t offset, size_t max) {
+  std::string out(max, '\0');
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  ssize_t n = pread(fd, out.data(), max, offset);
+  close(fd);
+  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return out;
+}
+
+// Rewrites the checkpoint region of a container's record file in place with one pwrite, padded
+// with spaces (JSON ignores them) to the fixed size that keeps it clear of the init's exit record:
+// a process that dies mid-way leaves the old or the new content, and no inode is created per
+// write. No fsync: checkpoints must survive the agent's death, which the page cache does; a
+// machine that reboots loses its containers too, and those are then restarted per policy.
+absl::Status WriteRegion(const std::string& path, std::string body) {
+  if (body.size() > static_cast<size_t>(kExitRecordOffset)) {
+    return absl::InvalidArgumentError(StrCat("checkpoint of ", body.size(), " bytes exceeds its ", kExitRecordOffset,
+                                             "-byte region in ", path));
+  }
+  body.append(static_cast<size_t>(kExitRecordOffset) - body.size(), ' ');
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::UnavailableError(StrCat("open ", path, ": ", std::strerror(errno)));
+  ssize_t n = pwrite(fd, body.data(), body.size(), 0);
+  int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(body.size())) return absl::UnavailableError(StrCat("write ", path, ": ", std::strerror(err)));
+  return absl::OkStatus();
+}
+
+json::Value CheckpointJson(const ContainerStatus& s, const std::string& cgroup, uint64_t ticks) {
+  json::Value v = json::Value::MakeObject();
+  v.Set("id", s.id);
+  v.Set("podKey", s.pod_key);
+  v.Set("podUid", s.pod_uid);
+  v.Set("containerName", s.container_name);
+  v.Set("state", s.state == State::kRunning ? "running" : "exited");
+  v.Set("pid", s.pid);
+  v.Set("startTicks", static_cast<int64_t>(ticks));
+  v.Set("exitCode", s.exit_code);
+  v.Set("signal", s.signal);
+  v.Set("reason", s.reason);
+  if (!s.message.empty()) v.Set("message", s.message);
+  v.Set("startedAt", FormatRfc3339Nano(s.started_at));
+  v.Set("finishedAt", s.finished_at == absl::InfinitePast() ? "" : FormatRfc3339Nano(s.finished_at));
+  v.Set("runs", s.runs);
+  v.Set("logPath", s.log_path);
+  v.Set("previousLogPath", s.previous_log_path);
+  v.Set("specHash", s.spec_hash);
+  v.Set("cgroup", cgroup);
+  return v;
+}
+
+int64_t IntAt(const json::Value& v, std::string_view key) {
+  const json::Value* x = v.Find(key);
+  return x && x->is_int() ? x->as_int() : 0;
+}
+
+}  // namespace
+
+std::string RecordPath(std::string_view state_dir, std::string_view id) {
+  return StrCat(state_dir, "/containers/", id, kRecordSuffix);
+}
+
+absl::Status WriteCheckpoint(const std::string& path, const ContainerStatus& status, const std::string& cgroup,
+                             uint64_t start_ticks) {
+  return WriteRegion(path, json::Serialize(CheckpointJson(status, cgroup, start_ticks)));
+}
+
+std::optional<Checkpoint> ReadCheckpoint(const std::string& path) {
+  auto v = json::Parse(ReadRegion(path, 0, kExitRecordOffset));
+  if (!v.ok()) return std::nullopt;
+  Checkpoint c;
+  c.status.id = v->GetString({"id"});
+  if (c.status.id.empty()) return std::nullopt;
+  c.status.pod_key = v->GetString({"podKey"});
+  c.status.pod_uid = v->GetString({"podUid"});
+  c.status.container_name = v->GetString({"containerName"});
+  c.status.pid = IntAt(*v, "pid");
+  c.status.exit_code = static_cast<int>(IntAt(*v, "exitCode"));
+  c.status.signal = static_cast<int>(IntAt(*v, "signal"));
+  c.status.reason = v->GetString({"reason"});
+  c.status.message = v->GetString({"message"});
+  c.status.started_at = ParseRfc3339(v->GetString({"startedAt"}), absl::InfinitePast());
+  c.status.finished_at = ParseRfc3339(v->GetString({"finishedAt"}), absl::InfinitePast());
+  c.status.runs = static_cast<int>(IntAt(*v, "runs"));
+  c.status.log_path = v->GetString({"logPath"});
+  c.status.previous_log_path = v->GetString({"previousLogPath"});
+  c.status.spec_hash = v->GetString({"specHash"});
+  c.cgroup = v->GetString({"cgroup"});
+  c.start_ticks = static_cast<uint64_t>(IntAt(*v, "startTicks"));
+  c.running = v->GetString({"state"}) == "running";
+  return c;
+}
+
+std::optional<ExitRecord> ReadExitRecord(const std::string& path, int run) {
+  auto v = json::Parse(ReadRegion(path, kExitRecordOffset, kExitRecordSize));
+  if (!v.ok() || IntAt(*v, "run") != run) return std::nullopt;
+  ExitRecord r;
+  r.exit_code = static_cast<int>(IntAt(*v, "exitCode"));
+  r.signal = static_cast<int>(IntAt(*v, "signal"));
+  r.finished_at = v->GetString({"finishedAt"});
+  r.reason = v->GetString({"reason"});
+  r.message = v->GetString({"message"});
+  return r;
+}
+
+// Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. With the
+// PID it names one process for good (PIDs are reused, start times are not).
+uint64_t ProcessStartTicks(int64_t pid) {
+  std::ifstream f(StrCat("/proc/", pid, "/stat"));
+  std::stringstream text;
+  text << f.rdbuf();
+  std::string stat = text.str();
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && (in >> field); ++i) {
+    uint64_t ticks = 0;
+    if (i == 22) return absl::SimpleAtoi(field, &ticks) ? ticks : 0;
+  }
+  return 0;
+}
+
+}  // namespace berth::agent::runtime

@@ -1,0 +1,48 @@
+#pragma once
+// File: kubelet-like-agent/runtime/linux/records.h
+// One record file per container, <state_dir>/containers/<id>.record: the agent's checkpoint
+// (what it launched, rewritten in place) in the first kExitRecordOffset bytes, then the exit
+// record the container's init writes when it ends. One inode per container; a dying writer
+// leaves the old or the new content of its region.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "kubelet-like-agent/runtime/runtime.h"
+
+namespace berth::agent::runtime {
+
+inline constexpr std::string_view kRecordSuffix = ".record";
+
+std::string RecordPath(std::string_view state_dir, std::string_view id);
+
+// The checkpoint region: the container's status, its cgroup and the start time that identifies
+// its init for re-adoption.
+struct Checkpoint {
+  ContainerStatus status;
+  std::string cgroup;
+  uint64_t start_ticks = 0;
+  bool running = false;
+};
+absl::Status WriteCheckpoint(const std::string& path, const ContainerStatus& status, const std::string& cgroup,
+                             uint64_t start_ticks);
+// nullopt when the file has no readable checkpoint.
+std::optional<Checkpoint> ReadCheckpoint(const std::string& path);
+
+// The exit record of run `run`, as the init wrote it; nullopt when absent or of another run.
+struct ExitRecord {
+  int exit_code = 0;
+  int signal = 0;
+  std::string finished_at;  // RFC 3339
+  std::string reason;       // StartError, or "" (the runtime decides)
+  std::string message;
+};
+std::optional<ExitRecord> ReadExitRecord(const std::string& path, int run);
+
+// Field 22 of /proc/<pid>/stat, 0 when the process is gone.
+uint64_t ProcessStartTicks(int64_t pid);
+
+}  // namespace berth::agent::runtime
