@@ -6,6 +6,7 @@
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/object_meta.h"
 #include "core/json/codec.h"
+#include "core/log/log.h"
 #include "core/patch/patch.h"
 #include "core/patch/strategic_merge.h"
 #include "core/selector/field_selector.h"
@@ -354,6 +355,28 @@ absl::StatusOr<uint64_t> Registry::Remove(const ResourceType&, const std::string
   return store_.Delete(key, [&stamped](uint64_t r) { return stamped.With(r); }, expected);
 }
 
+absl::StatusOr<DeleteResult> Registry::DeleteUndecodable(const ResourceType& type, const std::string& ns,
+                                                         const std::string& name, const DeleteOptions& options) {
+  // The repair path for bytes no decoder can read (stored before admission checked what it now
+  // checks): finalizers and grace periods cannot be honoured on what cannot be read, so the key
+  // goes at once, and watchers get a DELETED event carrying what is known.
+  std::string key = type.Key(ns, name);
+  auto kv = store_.Get(key);
+  if (!kv.ok()) return kv.status();
+  json::Value final_state = json::Value::MakeObject();
+  final_state.Set("apiVersion", type.ApiVersion());
+  final_state.Set("kind", type.kind);
+  json::Value& meta = final_state["metadata"];
+  meta.Set("name", name);
+  if (type.namespaced) meta.Set("namespace", ns);
+  BERTH_LOG(Warning, "apiserver.registry", "Deleting an object whose stored bytes cannot be decoded", "key", key);
+  if (!options.dry_run) {
+    auto removed = Remove(type, key, final_state, kv->revision);
+    if (!removed.ok()) return removed.status();
+  }
+  return DeleteResult{std::move(final_state), true};
+}
+
 absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
                                                        const std::string& ns,
                                                        const std::string& name, Subresource sub,
@@ -528,7 +551,11 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
                                               const DeleteOptions& options) {
   std::string key = type.Key(ns, name);
   for (int attempt = 0;; ++attempt) {
-    BERTH_ASSIGN_OR_RETURN(auto current, Read(type, ns, name));
+    auto read = Read(type, ns, name);
+    if (!read.ok() && read.status().code() == absl::StatusCode::kDataLoss) {
+      return DeleteUndecodable(type, ns, name, options);
+    }
+    BERTH_ASSIGN_OR_RETURN(auto current, std::move(read));
     json::Value obj = std::move(current.first);
     uint64_t rev = current.second;
     if (options.precondition_uid && *options.precondition_uid != obj.GetString({"metadata", "uid"})) {

@@ -147,6 +147,9 @@ class Registry {
   absl::StatusOr<std::pair<json::Value, uint64_t>> Read(const ResourceType& type,
                                                         const std::string& ns,
                                                         const std::string& name) const;
+  // Delete of an object whose stored bytes cannot be decoded: removed at once.
+  absl::StatusOr<DeleteResult> DeleteUndecodable(const ResourceType& type, const std::string& ns,
+                                                 const std::string& name, const DeleteOptions& options);
   absl::StatusOr<uint64_t> Remove(const ResourceType& type, const std::string& key,
                                   const json::Value& object, uint64_t expected);
   absl::Status CheckNamespace(const std::string& ns) const;

@@ -4,12 +4,13 @@
 #include <limits>
 #include <string>
 
+#include "absl/numeric/int128.h"
 #include "core/strings/strings.h"
 
 namespace berth::resource {
 namespace {
 
-using Int128 = __int128;
+using Int128 = absl::int128;  // exact arithmetic; __int128 is not ISO C++
 
 absl::Status Bad(std::string_view q, std::string_view why) {
   return absl::InvalidArgumentError(StrCat("quantity \"", q, "\" ", why,

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 #include <string>
 
 #include "apiserver/registry/kinds/field_support.h"
@@ -11,6 +13,7 @@
 #include "apiserver/storage/memory/memory_store.h"
 #include "core/api/errors.h"
 #include "core/json/codec.h"
+#include "core/strings/strings.h"
 #include "gtest/gtest.h"
 #include "testing/fake_clock.h"
 
@@ -133,6 +136,52 @@ TEST_F(AdmissionTest, IndexedJobsAndNativeSidecarsAreRefusedNotRunWrong) {
   s = Create("", "pods", Pod("", R"("initContainers":[{"name":"side","image":"host","restartPolicy":"Always"}],)"));
   EXPECT_TRUE(Names(s, "spec.initContainers[0].restartPolicy")) << s;
   EXPECT_EQ(store_.Get("/registry/batch/jobs/default/j").status().code(), absl::StatusCode::kNotFound);
+}
+
+// Every row of the table works through the real matcher: an object that sets the field gets a
+// warning (or a refusal) naming it at its concrete path.
+TEST(FieldSupportTest, EveryRuleNamesItsFieldWhenSet) {
+  for (const kinds::FieldRule& rule : kinds::FieldRules()) {
+    std::string kind = rule.scope == "PodSpec" ? "Pod" : rule.scope == "JobSpec" ? "Job" : std::string(rule.scope);
+    std::string dotted = (rule.scope == "PodSpec" || rule.scope == "JobSpec" ? "spec." : "") + std::string(rule.path);
+    json::Value object = json::Value::MakeObject();
+    json::Value* cur = &object;
+    std::string expected;
+    std::vector<std::string_view> steps = Split(dotted, '.');
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::string_view step = steps[i];
+      bool each = step.size() > 2 && step.substr(step.size() - 2) == "[]";
+      std::string name(each ? step.substr(0, step.size() - 2) : step);
+      expected += (expected.empty() ? "" : ".") + name + (each ? "[0]" : "");
+      json::Value leaf = rule.when.empty() ? *json::Parse(R"({"set":1})")
+                         : rule.when == "true" || rule.when == "false" ? json::Value(rule.when == "true")
+                                                                       : json::Value(std::string(rule.when));
+      if (i + 1 == steps.size()) {
+        if (each) {
+          json::Value list = json::Value::MakeArray();
+          list.as_array().push_back(leaf);
+          cur->Set(name, std::move(list));
+        } else {
+          cur->Set(name, leaf);
+        }
+      } else if (each) {
+        json::Value list = json::Value::MakeArray();
+        list.as_array().push_back(json::Value::MakeObject());
+        cur = &cur->Set(name, std::move(list)).as_array()[0];
+      } else {
+        cur = &cur->Set(name, json::Value::MakeObject());
+      }
+    }
+    bool named = false;
+    if (rule.support == kinds::Support::kWarn) {
+      for (const std::string& w : kinds::UnhonouredFieldWarnings(kind, object)) named = named || w.rfind(expected + ": ", 0) == 0;
+    } else {
+      for (const api::Cause& c : kinds::UnsupportedFieldCauses(kind, object)) named = named || c.field == expected;
+    }
+    EXPECT_TRUE(named) << rule.scope << " " << rule.path << " (expected " << expected << ")";
+    // The same object without the field says nothing about it.
+  }
+  EXPECT_TRUE(kinds::UnhonouredFieldWarnings("Pod", *json::Parse(R"({"spec":{"containers":[{"name":"c"}]}})")).empty());
 }
 
 TEST(CompatibilityDocTest, DocsMatchTheTableTheServerUses) {

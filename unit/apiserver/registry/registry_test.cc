@@ -112,6 +112,26 @@ TEST_F(RegistryTest, ListPagesAndFilters) {
   EXPECT_EQ(registry_.List(cm, "default", p).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Bytes stored before admission checked encoding (or broken any other way) can still go: invalid
+// UTF-8 reads as U+FFFD, and what no decoder can read is deleted without being decoded.
+TEST_F(RegistryTest, ObjectsStoredBrokenCanBeReadAndDeleted) {
+  const ResourceType& cms = Type("", "configmaps");
+  ASSERT_TRUE(store_.Create("/registry/core/configmaps/default/latin1", [](uint64_t) {
+    return std::string("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"latin1\",\"namespace\":\"default\"},\"data\":{\"k\":\"caf\xe9\"}}");
+  }).ok());
+  ASSERT_TRUE(store_.Create("/registry/core/configmaps/default/garbage", [](uint64_t) { return std::string("{not json"); }).ok());
+  auto list = registry_.List(cms, "default", {});
+  ASSERT_TRUE(list.ok()) << list.status();
+  auto updated = registry_.Patch(cms, "default", "latin1", PatchType::kMerge, J(R"({"data":{"k2":"v"}})"),
+                                 Subresource::kNone, {});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->object.GetString({"data", "k"}), "caf\xEF\xBF\xBD");
+  auto deleted = registry_.Delete(cms, "default", "garbage", {});
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_TRUE(deleted->removed);
+  EXPECT_EQ(store_.Get("/registry/core/configmaps/default/garbage").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(ObjectMetaTest, NamesFollowDns1123) {
   EXPECT_TRUE(ValidateName("a-b.c", false, "n").empty());
   EXPECT_FALSE(ValidateName("a-b.c", true, "n").empty());
