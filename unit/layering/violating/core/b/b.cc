@@ -1,0 +1,1 @@
+// Fixture: the library core/a does not depend on.
