@@ -94,6 +94,20 @@ TEST_F(AdmissionTest, AffinityInAnOldShapeIsRefused) {
       {"nodeSelectorTerms":[{"matchExpressions":[{"key":"a","operator":"In","values":["b"]}]}]}}},)")).ok());
 }
 
+// Fields the agent reads with a type (runAsUser as an integer) are typed in the schema: a string
+// there was stored and then ignored, so the container ran as root.
+TEST_F(AdmissionTest, SecurityContextAndLifecycleHaveTheirShapes) {
+  absl::Status s = Create("", "pods", Pod("", R"("securityContext":{"runAsUser":"1000"},)"));
+  EXPECT_TRUE(Names(s, "spec.securityContext.runAsUser")) << s;
+  s = Create("", "pods", Pod(R"(,"securityContext":{"capabilities":{"drop":"ALL"}})"));
+  EXPECT_TRUE(Names(s, "spec.containers[0].securityContext.capabilities.drop")) << s;
+  s = Create("", "pods", Pod(R"(,"lifecycle":{"preStop":{"exec":{"command":"sleep 5"}}})"));
+  EXPECT_TRUE(Names(s, "spec.containers[0].lifecycle.preStop.exec.command")) << s;
+  EXPECT_TRUE(Create("", "pods", Pod(R"(,"securityContext":{"runAsUser":1000,"capabilities":{"drop":["ALL"]}},)"
+                                     R"("lifecycle":{"preStop":{"exec":{"command":["sleep","5"]}}})",
+                                     R"("securityContext":{"runAsNonRoot":true,"fsGroup":2000},)")).ok());
+}
+
 TEST_F(AdmissionTest, ConfigMapKeysAndSize) {
   auto cm = [](const std::string& data) { return R"({"metadata":{"name":"c"},)" + data + "}"; };
   for (const char* key : {"../../etc/x", "a/b", "", "k\\u0000z", ".", "..", "..a"}) {
@@ -136,6 +150,24 @@ TEST_F(AdmissionTest, IndexedJobsAndNativeSidecarsAreRefusedNotRunWrong) {
   s = Create("", "pods", Pod("", R"("initContainers":[{"name":"side","image":"host","restartPolicy":"Always"}],)"));
   EXPECT_TRUE(Names(s, "spec.initContainers[0].restartPolicy")) << s;
   EXPECT_EQ(store_.Get("/registry/batch/jobs/default/j").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(AdmissionTest, ImmutableConfigMapsAndSecretsStayAsTheyAre) {
+  ASSERT_TRUE(Create("", "configmaps", R"({"metadata":{"name":"frozen"},"immutable":true,"data":{"k":"v"}})").ok());
+  const ResourceType& cms = Type("", "configmaps");
+  auto changed = registry_.Patch(cms, "default", "frozen", PatchType::kMerge, *json::Parse(R"({"data":{"k":"w"}})"),
+                                 Subresource::kNone, {});
+  EXPECT_TRUE(Names(changed.status(), "data")) << changed.status();
+  auto thawed = registry_.Patch(cms, "default", "frozen", PatchType::kMerge, *json::Parse(R"({"immutable":false})"),
+                                Subresource::kNone, {});
+  EXPECT_TRUE(Names(thawed.status(), "immutable")) << thawed.status();
+  auto labelled = registry_.Patch(cms, "default", "frozen", PatchType::kMerge,
+                                  *json::Parse(R"({"metadata":{"labels":{"a":"b"}}})"), Subresource::kNone, {});
+  EXPECT_TRUE(labelled.ok()) << "metadata still changes: " << labelled.status();
+  ASSERT_TRUE(Create("", "secrets", R"({"metadata":{"name":"s"},"type":"Opaque","data":{"k":"dg=="}})").ok());
+  auto retyped = registry_.Patch(Type("", "secrets"), "default", "s", PatchType::kMerge,
+                                 *json::Parse(R"({"type":"kubernetes.io/tls"})"), Subresource::kNone, {});
+  EXPECT_TRUE(Names(retyped.status(), "type")) << retyped.status();
 }
 
 // Every row of the table works through the real matcher: an object that sets the field gets a
