@@ -9,6 +9,9 @@ class ConfigMap final : public Strategy {
   std::vector<api::Cause> Validate(const json::Value& object) const override {
     return ValidateDataKeys(object, {"data", "binaryData"}, {"binaryData"});
   }
+  std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
+    return ValidateImmutableData(object, old, {"data", "binaryData"});
+  }
 };
 
 }  // namespace

@@ -75,4 +75,22 @@ std::vector<api::Cause> ValidateDataKeys(const json::Value& object, const std::v
   return causes;
 }
 
+std::vector<api::Cause> ValidateImmutableData(const json::Value& object, const json::Value& old,
+                                              const std::vector<const char*>& data_fields) {
+  const json::Value* was = old.Find("immutable");
+  if (was == nullptr || !was->is_bool() || !was->as_bool()) return {};
+  std::vector<api::Cause> causes;
+  const json::Value* now = object.Find("immutable");
+  if (now == nullptr || !now->is_bool() || !now->as_bool()) {
+    causes.push_back({"FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", "immutable"});
+  }
+  for (const char* field : data_fields) {
+    const json::Value* a = object.Find(field);
+    const json::Value* b = old.Find(field);
+    bool same = (a == nullptr || a->size() == 0) ? (b == nullptr || b->size() == 0) : (b != nullptr && *a == *b);
+    if (!same) causes.push_back({"FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set", field});
+  }
+  return causes;
+}
+
 }  // namespace berth::apiserver::registry::kinds

@@ -18,4 +18,9 @@ inline constexpr size_t kMaxDataBytes = 1024 * 1024;
 std::vector<api::Cause> ValidateDataKeys(const json::Value& object, const std::vector<const char*>& data_fields,
                                          const std::vector<const char*>& base64_fields);
 
+// `immutable: true` (ConfigMaps and Secrets): the data fields may not change any more, and
+// immutable may not be unset.
+std::vector<api::Cause> ValidateImmutableData(const json::Value& object, const json::Value& old,
+                                              const std::vector<const char*>& data_fields);
+
 }  // namespace berth::apiserver::registry::kinds

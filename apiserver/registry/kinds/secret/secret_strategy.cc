@@ -25,6 +25,13 @@ class Secret final : public Strategy {
   std::vector<api::Cause> Validate(const json::Value& object) const override {
     return ValidateDataKeys(object, {"data"}, {"data"});
   }
+  std::vector<api::Cause> ValidateUpdate(const json::Value& object, const json::Value& old) const override {
+    auto causes = ValidateImmutableData(object, old, {"data"});
+    const json::Value* a = object.Find("type");
+    const json::Value* b = old.Find("type");
+    if (a && b && !(*a == *b)) causes.push_back({"FieldValueInvalid", "Invalid value: field is immutable", "type"});
+    return causes;
+  }
 
  private:
   static std::string Base64(const std::string& in) {
