@@ -1,5 +1,7 @@
 #include "apiserver/server/openapi.h"
 
+#include <algorithm>
+
 #include <functional>
 
 #include "core/json/codec.h"
@@ -126,8 +128,32 @@ json::Value OpenApiV3Document(const registry::Catalog& catalog, const schema::Sc
     get.Set("operationId", StrCat("read", t->kind));
     get.Erase("requestBody");
     get.Set("parameters", json::Value::MakeArray());
-    item.Set("get", std::move(get));
+    item.Set("get", get);
     paths.Set(base, std::move(item));
+    // Subresources, from the same catalog list discovery and routing read.
+    // Those that take patches (status, scale) are what clients validate against a schema.
+    for (const registry::SubresourceInfo& sub : t->Subresources()) {
+      if (std::find(sub.verbs.begin(), sub.verbs.end(), "patch") == sub.verbs.end()) continue;
+      json::Value sub_item = json::Value::MakeObject();
+      bool same_kind = sub.kind == t->kind && sub.group == t->group;
+      auto shaped = [&](json::Value operation, const std::string& verb) {
+        operation.Set("operationId", StrCat(verb, t->kind, sub.name == "status" ? "Status" : StrCat("_", sub.name)));
+        json::Value gvk = json::Value::MakeObject();
+        gvk.Set("group", sub.group);
+        gvk.Set("version", sub.version);
+        gvk.Set("kind", sub.kind);
+        operation.Set("x-kubernetes-group-version-kind", std::move(gvk));
+        if (!same_kind) {
+          operation.Ensure({"responses", "200", "content", "application/json"}).Set("schema", json::Value::MakeObject());
+        }
+        return operation;
+      };
+      for (const std::string& verb : sub.verbs) {
+        if (verb == "get") sub_item.Set("get", shaped(get, "read"));
+        if (verb == "patch") sub_item.Set("patch", shaped(op, "patch"));
+      }
+      if (sub_item.size() > 0) paths.Set(StrCat(base, "/", sub.name), std::move(sub_item));
+    }
   }
   if (!found) return json::Value();
   json::Value doc = json::Value::MakeObject();
