@@ -8,6 +8,7 @@
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/intstr/int_or_percent.h"
+#include "core/object/template_hash.h"
 #include "core/strings/strings.h"
 
 namespace berth::controllers::builtin {
@@ -15,9 +16,10 @@ namespace {
 
 constexpr char kHashLabel[] = "controller-revision-hash";
 
+// The same hash as the Deployment controller's (Kubernetes computes both alike).
 std::string TemplateHash(const json::Value& ds) {
   const json::Value* t = ds.Get({"spec", "template"});
-  return std::to_string(std::hash<std::string>{}(t ? json::Serialize(*t) : "") % 10000000000ULL);
+  return object::TemplateHash(t ? *t : json::Value::MakeObject());
 }
 
 }  // namespace

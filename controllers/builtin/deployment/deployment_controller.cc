@@ -9,6 +9,7 @@
 #include "core/selector/label_selector.h"
 #include "absl/strings/numbers.h"
 #include "core/intstr/int_or_percent.h"
+#include "core/object/template_hash.h"
 #include "core/strings/strings.h"
 
 namespace berth::controllers::builtin {
@@ -33,18 +34,7 @@ json::Value StripHash(const json::Value& tmpl) {
 }  // namespace
 
 std::string PodTemplateHash(const json::Value& pod_template, int64_t collision_count) {
-  std::string text = json::Serialize(StripHash(pod_template));
-  if (collision_count > 0) text += std::to_string(collision_count);
-  uint32_t h = 2166136261u;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-  std::string decimal = std::to_string(h);
-  std::string out;
-  for (char c : decimal) out.push_back(kAlphabet[static_cast<unsigned char>(c) % 27]);
-  return out;
+  return object::TemplateHash(StripHash(pod_template), collision_count);
 }
 
 DeploymentController::DeploymentController(client::ApiClient& api, Informer& deployments, Informer& replicasets,
