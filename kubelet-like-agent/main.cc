@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
   sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);
   agent::PodSync sync(api.get(), pods, *rt, volumes, status, sync_options);
   controllers::EventRecorder events(*api, "kubelet");
+  events.SetSendRate(50, 100);  // the kubelet's eventRecordQPS and eventBurst
   if (!fake) sync.SetEventRecorder(&events);  // hollow nodes stay quiet: they stand in for load
   status.Start();
   pods.Start();

@@ -69,6 +69,27 @@ bool EventRecorder::TakeTokenLocked(const std::string& object_uid) {
   return true;
 }
 
+void EventRecorder::SetSendRate(double qps, int burst) {
+  std::lock_guard<std::mutex> lock(mu_);
+  send_qps_ = qps;
+  send_burst_ = burst;
+  send_tokens_ = burst;
+  send_last_ = clock_.MonotonicNow();
+}
+
+absl::Duration EventRecorder::SendDelayLocked() {
+  if (send_qps_ <= 0) return absl::ZeroDuration();
+  auto now = clock_.MonotonicNow();
+  double elapsed = std::chrono::duration<double>(now - send_last_).count();
+  send_last_ = now;
+  send_tokens_ = std::min<double>(send_burst_, send_tokens_ + elapsed * send_qps_);
+  if (send_tokens_ >= 1) {
+    send_tokens_ -= 1;
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds((1 - send_tokens_) / send_qps_);
+}
+
 void EventRecorder::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return queue_.empty() && in_flight_ == 0; });
@@ -79,6 +100,13 @@ void EventRecorder::Run() {
   while (true) {
     cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;
+    if (absl::Duration wait = SendDelayLocked(); wait > absl::ZeroDuration() && !stop_) {
+      // Over the send rate: wait outside the lock (Record never blocks), then look again.
+      lock.unlock();
+      clock_.SleepFor(wait);
+      lock.lock();
+      continue;
+    }
     Pending p = std::move(queue_.front());
     queue_.pop_front();
     in_flight_++;

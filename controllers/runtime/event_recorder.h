@@ -30,6 +30,9 @@ class EventRecorder {
   // `type` is "Normal" or "Warning".
   void Record(const json::Value& object, const std::string& type, const std::string& reason,
               const std::string& message);
+  // Spreads the sending over time, as the kubelet does (eventRecordQPS 50, eventBurst 100), so a
+  // burst of starts does not compete with status updates for the apiserver. Unlimited when not set.
+  void SetSendRate(double qps, int burst);
   // Waits until everything queued so far was sent (tests).
   void Flush();
   // Events dropped by the per-object rate limit.
@@ -51,6 +54,8 @@ class EventRecorder {
   void Run();
   void Send(const Pending& p);
   bool TakeTokenLocked(const std::string& object_uid);
+  // How long the sender must wait before the next send (zero: send now, token taken).
+  absl::Duration SendDelayLocked();
 
   client::ApiClient& api_;
   const std::string component_;
@@ -60,6 +65,10 @@ class EventRecorder {
   std::condition_variable cv_;
   std::map<std::string, Bucket> buckets_;  // by object uid
   uint64_t dropped_ = 0;
+  double send_qps_ = 0;
+  int send_burst_ = 0;
+  double send_tokens_ = 0;
+  std::chrono::steady_clock::time_point send_last_;
   std::deque<Pending> queue_;
   size_t in_flight_ = 0;
   bool stop_ = false;

@@ -1,5 +1,6 @@
 #include "core/json/value.h"
 
+#include <algorithm>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,28 @@ namespace berth::json {
 // Done once per object with a hash map, so an object of n keys costs O(n), not O(n^2).
 void RemoveDuplicateKeys(Object& members) {
   if (members.size() < 2) return;
+  if (members.size() <= 16) {
+    // Most objects are small: compare in place, no allocation (this runs for every object of
+    // every document parsed).
+    bool duplicates = false;
+    for (size_t i = 1; i < members.size() && !duplicates; ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (members[i].first == members[j].first) {
+          duplicates = true;
+          break;
+        }
+      }
+    }
+    if (!duplicates) return;
+    Object kept;
+    for (auto& m : members) {
+      auto it = std::find_if(kept.begin(), kept.end(), [&](const Member& k) { return k.first == m.first; });
+      if (it == kept.end()) kept.push_back(std::move(m));
+      else it->second = std::move(m.second);
+    }
+    members = std::move(kept);
+    return;
+  }
   absl::flat_hash_map<std::string_view, size_t> first;
   first.reserve(members.size());
   bool duplicates = false;
