@@ -223,9 +223,7 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
   }
   for (std::string& w : type.strategy->Warnings(object)) warnings.push_back(std::move(w));
   if (!type.custom) {
-    for (std::string& w : kinds::UnhonouredFieldWarnings(type.kind, object)) warnings.push_back(std::move(w));
-    auto unsupported = kinds::UnsupportedFieldCauses(type.kind, object);
-    causes.insert(causes.end(), unsupported.begin(), unsupported.end());
+    kinds::CheckFieldSupport(type.kind, object, warnings, causes);
   }
   auto more = type.strategy->Validate(object);
   causes.insert(causes.end(), more.begin(), more.end());

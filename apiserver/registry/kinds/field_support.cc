@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 
 #include "apiserver/registry/catalog.h"
 #include "core/strings/strings.h"
@@ -50,41 +51,66 @@ bool Triggers(const FieldRule& rule, const json::Value& v) {
   return false;
 }
 
-// Calls `found` with the concrete path ("spec.containers[1].lifecycle") of every value at
-// `steps` below `v`.
-void Visit(const json::Value& v, const std::vector<std::string_view>& steps, size_t i, const std::string& path,
-           const std::function<void(const std::string&, const json::Value&)>& found) {
+// One parsed step of a rule's path.
+struct Step {
+  std::string_view name;
+  bool each = false;  // "name[]": every element of the array
+};
+
+// Calls `found` with every value at `steps` below `v`; `indices` holds the array index taken at
+// each step (the concrete path is built only for a match: most rules find nothing).
+void Visit(const json::Value& v, const std::vector<Step>& steps, size_t i, std::vector<size_t>& indices,
+           const std::function<void(const std::vector<size_t>&, const json::Value&)>& found) {
   if (i == steps.size()) {
-    found(path, v);
+    found(indices, v);
     return;
   }
-  std::string_view step = steps[i];
-  bool each = step.size() > 2 && step.substr(step.size() - 2) == "[]";
-  if (each) step.remove_suffix(2);
-  const json::Value* next = v.Find(step);
+  const json::Value* next = v.Find(steps[i].name);
   if (next == nullptr) return;
-  std::string here = path.empty() ? std::string(step) : StrCat(path, ".", step);
-  if (!each) {
-    Visit(*next, steps, i + 1, here, found);
+  if (!steps[i].each) {
+    Visit(*next, steps, i + 1, indices, found);
     return;
   }
   if (!next->is_array()) return;
   for (size_t k = 0; k < next->as_array().size(); ++k) {
-    Visit(next->as_array()[k], steps, i + 1, StrCat(here, "[", k, "]"), found);
+    indices[i] = k;
+    Visit(next->as_array()[k], steps, i + 1, indices, found);
   }
 }
 
-std::vector<std::string_view> Steps(std::string_view dotted) {
-  std::vector<std::string_view> out;
-  for (std::string_view s : Split(dotted, '.')) {
-    if (!s.empty()) out.push_back(s);
+std::string ConcretePath(const std::vector<Step>& steps, const std::vector<size_t>& indices) {
+  std::string out;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (i) out += '.';
+    out.append(steps[i].name);
+    if (steps[i].each) StrAppend(&out, "[", indices[i], "]");
   }
   return out;
 }
 
-// Every (path, value) a rule matches in `object` of `kind`.
-void Match(std::string_view kind, const json::Value& object,
-           const std::function<void(const FieldRule&, const std::string&, const json::Value&)>& found) {
+std::vector<Step> Steps(std::string_view dotted) {
+  std::vector<Step> out;
+  for (std::string_view s : Split(dotted, '.')) {
+    if (s.empty()) continue;
+    bool each = s.size() > 2 && s.substr(s.size() - 2) == "[]";
+    if (each) s.remove_suffix(2);
+    out.push_back({s, each});
+  }
+  return out;
+}
+
+// The rules that apply to a kind, each with its full path parsed: computed once per kind, since
+// admission runs this on every write.
+struct BoundRule {
+  const FieldRule* rule;
+  std::vector<Step> steps;
+};
+const std::vector<BoundRule>& RulesFor(std::string_view kind) {
+  static std::mutex mu;
+  static auto* cache = new std::map<std::string, std::vector<BoundRule>, std::less<>>();
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache->find(kind); it != cache->end()) return it->second;
+  std::vector<BoundRule> bound;
   for (const FieldRule& rule : FieldRules()) {
     std::vector<std::string_view> prefixes;
     if (rule.scope == "PodSpec") {
@@ -95,12 +121,22 @@ void Match(std::string_view kind, const json::Value& object,
       prefixes = {""};
     }
     for (std::string_view prefix : prefixes) {
-      std::vector<std::string_view> steps = Steps(prefix);
-      for (std::string_view s : Steps(rule.path)) steps.push_back(s);
-      Visit(object, steps, 0, "", [&](const std::string& path, const json::Value& v) {
-        if (Triggers(rule, v)) found(rule, path, v);
-      });
+      std::vector<Step> steps = Steps(prefix);
+      for (const Step& st : Steps(rule.path)) steps.push_back(st);
+      bound.push_back({&rule, std::move(steps)});
     }
+  }
+  return cache->emplace(std::string(kind), std::move(bound)).first->second;
+}
+
+// Every (path, value) a rule matches in `object` of `kind`.
+void Match(std::string_view kind, const json::Value& object,
+           const std::function<void(const FieldRule&, const std::string&, const json::Value&)>& found) {
+  for (const BoundRule& b : RulesFor(kind)) {
+    std::vector<size_t> indices(b.steps.size(), 0);
+    Visit(object, b.steps, 0, indices, [&](const std::vector<size_t>& at, const json::Value& v) {
+      if (Triggers(*b.rule, v)) found(*b.rule, ConcretePath(b.steps, at), v);
+    });
   }
 }
 
@@ -199,21 +235,29 @@ const std::vector<FieldRule>& FieldRules() {
 }
 
 std::vector<std::string> UnhonouredFieldWarnings(std::string_view kind, const json::Value& object) {
-  std::vector<std::string> out;
-  Match(kind, object, [&](const FieldRule& rule, const std::string& path, const json::Value&) {
-    if (rule.support == Support::kWarn) out.push_back(StrCat(path, ": ", rule.why));
-  });
-  return out;
+  std::vector<std::string> warnings;
+  std::vector<api::Cause> causes;
+  CheckFieldSupport(kind, object, warnings, causes);
+  return warnings;
 }
 
 std::vector<api::Cause> UnsupportedFieldCauses(std::string_view kind, const json::Value& object) {
-  std::vector<api::Cause> out;
+  std::vector<std::string> warnings;
+  std::vector<api::Cause> causes;
+  CheckFieldSupport(kind, object, warnings, causes);
+  return causes;
+}
+
+void CheckFieldSupport(std::string_view kind, const json::Value& object, std::vector<std::string>& warnings,
+                       std::vector<api::Cause>& causes) {
   Match(kind, object, [&](const FieldRule& rule, const std::string& path, const json::Value& v) {
-    if (rule.support != Support::kRefuse) return;
+    if (rule.support == Support::kWarn) {
+      warnings.push_back(StrCat(path, ": ", rule.why));
+      return;
+    }
     std::string value = v.is_string() ? StrCat("\"", v.as_string(), "\"") : (v.is_bool() && v.as_bool() ? "true" : "...");
-    out.push_back({"FieldValueNotSupported", StrCat("Unsupported value: ", value, ": ", rule.why), path});
+    causes.push_back({"FieldValueNotSupported", StrCat("Unsupported value: ", value, ": ", rule.why), path});
   });
-  return out;
 }
 
 std::string CompatibilityMarkdown(const std::vector<std::string>& kinds) {

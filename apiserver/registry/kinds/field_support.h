@@ -38,6 +38,9 @@ const std::vector<FieldRule>& FieldRules();
 // `kind`, and the causes of a refusal.
 std::vector<std::string> UnhonouredFieldWarnings(std::string_view kind, const json::Value& object);
 std::vector<api::Cause> UnsupportedFieldCauses(std::string_view kind, const json::Value& object);
+// Both in one walk (admission): appends to `warnings` and `causes`.
+void CheckFieldSupport(std::string_view kind, const json::Value& object, std::vector<std::string>& warnings,
+                       std::vector<api::Cause>& causes);
 
 // docs/compatibility.md: served kinds (`kinds`: "group/version Kind" lines), what each
 // honours, and every rule above.
