@@ -15,7 +15,10 @@ absl::Status NodeHeartbeat::Register(const NodeConfig& config) {
   MachineInfo machine = machine_();
   json::Value node = BuildNode(config, machine, clock_.Now());
   auto created = api_.Create(client::resources::kNodes, "", node);
-  if (created.ok()) return absl::OkStatus();
+  if (created.ok()) {
+    if (const json::Value* c = created->Get({"status", "conditions"})) conditions_[config.name] = *c;
+    return absl::OkStatus();
+  }
   if (created.status().code() != absl::StatusCode::kAlreadyExists) return created.status();
   // Known from an earlier run: refresh labels, taints and status, keep everything else.
   auto existing = api_.Get(client::resources::kNodes, "", config.name);
@@ -26,8 +29,13 @@ absl::Status NodeHeartbeat::Register(const NodeConfig& config) {
   auto updated = api_.Update(client::resources::kNodes, next);
   if (!updated.ok()) return updated.status();
   json::Value with_status = *updated;
-  with_status.Set("status", BuildNodeStatus(config, machine, clock_.Now()));
-  return api_.UpdateStatus(client::resources::kNodes, with_status).status();
+  json::Value status = BuildNodeStatus(config, machine, clock_.Now());
+  if (const json::Value* c = existing->Get({"status", "conditions"})) KeepTransitionTimes(status, *c);
+  with_status.Set("status", std::move(status));
+  auto reported = api_.UpdateStatus(client::resources::kNodes, with_status);
+  if (!reported.ok()) return reported.status();
+  if (const json::Value* c = reported->Get({"status", "conditions"})) conditions_[config.name] = *c;
+  return absl::OkStatus();
 }
 
 absl::Status NodeHeartbeat::RegisterAll() {
@@ -90,8 +98,13 @@ void NodeHeartbeat::UpdateStatuses() {
   MachineInfo machine = machine_();
   for (const NodeConfig& n : nodes_) {
     json::Value patch = json::Value::MakeObject();
-    patch.Set("status", BuildNodeStatus(n, machine, clock_.Now()));
+    json::Value status = BuildNodeStatus(n, machine, clock_.Now());
+    if (auto prev = conditions_.find(n.name); prev != conditions_.end()) KeepTransitionTimes(status, prev->second);
+    patch.Set("status", std::move(status));
     auto r = api_.Patch(client::resources::kNodes, "", n.name, patch, "application/merge-patch+json", "status");
+    if (r.ok()) {
+      if (const json::Value* c = r->Get({"status", "conditions"})) conditions_[n.name] = *c;
+    }
     if (r.status().code() == absl::StatusCode::kNotFound) {
       (void)Register(n);  // someone deleted our Node: register again, as the kubelet does
     } else if (!r.ok()) {

@@ -50,6 +50,7 @@ class NodeHeartbeat {
   const HeartbeatOptions options_;
   const Clock& clock_;
   std::map<std::string, json::Value> leases_;  // last seen, for resourceVersion-checked updates
+  std::map<std::string, json::Value> conditions_;  // by node: the conditions last reported
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/object/conditions.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
 
@@ -154,6 +155,17 @@ json::Value BuildNode(const NodeConfig& config, const MachineInfo& machine, absl
   if (config.taints.is_array() && config.taints.size() > 0) spec.Set("taints", config.taints);
   node.Set("status", BuildNodeStatus(config, machine, now));
   return node;
+}
+
+void KeepTransitionTimes(json::Value& status, const json::Value& previous_conditions) {
+  json::Value* conditions = status.Find("conditions");
+  if (conditions == nullptr || !conditions->is_array() || !previous_conditions.is_array()) return;
+  json::Value previous = json::Value::MakeObject();
+  previous.Ensure({"status"}).Set("conditions", previous_conditions);
+  for (json::Value& c : conditions->as_array()) {
+    std::string now = c.GetString({"lastTransitionTime"});
+    c.Set("lastTransitionTime", object::TransitionTime(previous, c.GetString({"type"}), c.GetString({"status"}), now));
+  }
 }
 
 }  // namespace berth::agent

@@ -42,5 +42,9 @@ struct NodeConfig {
 json::Value BuildNode(const NodeConfig& config, const MachineInfo& machine, absl::Time now);
 // Only `status` (for the periodic update): conditions with fresh heartbeats.
 json::Value BuildNodeStatus(const NodeConfig& config, const MachineInfo& machine, absl::Time now);
+// A condition's lastTransitionTime says when its status last changed: conditions in `status`
+// whose status is the same as in `previous_conditions` (what was last reported) keep the
+// previous time.
+void KeepTransitionTimes(json::Value& status, const json::Value& previous_conditions);
 
 }  // namespace berth::agent
