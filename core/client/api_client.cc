@@ -179,7 +179,6 @@ absl::Status ApiClient::Watch(const Resource& r, const std::string& ns, const Li
     if (!v.ok()) {
       // One undecodable event must not end every watch of the kind (the informer would relist
       // into the same line forever): skip it, say so, and go on with the next.
-      undecodable_events_++;
       BERTH_LOG(Warning, "client", "Skipped an undecodable watch event", "resource", r.plural, "error",
                 v.status().ToString());
       return true;

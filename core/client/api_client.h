@@ -102,9 +102,6 @@ class ApiClient {
   static std::string Path(const Resource& r, const std::string& ns, const std::string& name = "",
                           const std::string& subresource = "");
 
-  // Watch events skipped because they could not be decoded (each is logged).
-  uint64_t undecodable_events() const { return undecodable_events_.load(); }
-
  private:
   absl::StatusOr<json::Value> Call(const std::string& method, const std::string& path,
                                    const json::Value* body, const std::string& content_type);
@@ -112,7 +109,6 @@ class ApiClient {
   std::unique_ptr<Transport> transport_;
   const Clock& clock_;
   RetryPolicy retry_;
-  std::atomic<uint64_t> undecodable_events_{0};
 };
 
 }  // namespace berth::client

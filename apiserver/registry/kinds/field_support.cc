@@ -140,8 +140,6 @@ void Match(std::string_view kind, const json::Value& object,
   }
 }
 
-constexpr std::string_view kContainers[] = {"containers[]", "initContainers[]"};
-
 }  // namespace
 
 const std::vector<FieldRule>& FieldRules() {
