@@ -4,10 +4,10 @@
 set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
-  libcpprest-dev libssl-dev librocksdb-dev libabsl-dev libyaml-cpp-dev rapidjson-dev libjemalloc-dev
+  libcpprest-dev libboost1.74-dev libssl-dev openssl zlib1g-dev librocksdb-dev libabsl-dev libyaml-cpp-dev rapidjson-dev libjemalloc-dev
   libgtest-dev libgmock-dev googletest
   clang libclang-rt-14-dev
-  python3 python3-yaml python3-kubernetes
+  python3 python3-yaml python3-kubernetes python3-websocket
   kubernetes-client
   etcd-server etcd-client nginx-light wrk
 )

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
 
   using namespace berth;
   std::string server = absl::GetFlag(FLAGS_server);
-  http::InitializeNetworkThreads(2);
+  client::InitializeClientThreads(2);
   std::unique_ptr<controllers::StatusServer> status_server;
   if (std::string listen = absl::GetFlag(FLAGS_metrics_listen); !listen.empty()) {
     auto started = controllers::StatusServer::Start(listen);

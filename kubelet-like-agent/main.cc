@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--runtime must be linux or fake\n");
     return 2;
   }
-  http::InitializeNetworkThreads(2);
+  client::InitializeClientThreads(2);
   auto api = client::ApiClient::Connect(absl::GetFlag(FLAGS_server));
 
   std::unique_ptr<agent::runtime::Runtime> rt;

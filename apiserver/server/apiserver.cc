@@ -126,7 +126,6 @@ absl::Status ApiServer::ServeCustomResources(Parts& p, const Clock& clock) {
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,
                                                            const Clock& clock) {
-  http::InitializeNetworkThreads(options.network_threads);
   auto p = std::make_unique<Parts>();
   p->options = options;
   p->metrics = std::make_unique<server::Metrics>();
@@ -177,6 +176,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   http::ServerOptions so;
   so.host = options.host;
   so.port = options.port;
+  so.threads = options.network_threads;
   so.error_response = [](int status, std::string message) {
     absl::Status s = status == 413 ? api::RequestEntityTooLarge(message) : api::BadRequest(message);
     return server::ApiHandler::ErrorResponse(s);
@@ -196,7 +196,7 @@ ApiServer::~ApiServer() { Stop(); }
 void ApiServer::Stop() {
   if (parts_ == nullptr || parts_->stopped) return;
   parts_->stopped = true;
-  // Watch streams end first: cpprest's listener waits for every open response (libraries.md §1.6).
+  // Watch streams end first, so that the server's graceful stop sends their final chunks.
   parts_->watch_cache->Shutdown();
   parts_->http->Stop();
   parts_->pool.reset();

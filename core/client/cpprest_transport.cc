@@ -7,6 +7,8 @@
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 
+#include <pplx/threadpool.h>
+
 #include "core/client/transport.h"
 #include "core/strings/strings.h"
 
@@ -112,6 +114,11 @@ class CpprestTransport final : public Transport {
 
 std::unique_ptr<Transport> NewCpprestTransport(const std::string& base_url) {
   return std::make_unique<CpprestTransport>(base_url);
+}
+
+void InitializeClientThreads(int threads) {
+  static std::once_flag once;
+  std::call_once(once, [threads] { crossplat::threadpool::initialize_with_threads(threads); });
 }
 
 }  // namespace berth::client

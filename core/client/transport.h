@@ -38,6 +38,9 @@ class Transport {
   virtual void CancelStreams() = 0;
 };
 
+// Sizes the HTTP client library's thread pool; must run before any client is made.
+void InitializeClientThreads(int threads);
+
 // base_url: http://host:port
 std::unique_ptr<Transport> NewCpprestTransport(const std::string& base_url);
 
