@@ -49,6 +49,9 @@ void ServeScale(const Endpoints& c, const ExchangePtr& ex, const registry::Resou
 // log.cc: pods/{name}/log, proxied to the agent of the pod's node. Holds a work thread while
 // following.
 void ServeLog(const Endpoints& c, const ExchangePtr& ex, const registry::ResourceType& type);
+// pods/{name}/exec, attach and portforward: checks the pod and container, then relays the
+// client's upgraded connection to the agent of the pod's node.
+void ServeConnect(const Endpoints& c, const ExchangePtr& ex, const registry::ResourceType& type);
 
 // request_options.cc: query parameters the write endpoints share.
 bool ParseBool(const std::string& s);

@@ -41,6 +41,11 @@ std::shared_ptr<http::Stream> Exchange::Stream(std::string content_type) {
   return responder_->StartStream(200, std::move(content_type), {{"Cache-Control", "no-cache, private"}});
 }
 
+void Exchange::Relay(std::string host, int port, std::string request_head) {
+  Record(101);
+  responder_->Relay(std::move(host), port, std::move(request_head));
+}
+
 void Exchange::Record(int code) {
   double seconds = std::chrono::duration<double>(clock_.MonotonicNow() - ctx.start).count();
   std::string resource = ctx.info.is_resource ? ctx.info.plural : "";

@@ -46,6 +46,8 @@ class Exchange {
   // A Kubernetes Status with the code and reason of the one error table.
   void Fail(const absl::Status& status);
   std::shared_ptr<http::Stream> Stream(std::string content_type);
+  // Hands the connection to host:port (exec, attach, port-forward to the node's agent).
+  void Relay(std::string host, int port, std::string request_head);
 
  private:
   void Record(int code);

@@ -43,7 +43,11 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   pod.categories = all;
   pod.has_status = true;
   pod.return_deleted_object = true;
-  pod.extra_subresources = {{"binding", "", "v1", "Binding", {"create"}}, {"log", "", "v1", "Pod", {"get"}}};
+  pod.extra_subresources = {{"binding", "", "v1", "Binding", {"create"}},
+                            {"log", "", "v1", "Pod", {"get"}},
+                            {"exec", "", "v1", "PodExecOptions", {"create", "get"}},
+                            {"attach", "", "v1", "PodAttachOptions", {"create", "get"}},
+                            {"portforward", "", "v1", "PodPortForwardOptions", {"create", "get"}}};
   pod.selectable_fields = {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                            "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                            "status.podIP", "status.nominatedNodeName"};

@@ -147,6 +147,10 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     pool_.Submit([this, ex, type] { endpoints::ServeLog(endpoints_, ex, *type); });
     return;
   }
+  if (sub == "exec" || sub == "attach" || sub == "portforward") {
+    pool_.Submit([this, ex, type] { endpoints::ServeConnect(endpoints_, ex, *type); });
+    return;
+  }
   if (method == "GET" || method == "HEAD") {
     if (ex->ctx.verb == "watch") {
       pool_.Submit([this, ex, type] { endpoints::ServeWatch(endpoints_, ex, *type); });

@@ -23,6 +23,20 @@ std::string QueryEscape(std::string_view s) {
 
 }  // namespace
 
+absl::StatusOr<std::pair<std::string, int>> AgentEndpoint(const json::Value& node) {
+  std::string ip;
+  if (const json::Value* addrs = node.Get({"status", "addresses"}); addrs && addrs->is_array()) {
+    for (const json::Value& a : addrs->as_array()) {
+      if (a.GetString({"type"}) == "InternalIP" && ip.empty()) ip = a.GetString({"address"});
+    }
+  }
+  const json::Value* port = node.Get({"status", "daemonEndpoints", "kubeletEndpoint", "Port"});
+  if (ip.empty() || port == nullptr || !port->is_int() || port->as_int() <= 0 || port->as_int() > 65535) {
+    return absl::UnavailableError(StrCat("node ", node.GetString({"metadata", "name"}), " publishes no agent endpoint"));
+  }
+  return std::make_pair(ip, static_cast<int>(port->as_int()));
+}
+
 absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::Value& node, const http::Request& request) {
   std::string name = pod.GetString({"metadata", "name"});
   if (pod.GetString({"spec", "nodeName"}).empty()) {
@@ -47,18 +61,10 @@ absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::V
   if (std::find(names.begin(), names.end(), container) == names.end()) {
     return absl::InvalidArgumentError(StrCat("container ", container, " is not valid for pod ", name));
   }
-  std::string ip;
-  if (const json::Value* addrs = node.Get({"status", "addresses"}); addrs && addrs->is_array()) {
-    for (const json::Value& a : addrs->as_array()) {
-      if (a.GetString({"type"}) == "InternalIP" && ip.empty()) ip = a.GetString({"address"});
-    }
-  }
-  const json::Value* port = node.Get({"status", "daemonEndpoints", "kubeletEndpoint", "Port"});
-  if (ip.empty() || port == nullptr || !port->is_int() || port->as_int() <= 0) {
-    return absl::UnavailableError(StrCat("node ", node.GetString({"metadata", "name"}), " publishes no agent endpoint"));
-  }
+  auto agent = AgentEndpoint(node);
+  if (!agent.ok()) return agent.status();
   LogTarget t;
-  t.base_url = StrCat("http://", ip, ":", port->as_int());
+  t.base_url = StrCat("http://", agent->first, ":", agent->second);
   t.path = StrCat("/containerLogs/", QueryEscape(pod.GetString({"metadata", "namespace"})), "/", QueryEscape(name), "/",
                   QueryEscape(container));
   const char* sep = "?";

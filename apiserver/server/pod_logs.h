@@ -25,6 +25,10 @@ struct LogTarget {
 absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::Value& node,
                                            const http::Request& request);
 
+// The agent of `node`: its InternalIP and daemonEndpoints.kubeletEndpoint.Port. kUnavailable
+// when the node publishes none.
+absl::StatusOr<std::pair<std::string, int>> AgentEndpoint(const json::Value& node);
+
 // Fetches (or, following, streams) the log; `write` gets text and returns false when the client
 // is gone. Returns kUnavailable when the agent cannot be reached.
 absl::Status FetchLog(const LogTarget& target, const std::function<bool(std::string_view)>& write,

@@ -146,8 +146,10 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 }
 
 [[noreturn]] void ExecMain(const InitSpec& spec, int out_fd, int err_fd, int error_fd) {
-  int null_fd = open("/dev/null", O_RDONLY);
-  if (null_fd >= 0) dup2(null_fd, 0);
+  // Read-write: the init's own end keeps the FIFO open, so the workload waits for input
+  // between attach sessions instead of reading end-of-file when one detaches.
+  int in_fd = spec.stdin_path.empty() ? open("/dev/null", O_RDONLY) : open(spec.stdin_path.c_str(), O_RDWR);
+  if (in_fd >= 0) dup2(in_fd, 0);
   dup2(out_fd, 1);
   dup2(err_fd, 2);
   std::vector<std::string> argv = spec.argv;

@@ -25,6 +25,7 @@ std::string SerializeInitSpec(const InitSpec& s) {
   Put(out, "hostname", s.hostname);
   Put(out, "rootfs", s.rootfs);
   Put(out, "logPath", s.log_path);
+  if (!s.stdin_path.empty()) Put(out, "stdinPath", s.stdin_path);
   Put(out, "networkNamespace", s.network_namespace ? "1" : "0");
   Put(out, "logMaxBytes", std::to_string(s.log_max_bytes));
   Put(out, "run", std::to_string(s.run));
@@ -54,6 +55,7 @@ bool ParseInitSpec(const std::string& data, InitSpec& s) {
     else if (key == "hostname") s.hostname = value;
     else if (key == "rootfs") s.rootfs = value;
     else if (key == "logPath") s.log_path = value;
+    else if (key == "stdinPath") s.stdin_path = value;
     else if (key == "networkNamespace") s.network_namespace = value == "1";
     else if (key == "logMaxBytes") s.log_max_bytes = std::strtoll(value.c_str(), nullptr, 10);
     else if (key == "run") s.run = std::strtoll(value.c_str(), nullptr, 10);

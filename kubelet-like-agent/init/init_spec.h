@@ -21,6 +21,7 @@ struct InitSpec {
   std::vector<std::string> argv, env;
   std::vector<InitMount> mounts;
   std::string working_dir, hostname, rootfs, log_path;
+  std::string stdin_path;  // a FIFO the main process reads as stdin (attach writes to it); "" -> /dev/null
   bool network_namespace = false;
   std::optional<uint32_t> run_as_user, run_as_group;
   int64_t log_max_bytes = 10 * 1024 * 1024;

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "core/strings/strings.h"
 #include "kubelet-like-agent/init/log_writer.h"
+#include "kubelet-like-agent/streaming/stream_routes.h"
 
 namespace berth::agent {
 namespace {
@@ -97,6 +98,7 @@ absl::StatusOr<std::unique_ptr<LogServer>> LogServer::Start(const std::string& l
 LogServer::~LogServer() {
   stopping_ = true;
   if (server_) server_->Stop();
+  sessions_.reset();  // ends exec, attach and port-forward sessions (kills what exec started)
   std::vector<Follower> followers;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -112,6 +114,7 @@ void LogServer::Handle(const http::Request& request, std::shared_ptr<http::Respo
     if (!s.empty()) parts.push_back(s);
   }
   if (parts.size() == 1 && parts[0] == "healthz") return responder->Reply(Text(200, "ok"));
+  if (streaming::ServeStreamRequest(request, responder, runtime_, *sessions_)) return;
   if (request.method != "GET" || parts.size() != 4 || parts[0] != "containerLogs") {
     return responder->Reply(Text(404, "served: /healthz, /containerLogs/{namespace}/{pod}/{container}\n"));
   }

@@ -1,6 +1,7 @@
 #pragma once
 // File: kubelet-like-agent/logs/log_server.h
-// The agent's own HTTP endpoint (the kubelet's port): /containerLogs/{namespace}/{pod}/{container}
+// The agent's own HTTP endpoint (the kubelet's port): /exec, /attach and /portForward
+// (streaming/stream_routes.h), /containerLogs/{namespace}/{pod}/{container}
 // with follow, tailLines, sinceSeconds, sinceTime, timestamps, previous and limitBytes, read from
 // the CRI-format files the container init writes; /healthz. The apiserver proxies pods/{name}/log
 // here (the Node's daemonEndpoints carry the port).
@@ -16,6 +17,7 @@
 #include "core/http/http.h"
 #include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/runtime.h"
+#include "kubelet-like-agent/streaming/sessions.h"
 
 namespace berth::agent {
 
@@ -36,15 +38,18 @@ class LogServer {
                                                           const Clock& clock = RealClock::Get());
   ~LogServer();
   int port() const { return server_->port(); }
+  size_t active_sessions() const { return sessions_->active(); }
 
  private:
-  LogServer(runtime::Runtime& runtime, const Clock& clock) : runtime_(runtime), clock_(clock) {}
+  LogServer(runtime::Runtime& runtime, const Clock& clock)
+      : runtime_(runtime), clock_(clock), sessions_(std::make_unique<streaming::StreamSessions>(runtime, clock)) {}
   void Handle(const http::Request& request, std::shared_ptr<http::Responder> responder);
   void Follow(std::shared_ptr<http::Stream> stream, std::string path, std::string container_id,
               LogQuery query, int64_t offset);
 
   runtime::Runtime& runtime_;
   const Clock& clock_;
+  std::unique_ptr<streaming::StreamSessions> sessions_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> stopping_{false};
   struct Follower {

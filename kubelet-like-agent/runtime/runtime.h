@@ -53,6 +53,7 @@ struct ContainerSpec {
   // Resources: CPU in millicores (limit -> CFS quota, request -> shares/weight), bytes, count.
   std::optional<int64_t> cpu_limit_millis, cpu_request_millis, memory_limit_bytes, pids_limit;
   std::string log_path;          // where this run's stdout/stderr go (CRI log format)
+  bool stdin = false;            // the main process reads a FIFO attach writes to (else /dev/null)
   int64_t log_max_bytes = 10 * 1024 * 1024;
   std::string spec_hash;         // changes when the pod's container spec does
   // Runs the API saw when the runtime has no record of this id (lost with a reboot): counting
@@ -61,6 +62,23 @@ struct ContainerSpec {
 };
 
 enum class State { kRunning, kExited, kUnknown };
+
+// An interactive command in a running container (kubectl exec): the container's namespaces,
+// cgroups, environment, user and working directory.
+struct ExecRequest {
+  std::vector<std::string> argv;
+  bool tty = false;    // a pseudo-terminal carries stdin and stdout (stderr joins stdout)
+  bool stdin = false;  // otherwise its stdin is /dev/null
+};
+
+// The caller owns the descriptors (close them) and must reap `pid` with WaitExec.
+struct ExecProcess {
+  int64_t pid = 0;       // host PID; its exit status is the command's
+  int64_t process_group = 0;  // host PID of the command, leader of its own session
+  int stdin_fd = -1;     // pipe to the command's stdin (-1 without stdin; the PTY with tty)
+  int stdout_fd = -1;    // pipe from stdout, or the PTY master with tty
+  int stderr_fd = -1;    // -1 with tty
+};
 
 struct ContainerStatus {
   std::string id;
@@ -90,6 +108,18 @@ class Runtime {
   // if it could not run or outlived `timeout` (then it is killed).
   virtual absl::StatusOr<int> Exec(std::string_view id, const std::vector<std::string>& argv,
                                    absl::Duration timeout) = 0;
+  // Starts `request` inside a running container. kFailedPrecondition when it is not running,
+  // kNotFound when the command cannot be found (the message says so), kUnimplemented by
+  // runtimes without processes.
+  virtual absl::StatusOr<ExecProcess> StartExec(std::string_view id, const ExecRequest& request) = 0;
+  // Ends a StartExec command and everything it started (the client went away).
+  virtual void KillExec(const ExecProcess& process) = 0;
+  // Blocks until the command ends: its exit code (128 + signal when killed).
+  virtual absl::StatusOr<int> WaitExec(const ExecProcess& process) = 0;
+  // A file that opens the network namespace the container runs in ("" for the host's).
+  virtual absl::StatusOr<std::string> NetworkNamespacePath(std::string_view id) = 0;
+  // The FIFO that is the main process's standard input (containers with stdin: true).
+  virtual absl::StatusOr<std::string> StdinPath(std::string_view id) = 0;
   virtual void SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) = 0;
 };
 

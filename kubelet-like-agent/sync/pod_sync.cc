@@ -166,6 +166,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.previous_runs = memo.previous_runs;
   int runs = std::max(previous.ok() ? previous->runs : 0, memo.previous_runs);
   spec.log_path = StrCat(volumes_.PodDir(uid), "/logs/", name, "/", runs, ".log");
+  spec.stdin = container.Get({"stdin"}) != nullptr && container.Get({"stdin"})->is_bool() && container.Get({"stdin"})->as_bool();
   spec.spec_hash = SpecHash(container);
   absl::Status s = runtime_.Start(spec);
   if (!s.ok()) {

@@ -27,6 +27,20 @@ class FakeRuntime final : public Runtime {
 
   // Test controls: end a running container; make exec probes answer `code`; fail the next Start.
   void ExitForTest(std::string_view id, int exit_code, std::string reason = "");
+  // No processes: interactive exec, attach and port-forward are not available on a fake node.
+  absl::StatusOr<ExecProcess> StartExec(std::string_view, const ExecRequest&) override {
+    return absl::UnimplementedError("exec is not available on a node with the fake runtime");
+  }
+  void KillExec(const ExecProcess&) override {}
+  absl::StatusOr<int> WaitExec(const ExecProcess&) override {
+    return absl::UnimplementedError("exec is not available on a node with the fake runtime");
+  }
+  absl::StatusOr<std::string> NetworkNamespacePath(std::string_view) override {
+    return absl::UnimplementedError("port-forward is not available on a node with the fake runtime");
+  }
+  absl::StatusOr<std::string> StdinPath(std::string_view) override {
+    return absl::UnimplementedError("attach is not available on a node with the fake runtime");
+  }
   void SetExecResultForTest(int code) { exec_result_ = code; }
   void FailNextStartForTest(absl::Status status) { fail_next_start_ = std::move(status); }
   int starts() const;

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,7 +66,8 @@ struct FdCloser {
 }  // namespace
 
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
-                                                 const std::string& record_path, CgroupDriver& cgroups) {
+                                                 const std::string& record_path, const std::string& stdin_path,
+                                                 CgroupDriver& cgroups) {
   FdCloser closer;
 
   InitSpec init_spec;
@@ -79,6 +81,12 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   init_spec.run_as_user = spec.run_as_user;
   init_spec.run_as_group = spec.run_as_group;
   init_spec.log_path = spec.log_path;
+  if (spec.stdin) {
+    init_spec.stdin_path = stdin_path;
+    if (mkfifo(stdin_path.c_str(), 0600) != 0 && errno != EEXIST) {
+      return absl::InternalError(StrCat("stdin FIFO ", stdin_path, ": ", std::strerror(errno)));
+    }
+  }
   init_spec.log_max_bytes = spec.log_max_bytes;
   init_spec.run = run;
   int spec_fd = closer.Add(memfd_create("berth-init-spec", MFD_CLOEXEC));

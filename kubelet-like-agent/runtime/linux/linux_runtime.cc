@@ -1,6 +1,7 @@
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,7 +156,7 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
     fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
   }
   auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, RecordPath(options_.state_dir, spec.id),
-                                      *options_.cgroups);
+                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups);
   if (!launched.ok()) return launched.status();
   c.cgroup = launched->cgroup;
   c.oom_kills_at_start = launched->oom_kills_at_start;
@@ -208,6 +209,7 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
   if (!it->second.cgroup.empty()) {
     if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
   }
+  unlink(StdinFifoPath(options_.state_dir, id).c_str());
   if (unlink(RecordPath(options_.state_dir, id).c_str()) != 0 && errno != ENOENT) {
     return absl::UnavailableError(StrCat("removing the record of ", id, ": ", std::strerror(errno)));
   }
@@ -246,6 +248,54 @@ absl::StatusOr<int> LinuxRuntime::Exec(std::string_view id, const std::vector<st
     return absl::UnavailableError(StrCat("cannot enter the namespaces of container ", id));
   }
   return code;
+}
+
+absl::StatusOr<ExecProcess> LinuxRuntime::StartExec(std::string_view id, const ExecRequest& request) {
+  int64_t target;
+  std::vector<std::string> procs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end() || it->second.status.state != State::kRunning) {
+      return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
+    }
+    target = it->second.status.pid;
+    procs = options_.cgroups->ProcsFiles(it->second.cgroup);
+  }
+  return StartInContainer(target, procs, request);
+}
+
+void LinuxRuntime::KillExec(const ExecProcess& process) {
+  if (process.process_group > 0) kill(-static_cast<pid_t>(process.process_group), SIGKILL);
+  if (process.pid > 0) kill(static_cast<pid_t>(process.pid), SIGKILL);
+}
+
+absl::StatusOr<int> LinuxRuntime::WaitExec(const ExecProcess& process) {
+  int status = 0;
+  while (waitpid(static_cast<pid_t>(process.pid), &status, 0) < 0) {
+    if (errno != EINTR) return absl::InternalError(StrCat("waitpid: ", std::strerror(errno)));
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (code == 125) return absl::UnavailableError("cannot enter the container's namespaces");
+  return code;
+}
+
+absl::StatusOr<std::string> LinuxRuntime::NetworkNamespacePath(std::string_view id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end() || it->second.status.state != State::kRunning) {
+    return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
+  }
+  return StrCat("/proc/", it->second.status.pid, "/ns/net");
+}
+
+absl::StatusOr<std::string> LinuxRuntime::StdinPath(std::string_view id) {
+  std::string path = StdinFifoPath(options_.state_dir, id);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISFIFO(st.st_mode)) {
+    return absl::FailedPreconditionError("the container does not read standard input (stdin is not set)");
+  }
+  return path;
 }
 
 }  // namespace berth::agent::runtime

@@ -42,6 +42,11 @@ class LinuxRuntime final : public Runtime {
   absl::StatusOr<ContainerStatus> Inspect(std::string_view id) override;
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
   absl::StatusOr<int> Exec(std::string_view id, const std::vector<std::string>& argv, absl::Duration timeout) override;
+  absl::StatusOr<ExecProcess> StartExec(std::string_view id, const ExecRequest& request) override;
+  void KillExec(const ExecProcess& process) override;
+  absl::StatusOr<int> WaitExec(const ExecProcess& process) override;
+  absl::StatusOr<std::string> NetworkNamespacePath(std::string_view id) override;
+  absl::StatusOr<std::string> StdinPath(std::string_view id) override;
   void SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) override;
 
   CgroupDriver& cgroups() { return *options_.cgroups; }

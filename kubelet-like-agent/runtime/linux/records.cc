@@ -83,6 +83,10 @@ std::string RecordPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, kRecordSuffix);
 }
 
+std::string StdinFifoPath(std::string_view state_dir, std::string_view id) {
+  return StrCat(state_dir, "/containers/", id, ".stdin");
+}
+
 absl::Status WriteCheckpoint(const std::string& path, const ContainerStatus& status, const std::string& cgroup,
                              uint64_t start_ticks) {
   return WriteRegion(path, json::Serialize(CheckpointJson(status, cgroup, start_ticks)));

@@ -18,6 +18,8 @@ namespace berth::agent::runtime {
 inline constexpr std::string_view kRecordSuffix = ".record";
 
 std::string RecordPath(std::string_view state_dir, std::string_view id);
+// The FIFO that is the standard input of a container with stdin: true.
+std::string StdinFifoPath(std::string_view state_dir, std::string_view id);
 
 // The checkpoint region: the container's status, its cgroup and the start time that identifies
 // its init for re-adoption.
