@@ -1,6 +1,6 @@
 // berth-apiserver: flags only; everything else is ApiServer.
 //   berth-apiserver --data-dir DIR --listen 127.0.0.1:PORT   (PORT 0 picks a free port)
-// Logs to stderr, prints "listening on http://HOST:PORT" once serving, exits cleanly on SIGTERM.
+// Logs to stderr, prints "listening on http(s)://HOST:PORT" once serving, exits cleanly on SIGTERM.
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -30,12 +30,15 @@ ABSL_FLAG(int64_t, watch_window_events, 10000, "events held in memory for watch 
 ABSL_FLAG(int64_t, bookmark_interval_ms, 5000, "interval of BOOKMARK events to watchers that allow them");
 ABSL_FLAG(int, network_threads, 2, "HTTP I/O threads (2-4 suit a 2-core machine)");
 ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait for a group commit)");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (chain) to serve HTTPS with; reread for new connections when it changes");
+ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-file");
+ABSL_FLAG(std::string, client_ca_file, "", "verify client certificates against this CA: CN is the user, O the groups");
 ABSL_FLAG(bool, print_compatibility, false, "print docs/compatibility.md (served kinds, honoured and warned fields) and exit");
 
 namespace {
 
 void RaiseFileLimit() {
-  // cpprest spins on EMFILE (libraries.md §4.8): give it all the descriptors we may have.
+  // Every open connection and watch is a descriptor: 1,000 watchers need more than the default.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
@@ -71,6 +74,9 @@ int main(int argc, char** argv) {
   options.bookmark_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_bookmark_interval_ms));
   options.network_threads = absl::GetFlag(FLAGS_network_threads);
   options.work_threads = absl::GetFlag(FLAGS_work_threads);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_private_key_file);
+  options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
 
   auto server = berth::apiserver::ApiServer::Start(options);
   if (!server.ok()) {
@@ -79,7 +85,7 @@ int main(int argc, char** argv) {
   }
   BERTH_LOG(Info, "apiserver", "Serving", "address", (*server)->address(), "data_dir",
             options.data_dir.empty() ? "(memory)" : options.data_dir);
-  std::printf("listening on http://%s\n", (*server)->address().c_str());
+  std::printf("listening on %s://%s\n", options.tls_cert_file.empty() ? "http" : "https", (*server)->address().c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);

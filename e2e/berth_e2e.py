@@ -133,7 +133,7 @@ class ApiServer:
         reader.start()
         reader.join(20)
         line = line_box[0] if line_box else ""
-        if not line.startswith("listening on http://"):
+        if not line.startswith(("listening on http://", "listening on https://")):
             self.stop()
             raise AssertionError(f"apiserver did not start: {line!r}; stderr: {self.stderr()}")
         self.port = int(line.strip().rsplit(":", 1)[1])

@@ -164,11 +164,19 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->pool = std::make_unique<ThreadPool>(options.work_threads);
   p->handler = std::make_unique<server::ApiHandler>(*p->registry, *p->watch_cache, p->schemas,
                                                     *p->metrics, *p->pool, clock);
-  // Authentication and authorization filters: everyone is anonymous and allowed until TLS and
-  // tokens land; the slots exist so that adding them changes no handler.
+  // Authentication: a client certificate the server verified against --client-ca-file names
+  // the user (CN) and groups (O), as in Kubernetes; anyone else is anonymous. Authorization
+  // allows everything until the Security issue; the slot exists so that adding it changes no
+  // handler.
   p->handler->AddFilter([](server::RequestContext& ctx) {
-    ctx.user = "system:anonymous";
-    ctx.groups = {"system:unauthenticated"};
+    if (ctx.request.peer && !ctx.request.peer->common_name.empty()) {
+      ctx.user = ctx.request.peer->common_name;
+      ctx.groups = ctx.request.peer->organizations;
+      ctx.groups.push_back("system:authenticated");
+    } else {
+      ctx.user = "system:anonymous";
+      ctx.groups = {"system:unauthenticated"};
+    }
     return absl::OkStatus();
   });
   p->handler->AddFilter([](server::RequestContext&) { return absl::OkStatus(); });
@@ -177,6 +185,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   so.host = options.host;
   so.port = options.port;
   so.threads = options.network_threads;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    so.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file, options.client_ca_file};
+  } else if (!options.client_ca_file.empty()) {
+    return absl::InvalidArgumentError("--client-ca-file needs --tls-cert-file and --tls-private-key-file");
+  }
   so.error_response = [](int status, std::string message) {
     absl::Status s = status == 413 ? api::RequestEntityTooLarge(message) : api::BadRequest(message);
     return server::ApiHandler::ErrorResponse(s);

@@ -21,6 +21,9 @@ struct ApiServerOptions {
   size_t watch_window_events = 10000;
   std::chrono::milliseconds bookmark_interval{5000};
   int network_threads = 2;
+  // TLS (kube-apiserver's --tls-cert-file, --tls-private-key-file, --client-ca-file). Without a
+  // certificate the server speaks plain HTTP (tests, loopback development).
+  std::string tls_cert_file, tls_key_file, client_ca_file;
   int work_threads = 64;
 };
 
