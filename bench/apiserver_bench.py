@@ -5,13 +5,13 @@ Builds nothing. Starts berth-apiserver (RocksDB, synced), Debian's etcd (default
 (a 1 KB static JSON file), all on loopback with temporary dirs, then measures:
   * durable creates/s of ~1 KB Pods at concurrency 1 and 64 vs etcd puts of the same size;
   * creates/s at concurrency 1 vs the raw fdatasync rate of the same file system;
-  * GET by name/s vs nginx serving the static file;
-  * watch latency (write sent -> event received) p50/p99 with N watchers.
+  * GET by name/s vs nginx serving the static file, and the same GET over TLS vs plain;
+  * watch latency (write sent -> event received) p50/p99 with N watchers, measured by the C++
+    client build/bin/berth-watch-latency (events lost or out of order are counted).
 Prints every figure with its reference and the ratio. `--smoke` runs each step briefly.
 Usage: bench/apiserver_bench.py [--smoke] [--duration S] [--watchers N] [--out FILE]
 """
 import argparse
-import asyncio
 import base64
 import json
 import os
@@ -205,42 +205,24 @@ http {{
         self.proc.wait(10)
 
 
-async def watch_latency(port, path, watchers, writes, rate, make_write):
-    """Opens `watchers` streams, performs `writes` writes at `rate`/s, returns latencies (ms)."""
-    sent = {}
-    latencies = []
-    ready = 0
-    done = asyncio.Event()
+def start_tls_apiserver(workdir):
+    """A second apiserver (in memory) serving HTTPS with a throwaway certificate."""
+    d = os.path.join(workdir, "tls")
+    os.makedirs(d, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "cert.pem")],
+                   check=True, capture_output=True)
+    return ApiServer(data_dir=d, extra_args=["--tls-cert-file", os.path.join(d, "cert.pem"),
+                                             "--tls-private-key-file", os.path.join(d, "key.pem")]).start()
 
-    async def one():
-        nonlocal ready
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        await writer.drain()
-        while (await reader.readline()) not in (b"\r\n", b""):
-            pass
-        ready += 1
-        got = 0
-        while got < writes:
-            line = await reader.readline()  # chunk size line or event line
-            if not line:
-                break
-            m = re.search(rb'"bench-seq":"(\d+)"', line)
-            if m:
-                latencies.append((time.perf_counter() - sent[int(m.group(1))]) * 1000)
-                got += 1
-        writer.close()
 
-    tasks = [asyncio.create_task(one()) for _ in range(watchers)]
-    while ready < watchers:
-        await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
-    for i in range(writes):
-        sent[i] = time.perf_counter()
-        await loop.run_in_executor(None, make_write, i)
-        await asyncio.sleep(1.0 / rate)
-    await asyncio.wait(tasks, timeout=30)
-    return latencies
+def tls_post(port, workdir, path, body):
+    """Creates an object over HTTPS (curl) and returns its name."""
+    out = subprocess.run(["curl", "-sS", "--cacert", os.path.join(workdir, "tls", "cert.pem"), "-H",
+                          "Content-Type: application/json", "--data-binary", body, f"https://127.0.0.1:{port}{path}"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["metadata"]["name"]
 
 
 def histogram(metrics_text, name):
@@ -259,13 +241,6 @@ def histogram_percentile(before, after, p):
         if total and count >= total * p / 100:
             return le
     return float("nan")
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
 def main():
@@ -306,24 +281,35 @@ def main():
         n = run_wrk(f"http://127.0.0.1:{nginx.port}/pod.json", GET_LUA, 64, duration)
         rows.append(("GET by name/s c=64", g["rps"], "nginx static 1 KB c=64", n["rps"]))
 
+        tls = start_tls_apiserver(workdir)
+        try:
+            tc = tls_post(tls.port, workdir, "/api/v1/namespaces/default/pods", body)
+            t = run_wrk(f"https://127.0.0.1:{tls.port}/api/v1/namespaces/default/pods/{tc}", GET_LUA, 64, duration)
+            rows.append(("GET by name/s c=64 over TLS", t["rps"], "the same GET, plain HTTP", g["rps"]))
+        finally:
+            tls.stop()
+
         writes = 10 if args.smoke else 50
 
-        def make_write(i):
-            c.post("/api/v1/namespaces/bench/configmaps", {"metadata": {"generateName": "w-", "annotations": {"bench-seq": str(i)}}})
-
         before = histogram(c.get("/metrics").body, "berth_watch_delivery_seconds")
-        lat = asyncio.run(watch_latency(api.port, "/api/v1/namespaces/bench/configmaps?watch=1&resourceVersion=" +
-                                        c.get("/api/v1/namespaces/bench/configmaps").json()["metadata"]["resourceVersion"],
-                                        watchers, writes, 10, make_write))
+        rv = c.get("/api/v1/namespaces/bench/configmaps").json()["metadata"]["resourceVersion"]
+        out = subprocess.run([os.path.join(BIN, "berth-watch-latency"), str(api.port),
+                              f"/api/v1/namespaces/bench/configmaps?watch=1&resourceVersion={rv}",
+                              "/api/v1/namespaces/bench/configmaps", str(watchers), str(writes), "10"],
+                             capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            raise RuntimeError(f"berth-watch-latency failed: {out.stderr}")
+        w = json.loads(out.stdout)
         after = histogram(c.get("/metrics").body, "berth_watch_delivery_seconds")
         expected = watchers * writes
         rows.append((f"watch commit->stream p50 ms, server ({watchers} w.)", histogram_percentile(before, after, 50) * 1000,
                      "target (bucket upper bound)", 10.0))
         rows.append((f"watch commit->stream p99 ms, server ({watchers} w.)", histogram_percentile(before, after, 99) * 1000,
                      "target (bucket upper bound)", 10.0))
-        rows.append((f"watch POST->client p50 ms ({watchers} watchers)", percentile(lat, 50), "target", 10.0))
-        rows.append((f"watch POST->client p99 ms ({watchers} watchers)", percentile(lat, 99), "target", 10.0))
-        rows.append((f"watch events delivered of {expected}", float(len(lat)), "expected", float(expected)))
+        rows.append((f"watch POST->client p50 ms ({watchers} watchers)", w["p50_ms"], "target", 10.0))
+        rows.append((f"watch POST->client p99 ms ({watchers} watchers)", w["p99_ms"], "target", 10.0))
+        rows.append((f"watch events delivered of {expected}", float(w["delivered"]), "expected", float(expected)))
+        rows.append(("watch events out of order", float(w["reordered"]), "expected", 0.0))
     finally:
         for s in (nginx, etcd):
             if s:

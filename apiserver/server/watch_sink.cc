@@ -6,11 +6,15 @@
 
 namespace berth::apiserver::server {
 
-bool JsonLinesWatchSink::Send(watch::EventType type, const std::string& object_json, uint64_t) {
+std::string JsonLinesWatchSink::Encode(watch::EventType type, const std::string& object_json, uint64_t) const {
   std::string line;
   line.reserve(object_json.size() + 32);
   StrAppend(&line, "{\"type\":\"", watch::EventTypeName(type), "\",\"object\":", object_json, "}\n");
-  return stream_->Write(line);
+  return line;
+}
+
+bool JsonLinesWatchSink::Send(watch::EventType type, const std::string& object_json, uint64_t revision) {
+  return stream_->Write(Encode(type, object_json, revision));
 }
 
 std::string StreamWatchSink::BookmarkObject(uint64_t revision) const {
@@ -28,13 +32,17 @@ void JsonLinesWatchSink::Fail(const absl::Status& status) {
   stream_->Close();
 }
 
-bool SseWatchSink::Send(watch::EventType type, const std::string& object_json, uint64_t revision) {
+std::string SseWatchSink::Encode(watch::EventType type, const std::string& object_json, uint64_t revision) const {
   std::string event;
   event.reserve(object_json.size() + 48);
   StrAppend(&event, "event: ", watch::EventTypeName(type), "\n");
   if (revision > 0) StrAppend(&event, "id: ", revision, "\n");
   StrAppend(&event, "data: ", object_json, "\n\n");
-  return stream_->Write(event);
+  return event;
+}
+
+bool SseWatchSink::Send(watch::EventType type, const std::string& object_json, uint64_t revision) {
+  return stream_->Write(Encode(type, object_json, revision));
 }
 
 bool SseWatchSink::SendBookmark(uint64_t revision) {

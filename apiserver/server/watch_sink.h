@@ -32,6 +32,9 @@ class JsonLinesWatchSink final : public StreamWatchSink {
  public:
   using StreamWatchSink::StreamWatchSink;
   bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
+  std::string_view SharedEncoding() const override { return "json-lines"; }
+  std::string Encode(watch::EventType type, const std::string& object_json, uint64_t revision) const override;
+  bool SendFrame(const std::string& frame) override { return stream_->Write(frame); }
   bool SendBookmark(uint64_t revision) override;
   void Fail(const absl::Status& status) override;
 };
@@ -43,6 +46,9 @@ class SseWatchSink final : public StreamWatchSink {
  public:
   using StreamWatchSink::StreamWatchSink;
   bool Send(watch::EventType type, const std::string& object_json, uint64_t revision) override;
+  std::string_view SharedEncoding() const override { return "sse"; }
+  std::string Encode(watch::EventType type, const std::string& object_json, uint64_t revision) const override;
+  bool SendFrame(const std::string& frame) override { return stream_->Write(frame); }
   bool SendBookmark(uint64_t revision) override;
   void Fail(const absl::Status& status) override;
 };

@@ -136,7 +136,16 @@ void WatchCache::ReplayAndGoLive(std::shared_ptr<Watcher> w, uint64_t from, uint
   w->live = true;
 }
 
-void WatchCache::Deliver(Watcher& w, const Event& e) {
+const std::string& WatchCache::FrameCache::Get(const WatchSink& sink, EventType type, const Event& e) {
+  std::string_view encoding = sink.SharedEncoding();
+  for (const auto& [enc, t, frame] : frames) {
+    if (enc == encoding && t == type) return frame;
+  }
+  frames.emplace_back(encoding, type, sink.Encode(type, e.value, e.revision));
+  return std::get<2>(frames.back());
+}
+
+void WatchCache::Deliver(Watcher& w, const Event& e, FrameCache* frames) {
   if (w.closed || e.revision <= w.last_sent) return;
   const WatchFilter& f = w.filter;
   if (!f.exact_key.empty() ? e.key != f.exact_key : e.key.rfind(f.key_prefix, 0) != 0) return;
@@ -169,7 +178,10 @@ void WatchCache::Deliver(Watcher& w, const Event& e) {
     }
   }
   w.last_sent = e.revision;
-  if (!w.sink->Send(type, e.value, e.revision) || w.sink->Backlog() > options_.max_backlog_bytes) {
+  bool sent = frames != nullptr && !w.sink->SharedEncoding().empty()
+                  ? w.sink->SendFrame(frames->Get(*w.sink, type, e))
+                  : w.sink->Send(type, e.value, e.revision);
+  if (!sent || w.sink->Backlog() > options_.max_backlog_bytes) {
     w.closed = true;
     w.sink->End();
     return;
@@ -190,9 +202,10 @@ void WatchCache::DispatchLoop() {
       latest_ = e->revision;
       window_.push_back(e);
       while (window_.size() > options_.window_events) window_.pop_front();
+      FrameCache frames;
       for (auto& w : watchers_) {
         if (w->live) {
-          Deliver(*w, *e);
+          Deliver(*w, *e, &frames);
         } else {
           w->pending.push_back(e);
           if (w->pending.size() > options_.window_events) {

@@ -835,11 +835,12 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     }
     auto self = this->shared_from_this();
     if (!batch.data.empty()) {
+      // Header, data and trailer as one gathered write: the data is not copied again.
       out_ = ChunkHeader(batch.data.size());
-      out_ += batch.data;
-      out_ += "\r\n";
+      chunk_ = std::move(batch.data);
+      std::array<net::const_buffer, 3> parts{net::buffer(out_), net::buffer(chunk_), net::buffer("\r\n", 2)};
       writing_ = true;
-      net::async_write(stream_, net::buffer(out_), [self](beast::error_code ec, size_t) {
+      net::async_write(stream_, parts, [self](beast::error_code ec, size_t) {
         self->writing_ = false;
         self->stream_state_->Sent();
         if (ec) return self->EndStream();
@@ -1119,6 +1120,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> request_;
   std::string out_;
+  std::string chunk_;  // the stream data being written
   std::array<char, 512> probe_{};
   std::array<char, 16384> discard_{};
   bool linger_ = false;
