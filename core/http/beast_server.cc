@@ -195,6 +195,8 @@ class Session {
  public:
   virtual ~Session() = default;
   virtual void Shutdown() = 0;
+  // After the network threads stopped: drop what keeps the session alive by itself.
+  virtual void ReleaseAfterStop() {}
 };
 
 struct Shared {
@@ -205,9 +207,8 @@ struct Shared {
   std::mutex mu;
   std::condition_variable drained;
   size_t connections = 0;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};
   std::map<Session*, std::weak_ptr<Session>> live;
-  std::map<void*, std::shared_ptr<void>> awaiting;  // sessions whose handler has not answered yet
 
   void Track(Session* raw, const std::shared_ptr<Session>& session) {
     std::lock_guard<std::mutex> lock(mu);
@@ -217,23 +218,7 @@ struct Shared {
     std::lock_guard<std::mutex> lock(mu);
     live.erase(raw);
   }
-  void Await(void* key, std::shared_ptr<void> keep) {
-    std::lock_guard<std::mutex> lock(mu);
-    awaiting[key] = std::move(keep);
-  }
-  void Answered(void* key) {
-    std::shared_ptr<void> released;  // destroyed outside the lock
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = awaiting.find(key);
-    if (it != awaiting.end()) {
-      released = std::move(it->second);
-      awaiting.erase(it);
-    }
-  }
-  bool Stopping() {
-    std::lock_guard<std::mutex> lock(mu);
-    return stopping;
-  }
+  bool Stopping() const { return stopping.load(); }
 
   // Last, so destroyed first: handlers it still holds end sessions whose destructors use the
   // members above.
@@ -939,7 +924,15 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
  private:
   enum class Phase { kReading, kHandling, kStreaming, kRelaying, kDone };
 
-  void Answered() { shared_.Answered(this); }
+  // The handler holds only a weak reference (a Responder may outlive the server); until it
+  // answers, the session keeps itself alive. Only called from ResponderImpl's posts, which hold
+  // a reference while they run.
+  void Answered() { self_until_answered_.reset(); }
+
+ public:
+  void ReleaseAfterStop() override { self_until_answered_.reset(); }
+
+ private:
 
   void ReadHeader() {
     phase_ = Phase::kReading;
@@ -1071,7 +1064,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     phase_ = Phase::kHandling;
     Lowest(stream_).expires_never();
     auto self = this->shared_from_this();
-    shared_.Await(this, self);  // the handler holds only a weak reference
+    self_until_answered_ = self;
     auto responder = std::make_shared<ResponderImpl<S>>(self, executor_, shared_, r.websocket);
     shared_.handler(std::move(r), std::move(responder));
   }
@@ -1120,6 +1113,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bhttp::request<bhttp::string_body> request_;
   std::string out_;
+  std::shared_ptr<HttpSession> self_until_answered_;
   std::string chunk_;  // the stream data being written
   std::array<char, 512> probe_{};
   std::array<char, 16384> discard_{};
@@ -1162,12 +1156,15 @@ class ServerImpl final : public Server {
     for (std::thread& t : threads_) {
       if (t.joinable()) t.join();
     }
-    // Sessions still referenced (awaiting answers) go before the io_context.
-    std::map<void*, std::shared_ptr<void>> awaiting;
+    // Sessions still waiting for an answer keep themselves alive: they go before the io_context.
+    std::vector<std::shared_ptr<Session>> sessions;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
-      awaiting.swap(shared_->awaiting);
+      for (auto& [raw, weak] : shared_->live) {
+        if (auto s = weak.lock()) sessions.push_back(std::move(s));
+      }
     }
+    for (auto& s : sessions) s->ReleaseAfterStop();
   }
 
   absl::Status Listen() {
@@ -1196,8 +1193,7 @@ class ServerImpl final : public Server {
     std::vector<std::shared_ptr<Session>> sessions;
     {
       std::lock_guard<std::mutex> lock(shared_->mu);
-      if (shared_->stopping) return;
-      shared_->stopping = true;
+      if (shared_->stopping.exchange(true)) return;
       for (auto& [raw, weak] : shared_->live) {
         if (auto s = weak.lock()) sessions.push_back(std::move(s));
       }
