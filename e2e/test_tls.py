@@ -12,7 +12,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import ApiServer, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, ApiServer, wait_for  # noqa: E402
 
 
 def openssl(*args):
@@ -110,6 +110,12 @@ class Tls(unittest.TestCase):
     def test_plain_http_on_the_tls_port_gets_no_api(self):
         with self.assertRaises(Exception):
             urllib.request.urlopen(f"http://127.0.0.1:{self.server.port}/api", timeout=5).read()
+
+    def test_plain_http_is_for_loopback_only(self):
+        r = subprocess.run([os.path.join(BIN_DIR, "berth-apiserver"), "--listen", "0.0.0.0:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("plain HTTP is served on loopback addresses only", r.stderr)
 
     def test_zz_a_rotated_certificate_serves_the_next_connection(self):
         new = Pki()

@@ -124,6 +124,14 @@ absl::Status ApiServer::ServeCustomResources(Parts& p, const Clock& clock) {
   return absl::OkStatus();
 }
 
+namespace {
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,
                                                            const Clock& clock) {
   auto p = std::make_unique<Parts>();
@@ -189,6 +197,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     so.tls = http::TlsOptions{options.tls_cert_file, options.tls_key_file, options.client_ca_file};
   } else if (!options.client_ca_file.empty()) {
     return absl::InvalidArgumentError("--client-ca-file needs --tls-cert-file and --tls-private-key-file");
+  } else if (!IsLoopback(options.host)) {
+    // Plain HTTP carries no identity and no secrecy: it is for tests and development on this
+    // machine only.
+    return absl::InvalidArgumentError(StrCat("plain HTTP is served on loopback addresses only (--listen ", options.host,
+                                             "): give --tls-cert-file and --tls-private-key-file"));
   }
   so.error_response = [](int status, std::string message) {
     absl::Status s = status == 413 ? api::RequestEntityTooLarge(message) : api::BadRequest(message);
