@@ -711,6 +711,16 @@ class ResponderImpl final : public Responder {
   template <class F>
   void Post(F&& f, std::function<void()> gone = nullptr) {
     std::weak_ptr<HttpSession<S>> weak = session_;
+    if (executor_.running_in_this_thread()) {
+      // Answered from within the handler (a GET served inline): no second trip through the
+      // scheduler. The session is idle here: its Dispatch has handed over and only returns.
+      if (auto s = weak.lock()) {
+        f(*s);
+      } else if (gone) {
+        gone();
+      }
+      return;
+    }
     net::post(executor_, [weak, f = std::forward<F>(f), gone = std::move(gone)]() mutable {
       if (auto s = weak.lock()) {
         f(*s);
