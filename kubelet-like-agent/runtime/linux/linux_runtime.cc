@@ -231,19 +231,19 @@ absl::StatusOr<std::vector<ContainerStatus>> LinuxRuntime::List() {
   return out;
 }
 
-absl::StatusOr<int> LinuxRuntime::Exec(std::string_view id, const std::vector<std::string>& argv, absl::Duration timeout) {
-  int64_t target;
-  std::vector<std::string> procs;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = containers_.find(id);
-    if (it == containers_.end() || it->second.status.state != State::kRunning) {
-      return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
-    }
-    target = it->second.status.pid;
-    procs = options_.cgroups->ProcsFiles(it->second.cgroup);
+absl::StatusOr<LinuxRuntime::ExecTarget> LinuxRuntime::RunningTarget(std::string_view id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end() || it->second.status.state != State::kRunning) {
+    return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
   }
-  auto code = ExecInContainer(target, procs, argv, timeout, *options_.clock);
+  return ExecTarget{it->second.status.pid, options_.cgroups->ProcsFiles(it->second.cgroup)};
+}
+
+absl::StatusOr<int> LinuxRuntime::Exec(std::string_view id, const std::vector<std::string>& argv, absl::Duration timeout) {
+  auto target = RunningTarget(id);
+  if (!target.ok()) return target.status();
+  auto code = ExecInContainer(target->init_pid, target->procs, argv, timeout, *options_.clock);
   if (!code.ok() && code.status().code() == absl::StatusCode::kUnavailable) {
     return absl::UnavailableError(StrCat("cannot enter the namespaces of container ", id));
   }
@@ -251,18 +251,9 @@ absl::StatusOr<int> LinuxRuntime::Exec(std::string_view id, const std::vector<st
 }
 
 absl::StatusOr<ExecProcess> LinuxRuntime::StartExec(std::string_view id, const ExecRequest& request) {
-  int64_t target;
-  std::vector<std::string> procs;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = containers_.find(id);
-    if (it == containers_.end() || it->second.status.state != State::kRunning) {
-      return absl::FailedPreconditionError(StrCat("container ", id, " is not running"));
-    }
-    target = it->second.status.pid;
-    procs = options_.cgroups->ProcsFiles(it->second.cgroup);
-  }
-  return StartInContainer(target, procs, request);
+  auto target = RunningTarget(id);
+  if (!target.ok()) return target.status();
+  return StartInContainer(target->init_pid, target->procs, request);
 }
 
 void LinuxRuntime::KillExec(const ExecProcess& process) {

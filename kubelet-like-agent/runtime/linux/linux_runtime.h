@@ -60,6 +60,12 @@ class LinuxRuntime final : public Runtime {
   };
 
   explicit LinuxRuntime(LinuxRuntimeOptions options);
+  // What an exec enters: the init's PID (its namespaces) and the cgroup.procs files.
+  struct ExecTarget {
+    int64_t init_pid = 0;
+    std::vector<std::string> procs;
+  };
+  absl::StatusOr<ExecTarget> RunningTarget(std::string_view id);
   void Recover();
   void Watch(Container& c);
   // The monitor's report: these inits ended.
