@@ -326,6 +326,10 @@ class StreamImpl final : public Stream {
     std::lock_guard<std::mutex> lock(mu_);
     inflight_ = 0;
   }
+  bool Aborted() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return aborted_;
+  }
   void Finished() {
     std::vector<std::function<void()>> callbacks;
     {
@@ -822,12 +826,15 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
   void FlushStream() {
-    if (phase_ != Phase::kStreaming || writing_) return;
-    StreamImpl::Batch batch = stream_state_->Take();
-    if (batch.aborted) {
+    if (phase_ != Phase::kStreaming) return;
+    if (stream_state_->Aborted()) {
+      // Also when a write is stuck on a reader that stopped reading: closing the socket ends it.
       BERTH_LOG(Warning, "http", "Dropping a client that stopped reading its stream", "client", remote_);
       return EndStream();
     }
+    if (writing_) return;
+    StreamImpl::Batch batch = stream_state_->Take();
+    if (batch.aborted) return EndStream();
     auto self = this->shared_from_this();
     if (!batch.data.empty()) {
       // Header, data and trailer as one gathered write: the data is not copied again.
