@@ -33,6 +33,7 @@
 #include "core/http/http.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
+#include "core/time/clock.h"
 
 namespace berth::http {
 namespace {
@@ -200,6 +201,8 @@ class Session {
   virtual void Shutdown() = 0;
   // After the network threads stopped: drop what keeps the session alive by itself.
   virtual void ReleaseAfterStop() {}
+  // The sweeper's tick (any thread): close if a read deadline has passed.
+  virtual void Expire(std::chrono::steady_clock::time_point) {}
 };
 
 struct Shared {
@@ -755,7 +758,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   void Start() {
     shared_.Track(this, this->shared_from_this());
     if constexpr (std::is_same_v<S, TlsStream>) {
-      Lowest(stream_).expires_after(absl::ToChronoNanoseconds(shared_.options.header_timeout));
+      Arm(shared_.options.header_timeout);
       auto self = this->shared_from_this();
       stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
         if (ec) return self->CloseNow();
@@ -867,8 +870,8 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     Answered();
     if (phase_ != Phase::kHandling) return duplex->Abandon();
     phase_ = Phase::kDone;
+    Disarm();
     auto& ws = duplex->Emplace(std::move(stream_)).ws;
-    Lowest(ws).expires_never();
     websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.idle_timeout = std::chrono::seconds(60);
     timeouts.keep_alive_pings = true;  // a peer that vanished is noticed within a minute
@@ -892,7 +895,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     phase_ = Phase::kDone;
     headers.emplace_back("Connection", "Upgrade");
     out_ = Head(101, "", headers, std::nullopt, true);
-    Lowest(stream_).expires_never();
+    Disarm();
     auto self = this->shared_from_this();
     net::async_write(stream_, net::buffer(out_), [self, duplex](beast::error_code ec, size_t) {
       if (ec) return duplex->Abandon();
@@ -949,8 +952,25 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   // a reference while they run.
   void Answered() { self_until_answered_.reset(); }
 
+  // Read deadlines without a timer per read: the server's sweeper looks at them twice a
+  // second (a timer armed and cancelled per read was a visible share of a GET).
+  void Arm(absl::Duration d) {
+    deadline_.store((RealClock::Get().MonotonicNow() + absl::ToChronoNanoseconds(d)).time_since_epoch().count());
+  }
+  void Disarm() { deadline_.store(0); }
+
  public:
   void ReleaseAfterStop() override { self_until_answered_.reset(); }
+
+  void Expire(std::chrono::steady_clock::time_point now) override {
+    int64_t d = deadline_.load();
+    if (d == 0 || now.time_since_epoch().count() < d) return;
+    auto self = this->shared_from_this();
+    net::post(executor_, [self, now] {
+      int64_t again = self->deadline_.load();
+      if (again != 0 && now.time_since_epoch().count() >= again) self->CloseNow();
+    });
+  }
 
  private:
 
@@ -959,7 +979,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
     parser_->body_limit(shared_.options.max_body_bytes);
-    Lowest(stream_).expires_after(absl::ToChronoNanoseconds(shared_.options.header_timeout));
+    Arm(shared_.options.header_timeout);
     auto self = this->shared_from_this();
     bhttp::async_read_header(stream_, buffer_, *parser_, [self](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
@@ -999,7 +1019,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
   void ReadBody() {
-    Lowest(stream_).expires_after(absl::ToChronoNanoseconds(shared_.options.body_timeout));
+    Arm(shared_.options.body_timeout);
     auto self = this->shared_from_this();
     bhttp::async_read(stream_, buffer_, *parser_, [self](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
@@ -1039,7 +1059,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   void LingeringClose() {
     boost::system::error_code ignored;
     Lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
-    Lowest(stream_).expires_after(std::chrono::seconds(2));
+    Arm(absl::Seconds(2));
     Discard(0);
   }
 
@@ -1082,7 +1102,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     keep_alive_ = msg.keep_alive();
     request_ = std::move(msg);
     phase_ = Phase::kHandling;
-    Lowest(stream_).expires_never();
+    Disarm();
     auto self = this->shared_from_this();
     self_until_answered_ = self;
     auto responder = std::make_shared<ResponderImpl<S>>(self, executor_, shared_, r.websocket);
@@ -1119,6 +1139,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
   void CloseNow() {
+    Disarm();
     if (phase_ != Phase::kStreaming) phase_ = Phase::kDone;
     CloseSocket(Lowest(stream_));
   }
@@ -1134,6 +1155,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   bhttp::request<bhttp::string_body> request_;
   std::string out_;
   std::shared_ptr<HttpSession> self_until_answered_;
+  std::atomic<int64_t> deadline_{0};  // steady-clock nanoseconds; 0: none
   std::string chunk_;  // the stream data being written
   std::array<char, 512> probe_{};
   std::array<char, 16384> discard_{};
@@ -1201,6 +1223,7 @@ class ServerImpl final : public Server {
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
+    Sweep();
     int threads = shared_->options.threads > 0 ? shared_->options.threads
                                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { shared_->ioc.run(); });
@@ -1222,6 +1245,7 @@ class ServerImpl final : public Server {
     net::post(acceptor_.get_executor(), [this, &closed] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
+      sweeper_.cancel();
       closed.set_value();
     });
     if (!threads_.empty()) closed.get_future().wait();
@@ -1240,6 +1264,25 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // Twice a second: sessions whose read deadline passed are closed.
+  void Sweep() {
+    sweeper_.expires_after(std::chrono::milliseconds(500));
+    sweeper_.async_wait([this](beast::error_code ec) {
+      if (ec || shared_->Stopping()) return;
+      std::vector<std::shared_ptr<Session>> sessions;
+      {
+        std::lock_guard<std::mutex> lock(shared_->mu);
+        sessions.reserve(shared_->live.size());
+        for (auto& [raw, weak] : shared_->live) {
+          if (auto s = weak.lock()) sessions.push_back(std::move(s));
+        }
+      }
+      auto now = RealClock::Get().MonotonicNow();
+      for (auto& s : sessions) s->Expire(now);
+      Sweep();
+    });
+  }
+
   void Accept() {
     Executor strand = net::make_strand(shared_->ioc);
     acceptor_.async_accept(strand, [this, strand](beast::error_code ec, StrandSocket socket) {
@@ -1293,6 +1336,7 @@ class ServerImpl final : public Server {
 
   std::unique_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
+  net::steady_timer sweeper_{acceptor_.get_executor()};
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
   int port_ = 0;
