@@ -46,6 +46,13 @@ class ControllersTest(unittest.TestCase):
         return [p for p in self.c.get(PODS + "?labelSelector=" + quote(f"rs={name}")).json()["items"]
                 if not p["metadata"].get("deletionTimestamp")]
 
+    def delete_rs(self, name):
+        """Removes a test's ReplicaSet and waits until its pods are gone from the API, so that the
+        next test's placement starts from the same empty nodes (test_replicaset asserts spread)."""
+        self.c.delete(f"{RS}/{name}", {"propagationPolicy": "Background"})
+        wait_for(lambda: not self.c.get(PODS + "?labelSelector=" + quote(f"rs={name}")).json()["items"],
+                 timeout=60, what=f"the pods of {name} to be gone")
+
     def wait_converged(self, name, replicas, timeout=30):
         def done():
             rs = self.c.get(f"{RS}/{name}").json()
@@ -83,6 +90,7 @@ class ControllersTest(unittest.TestCase):
 
     def test_metrics_endpoint_reports_each_controller(self):
         self.assertEqual(self.c.post(RS, replicaset("metered", 1)).status, 201)
+        self.addCleanup(self.delete_rs, "metered")
         self.wait_converged("metered", 1)
         leader = self.cm if self.cm.get_status("/readyz")[0] == 200 else self.standby
         self.assertEqual(leader.get_status("/healthz"), (200, "ok"))
@@ -107,6 +115,7 @@ class ControllersTest(unittest.TestCase):
         orphan = pod("orphan-1", {"rs": "adopt"})
         self.assertEqual(self.c.post(PODS, orphan).status, 201)
         self.assertEqual(self.c.post(RS, replicaset("adopt", 3)).status, 201)
+        self.addCleanup(self.delete_rs, "adopt")
         self.wait_converged("adopt", 3)
         self.assertIn("orphan-1", [p["metadata"]["name"] for p in self.pods_of("adopt")])
         victim = self.pods_of("adopt")[0]["metadata"]["name"]
