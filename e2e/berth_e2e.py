@@ -505,6 +505,18 @@ def cleanup_agent_leftovers(root_dir, node_name):
             pass
 
 
+def rss_kb(pid):
+    """Resident memory of a process, in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def free_port():
     import socket
     with socket.socket() as s:

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, Client, Kubectl, wait_for  # noqa: E402
+from berth_e2e import BerthUp, Client, Kubectl, rss_kb, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -62,14 +62,6 @@ def protobuf_configmap(name, key, value):
     raw = field_bytes(1, meta) + field_bytes(2, field_bytes(1, key) + field_bytes(2, value))
     type_meta = field_bytes(1, b"v1") + field_bytes(2, b"ConfigMap")
     return b"k8s\x00" + field_bytes(1, type_meta) + field_bytes(2, raw)
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @unittest.skipIf(SKIP, SKIP)
