@@ -194,7 +194,7 @@ const std::vector<FieldRule>& FieldRules() {
          "pods are evicted from unreachable nodes after the controller-manager's eviction timeout, not after tolerationSeconds"},
         {"PodSpec", "readinessGates", "", S::kWarn, "readiness gates are not evaluated: readiness comes from the containers"},
         {"PodSpec", "runtimeClassName", "", S::kWarn, "there is one runtime: the class is ignored"},
-        {"PodSpec", "overhead", "", S::kWarn, "pod overhead is not added to the requests"},
+        {"PodSpec", "overhead", "", S::kWarn, "pod overhead counts in scheduling, but the agent does not add it to any cgroup limit"},
         // Namespaces, names and network.
         {"PodSpec", "hostPID", "", S::kWarn, "containers always get their own PID namespace"},
         {"PodSpec", "hostIPC", "", S::kWarn, "containers always get their own IPC namespace"},

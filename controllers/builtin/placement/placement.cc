@@ -90,37 +90,151 @@ int64_t Allocatable(const json::Value& node, const char* resource) {
 }
 
 
+namespace {
+
+// One container's requests by name; a resource with a limit and no request requests its limit
+// (the apiserver defaults it so; pods stored before that defaulting are read the same way).
+std::map<std::string, int64_t> ContainerRequests(const json::Value& c) {
+  std::map<std::string, int64_t> out;
+  if (const json::Value* lim = c.Get({"resources", "limits"}); lim && lim->is_object()) {
+    for (const auto& [name, q] : lim->as_object()) out[name] = resource::MilliOf(&q);
+  }
+  if (const json::Value* req = c.Get({"resources", "requests"}); req && req->is_object()) {
+    for (const auto& [name, q] : req->as_object()) out[name] = resource::MilliOf(&q);
+  }
+  return out;
+}
+
+void AddTo(PodRequests& r, const std::string& name, int64_t milli) {
+  if (name == "cpu") {
+    r.cpu_milli += milli;
+  } else if (name == "memory") {
+    r.memory_milli += milli;
+  } else if (name != "pods" && milli != 0) {
+    r.scalar[name] += milli;
+  }
+}
+
+int64_t Get(const PodRequests& r, const std::string& name) {
+  if (name == "cpu") return r.cpu_milli;
+  if (name == "memory") return r.memory_milli;
+  auto it = r.scalar.find(name);
+  return it == r.scalar.end() ? 0 : it->second;
+}
+
+std::vector<std::pair<std::string, int64_t>> Entries(const PodRequests& r) {
+  std::vector<std::pair<std::string, int64_t>> out = {{"cpu", r.cpu_milli}, {"memory", r.memory_milli}};
+  out.insert(out.end(), r.scalar.begin(), r.scalar.end());
+  return out;
+}
+
+void CollectPorts(const json::Value& c, std::set<int64_t>& ports) {
+  if (const json::Value* ps = c.Find("ports"); ps && ps->is_array()) {
+    for (const json::Value& p : ps->as_array()) {
+      const json::Value* hp = p.Find("hostPort");
+      if (hp && hp->is_int() && hp->as_int() > 0) ports.insert(hp->as_int());
+    }
+  }
+}
+
+}  // namespace
+
 PodRequests RequestsOf(const json::Value& pod) {
   PodRequests r;
-  auto add = [&](const char* list, bool max_only) {
-    const json::Value* cs = pod.Get({"spec", list});
-    if (cs == nullptr || !cs->is_array()) return;
+  if (const json::Value* cs = pod.Get({"spec", "containers"}); cs && cs->is_array()) {
     for (const json::Value& c : cs->as_array()) {
-      int64_t cpu = resource::MilliOf(c.Get({"resources", "requests", "cpu"}));
-      int64_t mem = resource::MilliOf(c.Get({"resources", "requests", "memory"}));
-      if (max_only) {
-        r.cpu_milli = std::max(r.cpu_milli, cpu);
-        r.memory_milli = std::max(r.memory_milli, mem);
-      } else {
-        r.cpu_milli += cpu;
-        r.memory_milli += mem;
-      }
-      if (const json::Value* ports = c.Find("ports"); ports && ports->is_array()) {
-        for (const json::Value& p : ports->as_array()) {
-          const json::Value* hp = p.Find("hostPort");
-          if (hp && hp->is_int() && hp->as_int() > 0) r.host_ports.insert(hp->as_int());
-        }
-      }
+      for (const auto& [name, milli] : ContainerRequests(c)) AddTo(r, name, milli);
+      CollectPorts(c, r.host_ports);
     }
-  };
-  add("containers", false);
-  PodRequests init;
-  std::swap(init, r);
-  add("initContainers", true);  // init containers run one at a time: the largest counts
-  r.cpu_milli = std::max(r.cpu_milli, init.cpu_milli);
-  r.memory_milli = std::max(r.memory_milli, init.memory_milli);
-  r.host_ports.insert(init.host_ports.begin(), init.host_ports.end());
+  }
+  // Init containers run one at a time: for each resource the largest counts, if it is larger
+  // than what the app containers ask together.
+  if (const json::Value* cs = pod.Get({"spec", "initContainers"}); cs && cs->is_array()) {
+    for (const json::Value& c : cs->as_array()) {
+      for (const auto& [name, milli] : ContainerRequests(c)) {
+        if (int64_t have = Get(r, name); milli > have) AddTo(r, name, milli - have);
+      }
+      CollectPorts(c, r.host_ports);
+    }
+  }
+  if (const json::Value* overhead = pod.Get({"spec", "overhead"}); overhead && overhead->is_object()) {
+    for (const auto& [name, q] : overhead->as_object()) AddTo(r, name, resource::MilliOf(&q));
+  }
   return r;
+}
+
+NodeAllocatable NodeAllocatable::Of(const json::Value& node) {
+  NodeAllocatable a;
+  const json::Value* list = node.Get({"status", "allocatable"});
+  if (list == nullptr || !list->is_object()) list = node.Get({"status", "capacity"});
+  if (list == nullptr || !list->is_object()) return a;
+  for (const auto& [name, q] : list->as_object()) {
+    int64_t milli = resource::MilliOf(&q);
+    if (name == "cpu") {
+      a.cpu = milli;
+    } else if (name == "memory") {
+      a.memory = milli;
+    } else if (name == "pods") {
+      a.pods = milli;
+    } else {
+      a.scalar[name] = milli;
+    }
+  }
+  return a;
+}
+
+void NodeUsage::Add(const PodRequests& r) {
+  cpu += r.cpu_milli;
+  memory += r.memory_milli;
+  pods += 1000;
+  for (const auto& [name, milli] : r.scalar) scalar[name] += milli;
+  ports.insert(r.host_ports.begin(), r.host_ports.end());
+}
+
+void NodeUsage::Remove(const PodRequests& r) {
+  cpu -= r.cpu_milli;
+  memory -= r.memory_milli;
+  pods -= 1000;
+  for (const auto& [name, milli] : r.scalar) {
+    if (auto it = scalar.find(name); it != scalar.end() && (it->second -= milli) == 0) scalar.erase(it);
+  }
+  for (int64_t port : r.host_ports) {
+    if (auto p = ports.find(port); p != ports.end()) ports.erase(p);
+  }
+}
+
+std::vector<std::string> ResourceFitReasons(const PodRequests& req, const NodeAllocatable& node, const NodeUsage& used) {
+  for (int64_t port : req.host_ports) {
+    if (used.ports.count(port)) return {"node(s) didn't have free ports for the requested pod ports"};
+  }
+  std::vector<std::string> reasons;
+  if (node.pods > 0 && used.pods + 1000 > node.pods) reasons.push_back("Too many pods");
+  for (const auto& [name, milli] : Entries(req)) {
+    if (milli <= 0) continue;
+    int64_t have;
+    int64_t in_use;
+    if (name == "cpu") {
+      have = node.cpu, in_use = used.cpu;
+    } else if (name == "memory") {
+      have = node.memory, in_use = used.memory;
+    } else {
+      auto a = node.scalar.find(name);
+      have = a == node.scalar.end() ? 0 : a->second;
+      auto u = used.scalar.find(name);
+      in_use = u == used.scalar.end() ? 0 : u->second;
+    }
+    if (in_use + milli > have) reasons.push_back("Insufficient " + name);
+  }
+  return reasons;
+}
+
+std::string NoNodesAvailableMessage(size_t nodes, const std::map<std::string, int>& reasons) {
+  std::vector<std::string> parts;
+  for (const auto& [why, count] : reasons) parts.push_back(StrCat(count, " ", why));
+  std::sort(parts.begin(), parts.end());
+  std::string message = StrCat("0/", nodes, " nodes are available");
+  for (size_t i = 0; i < parts.size(); ++i) message += StrCat(i == 0 ? ": " : ", ", parts[i]);
+  return message + ".";
 }
 
 size_t NodesToFind(size_t total) {
@@ -157,26 +271,19 @@ std::string PlacementError(const json::Value& pod, const json::Value& node, cons
   return "";
 }
 
-std::string FitError(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
-                     int64_t used_memory, int64_t used_pods, const std::multiset<int64_t>& used_ports) {
+std::vector<std::string> FitReasons(const json::Value& pod, const PodRequests& req, const json::Value& node,
+                                    const NodeUsage& used) {
   const json::Value* ready = FindCondition(node, "Ready");
-  if (ready == nullptr || ready->GetString({"status"}) != "True") return "node(s) were not ready";
+  if (ready == nullptr || ready->GetString({"status"}) != "True") return {"node(s) were not ready"};
   const json::Value* unsched = node.Get({"spec", "unschedulable"});
   if (unsched && unsched->is_bool() && unsched->as_bool()) {
     json::Value taint = json::Value::MakeObject();
     taint.Set("key", "node.kubernetes.io/unschedulable");
     taint.Set("effect", "NoSchedule");
-    if (!Tolerates(pod, taint)) return "node(s) were unschedulable";
+    if (!Tolerates(pod, taint)) return {"node(s) were unschedulable"};
   }
-  if (std::string why = PlacementError(pod, node); !why.empty()) return why;
-  int64_t max_pods = Allocatable(node, "pods");
-  if (max_pods > 0 && used_pods + 1000 > max_pods) return "Too many pods";
-  if (req.cpu_milli > 0 && used_cpu + req.cpu_milli > Allocatable(node, "cpu")) return "Insufficient cpu";
-  if (req.memory_milli > 0 && used_memory + req.memory_milli > Allocatable(node, "memory")) return "Insufficient memory";
-  for (int64_t port : req.host_ports) {
-    if (used_ports.count(port)) return "node(s) didn't have free ports for the requested pod ports";
-  }
-  return "";
+  if (std::string why = PlacementError(pod, node); !why.empty()) return {why};
+  return ResourceFitReasons(req, NodeAllocatable::Of(node), used);
 }
 
 double Score(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,

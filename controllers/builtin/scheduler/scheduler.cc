@@ -46,24 +46,14 @@ bool Scheduler::Ours(const json::Value& pod) {
 
 void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const PodRequests& req) {
   UnplaceLocked(key);
-  Usage& u = usage_[node];
-  u.cpu += req.cpu_milli;
-  u.memory += req.memory_milli;
-  u.pods += 1000;
-  u.ports.insert(req.host_ports.begin(), req.host_ports.end());
+  usage_[node].Add(req);
   placed_[key] = {node, req};
 }
 
 void Scheduler::UnplaceLocked(const std::string& key) {
   auto it = placed_.find(key);
   if (it == placed_.end()) return;
-  Usage& u = usage_[it->second.node];
-  u.cpu -= it->second.requests.cpu_milli;
-  u.memory -= it->second.requests.memory_milli;
-  u.pods -= 1000;
-  for (int64_t port : it->second.requests.host_ports) {
-    if (auto p = u.ports.find(port); p != u.ports.end()) u.ports.erase(p);
-  }
+  usage_[it->second.node].Remove(it->second.requests);
   placed_.erase(it);
 }
 
@@ -93,13 +83,9 @@ size_t Scheduler::ResyncUsage() {
   // Listing under mu_: a cache change whose handler has not run yet is seen here, and that
   // handler finds it already counted (handlers are idempotent).
   std::map<std::string, Placement> placed;
-  std::map<std::string, Usage> usage;
+  std::map<std::string, NodeUsage> usage;
   auto place = [&](const std::string& key, const std::string& node, const PodRequests& req) {
-    Usage& u = usage[node];
-    u.cpu += req.cpu_milli;
-    u.memory += req.memory_milli;
-    u.pods += 1000;
-    u.ports.insert(req.host_ports.begin(), req.host_ports.end());
+    usage[node].Add(req);
     placed[key] = {node, req};
   };
   for (const ObjectPtr& p : pods_.List()) {
@@ -115,11 +101,9 @@ size_t Scheduler::ResyncUsage() {
   for (const auto& [n, u] : usage_) nodes.insert(n);
   for (const auto& [n, u] : usage) nodes.insert(n);
   for (const std::string& n : nodes) {
-    Usage before = usage_.count(n) ? usage_[n] : Usage{};
-    Usage after = usage.count(n) ? usage[n] : Usage{};
-    if (before.cpu != after.cpu || before.memory != after.memory || before.pods != after.pods || before.ports != after.ports) {
-      ++corrected;
-    }
+    NodeUsage before = usage_.count(n) ? usage_[n] : NodeUsage{};
+    NodeUsage after = usage.count(n) ? usage[n] : NodeUsage{};
+    if (!(before == after)) ++corrected;
   }
   placed_ = std::move(placed);
   usage_ = std::move(usage);
@@ -176,9 +160,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         NodeInfo info;
         info.object = n;
         info.name = n->GetString({"metadata", "name"});
-        info.cpu = Allocatable(*n, "cpu");
-        info.memory = Allocatable(*n, "memory");
-        info.pods = Allocatable(*n, "pods");
+        info.allocatable = NodeAllocatable::Of(*n);
         const json::Value* ready = FindCondition(*n, "Ready");
         info.ready = ready && ready->GetString({"status"}) == "True";
         const json::Value* unsched = n->Get({"spec", "unschedulable"});
@@ -193,43 +175,33 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     size_t found = 0;
     double best = -1;
     size_t best_tie = 0;
-    static const Usage kEmpty;
+    static const NodeUsage kEmpty;
     // A pod without placement constraints needs only the cached numbers on plain nodes.
     bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity"}) == nullptr;
     // Scan from a rotating start so that sampling covers every node over time.
     for (size_t i = 0; i < node_count && found < want; ++i) {
       const NodeInfo& n = nodes_cache_[(next_start_ + i) % node_count];
       auto u_it = usage_.find(n.name);
-      const Usage& u = u_it == usage_.end() ? kEmpty : u_it->second;
-      const char* fast_why = nullptr;
-      std::string why;
+      const NodeUsage& u = u_it == usage_.end() ? kEmpty : u_it->second;
+      std::vector<std::string> why;
       if (pod_plain && n.plain) {
         if (!n.ready) {
-          fast_why = "node(s) were not ready";
-        } else if (n.pods > 0 && u.pods + 1000 > n.pods) {
-          fast_why = "Too many pods";
-        } else if (req.cpu_milli > 0 && u.cpu + req.cpu_milli > n.cpu) {
-          fast_why = "Insufficient cpu";
-        } else if (req.memory_milli > 0 && u.memory + req.memory_milli > n.memory) {
-          fast_why = "Insufficient memory";
+          why.push_back("node(s) were not ready");
         } else {
-          for (int64_t port : req.host_ports) {
-            if (u.ports.count(port)) fast_why = "node(s) didn't have free ports for the requested pod ports";
-          }
+          why = ResourceFitReasons(req, n.allocatable, u);
         }
-        if (fast_why) why = fast_why;
       } else {
-        why = FitError(*pod, req, *n.object, u.cpu, u.memory, u.pods, u.ports);
+        why = FitReasons(*pod, req, *n.object, u);
       }
       if (!why.empty()) {
-        reasons[why]++;
+        for (const std::string& w : why) reasons[w]++;
         continue;
       }
       ++found;
       double s;
       if (pod_plain) {
-        double cpu_frac = static_cast<double>(u.cpu + req.cpu_milli) / static_cast<double>(std::max<int64_t>(n.cpu, 1));
-        double mem_frac = static_cast<double>(u.memory + req.memory_milli) / static_cast<double>(std::max<int64_t>(n.memory, 1));
+        double cpu_frac = static_cast<double>(u.cpu + req.cpu_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.cpu, 1));
+        double mem_frac = static_cast<double>(u.memory + req.memory_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.memory, 1));
         s = ((1 - cpu_frac) + (1 - mem_frac)) / 2 * 100 + (1 - std::abs(cpu_frac - mem_frac)) * 100;
       } else {
         s = Score(*pod, req, *n.object, u.cpu, u.memory);
@@ -249,13 +221,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     }
   }
   if (chosen.empty()) {
-    std::vector<std::pair<std::string, int>> sorted(reasons.begin(), reasons.end());
-    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-    std::string message = StrCat("0/", node_count, " nodes are available");
-    for (size_t i = 0; i < sorted.size(); ++i) {
-      message += StrCat(i == 0 ? ": " : ", ", sorted[i].second, " ", sorted[i].first);
-    }
-    message += ".";
+    std::string message = NoNodesAvailableMessage(node_count, reasons);
     json::Value updated = *pod;
     if (SetCondition(updated, "PodScheduled", "False", "Unschedulable", message, clock_.Now())) {
       if (json::Value* c = const_cast<json::Value*>(FindCondition(updated, "PodScheduled"))) c->Erase("lastUpdateTime");

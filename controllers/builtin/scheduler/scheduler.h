@@ -43,10 +43,6 @@ class Scheduler final : public Reconciler {
   void ForgetPlacementForTest(const std::string& pod_key);
 
  private:
-  struct Usage {
-    int64_t cpu = 0, memory = 0, pods = 0;
-    std::multiset<int64_t> ports;
-  };
   // Where a pod's requests are counted: bound pods from the cache, assumed ones at once.
   struct Placement {
     std::string node;
@@ -56,7 +52,7 @@ class Scheduler final : public Reconciler {
   struct NodeInfo {
     ObjectPtr object;
     std::string name;
-    int64_t cpu = 0, memory = 0, pods = 0;  // allocatable, milli-units
+    NodeAllocatable allocatable;
     bool ready = false;
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
   };
@@ -77,7 +73,7 @@ class Scheduler final : public Reconciler {
   };
   std::map<std::string, Assumed> assumed_;     // pod key -> binding not yet seen in the cache
   std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
-  std::map<std::string, Usage> usage_;         // node -> requests placed on it
+  std::map<std::string, NodeUsage> usage_;       // node -> requests placed on it
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
   bool nodes_dirty_ = true;
   size_t next_start_ = 0;                      // round-robin start of the node scan

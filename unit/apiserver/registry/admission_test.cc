@@ -53,6 +53,38 @@ class AdmissionTest : public ::testing::Test {
   Registry registry_{store_, *catalog_, *schema::SchemaSet::Load(EmbeddedSchemas()), clock_};
 };
 
+TEST_F(AdmissionTest, RequestsDefaultToLimitsAndExtendedResourcesAreExact) {
+  // A limit without a request requests the limit (SetDefaults_Pod), so the scheduler counts it.
+  const ResourceType& pods = Type("", "pods");
+  auto created = registry_.Create(pods, "default",
+                                  *json::Parse(Pod(R"(,"resources":{"limits":{"nvidia.com/gpu":"1","cpu":"1"},"requests":{"cpu":"500m"}})")),
+                                  {});
+  ASSERT_TRUE(created.ok()) << created.status();
+  const json::Value& requests = *created->object.Get({"spec", "containers"})->as_array()[0].Get({"resources", "requests"});
+  EXPECT_EQ(requests.GetString({"nvidia.com/gpu"}), "1");
+  EXPECT_EQ(requests.GetString({"cpu"}), "500m");
+  EXPECT_EQ(created->object.GetString({"status", "qosClass"}), "Burstable");
+
+  struct Case {
+    std::string resources, field, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"limits":{"nvidia.com/gpu":"1"},"requests":{"nvidia.com/gpu":"2"}})",
+            "spec.containers[0].resources.requests[nvidia.com/gpu]", "must be equal to nvidia.com/gpu limit of 1"},
+           {R"({"requests":{"example.com/dongle":"1"}})", "spec.containers[0].resources.limits",
+            "Limit must be set for non overcommitable resources"},
+           {R"({"limits":{"nvidia.com/gpu":"500m"}})", "spec.containers[0].resources.limits[nvidia.com/gpu]",
+            "must be an integer"},
+           {R"({"limits":{"cpu":"1"},"requests":{"cpu":"2"}})", "spec.containers[0].resources.requests[cpu]",
+            "must be less than or equal to cpu limit of 1"},
+       }) {
+    absl::Status s = Create("", "pods", Pod(R"(,"resources":)" + c.resources));
+    EXPECT_EQ(api::ReasonOf(s), "Invalid") << c.resources << ": " << s;
+    EXPECT_TRUE(Names(s, c.field)) << c.resources << ": " << s;
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << s;
+  }
+}
+
 TEST_F(AdmissionTest, QuantitiesFollowKubernetesGrammar) {
   for (const char* bad : {R"(".")", R"("1.5.3")", R"("10Gb")", R"("-1")", R"(true)"}) {
     absl::Status s = Create("", "pods", Pod(R"(,"resources":{"limits":{"cpu":)" + std::string(bad) + "}}"));

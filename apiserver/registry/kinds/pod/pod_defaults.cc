@@ -4,6 +4,8 @@
 
 #include "apiserver/registry/kinds/common/strategy_helpers.h"
 #include "core/image/reference.h"
+#include "core/json/codec.h"
+#include "core/resource/quantity.h"
 #include "core/selector/label_selector.h"
 #include "core/strings/strings.h"
 
@@ -34,7 +36,84 @@ bool IsDnsLabel(const std::string& s) {
   return true;
 }
 
+// Resources the kubelet cannot overcommit: extended resources (a domain other than
+// kubernetes.io) and huge pages. Their request must equal their limit.
+bool IsExtendedResource(const std::string& name) {
+  size_t slash = name.find('/');
+  if (slash == std::string::npos) return false;
+  std::string domain = name.substr(0, slash);
+  return domain != "kubernetes.io" && !domain.ends_with(".kubernetes.io") && name.rfind("requests.", 0) != 0;
+}
+bool IsOvercommitForbidden(const std::string& name) {
+  return IsExtendedResource(name) || name.rfind("hugepages-", 0) == 0;
+}
+
+std::string QuantityText(const json::Value& q) {
+  return q.is_string() ? q.as_string() : json::Serialize(q);
+}
+
+void ValidateResources(const json::Value& c, const std::string& path, std::vector<api::Cause>& causes) {
+  const json::Value* req = c.Get({"resources", "requests"});
+  const json::Value* lim = c.Get({"resources", "limits"});
+  if (lim && lim->is_object()) {
+    for (const auto& [name, q] : lim->as_object()) {
+      int64_t milli = resource::MilliOf(&q);
+      if (IsExtendedResource(name) && milli % 1000 != 0) {
+        causes.push_back({"FieldValueInvalid", StrCat("Invalid value: \"", QuantityText(q), "\": must be an integer"),
+                          StrCat(path, ".resources.limits[", name, "]")});
+      }
+    }
+  }
+  if (req == nullptr || !req->is_object()) return;
+  for (const auto& [name, q] : req->as_object()) {
+    std::string field = StrCat(path, ".resources.requests[", name, "]");
+    int64_t milli = resource::MilliOf(&q);
+    if (IsExtendedResource(name) && milli % 1000 != 0) {
+      causes.push_back({"FieldValueInvalid", StrCat("Invalid value: \"", QuantityText(q), "\": must be an integer"), field});
+    }
+    const json::Value* limit = lim && lim->is_object() ? lim->Find(name) : nullptr;
+    if (limit == nullptr) {
+      if (IsOvercommitForbidden(name)) {
+        causes.push_back({"FieldValueRequired", "Required value: Limit must be set for non overcommitable resources",
+                          StrCat(path, ".resources.limits")});
+      }
+      continue;
+    }
+    int64_t limit_milli = resource::MilliOf(limit);
+    if (IsOvercommitForbidden(name) && milli != limit_milli) {
+      causes.push_back({"FieldValueInvalid",
+                        StrCat("Invalid value: \"", QuantityText(q), "\": must be equal to ", name, " limit of ", QuantityText(*limit)),
+                        field});
+    } else if (milli > limit_milli) {
+      causes.push_back({"FieldValueInvalid",
+                        StrCat("Invalid value: \"", QuantityText(q), "\": must be less than or equal to ", name, " limit of ",
+                               QuantityText(*limit)),
+                        field});
+    }
+  }
+}
+
 }  // namespace
+
+void DefaultPodRequests(json::Value& spec) {
+  for (const char* list : {"containers", "initContainers"}) {
+    json::Value* cs = spec.Find(list);
+    if (cs == nullptr || !cs->is_array()) continue;
+    for (json::Value& c : cs->as_array()) {
+      const json::Value* lim = c.Get({"resources", "limits"});
+      if (lim == nullptr || !lim->is_object() || lim->size() == 0) continue;
+      json::Value limits = *lim;
+      json::Value& resources = c["resources"];
+      if (!resources.is_object()) continue;
+      json::Value& requests = resources["requests"];
+      if (requests.is_null()) requests = json::Value::MakeObject();
+      if (!requests.is_object()) continue;
+      for (const auto& [name, q] : limits.as_object()) {
+        if (requests.Find(name) == nullptr) requests.Set(name, q);
+      }
+    }
+  }
+}
 
 void DefaultPodSpec(json::Value& spec) {
   if (!spec.is_object()) return;
@@ -67,6 +146,7 @@ std::vector<api::Cause> ValidatePodSpec(const json::Value& spec, const std::stri
       } else if (!names.insert(name).second) {
         causes.push_back({"FieldValueDuplicate", StrCat("Duplicate value: \"", name, "\""), field});
       }
+      ValidateResources(cs->as_array()[i], StrCat(path, ".", list, "[", i, "]"), causes);
     }
   }
   return causes;

@@ -12,7 +12,11 @@ namespace berth::apiserver::registry::kinds {
 
 // SetDefaults_PodSpec and SetDefaults_Container, for the fields Berth acts on.
 void DefaultPodSpec(json::Value& spec);
-// Container names unique DNS labels; restartPolicy legal for the context.
+// SetDefaults_Pod: a resource with a limit and no request requests its limit (pods only, not
+// templates, as in Kubernetes).
+void DefaultPodRequests(json::Value& spec);
+// Container names unique DNS labels; requests within limits, extended resources whole and
+// requested exactly at their limit; restartPolicy legal for the context.
 std::vector<api::Cause> ValidatePodSpec(const json::Value& spec, const std::string& path);
 // Pod QoS class from the containers' requests and limits.
 std::string QosClass(const json::Value& spec);

@@ -12,7 +12,10 @@ namespace {
 class Pod final : public Strategy {
  public:
   void Default(json::Value& object) const override {
-    if (json::Value* spec = Spec(object)) DefaultPodSpec(*spec);
+    if (json::Value* spec = Spec(object)) {
+      DefaultPodSpec(*spec);
+      DefaultPodRequests(*spec);
+    }
   }
   void PrepareForCreate(json::Value& object) const override {
     json::Value status = json::Value::MakeObject();
@@ -39,6 +42,7 @@ class Pod final : public Strategy {
     // and terminationGracePeriodSeconds.
     auto strip = [](const json::Value* spec) {
       json::Value s = spec ? *spec : json::Value::MakeObject();
+      DefaultPodRequests(s);  // a pod stored before requests were defaulted compares equal
       for (const char* list : {"containers", "initContainers"}) {
         if (json::Value* cs = s.Find(list); cs && cs->is_array()) {
           for (json::Value& c : cs->as_array()) c.Erase("image");

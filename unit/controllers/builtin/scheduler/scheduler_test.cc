@@ -20,6 +20,19 @@ json::Value Pod(const char* spec_extra = "") {
   return J(s.c_str());
 }
 
+// The reasons a node refuses the pod with the given usage, joined for comparison.
+std::string FitError(const json::Value& pod, const PodRequests& r, const json::Value& node, int64_t cpu, int64_t memory,
+                     int64_t pods, std::multiset<int64_t> ports) {
+  NodeUsage used;
+  used.cpu = cpu;
+  used.memory = memory;
+  used.pods = pods;
+  used.ports = std::move(ports);
+  std::string out;
+  for (const std::string& why : FitReasons(pod, r, node, used)) out += (out.empty() ? "" : "; ") + why;
+  return out;
+}
+
 TEST(SchedulerTest, RequestsSumContainersAndMaxInit) {
   auto pod = J(R"({"spec":{"containers":[{"resources":{"requests":{"cpu":"100m","memory":"1Mi"}}},{"resources":{"requests":{"cpu":"200m"}}}],
                  "initContainers":[{"resources":{"requests":{"cpu":"1"}}}]}})");
@@ -36,6 +49,46 @@ TEST(SchedulerTest, FitsAndResourceFilters) {
   EXPECT_EQ(FitError(pod, r, Node(), 0, int64_t{4} * 1073741824 * 1000 - 1, 0, {}), "Insufficient memory");
   EXPECT_EQ(FitError(pod, r, Node(), 0, 0, 3000, {}), "Too many pods");
   EXPECT_EQ(FitError(pod, r, Node(), 0, 0, 0, {8080}), "node(s) didn't have free ports for the requested pod ports");
+}
+
+TEST(SchedulerTest, EveryRequestedResourceCounts) {
+  // A limit without a request requests the limit; init containers count per resource; overhead adds.
+  auto pod = J(R"({"spec":{"containers":[{"resources":{"limits":{"nvidia.com/gpu":"1","cpu":"1"},"requests":{"cpu":"200m"}}},
+                                         {"resources":{"requests":{"ephemeral-storage":"1Gi","hugepages-2Mi":"4Mi"}}}],
+                 "initContainers":[{"resources":{"requests":{"nvidia.com/gpu":"2","cpu":"100m"}}}],
+                 "overhead":{"cpu":"50m","memory":"10Mi"}}})");
+  PodRequests r = RequestsOf(pod);
+  EXPECT_EQ(r.cpu_milli, 250);
+  EXPECT_EQ(r.memory_milli, 10485760000);
+  EXPECT_EQ(r.scalar["nvidia.com/gpu"], 2000);
+  EXPECT_EQ(r.scalar["ephemeral-storage"], int64_t{1073741824} * 1000);
+  EXPECT_EQ(r.scalar["hugepages-2Mi"], int64_t{4194304} * 1000);
+
+  auto gpu_pod = J(R"({"spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}})");
+  PodRequests g = RequestsOf(gpu_pod);
+  // A node that does not advertise the resource has none of it.
+  EXPECT_EQ(FitError(gpu_pod, g, Node(), 0, 0, 0, {}), "Insufficient nvidia.com/gpu");
+  json::Value gpu_node = J(R"({"metadata":{"name":"g"},"status":{"allocatable":{"cpu":"2","memory":"4Gi","pods":"3","nvidia.com/gpu":"1"},
+                              "conditions":[{"type":"Ready","status":"True"}]}})");
+  EXPECT_EQ(FitError(gpu_pod, g, gpu_node, 0, 0, 0, {}), "");
+  NodeUsage used;
+  used.Add(g);
+  EXPECT_EQ(ResourceFitReasons(g, NodeAllocatable::Of(gpu_node), used), std::vector<std::string>{"Insufficient nvidia.com/gpu"});
+  used.Remove(g);
+  EXPECT_EQ(used, NodeUsage{});
+  // Every resource short is named, as NodeResourcesFit reports them; ports are checked first.
+  json::Value big = Pod();
+  PodRequests b = RequestsOf(big);
+  b.scalar["example.com/dongle"] = 1000;
+  EXPECT_EQ(FitError(big, b, Node(), 1600, int64_t{4} * 1073741824 * 1000, 3000, {}),
+            "Too many pods; Insufficient cpu; Insufficient memory; Insufficient example.com/dongle");
+  EXPECT_EQ(FitError(big, b, Node(), 1600, 0, 0, {8080}), "node(s) didn't have free ports for the requested pod ports");
+}
+
+TEST(SchedulerTest, UnavailableMessageSortsReasonsAsKubernetes) {
+  EXPECT_EQ(NoNodesAvailableMessage(5, {{"Insufficient cpu", 3}, {"node(s) were unschedulable", 1}, {"Insufficient memory", 12}}),
+            "0/5 nodes are available: 1 node(s) were unschedulable, 12 Insufficient memory, 3 Insufficient cpu.");
+  EXPECT_EQ(NoNodesAvailableMessage(0, {}), "0/0 nodes are available.");
 }
 
 TEST(SchedulerTest, TaintsTolerationsSelectorsAffinity) {
