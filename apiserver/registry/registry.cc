@@ -189,9 +189,15 @@ absl::Status Registry::CheckNamespace(const std::string& ns) const {
 }
 
 absl::Status Registry::Admit(const ResourceType& type, json::Value& object, const json::Value* old,
-                             const WriteOptions& options, std::vector<std::string>& warnings) const {
+                             const WriteOptions& options, std::vector<std::string>& warnings,
+                             std::optional<AdmissionOperation> operation) const {
   type.strategy->Default(object);
   if (type.custom && type.schema) ApplySchemaDefaults(*type.schema, object);
+  std::optional<AdmissionAttributes> attrs;
+  if (operation) attrs.emplace(AdmissionAttributes{*operation, type, old, *this});
+  if (attrs) {
+    for (const auto& plugin : plugins_) BERTH_RETURN_IF_ERROR(plugin->Mutate(*attrs, object));
+  }
   std::string name = object.GetString({"metadata", "name"});
   std::vector<api::Cause> causes = ValidateMetadata(object, type.strategy->NameIsLabel());
   const json::Value* schema = type.schema ? type.schema.get() : schemas_->ForKind(type.group, type.version, type.kind);
@@ -232,6 +238,9 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
     causes.insert(causes.end(), upd.begin(), upd.end());
   }
   if (!causes.empty()) return api::Invalid(type.Target(name), std::move(causes));
+  if (attrs) {
+    for (const auto& plugin : plugins_) BERTH_RETURN_IF_ERROR(plugin->Validate(*attrs, object));
+  }
   return absl::OkStatus();
 }
 
@@ -277,7 +286,7 @@ absl::StatusOr<Registry::PreparedCreate> Registry::PrepareCreate(const ResourceT
   // Python client's `.status.ready_replicas`) rely on it being there.
   if (type.has_status && !type.custom && body.Find("status") == nullptr) body.Set("status", json::Value::MakeObject());
   PreparedCreate prepared;
-  BERTH_RETURN_IF_ERROR(Admit(type, body, nullptr, options, prepared.warnings));
+  BERTH_RETURN_IF_ERROR(Admit(type, body, nullptr, options, prepared.warnings, AdmissionOperation::kCreate));
   if (type.namespaced) BERTH_RETURN_IF_ERROR(CheckNamespace(ns));
   prepared.name = body.GetString({"metadata", "name"});
   prepared.key = type.Key(ns, prepared.name);
@@ -440,7 +449,9 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     WriteResult result;
     // The binding subresource is the one sanctioned way to set spec.nodeName: it skips the
     // kind's update rules, which forbid that change to ordinary updates.
-    BERTH_RETURN_IF_ERROR(Admit(type, next, check_update_rules ? &cur : nullptr, options, result.warnings));
+    std::optional<AdmissionOperation> operation;
+    if (sub == Subresource::kNone) operation = AdmissionOperation::kUpdate;
+    BERTH_RETURN_IF_ERROR(Admit(type, next, check_update_rules ? &cur : nullptr, options, result.warnings, operation));
     if (WithoutResourceVersion(next) == WithoutResourceVersion(cur)) {
       // No-op writes keep the resourceVersion (kubectl reports "no change").
       result.object = cur;
@@ -556,6 +567,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
     BERTH_ASSIGN_OR_RETURN(auto current, std::move(read));
     json::Value obj = std::move(current.first);
     uint64_t rev = current.second;
+    for (const auto& plugin : plugins_) BERTH_RETURN_IF_ERROR(plugin->ValidateDelete(type, obj));
     if (options.precondition_uid && *options.precondition_uid != obj.GetString({"metadata", "uid"})) {
       return api::Conflict(type.Target(name),
                            StrCat("Precondition failed: UID in precondition: ", *options.precondition_uid,

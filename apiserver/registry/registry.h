@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "apiserver/registry/admission/admission_plugin.h"
 #include "apiserver/registry/catalog.h"
 #include "apiserver/registry/object_meta.h"
 #include "apiserver/schema/validator.h"
@@ -116,9 +117,14 @@ class Registry {
   // Creates a namespace if it does not exist (start-up).
   absl::Status EnsureNamespace(const std::string& name);
 
-  // Validates, field by field, against the kind's schema and rules, without storing.
+  // Validates, field by field, against the kind's schema and rules, without storing. With
+  // `operation` (a write of the main resource), the admission plugins run too.
   absl::Status Admit(const ResourceType& type, json::Value& object, const json::Value* old,
-                     const WriteOptions& options, std::vector<std::string>& warnings) const;
+                     const WriteOptions& options, std::vector<std::string>& warnings,
+                     std::optional<AdmissionOperation> operation = std::nullopt) const;
+
+  // Admission plugins, in order. Before serving.
+  void AddAdmissionPlugin(std::shared_ptr<const AdmissionPlugin> plugin) { plugins_.push_back(std::move(plugin)); }
 
   // Called after every successful write with the object as stored (`removed`: it is gone).
   // Set before serving; runs on the writing thread (a store thread for asynchronous creates).
@@ -159,6 +165,7 @@ class Registry {
   std::shared_ptr<const schema::SchemaSet> schemas_;
   const Clock& clock_;
   CommitObserver observer_;
+  std::vector<std::shared_ptr<const AdmissionPlugin>> plugins_;
 };
 
 }  // namespace berth::apiserver::registry

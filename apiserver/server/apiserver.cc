@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/http/http.h"
+#include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/registry.h"
 #include "core/json/codec.h"
@@ -153,9 +154,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   BERTH_ASSIGN_OR_RETURN(p->schemas, schema::SchemaSet::Load(EmbeddedSchemas()));
   p->catalog = registry::Catalog::Builtin();
   p->registry = std::make_unique<registry::Registry>(*p->store, *p->catalog, p->schemas, clock);
+  p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     BERTH_RETURN_IF_ERROR(p->registry->EnsureNamespace(ns));
   }
+  BERTH_RETURN_IF_ERROR(registry::EnsureSystemPriorityClasses(*p->registry));
   BERTH_RETURN_IF_ERROR(ServeCustomResources(*p, clock));
   watch::WatchCacheOptions wo;
   wo.window_events = options.watch_window_events;

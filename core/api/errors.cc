@@ -143,6 +143,10 @@ absl::Status BadRequest(std::string_view message) {
   return absl::InvalidArgumentError(Sv(message));
 }
 absl::Status Forbidden(std::string_view message) { return absl::PermissionDeniedError(Sv(message)); }
+absl::Status Forbidden(const Target& t, std::string_view why) {
+  return Make(absl::StatusCode::kPermissionDenied,
+              StrCat(QualifiedResource(t.group, t.resource), " \"", t.name, "\" is forbidden: ", Sv(why)), TargetDetails(t));
+}
 absl::Status Expired(std::string_view message) { return absl::OutOfRangeError(Sv(message)); }
 absl::Status UnsupportedMediaType(std::string_view message) {
   return Make(absl::StatusCode::kInvalidArgument, message, json::Value(), "UnsupportedMediaType");

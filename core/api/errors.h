@@ -42,6 +42,8 @@ absl::Status Conflict(const Target& t, std::string_view why);
 absl::Status Invalid(const Target& t, std::vector<Cause> causes);
 absl::Status BadRequest(std::string_view message);
 absl::Status Forbidden(std::string_view message);
+// Admission's refusal of one object: `pods "p" is forbidden: <why>` (403, details name the object).
+absl::Status Forbidden(const Target& t, std::string_view why);
 absl::Status Expired(std::string_view message);
 absl::Status UnsupportedMediaType(std::string_view message);
 absl::Status RequestEntityTooLarge(std::string_view message);

@@ -140,12 +140,17 @@ const Msg kJob{"Job", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T
 const Msg kCronJob{"CronJob", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kCronJobSpec},
                                {3, "status", T::kIgnore}}};
 
+// value is a plain int32 in Go: always sent, and 0 is a priority like any other.
+const Msg kPriorityClass{"PriorityClass", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "value", T::kInt, nullptr, false, true},
+                                           {3, "globalDefault", T::kBool}, {4, "description", T::kString},
+                                           {5, "preemptionPolicy", T::kString}}};
+
 const Msg* ForKind(const std::string& api_version, const std::string& kind) {
   static const std::map<std::pair<std::string, std::string>, const Msg*> kinds = {
       {{"v1", "Namespace"}, &kNamespace},         {{"v1", "ConfigMap"}, &kConfigMap},
       {{"v1", "Secret"}, &kSecret},               {{"v1", "ServiceAccount"}, &kServiceAccount},
       {{"apps/v1", "Deployment"}, &kDeployment},  {{"batch/v1", "Job"}, &kJob},
-      {{"batch/v1", "CronJob"}, &kCronJob}};
+      {{"batch/v1", "CronJob"}, &kCronJob},       {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass}};
   auto it = kinds.find({api_version, kind});
   return it == kinds.end() ? nullptr : it->second;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 #include <string>
 
+#include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/storage/memory/memory_store.h"
@@ -169,7 +170,7 @@ TEST_F(AdmissionTest, UnhonouredFieldsAreWarnedByPath) {
   for (const auto& w : r->warnings) all += w + "\n";
   EXPECT_NE(all.find("spec.template.spec.containers[1].lifecycle: lifecycle hooks"), std::string::npos) << all;
   EXPECT_NE(all.find("spec.template.spec.containers[1].livenessProbe.grpc: gRPC probes are not run"), std::string::npos) << all;
-  EXPECT_NE(all.find("spec.template.spec.priorityClassName: priorities"), std::string::npos) << all;
+  EXPECT_NE(all.find("spec.template.spec.priorityClassName: priority orders"), std::string::npos) << all;
   EXPECT_NE(all.find("spec.template.spec.securityContext.fsGroup"), std::string::npos) << all;
   EXPECT_EQ(all.find("containers[0]"), std::string::npos) << all;
 }
@@ -254,6 +255,114 @@ TEST(CompatibilityDocTest, DocsMatchTheTableTheServerUses) {
   text << in.rdbuf();
   EXPECT_EQ(text.str(), kinds::CompatibilityDocument())
       << "regenerate: build/bin/berth-apiserver --print-compatibility > docs/compatibility.md";
+}
+
+// Kubernetes' Priority admission plugin through the registry (brief scenario S1 and the rules
+// around it).
+class PriorityAdmissionTest : public AdmissionTest {
+ protected:
+  void SetUp() override {
+    AdmissionTest::SetUp();
+    registry_.AddAdmissionPlugin(PriorityAdmission());
+    ASSERT_TRUE(EnsureSystemPriorityClasses(registry_).ok());
+  }
+  absl::StatusOr<WriteResult> Class(const std::string& name, int64_t value, bool global_default = false,
+                                    const std::string& extra = "") {
+    return registry_.Create(Type("scheduling.k8s.io", "priorityclasses"), "",
+                            *json::Parse(StrCat(R"({"metadata":{"name":")", name, R"("},"value":)", value,
+                                                R"(,"globalDefault":)", global_default ? "true" : "false", extra, "}")),
+                            {});
+  }
+  absl::StatusOr<WriteResult> NamedPod(const std::string& name, const std::string& spec_extra) {
+    std::string body = Pod("", spec_extra);
+    body.replace(body.find(R"("name":"p")"), 10, StrCat(R"("name":")", name, "\""));
+    return registry_.Create(Type("", "pods"), "default", *json::Parse(body), {});
+  }
+};
+
+TEST_F(PriorityAdmissionTest, PodsGetTheirClassPriorityAndBadClassesAreForbidden) {
+  ASSERT_TRUE(Class("high", 1000).ok());
+  auto high = NamedPod("a", R"("priorityClassName":"high",)");
+  ASSERT_TRUE(high.ok()) << high.status();
+  EXPECT_EQ(high->object.Get({"spec", "priority"})->as_int(), 1000);
+  EXPECT_EQ(high->object.GetString({"spec", "preemptionPolicy"}), "PreemptLowerPriority");
+
+  auto nope = NamedPod("b", R"("priorityClassName":"nope",)");
+  EXPECT_EQ(nope.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(nope.status().message(), R"(pods "b" is forbidden: no PriorityClass with name nope was found)");
+  EXPECT_FALSE(registry_.Get(Type("", "pods"), "default", "b").ok()) << "nothing stored";
+
+  auto mismatch = NamedPod("c", R"("priorityClassName":"high","priority":5,)");
+  EXPECT_EQ(mismatch.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(mismatch.status().message().find("the integer value of priority (5) must not be provided in pod spec; "
+                                             "priority admission controller computed 1000"),
+            std::string::npos)
+      << mismatch.status();
+  ASSERT_TRUE(Class("never", 10, false, R"(,"preemptionPolicy":"Never")").ok());
+  auto never = NamedPod("d", R"("priorityClassName":"never",)");
+  ASSERT_TRUE(never.ok()) << never.status();
+  EXPECT_EQ(never->object.GetString({"spec", "preemptionPolicy"}), "Never");
+
+  // No class named and no default: priority 0. A default class applies to pods naming none.
+  auto plain = NamedPod("e", "");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->object.Get({"spec", "priority"})->as_int(), 0);
+  EXPECT_EQ(plain->object.Find("spec")->Find("priorityClassName"), nullptr);
+  ASSERT_TRUE(Class("fallback", 7, true).ok());
+  auto defaulted = NamedPod("f", "");
+  ASSERT_TRUE(defaulted.ok());
+  EXPECT_EQ(defaulted->object.GetString({"spec", "priorityClassName"}), "fallback");
+  EXPECT_EQ(defaulted->object.Get({"spec", "priority"})->as_int(), 7);
+
+  // An update that leaves the resolved fields out keeps them.
+  json::Value update = defaulted->object;
+  update.Find("spec")->Erase("priority");
+  update.Find("spec")->Erase("preemptionPolicy");
+  update.Ensure({"metadata", "labels"}).Set("x", "y");
+  auto updated = registry_.Update(Type("", "pods"), "default", "f", update, Subresource::kNone, {});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->object.Get({"spec", "priority"})->as_int(), 7);
+}
+
+TEST_F(PriorityAdmissionTest, ClassesFollowKubernetesRules) {
+  const ResourceType& pcs = Type("scheduling.k8s.io", "priorityclasses");
+  auto node_critical = registry_.Get(pcs, "", "system-node-critical");
+  ASSERT_TRUE(node_critical.ok());
+  EXPECT_NE(node_critical->find(R"("value":2000001000)"), std::string::npos) << *node_critical;
+  auto cluster_critical = registry_.Get(pcs, "", "system-cluster-critical");
+  ASSERT_TRUE(cluster_critical.ok());
+  EXPECT_NE(cluster_critical->find(R"("value":2000000000)"), std::string::npos);
+
+  ASSERT_TRUE(Class("first", 10, true).ok());
+  auto second = Class("second", 20, true);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(second.status().message(),
+            R"(priorityclasses.scheduling.k8s.io "second" is forbidden: PriorityClass first is already marked as default. Only one default can exist)");
+  // Marking another class default by update is refused too; re-marking the default itself is not.
+  ASSERT_TRUE(Class("second", 20).ok());
+  auto patch = registry_.Patch(pcs, "", "second", PatchType::kMerge, *json::Parse(R"({"globalDefault":true})"),
+                               Subresource::kNone, {});
+  EXPECT_EQ(patch.status().code(), absl::StatusCode::kPermissionDenied) << patch.status();
+  EXPECT_TRUE(registry_.Patch(pcs, "", "first", PatchType::kMerge, *json::Parse(R"({"description":"d"})"),
+                              Subresource::kNone, {})
+                  .ok());
+
+  auto too_high = Class("too-high", 1000000001);
+  EXPECT_EQ(api::ReasonOf(too_high.status()), "Invalid");
+  EXPECT_TRUE(Names(too_high.status(), "value")) << too_high.status();
+  EXPECT_NE(too_high.status().message().find("maximum allowed value of a user defined priority is 1000000000"),
+            std::string::npos);
+  auto reserved = Class("system-mine", 5);
+  EXPECT_TRUE(Names(reserved.status(), "metadata.name")) << reserved.status();
+  EXPECT_NE(reserved.status().message().find("system-mine is not a known system priority class"), std::string::npos);
+
+  auto change = registry_.Patch(pcs, "", "second", PatchType::kMerge, *json::Parse(R"({"value":21})"), Subresource::kNone, {});
+  EXPECT_TRUE(Names(change.status(), "value")) << change.status();
+
+  auto del = registry_.Delete(pcs, "", "system-node-critical", {});
+  EXPECT_EQ(del.status().message(),
+            R"(priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a system priority class and cannot be deleted)");
+  EXPECT_TRUE(registry_.Delete(pcs, "", "second", {}).ok());
 }
 
 }  // namespace
