@@ -16,25 +16,35 @@ Request Request::FromKey(const std::string& key) {
 WorkQueue::WorkQueue(const Clock& clock, RateLimits limits)
     : clock_(clock), limits_(limits), tokens_(limits.burst), last_refill_(clock.MonotonicNow()) {}
 
-void WorkQueue::EnqueueLocked(const std::string& key) {
-  if (dirty_.count(key)) return;
-  dirty_.insert(key);
-  if (processing_.count(key)) return;  // Done() will queue it
-  queue_.push_back(key);
+void WorkQueue::PushReadyLocked(const std::string& key, const Rank& rank) {
+  if (ranking_) {
+    ranked_.emplace(rank, arrivals_++, key);
+  } else {
+    queue_.push_back(key);
+  }
   cv_.notify_one();
 }
 
+void WorkQueue::EnqueueLocked(const std::string& key, const Rank& rank) {
+  if (dirty_.count(key)) return;
+  dirty_.emplace(key, rank);
+  if (processing_.count(key)) return;  // Done() will queue it
+  PushReadyLocked(key, rank);
+}
+
 void WorkQueue::Add(const std::string& key) {
+  Rank rank = RankOf(key);
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return;
-  EnqueueLocked(key);
+  EnqueueLocked(key, rank);
 }
 
 void WorkQueue::AddAfter(const std::string& key, absl::Duration delay) {
   if (delay <= absl::ZeroDuration()) return Add(key);
+  Rank rank = RankOf(key);
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return;
-  delayed_.emplace(clock_.MonotonicNow() + absl::ToChronoNanoseconds(delay), key);
+  delayed_.emplace(clock_.MonotonicNow() + absl::ToChronoNanoseconds(delay), Delayed{key, rank});
   cv_.notify_one();
 }
 
@@ -71,16 +81,23 @@ int WorkQueue::NumRequeues(const std::string& key) const {
 void WorkQueue::PromoteDueLocked() {
   auto now = clock_.MonotonicNow();
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
-    std::string key = delayed_.begin()->second;
+    Delayed d = std::move(delayed_.begin()->second);
     delayed_.erase(delayed_.begin());
-    EnqueueLocked(key);
+    EnqueueLocked(d.key, d.rank);
   }
 }
 
 std::optional<std::string> WorkQueue::PopLocked() {
-  if (queue_.empty()) return std::nullopt;
-  std::string key = std::move(queue_.front());
-  queue_.pop_front();
+  std::string key;
+  if (ranking_) {
+    if (ranked_.empty()) return std::nullopt;
+    auto node = ranked_.extract(ranked_.begin());
+    key = std::move(std::get<2>(node.value()));
+  } else {
+    if (queue_.empty()) return std::nullopt;
+    key = std::move(queue_.front());
+    queue_.pop_front();
+  }
   dirty_.erase(key);
   processing_.insert(key);
   return key;
@@ -111,10 +128,8 @@ std::optional<std::string> WorkQueue::TryGet() {
 void WorkQueue::Done(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   processing_.erase(key);
-  if (dirty_.count(key)) {
-    queue_.push_back(key);
-    cv_.notify_one();
-  }
+  // Re-added while processing: queued now with the rank it was added with.
+  if (auto it = dirty_.find(key); it != dirty_.end()) PushReadyLocked(key, it->second);
 }
 
 void WorkQueue::ShutDown() {
@@ -125,7 +140,7 @@ void WorkQueue::ShutDown() {
 
 size_t WorkQueue::Len() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
+  return ranking_ ? ranked_.size() : queue_.size();
 }
 
 }  // namespace berth::controllers

@@ -6,15 +6,21 @@
 // overall token bucket for rate-limited adds.
 //
 // Thread-safe. Time comes from the injected Clock, so tests drive delays with a FakeClock.
+//
+// With a ranking (the scheduler's: priority, then age), ready keys pop lowest rank first, ties
+// in arrival order; without one, first in first out.
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -31,7 +37,14 @@ struct RateLimits {
 
 class WorkQueue {
  public:
+  using Rank = std::array<int64_t, 3>;  // compared lexicographically, lowest first
+  using Ranking = std::function<Rank(const std::string& key)>;
+
   explicit WorkQueue(const Clock& clock, RateLimits limits = {});
+
+  // Orders ready keys by `ranking`, evaluated when a key is queued and never under the queue's
+  // lock (it may read caches whose handlers add to this queue). Before the first Add.
+  void SetRanking(Ranking ranking) { ranking_ = std::move(ranking); }
 
   void Add(const std::string& key);
   void AddAfter(const std::string& key, absl::Duration delay);
@@ -50,18 +63,27 @@ class WorkQueue {
   size_t Len() const;  // ready keys waiting
 
  private:
+  struct Delayed {
+    std::string key;
+    Rank rank;
+  };
+  Rank RankOf(const std::string& key) const { return ranking_ ? ranking_(key) : Rank{}; }
   void PromoteDueLocked();
-  void EnqueueLocked(const std::string& key);
+  void EnqueueLocked(const std::string& key, const Rank& rank);
+  void PushReadyLocked(const std::string& key, const Rank& rank);
   std::optional<std::string> PopLocked();
 
   const Clock& clock_;
   const RateLimits limits_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  std::set<std::string> dirty_;
+  Ranking ranking_;
+  std::deque<std::string> queue_;                                  // without a ranking
+  std::set<std::tuple<Rank, uint64_t, std::string>> ranked_;       // with one: (rank, arrival)
+  uint64_t arrivals_ = 0;
+  std::map<std::string, Rank> dirty_;  // waiting or re-added while processing, with its rank
   std::set<std::string> processing_;
-  std::multimap<std::chrono::steady_clock::time_point, std::string> delayed_;
+  std::multimap<std::chrono::steady_clock::time_point, Delayed> delayed_;
   std::map<std::string, int> failures_;
   double tokens_;
   std::chrono::steady_clock::time_point last_refill_;

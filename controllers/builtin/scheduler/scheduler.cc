@@ -12,6 +12,9 @@ namespace berth::controllers::builtin {
 Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers,
                      absl::Duration usage_resync)
     : api_(api), pods_(pods), nodes_(nodes), clock_(clock), controller_("scheduler", *this, clock, workers) {
+  // Kubernetes' PrioritySort: higher spec.priority first, then older pods first. With several
+  // workers the order is that of the dequeues; decisions still serialize on mu_.
+  controller_.queue().SetRanking([this](const std::string& key) { return RankOf(key); });
   if (usage_resync > absl::ZeroDuration()) {
     resync_ = std::make_unique<Periodic>(usage_resync, [this] {
       if (size_t fixed = ResyncUsage(); fixed > 0) {
@@ -36,6 +39,15 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
       [nodes_changed](const ObjectPtr&, const ObjectPtr&) { nodes_changed(); },
       [nodes_changed](const ObjectPtr&) { nodes_changed(); },
   });
+}
+
+WorkQueue::Rank Scheduler::RankOf(const std::string& key) const {
+  ObjectPtr pod = pods_.Get(key);
+  if (pod == nullptr) return {};
+  const json::Value* priority = pod->Get({"spec", "priority"});
+  int64_t p = priority && priority->is_int() ? priority->as_int() : 0;
+  absl::Time created = ParseRfc3339(pod->GetString({"metadata", "creationTimestamp"}), absl::UnixEpoch());
+  return {-p, absl::ToUnixMicros(created), 0};
 }
 
 bool Scheduler::Ours(const json::Value& pod) {

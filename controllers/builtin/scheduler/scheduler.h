@@ -4,6 +4,7 @@
 // Filters: node Ready, unschedulable, taints/tolerations, nodeSelector, required node affinity,
 // CPU / memory / pod count against allocatable minus the requests already placed, host ports.
 // Scores: least allocated + balanced allocation + preferred node affinity.
+// Queue: higher spec.priority first (resolved by the apiserver's Priority admission), then older.
 // Decisions are "assumed" in a local cache at once, so many pods bind in parallel without
 // waiting for each binding to come back on the watch. A pod that fits nowhere gets
 // PodScheduled=False/Unschedulable with per-reason node counts and is retried when nodes or
@@ -57,6 +58,7 @@ class Scheduler final : public Reconciler {
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
   };
   static bool Ours(const json::Value& pod);
+  WorkQueue::Rank RankOf(const std::string& key) const;
   void RetryUnschedulable();
   void PlaceLocked(const std::string& key, const std::string& node, const PodRequests& req);
   void UnplaceLocked(const std::string& key);

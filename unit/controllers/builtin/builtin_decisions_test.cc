@@ -183,6 +183,85 @@ TEST_F(DecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
   EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{250, 1000}));
 }
 
+// Brief S12: a node that does not advertise an extended resource has none of it; once its
+// operator patches node status to advertise it, the pod binds.
+TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"plain"},"status":{
+      "allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"gpu"},"spec":{
+      "containers":[{"name":"c","image":"host","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return pods.Get("default/gpu") != nullptr && nodes.Get("plain") != nullptr; }));
+  Drain(scheduler.controller());
+  auto pod = api_->Get(res::kPods, "default", "gpu");
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(pod->GetString({"spec", "nodeName"}), "");
+  std::string message;
+  for (const json::Value& c : pod->Get({"status", "conditions"})->as_array()) {
+    if (c.GetString({"type"}) == "PodScheduled") message = c.GetString({"message"});
+  }
+  EXPECT_EQ(message, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.");
+
+  ASSERT_TRUE(api_->Patch(res::kNodes, "", "plain", J(R"({"status":{"capacity":{"nvidia.com/gpu":"1"},
+      "allocatable":{"nvidia.com/gpu":"1"}}})"), "application/merge-patch+json", "status").ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "gpu");
+    return p.ok() && p->GetString({"spec", "nodeName"}) == "plain";
+  }));
+}
+
+// Brief S2: with one worker, the queue hands out the higher-priority pod first when a cordoned
+// node opens, so it gets the room and the older, lower-priority pod waits.
+TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(client::Resource{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"}, "",
+                           J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"spec":{"unschedulable":true},"status":{
+      "allocatable":{"cpu":"1","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  auto pod = [](const char* name, const char* spec_extra) {
+    return J(std::string(R"({"metadata":{"name":")") + name + R"("},"spec":{)" + spec_extra +
+             R"("containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"600m"}}}]}})");
+  };
+  ASSERT_TRUE(api_->Create(res::kPods, "default", pod("a-low", "")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", pod("b-high", R"("priorityClassName":"high",)")).ok());
+  ASSERT_TRUE(Eventually([&] { return pods.Get("default/a-low") && pods.Get("default/b-high") && nodes.Get("n1"); }));
+  auto unschedulable = [&](const char* name) {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    return conds && conds->size() > 0 && conds->as_array()[0].GetString({"reason"}) == "Unschedulable";
+  };
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return unschedulable("a-low") && unschedulable("b-high");
+  }));
+  // Let the status writes come back through the informer, so both are queued from one event.
+  ASSERT_TRUE(Eventually([&] {
+    auto l = pods.Get("default/a-low");
+    auto h = pods.Get("default/b-high");
+    return l && h && l->Get({"status", "conditions"}) && h->Get({"status", "conditions"});
+  }));
+  Drain(scheduler.controller());
+  // Named so that every other order (alphabetical, arrival, age) would pick the low one.
+  ASSERT_TRUE(api_->Patch(res::kNodes, "", "n1", J(R"({"spec":{"unschedulable":false}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.controller().queue().Len() == 2; }));
+  Drain(scheduler.controller());
+  auto high = api_->Get(res::kPods, "default", "b-high");
+  auto low = api_->Get(res::kPods, "default", "a-low");
+  ASSERT_TRUE(high.ok() && low.ok());
+  EXPECT_EQ(high->Get({"spec", "priority"})->as_int(), 1000);
+  EXPECT_EQ(high->GetString({"spec", "nodeName"}), "n1");
+  EXPECT_EQ(low->GetString({"spec", "nodeName"}), "");
+  EXPECT_EQ(low->Get({"status", "conditions"})->as_array()[0].GetString({"message"}),
+            "0/1 nodes are available: 1 Insufficient cpu.");
+}
+
 TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
   Informer nodes(*api_, res::kNodes);
   Informer leases(*api_, res::kLeases, "kube-node-lease");

@@ -1,5 +1,7 @@
 #include "controllers/runtime/workqueue.h"
 
+#include <map>
+
 #include "controllers/runtime/expectations.h"
 #include "gtest/gtest.h"
 #include "testing/fake_clock.h"
@@ -30,6 +32,30 @@ TEST(WorkQueueTest, KeyIsNeverHandedOutTwiceWhileProcessing) {
   EXPECT_EQ(q.TryGet(), "a");  // now it comes back, once
   q.Done("a");
   EXPECT_EQ(q.TryGet(), std::nullopt);
+}
+
+TEST(WorkQueueTest, RankingOrdersReadyKeysThenArrival) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  std::map<std::string, int64_t> priority = {{"low", 0}, {"high", 1000}, {"mid", 10}, {"mid2", 10}};
+  q.SetRanking([&](const std::string& key) { return WorkQueue::Rank{-priority[key], 0, 0}; });
+  for (const char* k : {"low", "mid", "high", "mid2"}) q.Add(k);
+  EXPECT_EQ(q.Len(), 4u);
+  EXPECT_EQ(q.TryGet(), "high");
+  EXPECT_EQ(q.TryGet(), "mid");
+  q.Add("mid");  // re-added while processing: comes back in rank order once done
+  q.Done("mid");
+  EXPECT_EQ(q.TryGet(), "mid2");
+  EXPECT_EQ(q.TryGet(), "mid");
+  EXPECT_EQ(q.TryGet(), "low");
+  EXPECT_EQ(q.TryGet(), std::nullopt);
+  // Delayed keys keep their rank.
+  q.Done("low");
+  q.AddAfter("low", absl::Seconds(1));
+  q.Done("high");
+  q.AddAfter("high", absl::Seconds(1));
+  clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(q.TryGet(), "high");
 }
 
 TEST(WorkQueueTest, AddAfterWaitsForTheClock) {
