@@ -208,6 +208,9 @@ class WarningsAndEventsTest(unittest.TestCase):
         return self.k.run("describe", "pod", name).stdout
 
     def test_kubectl_prints_a_warning_for_each_unhonoured_field(self):
+        # The class must exist: Priority admission refuses a pod naming an unknown one.
+        self.assertIn(self.c.post("/apis/scheduling.k8s.io/v1/priorityclasses",
+                                  {"metadata": {"name": "high"}, "value": 1000}).status, (201, 409))
         p = pod("warned", {"lifecycle": {"preStop": {"exec": {"command": ["true"]}}},
                            "livenessProbe": {"grpc": {"port": 9000}}},
                 {"priorityClassName": "high", "securityContext": {"fsGroup": 2000}})
