@@ -552,7 +552,25 @@ absl::StatusOr<WriteResult> Registry::Patch(const ResourceType& type, const std:
     }
     return api::BadRequest("unknown patch type");
   };
-  return GuaranteedUpdate(type, ns, name, sub, options, mutate, /*allow_retry=*/true);
+  // The patched object carries the stored resourceVersion; only a patch that names one makes it
+  // a precondition. Otherwise a conflict with a concurrent writer is retried on the fresh object,
+  // as Kubernetes does.
+  bool names_version = false;
+  if (patch_type == PatchType::kJson && patch.is_array()) {
+    for (const json::Value& op : patch.as_array()) {
+      if (op.GetString({"path"}) == "/metadata/resourceVersion") names_version = true;
+    }
+  } else {
+    names_version = patch.Get({"metadata", "resourceVersion"}) != nullptr;
+  }
+  auto mutate_unconditional = [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
+    BERTH_ASSIGN_OR_RETURN(json::Value next, mutate(cur));
+    if (!names_version) {
+      if (json::Value* meta = next.Find("metadata"); meta && meta->is_object()) meta->Erase("resourceVersion");
+    }
+    return next;
+  };
+  return GuaranteedUpdate(type, ns, name, sub, options, mutate_unconditional, /*allow_retry=*/true);
 }
 
 absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const std::string& ns,
