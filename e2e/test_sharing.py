@@ -13,6 +13,7 @@ from berth_e2e import ApiServer, ControllerManager, Kubectl, SimulatedKubelet, n
 PODS = "/api/v1/namespaces/default/pods"
 PCS = "/apis/scheduling.k8s.io/v1/priorityclasses"
 NODES = "/api/v1/nodes"
+NO_VICTIMS = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
 
 
 def with_requests(p, requests=None, limits=None, priority_class=None):
@@ -131,17 +132,84 @@ class SharingTest(unittest.TestCase):
         # Named and created so that arrival, age and name order would all favour the low one.
         self.add_pod(with_requests(pod("s2-a-low"), {"cpu": "600m"}))
         self.add_pod(with_requests(pod("s2-b-high"), {"cpu": "600m"}, priority_class="s2-high"))
-        self.wait_unschedulable("s2-a-low", "0/1 nodes are available: 1 node(s) were unschedulable.")
-        self.wait_unschedulable("s2-b-high", "0/1 nodes are available: 1 node(s) were unschedulable.")
+        self.wait_unschedulable("s2-a-low", "0/1 nodes are available: 1 node(s) were unschedulable."
+                                " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
+        self.wait_unschedulable("s2-b-high", "0/1 nodes are available: 1 node(s) were unschedulable."
+                                " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")
         self.assertEqual(self.c.patch(f"{NODES}/s2-node", {"spec": {"unschedulable": False}}).status, 200)
         wait_for(lambda: self.node_of("s2-b-high") == "s2-node", timeout=20, what="the high-priority pod to bind")
-        self.wait_unschedulable("s2-a-low", "0/1 nodes are available: 1 Insufficient cpu.")
+        self.wait_unschedulable("s2-a-low", "0/1 nodes are available: 1 Insufficient cpu." + NO_VICTIMS)
         self.assertIsNone(self.node_of("s2-a-low"))
+
+    def start_low_pods(self, node_name, count, cpu):
+        """Bound pods reported Running, started one second apart (oldest first)."""
+        for i in range(1, count + 1):
+            p = with_requests(pod(f"{node_name}-low-{i}", node=node_name), {"cpu": cpu})
+            self.add_pod(p)
+            status = {"phase": "Running", "startTime": f"2026-01-01T00:00:0{i}Z"}
+            r = self.c.patch(f"{PODS}/{node_name}-low-{i}/status", {"status": status})
+            self.assertEqual(r.status, 200, r.body)
+
+    def test_s3_s4_preemption_evicts_the_newest_lower_priority_pods(self):
+        for name, extra in (("s3-high", {}), ("s3-high-np", {"preemptionPolicy": "Never"})):
+            self.assertEqual(self.c.post(PCS, dict({"metadata": {"name": name}, "value": 1000}, **extra)).status, 201)
+            self.addCleanup(self.c.delete, f"{PCS}/{name}")
+        self.add_node("s3", cpu="2")
+        self.start_low_pods("s3", 4, "500m")
+
+        # S4: preemptionPolicy Never takes no victims and says why.
+        self.add_pod(with_requests(pod("s4-polite"), {"cpu": "1500m"}, priority_class="s3-high-np"))
+        self.wait_unschedulable("s4-polite", "0/1 nodes are available: 1 Insufficient cpu."
+                                " preemption: not eligible due to preemptionPolicy=Never.")
+        self.c.delete(f"{PODS}/s4-polite", {"gracePeriodSeconds": 0})
+
+        self.add_pod(with_requests(pod("s3-urgent"), {"cpu": "1500m"}, priority_class="s3-high"))
+        wait_for(lambda: self.node_of("s3-urgent") == "s3", timeout=30, what="the high-priority pod to bind")
+        urgent = self.c.get(f"{PODS}/s3-urgent").json()
+        self.assertEqual(urgent["status"].get("nominatedNodeName"), "s3")
+        # The oldest low pod keeps running; the three newest were preempted, with the reason.
+        self.assertIsNone(self.c.get(f"{PODS}/s3-low-1").json()["metadata"].get("deletionTimestamp"))
+        for i in (2, 3, 4):
+            self.assertEqual(self.c.get(f"{PODS}/s3-low-{i}").status, 404)
+        events = self.c.get("/api/v1/namespaces/default/events").json()["items"]
+        events = [e for e in events if e["involvedObject"]["name"].startswith("s3-")]
+        preempted = sorted(e["involvedObject"]["name"] for e in events if e["reason"] == "Preempted")
+        self.assertEqual(preempted, ["s3-low-2", "s3-low-3", "s3-low-4"])
+        uid = urgent["metadata"]["uid"]
+        self.assertTrue(all(e["message"] == f"Preempted by pod {uid} on node s3" for e in events if e["reason"] == "Preempted"))
+
+    def test_preemption_marks_victims_with_disruption_target(self):
+        self.assertEqual(self.c.post(PCS, {"metadata": {"name": "dt-high"}, "value": 1000}).status, 201)
+        self.addCleanup(self.c.delete, f"{PCS}/dt-high")
+        self.add_node("dt", cpu="1")
+        self.start_low_pods("dt", 1, "1")
+        # Without its kubelet the victim stays terminating, so its condition can be read.
+        self.kubelet.kill_node("dt")
+        self.add_pod(with_requests(pod("dt-urgent"), {"cpu": "1"}, priority_class="dt-high"))
+
+        def victim_condition():
+            for c in self.c.get(f"{PODS}/dt-low-1").json().get("status", {}).get("conditions", []):
+                if c["type"] == "DisruptionTarget":
+                    return c
+            return None
+        cond = wait_for(victim_condition, timeout=20, what="the victim's DisruptionTarget condition")
+        self.assertEqual((cond["status"], cond["reason"], cond["message"]),
+                         ("True", "PreemptionByScheduler", "default-scheduler: preempting to accommodate a higher priority pod"))
+        victim = self.c.get(f"{PODS}/dt-low-1").json()
+        self.assertIsNotNone(victim["metadata"].get("deletionTimestamp"))
+        self.assertEqual(victim["metadata"].get("deletionGracePeriodSeconds"), 30)
+        wait_for(lambda: self.c.get(f"{PODS}/dt-urgent").json()["status"].get("nominatedNodeName") == "dt", timeout=20,
+                 what="the preemptor to be nominated")
+        self.wait_unschedulable("dt-urgent", "0/1 nodes are available: 1 Insufficient cpu."
+                                " preemption: not eligible due to a terminating pod on the nominated node.")
+        lines = self.k.run("get", "pod", "dt-urgent", "-o", "wide").stdout.splitlines()
+        column = lines[0].index("NOMINATED NODE")
+        self.assertEqual(lines[1][column:].split()[0], "dt", lines)
 
     def test_s12_extended_resources_are_counted(self):
         self.add_node("s12-node")
         self.add_pod(with_requests(pod("s12-gpu"), limits={"nvidia.com/gpu": "1"}))
-        self.wait_unschedulable("s12-gpu", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.")
+        self.wait_unschedulable("s12-gpu", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu." + NO_VICTIMS)
         self.assertIsNone(self.node_of("s12-gpu"))
         described = self.k.run("describe", "pod", "s12-gpu").stdout
         self.assertIn("Insufficient nvidia.com/gpu", described)
@@ -152,7 +220,7 @@ class SharingTest(unittest.TestCase):
         wait_for(lambda: self.node_of("s12-gpu") == "s12-node", timeout=20, what="the GPU pod to bind")
         # The one device is taken: a second pod asking for it waits.
         self.add_pod(with_requests(pod("s12-gpu-2"), limits={"nvidia.com/gpu": "1"}))
-        self.wait_unschedulable("s12-gpu-2", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.")
+        self.wait_unschedulable("s12-gpu-2", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu." + NO_VICTIMS)
 
     def test_extended_resource_requests_must_equal_limits(self):
         r = self.c.post(PODS, with_requests(pod("bad-gpu"), {"nvidia.com/gpu": "2"}, {"nvidia.com/gpu": "1"}))

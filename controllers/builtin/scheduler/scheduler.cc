@@ -5,9 +5,32 @@
 
 #include "controllers/builtin/common/pods.h"
 #include "core/log/log.h"
+#include "core/status/macros.h"
 #include "core/strings/strings.h"
 
 namespace berth::controllers::builtin {
+
+namespace {
+
+constexpr const char* kPodScheduled = "PodScheduled";
+
+int64_t PriorityOf(const json::Value& pod) {
+  const json::Value* p = pod.Get({"spec", "priority"});
+  return p && p->is_int() ? p->as_int() : 0;
+}
+
+// Sets PodScheduled as the scheduler reports it (no lastUpdateTime, as upstream).
+bool SetScheduledCondition(json::Value& pod, const std::string& reason, const std::string& message, absl::Time now) {
+  if (!SetCondition(pod, kPodScheduled, "False", reason, message, now)) return false;
+  if (json::Value* c = const_cast<json::Value*>(FindCondition(pod, kPodScheduled))) c->Erase("lastUpdateTime");
+  return true;
+}
+
+bool Ignorable(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kNotFound || s.code() == absl::StatusCode::kAborted;
+}
+
+}  // namespace
 
 Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers,
                      absl::Duration usage_resync)
@@ -44,10 +67,8 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
 WorkQueue::Rank Scheduler::RankOf(const std::string& key) const {
   ObjectPtr pod = pods_.Get(key);
   if (pod == nullptr) return {};
-  const json::Value* priority = pod->Get({"spec", "priority"});
-  int64_t p = priority && priority->is_int() ? priority->as_int() : 0;
   absl::Time created = ParseRfc3339(pod->GetString({"metadata", "creationTimestamp"}), absl::UnixEpoch());
-  return {-p, absl::ToUnixMicros(created), 0};
+  return {-PriorityOf(*pod), absl::ToUnixMicros(created), 0};
 }
 
 bool Scheduler::Ours(const json::Value& pod) {
@@ -56,16 +77,32 @@ bool Scheduler::Ours(const json::Value& pod) {
          pod.Get({"metadata", "deletionTimestamp"}) == nullptr;
 }
 
-void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const PodRequests& req) {
+RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& pod) {
+  RunningPod r;
+  r.key = key;
+  r.priority = PriorityOf(pod);
+  std::string started = pod.GetString({"status", "startTime"});
+  if (started.empty()) started = pod.GetString({"metadata", "creationTimestamp"});
+  r.start_micros = absl::ToUnixMicros(ParseRfc3339(started, absl::UnixEpoch()));
+  r.requests = RequestsOf(pod);
+  return r;
+}
+
+void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
   UnplaceLocked(key);
-  usage_[node].Add(req);
-  placed_[key] = {node, req};
+  usage_[node].Add(pod.requests);
+  placed_[key] = {node, pod, false};
+  keys_on_node_[node].insert(key);
 }
 
 void Scheduler::UnplaceLocked(const std::string& key) {
   auto it = placed_.find(key);
   if (it == placed_.end()) return;
-  usage_[it->second.node].Remove(it->second.requests);
+  usage_[it->second.node].Remove(it->second.pod.requests);
+  if (auto k = keys_on_node_.find(it->second.node); k != keys_on_node_.end()) {
+    k->second.erase(key);
+    if (k->second.empty()) keys_on_node_.erase(k);
+  }
   placed_.erase(it);
 }
 
@@ -78,12 +115,22 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (counts) {
-      assumed_.erase(key);  // the binding is in the cache now
+      assumed_.erase(key);    // the binding is in the cache now
+      nominated_.erase(key);  // bound: the room it waited for is used
       auto it = placed_.find(key);
-      if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RequestsOf(*p));
+      if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RunningPodOf(key, *p));
+      placed_[key].terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
     } else if (!assumed_.count(key)) {
       freed = placed_.count(key) > 0;
       UnplaceLocked(key);
+    }
+    if (deleted) {
+      freed = nominated_.erase(key) > 0 || freed;  // the room it held is free for others
+    } else if (node.empty() && !nominated_.count(key)) {
+      // A nomination made before this scheduler started (or by another instance): honour it.
+      if (std::string nn = p->GetString({"status", "nominatedNodeName"}); !nn.empty() && Ours(*p)) {
+        nominated_[key] = {nn, RunningPodOf(key, *p)};
+      }
     }
   }
   if (freed) RetryUnschedulable();  // its resources are free again
@@ -96,17 +143,21 @@ size_t Scheduler::ResyncUsage() {
   // handler finds it already counted (handlers are idempotent).
   std::map<std::string, Placement> placed;
   std::map<std::string, NodeUsage> usage;
-  auto place = [&](const std::string& key, const std::string& node, const PodRequests& req) {
-    usage[node].Add(req);
-    placed[key] = {node, req};
+  std::map<std::string, std::set<std::string>> keys_on_node;
+  auto place = [&](const std::string& key, const Placement& placement) {
+    usage[placement.node].Add(placement.pod.requests);
+    keys_on_node[placement.node].insert(key);
+    placed[key] = placement;
   };
   for (const ObjectPtr& p : pods_.List()) {
     std::string node = p->GetString({"spec", "nodeName"});
     std::string phase = p->GetString({"status", "phase"});
-    if (!node.empty() && phase != "Succeeded" && phase != "Failed") place(Informer::KeyOf(*p), node, RequestsOf(*p));
+    if (node.empty() || phase == "Succeeded" || phase == "Failed") continue;
+    std::string key = Informer::KeyOf(*p);
+    place(key, {node, RunningPodOf(key, *p), p->Get({"metadata", "deletionTimestamp"}) != nullptr});
   }
   for (const auto& [key, a] : assumed_) {
-    if (!placed.count(key)) place(key, a.node, a.requests);
+    if (!placed.count(key)) place(key, a);
   }
   size_t corrected = 0;
   std::set<std::string> nodes;
@@ -119,6 +170,7 @@ size_t Scheduler::ResyncUsage() {
   }
   placed_ = std::move(placed);
   usage_ = std::move(usage);
+  keys_on_node_ = std::move(keys_on_node);
   return corrected;
 }
 
@@ -138,8 +190,142 @@ void Scheduler::RetryUnschedulable() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     keys.swap(unschedulable_);
+    ++move_requests_;
   }
   for (const auto& k : keys) controller_.Enqueue(k);
+}
+
+void Scheduler::RefreshNodesLocked() {
+  if (!nodes_dirty_) return;
+  nodes_cache_.clear();
+  node_index_.clear();
+  for (const ObjectPtr& n : nodes_.List()) {
+    NodeInfo info;
+    info.object = n;
+    info.name = n->GetString({"metadata", "name"});
+    info.allocatable = NodeAllocatable::Of(*n);
+    const json::Value* ready = FindCondition(*n, "Ready");
+    info.ready = ready && ready->GetString({"status"}) == "True";
+    const json::Value* unsched = n->Get({"spec", "unschedulable"});
+    const json::Value* taints = n->Get({"spec", "taints"});
+    info.plain = !(unsched && unsched->is_bool() && unsched->as_bool()) && (taints == nullptr || taints->size() == 0);
+    node_index_[info.name] = nodes_cache_.size();
+    nodes_cache_.push_back(std::move(info));
+  }
+  nodes_dirty_ = false;
+}
+
+std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const std::string& key, const json::Value& pod,
+                                                                         const RunningPod& me,
+                                                                         const std::vector<size_t>& resolvable,
+                                                                         std::string& why_not) {
+  if (pod.GetString({"spec", "preemptionPolicy"}) == "Never") {
+    why_not = "preemption: not eligible due to preemptionPolicy=Never.";
+    return std::nullopt;
+  }
+  // Victims chosen earlier are still leaving: wait for them rather than evict more.
+  std::string nominated = pod.GetString({"status", "nominatedNodeName"});
+  if (auto it = nominated_.find(key); it != nominated_.end()) nominated = it->second.node;
+  if (!nominated.empty()) {
+    if (auto k = keys_on_node_.find(nominated); k != keys_on_node_.end()) {
+      for (const std::string& other : k->second) {
+        const Placement& p = placed_[other];
+        if (p.terminating && p.pod.priority < me.priority) {
+          why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
+          return std::nullopt;
+        }
+      }
+    }
+  }
+  size_t node_count = nodes_cache_.size();
+  size_t want = CandidatesToFind(node_count);
+  std::vector<Candidate> candidates;
+  int no_victims = 0;
+  size_t evaluated = 0;
+  // Start where the last scan stopped, so repeated preemptions do not all pick the first nodes.
+  size_t offset = resolvable.empty() ? 0 : next_start_ % resolvable.size();
+  for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
+    const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
+    ++evaluated;
+    NodeForPreemption node{n.name, n.allocatable, {}, {}};
+    if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
+    // Room already promised to nominated pods of at least this priority stays promised.
+    for (const auto& [other, nom] : nominated_) {
+      if (other != key && nom.node == n.name && nom.pod.priority >= me.priority) node.usage.Add(nom.pod.requests);
+    }
+    if (auto k = keys_on_node_.find(n.name); k != keys_on_node_.end()) {
+      for (const std::string& other : k->second) {
+        const Placement& p = placed_[other];
+        if (!p.terminating && other != key) node.pods.push_back(p.pod);
+      }
+    }
+    std::optional<Victims> v = SelectVictimsOnNode(me.requests, me.priority, node);
+    if (v && !v->pods.empty()) {
+      candidates.push_back({n.name, std::move(*v)});
+    } else {
+      ++no_victims;
+    }
+  }
+  if (candidates.empty()) {
+    std::map<std::string, int> reasons;
+    if (no_victims > 0) reasons["No preemption victims found for incoming pod"] = no_victims;
+    if (int unhelpful = static_cast<int>(node_count - evaluated); unhelpful > 0) {
+      reasons["Preemption is not helpful for scheduling"] = unhelpful;
+    }
+    why_not = "preemption: " + NoNodesAvailableMessage(node_count, reasons);
+    return std::nullopt;
+  }
+  Candidate& best = candidates[PickCandidate(candidates)];
+  PreemptionPlan plan{best.node, std::move(best.victims.pods), {}};
+  for (const auto& [other, nom] : nominated_) {
+    if (other != key && nom.node == plan.node && nom.pod.priority < me.priority) plan.denominate.push_back(other);
+  }
+  return plan;
+}
+
+absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& plan) {
+  std::string scheduler_name = pod.GetString({"spec", "schedulerName"}, "default-scheduler");
+  std::string uid = pod.GetString({"metadata", "uid"});
+  // Status writes race the agent's own: retry a conflict on a fresh copy, a few times.
+  auto update_status = [&](const std::string& key, const std::function<bool(json::Value&)>& mutate) -> absl::Status {
+    Request r = Request::FromKey(key);
+    ObjectPtr cached = pods_.Get(key);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      json::Value current;
+      if (attempt == 0 && cached != nullptr) {
+        current = *cached;
+      } else {
+        auto fresh = api_.Get(client::resources::kPods, r.ns, r.name);
+        if (!fresh.ok()) return fresh.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : fresh.status();
+        current = std::move(*fresh);
+      }
+      if (!mutate(current)) return absl::OkStatus();
+      auto written = api_.UpdateStatus(client::resources::kPods, current);
+      if (written.ok() || written.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+      if (written.status().code() != absl::StatusCode::kAborted) return written.status();
+    }
+    return absl::AbortedError(StrCat("status of ", key, " kept changing"));
+  };
+  for (const RunningPod& victim : plan.victims) {
+    // Kubernetes' DisruptionTarget condition tells the workload why it is going.
+    BERTH_RETURN_IF_ERROR(update_status(victim.key, [&](json::Value& v) {
+      return SetCondition(v, "DisruptionTarget", "True", "PreemptionByScheduler",
+                          scheduler_name + ": preempting to accommodate a higher priority pod", clock_.Now());
+    }));
+    Request r = Request::FromKey(victim.key);
+    ObjectPtr cached = pods_.Get(victim.key);
+    absl::Status deleted = api_.Delete(client::resources::kPods, r.ns, r.name);  // with its own grace period
+    if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) return deleted;
+    ++preempted_;
+    if (events_ && cached) events_->Record(*cached, "Normal", "Preempted", StrCat("Preempted by pod ", uid, " on node ", plan.node));
+  }
+  for (const std::string& other : plan.denominate) {
+    BERTH_RETURN_IF_ERROR(update_status(other, [](json::Value& v) {
+      json::Value* status = v.Find("status");
+      return status && status->Erase("nominatedNodeName");
+    }));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
@@ -149,74 +335,78 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   if (const json::Value* gates = pod->Get({"spec", "schedulingGates"}); gates && gates->size() > 0) {
     // Held until every gate is removed; the update that removes the last one enqueues it again.
     json::Value updated = *pod;
-    if (SetCondition(updated, "PodScheduled", "False", "SchedulingGated",
-                     "Scheduling is blocked due to non-empty scheduling gates", clock_.Now())) {
-      if (json::Value* c = const_cast<json::Value*>(FindCondition(updated, "PodScheduled"))) c->Erase("lastUpdateTime");
+    if (SetScheduledCondition(updated, "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates",
+                              clock_.Now())) {
       auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound && r.status().code() != absl::StatusCode::kAborted) {
-        return r.status();
-      }
+      if (!r.ok() && !Ignorable(r.status())) return r.status();
     }
     return Result{};
   }
-  PodRequests req = RequestsOf(*pod);
+  RunningPod me = RunningPodOf(key, *pod);
+  const PodRequests& req = me.requests;
   std::string chosen;
   std::map<std::string, int> reasons;
   size_t node_count = 0;
+  std::optional<PreemptionPlan> plan;
+  std::string why_not;
+  uint64_t moves_seen;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (assumed_.count(key)) return Result{};  // already being bound
-    if (nodes_dirty_) {
-      nodes_cache_.clear();
-      for (const ObjectPtr& n : nodes_.List()) {
-        NodeInfo info;
-        info.object = n;
-        info.name = n->GetString({"metadata", "name"});
-        info.allocatable = NodeAllocatable::Of(*n);
-        const json::Value* ready = FindCondition(*n, "Ready");
-        info.ready = ready && ready->GetString({"status"}) == "True";
-        const json::Value* unsched = n->Get({"spec", "unschedulable"});
-        const json::Value* taints = n->Get({"spec", "taints"});
-        info.plain = !(unsched && unsched->is_bool() && unsched->as_bool()) && (taints == nullptr || taints->size() == 0);
-        nodes_cache_.push_back(std::move(info));
-      }
-      nodes_dirty_ = false;
-    }
+    moves_seen = move_requests_;
+    RefreshNodesLocked();
     node_count = nodes_cache_.size();
     size_t want = NodesToFind(node_count);
     size_t found = 0;
     double best = -1;
     size_t best_tie = 0;
     static const NodeUsage kEmpty;
+    // Room promised to nominated pods of at least this priority counts as used on their node.
+    std::map<std::string, NodeUsage> held;
+    for (const auto& [other, nom] : nominated_) {
+      if (other == key || nom.pod.priority < me.priority) continue;
+      auto [it, fresh] = held.try_emplace(nom.node);
+      if (fresh) {
+        if (auto u = usage_.find(nom.node); u != usage_.end()) it->second = u->second;
+      }
+      it->second.Add(nom.pod.requests);
+    }
+    std::vector<size_t> resolvable;  // nodes that failed only for room preemption could make
     // A pod without placement constraints needs only the cached numbers on plain nodes.
     bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity"}) == nullptr;
     // Scan from a rotating start so that sampling covers every node over time.
     for (size_t i = 0; i < node_count && found < want; ++i) {
-      const NodeInfo& n = nodes_cache_[(next_start_ + i) % node_count];
-      auto u_it = usage_.find(n.name);
-      const NodeUsage& u = u_it == usage_.end() ? kEmpty : u_it->second;
+      size_t index = (next_start_ + i) % node_count;
+      const NodeInfo& n = nodes_cache_[index];
+      const NodeUsage* u = &kEmpty;
+      if (auto h = held.find(n.name); h != held.end()) {
+        u = &h->second;
+      } else if (auto it = usage_.find(n.name); it != usage_.end()) {
+        u = &it->second;
+      }
       std::vector<std::string> why;
       if (pod_plain && n.plain) {
         if (!n.ready) {
           why.push_back("node(s) were not ready");
         } else {
-          why = ResourceFitReasons(req, n.allocatable, u);
+          why = ResourceFitReasons(req, n.allocatable, *u);
         }
       } else {
-        why = FitReasons(*pod, req, *n.object, u);
+        why = FitReasons(*pod, req, *n.object, *u);
       }
       if (!why.empty()) {
         for (const std::string& w : why) reasons[w]++;
+        if (std::all_of(why.begin(), why.end(), ResolvableByPreemption)) resolvable.push_back(index);
         continue;
       }
       ++found;
       double s;
       if (pod_plain) {
-        double cpu_frac = static_cast<double>(u.cpu + req.cpu_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.cpu, 1));
-        double mem_frac = static_cast<double>(u.memory + req.memory_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.memory, 1));
+        double cpu_frac = static_cast<double>(u->cpu + req.cpu_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.cpu, 1));
+        double mem_frac = static_cast<double>(u->memory + req.memory_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.memory, 1));
         s = ((1 - cpu_frac) + (1 - mem_frac)) / 2 * 100 + (1 - std::abs(cpu_frac - mem_frac)) * 100;
       } else {
-        s = Score(*pod, req, *n.object, u.cpu, u.memory);
+        s = Score(*pod, req, *n.object, u->cpu, u->memory);
       }
       // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
       size_t tie = std::hash<std::string>{}(key + "/" + n.name);
@@ -226,25 +416,48 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         chosen = n.name;
       }
     }
-    if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
     if (!chosen.empty()) {
-      assumed_[key] = {chosen, req};
-      PlaceLocked(key, chosen, req);
+      assumed_[key] = {chosen, me, false};
+      PlaceLocked(key, chosen, me);
+    } else {
+      plan = PlanPreemptionLocked(key, *pod, me, resolvable, why_not);
+      if (plan) {
+        nominated_[key] = {plan->node, me};
+        for (const std::string& other : plan->denominate) nominated_.erase(other);
+      }
     }
+    if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
   }
   if (chosen.empty()) {
     std::string message = NoNodesAvailableMessage(node_count, reasons);
-    json::Value updated = *pod;
-    if (SetCondition(updated, "PodScheduled", "False", "Unschedulable", message, clock_.Now())) {
-      if (json::Value* c = const_cast<json::Value*>(FindCondition(updated, "PodScheduled"))) c->Erase("lastUpdateTime");
-      auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok() && r.status().code() != absl::StatusCode::kNotFound && r.status().code() != absl::StatusCode::kAborted) {
-        return r.status();
+    if (plan) {
+      // Victims first, as upstream: a nomination without them would hold room for nothing.
+      if (absl::Status s = CarryOut(*pod, *plan); !s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        nominated_.erase(key);
+        return s;
       }
+    } else if (!why_not.empty()) {
+      message += " " + why_not;
+    }
+    json::Value updated = *pod;
+    bool changed = SetScheduledCondition(updated, "Unschedulable", message, clock_.Now());
+    if (plan && updated.GetString({"status", "nominatedNodeName"}) != plan->node) {
+      updated.Ensure({"status"}).Set("nominatedNodeName", plan->node);
+      changed = true;
+    }
+    if (changed) {
+      auto r = api_.UpdateStatus(client::resources::kPods, updated);
+      if (!r.ok() && !Ignorable(r.status())) return r.status();
     }
     if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message);
-    std::lock_guard<std::mutex> lock(mu_);
-    unschedulable_.insert(key);
+    bool moved;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      moved = move_requests_ != moves_seen;
+      if (!moved) unschedulable_.insert(key);
+    }
+    if (moved) controller_.Enqueue(key);  // queued again once this attempt is done
     // Also retry on a timer, in case the change that frees room is not one we watch.
     return Result{absl::Seconds(30)};
   }

@@ -2,21 +2,27 @@
 // File: controllers/builtin/scheduler/scheduler.h
 // Binds pending pods whose spec.schedulerName is default-scheduler (or empty) to nodes.
 // Filters: node Ready, unschedulable, taints/tolerations, nodeSelector, required node affinity,
-// CPU / memory / pod count against allocatable minus the requests already placed, host ports.
+// host ports, then every requested resource against allocatable minus the requests already
+// placed (and the requests of higher-or-equal priority pods nominated to the node).
 // Scores: least allocated + balanced allocation + preferred node affinity.
 // Queue: higher spec.priority first (resolved by the apiserver's Priority admission), then older.
 // Decisions are "assumed" in a local cache at once, so many pods bind in parallel without
-// waiting for each binding to come back on the watch. A pod that fits nowhere gets
-// PodScheduled=False/Unschedulable with per-reason node counts and is retried when nodes or
-// pods change.
+// waiting for each binding to come back on the watch. A pod that fits nowhere may preempt
+// lower-priority pods (Kubernetes' DefaultPreemption: preemption.h): the victims get the
+// DisruptionTarget condition, a Preempted event and a graceful delete, and the pod is nominated
+// to the node (status.nominatedNodeName) until it binds. Otherwise it gets
+// PodScheduled=False/Unschedulable with per-reason node counts and is retried when nodes or pods
+// change.
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "controllers/builtin/placement/placement.h"
+#include "controllers/builtin/scheduler/preemption.h"
 #include "controllers/runtime/controller.h"
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
@@ -34,6 +40,7 @@ class Scheduler final : public Reconciler {
   // Optional: where the controller reports what it did (v1 Events).
   void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
   uint64_t bound() const { return bound_.load(); }
+  uint64_t preempted() const { return preempted_.load(); }
 
   // Rebuilds per-node usage from the pod cache and the assumed bindings; returns how many nodes'
   // figures it corrected. Runs every `usage_resync` (constructor), so a missed informer event
@@ -47,7 +54,13 @@ class Scheduler final : public Reconciler {
   // Where a pod's requests are counted: bound pods from the cache, assumed ones at once.
   struct Placement {
     std::string node;
-    PodRequests requests;
+    RunningPod pod;
+    bool terminating = false;  // being deleted: still uses the node, no longer a victim
+  };
+  // A pod that preempted on `node` and waits for the room (status.nominatedNodeName).
+  struct Nomination {
+    std::string node;
+    RunningPod pod;
   };
   // A node as the filters need it, rebuilt only when the node object changes.
   struct NodeInfo {
@@ -57,30 +70,46 @@ class Scheduler final : public Reconciler {
     bool ready = false;
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
   };
+  // What the decision under the lock asks the worker to do once it is released.
+  struct PreemptionPlan {
+    std::string node;
+    std::vector<RunningPod> victims;
+    std::vector<std::string> denominate;  // lower-priority pods nominated to the same node
+  };
   static bool Ours(const json::Value& pod);
+  static RunningPod RunningPodOf(const std::string& key, const json::Value& pod);
   WorkQueue::Rank RankOf(const std::string& key) const;
   void RetryUnschedulable();
-  void PlaceLocked(const std::string& key, const std::string& node, const PodRequests& req);
+  void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   void UnplaceLocked(const std::string& key);
   void OnPodChanged(const ObjectPtr& pod, bool deleted);
+  void RefreshNodesLocked();
+  // Under mu_, after no node fit: the preemption to carry out, or why there is none (the
+  // "preemption: ..." suffix of the Unschedulable message).
+  std::optional<PreemptionPlan> PlanPreemptionLocked(const std::string& key, const json::Value& pod, const RunningPod& me,
+                                                     const std::vector<size_t>& resolvable, std::string& why_not);
+  absl::Status CarryOut(const json::Value& pod, const PreemptionPlan& plan);
 
   client::ApiClient& api_;
   Informer& pods_;
   Informer& nodes_;
   const Clock& clock_;
   std::mutex mu_;
-  struct Assumed {
-    std::string node;
-    PodRequests requests;
-  };
-  std::map<std::string, Assumed> assumed_;     // pod key -> binding not yet seen in the cache
+  std::map<std::string, Placement> assumed_;   // pod key -> binding not yet seen in the cache
   std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
-  std::map<std::string, NodeUsage> usage_;       // node -> requests placed on it
+  std::map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
+  std::map<std::string, NodeUsage> usage_;     // node -> requests placed on it
+  std::map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
+  std::map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
   bool nodes_dirty_ = true;
   size_t next_start_ = 0;                      // round-robin start of the node scan
   std::set<std::string> unschedulable_;        // pod keys waiting for the cluster to change
+  // Counts RetryUnschedulable calls: a pod whose attempt overlapped one is retried at once, since
+  // the change may have come after its filters ran (upstream's moveRequestCycle).
+  uint64_t move_requests_ = 0;
   std::atomic<uint64_t> bound_{0};
+  std::atomic<uint64_t> preempted_{0};
   EventRecorder* events_ = nullptr;
   Controller controller_;
   std::unique_ptr<Periodic> resync_;  // last: stops first

@@ -13,6 +13,7 @@
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 #include "core/json/codec.h"
+#include "core/strings/strings.h"
 #include "gtest/gtest.h"
 #include "testing/eventually.h"
 #include "testing/fake_clock.h"
@@ -72,6 +73,15 @@ class DecisionsTest : public ::testing::Test {
   std::unique_ptr<client::ApiClient> api_;
 };
 
+// Declared after the controller it feeds, so it is destroyed first: informer threads must stop
+// before the handlers they call (the controller's) are gone.
+struct StopInformersFirst {
+  std::vector<Informer*> informers;
+  ~StopInformersFirst() {
+    for (Informer* i : informers) i->Stop();
+  }
+};
+
 json::Value ReplicaSet(int replicas) {
   return J(R"({"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web"},
     "spec":{"replicas":)" + std::to_string(replicas) + R"(,"selector":{"matchLabels":{"app":"web"}},
@@ -82,6 +92,7 @@ TEST_F(DecisionsTest, ReplicaSetNeverCreatesDuplicatesWhileItsCacheLags) {
   Informer rs_informer(*api_, res::kReplicaSets);
   Informer pods(*api_, res::kPods);
   ReplicaSetController rs(*api_, rs_informer, pods, clock_, 1);
+  StopInformersFirst stop_first{{&rs_informer, &pods}};
   Start({&rs_informer, &pods});
   ASSERT_TRUE(api_->Create(res::kReplicaSets, "default", ReplicaSet(3)).ok());
   ASSERT_TRUE(Eventually([&] { return rs_informer.Get("default/web") != nullptr; }));
@@ -122,6 +133,7 @@ TEST_F(DecisionsTest, DeploymentSurgesANewReplicaSetWithinMaxSurge) {
   Informer deployments(*api_, res::kDeployments);
   Informer replicasets(*api_, res::kReplicaSets);
   DeploymentController controller(*api_, deployments, replicasets, clock_, 1);
+  StopInformersFirst stop_first{{&deployments, &replicasets}};
   Start({&deployments, &replicasets});
   auto deployment = J(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
     "spec":{"replicas":4,"selector":{"matchLabels":{"app":"web"}},
@@ -172,6 +184,7 @@ TEST_F(DecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
   Informer pods(*api_, res::kPods);
   Informer nodes(*api_, res::kNodes);
   Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());  // resync driven by the test
+  StopInformersFirst stop_first{{&pods, &nodes}};
   Start({&pods, &nodes});
   ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"placed"},"spec":{"nodeName":"n1",
       "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"250m"}}}]}})")).ok());
@@ -189,13 +202,18 @@ TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
   Informer pods(*api_, res::kPods);
   Informer nodes(*api_, res::kNodes);
   Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
   Start({&pods, &nodes});
   ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"plain"},"status":{
       "allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"gpu"},"spec":{
       "containers":[{"name":"c","image":"host","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}})")).ok());
-  ASSERT_TRUE(Eventually([&] { return pods.Get("default/gpu") != nullptr && nodes.Get("plain") != nullptr; }));
-  Drain(scheduler.controller());
+  // The informer calls the scheduler's handler after its cache has the pod: drain until decided.
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "gpu");
+    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
+  }));
   auto pod = api_->Get(res::kPods, "default", "gpu");
   ASSERT_TRUE(pod.ok());
   EXPECT_EQ(pod->GetString({"spec", "nodeName"}), "");
@@ -203,7 +221,7 @@ TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
   for (const json::Value& c : pod->Get({"status", "conditions"})->as_array()) {
     if (c.GetString({"type"}) == "PodScheduled") message = c.GetString({"message"});
   }
-  EXPECT_EQ(message, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.");
+  EXPECT_EQ(message, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.");
 
   ASSERT_TRUE(api_->Patch(res::kNodes, "", "plain", J(R"({"status":{"capacity":{"nvidia.com/gpu":"1"},
       "allocatable":{"nvidia.com/gpu":"1"}}})"), "application/merge-patch+json", "status").ok());
@@ -220,6 +238,7 @@ TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
   Informer pods(*api_, res::kPods);
   Informer nodes(*api_, res::kNodes);
   Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
   Start({&pods, &nodes});
   ASSERT_TRUE(api_->Create(client::Resource{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"}, "",
                            J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
@@ -259,7 +278,99 @@ TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
   EXPECT_EQ(high->GetString({"spec", "nodeName"}), "n1");
   EXPECT_EQ(low->GetString({"spec", "nodeName"}), "");
   EXPECT_EQ(low->Get({"status", "conditions"})->as_array()[0].GetString({"message"}),
-            "0/1 nodes are available: 1 Insufficient cpu.");
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.");
+}
+
+// Brief S3 and S4: a higher-priority pod preempts the fewest, newest lower-priority pods on the
+// node, is nominated to it, and binds once they are gone; with preemptionPolicy Never it waits.
+TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  client::Resource pcs{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
+  ASSERT_TRUE(api_->Create(pcs, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(pcs, "", J(R"({"metadata":{"name":"high-np"},"value":1000,"preemptionPolicy":"Never"})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"status":{
+      "allocatable":{"cpu":"2","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  for (int i = 1; i <= 4; ++i) {
+    auto created = api_->Create(res::kPods, "default", J(StrCat(R"({"metadata":{"name":"low-)", i, R"("},"spec":{"nodeName":"n1",
+        "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"500m"}}}]}})")));
+    ASSERT_TRUE(created.ok()) << created.status();
+    // Started one second apart, as a kubelet would report.
+    created->Ensure({"status"}).Set("phase", "Running");
+    created->Ensure({"status"}).Set("startTime", StrCat("2026-01-01T00:00:0", i, "Z"));
+    ASSERT_TRUE(api_->UpdateStatus(res::kPods, *created).ok());
+  }
+  ASSERT_TRUE(Eventually([&] {
+    auto p = pods.Get("default/low-4");
+    return p && !p->GetString({"status", "startTime"}).empty() && nodes.Get("n1") &&
+           scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{2000, 4000};
+  }));
+  auto condition = [&](const std::string& name, const std::string& type) -> json::Value {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    if (conds) {
+      for (const json::Value& c : conds->as_array()) {
+        if (c.GetString({"type"}) == type) return c;
+      }
+    }
+    return json::Value();
+  };
+
+  // preemptionPolicy Never: no victims, the reason in the message.
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"polite"},"spec":{"priorityClassName":"high-np",
+      "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"1500m"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !condition("polite", "PodScheduled").is_null();
+  }));
+  EXPECT_EQ(condition("polite", "PodScheduled").GetString({"message"}),
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.");
+  EXPECT_EQ(scheduler.preempted(), 0u);
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "polite").ok());
+
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"urgent"},"spec":{"priorityClassName":"high",
+      "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"1500m"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return scheduler.preempted() > 0;
+  }));
+  EXPECT_EQ(scheduler.preempted(), 3u);
+  auto urgent = api_->Get(res::kPods, "default", "urgent");
+  ASSERT_TRUE(urgent.ok());
+  EXPECT_EQ(urgent->GetString({"status", "nominatedNodeName"}), "n1");
+  EXPECT_EQ(urgent->GetString({"spec", "nodeName"}), "");
+  // (A retry while the victims stop may already have added why it waits.)
+  EXPECT_EQ(condition("urgent", "PodScheduled").GetString({"message"}).rfind("0/1 nodes are available: 1 Insufficient cpu.", 0), 0u);
+  auto l1 = api_->Get(res::kPods, "default", "low-1");
+  ASSERT_TRUE(l1.ok());
+  EXPECT_EQ(l1->Get({"metadata", "deletionTimestamp"}), nullptr) << "the oldest stays";
+  for (const char* victim : {"low-2", "low-3", "low-4"}) {
+    auto v = api_->Get(res::kPods, "default", victim);
+    ASSERT_TRUE(v.ok()) << victim << " is deleted gracefully, not at once";
+    EXPECT_NE(v->Get({"metadata", "deletionTimestamp"}), nullptr) << victim;
+    json::Value c = condition(victim, "DisruptionTarget");
+    EXPECT_EQ(c.GetString({"status"}), "True") << victim;
+    EXPECT_EQ(c.GetString({"reason"}), "PreemptionByScheduler") << victim;
+    EXPECT_EQ(c.GetString({"message"}), "default-scheduler: preempting to accommodate a higher priority pod");
+  }
+  // While they stop, the pod waits instead of evicting more.
+  scheduler.controller().Enqueue("default/urgent");
+  Drain(scheduler.controller());
+  EXPECT_EQ(scheduler.preempted(), 3u);
+  EXPECT_NE(condition("urgent", "PodScheduled").GetString({"message"}).find("not eligible due to a terminating pod on the nominated node"),
+            std::string::npos);
+  // Their kubelet finishes the deletions: the pod binds to the node it was nominated to.
+  for (const char* victim : {"low-2", "low-3", "low-4"}) {
+    ASSERT_TRUE(api_->Delete(res::kPods, "default", victim, J(R"({"gracePeriodSeconds":0})")).ok());
+  }
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "urgent");
+    return p.ok() && p->GetString({"spec", "nodeName"}) == "n1";
+  }));
 }
 
 TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
@@ -270,6 +381,7 @@ TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
   options.grace = absl::Seconds(40);
   options.eviction_timeout = absl::Seconds(300);
   NodeLifecycleController lifecycle(*api_, nodes, leases, pods, options, clock_);
+  StopInformersFirst stop_first{{&nodes, &leases, &pods}};
   Start({&nodes, &leases, &pods});
   std::string now = FormatRfc3339(clock_.Now());
   ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"status":{"conditions":[
@@ -317,6 +429,7 @@ TEST_F(DecisionsTest, JobRunsPodsUntilCompletionsThenIsComplete) {
   Informer jobs(*api_, res::kJobs);
   Informer pods(*api_, res::kPods);
   JobController controller(*api_, jobs, pods, clock_, 1, absl::Seconds(10));
+  StopInformersFirst stop_first{{&jobs, &pods}};
   Start({&jobs, &pods});
   ASSERT_TRUE(api_->Create(res::kJobs, "default", J(R"({"metadata":{"name":"batch"},
       "spec":{"completions":2,"parallelism":1,"backoffLimit":1,
