@@ -22,6 +22,7 @@
 #include "absl/flags/usage.h"
 #include "controllers/builtin/cronjob/cronjob_controller.h"
 #include "controllers/builtin/daemonset/daemonset_controller.h"
+#include "controllers/builtin/disruption/disruption_controller.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/gc/custom_kinds.h"
 #include "controllers/builtin/gc/garbage_collector.h"
@@ -117,8 +118,9 @@ int main(int argc, char** argv) {
   controllers::Informer jobs(*api, client::resources::kJobs);
   controllers::Informer daemonsets(*api, client::resources::kDaemonSets);
   controllers::Informer cronjobs(*api, client::resources::kCronJobs);
+  controllers::Informer budgets(*api, client::resources::kPodDisruptionBudgets);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
-                                                   &node_leases, &jobs, &daemonsets, &cronjobs};
+                                                   &node_leases, &jobs, &daemonsets, &cronjobs, &budgets};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
@@ -143,12 +145,17 @@ int main(int argc, char** argv) {
   running.push_back(&ds_controller.controller());
   controllers::builtin::CronJobController cj_controller(*api, cronjobs, jobs);
   running.push_back(&cj_controller.controller());
+  controllers::builtin::DisruptionController disruption(*api, budgets, pods, replicasets, RealClock::Get(), workers);
+  running.push_back(&disruption.controller());
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),
                                                                   absl::GetFlag(FLAGS_scheduler_workers));
   }
-  if (scheduler) running.push_back(&scheduler->controller());
+  if (scheduler) {
+    scheduler->SetDisruptionBudgets(&budgets);
+    running.push_back(&scheduler->controller());
+  }
   controllers::EventRecorder cm_events(*api, "berth-controller-manager");
   controllers::EventRecorder scheduler_events(*api, "default-scheduler");
   rs.SetEventRecorder(&cm_events);

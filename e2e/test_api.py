@@ -365,11 +365,14 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(v["gitVersion"], "v1.32.4")
         self.assertEqual(self.c.get("/api").json()["versions"], ["v1"])
         groups = {g["name"] for g in self.c.get("/apis").json()["groups"]}
-        self.assertEqual(groups, {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io", "apiextensions.k8s.io"})
+        self.assertEqual(groups, {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io", "policy", "apiextensions.k8s.io"})
         core = {r["name"]: r for r in self.c.get("/api/v1").json()["resources"]}
         for name in ("pods", "nodes", "namespaces", "configmaps", "secrets", "events", "serviceaccounts", "pods/status", "pods/binding"):
             self.assertIn(name, core)
         self.assertEqual(core["pods"]["shortNames"], ["po"])
+        # kubectl drain checks this entry before it evicts.
+        ev = core["pods/eviction"]
+        self.assertEqual((ev["group"], ev["version"], ev["kind"], ev["verbs"]), ("policy", "v1", "Eviction", ["create"]))
         self.assertFalse(core["nodes"]["namespaced"])
         apps = {r["name"] for r in self.c.get("/apis/apps/v1").json()["resources"]}
         self.assertIn("deployments/scale", apps)

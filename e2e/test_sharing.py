@@ -13,6 +13,8 @@ from berth_e2e import ApiServer, ControllerManager, Kubectl, SimulatedKubelet, n
 PODS = "/api/v1/namespaces/default/pods"
 PCS = "/apis/scheduling.k8s.io/v1/priorityclasses"
 NODES = "/api/v1/nodes"
+PDBS = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+RS = "/apis/apps/v1/namespaces/default/replicasets"
 NO_VICTIMS = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
 
 
@@ -205,6 +207,103 @@ class SharingTest(unittest.TestCase):
         lines = self.k.run("get", "pod", "dt-urgent", "-o", "wide").stdout.splitlines()
         column = lines[0].index("NOMINATED NODE")
         self.assertEqual(lines[1][column:].split()[0], "dt", lines)
+
+    def add_pdb(self, name, selector, **spec):
+        body = {"metadata": {"name": name}, "spec": dict({"selector": {"matchLabels": selector}}, **spec)}
+        r = self.c.post(PDBS, body)
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(self.c.delete, f"{PDBS}/{name}")
+
+    def pdb_status(self, name):
+        return self.c.get(f"{PDBS}/{name}").json().get("status", {})
+
+    def evict(self, name):
+        return self.c.post(f"{PODS}/{name}/eviction", {"apiVersion": "policy/v1", "kind": "Eviction",
+                                                       "metadata": {"name": name, "namespace": "default"}})
+
+    def test_s6_eviction_respects_the_disruption_budget(self):
+        self.add_node("s6")
+        for i in (1, 2):
+            self.add_pod(pod(f"s6-a-{i}", {"app": "s6"}, node="s6"))
+        wait_for(lambda: all(self.c.get(f"{PODS}/s6-a-{i}").json()["status"].get("phase") == "Running" for i in (1, 2)),
+                 timeout=20, what="the pods to run")
+        self.add_pdb("s6", {"app": "s6"}, minAvailable=2)
+        wait_for(lambda: self.pdb_status("s6").get("currentHealthy") == 2, timeout=20, what="the budget's status")
+        st = self.pdb_status("s6")
+        self.assertEqual((st["desiredHealthy"], st["disruptionsAllowed"], st["expectedPods"]), (2, 0, 2))
+        refused = self.evict("s6-a-1")
+        self.assertEqual(refused.status, 429, refused.body)
+        body = refused.json()
+        self.assertEqual((body["reason"], body["message"]),
+                         ("TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget."))
+        self.assertEqual(body["details"]["causes"],
+                         [{"reason": "DisruptionBudget", "message": "The disruption budget s6 needs 2 healthy pods and has 2 currently"}])
+
+        # Keep the evicted pod terminating (its kubelet is gone) so the budget's record of it shows.
+        self.kubelet.kill_node("s6")
+        self.assertEqual(self.c.patch(f"{PDBS}/s6", {"spec": {"minAvailable": 1}}).status, 200)
+        wait_for(lambda: self.pdb_status("s6").get("disruptionsAllowed") == 1, timeout=20, what="one disruption allowed")
+        granted = self.evict("s6-a-1")
+        self.assertEqual(granted.status, 201, granted.body)
+        self.assertEqual(granted.json()["status"], "Success")
+        self.assertIsNotNone(self.c.get(f"{PODS}/s6-a-1").json()["metadata"].get("deletionTimestamp"))
+        self.assertIn("s6-a-1", self.pdb_status("s6").get("disruptedPods", {}))
+        again = self.evict("s6-a-2")
+        self.assertEqual(again.status, 429, again.body)
+
+        self.add_pdb("s6-second", {"app": "s6"}, maxUnavailable=1)
+        two = self.evict("s6-a-2")
+        self.assertEqual(two.status, 500, two.body)
+        self.assertEqual(two.json()["message"], "Internal error occurred: This pod has more than one PodDisruptionBudget,"
+                                                " which the eviction subresource does not support.")
+        described = self.k.run("get", "pdb").stdout
+        self.assertRegex(described, r"s6\s+1\s+N/A\s+0")
+
+    def test_kubectl_create_pdb_and_drain_through_evictions(self):
+        r = self.k.run("create", "pdb", "drain-web", "--selector=app=drain-web", "--min-available=1")  # protobuf
+        self.addCleanup(self.c.delete, f"{PDBS}/drain-web")
+        self.assertIn("created", r.stdout)
+        self.add_node("drain-1")
+        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "drain-web"},
+              "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "drain-web"}},
+                       "template": {"metadata": {"labels": {"app": "drain-web"}},
+                                    "spec": {"containers": [{"name": "c", "image": "host"}]}}}}
+        self.assertEqual(self.c.post(RS, rs).status, 201)
+        self.addCleanup(self.c.delete, f"{RS}/drain-web", {"propagationPolicy": "Background"})
+
+        def running_on(node_name):
+            items = self.c.get(f"{PODS}?labelSelector=app%3Ddrain-web").json()["items"]
+            return [p for p in items if p["spec"].get("nodeName") == node_name and not p["metadata"].get("deletionTimestamp")
+                    and p["status"].get("phase") == "Running"]
+        wait_for(lambda: len(running_on("drain-1")) == 2, timeout=30, what="two replicas on drain-1")
+        wait_for(lambda: self.pdb_status("drain-web").get("disruptionsAllowed") == 1, timeout=20, what="the budget")
+        self.add_node("drain-2")
+        # drain evicts one pod at once; the second waits (429, retried every 5 s) until the first
+        # one's replacement runs on drain-2.
+        out = self.k.run("drain", "drain-1", "--ignore-daemonsets", "--timeout=90s", timeout=120)
+        self.assertIn("drained", out.stdout)
+        self.assertEqual(running_on("drain-1"), [])
+        wait_for(lambda: len(running_on("drain-2")) == 2, timeout=30, what="both replicas on drain-2")
+        self.assertTrue(self.c.get(f"{NODES}/drain-1").json()["spec"].get("unschedulable"))
+
+    def test_s5_preemption_prefers_victims_no_budget_protects(self):
+        self.assertEqual(self.c.post(PCS, {"metadata": {"name": "s5-high"}, "value": 1000}).status, 201)
+        self.addCleanup(self.c.delete, f"{PCS}/s5-high")
+        for n in ("s5-1", "s5-2"):
+            self.add_node(n, cpu="2")
+            for app in ("a", "b"):
+                p = with_requests(pod(f"{n}-{app}", {"app": f"s5-{app}"}, node=n), {"cpu": "1"})
+                self.add_pod(p)
+        self.add_pdb("s5-a", {"app": "s5-a"}, minAvailable=2)
+        wait_for(lambda: self.pdb_status("s5-a").get("currentHealthy") == 2, timeout=20, what="the budget's status")
+        self.add_pod(with_requests(pod("s5-high"), {"cpu": "1"}, priority_class="s5-high"))
+        wait_for(lambda: self.node_of("s5-high") is not None, timeout=30, what="the high-priority pod to bind")
+        events = self.c.get("/api/v1/namespaces/default/events").json()["items"]
+        victims = sorted(e["involvedObject"]["name"] for e in events
+                         if e["reason"] == "Preempted" and e["involvedObject"]["name"].startswith("s5-"))
+        self.assertEqual(len(victims), 1, victims)
+        self.assertRegex(victims[0], r"^s5-[12]-b$")
+        self.assertEqual(self.node_of("s5-high"), victims[0][:4])
 
     def test_s12_extended_resources_are_counted(self):
         self.add_node("s12-node")

@@ -44,8 +44,9 @@ void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const r
 
   auto body = server::DecodeObject(req);
   if (!body.ok()) return ex->Fail(body.status());
-  if (info.subresource == "binding") {
-    absl::Status s = c.registry.Bind(info.ns, info.name, *body, opts.dry_run);
+  if (info.subresource == "binding" || info.subresource == "eviction") {
+    absl::Status s = info.subresource == "binding" ? c.registry.Bind(info.ns, info.name, *body, opts.dry_run)
+                                                   : c.registry.Evict(info.ns, info.name, *body, opts.dry_run);
     if (!s.ok()) return ex->Fail(s);
     json::Value ok = json::Value::MakeObject();
     ok.Set("kind", "Status");

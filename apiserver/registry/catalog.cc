@@ -47,7 +47,8 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
                             {"log", "", "v1", "Pod", {"get"}},
                             {"exec", "", "v1", "PodExecOptions", {"create", "get"}},
                             {"attach", "", "v1", "PodAttachOptions", {"create", "get"}},
-                            {"portforward", "", "v1", "PodPortForwardOptions", {"create", "get"}}};
+                            {"portforward", "", "v1", "PodPortForwardOptions", {"create", "get"}},
+                            {"eviction", "policy", "v1", "Eviction", {"create"}}};
   pod.selectable_fields = {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                            "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                            "status.podIP", "status.nominatedNodeName"};
@@ -100,6 +101,9 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
 
   c.Add(T("coordination.k8s.io", "Lease", "leases", true, {}, nullptr));
   c.Add(T("scheduling.k8s.io", "PriorityClass", "priorityclasses", false, {"pc"}, PriorityClassStrategy()));
+  ResourceType pdb = T("policy", "PodDisruptionBudget", "poddisruptionbudgets", true, {"pdb"}, PodDisruptionBudgetStrategy());
+  pdb.has_status = true;
+  c.Add(pdb);
   ResourceType crd = T("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", false, {"crd", "crds"},
                        CustomResourceDefinitionStrategy());
   crd.has_status = true;

@@ -103,6 +103,11 @@ class Registry {
   // pods/{name}/binding: sets spec.nodeName once (409 if already bound).
   absl::Status Bind(const std::string& ns, const std::string& name, const json::Value& binding,
                     bool dry_run);
+  // pods/{name}/eviction (policy/v1 Eviction): deletes the pod unless that would break its
+  // PodDisruptionBudget (429 with a DisruptionBudget cause). The budget's status is decremented
+  // first, under its resourceVersion, so two racing evictions cannot both pass.
+  absl::Status Evict(const std::string& ns, const std::string& name, const json::Value& eviction, bool dry_run);
+
   // autoscaling/v1 Scale view of a kind with has_scale.
   absl::StatusOr<json::Value> GetScale(const ResourceType& type, const std::string& ns,
                                        const std::string& name) const;

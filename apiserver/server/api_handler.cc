@@ -168,7 +168,7 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   if (method == "POST" || method == "PUT" || method == "PATCH") {
-    if (method == "POST" && !info.name.empty() && sub != "binding") {
+    if (method == "POST" && !info.name.empty() && sub != "binding" && sub != "eviction") {
       return ex->Fail(api::MethodNotAllowed("POST is not allowed on a named resource"));
     }
     if (method == "POST" && info.name.empty() && ex->ctx.request.Query("dryRun").empty()) {

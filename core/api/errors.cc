@@ -147,6 +147,30 @@ absl::Status Forbidden(const Target& t, std::string_view why) {
   return Make(absl::StatusCode::kPermissionDenied,
               StrCat(QualifiedResource(t.group, t.resource), " \"", t.name, "\" is forbidden: ", Sv(why)), TargetDetails(t));
 }
+absl::Status TooManyRequests(std::string_view message, std::vector<Cause> causes) {
+  json::Value details = json::Value::MakeObject();
+  if (!causes.empty()) {
+    json::Value list = json::Value::MakeArray();
+    for (const Cause& c : causes) {
+      json::Value cv = json::Value::MakeObject();
+      cv.Set("reason", c.reason);
+      cv.Set("message", c.message);
+      if (!c.field.empty()) cv.Set("field", c.field);
+      list.as_array().push_back(std::move(cv));
+    }
+    details.Set("causes", std::move(list));
+  }
+  return Make(absl::StatusCode::kResourceExhausted, message, details);
+}
+absl::Status InternalError(std::string_view what) {
+  json::Value details = json::Value::MakeObject();
+  json::Value list = json::Value::MakeArray();
+  json::Value cause = json::Value::MakeObject();
+  cause.Set("message", std::string(what));
+  list.as_array().push_back(std::move(cause));
+  details.Set("causes", std::move(list));
+  return Make(absl::StatusCode::kInternal, StrCat("Internal error occurred: ", Sv(what)), details, "InternalError");
+}
 absl::Status Expired(std::string_view message) { return absl::OutOfRangeError(Sv(message)); }
 absl::Status UnsupportedMediaType(std::string_view message) {
   return Make(absl::StatusCode::kInvalidArgument, message, json::Value(), "UnsupportedMediaType");

@@ -45,6 +45,10 @@ absl::Status Forbidden(std::string_view message);
 // Admission's refusal of one object: `pods "p" is forbidden: <why>` (403, details name the object).
 absl::Status Forbidden(const Target& t, std::string_view why);
 absl::Status Expired(std::string_view message);
+// 429 TooManyRequests with causes (an eviction refused by a disruption budget).
+absl::Status TooManyRequests(std::string_view message, std::vector<Cause> causes = {});
+// 500 InternalError: "Internal error occurred: <what>", as Kubernetes' NewInternalError.
+absl::Status InternalError(std::string_view what);
 absl::Status UnsupportedMediaType(std::string_view message);
 absl::Status RequestEntityTooLarge(std::string_view message);
 absl::Status NotAcceptable(std::string_view message);

@@ -21,10 +21,13 @@ const Resource kReplicaSets{"apps", "v1", "replicasets", true, "ReplicaSet"};
 const Resource kDaemonSets{"apps", "v1", "daemonsets", true, "DaemonSet"};
 const Resource kJobs{"batch", "v1", "jobs", true, "Job"};
 const Resource kCronJobs{"batch", "v1", "cronjobs", true, "CronJob"};
+const Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets", true, "PodDisruptionBudget"};
+const Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
 
 const std::vector<Resource>& NamespacedBuiltins() {
   static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,
-                                                     kConfigMaps, kSecrets, kServiceAccounts, kEvents, kLeases};
+                                                     kConfigMaps, kSecrets, kServiceAccounts, kEvents, kLeases,
+                                                     kPodDisruptionBudgets};
   return *all;
 }
 }  // namespace resources

@@ -21,5 +21,6 @@ std::shared_ptr<const Strategy> DaemonSetStrategy();
 std::shared_ptr<const Strategy> JobStrategy();
 std::shared_ptr<const Strategy> CronJobStrategy();
 std::shared_ptr<const Strategy> PriorityClassStrategy();
+std::shared_ptr<const Strategy> PodDisruptionBudgetStrategy();
 
 }  // namespace berth::apiserver::registry::kinds

@@ -145,12 +145,18 @@ const Msg kPriorityClass{"PriorityClass", {{1, "metadata", T::kMessage, &kObject
                                            {3, "globalDefault", T::kBool}, {4, "description", T::kString},
                                            {5, "preemptionPolicy", T::kString}}};
 
+const Msg kPdbSpec{"PodDisruptionBudgetSpec", {{1, "minAvailable", T::kIntOrString}, {2, "selector", T::kMessage, &kLabelSelector},
+                                               {3, "maxUnavailable", T::kIntOrString}, {4, "unhealthyPodEvictionPolicy", T::kString}}};
+const Msg kPodDisruptionBudget{"PodDisruptionBudget", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kPdbSpec},
+                                                       {3, "status", T::kIgnore}}};
+
 const Msg* ForKind(const std::string& api_version, const std::string& kind) {
   static const std::map<std::pair<std::string, std::string>, const Msg*> kinds = {
       {{"v1", "Namespace"}, &kNamespace},         {{"v1", "ConfigMap"}, &kConfigMap},
       {{"v1", "Secret"}, &kSecret},               {{"v1", "ServiceAccount"}, &kServiceAccount},
       {{"apps/v1", "Deployment"}, &kDeployment},  {{"batch/v1", "Job"}, &kJob},
-      {{"batch/v1", "CronJob"}, &kCronJob},       {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass}};
+      {{"batch/v1", "CronJob"}, &kCronJob},       {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass},
+      {{"policy/v1", "PodDisruptionBudget"}, &kPodDisruptionBudget}};
   auto it = kinds.find({api_version, kind});
   return it == kinds.end() ? nullptr : it->second;
 }

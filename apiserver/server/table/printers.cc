@@ -492,6 +492,35 @@ Printer PrinterFor(const registry::ResourceType& type) {
     return Simple({{"Holder", "string", "", "The holder of the lease.", 0}},
                   [](const json::Value& o, absl::Time) { return Array{o.GetString({"spec", "holderIdentity"})}; });
   }
+  if (key == "poddisruptionbudgets.policy") {
+    return Simple({{"Min Available", "string", "", "The minimum number of pods that must be available.", 0},
+                   {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable.", 0},
+                   {"Allowed Disruptions", "integer", "", "Number of pod disruptions that are currently allowed.", 0}},
+                  [](const json::Value& o, absl::Time) {
+                    auto bound = [&](const char* f) -> std::string {
+                      const json::Value* v = o.Get({"spec", f});
+                      if (v == nullptr) return "N/A";
+                      return v->is_int() ? std::to_string(v->as_int()) : v->is_string() ? v->as_string() : "N/A";
+                    };
+                    return Array{bound("minAvailable"), bound("maxUnavailable"), Int(o, {"status", "disruptionsAllowed"})};
+                  });
+  }
+  if (key == "priorityclasses.scheduling.k8s.io") {
+    Printer p = Simple({{"Value", "integer", "", "The value of this priority class.", 0},
+                        {"Global-Default", "boolean", "", "Whether this is the global default priority class.", 0}},
+                       [](const json::Value& o, absl::Time) {
+                         const json::Value* d = o.Find("globalDefault");
+                         return Array{Int(o, {"value"}), d && d->is_bool() && d->as_bool()};
+                       });
+    p.columns.push_back({"PreemptionPolicy", "string", "", "Whether this class may preempt lower-priority pods.", 0});
+    auto cells = p.cells;
+    p.cells = [cells](const json::Value& o, absl::Time now) {
+      Array out = cells(o, now);
+      out.emplace_back(o.GetString({"preemptionPolicy"}, "PreemptLowerPriority"));
+      return out;
+    };
+    return p;
+  }
   if (key == "customresourcedefinitions.apiextensions.k8s.io") {
     return Simple({{"Created At", "date", "", "The time the definition was created.", 0}},
                   [](const json::Value& o, absl::Time) { return Array{o.GetString({"metadata", "creationTimestamp"})}; },

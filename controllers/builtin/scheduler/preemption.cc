@@ -24,7 +24,8 @@ bool ResolvableByPreemption(const std::string& reason) {
 
 size_t CandidatesToFind(size_t nodes) { return std::min(nodes, std::max<size_t>(nodes / 10, 100)); }
 
-std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t priority, const NodeForPreemption& node) {
+std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t priority, const NodeForPreemption& node,
+                                           std::vector<int64_t> budget_allowed) {
   NodeUsage usage = node.usage;
   std::vector<RunningPod> lower;
   for (const RunningPod& p : node.pods) {
@@ -35,11 +36,18 @@ std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t prior
   }
   if (lower.empty() || !Fits(req, node, usage)) return std::nullopt;
   std::sort(lower.begin(), lower.end(), MoreImportant);
+  std::vector<bool> violates(lower.size(), false);
+  for (size_t i = 0; i < lower.size(); ++i) {
+    for (size_t b : lower[i].budgets) {
+      if (b < budget_allowed.size() && --budget_allowed[b] < 0) violates[i] = true;
+    }
+  }
   Victims victims;
   // Reprieve budget-protected pods first, so that evicting them is the last resort.
   auto reprieve = [&](bool protected_by_budget) {
-    for (const RunningPod& p : lower) {
-      if (p.violates_budget != protected_by_budget) continue;
+    for (size_t i = 0; i < lower.size(); ++i) {
+      const RunningPod& p = lower[i];
+      if (violates[i] != protected_by_budget) continue;
       usage.Add(p.requests);
       if (Fits(req, node, usage)) continue;  // it may stay
       usage.Remove(p.requests);

@@ -20,7 +20,7 @@ struct RunningPod {
   int64_t priority = 0;
   int64_t start_micros = 0;  // status.startTime, else creationTimestamp (older = more important)
   PodRequests requests;
-  bool violates_budget = false;  // evicting it would break a PodDisruptionBudget
+  std::vector<size_t> budgets;  // the PodDisruptionBudgets that count it (indices, see below)
 };
 
 struct NodeForPreemption {
@@ -38,8 +38,11 @@ struct Victims {
 // The fewest pods of lower priority than `priority` whose removal lets `req` fit on the node:
 // all lower-priority pods are removed, then reprieved one by one, most important first (those
 // whose eviction would violate a budget before the others), while the pod still fits. nullopt
-// when even removing all of them does not make room.
-std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t priority, const NodeForPreemption& node);
+// when even removing all of them does not make room. `budget_allowed[i]` is budget i's
+// disruptionsAllowed: going through the candidates most important first, each takes one from
+// every budget that counts it, and violates once one is below zero (filterPodsWithPDBViolation).
+std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t priority, const NodeForPreemption& node,
+                                           std::vector<int64_t> budget_allowed = {});
 
 struct Candidate {
   std::string node;

@@ -5,6 +5,7 @@
 
 #include "controllers/builtin/common/pods.h"
 #include "core/log/log.h"
+#include "core/selector/label_selector.h"
 #include "core/status/macros.h"
 #include "core/strings/strings.h"
 
@@ -237,6 +238,42 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       }
     }
   }
+  // Budgets as they stand: which allow how many more disruptions, and whom they count.
+  struct Budget {
+    std::string ns;
+    selector::LabelSelector selector;
+    const json::Value* disrupted;  // status.disruptedPods: evictions already granted
+    ObjectPtr object;
+  };
+  std::vector<Budget> budgets;
+  std::vector<int64_t> budget_allowed;
+  if (budgets_ != nullptr) {
+    for (const ObjectPtr& pdb : budgets_->List()) {
+      const json::Value* sel = pdb->Get({"spec", "selector"});
+      if (sel == nullptr || !sel->is_object()) continue;
+      auto parsed = selector::LabelSelector::FromObject(*sel);
+      if (!parsed.ok()) continue;
+      budgets.push_back({pdb->GetString({"metadata", "namespace"}), *std::move(parsed), pdb->Get({"status", "disruptedPods"}), pdb});
+      const json::Value* allowed = pdb->Get({"status", "disruptionsAllowed"});
+      budget_allowed.push_back(allowed && allowed->is_int() ? allowed->as_int() : 0);
+    }
+  }
+  auto budgets_of = [&](const std::string& pod_key) {
+    std::vector<size_t> out;
+    if (budgets.empty()) return out;
+    ObjectPtr obj = pods_.Get(pod_key);
+    if (obj == nullptr) return out;
+    std::string ns = obj->GetString({"metadata", "namespace"});
+    std::string name = obj->GetString({"metadata", "name"});
+    const json::Value* labels = obj->Get({"metadata", "labels"});
+    static const json::Value kNoLabels = json::Value::MakeObject();
+    for (size_t i = 0; i < budgets.size(); ++i) {
+      if (budgets[i].ns != ns || !budgets[i].selector.Matches(labels ? *labels : kNoLabels)) continue;
+      if (budgets[i].disrupted && budgets[i].disrupted->Find(name)) continue;  // already counted as gone
+      out.push_back(i);
+    }
+    return out;
+  };
   size_t node_count = nodes_cache_.size();
   size_t want = CandidatesToFind(node_count);
   std::vector<Candidate> candidates;
@@ -256,10 +293,12 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     if (auto k = keys_on_node_.find(n.name); k != keys_on_node_.end()) {
       for (const std::string& other : k->second) {
         const Placement& p = placed_[other];
-        if (!p.terminating && other != key) node.pods.push_back(p.pod);
+        if (p.terminating || other == key) continue;
+        node.pods.push_back(p.pod);
+        node.pods.back().budgets = budgets_of(other);
       }
     }
-    std::optional<Victims> v = SelectVictimsOnNode(me.requests, me.priority, node);
+    std::optional<Victims> v = SelectVictimsOnNode(me.requests, me.priority, node, budget_allowed);
     if (v && !v->pods.empty()) {
       candidates.push_back({n.name, std::move(*v)});
     } else {

@@ -39,6 +39,9 @@ class Scheduler final : public Reconciler {
   Controller& controller() { return controller_; }
   // Optional: where the controller reports what it did (v1 Events).
   void SetEventRecorder(EventRecorder* recorder) { events_ = recorder; }
+  // Optional: PodDisruptionBudgets, so preemption prefers victims whose eviction breaks none
+  // (best effort, as upstream). Before the informers start.
+  void SetDisruptionBudgets(Informer* budgets) { budgets_ = budgets; }
   uint64_t bound() const { return bound_.load(); }
   uint64_t preempted() const { return preempted_.load(); }
 
@@ -111,6 +114,7 @@ class Scheduler final : public Reconciler {
   std::atomic<uint64_t> bound_{0};
   std::atomic<uint64_t> preempted_{0};
   EventRecorder* events_ = nullptr;
+  Informer* budgets_ = nullptr;
   Controller controller_;
   std::unique_ptr<Periodic> resync_;  // last: stops first
 };

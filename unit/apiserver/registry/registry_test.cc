@@ -90,6 +90,74 @@ TEST_F(RegistryTest, PatchesWithoutResourceVersionRetryConflicts) {
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted) << stale.status();
 }
 
+// pods/{name}/eviction against a PodDisruptionBudget (brief S6): 429 with the budget's numbers
+// while it allows nothing, 201 (pod deleted gracefully, listed in disruptedPods) once it allows
+// one, 500 when two budgets select the pod.
+TEST_F(RegistryTest, EvictionHonoursTheDisruptionBudget) {
+  const ResourceType& pods = Type("", "pods");
+  const ResourceType& pdbs = *catalog_->Find("policy", "v1", "poddisruptionbudgets");
+  for (const char* name : {"a-1", "a-2"}) {
+    auto p = registry_.Create(pods, "default", J((std::string(R"({"metadata":{"name":")") + name +
+                                                 R"(","labels":{"app":"a"}},"spec":{"nodeName":"n1","containers":[{"name":"c","image":"host"}]}})").c_str()), {});
+    ASSERT_TRUE(p.ok()) << p.status();
+    json::Value running = p->object;
+    running.Ensure({"status"}).Set("phase", "Running");
+    running["status"].Set("conditions", J(R"([{"type":"Ready","status":"True"}])"));
+    ASSERT_TRUE(registry_.Update(pods, "default", name, running, Subresource::kStatus, {}).ok());
+  }
+  auto pdb = registry_.Create(pdbs, "default", J(R"({"metadata":{"name":"a"},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"a"}}}})"), {});
+  ASSERT_TRUE(pdb.ok()) << pdb.status();
+  // As the disruption controller would report it: 2 healthy, 2 needed.
+  auto set_status = [&](int allowed) {
+    json::Value b = J(registry_.Get(pdbs, "default", "a")->c_str());
+    b.Set("status", J((R"({"observedGeneration":1,"currentHealthy":2,"desiredHealthy":2,"expectedPods":2,"disruptionsAllowed":)" +
+                       std::to_string(allowed) + "}").c_str()));
+    ASSERT_TRUE(registry_.Update(pdbs, "default", "a", b, Subresource::kStatus, {}).ok());
+  };
+  set_status(0);
+  json::Value eviction = J(R"({"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"a-1","namespace":"default"}})");
+  absl::Status refused = registry_.Evict("default", "a-1", eviction, false);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_EQ(refused.message(), "Cannot evict pod as it would violate the pod's disruption budget.");
+  api::HttpError http = api::ToHttp(refused);
+  EXPECT_EQ(http.code, 429);
+  EXPECT_EQ(http.body.GetString({"reason"}), "TooManyRequests");
+  const json::Value& cause = http.body.Get({"details", "causes"})->as_array()[0];
+  EXPECT_EQ(cause.GetString({"reason"}), "DisruptionBudget");
+  EXPECT_EQ(cause.GetString({"message"}), "The disruption budget a needs 2 healthy pods and has 2 currently");
+  EXPECT_EQ(J(registry_.Get(pods, "default", "a-1")->c_str()).Get({"metadata", "deletionTimestamp"}), nullptr);
+
+  set_status(1);
+  ASSERT_TRUE(registry_.Evict("default", "a-1", eviction, false).ok());
+  json::Value evicted = J(registry_.Get(pods, "default", "a-1")->c_str());
+  EXPECT_NE(evicted.Get({"metadata", "deletionTimestamp"}), nullptr) << "deleted with its grace period";
+  json::Value after = J(registry_.Get(pdbs, "default", "a")->c_str());
+  EXPECT_EQ(after.Get({"status", "disruptionsAllowed"})->as_int(), 0);
+  EXPECT_NE(after.Get({"status", "disruptedPods", "a-1"}), nullptr);
+  // The budget is spent: the next eviction is refused even before the controller catches up.
+  EXPECT_EQ(registry_.Evict("default", "a-2", J(R"({"metadata":{"name":"a-2"}})"), false).code(),
+            absl::StatusCode::kResourceExhausted);
+
+  ASSERT_TRUE(registry_.Create(pdbs, "default", J(R"({"metadata":{"name":"b"},"spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"a"}}}})"), {}).ok());
+  absl::Status two = registry_.Evict("default", "a-2", J(R"({"metadata":{"name":"a-2"}})"), false);
+  EXPECT_EQ(api::ToHttp(two).code, 500);
+  EXPECT_EQ(two.message(), "Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.");
+  EXPECT_EQ(registry_.Evict("default", "nope", J("{}"), false).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(registry_.Evict("default", "a-2", J(R"({"metadata":{"name":"other"}})"), false).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, DisruptionBudgetValidation) {
+  const ResourceType& pdbs = *catalog_->Find("policy", "v1", "poddisruptionbudgets");
+  auto both = registry_.Create(pdbs, "default", J(R"({"metadata":{"name":"x"},"spec":{"minAvailable":1,"maxUnavailable":1}})"), {});
+  EXPECT_EQ(api::ReasonOf(both.status()), "Invalid");
+  EXPECT_NE(both.status().message().find("minAvailable and maxUnavailable cannot be both set"), std::string::npos) << both.status();
+  auto pct = registry_.Create(pdbs, "default", J(R"({"metadata":{"name":"x"},"spec":{"minAvailable":"150%"}})"), {});
+  EXPECT_NE(pct.status().message().find("must not be greater than 100%"), std::string::npos) << pct.status();
+  auto ok = registry_.Create(pdbs, "default", J(R"({"metadata":{"name":"x"},"spec":{"minAvailable":"50%"},"status":{"disruptionsAllowed":9}})"), {});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->object.Get({"status", "disruptionsAllowed"}), nullptr) << "status is the controller's";
+}
+
 TEST_F(RegistryTest, UpdateConflictsOnStaleResourceVersion) {
   const ResourceType& cm = Type("", "configmaps");
   auto c = registry_.Create(cm, "default", J(R"({"metadata":{"name":"c"},"data":{"a":"1"}})"), {});

@@ -13,7 +13,7 @@ RunningPod Running(const std::string& key, int64_t priority, int64_t start, int6
   p.priority = priority;
   p.start_micros = start;
   p.requests.cpu_milli = cpu_milli;
-  p.violates_budget = budget;
+  if (budget) p.budgets = {0};
   return p;
 }
 
@@ -66,15 +66,23 @@ TEST(PreemptionTest, OnlyLowerPrioritiesAreVictimsAndSomeRoomMustResult) {
 }
 
 TEST(PreemptionTest, BudgetProtectedPodsAreReprievedFirst) {
+  // "a" is counted by budget 0, which allows no disruption; "b" by none.
   NodeForPreemption n = Node("n", 2000, {Running("a", 0, 1, 1000, /*budget=*/true), Running("b", 0, 2, 1000)});
-  auto v = SelectVictimsOnNode(Cpu(1000), 1000, n);
+  auto v = SelectVictimsOnNode(Cpu(1000), 1000, n, {0});
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(Keys(*v), std::vector<std::string>{"b"});
   EXPECT_EQ(v->budget_violations, 0);
-  auto both = SelectVictimsOnNode(Cpu(2000), 1000, n);
+  auto both = SelectVictimsOnNode(Cpu(2000), 1000, n, {0});
   ASSERT_TRUE(both.has_value());
   EXPECT_EQ(both->pods.size(), 2u);
   EXPECT_EQ(both->budget_violations, 1);
+  // A budget that allows one disruption: the most important pod it counts takes the allowance,
+  // the next one would violate it.
+  NodeForPreemption shared = Node("n", 2000, {Running("old", 0, 1, 1000, true), Running("new", 0, 2, 1000, true)});
+  auto one = SelectVictimsOnNode(Cpu(1000), 1000, shared, {1});
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(Keys(*one), std::vector<std::string>{"old"});
+  EXPECT_EQ(one->budget_violations, 0);
 }
 
 TEST(PreemptionTest, NodeChoiceFollowsKubernetesCriteria) {
