@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "core/flags/dashed_flags.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -47,6 +48,10 @@ ABSL_FLAG(int64_t, lease_duration_seconds, 15, "leader election lease duration")
 ABSL_FLAG(int, workers, 4, "workers per controller");
 ABSL_FLAG(int, scheduler_workers, 16, "scheduler workers (bindings in flight)");
 ABSL_FLAG(bool, scheduler, true, "run the scheduler in this process");
+ABSL_FLAG(int64_t, preemption_min_priority_gap, 1,
+          "a pod preempts only pods at least this much lower in priority (1: any lower priority, as Kubernetes)");
+ABSL_FLAG(std::string, preemption_protected_band, "",
+          "pods at or above this priority never preempt each other (Borg's production band); empty: off");
 ABSL_FLAG(int64_t, node_monitor_grace_period_seconds, 40, "heartbeat silence after which a node is NotReady");
 ABSL_FLAG(int64_t, job_backoff_base_ms, 10000, "delay before recreating a Job's failed pod (doubles per failure)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -119,8 +124,9 @@ int main(int argc, char** argv) {
   controllers::Informer daemonsets(*api, client::resources::kDaemonSets);
   controllers::Informer cronjobs(*api, client::resources::kCronJobs);
   controllers::Informer budgets(*api, client::resources::kPodDisruptionBudgets);
+  controllers::Informer priority_classes(*api, client::resources::kPriorityClasses);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
-                                                   &node_leases, &jobs, &daemonsets, &cronjobs, &budgets};
+                                                   &node_leases, &jobs, &daemonsets, &cronjobs, &budgets, &priority_classes};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
@@ -153,7 +159,19 @@ int main(int argc, char** argv) {
                                                                   absl::GetFlag(FLAGS_scheduler_workers));
   }
   if (scheduler) {
+    controllers::builtin::PreemptionOptions preemption;
+    preemption.min_priority_gap = std::max<int64_t>(1, absl::GetFlag(FLAGS_preemption_min_priority_gap));
+    if (std::string band = absl::GetFlag(FLAGS_preemption_protected_band); !band.empty()) {
+      int64_t value = 0;
+      if (!absl::SimpleAtoi(band, &value)) {
+        std::fprintf(stderr, "--preemption-protected-band: not an integer: %s\n", band.c_str());
+        return 2;
+      }
+      preemption.protected_band = value;
+    }
+    scheduler->SetPreemptionOptions(preemption);
     scheduler->SetDisruptionBudgets(&budgets);
+    scheduler->SetPriorityClasses(&priority_classes);
     running.push_back(&scheduler->controller());
   }
   controllers::EventRecorder cm_events(*api, "berth-controller-manager");

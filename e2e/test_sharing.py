@@ -303,7 +303,26 @@ class SharingTest(unittest.TestCase):
                          if e["reason"] == "Preempted" and e["involvedObject"]["name"].startswith("s5-"))
         self.assertEqual(len(victims), 1, victims)
         self.assertRegex(victims[0], r"^s5-[12]-b$")
-        self.assertEqual(self.node_of("s5-high"), victims[0][:4])
+        full = victims[0][:4]
+        self.assertEqual(self.node_of("s5-high"), full)
+        other = "s5-2" if full == "s5-1" else "s5-1"
+
+        # (c) A class marked Strict never breaks a budget: making 2 CPU on the other node would
+        # evict its a-pod, so the pod waits and says which budget stops it.
+        self.assertEqual(self.c.post(PCS, {"metadata": {"name": "s5-strict", "annotations": {"scheduling.berth.dev/pdb": "Strict"}},
+                                           "value": 1000}).status, 201)
+        self.addCleanup(self.c.delete, f"{PCS}/s5-strict")
+        self.add_pod(with_requests(pod("s5-strict"), {"cpu": "2"}, priority_class="s5-strict"))
+        self.wait_unschedulable("s5-strict", "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available:"
+                                " 1 No preemption victims found for incoming pod, 1 would violate PodDisruptionBudget default/s5-a.")
+        self.assertIsNone(self.c.get(f"{PODS}/{other}-a").json()["metadata"].get("deletionTimestamp"))
+        self.c.delete(f"{PODS}/s5-strict", {"gracePeriodSeconds": 0})
+
+        # (b) Without it, budgets are best effort: the other node loses both its pods.
+        self.add_pod(with_requests(pod("s5-high2"), {"cpu": "2"}, priority_class="s5-high"))
+        wait_for(lambda: self.node_of("s5-high2") == other, timeout=30, what="the 2-CPU pod to bind")
+        for app in ("a", "b"):
+            self.assertEqual(self.c.get(f"{PODS}/{other}-{app}").status, 404)
 
     def test_s12_extended_resources_are_counted(self):
         self.add_node("s12-node")

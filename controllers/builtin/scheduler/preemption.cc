@@ -37,9 +37,13 @@ std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t prior
   if (lower.empty() || !Fits(req, node, usage)) return std::nullopt;
   std::sort(lower.begin(), lower.end(), MoreImportant);
   std::vector<bool> violates(lower.size(), false);
+  std::vector<std::vector<size_t>> broken(lower.size());
   for (size_t i = 0; i < lower.size(); ++i) {
     for (size_t b : lower[i].budgets) {
-      if (b < budget_allowed.size() && --budget_allowed[b] < 0) violates[i] = true;
+      if (b < budget_allowed.size() && --budget_allowed[b] < 0) {
+        violates[i] = true;
+        broken[i].push_back(b);
+      }
     }
   }
   Victims victims;
@@ -52,7 +56,10 @@ std::optional<Victims> SelectVictimsOnNode(const PodRequests& req, int64_t prior
       if (Fits(req, node, usage)) continue;  // it may stay
       usage.Remove(p.requests);
       victims.pods.push_back(p);
-      if (protected_by_budget) ++victims.budget_violations;
+      if (protected_by_budget) {
+        ++victims.budget_violations;
+        victims.violated_budgets.insert(victims.violated_budgets.end(), broken[i].begin(), broken[i].end());
+      }
     }
   };
   reprieve(true);

@@ -33,9 +33,10 @@ struct NodeForPreemption {
 struct Victims {
   std::vector<RunningPod> pods;  // most important first
   int budget_violations = 0;
+  std::vector<size_t> violated_budgets;  // budgets some victim's eviction would break
 };
 
-// The fewest pods of lower priority than `priority` whose removal lets `req` fit on the node:
+// The fewest pods of priority below `priority` whose removal lets `req` fit on the node:
 // all lower-priority pods are removed, then reprieved one by one, most important first (those
 // whose eviction would violate a budget before the others), while the pod still fits. nullopt
 // when even removing all of them does not make room. `budget_allowed[i]` is budget i's

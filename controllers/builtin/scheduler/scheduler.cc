@@ -274,6 +274,19 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     }
     return out;
   };
+  // Which priorities this pod may evict: below its own by the configured gap, and below the
+  // protected band when it is in it.
+  int64_t victims_below = me.priority - preemption_.min_priority_gap + 1;
+  if (preemption_.protected_band && me.priority >= *preemption_.protected_band) {
+    victims_below = std::min(victims_below, *preemption_.protected_band);
+  }
+  bool strict_budgets = false;
+  if (classes_ != nullptr) {
+    if (ObjectPtr pc = classes_->Get(pod.GetString({"spec", "priorityClassName"}))) {
+      strict_budgets = pc->GetString({"metadata", "annotations", kStrictBudgetAnnotation}) == "Strict";
+    }
+  }
+  std::map<std::string, int> strict_refusals;
   size_t node_count = nodes_cache_.size();
   size_t want = CandidatesToFind(node_count);
   std::vector<Candidate> candidates;
@@ -298,15 +311,19 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
         node.pods.back().budgets = budgets_of(other);
       }
     }
-    std::optional<Victims> v = SelectVictimsOnNode(me.requests, me.priority, node, budget_allowed);
-    if (v && !v->pods.empty()) {
+    std::optional<Victims> v = SelectVictimsOnNode(me.requests, victims_below, node, budget_allowed);
+    if (v && strict_budgets && !v->violated_budgets.empty()) {
+      const json::Value& pdb = *budgets[v->violated_budgets.front()].object;
+      strict_refusals[StrCat("would violate PodDisruptionBudget ", pdb.GetString({"metadata", "namespace"}), "/",
+                             pdb.GetString({"metadata", "name"}))]++;
+    } else if (v && !v->pods.empty()) {
       candidates.push_back({n.name, std::move(*v)});
     } else {
       ++no_victims;
     }
   }
   if (candidates.empty()) {
-    std::map<std::string, int> reasons;
+    std::map<std::string, int> reasons = strict_refusals;
     if (no_victims > 0) reasons["No preemption victims found for incoming pod"] = no_victims;
     if (int unhelpful = static_cast<int>(node_count - evaluated); unhelpful > 0) {
       reasons["Preemption is not helpful for scheduling"] = unhelpful;

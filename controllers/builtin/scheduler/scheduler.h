@@ -31,6 +31,18 @@
 
 namespace berth::controllers::builtin {
 
+// Berth's preemption options beyond upstream (defaults keep Kubernetes' behaviour).
+struct PreemptionOptions {
+  // A pod preempts only pods at least this much lower in priority (Nomad uses 10).
+  int64_t min_priority_gap = 1;
+  // Pods at or above this priority never preempt each other (Borg's production band).
+  std::optional<int64_t> protected_band;
+};
+
+// A PriorityClass annotation: its pods never preempt a victim whose eviction would break a
+// PodDisruptionBudget (upstream is best effort only: kubernetes#91492, KEP-3280).
+inline constexpr const char* kStrictBudgetAnnotation = "scheduling.berth.dev/pdb";
+
 class Scheduler final : public Reconciler {
  public:
   Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock = RealClock::Get(),
@@ -42,6 +54,9 @@ class Scheduler final : public Reconciler {
   // Optional: PodDisruptionBudgets, so preemption prefers victims whose eviction breaks none
   // (best effort, as upstream). Before the informers start.
   void SetDisruptionBudgets(Informer* budgets) { budgets_ = budgets; }
+  // Optional: PriorityClasses, for the strict-budget annotation. Before the informers start.
+  void SetPriorityClasses(Informer* classes) { classes_ = classes; }
+  void SetPreemptionOptions(PreemptionOptions options) { preemption_ = options; }
   uint64_t bound() const { return bound_.load(); }
   uint64_t preempted() const { return preempted_.load(); }
 
@@ -115,6 +130,8 @@ class Scheduler final : public Reconciler {
   std::atomic<uint64_t> preempted_{0};
   EventRecorder* events_ = nullptr;
   Informer* budgets_ = nullptr;
+  Informer* classes_ = nullptr;
+  PreemptionOptions preemption_;
   Controller controller_;
   std::unique_ptr<Periodic> resync_;  // last: stops first
 };

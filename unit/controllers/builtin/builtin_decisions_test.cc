@@ -373,6 +373,68 @@ TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
   }));
 }
 
+// Berth's options beyond upstream: a minimum priority gap, and a protected band whose pods
+// never preempt each other.
+TEST_F(DecisionsTest, SchedulerPreemptionGapAndProtectedBand) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  scheduler.SetPreemptionOptions({.min_priority_gap = 10, .protected_band = 1000});
+  Start({&pods, &nodes});
+  for (auto [name, value] : std::vector<std::pair<std::string, int>>{{"p995", 995}, {"p1000", 1000}, {"p1500", 1500}, {"p2000", 2000}}) {
+    ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(StrCat(R"({"metadata":{"name":")", name, R"("},"value":)", value, "}"))).ok());
+  }
+  auto node = [&](const std::string& name) {
+    ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":")" + name + R"("},"status":{
+        "allocatable":{"cpu":"1","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  };
+  auto pod = [&](const std::string& name, const std::string& cls, const std::string& node_name) {
+    std::string bound = node_name.empty() ? "" : R"("nodeName":")" + node_name + R"(",)";
+    ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":")" + name + R"("},"spec":{)" + bound +
+        R"("priorityClassName":")" + cls + R"(","containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"1"}}}]}})")).ok());
+  };
+  auto message = [&](const std::string& name) {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    return conds && conds->size() > 0 ? conds->as_array()[0].GetString({"message"}) : std::string();
+  };
+  node("n1");
+  pod("victim-995", "p995", "n1");
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1").first == 1000; }));
+  pod("gap", "p1000", "");
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !message("gap").empty();
+  }));
+  EXPECT_EQ(message("gap"), "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+                            "1 No preemption victims found for incoming pod.") << "995 is within the gap of 10";
+  EXPECT_EQ(scheduler.preempted(), 0u);
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "gap", J(R"({"gracePeriodSeconds":0})")).ok());
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "victim-995", J(R"({"gracePeriodSeconds":0})")).ok());
+
+  // In the band (>= 1000): a 2000 pod may not evict a 1500 one, but may evict a 995 one.
+  pod("prod-1500", "p1500", "n1");
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1").first == 1000; }));
+  pod("prod-2000", "p2000", "");
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !message("prod-2000").empty();
+  }));
+  EXPECT_EQ(scheduler.preempted(), 0u) << message("prod-2000");
+  // The pod is counted on n2 before n2 appears, so that the retry n2 triggers sees it full.
+  pod("batch-995", "p995", "n2");
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n2").first == 1000; }));
+  node("n2");
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return scheduler.preempted() == 1u;
+  }));
+  auto batch = api_->Get(res::kPods, "default", "batch-995");
+  ASSERT_TRUE(batch.ok());
+  EXPECT_NE(batch->Get({"metadata", "deletionTimestamp"}), nullptr);
+}
+
 TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
   Informer nodes(*api_, res::kNodes);
   Informer leases(*api_, res::kLeases, "kube-node-lease");
