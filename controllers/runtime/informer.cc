@@ -135,10 +135,7 @@ absl::Status Informer::ListAndReplace() {
     }
     cache_ = std::move(fresh);
     resource_version_ = list->resource_version;
-    synced_ = true;
-    lists_++;
   }
-  synced_cv_.notify_all();
   for (const auto& h : Handlers()) {
     for (const auto& d : deletes) if (h.on_delete) h.on_delete(d);
     for (const auto& [o, n] : updates) {
@@ -149,6 +146,15 @@ absl::Status Informer::ListAndReplace() {
       }
     }
   }
+  // Synced only once the handlers have seen the list (client-go's HasSynced for handlers): a
+  // controller started on "synced" must not act on state its handlers have not built yet (the
+  // scheduler overcommitted nodes whose pods it had not counted).
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    synced_ = true;
+    lists_++;
+  }
+  synced_cv_.notify_all();
   return absl::OkStatus();
 }
 
