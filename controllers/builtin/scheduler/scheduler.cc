@@ -97,6 +97,7 @@ void Scheduler::PlaceLocked(const std::string& key, const std::string& node, con
 }
 
 void Scheduler::UnplaceLocked(const std::string& key) {
+  evicting_.erase(key);
   auto it = placed_.find(key);
   if (it == placed_.end()) return;
   usage_[it->second.node].Remove(it->second.pod.requests);
@@ -105,6 +106,23 @@ void Scheduler::UnplaceLocked(const std::string& key) {
     if (k->second.empty()) keys_on_node_.erase(k);
   }
   placed_.erase(it);
+}
+
+void Scheduler::NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
+  DenominateLocked(key);
+  nominated_[key] = {node, pod};
+  nominated_on_node_[node].insert(key);
+}
+
+bool Scheduler::DenominateLocked(const std::string& key) {
+  auto it = nominated_.find(key);
+  if (it == nominated_.end()) return false;
+  if (auto n = nominated_on_node_.find(it->second.node); n != nominated_on_node_.end()) {
+    n->second.erase(key);
+    if (n->second.empty()) nominated_on_node_.erase(n);
+  }
+  nominated_.erase(it);
+  return true;
 }
 
 void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
@@ -117,7 +135,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
     std::lock_guard<std::mutex> lock(mu_);
     if (counts) {
       assumed_.erase(key);    // the binding is in the cache now
-      nominated_.erase(key);  // bound: the room it waited for is used
+      DenominateLocked(key);  // bound: the room it waited for is used
       auto it = placed_.find(key);
       if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RunningPodOf(key, *p));
       placed_[key].terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
@@ -126,15 +144,19 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
       UnplaceLocked(key);
     }
     if (deleted) {
-      freed = nominated_.erase(key) > 0 || freed;  // the room it held is free for others
+      freed = DenominateLocked(key) || freed;  // the room it held is free for others
     } else if (node.empty() && !nominated_.count(key)) {
       // A nomination made before this scheduler started (or by another instance): honour it.
       if (std::string nn = p->GetString({"status", "nominatedNodeName"}); !nn.empty() && Ours(*p)) {
-        nominated_[key] = {nn, RunningPodOf(key, *p)};
+        NominateLocked(key, nn, RunningPodOf(key, *p));
       }
     }
   }
-  if (freed) RetryUnschedulable();  // its resources are free again
+  if (counts || deleted) {
+    std::lock_guard<std::mutex> lock(mu_);
+    attempts_.erase(key);
+  }
+  if (freed) RetryAfterPodFreed(node);  // its resources are free again
   if (!deleted && Ours(*p)) controller_.Enqueue(key);
 }
 
@@ -191,9 +213,34 @@ void Scheduler::RetryUnschedulable() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     keys.swap(unschedulable_);
+    waiting_unnominated_.clear();
     ++move_requests_;
   }
   for (const auto& k : keys) controller_.Enqueue(k);
+}
+
+void Scheduler::RetryAfterPodFreed(const std::string& node) {
+  std::vector<std::string> now;
+  std::vector<std::pair<std::string, absl::Duration>> later;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto n = nominated_on_node_.find(node); n != nominated_on_node_.end()) {
+      // Enqueued even while being processed (the queue holds it until that attempt is done), so
+      // the wake-up the victims' departure is cannot be lost.
+      now.assign(n->second.begin(), n->second.end());
+    }
+    // Pods nominated elsewhere wait for the node they preempted on; the others come back after
+    // their back-off. Only that subset is walked: a deletion storm stays cheap.
+    std::set<std::string> waiting;
+    waiting.swap(waiting_unnominated_);
+    for (const std::string& key : waiting) {
+      if (!unschedulable_.erase(key)) continue;
+      int attempts = std::max(1, attempts_[key]);
+      later.emplace_back(key, std::min(absl::Seconds(1) * (1 << std::min(attempts - 1, 4)), absl::Seconds(10)));
+    }
+  }
+  for (const std::string& key : now) controller_.Enqueue(key);
+  for (const auto& [key, delay] : later) controller_.queue().AddAfter(key, delay);
 }
 
 void Scheduler::RefreshNodesLocked() {
@@ -231,7 +278,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     if (auto k = keys_on_node_.find(nominated); k != keys_on_node_.end()) {
       for (const std::string& other : k->second) {
         const Placement& p = placed_[other];
-        if (p.terminating && p.pod.priority < me.priority) {
+        if ((p.terminating || evicting_.count(other)) && p.pod.priority < me.priority) {
           why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
           return std::nullopt;
         }
@@ -297,16 +344,47 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
     const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
     ++evaluated;
+    // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
+    // slots, else the node is skipped without building its victim list.
+    {
+      auto u = usage_.find(n.name);
+      int64_t cpu = u == usage_.end() ? 0 : u->second.cpu, memory = u == usage_.end() ? 0 : u->second.memory;
+      int64_t count = u == usage_.end() ? 0 : u->second.pods;
+      if (auto held = nominated_on_node_.find(n.name); held != nominated_on_node_.end()) {
+        for (const std::string& other : held->second) {
+          const Nomination& nom = nominated_[other];
+          if (other == key || nom.pod.priority < me.priority) continue;
+          cpu += nom.pod.requests.cpu_milli, memory += nom.pod.requests.memory_milli, count += 1000;
+        }
+      }
+      if (auto k = keys_on_node_.find(n.name); k != keys_on_node_.end()) {
+        for (const std::string& other : k->second) {
+          const Placement& p = placed_[other];
+          if (p.terminating || other == key || evicting_.count(other) || p.pod.priority >= victims_below) continue;
+          cpu -= p.pod.requests.cpu_milli, memory -= p.pod.requests.memory_milli, count -= 1000;
+        }
+      }
+      bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
+                      (me.requests.memory_milli > 0 && memory + me.requests.memory_milli > n.allocatable.memory) ||
+                      (n.allocatable.pods > 0 && count + 1000 > n.allocatable.pods);
+      if (hopeless) {
+        ++no_victims;
+        continue;
+      }
+    }
     NodeForPreemption node{n.name, n.allocatable, {}, {}};
     if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
     // Room already promised to nominated pods of at least this priority stays promised.
-    for (const auto& [other, nom] : nominated_) {
-      if (other != key && nom.node == n.name && nom.pod.priority >= me.priority) node.usage.Add(nom.pod.requests);
+    if (auto held = nominated_on_node_.find(n.name); held != nominated_on_node_.end()) {
+      for (const std::string& other : held->second) {
+        const Nomination& nom = nominated_[other];
+        if (other != key && nom.pod.priority >= me.priority) node.usage.Add(nom.pod.requests);
+      }
     }
     if (auto k = keys_on_node_.find(n.name); k != keys_on_node_.end()) {
       for (const std::string& other : k->second) {
         const Placement& p = placed_[other];
-        if (p.terminating || other == key) continue;
+        if (p.terminating || other == key || evicting_.count(other)) continue;
         node.pods.push_back(p.pod);
         node.pods.back().budgets = budgets_of(other);
       }
@@ -333,8 +411,10 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   }
   Candidate& best = candidates[PickCandidate(candidates)];
   PreemptionPlan plan{best.node, std::move(best.victims.pods), {}};
-  for (const auto& [other, nom] : nominated_) {
-    if (other != key && nom.node == plan.node && nom.pod.priority < me.priority) plan.denominate.push_back(other);
+  if (auto held = nominated_on_node_.find(plan.node); held != nominated_on_node_.end()) {
+    for (const std::string& other : held->second) {
+      if (other != key && nominated_[other].pod.priority < me.priority) plan.denominate.push_back(other);
+    }
   }
   return plan;
 }
@@ -406,6 +486,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   std::optional<PreemptionPlan> plan;
   std::string why_not;
   uint64_t moves_seen;
+  bool waiting_for_victims = false;
+  bool nominated = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (assumed_.count(key)) return Result{};  // already being bound
@@ -417,28 +499,52 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     double best = -1;
     size_t best_tie = 0;
     static const NodeUsage kEmpty;
-    // Room promised to nominated pods of at least this priority counts as used on their node.
-    std::map<std::string, NodeUsage> held;
-    for (const auto& [other, nom] : nominated_) {
-      if (other == key || nom.pod.priority < me.priority) continue;
-      auto [it, fresh] = held.try_emplace(nom.node);
-      if (fresh) {
-        if (auto u = usage_.find(nom.node); u != usage_.end()) it->second = u->second;
-      }
-      it->second.Add(nom.pod.requests);
-    }
+    // Room promised to nominated pods of at least this priority counts as used on their node
+    // (added to a scratch copy only for nodes that have nominations).
+    NodeUsage scratch;
     std::vector<size_t> resolvable;  // nodes that failed only for room preemption could make
     // A pod without placement constraints needs only the cached numbers on plain nodes.
     bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity"}) == nullptr;
+    // A pod nominated to a node tries that node first, as upstream does; while the victims it
+    // chose there are still leaving it waits for them rather than scanning every node and
+    // preempting again (each victim's departure wakes it).
+    if (auto nom = nominated_.find(key); nom != nominated_.end()) {
+      if (auto idx = node_index_.find(nom->second.node); idx != node_index_.end()) {
+        const NodeInfo& n = nodes_cache_[idx->second];
+        NodeUsage u = usage_.count(n.name) ? usage_[n.name] : NodeUsage{};
+        for (const std::string& other : nominated_on_node_[n.name]) {
+          if (other != key && nominated_[other].pod.priority >= me.priority) u.Add(nominated_[other].pod.requests);
+        }
+        if (FitReasons(*pod, req, *n.object, u).empty()) {
+          chosen = n.name;
+        } else {
+          for (const std::string& other : keys_on_node_[n.name]) {
+            const Placement& p = placed_[other];
+            if ((p.terminating || evicting_.count(other)) && p.pod.priority < me.priority) waiting_for_victims = true;
+          }
+        }
+      }
+    }
     // Scan from a rotating start so that sampling covers every node over time.
-    for (size_t i = 0; i < node_count && found < want; ++i) {
+    for (size_t i = 0; chosen.empty() && !waiting_for_victims && i < node_count && found < want; ++i) {
       size_t index = (next_start_ + i) % node_count;
       const NodeInfo& n = nodes_cache_[index];
       const NodeUsage* u = &kEmpty;
-      if (auto h = held.find(n.name); h != held.end()) {
-        u = &h->second;
-      } else if (auto it = usage_.find(n.name); it != usage_.end()) {
-        u = &it->second;
+      if (auto it = usage_.find(n.name); it != usage_.end()) u = &it->second;
+      if (!nominated_on_node_.empty()) {
+        if (auto held = nominated_on_node_.find(n.name); held != nominated_on_node_.end()) {
+          bool copied = false;
+          for (const std::string& other : held->second) {
+            const Nomination& nom = nominated_[other];
+            if (other == key || nom.pod.priority < me.priority) continue;
+            if (!copied) {
+              scratch = *u;
+              copied = true;
+            }
+            scratch.Add(nom.pod.requests);
+          }
+          if (copied) u = &scratch;
+        }
       }
       std::vector<std::string> why;
       if (pod_plain && n.plain) {
@@ -475,14 +581,33 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (!chosen.empty()) {
       assumed_[key] = {chosen, me, false};
       PlaceLocked(key, chosen, me);
-    } else {
+    } else if (!waiting_for_victims) {
       plan = PlanPreemptionLocked(key, *pod, me, resolvable, why_not);
       if (plan) {
-        nominated_[key] = {plan->node, me};
-        for (const std::string& other : plan->denominate) nominated_.erase(other);
+        NominateLocked(key, plan->node, me);
+        for (const std::string& other : plan->denominate) DenominateLocked(other);
+        for (const RunningPod& v : plan->victims) evicting_.insert(v.key);
       }
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
+    nominated = nominated_.count(key) > 0;
+  }
+  if (waiting_for_victims) {
+    // Say why it waits (once: the message does not change while it does), keep the reasons
+    // the last full attempt found.
+    json::Value updated = *pod;
+    const json::Value* cond = FindCondition(*pod, kPodScheduled);
+    std::string message = cond ? cond->GetString({"message"}) : "";
+    if (size_t cut = message.find(" preemption: "); cut != std::string::npos) message.resize(cut);
+    if (message.empty()) message = NoNodesAvailableMessage(node_count, {});
+    message += " preemption: not eligible due to a terminating pod on the nominated node.";
+    if (SetScheduledCondition(updated, "Unschedulable", message, clock_.Now())) {
+      auto r = api_.UpdateStatus(client::resources::kPods, updated);
+      if (!r.ok() && !Ignorable(r.status())) return r.status();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    unschedulable_.insert(key);
+    return Result{absl::Minutes(5)};  // safety net: the victims' departure wakes it first
   }
   if (chosen.empty()) {
     std::string message = NoNodesAvailableMessage(node_count, reasons);
@@ -490,7 +615,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       // Victims first, as upstream: a nomination without them would hold room for nothing.
       if (absl::Status s = CarryOut(*pod, *plan); !s.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
-        nominated_.erase(key);
+        DenominateLocked(key);
+        for (const RunningPod& v : plan->victims) evicting_.erase(v.key);
         return s;
       }
     } else if (!why_not.empty()) {
@@ -511,11 +637,16 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     {
       std::lock_guard<std::mutex> lock(mu_);
       moved = move_requests_ != moves_seen;
-      if (!moved) unschedulable_.insert(key);
+      if (!moved) {
+        unschedulable_.insert(key);
+        if (!nominated_.count(key)) waiting_unnominated_.insert(key);
+      }
+      ++attempts_[key];
     }
     if (moved) controller_.Enqueue(key);  // queued again once this attempt is done
-    // Also retry on a timer, in case the change that frees room is not one we watch.
-    return Result{absl::Seconds(30)};
+    // Also retry on a timer, in case the change that frees room is not one we watch (a
+    // nominated pod is woken by its victims leaving: its timer is only a safety net).
+    return Result{nominated || plan ? absl::Minutes(5) : absl::Seconds(30)};
   }
   absl::Status s = api_.Bind(request.ns, request.name, chosen);
   if (!s.ok()) {

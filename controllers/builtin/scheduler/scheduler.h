@@ -97,9 +97,16 @@ class Scheduler final : public Reconciler {
   static bool Ours(const json::Value& pod);
   static RunningPod RunningPodOf(const std::string& key, const json::Value& pod);
   WorkQueue::Rank RankOf(const std::string& key) const;
+  // A node changed: every waiting pod is tried again at once.
   void RetryUnschedulable();
+  // A pod on `node` went: pods nominated to it are tried at once; waiting pods not nominated
+  // elsewhere after their back-off (1 s doubling to 10 s, as upstream), so a storm of deletions
+  // does not retry every pending pod on every deletion.
+  void RetryAfterPodFreed(const std::string& node);
   void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   void UnplaceLocked(const std::string& key);
+  void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
+  bool DenominateLocked(const std::string& key);  // true if it was nominated
   void OnPodChanged(const ObjectPtr& pod, bool deleted);
   void RefreshNodesLocked();
   // Under mu_, after no node fit: the preemption to carry out, or why there is none (the
@@ -118,11 +125,15 @@ class Scheduler final : public Reconciler {
   std::map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
   std::map<std::string, NodeUsage> usage_;     // node -> requests placed on it
   std::map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
+  std::map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
   std::map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
   bool nodes_dirty_ = true;
   size_t next_start_ = 0;                      // round-robin start of the node scan
   std::set<std::string> unschedulable_;        // pod keys waiting for the cluster to change
+  std::set<std::string> waiting_unnominated_;  // the subset of unschedulable_ nominated nowhere
+  std::map<std::string, int> attempts_;        // failed attempts per waiting pod (back-off)
+  std::set<std::string> evicting_;             // chosen as victims: never chosen twice
   // Counts RetryUnschedulable calls: a pod whose attempt overlapped one is retried at once, since
   // the change may have come after its filters ran (upstream's moveRequestCycle).
   uint64_t move_requests_ = 0;
