@@ -24,6 +24,7 @@
 #include "controllers/builtin/cronjob/cronjob_controller.h"
 #include "controllers/builtin/daemonset/daemonset_controller.h"
 #include "controllers/builtin/disruption/disruption_controller.h"
+#include "controllers/builtin/resourcequota/resourcequota_controller.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/gc/custom_kinds.h"
 #include "controllers/builtin/gc/garbage_collector.h"
@@ -125,8 +126,10 @@ int main(int argc, char** argv) {
   controllers::Informer cronjobs(*api, client::resources::kCronJobs);
   controllers::Informer budgets(*api, client::resources::kPodDisruptionBudgets);
   controllers::Informer priority_classes(*api, client::resources::kPriorityClasses);
+  controllers::Informer quotas(*api, client::resources::kResourceQuotas);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
-                                                   &node_leases, &jobs, &daemonsets, &cronjobs, &budgets, &priority_classes};
+                                                   &node_leases, &jobs, &daemonsets, &cronjobs, &budgets, &priority_classes,
+                                                   &quotas};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
@@ -153,6 +156,8 @@ int main(int argc, char** argv) {
   running.push_back(&cj_controller.controller());
   controllers::builtin::DisruptionController disruption(*api, budgets, pods, replicasets, RealClock::Get(), workers);
   running.push_back(&disruption.controller());
+  controllers::builtin::ResourceQuotaController quota_controller(*api, quotas, pods, RealClock::Get(), workers);
+  running.push_back(&quota_controller.controller());
   std::unique_ptr<controllers::builtin::Scheduler> scheduler;
   if (absl::GetFlag(FLAGS_scheduler)) {
     scheduler = std::make_unique<controllers::builtin::Scheduler>(*api, pods, nodes, RealClock::Get(),

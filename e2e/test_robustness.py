@@ -215,7 +215,7 @@ class WarningsAndEventsTest(unittest.TestCase):
                            "livenessProbe": {"grpc": {"port": 9000}}},
                 {"priorityClassName": "high", "securityContext": {"fsGroup": 2000}})
         r = self.apply(p)
-        for field in ["spec.containers[0].lifecycle", "spec.containers[0].livenessProbe.grpc", "spec.priorityClassName",
+        for field in ["spec.containers[0].lifecycle", "spec.containers[0].livenessProbe.grpc",
                       "spec.securityContext.fsGroup"]:
             self.assertRegex(r.stderr, rf"Warning: {re.escape(field)}: ", r.stderr)
         # The gRPC probe is not run, so a healthy container is not killed for it.

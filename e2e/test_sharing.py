@@ -324,6 +324,28 @@ class SharingTest(unittest.TestCase):
         for app in ("a", "b"):
             self.assertEqual(self.c.get(f"{PODS}/{other}-{app}").status, 404)
 
+    def test_s7_resource_quota_refuses_the_third_pod(self):
+        ns = "t1"
+        self.assertEqual(self.c.post("/api/v1/namespaces", {"metadata": {"name": ns}}).status, 201)
+        self.addCleanup(self.c.delete, f"/api/v1/namespaces/{ns}")
+        # kubectl create quota sends a protobuf body.
+        self.k.run("create", "quota", "q", "-n", ns, "--hard=requests.cpu=2,pods=10")
+        pods = f"/api/v1/namespaces/{ns}/pods"
+        for i in (1, 2):
+            r = self.c.post(pods, with_requests(pod(f"q-{i}"), {"cpu": "1"}))
+            self.assertEqual(r.status, 201, r.body)
+        third = self.c.post(pods, with_requests(pod("q-3"), {"cpu": "1"}))
+        self.assertEqual(third.status, 403, third.body)
+        self.assertEqual(third.json()["message"], 'pods "q-3" is forbidden: exceeded quota: q, requested: requests.cpu=1,'
+                                                  ' used: requests.cpu=2, limited: requests.cpu=2')
+        out = self.k.run("get", "quota", "-n", ns).stdout
+        self.assertIn("requests.cpu: 2/2", out)
+        # Deleting a pod frees its share: the quota controller recomputes usage.
+        self.assertEqual(self.c.delete(f"{pods}/q-1", {"gracePeriodSeconds": 0}).status, 200)
+        wait_for(lambda: self.c.get(f"/api/v1/namespaces/{ns}/resourcequotas/q").json()["status"]["used"]["requests.cpu"] == "1",
+                 timeout=20, what="the quota to free the deleted pod's cpu")
+        self.assertEqual(self.c.post(pods, with_requests(pod("q-3"), {"cpu": "1"})).status, 201)
+
     def test_s12_extended_resources_are_counted(self):
         self.add_node("s12-node")
         self.add_pod(with_requests(pod("s12-gpu"), limits={"nvidia.com/gpu": "1"}))

@@ -70,6 +70,9 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
                              "reason", "reportingComponent", "source", "type"};
   c.Add(event);
   c.Add(T("", "ServiceAccount", "serviceaccounts", true, {"sa"}, nullptr));
+  ResourceType quota = T("", "ResourceQuota", "resourcequotas", true, {"quota"}, ResourceQuotaStrategy());
+  quota.has_status = true;
+  c.Add(quota);
   ResourceType service = T("", "Service", "services", true, {"svc"}, ServiceStrategy());
   service.categories = all;
   service.has_status = true;

@@ -4,6 +4,7 @@
 
 #include "core/http/http.h"
 #include "apiserver/registry/admission/priority.h"
+#include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/registry.h"
 #include "core/json/codec.h"
@@ -155,6 +156,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->catalog = registry::Catalog::Builtin();
   p->registry = std::make_unique<registry::Registry>(*p->store, *p->catalog, p->schemas, clock);
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
+  p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     BERTH_RETURN_IF_ERROR(p->registry->EnsureNamespace(ns));
   }

@@ -23,11 +23,12 @@ const Resource kJobs{"batch", "v1", "jobs", true, "Job"};
 const Resource kCronJobs{"batch", "v1", "cronjobs", true, "CronJob"};
 const Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets", true, "PodDisruptionBudget"};
 const Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
+const Resource kResourceQuotas{"", "v1", "resourcequotas", true, "ResourceQuota"};
 
 const std::vector<Resource>& NamespacedBuiltins() {
   static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,
                                                      kConfigMaps, kSecrets, kServiceAccounts, kEvents, kLeases,
-                                                     kPodDisruptionBudgets};
+                                                     kPodDisruptionBudgets, kResourceQuotas};
   return *all;
 }
 }  // namespace resources

@@ -22,6 +22,7 @@ struct AdmissionAttributes {
   const ResourceType& type;
   const json::Value* old;   // the stored object on update, else null
   const Registry& registry; // to read other objects (reads only)
+  bool dry_run = false;     // nothing may be written on the request's behalf
 };
 
 class AdmissionPlugin {

@@ -188,8 +188,6 @@ const std::vector<FieldRule>& FieldRules() {
         {"PodSpec", "affinity.podAffinity", "", S::kWarn, "pod affinity is not considered by the scheduler"},
         {"PodSpec", "affinity.podAntiAffinity", "", S::kWarn, "pod anti-affinity is not considered by the scheduler"},
         {"PodSpec", "topologySpreadConstraints", "", S::kWarn, "topology spread constraints are not considered by the scheduler"},
-        {"PodSpec", "priorityClassName", "", S::kWarn,
-         "priority orders the scheduling queue, but lower-priority pods are not preempted yet"},
         {"PodSpec", "tolerations[].tolerationSeconds", "", S::kWarn,
          "pods are evicted from unreachable nodes after the controller-manager's eviction timeout, not after tolerationSeconds"},
         {"PodSpec", "readinessGates", "", S::kWarn, "readiness gates are not evaluated: readiness comes from the containers"},

@@ -22,5 +22,6 @@ std::shared_ptr<const Strategy> JobStrategy();
 std::shared_ptr<const Strategy> CronJobStrategy();
 std::shared_ptr<const Strategy> PriorityClassStrategy();
 std::shared_ptr<const Strategy> PodDisruptionBudgetStrategy();
+std::shared_ptr<const Strategy> ResourceQuotaStrategy();
 
 }  // namespace berth::apiserver::registry::kinds

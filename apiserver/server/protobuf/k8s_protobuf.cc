@@ -150,13 +150,21 @@ const Msg kPdbSpec{"PodDisruptionBudgetSpec", {{1, "minAvailable", T::kIntOrStri
 const Msg kPodDisruptionBudget{"PodDisruptionBudget", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kPdbSpec},
                                                        {3, "status", T::kIgnore}}};
 
+const Msg kScopedRequirement{"ScopedResourceSelectorRequirement", {
+    {1, "scopeName", T::kString}, {2, "operator", T::kString}, {3, "values", T::kString, nullptr, true}}};
+const Msg kScopeSelector{"ScopeSelector", {{1, "matchExpressions", T::kMessage, &kScopedRequirement, true}}};
+const Msg kResourceQuotaSpec{"ResourceQuotaSpec", {{1, "hard", T::kMapQuantity}, {2, "scopes", T::kString, nullptr, true},
+                                                   {3, "scopeSelector", T::kMessage, &kScopeSelector}}};
+const Msg kResourceQuota{"ResourceQuota", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kResourceQuotaSpec},
+                                           {3, "status", T::kIgnore}}};
+
 const Msg* ForKind(const std::string& api_version, const std::string& kind) {
   static const std::map<std::pair<std::string, std::string>, const Msg*> kinds = {
       {{"v1", "Namespace"}, &kNamespace},         {{"v1", "ConfigMap"}, &kConfigMap},
       {{"v1", "Secret"}, &kSecret},               {{"v1", "ServiceAccount"}, &kServiceAccount},
       {{"apps/v1", "Deployment"}, &kDeployment},  {{"batch/v1", "Job"}, &kJob},
       {{"batch/v1", "CronJob"}, &kCronJob},       {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass},
-      {{"policy/v1", "PodDisruptionBudget"}, &kPodDisruptionBudget}};
+      {{"policy/v1", "PodDisruptionBudget"}, &kPodDisruptionBudget}, {{"v1", "ResourceQuota"}, &kResourceQuota}};
   auto it = kinds.find({api_version, kind});
   return it == kinds.end() ? nullptr : it->second;
 }

@@ -492,6 +492,28 @@ Printer PrinterFor(const registry::ResourceType& type) {
     return Simple({{"Holder", "string", "", "The holder of the lease.", 0}},
                   [](const json::Value& o, absl::Time) { return Array{o.GetString({"spec", "holderIdentity"})}; });
   }
+  if (key == "resourcequotas") {
+    Printer p = Simple({}, [](const json::Value&, absl::Time) { return Array{}; });
+    p.columns.push_back({"Request", "string", "", "Request represents a minimum amount of cpu/memory that a container may consume.", 0});
+    p.columns.push_back({"Limit", "string", "", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.", 0});
+    auto cells = p.cells;
+    p.cells = [cells](const json::Value& o, absl::Time now) {
+      Array out = cells(o, now);
+      std::vector<std::string> request, limit;
+      if (const json::Value* hard = o.Get({"status", "hard"}); hard && hard->is_object()) {
+        for (const auto& [name, q] : hard->as_object()) {
+          const json::Value* used = o.Get({"status", "used", name});
+          std::string cell = StrCat(name, ": ", used && used->is_string() ? used->as_string() : "0", "/",
+                                    q.is_string() ? q.as_string() : "");
+          (name.rfind("limits.", 0) == 0 ? limit : request).push_back(cell);
+        }
+      }
+      out.emplace_back(Join(request, ", "));
+      out.emplace_back(Join(limit, ", "));
+      return out;
+    };
+    return p;
+  }
   if (key == "poddisruptionbudgets.policy") {
     return Simple({{"Min Available", "string", "", "The minimum number of pods that must be available.", 0},
                    {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable.", 0},

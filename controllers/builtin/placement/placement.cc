@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "core/object/conditions.h"
+#include "core/resource/pod_resources.h"
 #include "core/resource/quantity.h"
 #include "core/strings/strings.h"
 
@@ -92,19 +93,6 @@ int64_t Allocatable(const json::Value& node, const char* resource) {
 
 namespace {
 
-// One container's requests by name; a resource with a limit and no request requests its limit
-// (the apiserver defaults it so; pods stored before that defaulting are read the same way).
-std::map<std::string, int64_t> ContainerRequests(const json::Value& c) {
-  std::map<std::string, int64_t> out;
-  if (const json::Value* lim = c.Get({"resources", "limits"}); lim && lim->is_object()) {
-    for (const auto& [name, q] : lim->as_object()) out[name] = resource::MilliOf(&q);
-  }
-  if (const json::Value* req = c.Get({"resources", "requests"}); req && req->is_object()) {
-    for (const auto& [name, q] : req->as_object()) out[name] = resource::MilliOf(&q);
-  }
-  return out;
-}
-
 void AddTo(PodRequests& r, const std::string& name, int64_t milli) {
   if (name == "cpu") {
     r.cpu_milli += milli;
@@ -113,13 +101,6 @@ void AddTo(PodRequests& r, const std::string& name, int64_t milli) {
   } else if (name != "pods" && milli != 0) {
     r.scalar[name] += milli;
   }
-}
-
-int64_t Get(const PodRequests& r, const std::string& name) {
-  if (name == "cpu") return r.cpu_milli;
-  if (name == "memory") return r.memory_milli;
-  auto it = r.scalar.find(name);
-  return it == r.scalar.end() ? 0 : it->second;
 }
 
 std::vector<std::pair<std::string, int64_t>> Entries(const PodRequests& r) {
@@ -141,24 +122,11 @@ void CollectPorts(const json::Value& c, std::set<int64_t>& ports) {
 
 PodRequests RequestsOf(const json::Value& pod) {
   PodRequests r;
-  if (const json::Value* cs = pod.Get({"spec", "containers"}); cs && cs->is_array()) {
-    for (const json::Value& c : cs->as_array()) {
-      for (const auto& [name, milli] : ContainerRequests(c)) AddTo(r, name, milli);
-      CollectPorts(c, r.host_ports);
+  for (const auto& [name, milli] : resource::PodRequests(pod)) AddTo(r, name, milli);
+  for (const char* list : {"containers", "initContainers"}) {
+    if (const json::Value* cs = pod.Get({"spec", list}); cs && cs->is_array()) {
+      for (const json::Value& c : cs->as_array()) CollectPorts(c, r.host_ports);
     }
-  }
-  // Init containers run one at a time: for each resource the largest counts, if it is larger
-  // than what the app containers ask together.
-  if (const json::Value* cs = pod.Get({"spec", "initContainers"}); cs && cs->is_array()) {
-    for (const json::Value& c : cs->as_array()) {
-      for (const auto& [name, milli] : ContainerRequests(c)) {
-        if (int64_t have = Get(r, name); milli > have) AddTo(r, name, milli - have);
-      }
-      CollectPorts(c, r.host_ports);
-    }
-  }
-  if (const json::Value* overhead = pod.Get({"spec", "overhead"}); overhead && overhead->is_object()) {
-    for (const auto& [name, q] : overhead->as_object()) AddTo(r, name, resource::MilliOf(&q));
   }
   return r;
 }

@@ -2,6 +2,8 @@
 // here was once stored and then broke a controller, a client or the agent.
 
 #include <algorithm>
+#include <thread>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <string_view>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "apiserver/registry/admission/priority.h"
+#include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/storage/memory/memory_store.h"
@@ -170,7 +173,7 @@ TEST_F(AdmissionTest, UnhonouredFieldsAreWarnedByPath) {
   for (const auto& w : r->warnings) all += w + "\n";
   EXPECT_NE(all.find("spec.template.spec.containers[1].lifecycle: lifecycle hooks"), std::string::npos) << all;
   EXPECT_NE(all.find("spec.template.spec.containers[1].livenessProbe.grpc: gRPC probes are not run"), std::string::npos) << all;
-  EXPECT_NE(all.find("spec.template.spec.priorityClassName: priority orders"), std::string::npos) << all;
+  EXPECT_EQ(all.find("priorityClassName"), std::string::npos) << "priorities are honoured: no warning\n" << all;
   EXPECT_NE(all.find("spec.template.spec.securityContext.fsGroup"), std::string::npos) << all;
   EXPECT_EQ(all.find("containers[0]"), std::string::npos) << all;
 }
@@ -363,6 +366,84 @@ TEST_F(PriorityAdmissionTest, ClassesFollowKubernetesRules) {
   EXPECT_EQ(del.status().message(),
             R"(priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a system priority class and cannot be deleted)");
   EXPECT_TRUE(registry_.Delete(pcs, "", "second", {}).ok());
+}
+
+// ResourceQuota admission (brief S7): the third 1-CPU pod under a 2-CPU quota is refused with
+// Kubernetes' message; used is raised as pods are admitted; scopes decide which pods count.
+class QuotaAdmissionTest : public AdmissionTest {
+ protected:
+  void SetUp() override {
+    AdmissionTest::SetUp();
+    registry_.AddAdmissionPlugin(PriorityAdmission());
+    registry_.AddAdmissionPlugin(ResourceQuotaAdmission(registry_));
+  }
+  absl::Status CpuPod(const std::string& name, const std::string& cpu, const std::string& spec_extra = "") {
+    std::string body = StrCat(R"({"metadata":{"name":")", name, R"("},"spec":{)", spec_extra,
+                              R"("containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":")", cpu, R"("}}}]}})");
+    return registry_.Create(Type("", "pods"), "default", *json::Parse(body), {}).status();
+  }
+  json::Value Quota(const std::string& name) {
+    return *json::Parse(*registry_.Get(Type("", "resourcequotas"), "default", name));
+  }
+};
+
+TEST_F(QuotaAdmissionTest, ExceededQuotaIsForbiddenWithKubernetesMessage) {
+  ASSERT_TRUE(registry_.Create(Type("", "resourcequotas"), "default",
+                               *json::Parse(R"({"metadata":{"name":"q"},"spec":{"hard":{"requests.cpu":"2","pods":"10"}}})"), {})
+                  .ok());
+  ASSERT_TRUE(CpuPod("p1", "1").ok());
+  ASSERT_TRUE(CpuPod("p2", "1").ok());
+  EXPECT_EQ(Quota("q").GetString({"status", "used", "requests.cpu"}), "2");
+  EXPECT_EQ(Quota("q").GetString({"status", "used", "pods"}), "2");
+  absl::Status third = CpuPod("p3", "1");
+  EXPECT_EQ(third.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(third.message(),
+            R"(pods "p3" is forbidden: exceeded quota: q, requested: requests.cpu=1, used: requests.cpu=2, limited: requests.cpu=2)");
+  EXPECT_FALSE(registry_.Get(Type("", "pods"), "default", "p3").ok());
+  EXPECT_EQ(Quota("q").GetString({"status", "used", "requests.cpu"}), "2") << "a refused pod charges nothing";
+  // A pod without a cpu request cannot be counted against requests.cpu.
+  absl::Status unstated = registry_.Create(Type("", "pods"), "default",
+                                           *json::Parse(R"({"metadata":{"name":"p4"},"spec":{"containers":[{"name":"c","image":"host"}]}})"), {}).status();
+  EXPECT_EQ(unstated.message(), R"(pods "p4" is forbidden: failed quota: q: must specify requests.cpu)");
+  ASSERT_TRUE(registry_.Delete(Type("", "pods"), "default", "p2", {}).ok());
+  EXPECT_EQ(Quota("q").GetString({"status", "used", "requests.cpu"}), "2") << "the quota controller frees it, not admission";
+}
+
+TEST_F(QuotaAdmissionTest, ScopesSelectWhichPodsCountAndCountsCoverOtherKinds) {
+  ASSERT_TRUE(registry_.Create(Type("scheduling.k8s.io", "priorityclasses"), "",
+                               *json::Parse(R"({"metadata":{"name":"high"},"value":1000})"), {}).ok());
+  ASSERT_TRUE(registry_.Create(Type("", "resourcequotas"), "default", *json::Parse(R"({"metadata":{"name":"high-only"},
+      "spec":{"hard":{"pods":"1"},"scopeSelector":{"matchExpressions":[{"scopeName":"PriorityClass","operator":"In","values":["high"]}]}}})"), {}).ok());
+  ASSERT_TRUE(registry_.Create(Type("", "resourcequotas"), "default",
+                               *json::Parse(R"({"metadata":{"name":"objects"},"spec":{"hard":{"configmaps":"1","count/secrets":"0"}}})"), {}).ok());
+  ASSERT_TRUE(CpuPod("plain-1", "1").ok());
+  ASSERT_TRUE(CpuPod("plain-2", "1").ok()) << "pods of other classes are not counted";
+  ASSERT_TRUE(CpuPod("high-1", "1", R"("priorityClassName":"high",)").ok());
+  EXPECT_NE(CpuPod("high-2", "1", R"("priorityClassName":"high",)").message().find("exceeded quota: high-only, requested: pods=1, used: pods=1, limited: pods=1"),
+            std::string::npos);
+  ASSERT_TRUE(registry_.Create(Type("", "configmaps"), "default", *json::Parse(R"({"metadata":{"name":"a"}})"), {}).ok());
+  auto second = registry_.Create(Type("", "configmaps"), "default", *json::Parse(R"({"metadata":{"name":"b"}})"), {});
+  EXPECT_NE(second.status().message().find("exceeded quota: objects, requested: configmaps=1, used: configmaps=1, limited: configmaps=1"),
+            std::string::npos) << second.status();
+  auto secret = registry_.Create(Type("", "secrets"), "default", *json::Parse(R"({"metadata":{"name":"s"}})"), {});
+  EXPECT_EQ(secret.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(QuotaAdmissionTest, ConcurrentCreatesNeverExceedTheQuota) {
+  ASSERT_TRUE(registry_.Create(Type("", "resourcequotas"), "default",
+                               *json::Parse(R"({"metadata":{"name":"q"},"spec":{"hard":{"pods":"20"}}})"), {}).ok());
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 15; ++i) {
+        if (CpuPod(StrCat("c-", t, "-", i), "10m").ok()) ++admitted;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(admitted.load(), 20);
+  EXPECT_EQ(Quota("q").GetString({"status", "used", "pods"}), "20");
 }
 
 }  // namespace
