@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 import bench_table  # noqa: E402
 from berth_e2e import ApiServer, ControllerManager  # noqa: E402
-from scheduler_bench import bindings  # noqa: E402
+from scheduler_bench import bindings, create_nodes  # noqa: E402
 
 NS = "bench"
 PODS = f"/api/v1/namespaces/{NS}/pods"
@@ -64,15 +64,6 @@ def main():
         c.post("/api/v1/namespaces", {"metadata": {"name": NS}})
         assert c.post("/apis/scheduling.k8s.io/v1/priorityclasses", {"metadata": {"name": "high"}, "value": 1000}).status == 201
 
-        def add_node(i):
-            name = f"node-{i}"
-            r = c.post("/api/v1/nodes", {
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                "status": {"capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
-                           "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
-                           "conditions": [{"type": "Ready", "status": "True"}]}})
-            assert r.status == 201, r.body
-
         def add_low(i):
             r = c.post(PODS, pod(f"low-{i}", "900m", node=f"node-{i // 4}"))
             assert r.status == 201, r.body
@@ -80,7 +71,7 @@ def main():
         def add_high(i):
             r = c.post(PODS, pod(f"high-{i}", "3", priority_class="high"))
             assert r.status == 201, r.body
-        parallel(n, add_node)
+        create_nodes(c, n, cpu="4", memory="16Gi")
         t0 = time.monotonic()
         parallel(4 * n, add_low)
         t_low = time.monotonic() - t0

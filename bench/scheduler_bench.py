@@ -47,14 +47,15 @@ def create_pods(url, seconds, connections=64, threads=2):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def create_nodes(client, n, threads=8):
+def create_nodes(client, n, threads=8, cpu="32", memory="128Gi"):
+    """Posts n hollow Node objects (Ready, no heartbeats) named node-0 .. node-(n-1)."""
     def work(offset):
         for i in range(offset, n, threads):
             name = f"node-{i}"
             r = client.post("/api/v1/nodes", {
                 "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                "status": {"capacity": {"cpu": "32", "memory": "128Gi", "pods": "110"},
-                           "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110"},
+                "status": {"capacity": {"cpu": cpu, "memory": memory, "pods": "110"},
+                           "allocatable": {"cpu": cpu, "memory": memory, "pods": "110"},
                            "conditions": [{"type": "Ready", "status": "True"}]}})
             assert r.status == 201, r.body
     ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
