@@ -346,6 +346,24 @@ class SharingTest(unittest.TestCase):
                  timeout=20, what="the quota to free the deleted pod's cpu")
         self.assertEqual(self.c.post(pods, with_requests(pod("q-3"), {"cpu": "1"})).status, 201)
 
+    def test_limit_range_defaults_and_bounds(self):
+        ns = "lr"
+        self.assertEqual(self.c.post("/api/v1/namespaces", {"metadata": {"name": ns}}).status, 201)
+        self.addCleanup(self.c.delete, f"/api/v1/namespaces/{ns}")
+        lr = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr", "namespace": ns},
+              "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "250m"},
+                                   "max": {"cpu": "1"}}]}}
+        self.k.run("apply", "-f", "-", stdin=__import__("json").dumps(lr))
+        pods = f"/api/v1/namespaces/{ns}/pods"
+        created = self.c.post(pods, pod("lr-default"))
+        self.assertEqual(created.status, 201, created.body)
+        res = created.json()["spec"]["containers"][0]["resources"]
+        self.assertEqual((res["limits"]["cpu"], res["requests"]["cpu"]), ("500m", "250m"))
+        too_big = self.c.post(pods, with_requests(pod("lr-big"), {"cpu": "1"}, {"cpu": "2"}))
+        self.assertEqual(too_big.status, 403, too_big.body)
+        self.assertEqual(too_big.json()["message"], 'pods "lr-big" is forbidden: maximum cpu usage per Container is 1, but limit is 2')
+        self.assertIn("Default Limit", self.k.run("describe", "limitrange", "lr", "-n", ns).stdout)
+
     def test_s12_extended_resources_are_counted(self):
         self.add_node("s12-node")
         self.add_pod(with_requests(pod("s12-gpu"), limits={"nvidia.com/gpu": "1"}))

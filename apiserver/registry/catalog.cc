@@ -70,6 +70,7 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
                              "reason", "reportingComponent", "source", "type"};
   c.Add(event);
   c.Add(T("", "ServiceAccount", "serviceaccounts", true, {"sa"}, nullptr));
+  c.Add(T("", "LimitRange", "limitranges", true, {"limits"}, LimitRangeStrategy()));
   ResourceType quota = T("", "ResourceQuota", "resourcequotas", true, {"quota"}, ResourceQuotaStrategy());
   quota.has_status = true;
   c.Add(quota);

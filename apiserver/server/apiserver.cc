@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/http/http.h"
+#include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/custom_resources.h"
@@ -155,6 +156,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   BERTH_ASSIGN_OR_RETURN(p->schemas, schema::SchemaSet::Load(EmbeddedSchemas()));
   p->catalog = registry::Catalog::Builtin();
   p->registry = std::make_unique<registry::Registry>(*p->store, *p->catalog, p->schemas, clock);
+  // Upstream's order: LimitRanger defaults requests before quota charges them.
+  p->registry->AddAdmissionPlugin(registry::LimitRangerAdmission());
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {

@@ -23,5 +23,6 @@ std::shared_ptr<const Strategy> CronJobStrategy();
 std::shared_ptr<const Strategy> PriorityClassStrategy();
 std::shared_ptr<const Strategy> PodDisruptionBudgetStrategy();
 std::shared_ptr<const Strategy> ResourceQuotaStrategy();
+std::shared_ptr<const Strategy> LimitRangeStrategy();
 
 }  // namespace berth::apiserver::registry::kinds

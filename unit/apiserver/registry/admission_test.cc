@@ -10,6 +10,7 @@
 #include <vector>
 #include <string>
 
+#include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/kinds/field_support.h"
@@ -444,6 +445,57 @@ TEST_F(QuotaAdmissionTest, ConcurrentCreatesNeverExceedTheQuota) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(admitted.load(), 20);
   EXPECT_EQ(Quota("q").GetString({"status", "used", "pods"}), "20");
+}
+
+// LimitRanger: defaults from the namespace's LimitRange, then min / max / ratio (403 with
+// Kubernetes' texts); the LimitRange itself is validated and defaulted.
+class LimitRangerTest : public AdmissionTest {
+ protected:
+  void SetUp() override {
+    AdmissionTest::SetUp();
+    registry_.AddAdmissionPlugin(LimitRangerAdmission());
+  }
+  absl::StatusOr<WriteResult> PodWith(const std::string& name, const std::string& resources) {
+    std::string body = StrCat(R"({"metadata":{"name":")", name, R"("},"spec":{"containers":[{"name":"c","image":"host")",
+                              resources.empty() ? "" : R"(,"resources":)" + resources, "}]}}");
+    return registry_.Create(Type("", "pods"), "default", *json::Parse(body), {});
+  }
+};
+
+TEST_F(LimitRangerTest, DefaultsThenBounds) {
+  auto range = registry_.Create(Type("", "limitranges"), "default", *json::Parse(R"({"metadata":{"name":"lr"},"spec":{"limits":[
+      {"type":"Container","default":{"cpu":"500m"},"defaultRequest":{"cpu":"250m"},"min":{"cpu":"100m"},"max":{"cpu":"1","memory":"1Gi"},
+       "maxLimitRequestRatio":{"cpu":"4"}}]}})"), {});
+  ASSERT_TRUE(range.ok()) << range.status();
+  EXPECT_EQ(range->object.Get({"spec", "limits"})->as_array()[0].GetString({"default", "memory"}), "1Gi") << "max defaults the limit";
+
+  auto defaulted = PodWith("plain", "");
+  ASSERT_TRUE(defaulted.ok()) << defaulted.status();
+  const json::Value& res = *defaulted->object.Get({"spec", "containers"})->as_array()[0].Find("resources");
+  EXPECT_EQ(res.GetString({"limits", "cpu"}), "500m");
+  EXPECT_EQ(res.GetString({"requests", "cpu"}), "250m");
+  EXPECT_EQ(res.GetString({"limits", "memory"}), "1Gi");
+  EXPECT_EQ(defaulted->object.GetString({"metadata", "annotations", "kubernetes.io/limit-ranger"}),
+            "LimitRanger plugin set: cpu limit for container c; memory limit for container c; cpu request for container c; "
+            "memory request for container c");
+  EXPECT_EQ(defaulted->object.GetString({"status", "qosClass"}), "Burstable");
+
+  EXPECT_EQ(PodWith("small", R"({"requests":{"cpu":"50m"},"limits":{"cpu":"100m"}})").status().message(),
+            R"(pods "small" is forbidden: minimum cpu usage per Container is 100m, but request is 50m)");
+  EXPECT_EQ(PodWith("big", R"({"limits":{"cpu":"2"},"requests":{"cpu":"1"}})").status().message(),
+            R"(pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2)");
+  EXPECT_EQ(PodWith("skewed", R"({"limits":{"cpu":"1"},"requests":{"cpu":"200m"}})").status().message(),
+            R"(pods "skewed" is forbidden: cpu max limit to request ratio per Container is 4, but provided ratio is 5.000000)");
+}
+
+TEST_F(LimitRangerTest, LimitRangesAreValidated) {
+  auto inverted = registry_.Create(Type("", "limitranges"), "default", *json::Parse(R"({"metadata":{"name":"x"},"spec":{"limits":[
+      {"type":"Container","min":{"cpu":"2"},"max":{"cpu":"1"}}]}})"), {});
+  EXPECT_NE(inverted.status().message().find("min value 2 is greater than max value 1"), std::string::npos) << inverted.status();
+  auto pod_default = registry_.Create(Type("", "limitranges"), "default", *json::Parse(R"({"metadata":{"name":"x"},"spec":{"limits":[
+      {"type":"Pod","default":{"cpu":"1"}}]}})"), {});
+  EXPECT_NE(pod_default.status().message().find("spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'"),
+            std::string::npos) << pod_default.status();
 }
 
 }  // namespace
