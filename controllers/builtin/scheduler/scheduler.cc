@@ -15,6 +15,20 @@ namespace {
 
 constexpr const char* kPodScheduled = "PodScheduled";
 
+// Whether only status (and the metadata that moves with every write) changed: upstream's
+// isPodUpdated, which keeps a pending pod's own status writes from re-queueing it.
+bool StatusOnlyChange(const json::Value& old_pod, const json::Value& pod) {
+  auto strip = [](const json::Value& p) {
+    json::Value copy = p;
+    copy.Erase("status");
+    if (json::Value* meta = copy.Find("metadata")) {
+      for (const char* f : {"resourceVersion", "generation", "managedFields"}) meta->Erase(f);
+    }
+    return copy;
+  };
+  return strip(old_pod) == strip(pod);
+}
+
 int64_t PriorityOf(const json::Value& pod) {
   const json::Value* p = pod.Get({"spec", "priority"});
   return p && p->is_int() ? p->as_int() : 0;
@@ -48,7 +62,7 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
   }
   pods_.AddHandlers({
       [this](const ObjectPtr& p) { OnPodChanged(p, false); },
-      [this](const ObjectPtr&, const ObjectPtr& p) { OnPodChanged(p, false); },
+      [this](const ObjectPtr& old_pod, const ObjectPtr& p) { OnPodChanged(p, false, !StatusOnlyChange(*old_pod, *p)); },
       [this](const ObjectPtr& p) { OnPodChanged(p, true); },
   });
   auto nodes_changed = [this] {
@@ -125,7 +139,7 @@ bool Scheduler::DenominateLocked(const std::string& key) {
   return true;
 }
 
-void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
+void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
   std::string key = Informer::KeyOf(*p);
   std::string node = p->GetString({"spec", "nodeName"});
   std::string phase = p->GetString({"status", "phase"});
@@ -157,7 +171,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted) {
     attempts_.erase(key);
   }
   if (freed) RetryAfterPodFreed(node);  // its resources are free again
-  if (!deleted && Ours(*p)) controller_.Enqueue(key);
+  if (!deleted && requeue && Ours(*p)) controller_.Enqueue(key);
 }
 
 size_t Scheduler::ResyncUsage() {

@@ -107,7 +107,9 @@ class Scheduler final : public Reconciler {
   void UnplaceLocked(const std::string& key);
   void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   bool DenominateLocked(const std::string& key);  // true if it was nominated
-  void OnPodChanged(const ObjectPtr& pod, bool deleted);
+  // `requeue`: the change may make the pod schedulable (false for its own status writes, which
+  // would otherwise put a waiting pod back in the queue ahead of the cluster change it waits for).
+  void OnPodChanged(const ObjectPtr& pod, bool deleted, bool requeue = true);
   void RefreshNodesLocked();
   // Under mu_, after no node fit: the preemption to carry out, or why there is none (the
   // "preemption: ..." suffix of the Unschedulable message).
