@@ -257,6 +257,29 @@ void Scheduler::RetryAfterPodFreed(const std::string& node) {
   for (const auto& [key, delay] : later) controller_.queue().AddAfter(key, delay);
 }
 
+bool Scheduler::AddHeldLocked(const std::string& node, const std::string& key, int64_t priority, NodeUsage& usage) const {
+  auto held = nominated_on_node_.find(node);
+  if (held == nominated_on_node_.end()) return false;
+  bool added = false;
+  for (const std::string& other : held->second) {
+    const Nomination& nom = nominated_.at(other);
+    if (other == key || nom.pod.priority < priority) continue;
+    usage.Add(nom.pod.requests);
+    added = true;
+  }
+  return added;
+}
+
+bool Scheduler::VictimsLeavingLocked(const std::string& node, int64_t priority) const {
+  auto keys = keys_on_node_.find(node);
+  if (keys == keys_on_node_.end()) return false;
+  for (const std::string& other : keys->second) {
+    const Placement& p = placed_.at(other);
+    if ((p.terminating || evicting_.count(other)) && p.pod.priority < priority) return true;
+  }
+  return false;
+}
+
 void Scheduler::RefreshNodesLocked() {
   if (!nodes_dirty_) return;
   nodes_cache_.clear();
@@ -288,16 +311,9 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   // Victims chosen earlier are still leaving: wait for them rather than evict more.
   std::string nominated = pod.GetString({"status", "nominatedNodeName"});
   if (auto it = nominated_.find(key); it != nominated_.end()) nominated = it->second.node;
-  if (!nominated.empty()) {
-    if (auto k = keys_on_node_.find(nominated); k != keys_on_node_.end()) {
-      for (const std::string& other : k->second) {
-        const Placement& p = placed_[other];
-        if ((p.terminating || evicting_.count(other)) && p.pod.priority < me.priority) {
-          why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
-          return std::nullopt;
-        }
-      }
-    }
+  if (!nominated.empty() && VictimsLeavingLocked(nominated, me.priority)) {
+    why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
+    return std::nullopt;
   }
   // Budgets as they stand: which allow how many more disruptions, and whom they count.
   struct Budget {
@@ -358,48 +374,34 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
     const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
     ++evaluated;
-    // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
-    // slots, else the node is skipped without building its victim list.
-    {
-      auto u = usage_.find(n.name);
-      int64_t cpu = u == usage_.end() ? 0 : u->second.cpu, memory = u == usage_.end() ? 0 : u->second.memory;
-      int64_t count = u == usage_.end() ? 0 : u->second.pods;
-      if (auto held = nominated_on_node_.find(n.name); held != nominated_on_node_.end()) {
-        for (const std::string& other : held->second) {
-          const Nomination& nom = nominated_[other];
-          if (other == key || nom.pod.priority < me.priority) continue;
-          cpu += nom.pod.requests.cpu_milli, memory += nom.pod.requests.memory_milli, count += 1000;
-        }
-      }
-      if (auto k = keys_on_node_.find(n.name); k != keys_on_node_.end()) {
-        for (const std::string& other : k->second) {
-          const Placement& p = placed_[other];
-          if (p.terminating || other == key || evicting_.count(other) || p.pod.priority >= victims_below) continue;
-          cpu -= p.pod.requests.cpu_milli, memory -= p.pod.requests.memory_milli, count -= 1000;
-        }
-      }
-      bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
-                      (me.requests.memory_milli > 0 && memory + me.requests.memory_milli > n.allocatable.memory) ||
-                      (n.allocatable.pods > 0 && count + 1000 > n.allocatable.pods);
-      if (hopeless) {
-        ++no_victims;
-        continue;
-      }
-    }
     NodeForPreemption node{n.name, n.allocatable, {}, {}};
     if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
-    // Room already promised to nominated pods of at least this priority stays promised.
-    if (auto held = nominated_on_node_.find(n.name); held != nominated_on_node_.end()) {
-      for (const std::string& other : held->second) {
-        const Nomination& nom = nominated_[other];
-        if (other != key && nom.pod.priority >= me.priority) node.usage.Add(nom.pod.requests);
+    AddHeldLocked(n.name, key, me.priority, node.usage);
+    auto keys = keys_on_node_.find(n.name);
+    auto may_go = [&](const std::string& other) {
+      const Placement& p = placed_.at(other);
+      return !p.terminating && other != key && !evicting_.count(other);
+    };
+    // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
+    // slots, else the node is skipped before any pod is copied or its budgets looked up.
+    int64_t cpu = node.usage.cpu, memory = node.usage.memory, count = node.usage.pods;
+    if (keys != keys_on_node_.end()) {
+      for (const std::string& other : keys->second) {
+        const RunningPod& p = placed_.at(other).pod;
+        if (may_go(other) && p.priority < victims_below) cpu -= p.requests.cpu_milli, memory -= p.requests.memory_milli, count -= 1000;
       }
     }
-    if (auto k = keys_on_node_.find(n.name); k != keys_on_node_.end()) {
-      for (const std::string& other : k->second) {
-        const Placement& p = placed_[other];
-        if (p.terminating || other == key || evicting_.count(other)) continue;
-        node.pods.push_back(p.pod);
+    bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
+                    (me.requests.memory_milli > 0 && memory + me.requests.memory_milli > n.allocatable.memory) ||
+                    (n.allocatable.pods > 0 && count + 1000 > n.allocatable.pods);
+    if (hopeless) {
+      ++no_victims;
+      continue;
+    }
+    if (keys != keys_on_node_.end()) {
+      for (const std::string& other : keys->second) {
+        if (!may_go(other)) continue;
+        node.pods.push_back(placed_.at(other).pod);
         node.pods.back().budgets = budgets_of(other);
       }
     }
@@ -427,7 +429,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   PreemptionPlan plan{best.node, std::move(best.victims.pods), {}};
   if (auto held = nominated_on_node_.find(plan.node); held != nominated_on_node_.end()) {
     for (const std::string& other : held->second) {
-      if (other != key && nominated_[other].pod.priority < me.priority) plan.denominate.push_back(other);
+      if (other != key && nominated_.at(other).pod.priority < me.priority) plan.denominate.push_back(other);
     }
   }
   return plan;
@@ -525,17 +527,13 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (auto nom = nominated_.find(key); nom != nominated_.end()) {
       if (auto idx = node_index_.find(nom->second.node); idx != node_index_.end()) {
         const NodeInfo& n = nodes_cache_[idx->second];
-        NodeUsage u = usage_.count(n.name) ? usage_[n.name] : NodeUsage{};
-        for (const std::string& other : nominated_on_node_[n.name]) {
-          if (other != key && nominated_[other].pod.priority >= me.priority) u.Add(nominated_[other].pod.requests);
-        }
+        NodeUsage u;
+        if (auto it = usage_.find(n.name); it != usage_.end()) u = it->second;
+        AddHeldLocked(n.name, key, me.priority, u);
         if (FitReasons(*pod, req, *n.object, u).empty()) {
           chosen = n.name;
         } else {
-          for (const std::string& other : keys_on_node_[n.name]) {
-            const Placement& p = placed_[other];
-            if ((p.terminating || evicting_.count(other)) && p.pod.priority < me.priority) waiting_for_victims = true;
-          }
+          waiting_for_victims = VictimsLeavingLocked(n.name, me.priority);
         }
       }
     }
@@ -545,20 +543,9 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       const NodeInfo& n = nodes_cache_[index];
       const NodeUsage* u = &kEmpty;
       if (auto it = usage_.find(n.name); it != usage_.end()) u = &it->second;
-      if (!nominated_on_node_.empty()) {
-        if (auto held = nominated_on_node_.find(n.name); held != nominated_on_node_.end()) {
-          bool copied = false;
-          for (const std::string& other : held->second) {
-            const Nomination& nom = nominated_[other];
-            if (other == key || nom.pod.priority < me.priority) continue;
-            if (!copied) {
-              scratch = *u;
-              copied = true;
-            }
-            scratch.Add(nom.pod.requests);
-          }
-          if (copied) u = &scratch;
-        }
+      if (nominated_on_node_.count(n.name)) {
+        scratch = *u;
+        if (AddHeldLocked(n.name, key, me.priority, scratch)) u = &scratch;
       }
       std::vector<std::string> why;
       if (pod_plain && n.plain) {

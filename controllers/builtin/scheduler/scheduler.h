@@ -111,6 +111,11 @@ class Scheduler final : public Reconciler {
   // would otherwise put a waiting pod back in the queue ahead of the cluster change it waits for).
   void OnPodChanged(const ObjectPtr& pod, bool deleted, bool requeue = true);
   void RefreshNodesLocked();
+  // Adds to `usage` the requests of pods nominated to `node` at `priority` or above, other than
+  // `key`: room promised to them stays promised. False when it added nothing.
+  bool AddHeldLocked(const std::string& node, const std::string& key, int64_t priority, NodeUsage& usage) const;
+  // Whether pods below `priority` on `node` are being evicted or deleted (victims still leaving).
+  bool VictimsLeavingLocked(const std::string& node, int64_t priority) const;
   // Under mu_, after no node fit: the preemption to carry out, or why there is none (the
   // "preemption: ..." suffix of the Unschedulable message).
   std::optional<PreemptionPlan> PlanPreemptionLocked(const std::string& key, const json::Value& pod, const RunningPod& me,
