@@ -504,6 +504,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   uint64_t moves_seen;
   bool waiting_for_victims = false;
   bool nominated = false;
+  bool room_would_help = false;  // some node refused only for room: a pod leaving may let it in
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (assumed_.count(key)) return Result{};  // already being bound
@@ -592,6 +593,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
     nominated = nominated_.count(key) > 0;
+    room_would_help = !resolvable.empty();
   }
   if (waiting_for_victims) {
     // Say why it waits (once: the message does not change while it does), keep the reasons
@@ -640,7 +642,9 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       moved = move_requests_ != moves_seen;
       if (!moved) {
         unschedulable_.insert(key);
-        if (!nominated_.count(key)) waiting_unnominated_.insert(key);
+        // Upstream's queueing hint: a pod refused by every node for other reasons (cordoned,
+        // tainted, not selected) waits for node changes, not for pods to leave.
+        if (!nominated_.count(key) && room_would_help) waiting_unnominated_.insert(key);
       }
       ++attempts_[key];
     }
