@@ -39,6 +39,15 @@ void WorkQueue::Add(const std::string& key) {
   EnqueueLocked(key, rank);
 }
 
+void WorkQueue::AddAll(const std::vector<std::string>& keys) {
+  std::vector<Rank> ranks;
+  ranks.reserve(keys.size());
+  for (const std::string& key : keys) ranks.push_back(RankOf(key));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutting_down_) return;
+  for (size_t i = 0; i < keys.size(); ++i) EnqueueLocked(keys[i], ranks[i]);
+}
+
 void WorkQueue::AddAfter(const std::string& key, absl::Duration delay) {
   if (delay <= absl::ZeroDuration()) return Add(key);
   Rank rank = RankOf(key);

@@ -47,6 +47,9 @@ class WorkQueue {
   void SetRanking(Ranking ranking) { ranking_ = std::move(ranking); }
 
   void Add(const std::string& key);
+  // Adds every key at once: with a ranking, a worker waiting for work sees them all and takes
+  // the best, not whichever was added first.
+  void AddAll(const std::vector<std::string>& keys);
   void AddAfter(const std::string& key, absl::Duration delay);
   void AddRateLimited(const std::string& key);
   // Clears the key's failure history (its backoff restarts at base_delay).

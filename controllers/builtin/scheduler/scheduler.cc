@@ -230,7 +230,7 @@ void Scheduler::RetryUnschedulable() {
     waiting_unnominated_.clear();
     ++move_requests_;
   }
-  for (const auto& k : keys) controller_.Enqueue(k);
+  controller_.queue().AddAll(std::vector<std::string>(keys.begin(), keys.end()));
 }
 
 void Scheduler::RetryAfterPodFreed(const std::string& node) {
@@ -253,7 +253,7 @@ void Scheduler::RetryAfterPodFreed(const std::string& node) {
       later.emplace_back(key, std::min(absl::Seconds(1) * (1 << std::min(attempts - 1, 4)), absl::Seconds(10)));
     }
   }
-  for (const std::string& key : now) controller_.Enqueue(key);
+  controller_.queue().AddAll(now);
   for (const auto& [key, delay] : later) controller_.queue().AddAfter(key, delay);
 }
 

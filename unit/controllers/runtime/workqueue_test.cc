@@ -58,6 +58,17 @@ TEST(WorkQueueTest, RankingOrdersReadyKeysThenArrival) {
   EXPECT_EQ(q.TryGet(), "high");
 }
 
+TEST(WorkQueueTest, AddAllRanksKeysAddedTogether) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  std::map<std::string, int64_t> priority = {{"low", 0}, {"high", 1000}};
+  q.SetRanking([&](const std::string& key) { return WorkQueue::Rank{-priority[key], 0, 0}; });
+  q.AddAll({"low", "high"});
+  EXPECT_EQ(q.Len(), 2u);
+  EXPECT_EQ(q.TryGet(), "high");
+  EXPECT_EQ(q.TryGet(), "low");
+}
+
 TEST(WorkQueueTest, AddAfterWaitsForTheClock) {
   berth::testing::FakeClock clock;
   WorkQueue q(clock);
