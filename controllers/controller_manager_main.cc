@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
     scheduler->SetPreemptionOptions(preemption);
     scheduler->SetDisruptionBudgets(&budgets);
     scheduler->SetPriorityClasses(&priority_classes);
+    scheduler->SetNamespaces(&namespaces);
     running.push_back(&scheduler->controller());
   }
   controllers::EventRecorder cm_events(*api, "berth-controller-manager");

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Sharing one cluster: priorities and what every resource counts, end to end through the real
-berth-apiserver and berth-controller-manager binaries, kubectl and the official Python client.
+"""Sharing one cluster: priorities, what every resource counts, and placement among other pods
+(pod affinity, anti-affinity, topology spread), end to end through the real berth-apiserver and
+berth-controller-manager binaries, kubectl and the official Python client.
 Nodes are hollow (Node objects plus the stand-in kubelet); the scheduler runs with one worker so
 that order-sensitive scenarios are exact (scenarios S1, S2 and S12 of the seed-scheduling brief)."""
 import os
@@ -34,6 +35,23 @@ def with_requests(p, requests=None, limits=None, priority_class=None):
     p["spec"]["containers"][0]["resources"] = res
     if priority_class:
         p["spec"]["priorityClassName"] = priority_class
+    return p
+
+
+HOST = "kubernetes.io/hostname"
+
+
+def with_affinity(p, kind, selector, key, **term):
+    """Adds a required pod affinity (kind "podAffinity") or anti-affinity term."""
+    t = dict({"labelSelector": {"matchLabels": selector}, "topologyKey": key}, **term)
+    p["spec"].setdefault("affinity", {}).setdefault(kind, {}).setdefault(
+        "requiredDuringSchedulingIgnoredDuringExecution", []).append(t)
+    return p
+
+
+def with_spread(p, key, max_skew, selector, when="DoNotSchedule"):
+    p["spec"].setdefault("topologySpreadConstraints", []).append(
+        {"maxSkew": max_skew, "topologyKey": key, "whenUnsatisfiable": when, "labelSelector": {"matchLabels": selector}})
     return p
 
 
@@ -410,6 +428,106 @@ class SharingTest(unittest.TestCase):
         cause = r.json()["details"]["causes"][0]
         self.assertEqual(cause["field"], "spec.containers[0].resources.requests[nvidia.com/gpu]")
         self.assertIn("must be equal to nvidia.com/gpu limit of 1", cause["message"])
+
+    # Placement among other pods: inter-pod rules, mirroring Kubernetes' own scheduler tests.
+
+    def bound(self, names):
+        return {n: self.node_of(n) for n in names}
+
+    def test_required_anti_affinity_puts_one_replica_per_node_and_waits_for_room(self):
+        for n in ("aa-1", "aa-2"):
+            self.add_node(n)
+        names = [f"aa-pod-{i}" for i in range(3)]
+        for name in names:
+            self.add_pod(with_affinity(pod(name, labels={"app": "aa"}), "podAntiAffinity", {"app": "aa"}, HOST))
+        wait_for(lambda: sum(1 for n in self.bound(names).values() if n) == 2, timeout=20, what="two replicas to bind")
+        placed = self.bound(names)
+        self.assertEqual(sorted(n for n in placed.values() if n), ["aa-1", "aa-2"])
+        waiting = [name for name, n in placed.items() if n is None][0]
+        self.wait_unschedulable(waiting, "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
+                                " preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.")
+        # One replica leaves: the waiting one takes its node (woken by the pod change).
+        gone = [name for name, n in placed.items() if n == "aa-1"][0]
+        self.c.delete(f"{PODS}/{gone}", {"gracePeriodSeconds": 0})
+        wait_for(lambda: self.node_of(waiting) == "aa-1", timeout=30, what=f"{waiting} to take aa-1")
+
+    def test_existing_pods_anti_affinity_keeps_others_away(self):
+        self.add_node("ea-1")
+        self.add_node("ea-2")
+        loner = with_affinity(pod("ea-loner", labels={"app": "loner"}), "podAntiAffinity", {"app": "ea-web"}, HOST)
+        loner["spec"]["nodeName"] = "ea-1"
+        self.add_pod(loner)
+        web = pod("ea-web", labels={"app": "ea-web"})
+        web["spec"]["nodeSelector"] = {HOST: "ea-1"}
+        self.add_pod(web)
+        self.wait_unschedulable("ea-web", "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector,"
+                                " 1 node(s) didn't satisfy existing pods anti-affinity rules. preemption: 0/2 nodes are"
+                                " available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful"
+                                " for scheduling.")
+        # A pod the loner's term does not select may go there.
+        self.add_pod(with_requests(pod("ea-other", labels={"app": "other"}), {"cpu": "1"}))
+        other = pod("ea-other-pinned", labels={"app": "other"})
+        other["spec"]["nodeSelector"] = {HOST: "ea-1"}
+        self.add_pod(other)
+        wait_for(lambda: self.node_of("ea-other-pinned") == "ea-1", timeout=20, what="an unselected pod beside the loner")
+
+    def test_required_affinity_follows_the_pods_it_names_into_their_zone(self):
+        self.add_node("pa-a1", labels={"zone": "pa-a"})
+        self.add_node("pa-a2", labels={"zone": "pa-a"})
+        self.add_node("pa-b1", labels={"zone": "pa-b"})
+        self.add_pod(pod("pa-db", labels={"app": "pa-db"}, node="pa-a2"))
+        names = [f"pa-api-{i}" for i in range(4)]
+        for name in names:
+            self.add_pod(with_requests(with_affinity(pod(name, labels={"app": "pa-api"}), "podAffinity", {"app": "pa-db"}, "zone"),
+                                       {"cpu": "1"}))
+        wait_for(lambda: all(self.bound(names).values()), timeout=20, what="the api pods to bind")
+        self.assertEqual({n for n in self.bound(names).values()} - {"pa-a1", "pa-a2"}, set())
+        # Nobody matches: refused everywhere, and preemption cannot help.
+        self.add_pod(with_affinity(pod("pa-lost", labels={"app": "pa-api"}), "podAffinity", {"app": "pa-ghost"}, "zone"))
+        self.wait_unschedulable("pa-lost", "0/3 nodes are available: 3 node(s) didn't match pod affinity rules."
+                                " preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.")
+        # The first of a group whose term names itself may start anywhere.
+        self.add_pod(with_affinity(pod("pa-first", labels={"app": "pa-group"}), "podAffinity", {"app": "pa-group"}, "zone"))
+        wait_for(lambda: self.node_of("pa-first") is not None, timeout=20, what="the first of a self-affine group to bind")
+
+    def test_topology_spread_balances_zones_and_waits_for_a_cordoned_zone(self):
+        self.add_node("ts-a1", labels={"zone": "ts-a"})
+        self.add_node("ts-a2", labels={"zone": "ts-a"})
+        self.add_node("ts-b1", labels={"zone": "ts-b"})
+        names = [f"ts-{i}" for i in range(4)]
+        for name in names:
+            self.add_pod(with_spread(pod(name, labels={"app": "ts"}), "zone", 1, {"app": "ts"}))
+        wait_for(lambda: all(self.bound(names).values()), timeout=20, what="the spread pods to bind")
+        zones = [{"ts-a1": "a", "ts-a2": "a", "ts-b1": "b"}[n] for n in self.bound(names).values()]
+        self.assertEqual(sorted(zones), ["a", "a", "b", "b"])
+        # A cordoned zone is still a domain: the zone that is not cordoned takes one more, no more.
+        self.add_node("ts2-a", labels={"zone": "ts2-a"})
+        self.add_node("ts2-b", labels={"zone": "ts2-b"})
+        self.assertEqual(self.c.patch(f"{NODES}/ts2-b", {"spec": {"unschedulable": True}}).status, 200)
+        for name in ("ts2-0", "ts2-1"):
+            p = with_spread(pod(name, labels={"app": "ts2"}), "zone", 1, {"app": "ts2"})
+            p["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["ts2-a", "ts2-b"]}]}]}}}
+            self.add_pod(p)
+        wait_for(lambda: [self.node_of("ts2-0"), self.node_of("ts2-1")].count("ts2-a") == 1, timeout=20,
+                 what="one pod in the open zone")
+        waiting = "ts2-1" if self.node_of("ts2-0") == "ts2-a" else "ts2-0"
+        self.wait_unschedulable(waiting, "0/5 nodes are available: 1 node(s) didn't match pod topology spread constraints,"
+                                " 1 node(s) were unschedulable, 3 node(s) didn't match Pod's node affinity/selector."
+                                " preemption: 0/5 nodes are available: 1 No preemption victims found for incoming pod,"
+                                " 4 Preemption is not helpful for scheduling.")
+        self.assertEqual(self.c.patch(f"{NODES}/ts2-b", {"spec": {"unschedulable": False}}).status, 200)
+        wait_for(lambda: self.node_of(waiting) == "ts2-b", timeout=20, what="the waiting pod to take the reopened zone")
+
+    def test_inter_pod_fields_are_no_longer_warned_about(self):
+        p = with_spread(with_affinity(pod("nw-pod", labels={"app": "nw"}), "podAntiAffinity", {"app": "nw"}, HOST),
+                        "zone", 1, {"app": "nw"})
+        r = self.c.post(PODS, unscheduled(p))
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(self.c.delete, f"{PODS}/nw-pod", {"gracePeriodSeconds": 0})
+        warnings = " ".join(r.header_all("Warning"))
+        self.assertNotIn("affinity", warnings)
+        self.assertNotIn("spread", warnings)
 
 
 if __name__ == "__main__":

@@ -185,9 +185,6 @@ const std::vector<FieldRule>& FieldRules() {
         {"PodSpec", "securityContext.appArmorProfile", "", S::kWarn, "AppArmor profiles are not applied"},
         {"PodSpec", "securityContext.sysctls", "", S::kWarn, "sysctls are not set"},
         // Placement.
-        {"PodSpec", "affinity.podAffinity", "", S::kWarn, "pod affinity is not considered by the scheduler"},
-        {"PodSpec", "affinity.podAntiAffinity", "", S::kWarn, "pod anti-affinity is not considered by the scheduler"},
-        {"PodSpec", "topologySpreadConstraints", "", S::kWarn, "topology spread constraints are not considered by the scheduler"},
         {"PodSpec", "tolerations[].tolerationSeconds", "", S::kWarn,
          "pods are evicted from unreachable nodes after the controller-manager's eviction timeout, not after tolerationSeconds"},
         {"PodSpec", "readinessGates", "", S::kWarn, "readiness gates are not evaluated: readiness comes from the containers"},

@@ -211,7 +211,7 @@ size_t NodesToFind(size_t total) {
   return std::max<size_t>(100, total * static_cast<size_t>(pct) / 100);
 }
 
-std::string PlacementError(const json::Value& pod, const json::Value& node, const std::vector<std::string>& effects) {
+std::string UntoleratedTaint(const json::Value& pod, const json::Value& node, const std::vector<std::string>& effects) {
   if (const json::Value* taints = node.Get({"spec", "taints"}); taints && taints->is_array()) {
     for (const json::Value& t : taints->as_array()) {
       std::string effect = t.GetString({"effect"});
@@ -222,11 +222,15 @@ std::string PlacementError(const json::Value& pod, const json::Value& node, cons
       }
     }
   }
+  return "";
+}
+
+bool MatchesNodeSelectorAndAffinity(const json::Value& pod, const json::Value& node) {
   const json::Value* labels = node.Get({"metadata", "labels"});
   if (const json::Value* ns = pod.Get({"spec", "nodeSelector"}); ns && ns->is_object()) {
     for (const auto& [k, v] : ns->as_object()) {
       const json::Value* have = labels ? labels->Find(k) : nullptr;
-      if (have == nullptr || !(*have == v)) return "node(s) didn't match Pod's node affinity/selector";
+      if (have == nullptr || !(*have == v)) return false;
     }
   }
   if (const json::Value* terms = pod.Get({"spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
@@ -234,8 +238,14 @@ std::string PlacementError(const json::Value& pod, const json::Value& node, cons
       terms && terms->is_array()) {
     bool any = false;
     for (const json::Value& term : terms->as_array()) any = any || MatchTerm(term, node);
-    if (!any) return "node(s) didn't match Pod's node affinity/selector";
+    if (!any) return false;
   }
+  return true;
+}
+
+std::string PlacementError(const json::Value& pod, const json::Value& node, const std::vector<std::string>& effects) {
+  if (std::string taint = UntoleratedTaint(pod, node, effects); !taint.empty()) return taint;
+  if (!MatchesNodeSelectorAndAffinity(pod, node)) return "node(s) didn't match Pod's node affinity/selector";
   return "";
 }
 

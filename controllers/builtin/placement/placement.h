@@ -48,6 +48,12 @@ struct NodeUsage {
 std::vector<std::string> ResourceFitReasons(const PodRequests& req, const NodeAllocatable& node,
                                             const NodeUsage& used);
 
+// The first taint with one of `effects` the pod does not tolerate, as TaintToleration reports
+// it, or "".
+std::string UntoleratedTaint(const json::Value& pod, const json::Value& node,
+                             const std::vector<std::string>& effects = {"NoSchedule", "NoExecute"});
+// Whether the node satisfies the pod's nodeSelector and required node affinity.
+bool MatchesNodeSelectorAndAffinity(const json::Value& pod, const json::Value& node);
 // Why the pod may not go on the node for reasons other than resources and readiness
 // (taints with `effects`, nodeSelector, required node affinity), or "". DaemonSets use it too.
 std::string PlacementError(const json::Value& pod, const json::Value& node,

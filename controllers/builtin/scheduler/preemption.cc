@@ -1,5 +1,8 @@
 #include "controllers/builtin/scheduler/preemption.h"
 
+#include "controllers/builtin/placement/inter_pod_affinity.h"
+#include "controllers/builtin/placement/topology_spread.h"
+
 #include <algorithm>
 
 namespace berth::controllers::builtin {
@@ -20,6 +23,11 @@ bool Fits(const PodRequests& req, const NodeForPreemption& node, const NodeUsage
 bool ResolvableByPreemption(const std::string& reason) {
   return reason.rfind("Insufficient ", 0) == 0 || reason == "Too many pods" ||
          reason == "node(s) didn't have free ports for the requested pod ports";
+}
+
+bool ResolvableByRemovingMatchingPods(const std::string& reason) {
+  return reason == InterPodAffinity::kAntiAffinityRulesNotMatch || reason == InterPodAffinity::kExistingAntiAffinityNotMatch ||
+         reason == TopologySpread::kConstraintsNotMatch;
 }
 
 size_t CandidatesToFind(size_t nodes) { return std::min(nodes, std::max<size_t>(nodes / 10, 100)); }

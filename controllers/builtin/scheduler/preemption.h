@@ -56,6 +56,11 @@ size_t PickCandidate(const std::vector<Candidate>& candidates);
 
 // Reasons preemption can do something about: the pod would fit if pods left the node.
 bool ResolvableByPreemption(const std::string& reason);
+// Inter-pod reasons upstream also treats as resolvable (anti-affinity of either side, topology
+// spread skew): removing pods might help. Berth does not yet simulate that removal: such a node
+// counts as "No preemption victims found" when it has no lower-priority pod, else as "not
+// helpful".
+bool ResolvableByRemovingMatchingPods(const std::string& reason);
 
 // How many candidate nodes to find before choosing: max(10% of nodes, 100), at most all
 // (upstream minCandidateNodesPercentage / minCandidateNodesAbsolute).

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "controllers/builtin/common/pods.h"
+#include "controllers/builtin/placement/topology_spread.h"
 #include "core/log/log.h"
 #include "core/selector/label_selector.h"
 #include "core/status/macros.h"
@@ -41,11 +42,83 @@ bool SetScheduledCondition(json::Value& pod, const std::string& reason, const st
   return true;
 }
 
+// A node that passed every filter, with its score before the normalized inter-pod parts.
+struct Feasible {
+  size_t index;  // in the node cache
+  double score;
+  size_t tie;
+};
+
+// The feasible node with the highest total: its own score plus InterPodAffinity and
+// PodTopologySpread, normalized over all of them and weighted 2 each as upstream's defaults.
+size_t BestFeasible(const std::vector<Feasible>& feasible, const std::vector<const json::Value*>& nodes,
+                    const InterPodAffinity* affinity, const TopologySpread* spread) {
+  std::vector<int64_t> affinity_scores(feasible.size(), 0), spread_scores(feasible.size(), 0);
+  if (affinity && affinity->scores()) {
+    for (size_t i = 0; i < nodes.size(); ++i) affinity_scores[i] = affinity->Score(*nodes[i]);
+    NormalizeAffinityScores(affinity_scores);
+  }
+  if (spread && spread->scores()) {
+    std::vector<std::optional<int64_t>> raw;
+    for (const json::Value* n : nodes) raw.push_back(spread->Score(*n));
+    spread_scores = NormalizeSpreadScores(raw);
+  }
+  size_t best = 0;
+  double best_total = -1;
+  for (size_t i = 0; i < feasible.size(); ++i) {
+    double total = feasible[i].score + 2.0 * static_cast<double>(affinity_scores[i]) + 2.0 * static_cast<double>(spread_scores[i]);
+    if (total > best_total || (total == best_total && feasible[i].tie > feasible[best].tie)) {
+      best = i;
+      best_total = total;
+    }
+  }
+  return best;
+}
+
 bool Ignorable(const absl::Status& s) {
   return s.code() == absl::StatusCode::kNotFound || s.code() == absl::StatusCode::kAborted;
 }
 
 }  // namespace
+
+// The scheduler's cache (nodes, placed and assumed pods) as inter-pod rules read it; used
+// under mu_ only, for the length of one attempt.
+class Scheduler::CacheView final : public ClusterView {
+ public:
+  explicit CacheView(const Scheduler& s) : s_(s) {}
+  void ForEachNode(const NodeFn& fn) const override {
+    for (const NodeInfo& n : s_.nodes_cache_) fn(*n.object);
+  }
+  void ForEachPod(const PodFn& fn) const override {
+    for (const auto& [node, keys] : s_.keys_on_node_) {
+      const json::Value* n = NodeObject(node);
+      if (n == nullptr) continue;  // a node already gone: nothing can be placed there
+      for (const std::string& key : keys) {
+        if (const Placement& p = s_.placed_.at(key); p.object) fn(*p.object, *n);
+      }
+    }
+  }
+  void ForEachPodWithAffinity(const AffinityPodFn& fn) const override {
+    for (const std::string& key : s_.with_affinity_) {
+      const Placement& p = s_.placed_.at(key);
+      if (const json::Value* n = NodeObject(p.node); n && p.object) fn(*p.object, *n, p.terms.get());
+    }
+  }
+  const json::Value* NamespaceLabels(const std::string& ns) const override {
+    if (s_.namespaces_ == nullptr) return nullptr;
+    auto it = held_.find(ns);
+    if (it == held_.end()) it = held_.emplace(ns, s_.namespaces_->Get(ns)).first;
+    return it->second ? it->second->Get({"metadata", "labels"}) : nullptr;
+  }
+
+ private:
+  const json::Value* NodeObject(const std::string& name) const {
+    auto idx = s_.node_index_.find(name);
+    return idx == s_.node_index_.end() ? nullptr : s_.nodes_cache_[idx->second].object.get();
+  }
+  const Scheduler& s_;
+  mutable std::map<std::string, ObjectPtr> held_;  // keeps returned labels alive
+};
 
 Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, const Clock& clock, int workers,
                      absl::Duration usage_resync)
@@ -103,11 +176,40 @@ RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& po
   return r;
 }
 
-void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
+std::shared_ptr<const PodAffinityTerms> Scheduler::TermsOf(const json::Value& pod) {
+  if (!ClusterView::HasPodAffinity(pod)) return nullptr;
+  auto terms = PodAffinityTerms::Of(pod);
+  if (!terms.ok() || terms->empty()) return nullptr;  // the apiserver refuses malformed selectors
+  return std::make_shared<const PodAffinityTerms>(std::move(*terms));
+}
+
+void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod, ObjectPtr object) {
   UnplaceLocked(key);
   usage_[node].Add(pod.requests);
-  placed_[key] = {node, pod, false};
+  std::shared_ptr<const PodAffinityTerms> terms = object ? TermsOf(*object) : nullptr;
+  if (terms) with_affinity_.insert(key);
+  placed_[key] = {node, pod, false, std::move(object), std::move(terms)};
   keys_on_node_[node].insert(key);
+}
+
+bool Scheduler::RefreshPlacedLocked(const std::string& key, ObjectPtr object) {
+  Placement& p = placed_.at(key);
+  // A pod's spec is immutable; its labels are not, and matchLabelKeys reads them.
+  auto labels = [](const ObjectPtr& o) {
+    const json::Value* l = o ? o->Get({"metadata", "labels"}) : nullptr;
+    return l ? *l : json::Value();
+  };
+  bool relabelled = !p.object || !(labels(p.object) == labels(object));
+  if (relabelled) {
+    p.terms = TermsOf(*object);
+    if (p.terms) {
+      with_affinity_.insert(key);
+    } else {
+      with_affinity_.erase(key);
+    }
+  }
+  p.object = std::move(object);
+  return relabelled;
 }
 
 void Scheduler::UnplaceLocked(const std::string& key) {
@@ -119,6 +221,7 @@ void Scheduler::UnplaceLocked(const std::string& key) {
     k->second.erase(key);
     if (k->second.empty()) keys_on_node_.erase(k);
   }
+  with_affinity_.erase(key);
   placed_.erase(it);
 }
 
@@ -145,13 +248,19 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
   std::string phase = p->GetString({"status", "phase"});
   bool counts = !deleted && !node.empty() && phase != "Succeeded" && phase != "Failed";
   bool freed = false;
+  bool placed = false;  // newly counted on a node, or relabelled: inter-pod rules may now pass
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (counts) {
       assumed_.erase(key);    // the binding is in the cache now
       DenominateLocked(key);  // bound: the room it waited for is used
       auto it = placed_.find(key);
-      if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RunningPodOf(key, *p));
+      if (it == placed_.end() || it->second.node != node) {
+        PlaceLocked(key, node, RunningPodOf(key, *p), p);
+        placed = true;
+      } else {
+        placed = RefreshPlacedLocked(key, p);
+      }
       placed_[key].terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
     } else if (!assumed_.count(key)) {
       freed = placed_.count(key) > 0;
@@ -170,7 +279,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
     std::lock_guard<std::mutex> lock(mu_);
     attempts_.erase(key);
   }
-  if (freed) RetryAfterPodFreed(node);  // its resources are free again
+  if (freed || placed) RetryAfterPodChange(node, freed);
   if (!deleted && requeue && Ours(*p)) controller_.Enqueue(key);
 }
 
@@ -181,9 +290,11 @@ size_t Scheduler::ResyncUsage() {
   std::map<std::string, Placement> placed;
   std::map<std::string, NodeUsage> usage;
   std::map<std::string, std::set<std::string>> keys_on_node;
+  std::set<std::string> with_affinity;
   auto place = [&](const std::string& key, const Placement& placement) {
     usage[placement.node].Add(placement.pod.requests);
     keys_on_node[placement.node].insert(key);
+    if (placement.terms) with_affinity.insert(key);
     placed[key] = placement;
   };
   for (const ObjectPtr& p : pods_.List()) {
@@ -191,7 +302,11 @@ size_t Scheduler::ResyncUsage() {
     std::string phase = p->GetString({"status", "phase"});
     if (node.empty() || phase == "Succeeded" || phase == "Failed") continue;
     std::string key = Informer::KeyOf(*p);
-    place(key, {node, RunningPodOf(key, *p), p->Get({"metadata", "deletionTimestamp"}) != nullptr});
+    // Terms parsed before are kept while the object is the same.
+    auto known = placed_.find(key);
+    std::shared_ptr<const PodAffinityTerms> terms =
+        known != placed_.end() && known->second.object == p ? known->second.terms : TermsOf(*p);
+    place(key, {node, RunningPodOf(key, *p), p->Get({"metadata", "deletionTimestamp"}) != nullptr, p, std::move(terms)});
   }
   for (const auto& [key, a] : assumed_) {
     if (!placed.count(key)) place(key, a);
@@ -208,6 +323,7 @@ size_t Scheduler::ResyncUsage() {
   placed_ = std::move(placed);
   usage_ = std::move(usage);
   keys_on_node_ = std::move(keys_on_node);
+  with_affinity_ = std::move(with_affinity);
   return corrected;
 }
 
@@ -228,25 +344,30 @@ void Scheduler::RetryUnschedulable() {
     std::lock_guard<std::mutex> lock(mu_);
     keys.swap(unschedulable_);
     waiting_unnominated_.clear();
+    waiting_on_pods_.clear();
     ++move_requests_;
   }
   controller_.queue().AddAll(std::vector<std::string>(keys.begin(), keys.end()));
 }
 
-void Scheduler::RetryAfterPodFreed(const std::string& node) {
+void Scheduler::RetryAfterPodChange(const std::string& node, bool freed) {
   std::vector<std::string> now;
   std::vector<std::pair<std::string, absl::Duration>> later;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto n = nominated_on_node_.find(node); n != nominated_on_node_.end()) {
+    if (auto n = nominated_on_node_.find(node); freed && n != nominated_on_node_.end()) {
       // Enqueued even while being processed (the queue holds it until that attempt is done), so
       // the wake-up the victims' departure is cannot be lost.
       now.assign(n->second.begin(), n->second.end());
     }
     // Pods nominated elsewhere wait for the node they preempted on; the others come back after
-    // their back-off. Only that subset is walked: a deletion storm stays cheap.
+    // their back-off. Only these subsets are walked: a storm of pod changes stays cheap.
     std::set<std::string> waiting;
-    waiting.swap(waiting_unnominated_);
+    waiting.swap(waiting_on_pods_);
+    if (freed) {
+      waiting.insert(waiting_unnominated_.begin(), waiting_unnominated_.end());
+      waiting_unnominated_.clear();
+    }
     for (const std::string& key : waiting) {
       if (!unschedulable_.erase(key)) continue;
       int attempts = std::max(1, attempts_[key]);
@@ -303,6 +424,7 @@ void Scheduler::RefreshNodesLocked() {
 std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const std::string& key, const json::Value& pod,
                                                                          const RunningPod& me,
                                                                          const std::vector<size_t>& resolvable,
+                                                                         const std::vector<size_t>& refused_by_rules,
                                                                          std::string& why_not) {
   if (pod.GetString({"spec", "preemptionPolicy"}) == "Never") {
     why_not = "preemption: not eligible due to preemptionPolicy=Never.";
@@ -417,6 +539,19 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     }
   }
   if (candidates.empty()) {
+    // Nodes inter-pod rules refused: with no pod preemption could take, upstream finds no
+    // victims there either; with some, Berth cannot yet tell whether removing them would help.
+    for (size_t index : refused_by_rules) {
+      auto keys = keys_on_node_.find(nodes_cache_[index].name);
+      bool any_lower = false;
+      if (keys != keys_on_node_.end()) {
+        for (const std::string& other : keys->second) {
+          const Placement& p = placed_.at(other);
+          any_lower = any_lower || (!p.terminating && !evicting_.count(other) && p.pod.priority < victims_below);
+        }
+      }
+      if (!any_lower) ++no_victims, ++evaluated;
+    }
     std::map<std::string, int> reasons = strict_refusals;
     if (no_victims > 0) reasons["No preemption victims found for incoming pod"] = no_victims;
     if (int unhelpful = static_cast<int>(node_count - evaluated); unhelpful > 0) {
@@ -501,6 +636,9 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   size_t node_count = 0;
   std::optional<PreemptionPlan> plan;
   std::string why_not;
+  std::string prefilter_error;  // the pod's inter-pod terms could not be read
+  bool refused_by_pods = false;  // some node refused only by inter-pod rules: pod changes may help
+  bool wake_waiting_on_pods = false;  // placing this pod may let pods waiting on inter-pod rules in
   uint64_t moves_seen;
   bool waiting_for_victims = false;
   bool nominated = false;
@@ -520,8 +658,35 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     // (added to a scratch copy only for nodes that have nominations).
     NodeUsage scratch;
     std::vector<size_t> resolvable;  // nodes that failed only for room preemption could make
+    std::vector<size_t> refused_by_rules;  // nodes that inter-pod rules refused (see preemption.h)
+    bool nominated_fits = false;
     // A pod without placement constraints needs only the cached numbers on plain nodes.
     bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity"}) == nullptr;
+    // Inter-pod rules: the pod's own terms and spread constraints, and the placed pods' terms.
+    std::optional<InterPodAffinity> affinity;
+    std::optional<TopologySpread> spread;
+    if (ClusterView::HasPodAffinity(*pod) || !with_affinity_.empty() || TopologySpread::HasConstraints(*pod)) {
+      CacheView view(*this);
+      auto a = InterPodAffinity::Compute(*pod, view);
+      auto t = TopologySpread::Compute(*pod, view);
+      if (!a.ok() || !t.ok()) {
+        prefilter_error = std::string(!a.ok() ? a.status().message() : t.status().message());
+      } else {
+        if (a->filters() || a->scores()) affinity = std::move(*a);
+        if (t->filters() || t->scores()) spread = std::move(*t);
+      }
+    }
+    // Their scores are normalized over the feasible nodes, so the choice waits for the scan.
+    bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores());
+    std::vector<Feasible> feasible;
+    // The filters that run after resources, in upstream's order; "" when the node passes.
+    auto inter_pod_reason = [&](const json::Value& node) -> std::string {
+      if (spread && spread->filters()) {
+        if (std::string why = spread->Filter(node); !why.empty()) return why;
+      }
+      if (affinity && affinity->filters()) return affinity->Filter(node);
+      return "";
+    };
     // A pod nominated to a node tries that node first, as upstream does; while the victims it
     // chose there are still leaving it waits for them rather than scanning every node and
     // preempting again (each victim's departure wakes it).
@@ -531,15 +696,17 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         NodeUsage u;
         if (auto it = usage_.find(n.name); it != usage_.end()) u = it->second;
         AddHeldLocked(n.name, key, me.priority, u);
-        if (FitReasons(*pod, req, *n.object, u).empty()) {
+        if (FitReasons(*pod, req, *n.object, u).empty() && inter_pod_reason(*n.object).empty()) {
           chosen = n.name;
+          nominated_fits = true;
         } else {
           waiting_for_victims = VictimsLeavingLocked(n.name, me.priority);
         }
       }
     }
     // Scan from a rotating start so that sampling covers every node over time.
-    for (size_t i = 0; chosen.empty() && !waiting_for_victims && i < node_count && found < want; ++i) {
+    for (size_t i = 0; prefilter_error.empty() && !nominated_fits && !waiting_for_victims && i < node_count && found < want;
+         ++i) {
       size_t index = (next_start_ + i) % node_count;
       const NodeInfo& n = nodes_cache_[index];
       const NodeUsage* u = &kEmpty;
@@ -558,9 +725,17 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       } else {
         why = FitReasons(*pod, req, *n.object, *u);
       }
+      if (why.empty() && (affinity || spread)) {
+        if (std::string inter_pod = inter_pod_reason(*n.object); !inter_pod.empty()) why.push_back(std::move(inter_pod));
+        refused_by_pods = refused_by_pods || !why.empty();
+      }
       if (!why.empty()) {
         for (const std::string& w : why) reasons[w]++;
-        if (std::all_of(why.begin(), why.end(), ResolvableByPreemption)) resolvable.push_back(index);
+        if (std::all_of(why.begin(), why.end(), ResolvableByPreemption)) {
+          resolvable.push_back(index);
+        } else if (why.size() == 1 && ResolvableByRemovingMatchingPods(why[0])) {
+          refused_by_rules.push_back(index);
+        }
         continue;
       }
       ++found;
@@ -574,17 +749,25 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       }
       // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
       size_t tie = std::hash<std::string>{}(key + "/" + n.name);
-      if (s > best || (s == best && tie > best_tie)) {
+      if (deferred_choice) {
+        feasible.push_back({index, s, tie});
+      } else if (s > best || (s == best && tie > best_tie)) {
         best = s;
         best_tie = tie;
         chosen = n.name;
       }
     }
+    if (deferred_choice && !feasible.empty()) {
+      std::vector<const json::Value*> objects;
+      for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());
+      chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr)].index].name;
+    }
     if (!chosen.empty()) {
-      assumed_[key] = {chosen, me, false};
-      PlaceLocked(key, chosen, me);
-    } else if (!waiting_for_victims) {
-      plan = PlanPreemptionLocked(key, *pod, me, resolvable, why_not);
+      PlaceLocked(key, chosen, me, pod);
+      assumed_[key] = placed_.at(key);
+      wake_waiting_on_pods = !waiting_on_pods_.empty();
+    } else if (!waiting_for_victims && prefilter_error.empty()) {
+      plan = PlanPreemptionLocked(key, *pod, me, resolvable, refused_by_rules, why_not);
       if (plan) {
         NominateLocked(key, plan->node, me);
         for (const std::string& other : plan->denominate) DenominateLocked(other);
@@ -614,6 +797,11 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   }
   if (chosen.empty()) {
     std::string message = NoNodesAvailableMessage(node_count, reasons);
+    std::string reason = "Unschedulable";
+    if (!prefilter_error.empty()) {
+      reason = "SchedulerError";  // as upstream names a plugin's error (not a refusal)
+      message = StrCat("running PreFilter plugin: ", prefilter_error);
+    }
     if (plan) {
       // Victims first, as upstream: a nomination without them would hold room for nothing.
       if (absl::Status s = CarryOut(*pod, *plan); !s.ok()) {
@@ -626,7 +814,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       message += " " + why_not;
     }
     json::Value updated = *pod;
-    bool changed = SetScheduledCondition(updated, "Unschedulable", message, clock_.Now());
+    bool changed = SetScheduledCondition(updated, reason, message, clock_.Now());
     if (plan && updated.GetString({"status", "nominatedNodeName"}) != plan->node) {
       updated.Ensure({"status"}).Set("nominatedNodeName", plan->node);
       changed = true;
@@ -645,6 +833,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         // Upstream's queueing hint: a pod refused by every node for other reasons (cordoned,
         // tainted, not selected) waits for node changes, not for pods to leave.
         if (!nominated_.count(key) && room_would_help) waiting_unnominated_.insert(key);
+        // Refused by inter-pod rules somewhere: pods arriving, leaving or relabelled may help.
+        if (refused_by_pods) waiting_on_pods_.insert(key);
       }
       ++attempts_[key];
     }
@@ -663,6 +853,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     return s;
   }
   bound_++;
+  if (wake_waiting_on_pods) RetryAfterPodChange(chosen, false);
   if (events_) {
     events_->Record(*pod, "Normal", "Scheduled", StrCat("Successfully assigned ", key, " to ", chosen));
   }

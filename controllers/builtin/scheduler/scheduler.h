@@ -3,8 +3,11 @@
 // Binds pending pods whose spec.schedulerName is default-scheduler (or empty) to nodes.
 // Filters: node Ready, unschedulable, taints/tolerations, nodeSelector, required node affinity,
 // host ports, then every requested resource against allocatable minus the requests already
-// placed (and the requests of higher-or-equal priority pods nominated to the node).
-// Scores: least allocated + balanced allocation + preferred node affinity.
+// placed (and the requests of higher-or-equal priority pods nominated to the node), then
+// topology spread (DoNotSchedule) and inter-pod affinity/anti-affinity over the placed pods.
+// Scores: least allocated + balanced allocation + preferred node affinity, plus (weight 2 each,
+// normalized over the feasible nodes as upstream) preferred inter-pod terms and ScheduleAnyway
+// spread.
 // Queue: higher spec.priority first (resolved by the apiserver's Priority admission), then older.
 // Decisions are "assumed" in a local cache at once, so many pods bind in parallel without
 // waiting for each binding to come back on the watch. A pod that fits nowhere may preempt
@@ -21,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "controllers/builtin/placement/cluster_view.h"
+#include "controllers/builtin/placement/inter_pod_affinity.h"
 #include "controllers/builtin/placement/placement.h"
 #include "controllers/builtin/scheduler/preemption.h"
 #include "controllers/runtime/controller.h"
@@ -56,6 +61,9 @@ class Scheduler final : public Reconciler {
   void SetDisruptionBudgets(Informer* budgets) { budgets_ = budgets; }
   // Optional: PriorityClasses, for the strict-budget annotation. Before the informers start.
   void SetPriorityClasses(Informer* classes) { classes_ = classes; }
+  // Optional: Namespaces, for the namespaceSelector of pod affinity terms (without it a
+  // namespace has no labels). Before the informers start.
+  void SetNamespaces(Informer* namespaces) { namespaces_ = namespaces; }
   void SetPreemptionOptions(PreemptionOptions options) { preemption_ = options; }
   uint64_t bound() const { return bound_.load(); }
   uint64_t preempted() const { return preempted_.load(); }
@@ -74,7 +82,11 @@ class Scheduler final : public Reconciler {
     std::string node;
     RunningPod pod;
     bool terminating = false;  // being deleted: still uses the node, no longer a victim
+    ObjectPtr object;          // labels and terms, for inter-pod rules
+    std::shared_ptr<const PodAffinityTerms> terms;  // parsed once; null without pod (anti-)affinity
   };
+  // The cache as the inter-pod rules see it (under mu_).
+  class CacheView;
   // A pod that preempted on `node` and waits for the room (status.nominatedNodeName).
   struct Nomination {
     std::string node;
@@ -99,11 +111,16 @@ class Scheduler final : public Reconciler {
   WorkQueue::Rank RankOf(const std::string& key) const;
   // A node changed: every waiting pod is tried again at once.
   void RetryUnschedulable();
-  // A pod on `node` went: pods nominated to it are tried at once; waiting pods not nominated
-  // elsewhere after their back-off (1 s doubling to 10 s, as upstream), so a storm of deletions
-  // does not retry every pending pod on every deletion.
-  void RetryAfterPodFreed(const std::string& node);
-  void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod);
+  // A pod on `node` went (`freed`), arrived or was relabelled: pods nominated to the node are
+  // tried at once if it went; waiting pods not nominated elsewhere that room could help (if it
+  // went) or that inter-pod rules refused come back after their back-off (1 s doubling to 10 s,
+  // as upstream), so a storm of pod changes does not retry every pending pod each time.
+  void RetryAfterPodChange(const std::string& node, bool freed);
+  void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod, ObjectPtr object);
+  // Keeps the placed pod's object (labels, terms) current without moving it.
+  // True when its labels changed (a pod waiting on inter-pod rules may now fit).
+  bool RefreshPlacedLocked(const std::string& key, ObjectPtr object);
+  static std::shared_ptr<const PodAffinityTerms> TermsOf(const json::Value& pod);
   void UnplaceLocked(const std::string& key);
   void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   bool DenominateLocked(const std::string& key);  // true if it was nominated
@@ -119,7 +136,8 @@ class Scheduler final : public Reconciler {
   // Under mu_, after no node fit: the preemption to carry out, or why there is none (the
   // "preemption: ..." suffix of the Unschedulable message).
   std::optional<PreemptionPlan> PlanPreemptionLocked(const std::string& key, const json::Value& pod, const RunningPod& me,
-                                                     const std::vector<size_t>& resolvable, std::string& why_not);
+                                                     const std::vector<size_t>& resolvable,
+                                                     const std::vector<size_t>& refused_by_rules, std::string& why_not);
   absl::Status CarryOut(const json::Value& pod, const PreemptionPlan& plan);
 
   client::ApiClient& api_;
@@ -130,6 +148,7 @@ class Scheduler final : public Reconciler {
   std::map<std::string, Placement> assumed_;   // pod key -> binding not yet seen in the cache
   std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
   std::map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
+  std::set<std::string> with_affinity_;        // keys in placed_ whose pods have inter-pod terms
   std::map<std::string, NodeUsage> usage_;     // node -> requests placed on it
   std::map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
   std::map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
@@ -139,6 +158,7 @@ class Scheduler final : public Reconciler {
   size_t next_start_ = 0;                      // round-robin start of the node scan
   std::set<std::string> unschedulable_;        // pod keys waiting for the cluster to change
   std::set<std::string> waiting_unnominated_;  // the subset of unschedulable_ nominated nowhere
+  std::set<std::string> waiting_on_pods_;      // the subset some inter-pod rule refused
   std::map<std::string, int> attempts_;        // failed attempts per waiting pod (back-off)
   std::set<std::string> evicting_;             // chosen as victims: never chosen twice
   // Counts RetryUnschedulable calls: a pod whose attempt overlapped one is retried at once, since
@@ -149,6 +169,7 @@ class Scheduler final : public Reconciler {
   EventRecorder* events_ = nullptr;
   Informer* budgets_ = nullptr;
   Informer* classes_ = nullptr;
+  Informer* namespaces_ = nullptr;
   PreemptionOptions preemption_;
   Controller controller_;
   std::unique_ptr<Periodic> resync_;  // last: stops first

@@ -232,6 +232,89 @@ TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
   }));
 }
 
+json::Value SchedulableNode(const std::string& name, const std::string& cpu) {
+  return J(R"({"metadata":{"name":")" + name + R"(","labels":{"kubernetes.io/hostname":")" + name + R"("}},"status":{
+      "allocatable":{"cpu":")" + cpu + R"(","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})");
+}
+
+json::Value PodAsking(const std::string& name, const std::string& cpu, const std::string& labels = "{}",
+                      const std::string& extra = "", const std::string& node = "") {
+  return J(R"({"metadata":{"name":")" + name + R"(","labels":)" + labels + R"(},"spec":{)" +
+           (node.empty() ? "" : R"("nodeName":")" + node + R"(",)") + extra +
+           R"("containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":")" + cpu + R"("}}}]}})");
+}
+
+std::string NodeOf(client::ApiClient& api, const std::string& pod) {
+  auto p = api.Get(res::kPods, "default", pod);
+  return p.ok() ? p->GetString({"spec", "nodeName"}) : "";
+}
+
+// Every feasible node found is scored before one is chosen (least allocated wins), wherever the
+// rotating scan starts.
+TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("a-busy", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3500m", "{}", "", "a-busy")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-busy").first == 3500; }));
+  for (int i = 0; i < 4; ++i) {
+    std::string name = "small-" + std::to_string(i);
+    ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking(name, "100m")).ok());
+    ASSERT_TRUE(Eventually([&] {
+      Drain(scheduler.controller());
+      return !NodeOf(*api_, name).empty();
+    }));
+    EXPECT_EQ(NodeOf(*api_, name), "b-empty") << name;
+  }
+}
+
+// Inter-pod rules through the scheduler's own cache: required anti-affinity refuses, with
+// Kubernetes' message; a preferred affinity outweighs a busier node.
+TEST_F(DecisionsTest, SchedulerHonoursInterPodRules) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n2", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("cache", "2", R"({"app":"cache"})", "", "n1")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1").first == 2000; }));
+  std::string near_cache = R"("affinity":{"podAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":100,
+      "podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"cache"}},"topologyKey":"kubernetes.io/hostname"}}]}},)";
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("client", "100m", "{}", near_cache)).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !NodeOf(*api_, "client").empty();
+  }));
+  EXPECT_EQ(NodeOf(*api_, "client"), "n1");
+
+  std::string apart = R"("affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+      {"labelSelector":{"matchLabels":{"app":"solo"}},"topologyKey":"kubernetes.io/hostname"}]}},)";
+  for (const char* name : {"solo-0", "solo-1", "solo-2"}) {
+    ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking(name, "100m", R"({"app":"solo"})", apart)).ok());
+  }
+  std::string message;
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "solo-2");
+    if (!p.ok() || p->Get({"status", "conditions"}) == nullptr) return false;
+    for (const json::Value& c : p->Get({"status", "conditions"})->as_array()) {
+      if (c.GetString({"type"}) == "PodScheduled") message = c.GetString({"message"});
+    }
+    return true;
+  }));
+  std::set<std::string> used = {NodeOf(*api_, "solo-0"), NodeOf(*api_, "solo-1")};
+  EXPECT_EQ(used, (std::set<std::string>{"n1", "n2"}));
+  EXPECT_EQ(NodeOf(*api_, "solo-2"), "");
+  EXPECT_EQ(message, "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. preemption: 0/2 nodes are "
+                     "available: 2 No preemption victims found for incoming pod.");
+}
+
 // Brief S2: with one worker, the queue hands out the higher-priority pod first when a cordoned
 // node opens, so it gets the room and the older, lower-priority pod waits.
 TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
