@@ -16,13 +16,24 @@ namespace berth::controllers::builtin {
 
 struct PodAffinityTerms;  // inter_pod_affinity.h
 
+// The value of label `key` on `object` (metadata.labels), or nullptr.
+const std::string* LabelOf(const json::Value& object, const std::string& key);
+
 class ClusterView {
  public:
   using NodeFn = std::function<void(const json::Value& node)>;
   using PodFn = std::function<void(const json::Value& pod, const json::Value& node)>;
   virtual ~ClusterView() = default;
   virtual void ForEachNode(const NodeFn& fn) const = 0;
-  // Every pod counted on a node (bound, or assumed by the scheduler), with that node.
+  // The nodes that carry label `key`, with its value: a column a view may keep between calls.
+  using LabelledNodeFn = std::function<void(const json::Value& node, const std::string& value)>;
+  virtual void ForEachNodeLabelled(const std::string& key, const LabelledNodeFn& fn) const {
+    ForEachNode([&](const json::Value& node) {
+      if (const std::string* v = LabelOf(node, key)) fn(node, *v);
+    });
+  }
+  // Every pod counted on a node (bound, or assumed by the scheduler), with that node: the same
+  // object ForEachNode passes (callers may key on its address).
   virtual void ForEachPod(const PodFn& fn) const = 0;
   // The subset of ForEachPod whose pods have pod affinity or anti-affinity terms, with those
   // terms parsed if the view keeps them (null: the caller parses). An index keeps this cheap
@@ -33,6 +44,20 @@ class ClusterView {
       if (HasPodAffinity(pod)) fn(pod, node, nullptr);
     });
   }
+  // Every placed pod that may match `selector` in namespace `ns` (null: any namespace): a
+  // superset the caller still checks. A label index makes it cheaper than ForEachPod.
+  virtual void ForEachPodMaybeMatching(const std::string* ns, const selector::LabelSelector& /*selector*/,
+                                       const PodFn& fn) const {
+    ForEachPod([&](const json::Value& pod, const json::Value& node) {
+      if (ns == nullptr || pod.GetString({"metadata", "namespace"}) == *ns) fn(pod, node);
+    });
+  }
+  // The placed pods' parsed term lists, each distinct list once: `wants(terms)` says whether to
+  // visit it, then `fn` gets each node hosting pods with that list and how many. False when the
+  // view keeps no such grouping (the caller walks ForEachPodWithAffinity instead).
+  using TermsFn = std::function<bool(const PodAffinityTerms& terms)>;
+  using NodeCountFn = std::function<void(const json::Value& node, int64_t pods)>;
+  virtual bool ForEachTermGroup(const TermsFn& /*wants*/, const NodeCountFn& /*fn*/) const { return false; }
   // metadata.labels of a namespace; null when it is unknown or has none.
   virtual const json::Value* NamespaceLabels(const std::string& ns) const = 0;
 
@@ -47,8 +72,5 @@ absl::StatusOr<std::optional<selector::LabelSelector>> PodSelectorOf(const json:
                                                                      const json::Value& owner,
                                                                      const json::Value* match_label_keys = nullptr,
                                                                      const json::Value* mismatch_label_keys = nullptr);
-
-// The value of label `key` on `object` (metadata.labels), or nullptr.
-const std::string* LabelOf(const json::Value& object, const std::string& key);
 
 }  // namespace berth::controllers::builtin

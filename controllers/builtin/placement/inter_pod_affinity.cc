@@ -110,42 +110,81 @@ absl::StatusOr<InterPodAffinity> InterPodAffinity::Compute(const json::Value& po
   auto bump = [](PairCounts& counts, const std::string& key, const json::Value& node, int64_t by) {
     if (const std::string* value = LabelOf(node, key)) counts[key][*value] += by;
   };
-  // What the placed pods' terms say of the incoming pod.
-  cluster.ForEachPodWithAffinity([&](const json::Value& other, const json::Value& node, const PodAffinityTerms* cached) {
-    absl::StatusOr<PodAffinityTerms> parsed;
-    if (cached == nullptr) {
-      parsed = PodAffinityTerms::Of(other);
-      if (!parsed.ok()) return;  // a placed pod's bad terms cannot block everyone else
-      cached = &*parsed;
+  // What the placed pods' terms say of the incoming pod. Views that share one parsed list among
+  // pods with the same terms (a ReplicaSet's) get each list matched once per attempt.
+  struct Effect {
+    PairCounts* counts;
+    const std::string* key;
+    int64_t by;
+  };
+  absl::flat_hash_map<const PodAffinityTerms*, std::vector<Effect>> effects_of;
+  auto effects = [&](const PodAffinityTerms& terms) {
+    std::vector<Effect> out;
+    for (const AffinityTerm& t : terms.required_anti_affinity) {
+      if (t.Matches(pod, cluster)) out.push_back({&state.existing_anti_, &t.topology_key, 1});
     }
-    for (const AffinityTerm& t : cached->required_anti_affinity) {
-      if (t.Matches(pod, cluster)) bump(state.existing_anti_, t.topology_key, node, 1);
+    for (const AffinityTerm& t : terms.required_affinity) {
+      if (t.Matches(pod, cluster)) out.push_back({&state.score_, &t.topology_key, kHardPodAffinityWeight});
     }
-    for (const AffinityTerm& t : cached->required_affinity) {
-      if (t.Matches(pod, cluster)) bump(state.score_, t.topology_key, node, kHardPodAffinityWeight);
+    for (const AffinityTerm& t : terms.preferred_affinity) {
+      if (t.Matches(pod, cluster)) out.push_back({&state.score_, &t.topology_key, t.weight});
     }
-    for (const AffinityTerm& t : cached->preferred_affinity) {
-      if (t.Matches(pod, cluster)) bump(state.score_, t.topology_key, node, t.weight);
+    for (const AffinityTerm& t : terms.preferred_anti_affinity) {
+      if (t.Matches(pod, cluster)) out.push_back({&state.score_, &t.topology_key, -t.weight});
     }
-    for (const AffinityTerm& t : cached->preferred_anti_affinity) {
-      if (t.Matches(pod, cluster)) bump(state.score_, t.topology_key, node, -t.weight);
-    }
-  });
-  // What the incoming pod's terms say of the placed pods.
-  if (!me.empty()) {
-    cluster.ForEachPod([&](const json::Value& other, const json::Value& node) {
-      if (MatchesAll(me.required_affinity, other, cluster)) {
-        for (const AffinityTerm& t : me.required_affinity) bump(state.affinity_, t.topology_key, node, 1);
+    return out;
+  };
+  std::vector<Effect> group_effects;
+  bool grouped = cluster.ForEachTermGroup(
+      [&](const PodAffinityTerms& terms) {
+        group_effects = effects(terms);
+        return !group_effects.empty();
+      },
+      [&](const json::Value& node, int64_t pods) {
+        for (const Effect& e : group_effects) bump(*e.counts, *e.key, node, e.by * pods);
+      });
+  if (!grouped) {
+    cluster.ForEachPodWithAffinity([&](const json::Value& other, const json::Value& node, const PodAffinityTerms* cached) {
+      if (cached == nullptr) {
+        auto parsed = PodAffinityTerms::Of(other);
+        if (!parsed.ok()) return;  // a placed pod's bad terms cannot block everyone else
+        for (const Effect& e : effects(*parsed)) bump(*e.counts, *e.key, node, e.by);
+        return;
       }
-      for (const AffinityTerm& t : me.required_anti_affinity) {
-        if (t.Matches(other, cluster)) bump(state.anti_, t.topology_key, node, 1);
-      }
-      for (const AffinityTerm& t : me.preferred_affinity) {
-        if (t.Matches(other, cluster)) bump(state.score_, t.topology_key, node, t.weight);
-      }
-      for (const AffinityTerm& t : me.preferred_anti_affinity) {
-        if (t.Matches(other, cluster)) bump(state.score_, t.topology_key, node, -t.weight);
-      }
+      auto it = effects_of.find(cached);
+      if (it == effects_of.end()) it = effects_of.emplace(cached, effects(*cached)).first;
+      for (const Effect& e : it->second) bump(*e.counts, *e.key, node, e.by);
+    });
+  }
+  // What the incoming pod's terms say of the placed pods: each term reads only the pods its
+  // selector may match, in its namespaces.
+  auto for_each_candidate = [&](const AffinityTerm& t, const ClusterView::PodFn& fn) {
+    if (!t.selector) return;
+    if (t.namespace_selector) {
+      cluster.ForEachPodMaybeMatching(nullptr, *t.selector, fn);
+    } else {
+      for (const std::string& ns : t.namespaces) cluster.ForEachPodMaybeMatching(&ns, *t.selector, fn);
+    }
+  };
+  if (!me.required_affinity.empty()) {
+    for_each_candidate(me.required_affinity.front(), [&](const json::Value& other, const json::Value& node) {
+      if (!MatchesAll(me.required_affinity, other, cluster)) return;
+      for (const AffinityTerm& t : me.required_affinity) bump(state.affinity_, t.topology_key, node, 1);
+    });
+  }
+  for (const AffinityTerm& t : me.required_anti_affinity) {
+    for_each_candidate(t, [&](const json::Value& other, const json::Value& node) {
+      if (t.Matches(other, cluster)) bump(state.anti_, t.topology_key, node, 1);
+    });
+  }
+  for (const AffinityTerm& t : me.preferred_affinity) {
+    for_each_candidate(t, [&](const json::Value& other, const json::Value& node) {
+      if (t.Matches(other, cluster)) bump(state.score_, t.topology_key, node, t.weight);
+    });
+  }
+  for (const AffinityTerm& t : me.preferred_anti_affinity) {
+    for_each_candidate(t, [&](const json::Value& other, const json::Value& node) {
+      if (t.Matches(other, cluster)) bump(state.score_, t.topology_key, node, -t.weight);
     });
   }
   state.self_matches_affinity_ = MatchesAll(me.required_affinity, pod, cluster);

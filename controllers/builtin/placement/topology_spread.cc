@@ -52,32 +52,48 @@ absl::StatusOr<TopologySpread> TopologySpread::Compute(const json::Value& pod, c
 void TopologySpread::Count(const json::Value& pod, const ClusterView& cluster, std::vector<Constraint>& list) {
   if (list.empty()) return;
   // Which nodes each constraint counts: those with every key of the list that pass its policies.
-  std::vector<absl::flat_hash_set<std::string>> eligible(list.size());
-  cluster.ForEachNode([&](const json::Value& node) {
+  // Usually the policies exclude nothing (no node selector or affinity to honour, taints
+  // ignored): then having the keys is enough, and no per-node set is built.
+  bool keys_only = true;
+  bool has_node_constraints = pod.Get({"spec", "nodeSelector"}) != nullptr || pod.Get({"spec", "affinity", "nodeAffinity"}) != nullptr;
+  for (const Constraint& c : list) keys_only = keys_only && !(c.honor_node_affinity && has_node_constraints) && !c.honor_node_taints;
+  auto has_keys = [&](const json::Value& node) {
     for (const Constraint& c : list) {
-      if (LabelOf(node, c.topology_key) == nullptr) return;
+      if (LabelOf(node, c.topology_key) == nullptr) return false;
     }
-    std::string name = node.GetString({"metadata", "name"});
-    for (size_t i = 0; i < list.size(); ++i) {
-      Constraint& c = list[i];
-      if (c.honor_node_affinity && !MatchesNodeSelectorAndAffinity(pod, node)) continue;
-      if (c.honor_node_taints && !UntoleratedTaint(pod, node).empty()) continue;
-      eligible[i].insert(name);
-      c.counts.try_emplace(*LabelOf(node, c.topology_key), 0);  // a domain with no pods yet
-    }
-  });
+    return true;
+  };
+  std::vector<absl::flat_hash_set<const json::Value*>> eligible(list.size());
+  if (keys_only) {
+    // Every domain of the first key, on nodes that have the others too.
+    cluster.ForEachNodeLabelled(list.front().topology_key, [&](const json::Value& node, const std::string& value) {
+      if (list.size() > 1 && !has_keys(node)) return;
+      for (Constraint& c : list) c.counts.try_emplace(c.topology_key == list.front().topology_key ? value : *LabelOf(node, c.topology_key), 0);
+    });
+  } else {
+    cluster.ForEachNode([&](const json::Value& node) {
+      if (!has_keys(node)) return;
+      for (size_t i = 0; i < list.size(); ++i) {
+        Constraint& c = list[i];
+        if (c.honor_node_affinity && !MatchesNodeSelectorAndAffinity(pod, node)) continue;
+        if (c.honor_node_taints && !UntoleratedTaint(pod, node).empty()) continue;
+        eligible[i].insert(&node);
+        c.counts.try_emplace(*LabelOf(node, c.topology_key), 0);  // a domain with no pods yet
+      }
+    });
+  }
+  // Then the pods each selector may match in the pod's namespace, on those nodes.
   std::string ns = pod.GetString({"metadata", "namespace"});
-  cluster.ForEachPod([&](const json::Value& other, const json::Value& node) {
-    if (other.GetString({"metadata", "namespace"}) != ns || other.Get({"metadata", "deletionTimestamp"}) != nullptr) return;
-    std::string name;
-    for (size_t i = 0; i < list.size(); ++i) {
-      Constraint& c = list[i];
-      if (!c.selector || !c.selector->Matches(LabelsOf(other))) continue;
-      if (name.empty()) name = node.GetString({"metadata", "name"});
-      if (!eligible[i].count(name)) continue;
+  for (size_t i = 0; i < list.size(); ++i) {
+    Constraint& c = list[i];
+    if (!c.selector) continue;
+    cluster.ForEachPodMaybeMatching(&ns, *c.selector, [&](const json::Value& other, const json::Value& node) {
+      if (other.Get({"metadata", "deletionTimestamp"}) != nullptr) return;
+      if (keys_only ? !has_keys(node) : !eligible[i].count(&node)) return;
+      if (other.GetString({"metadata", "namespace"}) != ns || !c.selector->Matches(LabelsOf(other))) return;
       c.counts[*LabelOf(node, c.topology_key)]++;
-    }
-  });
+    });
+  }
   for (Constraint& c : list) {
     c.min_count = 0;
     bool first = true;

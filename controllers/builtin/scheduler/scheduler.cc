@@ -90,19 +90,35 @@ class Scheduler::CacheView final : public ClusterView {
     for (const NodeInfo& n : s_.nodes_cache_) fn(*n.object);
   }
   void ForEachPod(const PodFn& fn) const override {
-    for (const auto& [node, keys] : s_.keys_on_node_) {
-      const json::Value* n = NodeObject(node);
-      if (n == nullptr) continue;  // a node already gone: nothing can be placed there
-      for (const std::string& key : keys) {
-        if (const Placement& p = s_.placed_.at(key); p.object) fn(*p.object, *n);
-      }
-    }
+    s_.pod_index_.ForEach([&](const PlacedPodIndex::Entry& e) { Visit(e, fn); });
   }
   void ForEachPodWithAffinity(const AffinityPodFn& fn) const override {
-    for (const std::string& key : s_.with_affinity_) {
-      const Placement& p = s_.placed_.at(key);
-      if (const json::Value* n = NodeObject(p.node); n && p.object) fn(*p.object, *n, p.terms.get());
+    const std::string* last = nullptr;
+    const json::Value* node = nullptr;
+    s_.pod_index_.ForEachWithAffinity([&](const std::string& name, const PlacedPodIndex::Entry& e) {
+      if (last != &name) last = &name, node = NodeObject(name);  // grouped by node: one lookup each
+      if (node) fn(*e.object, *node, e.terms.get());
+    });
+  }
+  bool ForEachTermGroup(const TermsFn& wants, const NodeCountFn& fn) const override {
+    s_.pod_index_.ForEachTermGroup(wants, [&](const std::string& name, int64_t pods) {
+      if (const json::Value* node = NodeObject(name)) fn(*node, pods);
+    });
+    return true;
+  }
+  void ForEachNodeLabelled(const std::string& key, const LabelledNodeFn& fn) const override {
+    auto column = s_.label_columns_.find(key);
+    if (column == s_.label_columns_.end()) {
+      std::vector<std::pair<const json::Value*, const std::string*>> built;
+      for (const NodeInfo& n : s_.nodes_cache_) {
+        if (const std::string* v = LabelOf(*n.object, key)) built.emplace_back(n.object.get(), v);
+      }
+      column = s_.label_columns_.emplace(key, std::move(built)).first;
     }
+    for (const auto& [node, value] : column->second) fn(*node, *value);
+  }
+  void ForEachPodMaybeMatching(const std::string* ns, const selector::LabelSelector& selector, const PodFn& fn) const override {
+    s_.pod_index_.ForEachMaybeMatching(ns, selector, [&](const PlacedPodIndex::Entry& e) { Visit(e, fn); });
   }
   const json::Value* NamespaceLabels(const std::string& ns) const override {
     if (s_.namespaces_ == nullptr) return nullptr;
@@ -112,9 +128,13 @@ class Scheduler::CacheView final : public ClusterView {
   }
 
  private:
+  // The same node object ForEachNode gives, as ClusterView promises; none for a node gone.
   const json::Value* NodeObject(const std::string& name) const {
     auto idx = s_.node_index_.find(name);
     return idx == s_.node_index_.end() ? nullptr : s_.nodes_cache_[idx->second].object.get();
+  }
+  void Visit(const PlacedPodIndex::Entry& e, const PodFn& fn) const {
+    if (const json::Value* node = NodeObject(e.node)) fn(*e.object, *node);
   }
   const Scheduler& s_;
   mutable std::map<std::string, ObjectPtr> held_;  // keeps returned labels alive
@@ -176,40 +196,11 @@ RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& po
   return r;
 }
 
-std::shared_ptr<const PodAffinityTerms> Scheduler::TermsOf(const json::Value& pod) {
-  if (!ClusterView::HasPodAffinity(pod)) return nullptr;
-  auto terms = PodAffinityTerms::Of(pod);
-  if (!terms.ok() || terms->empty()) return nullptr;  // the apiserver refuses malformed selectors
-  return std::make_shared<const PodAffinityTerms>(std::move(*terms));
-}
-
-void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod, ObjectPtr object) {
+void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
   UnplaceLocked(key);
   usage_[node].Add(pod.requests);
-  std::shared_ptr<const PodAffinityTerms> terms = object ? TermsOf(*object) : nullptr;
-  if (terms) with_affinity_.insert(key);
-  placed_[key] = {node, pod, false, std::move(object), std::move(terms)};
+  placed_[key] = {node, pod, false};
   keys_on_node_[node].insert(key);
-}
-
-bool Scheduler::RefreshPlacedLocked(const std::string& key, ObjectPtr object) {
-  Placement& p = placed_.at(key);
-  // A pod's spec is immutable; its labels are not, and matchLabelKeys reads them.
-  auto labels = [](const ObjectPtr& o) {
-    const json::Value* l = o ? o->Get({"metadata", "labels"}) : nullptr;
-    return l ? *l : json::Value();
-  };
-  bool relabelled = !p.object || !(labels(p.object) == labels(object));
-  if (relabelled) {
-    p.terms = TermsOf(*object);
-    if (p.terms) {
-      with_affinity_.insert(key);
-    } else {
-      with_affinity_.erase(key);
-    }
-  }
-  p.object = std::move(object);
-  return relabelled;
 }
 
 void Scheduler::UnplaceLocked(const std::string& key) {
@@ -221,7 +212,7 @@ void Scheduler::UnplaceLocked(const std::string& key) {
     k->second.erase(key);
     if (k->second.empty()) keys_on_node_.erase(k);
   }
-  with_affinity_.erase(key);
+  pod_index_.Remove(key);
   placed_.erase(it);
 }
 
@@ -255,13 +246,9 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
       assumed_.erase(key);    // the binding is in the cache now
       DenominateLocked(key);  // bound: the room it waited for is used
       auto it = placed_.find(key);
-      if (it == placed_.end() || it->second.node != node) {
-        PlaceLocked(key, node, RunningPodOf(key, *p), p);
-        placed = true;
-      } else {
-        placed = RefreshPlacedLocked(key, p);
-      }
+      if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RunningPodOf(key, *p));
       placed_[key].terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
+      placed = pod_index_.Put(key, node, p);
     } else if (!assumed_.count(key)) {
       freed = placed_.count(key) > 0;
       UnplaceLocked(key);
@@ -290,27 +277,27 @@ size_t Scheduler::ResyncUsage() {
   std::map<std::string, Placement> placed;
   std::map<std::string, NodeUsage> usage;
   std::map<std::string, std::set<std::string>> keys_on_node;
-  std::set<std::string> with_affinity;
-  auto place = [&](const std::string& key, const Placement& placement) {
+  std::set<std::string> kept;
+  auto place = [&](const std::string& key, const Placement& placement, const ObjectPtr& object) {
     usage[placement.node].Add(placement.pod.requests);
     keys_on_node[placement.node].insert(key);
-    if (placement.terms) with_affinity.insert(key);
     placed[key] = placement;
+    if (object) {
+      pod_index_.Put(key, placement.node, object);
+      kept.insert(key);
+    }
   };
   for (const ObjectPtr& p : pods_.List()) {
     std::string node = p->GetString({"spec", "nodeName"});
     std::string phase = p->GetString({"status", "phase"});
     if (node.empty() || phase == "Succeeded" || phase == "Failed") continue;
     std::string key = Informer::KeyOf(*p);
-    // Terms parsed before are kept while the object is the same.
-    auto known = placed_.find(key);
-    std::shared_ptr<const PodAffinityTerms> terms =
-        known != placed_.end() && known->second.object == p ? known->second.terms : TermsOf(*p);
-    place(key, {node, RunningPodOf(key, *p), p->Get({"metadata", "deletionTimestamp"}) != nullptr, p, std::move(terms)});
+    place(key, {node, RunningPodOf(key, *p), p->Get({"metadata", "deletionTimestamp"}) != nullptr}, p);
   }
   for (const auto& [key, a] : assumed_) {
-    if (!placed.count(key)) place(key, a);
+    if (!placed.count(key)) place(key, a, pods_.Get(key));
   }
+  pod_index_.RemoveAllBut(kept);
   size_t corrected = 0;
   std::set<std::string> nodes;
   for (const auto& [n, u] : usage_) nodes.insert(n);
@@ -323,7 +310,6 @@ size_t Scheduler::ResyncUsage() {
   placed_ = std::move(placed);
   usage_ = std::move(usage);
   keys_on_node_ = std::move(keys_on_node);
-  with_affinity_ = std::move(with_affinity);
   return corrected;
 }
 
@@ -403,6 +389,7 @@ bool Scheduler::VictimsLeavingLocked(const std::string& node, int64_t priority) 
 
 void Scheduler::RefreshNodesLocked() {
   if (!nodes_dirty_) return;
+  label_columns_.clear();
   nodes_cache_.clear();
   node_index_.clear();
   for (const ObjectPtr& n : nodes_.List()) {
@@ -661,11 +648,12 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     std::vector<size_t> refused_by_rules;  // nodes that inter-pod rules refused (see preemption.h)
     bool nominated_fits = false;
     // A pod without placement constraints needs only the cached numbers on plain nodes.
-    bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity"}) == nullptr;
+    // (Inter-pod rules run after the node filters, on their own.)
+    bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity", "nodeAffinity"}) == nullptr;
     // Inter-pod rules: the pod's own terms and spread constraints, and the placed pods' terms.
     std::optional<InterPodAffinity> affinity;
     std::optional<TopologySpread> spread;
-    if (ClusterView::HasPodAffinity(*pod) || !with_affinity_.empty() || TopologySpread::HasConstraints(*pod)) {
+    if (ClusterView::HasPodAffinity(*pod) || pod_index_.any_affinity() || TopologySpread::HasConstraints(*pod)) {
       CacheView view(*this);
       auto a = InterPodAffinity::Compute(*pod, view);
       auto t = TopologySpread::Compute(*pod, view);
@@ -763,7 +751,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr)].index].name;
     }
     if (!chosen.empty()) {
-      PlaceLocked(key, chosen, me, pod);
+      PlaceLocked(key, chosen, me);
+      pod_index_.Put(key, chosen, pod);
       assumed_[key] = placed_.at(key);
       wake_waiting_on_pods = !waiting_on_pods_.empty();
     } else if (!waiting_for_victims && prefilter_error.empty()) {

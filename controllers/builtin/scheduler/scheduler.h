@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "controllers/builtin/placement/cluster_view.h"
-#include "controllers/builtin/placement/inter_pod_affinity.h"
 #include "controllers/builtin/placement/placement.h"
+#include "controllers/builtin/scheduler/placed_pod_index.h"
 #include "controllers/builtin/scheduler/preemption.h"
 #include "controllers/runtime/controller.h"
 #include "controllers/runtime/event_recorder.h"
@@ -82,8 +82,6 @@ class Scheduler final : public Reconciler {
     std::string node;
     RunningPod pod;
     bool terminating = false;  // being deleted: still uses the node, no longer a victim
-    ObjectPtr object;          // labels and terms, for inter-pod rules
-    std::shared_ptr<const PodAffinityTerms> terms;  // parsed once; null without pod (anti-)affinity
   };
   // The cache as the inter-pod rules see it (under mu_).
   class CacheView;
@@ -116,11 +114,8 @@ class Scheduler final : public Reconciler {
   // went) or that inter-pod rules refused come back after their back-off (1 s doubling to 10 s,
   // as upstream), so a storm of pod changes does not retry every pending pod each time.
   void RetryAfterPodChange(const std::string& node, bool freed);
-  void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod, ObjectPtr object);
-  // Keeps the placed pod's object (labels, terms) current without moving it.
-  // True when its labels changed (a pod waiting on inter-pod rules may now fit).
-  bool RefreshPlacedLocked(const std::string& key, ObjectPtr object);
-  static std::shared_ptr<const PodAffinityTerms> TermsOf(const json::Value& pod);
+  // Counts the pod's requests on `node`; its object goes into pod_index_ separately.
+  void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   void UnplaceLocked(const std::string& key);
   void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   bool DenominateLocked(const std::string& key);  // true if it was nominated
@@ -148,12 +143,14 @@ class Scheduler final : public Reconciler {
   std::map<std::string, Placement> assumed_;   // pod key -> binding not yet seen in the cache
   std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
   std::map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
-  std::set<std::string> with_affinity_;        // keys in placed_ whose pods have inter-pod terms
+  PlacedPodIndex pod_index_;                   // the objects behind placed_, for inter-pod rules
   std::map<std::string, NodeUsage> usage_;     // node -> requests placed on it
   std::map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
   std::map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
   std::map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
+  // label key -> (node, value) over nodes_cache_, built when a spread constraint first asks.
+  mutable std::map<std::string, std::vector<std::pair<const json::Value*, const std::string*>>> label_columns_;
   bool nodes_dirty_ = true;
   size_t next_start_ = 0;                      // round-robin start of the node scan
   std::set<std::string> unschedulable_;        // pod keys waiting for the cluster to change
