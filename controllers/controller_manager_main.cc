@@ -127,9 +127,10 @@ int main(int argc, char** argv) {
   controllers::Informer budgets(*api, client::resources::kPodDisruptionBudgets);
   controllers::Informer priority_classes(*api, client::resources::kPriorityClasses);
   controllers::Informer quotas(*api, client::resources::kResourceQuotas);
+  controllers::Informer queues(*api, client::resources::kQueues);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
                                                    &node_leases, &jobs, &daemonsets, &cronjobs, &budgets, &priority_classes,
-                                                   &quotas};
+                                                   &quotas, &queues};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
     scheduler->SetDisruptionBudgets(&budgets);
     scheduler->SetPriorityClasses(&priority_classes);
     scheduler->SetNamespaces(&namespaces);
+    scheduler->SetQueues(&queues);
     running.push_back(&scheduler->controller());
   }
   controllers::EventRecorder cm_events(*api, "berth-controller-manager");

@@ -16,6 +16,7 @@ PCS = "/apis/scheduling.k8s.io/v1/priorityclasses"
 NODES = "/api/v1/nodes"
 PDBS = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
 RS = "/apis/apps/v1/namespaces/default/replicasets"
+QUEUES = "/apis/scheduling.berth.dev/v1alpha1/queues"
 NO_VICTIMS = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
 
 
@@ -528,6 +529,123 @@ class SharingTest(unittest.TestCase):
         warnings = " ".join(r.header_all("Warning"))
         self.assertNotIn("affinity", warnings)
         self.assertNotIn("spread", warnings)
+
+
+    # Weighted fair share between tenants (Queue, DRF): scenarios S8, S9 and S11 of the brief.
+
+    def add_namespace(self, name, labels=None):
+        r = self.c.post("/api/v1/namespaces", {"metadata": {"name": name, "labels": labels or {}}})
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(self.c.delete, f"/api/v1/namespaces/{name}")
+
+    def add_queue(self, name, **spec):
+        r = self.c.post(QUEUES, {"apiVersion": "scheduling.berth.dev/v1alpha1", "kind": "Queue",
+                                 "metadata": {"name": name}, "spec": spec})
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(self.c.delete, f"{QUEUES}/{name}")
+
+    def add_ns_pod(self, ns, name, cpu, memory=None):
+        requests = {"cpu": cpu}
+        if memory:
+            requests["memory"] = memory
+        p = with_requests(pod(name), requests)
+        r = self.c.post(f"/api/v1/namespaces/{ns}/pods", p)
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(self.c.delete, f"/api/v1/namespaces/{ns}/pods/{name}", {"gracePeriodSeconds": 0})
+
+    def bound_in(self, ns, prefix):
+        items = self.c.get(f"/api/v1/namespaces/{ns}/pods").json()["items"]
+        return sum(1 for p in items if p["metadata"]["name"].startswith(prefix) and p["spec"].get("nodeName"))
+
+    def run_cordoned(self, node_name, cpu, memory, create):
+        """Creates the pods while the only node is cordoned, then opens it: every pod is in the
+        queue at once, so the order is the scheduler's alone."""
+        self.add_node(node_name, cpu=cpu, memory=memory)
+        self.assertEqual(self.c.patch(f"{NODES}/{node_name}", {"spec": {"unschedulable": True}}).status, 200)
+        create()
+        self.assertEqual(self.c.patch(f"{NODES}/{node_name}", {"spec": {"unschedulable": False}}).status, 200)
+
+    def test_s8_namespaces_share_by_dominant_resource_without_configuration(self):
+        self.add_namespace("drf-a")
+        self.add_namespace("drf-b")
+
+        def create():
+            # All of A first: by age alone A would take 4 and B 1.
+            for i in range(10):
+                self.add_ns_pod("drf-a", f"a-{i}", "1", "4Gi")
+            for i in range(10):
+                self.add_ns_pod("drf-b", f"b-{i}", "3", "1Gi")
+            for name in ("a-9", "b-9"):
+                ns = "drf-" + name[0]
+                wait_for(lambda: self.c.get(f"/api/v1/namespaces/{ns}/pods/{name}").json().get("status", {}).get("conditions"),
+                         timeout=20, what=f"{name} to be seen by the scheduler")
+        self.run_cordoned("s8-node", "9", "18Gi", create)
+        wait_for(lambda: (self.bound_in("drf-a", "a-"), self.bound_in("drf-b", "b-")) == (3, 2), timeout=30,
+                 what="A 3 bound, B 2")
+
+    def test_s9_queue_weights_divide_the_node(self):
+        self.add_namespace("wq-a", {"wq": "a"})
+        self.add_namespace("wq-b", {"wq": "b"})
+        self.add_queue("wq-a", weight=1, namespaceSelector={"matchLabels": {"wq": "a"}})
+        self.add_queue("wq-b", weight=2, namespaceSelector={"matchLabels": {"wq": "b"}})
+
+        def create():
+            # All of A first: by age alone A would take 10 and B 2.
+            for i in range(10):
+                self.add_ns_pod("wq-a", f"a-{i}", "1")
+            for i in range(10):
+                self.add_ns_pod("wq-b", f"b-{i}", "1")
+            wait_for(lambda: self.c.get("/api/v1/namespaces/wq-b/pods/b-9").json().get("status", {}).get("conditions"),
+                     timeout=20, what="the last pod to be seen by the scheduler")
+        self.run_cordoned("s9-node", "12", "64Gi", create)
+        wait_for(lambda: (self.bound_in("wq-a", "a-"), self.bound_in("wq-b", "b-")) == (4, 8), timeout=30,
+                 what="A 4 bound, B 8")
+        # The scheduler reports each queue's allocation and share in its status.
+        wait_for(lambda: self.c.get(f"{QUEUES}/wq-b").json().get("status", {}).get("allocated", {}).get("cpu") == "8",
+                 timeout=20, what="wq-b's status")
+        status = self.c.get(f"{QUEUES}/wq-b").json()["status"]
+        self.assertEqual(status["weightedDominantShare"], "0.333")
+        self.assertEqual(status["pendingPods"], 2)
+
+    def test_s11_queue_max_is_a_hard_cap(self):
+        self.add_namespace("mq", {"mq": "a"})
+        self.add_queue("mq-a", max={"cpu": "3"}, namespaceSelector={"matchLabels": {"mq": "a"}})
+        self.add_node("s11-node", cpu="8")
+        for i in range(3):
+            self.add_ns_pod("mq", f"m-{i}", "1")
+        wait_for(lambda: self.bound_in("mq", "m-") == 3, timeout=20, what="three pods under the cap")
+        self.add_ns_pod("mq", "m-3", "1")
+
+        def message():
+            for c in self.c.get("/api/v1/namespaces/mq/pods/m-3").json().get("status", {}).get("conditions", []):
+                if c["type"] == "PodScheduled":
+                    return c["message"]
+        wait_for(lambda: message() == "queue root.mq-a at max: cpu 3/3.", timeout=20, what="the cap message")
+        self.assertEqual(self.bound_in("mq", "m-"), 3)
+        # Raising the cap lets it in.
+        self.assertEqual(self.c.patch(f"{QUEUES}/mq-a", {"spec": {"max": {"cpu": "4"}}}).status, 200)
+        wait_for(lambda: self.bound_in("mq", "m-") == 4, timeout=20, what="the fourth pod after the cap was raised")
+
+    def test_queue_hierarchy_is_validated(self):
+        self.add_queue("qv-top")
+        bad = self.c.post(QUEUES, {"metadata": {"name": "qv-bad"}, "spec": {"guaranteed": {"cpu": "4"}, "max": {"cpu": "2"}}})
+        self.assertEqual(bad.status, 422, bad.body)
+        self.assertEqual(bad.json()["details"]["causes"][0]["field"], "spec.guaranteed[cpu]")
+        self.add_queue("qv-child", parent="qv-top")
+        loop = self.c.patch(f"{QUEUES}/qv-top", {"spec": {"parent": "qv-child"}})
+        self.assertEqual(loop.status, 422, loop.body)
+        self.assertIn("would form a cycle", loop.json()["message"])
+        self.assertEqual(self.c.get(f"{QUEUES}/qv-top").json()["spec"].get("parent", ""), "")
+        self.add_queue("qv-3", parent="qv-child")
+        self.add_queue("qv-4", parent="qv-3")
+        deep = self.c.post(QUEUES, {"metadata": {"name": "qv-5"}, "spec": {"parent": "qv-4"}})
+        self.assertEqual(deep.status, 422, deep.body)
+        self.assertEqual(deep.json()["details"]["causes"][0]["field"], "spec.parent")
+        self.assertIn("at most 4 deep", deep.json()["message"])
+        # kubectl sees the kind.
+        listed = self.k.run("get", "queues.scheduling.berth.dev").stdout
+        self.assertIn("qv-top", listed)
+        self.assertIn("WEIGHT", listed)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,10 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
 
   c.Add(T("coordination.k8s.io", "Lease", "leases", true, {}, nullptr));
   c.Add(T("scheduling.k8s.io", "PriorityClass", "priorityclasses", false, {"pc"}, PriorityClassStrategy()));
+  ResourceType queue = T("scheduling.berth.dev", "Queue", "queues", false, {}, QueueStrategy());
+  queue.version = "v1alpha1";
+  queue.has_status = true;
+  c.Add(queue);
   ResourceType pdb = T("policy", "PodDisruptionBudget", "poddisruptionbudgets", true, {"pdb"}, PodDisruptionBudgetStrategy());
   pdb.has_status = true;
   c.Add(pdb);

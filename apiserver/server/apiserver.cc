@@ -6,6 +6,7 @@
 #include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/admission/resource_quota.h"
+#include "apiserver/registry/admission/queue_hierarchy.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/registry.h"
 #include "core/json/codec.h"
@@ -160,6 +161,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->registry->AddAdmissionPlugin(registry::LimitRangerAdmission());
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
+  p->registry->AddAdmissionPlugin(registry::QueueHierarchyAdmission());
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     BERTH_RETURN_IF_ERROR(p->registry->EnsureNamespace(ns));
   }

@@ -1,5 +1,7 @@
 #include "controllers/runtime/workqueue.h"
 
+#include <limits>
+
 #include "controllers/runtime/reconciler.h"
 
 #include <algorithm>
@@ -100,7 +102,19 @@ std::optional<std::string> WorkQueue::PopLocked() {
   std::string key;
   if (ranking_) {
     if (ranked_.empty()) return std::nullopt;
-    auto node = ranked_.extract(ranked_.begin());
+    auto best = ranked_.begin();
+    if (head_order_) {
+      // Among the groups (rank[1]) at the best rank[0], the head head_order_ puts first: one
+      // lower_bound per group, so a pop costs O(groups log n).
+      const int64_t level = std::get<0>(*best)[0];
+      for (auto it = best; it != ranked_.end() && std::get<0>(*it)[0] == level;) {
+        if (head_order_(std::get<0>(*it), std::get<0>(*best))) best = it;
+        const int64_t group = std::get<0>(*it)[1];
+        if (group == std::numeric_limits<int64_t>::max()) break;
+        it = ranked_.lower_bound({Rank{level, group + 1, std::numeric_limits<int64_t>::min()}, 0, std::string()});
+      }
+    }
+    auto node = ranked_.extract(best);
     key = std::move(std::get<2>(node.value()));
   } else {
     if (queue_.empty()) return std::nullopt;

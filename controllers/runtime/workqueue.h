@@ -45,6 +45,13 @@ class WorkQueue {
   // Orders ready keys by `ranking`, evaluated when a key is queued and never under the queue's
   // lock (it may read caches whose handlers add to this queue). Before the first Add.
   void SetRanking(Ranking ranking) { ranking_ = std::move(ranking); }
+  // Optional, with a ranking: rank[1] names a group, and among the ready keys of the best
+  // rank[0] the next to pop is the head (lowest rank) of the group whose head goes first by
+  // `before(a_head, b_head)` — an order that may change between pops (the scheduler's fair
+  // share). Called under the queue's lock: it must not block on anything that adds to this
+  // queue. Before the first Add.
+  using HeadOrder = std::function<bool(const Rank& a, const Rank& b)>;
+  void SetHeadOrder(HeadOrder before) { head_order_ = std::move(before); }
 
   void Add(const std::string& key);
   // Adds every key at once: with a ranking, a worker waiting for work sees them all and takes
@@ -81,6 +88,7 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Ranking ranking_;
+  HeadOrder head_order_;
   std::deque<std::string> queue_;                                  // without a ranking
   std::set<std::tuple<Rank, uint64_t, std::string>> ranked_;       // with one: (rank, arrival)
   uint64_t arrivals_ = 0;

@@ -24,6 +24,7 @@ const Resource kCronJobs{"batch", "v1", "cronjobs", true, "CronJob"};
 const Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets", true, "PodDisruptionBudget"};
 const Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
 const Resource kResourceQuotas{"", "v1", "resourcequotas", true, "ResourceQuota"};
+const Resource kQueues{"scheduling.berth.dev", "v1alpha1", "queues", false, "Queue"};
 
 const std::vector<Resource>& NamespacedBuiltins() {
   static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,

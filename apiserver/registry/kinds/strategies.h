@@ -24,5 +24,6 @@ std::shared_ptr<const Strategy> PriorityClassStrategy();
 std::shared_ptr<const Strategy> PodDisruptionBudgetStrategy();
 std::shared_ptr<const Strategy> ResourceQuotaStrategy();
 std::shared_ptr<const Strategy> LimitRangeStrategy();
+std::shared_ptr<const Strategy> QueueStrategy();
 
 }  // namespace berth::apiserver::registry::kinds

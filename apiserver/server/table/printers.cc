@@ -543,6 +543,16 @@ Printer PrinterFor(const registry::ResourceType& type) {
     };
     return p;
   }
+  if (key == "queues.scheduling.berth.dev") {
+    return Simple({{"Parent", "string", "", "The parent queue; empty under the root.", 0},
+                   {"Weight", "integer", "", "DRF weight among siblings.", 0},
+                   {"Share", "string", "", "Weighted dominant share, as the scheduler last wrote it.", 0},
+                   {"Pending", "integer", "", "Pods of this queue waiting to be scheduled.", 0}},
+                  [](const json::Value& o, absl::Time) {
+                    return Array{o.GetString({"spec", "parent"}), Int(o, {"spec", "weight"}),
+                                 o.GetString({"status", "weightedDominantShare"}), Int(o, {"status", "pendingPods"})};
+                  });
+  }
   if (key == "customresourcedefinitions.apiextensions.k8s.io") {
     return Simple({{"Created At", "date", "", "The time the definition was created.", 0}},
                   [](const json::Value& o, absl::Time) { return Array{o.GetString({"metadata", "creationTimestamp"})}; },

@@ -5,7 +5,9 @@
 
 #include "controllers/builtin/common/pods.h"
 #include "controllers/builtin/placement/topology_spread.h"
+#include "core/json/codec.h"
 #include "core/log/log.h"
+#include "core/resource/pod_resources.h"
 #include "core/selector/label_selector.h"
 #include "core/status/macros.h"
 #include "core/strings/strings.h"
@@ -146,6 +148,17 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
   // Kubernetes' PrioritySort: higher spec.priority first, then older pods first. With several
   // workers the order is that of the dequeues; decisions still serialize on mu_.
   controller_.queue().SetRanking([this](const std::string& key) { return RankOf(key); });
+  // Among pods of equal priority, the queue (rank[1]) with the lower weighted dominant share
+  // goes first (compared at the first level where their queues differ), then the older pod.
+  controller_.queue().SetHeadOrder([this](const WorkQueue::Rank& a, const WorkQueue::Rank& b) {
+    if (a[1] != b[1]) {
+      std::lock_guard<std::mutex> lock(share_mu_);
+      std::optional<bool> before = fair_share_.Before(group_names_.at(static_cast<size_t>(a[1])),
+                                                      group_names_.at(static_cast<size_t>(b[1])));
+      if (before) return *before;
+    }
+    return a[2] < b[2];
+  });
   if (usage_resync > absl::ZeroDuration()) {
     resync_ = std::make_unique<Periodic>(usage_resync, [this] {
       if (size_t fixed = ResyncUsage(); fixed > 0) {
@@ -172,11 +185,125 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
   });
 }
 
-WorkQueue::Rank Scheduler::RankOf(const std::string& key) const {
+WorkQueue::Rank Scheduler::RankOf(const std::string& key) {
   ObjectPtr pod = pods_.Get(key);
   if (pod == nullptr) return {};
   absl::Time created = ParseRfc3339(pod->GetString({"metadata", "creationTimestamp"}), absl::UnixEpoch());
-  return {-PriorityOf(*pod), absl::ToUnixMicros(created), 0};
+  std::lock_guard<std::mutex> lock(share_mu_);
+  int64_t group = GroupIdLocked(QueueOfNamespaceLocked(pod->GetString({"metadata", "namespace"})));
+  return {-PriorityOf(*pod), group, absl::ToUnixMicros(created)};
+}
+
+int64_t Scheduler::GroupIdLocked(const std::string& queue) {
+  auto [it, added] = group_ids_.emplace(queue, static_cast<int64_t>(group_names_.size()));
+  if (added) group_names_.push_back(queue);
+  return it->second;
+}
+
+std::string Scheduler::QueueOfNamespaceLocked(const std::string& ns) {
+  if (auto it = queue_of_ns_.find(ns); it != queue_of_ns_.end()) return it->second;
+  ObjectPtr object = namespaces_ ? namespaces_->Get(ns) : nullptr;
+  std::string queue = fair_share_.QueueOf(ns, object ? object->Get({"metadata", "labels"}) : nullptr);
+  queue_of_ns_[ns] = queue;
+  return queue;
+}
+
+void Scheduler::SetNamespaces(Informer* namespaces) {
+  namespaces_ = namespaces;
+  auto changed = [this] { OnQueuesChanged(); };
+  namespaces_->AddHandlers({
+      [changed](const ObjectPtr&) { changed(); },
+      [changed](const ObjectPtr& before, const ObjectPtr& after) {
+        if (!(before->Get({"metadata", "labels"}) == after->Get({"metadata", "labels"}) ||
+              (before->Get({"metadata", "labels"}) && after->Get({"metadata", "labels"}) &&
+               *before->Get({"metadata", "labels"}) == *after->Get({"metadata", "labels"})))) {
+          changed();
+        }
+      },
+      [changed](const ObjectPtr&) { changed(); },
+  });
+}
+
+void Scheduler::SetQueues(Informer* queues) {
+  queues_ = queues;
+  auto changed = [this] { OnQueuesChanged(); };
+  queues_->AddHandlers({
+      [changed](const ObjectPtr&) { changed(); },
+      [changed](const ObjectPtr& before, const ObjectPtr& after) {
+        if (!(*before->Get({"metadata", "name"}) == *after->Get({"metadata", "name"})) ||
+            !(before->Find("spec") && after->Find("spec") && *before->Find("spec") == *after->Find("spec"))) {
+          changed();
+        }
+      },
+      [changed](const ObjectPtr&) { changed(); },
+  });
+  queue_status_ = std::make_unique<Periodic>(absl::Seconds(5), [this] { WriteQueueStatus(); });
+}
+
+void Scheduler::OnQueuesChanged() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> share(share_mu_);
+    std::vector<QueueSpec> specs;
+    if (queues_ != nullptr) {
+      for (const ObjectPtr& q : queues_->List()) specs.push_back(QueueSpec::Of(*q));
+    }
+    fair_share_.SetQueues(std::move(specs));
+    queue_of_ns_.clear();
+    RechargeLocked();
+  }
+  RetryUnschedulable();  // a raised max or a new queue may let waiting pods in
+}
+
+void Scheduler::RechargeLocked() {
+  fair_share_.ClearAllocations();
+  for (auto& [key, p] : placed_) {
+    p.queue = QueueOfNamespaceLocked(Request::FromKey(key).ns);
+    fair_share_.Add(p.queue, p.pod.requests);
+  }
+}
+
+double Scheduler::ShareForTest(const std::string& queue) {
+  std::lock_guard<std::mutex> lock(share_mu_);
+  return fair_share_.Share(queue);
+}
+
+void Scheduler::WriteQueueStatus() {
+  if (queues_ == nullptr) return;
+  std::map<std::string, json::Value> statuses;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, int64_t> pending;
+    {
+      std::lock_guard<std::mutex> share(share_mu_);
+      for (const std::string& key : unschedulable_) pending[QueueOfNamespaceLocked(Request::FromKey(key).ns)]++;
+      for (const std::string& name : fair_share_.Named()) {
+        json::Value status = json::Value::MakeObject();
+        json::Value allocated = json::Value::MakeObject();
+        for (const auto& [resource, milli] : fair_share_.Allocated(name)) allocated.Set(resource, resource::FormatMilli(milli));
+        status.Set("allocated", std::move(allocated));
+        char share[32];
+        std::snprintf(share, sizeof(share), "%.3f", fair_share_.Share(name));
+        status.Set("weightedDominantShare", std::string(share));
+        status.Set("pendingPods", pending[name]);
+        statuses[name] = std::move(status);
+      }
+    }
+  }
+  for (auto& [name, status] : statuses) {
+    std::string text = json::Serialize(status);
+    if (status_written_[name] == text) continue;
+    ObjectPtr cached = queues_->Get(name);
+    if (cached == nullptr) continue;
+    json::Value updated = *cached;
+    updated.Set("status", std::move(status));
+    auto r = api_.UpdateStatus(client::resources::kQueues, updated);
+    if (r.ok()) {
+      status_written_[name] = text;
+    } else if (r.status().code() != absl::StatusCode::kAborted && r.status().code() != absl::StatusCode::kNotFound) {
+      BERTH_LOG(Warning, "controllers.scheduler", "Writing a Queue's status failed", "queue", name, "error", r.status().ToString());
+    }
+  }
 }
 
 bool Scheduler::Ours(const json::Value& pod) {
@@ -199,7 +326,13 @@ RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& po
 void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
   UnplaceLocked(key);
   usage_[node].Add(pod.requests);
-  placed_[key] = {node, pod, false};
+  std::string queue;
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    queue = QueueOfNamespaceLocked(Request::FromKey(key).ns);
+    fair_share_.Add(queue, pod.requests);
+  }
+  placed_[key] = {node, pod, false, std::move(queue)};
   keys_on_node_[node].insert(key);
 }
 
@@ -213,6 +346,10 @@ void Scheduler::UnplaceLocked(const std::string& key) {
     if (k->second.empty()) keys_on_node_.erase(k);
   }
   pod_index_.Remove(key);
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    fair_share_.Remove(it->second.queue, it->second.pod.requests);
+  }
   placed_.erase(it);
 }
 
@@ -310,6 +447,10 @@ size_t Scheduler::ResyncUsage() {
   placed_ = std::move(placed);
   usage_ = std::move(usage);
   keys_on_node_ = std::move(keys_on_node);
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    RechargeLocked();
+  }
   return corrected;
 }
 
@@ -404,6 +545,18 @@ void Scheduler::RefreshNodesLocked() {
     info.plain = !(unsched && unsched->is_bool() && unsched->as_bool()) && (taints == nullptr || taints->size() == 0);
     node_index_[info.name] = nodes_cache_.size();
     nodes_cache_.push_back(std::move(info));
+  }
+  // Fair shares divide by what the Ready nodes offer.
+  ResourceMilli capacity;
+  for (const NodeInfo& n : nodes_cache_) {
+    if (!n.ready) continue;
+    capacity["cpu"] += n.allocatable.cpu;
+    capacity["memory"] += n.allocatable.memory;
+    for (const auto& [name, milli] : n.allocatable.scalar) capacity[name] += milli;
+  }
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    fair_share_.SetCapacity(std::move(capacity));
   }
   nodes_dirty_ = false;
 }
@@ -624,6 +777,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   std::optional<PreemptionPlan> plan;
   std::string why_not;
   std::string prefilter_error;  // the pod's inter-pod terms could not be read
+  std::string queue_block;      // its fair-share queue is at its max
   bool refused_by_pods = false;  // some node refused only by inter-pod rules: pod changes may help
   bool wake_waiting_on_pods = false;  // placing this pod may let pods waiting on inter-pod rules in
   uint64_t moves_seen;
@@ -635,6 +789,10 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (assumed_.count(key)) return Result{};  // already being bound
     moves_seen = move_requests_;
     RefreshNodesLocked();
+    {
+      std::lock_guard<std::mutex> share(share_mu_);
+      queue_block = fair_share_.MaxReason(QueueOfNamespaceLocked(request.ns), req);
+    }
     node_count = nodes_cache_.size();
     size_t want = NodesToFind(node_count);
     size_t found = 0;
@@ -693,7 +851,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       }
     }
     // Scan from a rotating start so that sampling covers every node over time.
-    for (size_t i = 0; prefilter_error.empty() && !nominated_fits && !waiting_for_victims && i < node_count && found < want;
+    for (size_t i = 0; prefilter_error.empty() && queue_block.empty() && !nominated_fits && !waiting_for_victims &&
+                       i < node_count && found < want;
          ++i) {
       size_t index = (next_start_ + i) % node_count;
       const NodeInfo& n = nodes_cache_[index];
@@ -755,7 +914,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       pod_index_.Put(key, chosen, pod);
       assumed_[key] = placed_.at(key);
       wake_waiting_on_pods = !waiting_on_pods_.empty();
-    } else if (!waiting_for_victims && prefilter_error.empty()) {
+    } else if (!waiting_for_victims && prefilter_error.empty() && queue_block.empty()) {
       plan = PlanPreemptionLocked(key, *pod, me, resolvable, refused_by_rules, why_not);
       if (plan) {
         NominateLocked(key, plan->node, me);
@@ -765,7 +924,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
     nominated = nominated_.count(key) > 0;
-    room_would_help = !resolvable.empty();
+    room_would_help = !resolvable.empty() || !queue_block.empty();  // its queue's pods leaving make room too
   }
   if (waiting_for_victims) {
     // Say why it waits (once: the message does not change while it does), keep the reasons
@@ -790,6 +949,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (!prefilter_error.empty()) {
       reason = "SchedulerError";  // as upstream names a plugin's error (not a refusal)
       message = StrCat("running PreFilter plugin: ", prefilter_error);
+    } else if (!queue_block.empty()) {
+      message = queue_block + ".";
     }
     if (plan) {
       // Victims first, as upstream: a nomination without them would hold room for nothing.

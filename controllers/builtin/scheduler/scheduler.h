@@ -26,6 +26,7 @@
 
 #include "controllers/builtin/placement/cluster_view.h"
 #include "controllers/builtin/placement/placement.h"
+#include "controllers/builtin/scheduler/fair_share.h"
 #include "controllers/builtin/scheduler/placed_pod_index.h"
 #include "controllers/builtin/scheduler/preemption.h"
 #include "controllers/runtime/controller.h"
@@ -63,7 +64,15 @@ class Scheduler final : public Reconciler {
   void SetPriorityClasses(Informer* classes) { classes_ = classes; }
   // Optional: Namespaces, for the namespaceSelector of pod affinity terms (without it a
   // namespace has no labels). Before the informers start.
-  void SetNamespaces(Informer* namespaces) { namespaces_ = namespaces; }
+  void SetNamespaces(Informer* namespaces);
+  // Optional: Queues (scheduling.berth.dev/v1alpha1) for weighted fair share between tenants;
+  // without them every namespace is its own weight-1 queue. Before the informers start.
+  void SetQueues(Informer* queues);
+  // Writes each Queue's status (allocated, weightedDominantShare, pendingPods) where it changed;
+  // runs every `status_interval` (constructor) and is a test hook.
+  void WriteQueueStatus();
+  // Test hooks: a queue's weighted dominant share and its path.
+  double ShareForTest(const std::string& queue);
   void SetPreemptionOptions(PreemptionOptions options) { preemption_ = options; }
   uint64_t bound() const { return bound_.load(); }
   uint64_t preempted() const { return preempted_.load(); }
@@ -82,6 +91,7 @@ class Scheduler final : public Reconciler {
     std::string node;
     RunningPod pod;
     bool terminating = false;  // being deleted: still uses the node, no longer a victim
+    std::string queue;         // the fair-share queue it is charged to
   };
   // The cache as the inter-pod rules see it (under mu_).
   class CacheView;
@@ -106,7 +116,7 @@ class Scheduler final : public Reconciler {
   };
   static bool Ours(const json::Value& pod);
   static RunningPod RunningPodOf(const std::string& key, const json::Value& pod);
-  WorkQueue::Rank RankOf(const std::string& key) const;
+  WorkQueue::Rank RankOf(const std::string& key);
   // A node changed: every waiting pod is tried again at once.
   void RetryUnschedulable();
   // A pod on `node` went (`freed`), arrived or was relabelled: pods nominated to the node are
@@ -116,6 +126,12 @@ class Scheduler final : public Reconciler {
   void RetryAfterPodChange(const std::string& node, bool freed);
   // Counts the pod's requests on `node`; its object goes into pod_index_ separately.
   void PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod);
+  // The fair-share queue of a namespace's pods (under share_mu_).
+  std::string QueueOfNamespaceLocked(const std::string& ns);
+  int64_t GroupIdLocked(const std::string& queue);
+  // Queues or namespace labels changed: rebuild the tree and charge every placement again.
+  void OnQueuesChanged();
+  void RechargeLocked();  // under mu_ and share_mu_
   void UnplaceLocked(const std::string& key);
   void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
   bool DenominateLocked(const std::string& key);  // true if it was nominated
@@ -167,6 +183,16 @@ class Scheduler final : public Reconciler {
   Informer* budgets_ = nullptr;
   Informer* classes_ = nullptr;
   Informer* namespaces_ = nullptr;
+  Informer* queues_ = nullptr;
+  // Fair share: taken after mu_ when both are needed, and alone by the work queue's head order
+  // at each pop (so never held while adding to the queue).
+  std::mutex share_mu_;
+  FairShare fair_share_;
+  std::map<std::string, std::string> queue_of_ns_;     // cache, cleared when queues change
+  std::map<std::string, int64_t> group_ids_;           // queue -> rank[1] in the work queue
+  std::vector<std::string> group_names_;               // rank[1] -> queue
+  std::map<std::string, std::string> status_written_;  // queue -> last status written
+  std::unique_ptr<Periodic> queue_status_;
   PreemptionOptions preemption_;
   Controller controller_;
   std::unique_ptr<Periodic> resync_;  // last: stops first

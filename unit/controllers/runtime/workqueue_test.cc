@@ -69,6 +69,30 @@ TEST(WorkQueueTest, AddAllRanksKeysAddedTogether) {
   EXPECT_EQ(q.TryGet(), "low");
 }
 
+// The scheduler's fair share: among keys of equal rank[0], the group (rank[1]) whose head the
+// order puts first pops next, and that order may change between pops.
+TEST(WorkQueueTest, HeadOrderPicksAmongGroupsAtEachPop) {
+  berth::testing::FakeClock clock;
+  WorkQueue q(clock);
+  // key -> (priority, group, age)
+  std::map<std::string, WorkQueue::Rank> ranks = {{"a1", {0, 0, 1}}, {"a2", {0, 0, 2}}, {"a3", {0, 0, 3}},
+                                                  {"b1", {0, 1, 4}}, {"b2", {0, 1, 5}}, {"urgent", {-10, 1, 9}}};
+  q.SetRanking([&](const std::string& key) { return ranks[key]; });
+  std::map<int64_t, int> served;  // group -> keys popped: the "share"
+  q.SetHeadOrder([&](const WorkQueue::Rank& a, const WorkQueue::Rank& b) {
+    if (served[a[1]] != served[b[1]]) return served[a[1]] < served[b[1]];
+    return a[2] < b[2];
+  });
+  q.AddAll({"a1", "a2", "a3", "b1", "b2", "urgent"});
+  std::vector<std::string> order;
+  while (auto key = q.TryGet()) {
+    order.push_back(*key);
+    served[ranks[*key][1]]++;
+  }
+  // Priority first; then the groups alternate by what they were served, ties to the older head.
+  EXPECT_EQ(order, (std::vector<std::string>{"urgent", "a1", "a2", "b1", "a3", "b2"}));
+}
+
 TEST(WorkQueueTest, AddAfterWaitsForTheClock) {
   berth::testing::FakeClock clock;
   WorkQueue q(clock);
