@@ -183,14 +183,24 @@ class SharingTest(unittest.TestCase):
         self.c.delete(f"{PODS}/probe", {"gracePeriodSeconds": 0})
         wait_for(lambda: self.c.get(f"{PODS}/probe").status == 404, timeout=10, what="the probe to go")
 
+    def start_pods(self, ns, node_name, names, cpu):
+        """Bound pods reported Running, started one second apart in the order given (oldest
+        first). The stand-in kubelet reports them Running first (with its own startTime); only
+        then is startTime rewritten, so its report cannot overwrite ours."""
+        base = f"/api/v1/namespaces/{ns}/pods"
+        for name in names:
+            r = self.c.post(base, with_requests(pod(name, node=node_name), {"cpu": cpu}))
+            self.assertEqual(r.status, 201, r.body)
+            self.addCleanup(self.c.delete, f"{base}/{name}", {"gracePeriodSeconds": 0})
+        for i, name in enumerate(names, start=1):
+            wait_for(lambda: self.c.get(f"{base}/{name}").json().get("status", {}).get("phase") == "Running", timeout=20,
+                     what=f"{name} to run")
+            status = {"startTime": f"2026-01-01T00:00:{i:02d}Z"}
+            self.assertEqual(self.c.patch(f"{base}/{name}/status", {"status": status}).status, 200)
+
     def start_low_pods(self, node_name, count, cpu):
         """Bound pods reported Running, started one second apart (oldest first)."""
-        for i in range(1, count + 1):
-            p = with_requests(pod(f"{node_name}-low-{i}", node=node_name), {"cpu": cpu})
-            self.add_pod(p)
-            status = {"phase": "Running", "startTime": f"2026-01-01T00:00:0{i}Z"}
-            r = self.c.patch(f"{PODS}/{node_name}-low-{i}/status", {"status": status})
-            self.assertEqual(r.status, 200, r.body)
+        self.start_pods("default", node_name, [f"{node_name}-low-{i}" for i in range(1, count + 1)], cpu)
 
     def test_s3_s4_preemption_evicts_the_newest_lower_priority_pods(self):
         for name, extra in (("s3-high", {}), ("s3-high-np", {"preemptionPolicy": "Never"})):
@@ -646,6 +656,38 @@ class SharingTest(unittest.TestCase):
         listed = self.k.run("get", "queues.scheduling.berth.dev").stdout
         self.assertIn("qv-top", listed)
         self.assertIn("WEIGHT", listed)
+
+
+    def test_s10_a_queue_below_its_guarantee_reclaims_from_one_above(self):
+        self.add_namespace("rq-a", {"rq": "a"})
+        self.add_namespace("rq-b", {"rq": "b"})
+        self.add_queue("rq-a", guaranteed={"cpu": "5"}, namespaceSelector={"matchLabels": {"rq": "a"}})
+        self.add_queue("rq-b", guaranteed={"cpu": "5"}, namespaceSelector={"matchLabels": {"rq": "b"}})
+        self.add_node("s10-node", cpu="10")
+        # B fills the node: ten pods started a second apart (b-1 oldest).
+        self.start_pods("rq-b", "s10-node", [f"b-{i}" for i in range(1, 11)], "1")
+        wait_for(lambda: self.c.get(f"{QUEUES}/rq-b").json().get("status", {}).get("allocated", {}).get("cpu") == "10",
+                 timeout=20, what="the scheduler to count B's ten pods")
+        for i in range(5):
+            self.add_ns_pod("rq-a", f"a-{i}", "1")
+        wait_for(lambda: self.bound_in("rq-a", "a-") == 5, timeout=60, what="A's five pods to take their guarantee")
+        left = sorted(p["metadata"]["name"] for p in self.c.get("/api/v1/namespaces/rq-b/pods").json()["items"]
+                      if not p["metadata"].get("deletionTimestamp"))
+        self.assertEqual(left, sorted(f"b-{i}" for i in range(1, 6)), "B's five newest go, its oldest keep running")
+        events = self.c.get("/api/v1/namespaces/rq-b/events").json()["items"]
+        self.assertEqual(sorted(e["involvedObject"]["name"] for e in events if e["reason"] == "Preempted"),
+                         sorted(f"b-{i}" for i in range(6, 11)))
+        # A sixth: A is at its guarantee and B at its own: nobody to take from.
+        self.add_ns_pod("rq-a", "a-5", "1")
+
+        def message():
+            for c in self.c.get("/api/v1/namespaces/rq-a/pods/a-5").json().get("status", {}).get("conditions", []):
+                if c["type"] == "PodScheduled":
+                    return c["message"]
+        wait_for(lambda: message() == "0/1 nodes are available: 1 Insufficient cpu." + NO_VICTIMS, timeout=20,
+                 what="the sixth pod to wait with no victims")
+        self.assertEqual(len([p for p in self.c.get("/api/v1/namespaces/rq-b/pods").json()["items"]
+                              if not p["metadata"].get("deletionTimestamp")]), 5)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ class FairShare {
   // Whether a's pods go before b's: compared at their first differing ancestors (siblings),
   // lower share first; nullopt when those shares are equal (or a == b).
   std::optional<bool> Before(const std::string& a, const std::string& b) const;
+  // A named queue's spec; null for implicit queues and unknown names.
+  const QueueSpec* Spec(const std::string& queue) const { return Find(queue); }
   // Every named queue (not implicit ones).
   std::vector<std::string> Named() const;
 

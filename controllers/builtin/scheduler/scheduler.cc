@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 
 #include "controllers/builtin/common/pods.h"
 #include "controllers/builtin/placement/topology_spread.h"
@@ -17,6 +18,8 @@ namespace berth::controllers::builtin {
 namespace {
 
 constexpr const char* kPodScheduled = "PodScheduled";
+// Reclaiming a guarantee never evicts pods of the system priority classes.
+constexpr int64_t kSystemPriorityFloor = 2000000000;
 
 // Whether only status (and the metadata that moves with every write) changed: upstream's
 // isPodUpdated, which keeps a pending pod's own status writes from re-queueing it.
@@ -383,7 +386,12 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
       assumed_.erase(key);    // the binding is in the cache now
       DenominateLocked(key);  // bound: the room it waited for is used
       auto it = placed_.find(key);
-      if (it == placed_.end() || it->second.node != node) PlaceLocked(key, node, RunningPodOf(key, *p));
+      if (it == placed_.end() || it->second.node != node) {
+        PlaceLocked(key, node, RunningPodOf(key, *p));
+      } else {
+        // status.startTime arrives after the binding: preemption ranks victims by it.
+        it->second.pod.start_micros = RunningPodOf(key, *p).start_micros;
+      }
       placed_[key].terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
       placed = pod_index_.Put(key, node, p);
     } else if (!assumed_.count(key)) {
@@ -631,51 +639,121 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   std::vector<Candidate> candidates;
   int no_victims = 0;
   size_t evaluated = 0;
-  // Start where the last scan stopped, so repeated preemptions do not all pick the first nodes.
-  size_t offset = resolvable.empty() ? 0 : next_start_ % resolvable.size();
-  for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
-    const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
-    ++evaluated;
-    NodeForPreemption node{n.name, n.allocatable, {}, {}};
-    if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
-    AddHeldLocked(n.name, key, me.priority, node.usage);
-    auto keys = keys_on_node_.find(n.name);
-    auto may_go = [&](const std::string& other) {
-      const Placement& p = placed_.at(other);
-      return !p.terminating && other != key && !evicting_.count(other);
+  // One pass over the nodes that failed for room: `eligible` says which pods may be victims,
+  // `acceptable` may still refuse a node's victims as a whole.
+  using Eligible = std::function<bool(const std::string& key, const Placement& p)>;
+  auto search = [&](const Eligible& eligible, const std::function<bool(const Victims&)>& acceptable) {
+    // Start where the last scan stopped, so repeated preemptions do not all pick the first nodes.
+    size_t offset = resolvable.empty() ? 0 : next_start_ % resolvable.size();
+    for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
+      const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
+      ++evaluated;
+      NodeForPreemption node{n.name, n.allocatable, {}, {}};
+      if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
+      AddHeldLocked(n.name, key, me.priority, node.usage);
+      auto keys = keys_on_node_.find(n.name);
+      auto may_go = [&](const std::string& other) {
+        const Placement& p = placed_.at(other);
+        return !p.terminating && other != key && !evicting_.count(other) && eligible(other, p);
+      };
+      // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
+      // slots, else the node is skipped before any pod is copied or its budgets looked up.
+      int64_t cpu = node.usage.cpu, memory = node.usage.memory, count = node.usage.pods;
+      if (keys != keys_on_node_.end()) {
+        for (const std::string& other : keys->second) {
+          const RunningPod& p = placed_.at(other).pod;
+          if (may_go(other)) cpu -= p.requests.cpu_milli, memory -= p.requests.memory_milli, count -= 1000;
+        }
+      }
+      bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
+                      (me.requests.memory_milli > 0 && memory + me.requests.memory_milli > n.allocatable.memory) ||
+                      (n.allocatable.pods > 0 && count + 1000 > n.allocatable.pods);
+      if (hopeless) {
+        ++no_victims;
+        continue;
+      }
+      if (keys != keys_on_node_.end()) {
+        for (const std::string& other : keys->second) {
+          if (!may_go(other)) continue;
+          node.pods.push_back(placed_.at(other).pod);
+          node.pods.back().budgets = budgets_of(other);
+        }
+      }
+      // Only eligible pods are offered, so every one of them may be a victim.
+      std::optional<Victims> v = SelectVictimsOnNode(me.requests, std::numeric_limits<int64_t>::max(), node, budget_allowed);
+      if (v && strict_budgets && !v->violated_budgets.empty()) {
+        const json::Value& pdb = *budgets[v->violated_budgets.front()].object;
+        strict_refusals[StrCat("would violate PodDisruptionBudget ", pdb.GetString({"metadata", "namespace"}), "/",
+                               pdb.GetString({"metadata", "name"}))]++;
+      } else if (v && !v->pods.empty() && acceptable(*v)) {
+        candidates.push_back({n.name, std::move(*v)});
+      } else {
+        ++no_victims;
+      }
+    }
+  };
+  search([&](const std::string&, const Placement& p) { return p.pod.priority < victims_below; },
+         [](const Victims&) { return true; });
+  bool reclaim = false;
+  if (candidates.empty()) {
+    // A queue still within its guarantee with this pod takes room back from queues above
+    // theirs, at any priority (below the system classes), never below their guarantee.
+    std::lock_guard<std::mutex> share(share_mu_);
+    std::string mine = QueueOfNamespaceLocked(Request::FromKey(key).ns);
+    std::map<std::string, ResourceMilli> spare;  // queue -> what it holds above its guarantee
+    auto spare_of = [&](const std::string& queue) -> ResourceMilli& {
+      auto it = spare.find(queue);
+      if (it != spare.end()) return it->second;
+      ResourceMilli s = fair_share_.Allocated(queue);
+      for (const auto& [k, p] : placed_) {  // pods already leaving no longer count
+        if (p.queue != queue || !(p.terminating || evicting_.count(k))) continue;
+        for (const auto& [r, m] : FairShare::VectorOf(p.pod.requests)) s[r] -= m;
+      }
+      if (const QueueSpec* spec = fair_share_.Spec(queue)) {
+        for (const auto& [r, g] : spec->guaranteed) s[r] -= g;
+      }
+      return spare.emplace(queue, std::move(s)).first->second;
     };
-    // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
-    // slots, else the node is skipped before any pod is copied or its budgets looked up.
-    int64_t cpu = node.usage.cpu, memory = node.usage.memory, count = node.usage.pods;
-    if (keys != keys_on_node_.end()) {
-      for (const std::string& other : keys->second) {
-        const RunningPod& p = placed_.at(other).pod;
-        if (may_go(other) && p.priority < victims_below) cpu -= p.requests.cpu_milli, memory -= p.requests.memory_milli, count -= 1000;
+    auto within = [&](const ResourceMilli& give, const ResourceMilli& have) {
+      for (const auto& [r, m] : give) {
+        auto h = have.find(r);
+        if (m > 0 && (h == have.end() || h->second < m)) return false;
       }
-    }
-    bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
-                    (me.requests.memory_milli > 0 && memory + me.requests.memory_milli > n.allocatable.memory) ||
-                    (n.allocatable.pods > 0 && count + 1000 > n.allocatable.pods);
-    if (hopeless) {
-      ++no_victims;
-      continue;
-    }
-    if (keys != keys_on_node_.end()) {
-      for (const std::string& other : keys->second) {
-        if (!may_go(other)) continue;
-        node.pods.push_back(placed_.at(other).pod);
-        node.pods.back().budgets = budgets_of(other);
+      return true;
+    };
+    const QueueSpec* spec = fair_share_.Spec(mine);
+    bool eligible = spec && !spec->guaranteed.empty();
+    if (eligible) {
+      ResourceMilli room = spec->guaranteed;  // what the guarantee still covers
+      ResourceMilli used = fair_share_.Allocated(mine);
+      for (auto& [r, g] : room) g -= used.count(r) ? used[r] : 0;
+      ResourceMilli asked;
+      for (const auto& [r, m] : FairShare::VectorOf(me.requests)) {
+        if (room.count(r)) asked[r] = m;
       }
+      eligible = within(asked, room);
     }
-    std::optional<Victims> v = SelectVictimsOnNode(me.requests, victims_below, node, budget_allowed);
-    if (v && strict_budgets && !v->violated_budgets.empty()) {
-      const json::Value& pdb = *budgets[v->violated_budgets.front()].object;
-      strict_refusals[StrCat("would violate PodDisruptionBudget ", pdb.GetString({"metadata", "namespace"}), "/",
-                             pdb.GetString({"metadata", "name"}))]++;
-    } else if (v && !v->pods.empty()) {
-      candidates.push_back({n.name, std::move(*v)});
-    } else {
-      ++no_victims;
+    if (eligible) {
+      // The reasons stay those of the priority pass unless this one finds victims.
+      int no_victims_before = no_victims;
+      size_t evaluated_before = evaluated;
+      auto refusals_before = strict_refusals;
+      search(
+          [&](const std::string&, const Placement& p) {
+            return p.queue != mine && p.pod.priority < kSystemPriorityFloor && within(FairShare::VectorOf(p.pod.requests), spare_of(p.queue));
+          },
+          [&](const Victims& v) {
+            std::map<std::string, ResourceMilli> taken;
+            for (const RunningPod& victim : v.pods) {
+              for (const auto& [r, m] : FairShare::VectorOf(victim.requests)) taken[placed_.at(victim.key).queue][r] += m;
+            }
+            for (const auto& [queue, give] : taken) {
+              if (!within(give, spare_of(queue))) return false;
+            }
+            return true;
+          });
+      reclaim = !candidates.empty();
+      if (!reclaim) no_victims = no_victims_before, evaluated = evaluated_before, strict_refusals = refusals_before;
     }
   }
   if (candidates.empty()) {
@@ -701,7 +779,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     return std::nullopt;
   }
   Candidate& best = candidates[PickCandidate(candidates)];
-  PreemptionPlan plan{best.node, std::move(best.victims.pods), {}};
+  PreemptionPlan plan{best.node, std::move(best.victims.pods), {}, reclaim};
   if (auto held = nominated_on_node_.find(plan.node); held != nominated_on_node_.end()) {
     for (const std::string& other : held->second) {
       if (other != key && nominated_.at(other).pod.priority < me.priority) plan.denominate.push_back(other);
@@ -737,7 +815,9 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
     // Kubernetes' DisruptionTarget condition tells the workload why it is going.
     BERTH_RETURN_IF_ERROR(update_status(victim.key, [&](json::Value& v) {
       return SetCondition(v, "DisruptionTarget", "True", "PreemptionByScheduler",
-                          scheduler_name + ": preempting to accommodate a higher priority pod", clock_.Now());
+                          scheduler_name + (plan.reclaim ? ": preempting to give a queue back its guaranteed share"
+                                                         : ": preempting to accommodate a higher priority pod"),
+                          clock_.Now());
     }));
     Request r = Request::FromKey(victim.key);
     ObjectPtr cached = pods_.Get(victim.key);
@@ -913,6 +993,10 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       PlaceLocked(key, chosen, me);
       pod_index_.Put(key, chosen, pod);
       assumed_[key] = placed_.at(key);
+      // Its room now counts as placed: holding it as a nomination too would count it twice and
+      // keep out the next pod nominated to the node (nothing wakes that one when the binding
+      // lands).
+      DenominateLocked(key);
       wake_waiting_on_pods = !waiting_on_pods_.empty();
     } else if (!waiting_for_victims && prefilter_error.empty() && queue_block.empty()) {
       plan = PlanPreemptionLocked(key, *pod, me, resolvable, refused_by_rules, why_not);

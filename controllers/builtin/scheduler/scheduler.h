@@ -113,6 +113,7 @@ class Scheduler final : public Reconciler {
     std::string node;
     std::vector<RunningPod> victims;
     std::vector<std::string> denominate;  // lower-priority pods nominated to the same node
+    bool reclaim = false;                  // taking back a queue's guarantee, not by priority
   };
   static bool Ours(const json::Value& pod);
   static RunningPod RunningPodOf(const std::string& key, const json::Value& pod);
