@@ -10,6 +10,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,7 +34,9 @@
 #include "controllers/builtin/namespace/namespace_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
+#include "controllers/builtin/scheduler/profile.h"
 #include "controllers/builtin/scheduler/scheduler.h"
+#include "core/yaml/yaml_codec.h"
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/failure_events.h"
 #include "controllers/runtime/informer.h"
@@ -53,6 +57,8 @@ ABSL_FLAG(int64_t, preemption_min_priority_gap, 1,
           "a pod preempts only pods at least this much lower in priority (1: any lower priority, as Kubernetes)");
 ABSL_FLAG(std::string, preemption_protected_band, "",
           "pods at or above this priority never preempt each other (Borg's production band); empty: off");
+ABSL_FLAG(std::string, scheduler_config, "",
+          "a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file: scheduler profiles and their score plugins");
 ABSL_FLAG(int64_t, node_monitor_grace_period_seconds, 40, "heartbeat silence after which a node is NotReady");
 ABSL_FLAG(int64_t, job_backoff_base_ms, 10000, "delay before recreating a Job's failed pod (doubles per failure)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -176,6 +182,23 @@ int main(int argc, char** argv) {
       preemption.protected_band = value;
     }
     scheduler->SetPreemptionOptions(preemption);
+    if (std::string path = absl::GetFlag(FLAGS_scheduler_config); !path.empty()) {
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        std::fprintf(stderr, "--scheduler-config: cannot read %s\n", path.c_str());
+        return 2;
+      }
+      auto config = yaml::ParseSingle(text.str());
+      auto profiles = config.ok() ? controllers::builtin::ParseSchedulerConfiguration(*config)
+                                  : absl::StatusOr<std::vector<controllers::builtin::SchedulerProfile>>(config.status());
+      if (!profiles.ok()) {
+        std::fprintf(stderr, "--scheduler-config %s: %s\n", path.c_str(), std::string(profiles.status().message()).c_str());
+        return 2;
+      }
+      scheduler->SetProfiles(std::move(*profiles));
+    }
     scheduler->SetDisruptionBudgets(&budgets);
     scheduler->SetPriorityClasses(&priority_classes);
     scheduler->SetNamespaces(&namespaces);

@@ -5,7 +5,9 @@ berth-controller-manager binaries, kubectl and the official Python client.
 Nodes are hollow (Node objects plus the stand-in kubelet); the scheduler runs with one worker so
 that order-sensitive scenarios are exact (scenarios S1, S2 and S12 of the seed-scheduling brief)."""
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -17,6 +19,26 @@ NODES = "/api/v1/nodes"
 PDBS = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
 RS = "/apis/apps/v1/namespaces/default/replicasets"
 QUEUES = "/apis/scheduling.berth.dev/v1alpha1/queues"
+SCHEDULER_CONFIG = """apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: binpack
+  plugins:
+    score:
+      disabled:
+      - name: NodeResourcesBalancedAllocation
+  pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+        resources:
+        - name: cpu
+          weight: 1
+        - name: memory
+          weight: 1
+"""
 NO_VICTIMS = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
 
 
@@ -62,7 +84,12 @@ class SharingTest(unittest.TestCase):
         cls.server = ApiServer().start()
         cls.c = cls.server.client()
         cls.kubelet = SimulatedKubelet(cls.c, []).start()
-        cls.cm = ControllerManager(cls.server, ["--scheduler-workers", "1"]).start()
+        # Two profiles (S15): Kubernetes' default, and a bin-packing one.
+        cls.config_dir = tempfile.mkdtemp(prefix="berth-sched-config-")
+        config = os.path.join(cls.config_dir, "scheduler.yaml")
+        with open(config, "w") as f:
+            f.write(SCHEDULER_CONFIG)
+        cls.cm = ControllerManager(cls.server, ["--scheduler-workers", "1", "--scheduler-config", config]).start()
         cls.k = Kubectl(cls.server.url)
 
     @classmethod
@@ -71,6 +98,7 @@ class SharingTest(unittest.TestCase):
         cls.cm.stop()
         cls.k.cleanup()
         cls.server.cleanup()
+        shutil.rmtree(cls.config_dir, ignore_errors=True)
 
     def add_node(self, name, **kw):
         self.assertEqual(self.c.post(NODES, node(name, **kw)).status, 201)
@@ -688,6 +716,37 @@ class SharingTest(unittest.TestCase):
                  what="the sixth pod to wait with no victims")
         self.assertEqual(len([p for p in self.c.get("/api/v1/namespaces/rq-b/pods").json()["items"]
                               if not p["metadata"].get("deletionTimestamp")]), 5)
+
+
+    def test_s15_profiles_by_scheduler_name(self):
+        self.add_node("pf-n1", cpu="4", memory="8Gi")
+        self.add_node("pf-n2", cpu="4", memory="8Gi")
+        self.add_pod(with_requests(pod("pf-half", node="pf-n1"), {"cpu": "2", "memory": "4Gi"}))
+        packed = with_requests(pod("pf-packed"), {"cpu": "500m", "memory": "1Gi"})
+        packed["spec"]["schedulerName"] = "binpack"
+        spread = with_requests(pod("pf-spread"), {"cpu": "500m", "memory": "1Gi"})
+        # Wait until the scheduler counts pf-half: a probe pinned to pf-n1 that does not fit.
+        probe = with_requests(pod("pf-probe"), {"cpu": "2500m"})
+        probe["spec"]["nodeSelector"] = {HOST: "pf-n1"}
+        self.add_pod(probe)
+        wait_for(lambda: "Insufficient cpu" in ((self.scheduled_condition("pf-probe") or {}).get("message") or ""), timeout=20,
+                 what="the scheduler to count the half-full node")
+        self.add_pod(packed)
+        self.add_pod(spread)
+        wait_for(lambda: self.node_of("pf-packed") and self.node_of("pf-spread"), timeout=20, what="both pods to bind")
+        self.assertEqual(self.node_of("pf-packed"), "pf-n1")
+        self.assertEqual(self.node_of("pf-spread"), "pf-n2")
+        # A scheduler nobody runs: the pod stays unbound, and nothing reports on it.
+        other = with_requests(pod("pf-other"), {"cpu": "100m"})
+        other["spec"]["schedulerName"] = "other"
+        self.add_pod(other)
+        marker = with_requests(pod("pf-marker"), {"cpu": "100m"})
+        self.add_pod(marker)
+        wait_for(lambda: self.node_of("pf-marker") is not None, timeout=20, what="a later pod to bind")
+        self.assertIsNone(self.node_of("pf-other"))
+        self.assertIsNone(self.scheduled_condition("pf-other"))
+        events = self.c.get("/api/v1/namespaces/default/events").json()["items"]
+        self.assertEqual([e for e in events if e["involvedObject"]["name"] == "pf-other"], [])
 
 
 if __name__ == "__main__":

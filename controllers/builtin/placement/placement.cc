@@ -264,14 +264,7 @@ std::vector<std::string> FitReasons(const json::Value& pod, const PodRequests& r
   return ResourceFitReasons(req, NodeAllocatable::Of(node), used);
 }
 
-double Score(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
-             int64_t used_memory) {
-  double cap_cpu = static_cast<double>(std::max<int64_t>(Allocatable(node, "cpu"), 1));
-  double cap_mem = static_cast<double>(std::max<int64_t>(Allocatable(node, "memory"), 1));
-  double cpu_frac = (used_cpu + req.cpu_milli) / cap_cpu;
-  double mem_frac = (used_memory + req.memory_milli) / cap_mem;
-  double least_allocated = ((1 - cpu_frac) + (1 - mem_frac)) / 2 * 100;
-  double balanced = (1 - std::abs(cpu_frac - mem_frac)) * 100;
+double PreferredNodeAffinity(const json::Value& pod, const json::Value& node) {
   double preferred = 0;
   if (const json::Value* prefs = pod.Get({"spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"});
       prefs && prefs->is_array()) {
@@ -281,7 +274,7 @@ double Score(const json::Value& pod, const PodRequests& req, const json::Value& 
       if (term && w && w->is_int() && MatchTerm(*term, node)) preferred += static_cast<double>(w->as_int());
     }
   }
-  return least_allocated + balanced + preferred;
+  return preferred;
 }
 
 }  // namespace berth::controllers::builtin

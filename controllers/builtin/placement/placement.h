@@ -62,8 +62,8 @@ std::string PlacementError(const json::Value& pod, const json::Value& node,
 // it does.
 std::vector<std::string> FitReasons(const json::Value& pod, const PodRequests& req, const json::Value& node,
                                     const NodeUsage& used);
-double Score(const json::Value& pod, const PodRequests& req, const json::Value& node, int64_t used_cpu,
-             int64_t used_memory);
+// The sum of the weights of the pod's preferred node affinity terms the node matches.
+double PreferredNodeAffinity(const json::Value& pod, const json::Value& node);
 // How many feasible nodes to find before choosing, as Kubernetes' percentageOfNodesToScore
 // (adaptive: 50% minus 1% per 125 nodes, at least 5%, at least 100 nodes).
 size_t NodesToFind(size_t total);

@@ -55,9 +55,9 @@ struct Feasible {
 };
 
 // The feasible node with the highest total: its own score plus InterPodAffinity and
-// PodTopologySpread, normalized over all of them and weighted 2 each as upstream's defaults.
+// PodTopologySpread, normalized over all of them and weighted by the profile (2 each by default).
 size_t BestFeasible(const std::vector<Feasible>& feasible, const std::vector<const json::Value*>& nodes,
-                    const InterPodAffinity* affinity, const TopologySpread* spread) {
+                    const InterPodAffinity* affinity, const TopologySpread* spread, const SchedulerProfile& profile) {
   std::vector<int64_t> affinity_scores(feasible.size(), 0), spread_scores(feasible.size(), 0);
   if (affinity && affinity->scores()) {
     for (size_t i = 0; i < nodes.size(); ++i) affinity_scores[i] = affinity->Score(*nodes[i]);
@@ -71,7 +71,9 @@ size_t BestFeasible(const std::vector<Feasible>& feasible, const std::vector<con
   size_t best = 0;
   double best_total = -1;
   for (size_t i = 0; i < feasible.size(); ++i) {
-    double total = feasible[i].score + 2.0 * static_cast<double>(affinity_scores[i]) + 2.0 * static_cast<double>(spread_scores[i]);
+    double total = feasible[i].score +
+                   static_cast<double>(profile.inter_pod_affinity_weight) * static_cast<double>(affinity_scores[i]) +
+                   static_cast<double>(profile.topology_spread_weight) * static_cast<double>(spread_scores[i]);
     if (total > best_total || (total == best_total && feasible[i].tie > feasible[best].tie)) {
       best = i;
       best_total = total;
@@ -309,10 +311,16 @@ void Scheduler::WriteQueueStatus() {
   }
 }
 
-bool Scheduler::Ours(const json::Value& pod) {
-  std::string name = pod.GetString({"spec", "schedulerName"});
-  return (name.empty() || name == "default-scheduler") && pod.GetString({"spec", "nodeName"}).empty() &&
-         pod.Get({"metadata", "deletionTimestamp"}) == nullptr;
+const SchedulerProfile* Scheduler::ProfileOf(const json::Value& pod) const {
+  if (!pod.GetString({"spec", "nodeName"}).empty() || pod.Get({"metadata", "deletionTimestamp"}) != nullptr) return nullptr;
+  auto it = profile_index_.find(pod.GetString({"spec", "schedulerName"}, "default-scheduler"));
+  return it == profile_index_.end() ? nullptr : &profiles_[it->second];
+}
+
+void Scheduler::SetProfiles(std::vector<SchedulerProfile> profiles) {
+  profiles_ = std::move(profiles);
+  profile_index_.clear();
+  for (size_t i = 0; i < profiles_.size(); ++i) profile_index_[profiles_[i].scheduler_name] = i;
 }
 
 RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& pod) {
@@ -838,7 +846,8 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
 absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
   std::string key = request.Key();
   ObjectPtr pod = pods_.Get(key);
-  if (pod == nullptr || !Ours(*pod)) return Result{};
+  const SchedulerProfile* profile = pod ? ProfileOf(*pod) : nullptr;
+  if (profile == nullptr) return Result{};  // gone, bound, deleting, or another scheduler's
   if (const json::Value* gates = pod->Get({"spec", "schedulingGates"}); gates && gates->size() > 0) {
     // Held until every gate is removed; the update that removes the last one enqueues it again.
     json::Value updated = *pod;
@@ -966,14 +975,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         continue;
       }
       ++found;
-      double s;
-      if (pod_plain) {
-        double cpu_frac = static_cast<double>(u->cpu + req.cpu_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.cpu, 1));
-        double mem_frac = static_cast<double>(u->memory + req.memory_milli) / static_cast<double>(std::max<int64_t>(n.allocatable.memory, 1));
-        s = ((1 - cpu_frac) + (1 - mem_frac)) / 2 * 100 + (1 - std::abs(cpu_frac - mem_frac)) * 100;
-      } else {
-        s = Score(*pod, req, *n.object, u->cpu, u->memory);
-      }
+      double s = profile->Score(ScoreInput{*pod, req, *n.object, n.allocatable, *u});
       // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
       size_t tie = std::hash<std::string>{}(key + "/" + n.name);
       if (deferred_choice) {
@@ -987,7 +989,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (deferred_choice && !feasible.empty()) {
       std::vector<const json::Value*> objects;
       for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());
-      chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr)].index].name;
+      chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr,
+                                                  *profile)].index].name;
     }
     if (!chosen.empty()) {
       PlaceLocked(key, chosen, me);

@@ -1,14 +1,16 @@
 #pragma once
 // File: controllers/builtin/scheduler/scheduler.h
-// Binds pending pods whose spec.schedulerName is default-scheduler (or empty) to nodes.
+// Binds pending pods whose spec.schedulerName names one of its profiles (default-scheduler, or
+// empty, by default) to nodes; score plugins and weights come from that profile (profile.h).
 // Filters: node Ready, unschedulable, taints/tolerations, nodeSelector, required node affinity,
 // host ports, then every requested resource against allocatable minus the requests already
 // placed (and the requests of higher-or-equal priority pods nominated to the node), then
 // topology spread (DoNotSchedule) and inter-pod affinity/anti-affinity over the placed pods.
-// Scores: least allocated + balanced allocation + preferred node affinity, plus (weight 2 each,
-// normalized over the feasible nodes as upstream) preferred inter-pod terms and ScheduleAnyway
-// spread.
-// Queue: higher spec.priority first (resolved by the apiserver's Priority admission), then older.
+// Scores: the profile's score plugins (default: NodeResourcesFit LeastAllocated, balanced
+// allocation, preferred node affinity), plus preferred inter-pod terms and ScheduleAnyway spread
+// normalized over the feasible nodes as upstream (weight 2 each by default).
+// Queue: higher spec.priority first (resolved by the apiserver's Priority admission), then the
+// fair-share queue with the lowest weighted dominant share (fair_share.h), then older.
 // Decisions are "assumed" in a local cache at once, so many pods bind in parallel without
 // waiting for each binding to come back on the watch. A pod that fits nowhere may preempt
 // lower-priority pods (Kubernetes' DefaultPreemption: preemption.h): the victims get the
@@ -29,6 +31,7 @@
 #include "controllers/builtin/scheduler/fair_share.h"
 #include "controllers/builtin/scheduler/placed_pod_index.h"
 #include "controllers/builtin/scheduler/preemption.h"
+#include "controllers/builtin/scheduler/profile.h"
 #include "controllers/runtime/controller.h"
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
@@ -74,6 +77,9 @@ class Scheduler final : public Reconciler {
   // Test hooks: a queue's weighted dominant share and its path.
   double ShareForTest(const std::string& queue);
   void SetPreemptionOptions(PreemptionOptions options) { preemption_ = options; }
+  // The profiles this scheduler serves, one per schedulerName (default: Kubernetes' default
+  // profile as default-scheduler). Pods naming another scheduler are left alone. Before start.
+  void SetProfiles(std::vector<SchedulerProfile> profiles);
   uint64_t bound() const { return bound_.load(); }
   uint64_t preempted() const { return preempted_.load(); }
 
@@ -115,7 +121,10 @@ class Scheduler final : public Reconciler {
     std::vector<std::string> denominate;  // lower-priority pods nominated to the same node
     bool reclaim = false;                  // taking back a queue's guarantee, not by priority
   };
-  static bool Ours(const json::Value& pod);
+  // The profile that schedules the pod (by spec.schedulerName), null when none of ours does or
+  // it is bound or being deleted.
+  const SchedulerProfile* ProfileOf(const json::Value& pod) const;
+  bool Ours(const json::Value& pod) const { return ProfileOf(pod) != nullptr; }
   static RunningPod RunningPodOf(const std::string& key, const json::Value& pod);
   WorkQueue::Rank RankOf(const std::string& key);
   // A node changed: every waiting pod is tried again at once.
@@ -195,6 +204,8 @@ class Scheduler final : public Reconciler {
   std::map<std::string, std::string> status_written_;  // queue -> last status written
   std::unique_ptr<Periodic> queue_status_;
   PreemptionOptions preemption_;
+  std::vector<SchedulerProfile> profiles_{DefaultProfile()};
+  std::map<std::string, size_t> profile_index_{{"default-scheduler", 0}};
   Controller controller_;
   std::unique_ptr<Periodic> resync_;  // last: stops first
 };

@@ -1,4 +1,5 @@
 #include "controllers/builtin/scheduler/scheduler.h"
+#include "controllers/builtin/scheduler/profile.h"
 
 #include "core/json/codec.h"
 #include "gtest/gtest.h"
@@ -112,13 +113,87 @@ TEST(SchedulerTest, TaintsTolerationsSelectorsAffinity) {
   EXPECT_EQ(FitError(pod, r, notready, 0, 0, 0, {}), "node(s) were not ready");
 }
 
+// The default profile's score, as the scheduler computes it for one node.
+double DefaultScore(const json::Value& pod, const PodRequests& r, const json::Value& node, int64_t cpu, int64_t memory) {
+  NodeUsage used;
+  used.cpu = cpu;
+  used.memory = memory;
+  NodeAllocatable a = NodeAllocatable::Of(node);
+  return DefaultProfile().Score(ScoreInput{pod, r, node, a, used});
+}
+
 TEST(SchedulerTest, ScorePrefersEmptierAndPreferredNodes) {
   json::Value pod = Pod();
   PodRequests r = RequestsOf(pod);
-  EXPECT_GT(Score(pod, r, Node(), 0, 0), Score(pod, r, Node(), 1000, int64_t{2} * 1073741824 * 1000));
+  EXPECT_GT(DefaultScore(pod, r, Node(), 0, 0), DefaultScore(pod, r, Node(), 1000, int64_t{2} * 1073741824 * 1000));
   json::Value pref = Pod(R"("affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[
       {"weight":50,"preference":{"matchExpressions":[{"key":"zone","operator":"In","values":["a"]}]}}]}},)");
-  EXPECT_DOUBLE_EQ(Score(pref, r, Node(), 0, 0), Score(pod, r, Node(), 0, 0) + 50);
+  // NodeAffinity weighs 2 in the default profile.
+  EXPECT_DOUBLE_EQ(DefaultScore(pref, r, Node(), 0, 0), DefaultScore(pod, r, Node(), 0, 0) + 100);
+}
+
+// Node n1 (2 cpu, 4Gi) half used: what each strategy makes of it for a 500m/1Gi pod.
+TEST(SchedulerTest, ScoringStrategies) {
+  json::Value pod = Pod();
+  PodRequests r = RequestsOf(pod);
+  json::Value node = Node();
+  NodeAllocatable a = NodeAllocatable::Of(node);
+  NodeUsage used;
+  used.cpu = 1000;
+  used.memory = int64_t{2} * 1073741824 * 1000;
+  ScoreInput in{pod, r, node, a, used};
+  auto score = [&](const std::string& name, const std::string& args) {
+    auto parsed = json::Parse(args);
+    EXPECT_TRUE(parsed.ok());
+    auto plugin = MakeScorePlugin(name, &*parsed);
+    EXPECT_TRUE(plugin.ok()) << plugin.status();
+    return (*plugin)->Score(in);
+  };
+  // After placing: cpu 1500/2000 = 75%, memory 3/4 = 75%.
+  EXPECT_DOUBLE_EQ(score("NodeResourcesFit", R"({"scoringStrategy":{"type":"LeastAllocated"}})"), 25);
+  EXPECT_DOUBLE_EQ(score("NodeResourcesFit", R"({"scoringStrategy":{"type":"MostAllocated"}})"), 75);
+  EXPECT_DOUBLE_EQ(score("NodeResourcesFit", R"({"scoringStrategy":{"type":"RequestedToCapacityRatio",
+      "requestedToCapacityRatio":{"shape":[{"utilization":0,"score":0},{"utilization":100,"score":10}]}}})"), 75);
+  EXPECT_DOUBLE_EQ(score("NodeResourcesFit", R"({"scoringStrategy":{"type":"RequestedToCapacityRatio",
+      "requestedToCapacityRatio":{"shape":[{"utilization":0,"score":10},{"utilization":50,"score":0}]}}})"), 0);
+  // Weights per resource: only cpu counts.
+  EXPECT_DOUBLE_EQ(score("NodeResourcesFit", R"({"scoringStrategy":{"type":"MostAllocated","resources":[{"name":"cpu","weight":1}]}})"), 75);
+  EXPECT_DOUBLE_EQ(score("NodeResourcesBalancedAllocation", "{}"), 100);
+  json::Value random = J(R"({"scoringStrategy":{"type":"Random"}})");
+  EXPECT_FALSE(MakeScorePlugin("NodeResourcesFit", &random).ok());
+  EXPECT_FALSE(MakeScorePlugin("NoSuchPlugin", nullptr).ok());
+}
+
+TEST(SchedulerTest, ConfigurationProfilesAndTheirErrors) {
+  auto config = json::Parse(R"({"apiVersion":"kubescheduler.config.k8s.io/v1","kind":"KubeSchedulerConfiguration",
+    "profiles":[{"schedulerName":"default-scheduler"},
+                {"schedulerName":"binpack","plugins":{"score":{"disabled":[{"name":"*"}],"enabled":[{"name":"NodeResourcesFit","weight":3}]}},
+                 "pluginConfig":[{"name":"NodeResourcesFit","args":{"scoringStrategy":{"type":"MostAllocated"}}}]}]})");
+  ASSERT_TRUE(config.ok());
+  auto profiles = ParseSchedulerConfiguration(*config);
+  ASSERT_TRUE(profiles.ok()) << profiles.status();
+  ASSERT_EQ(profiles->size(), 2u);
+  EXPECT_EQ((*profiles)[0].score.size(), 3u);
+  EXPECT_EQ((*profiles)[0].inter_pod_affinity_weight, 2);
+  const SchedulerProfile& binpack = (*profiles)[1];
+  EXPECT_EQ(binpack.scheduler_name, "binpack");
+  ASSERT_EQ(binpack.score.size(), 1u);
+  EXPECT_EQ(binpack.score[0].weight, 3);
+  EXPECT_EQ(binpack.inter_pod_affinity_weight, 0);
+
+  auto error = [](const std::string& text) {
+    auto c = json::Parse(text);
+    EXPECT_TRUE(c.ok()) << text;
+    auto p = ParseSchedulerConfiguration(*c);
+    return p.ok() ? std::string() : std::string(p.status().message());
+  };
+  const std::string head = R"("apiVersion":"kubescheduler.config.k8s.io/v1","kind":"KubeSchedulerConfiguration")";
+  EXPECT_EQ(error("{" + head + R"(,"percentageOfNodesToScore":50})"), "percentageOfNodesToScore: not supported by Berth's scheduler");
+  EXPECT_EQ(error("{" + head + R"(,"profiles":[{"plugins":{"filter":{}}}]})"), "profiles[0].plugins.filter: not supported by Berth's scheduler");
+  EXPECT_EQ(error("{" + head + R"(,"profiles":[{},{}]})"), "profiles[1].schedulerName: duplicate \"default-scheduler\"");
+  EXPECT_EQ(error("{" + head + R"(,"profiles":[{"plugins":{"score":{"enabled":[{"name":"Magic"}]}}}]})"),
+            "profiles[0].plugins.score.enabled[0].name: unknown score plugin \"Magic\"");
+  EXPECT_NE(error(R"({"apiVersion":"v1","kind":"KubeSchedulerConfiguration"})"), "");
 }
 
 }  // namespace
