@@ -36,6 +36,7 @@
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 #include "controllers/builtin/scheduler/profile.h"
 #include "controllers/builtin/scheduler/scheduler.h"
+#include "core/json/codec.h"
 #include "core/yaml/yaml_codec.h"
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/failure_events.h"
@@ -227,6 +228,18 @@ int main(int argc, char** argv) {
   custom_kinds.Start();
   if (status_server) {
     status_server->AddControllers(running);
+    if (scheduler) {
+      // /debug/pending/<namespace>/<pod>: why the pod waits, recomputed without writing.
+      status_server->AddDebugHandler("pending", [&scheduler](const std::string& rest) -> std::pair<int, std::string> {
+        auto explained = scheduler->ExplainPending(rest);
+        if (!explained.ok()) {
+          json::Value error = json::Value::MakeObject();
+          error.Set("error", std::string(explained.status().message()));
+          return {explained.status().code() == absl::StatusCode::kNotFound ? 404 : 500, json::Serialize(error)};
+        }
+        return {200, json::Serialize(*explained)};
+      });
+    }
     status_server->SetLeading(true);
   }
   BERTH_LOG(Info, "controller-manager", "Controllers running", "server", server);

@@ -4,6 +4,7 @@
 berth-controller-manager binaries, kubectl and the official Python client.
 Nodes are hollow (Node objects plus the stand-in kubelet); the scheduler runs with one worker so
 that order-sensitive scenarios are exact (scenarios S1, S2 and S12 of the seed-scheduling brief)."""
+import json
 import os
 import shutil
 import sys
@@ -659,6 +660,8 @@ class SharingTest(unittest.TestCase):
                 if c["type"] == "PodScheduled":
                     return c["message"]
         wait_for(lambda: message() == "queue root.mq-a at max: cpu 3/3.", timeout=20, what="the cap message")
+        wait_for(lambda: (self.why_pending("m-3", "mq") or {}).get("queue", {}).get("blockedBy") == "queue root.mq-a at max: cpu 3/3",
+                 timeout=20, what="why-pending to name the cap")
         self.assertEqual(self.bound_in("mq", "m-"), 3)
         # Raising the cap lets it in.
         self.assertEqual(self.c.patch(f"{QUEUES}/mq-a", {"spec": {"max": {"cpu": "4"}}}).status, 200)
@@ -747,6 +750,43 @@ class SharingTest(unittest.TestCase):
         self.assertIsNone(self.scheduled_condition("pf-other"))
         events = self.c.get("/api/v1/namespaces/default/events").json()["items"]
         self.assertEqual([e for e in events if e["involvedObject"]["name"] == "pf-other"], [])
+
+
+    def why_pending(self, name, ns="default"):
+        annotation = self.c.get(f"/api/v1/namespaces/{ns}/pods/{name}").json()["metadata"].get("annotations", {}).get(
+            "scheduling.berth.dev/why-pending")
+        return json.loads(annotation) if annotation else None
+
+    def test_why_pending_explains_and_hints_then_goes_when_bound(self):
+        self.add_node("wp-1", cpu="2")
+        self.add_node("wp-2", cpu="3")
+        self.add_pod(with_requests(pod("wp-big"), {"cpu": "4"}))
+        wait_for(lambda: self.why_pending("wp-big") is not None, timeout=20, what="the why-pending annotation")
+        why = self.why_pending("wp-big")
+        self.assertEqual(why["nodes"], 2)
+        self.assertEqual(why["filtered"], {"Insufficient cpu": 2})
+        self.assertEqual(why["preemption"]["result"], "NoVictims")
+        self.assertEqual(why["queue"]["path"], "root.ns/default")
+        self.assertEqual(why["queue"]["position"], 1)
+        self.assertEqual(why["largestFree"]["node"], "wp-2")
+        self.assertEqual(why["largestFree"]["cpu"], "3")
+        self.assertEqual(why["hint"], "request 4 cpu; largest free 3 cpu")
+        # The PodScheduled message stays Kubernetes' own.
+        self.wait_unschedulable("wp-big", "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available:"
+                                " 2 No preemption victims found for incoming pod.")
+        # kubectl describe shows it with the other annotations.
+        self.assertIn("scheduling.berth.dev/why-pending", self.k.run("describe", "pod", "wp-big").stdout)
+        # The controller-manager recomputes it on request, without writing.
+        code, body = self.cm.get_status("/debug/pending/default/wp-big")
+        self.assertEqual(code, 200, body)
+        self.assertEqual(json.loads(body)["hint"], "request 4 cpu; largest free 3 cpu")
+        code, body = self.cm.get_status("/debug/pending/default/no-such-pod")
+        self.assertEqual(code, 404, body)
+        # Room appears: the pod binds and its explanation goes.
+        status = {"allocatable": {"cpu": "8", "memory": "8Gi", "pods": "110"}, "capacity": {"cpu": "8", "memory": "8Gi", "pods": "110"}}
+        self.assertEqual(self.c.patch(f"{NODES}/wp-2/status", {"status": status}).status, 200)
+        wait_for(lambda: self.node_of("wp-big") == "wp-2", timeout=20, what="the pod to bind once room appears")
+        wait_for(lambda: self.why_pending("wp-big") is None, timeout=20, what="the explanation to go")
 
 
 if __name__ == "__main__":

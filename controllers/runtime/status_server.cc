@@ -30,6 +30,11 @@ void StatusServer::AddControllers(const std::vector<Controller*>& controllers) {
   controllers_.insert(controllers_.end(), controllers.begin(), controllers.end());
 }
 
+void StatusServer::AddDebugHandler(const std::string& name, DebugHandler handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  debug_[name] = std::move(handler);
+}
+
 void StatusServer::Handle(const http::Request& request, http::Responder& responder) {
   http::Response response;
   response.content_type = "text/plain; charset=utf-8";
@@ -48,9 +53,26 @@ void StatusServer::Handle(const http::Request& request, http::Responder& respond
     response.body = Controller::RenderMetrics(controllers_);
     StrAppend(&response.body, "# HELP berth_leader_is_leading 1 while this replica holds the lease.\n",
               "# TYPE berth_leader_is_leading gauge\nberth_leader_is_leading ", leading_ ? 1 : 0, "\n");
+  } else if (request.path.rfind("/debug/", 0) == 0) {
+    std::string rest = request.path.substr(7);
+    std::string name = rest.substr(0, rest.find('/'));
+    DebugHandler handler;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = debug_.find(name); it != debug_.end()) handler = it->second;
+    }
+    if (handler) {
+      auto [code, body] = handler(rest.size() > name.size() ? rest.substr(name.size() + 1) : "");
+      response.status = code;
+      response.content_type = "application/json";
+      response.body = std::move(body);
+    } else {
+      response.status = 404;
+      response.body = StrCat("no such debug page: ", name, "\n");
+    }
   } else {
     response.status = 404;
-    response.body = StrCat("no such path: ", request.path, " (served: /healthz /readyz /metrics)\n");
+    response.body = StrCat("no such path: ", request.path, " (served: /healthz /readyz /metrics /debug/...)\n");
   }
   responder.Reply(std::move(response));
 }

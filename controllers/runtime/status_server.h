@@ -5,6 +5,8 @@
 // /metrics (every registered controller's queue depth, reconciles, errors and latency).
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +27,9 @@ class StatusServer {
   std::string address() const;
   void AddControllers(const std::vector<Controller*>& controllers);
   void SetLeading(bool leading) { leading_ = leading; }
+  // GET /debug/<name>/<rest>: `handler(rest)` answers with a status code and a JSON body.
+  using DebugHandler = std::function<std::pair<int, std::string>(const std::string& rest)>;
+  void AddDebugHandler(const std::string& name, DebugHandler handler);
 
  private:
   StatusServer() = default;
@@ -34,6 +39,7 @@ class StatusServer {
   std::string host_;
   mutable std::mutex mu_;
   std::vector<const Controller*> controllers_;
+  std::map<std::string, DebugHandler> debug_;
   std::atomic<bool> leading_{false};
 };
 

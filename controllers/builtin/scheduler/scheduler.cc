@@ -29,6 +29,11 @@ bool StatusOnlyChange(const json::Value& old_pod, const json::Value& pod) {
     copy.Erase("status");
     if (json::Value* meta = copy.Find("metadata")) {
       for (const char* f : {"resourceVersion", "generation", "managedFields"}) meta->Erase(f);
+      // The scheduler's own explanation is as much a status write as the condition.
+      if (json::Value* annotations = meta->Find("annotations")) {
+        annotations->Erase(kWhyPendingAnnotation);
+        if (annotations->size() == 0) meta->Erase("annotations");
+      }
     }
     return copy;
   };
@@ -418,6 +423,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
   if (counts || deleted) {
     std::lock_guard<std::mutex> lock(mu_);
     attempts_.erase(key);
+    why_written_.erase(key);
   }
   if (freed || placed) RetryAfterPodChange(node, freed);
   if (!deleted && requeue && Ours(*p)) controller_.Enqueue(key);
@@ -843,6 +849,211 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
   return absl::OkStatus();
 }
 
+Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::Value& pod, const RunningPod& me,
+                                            const SchedulerProfile& profile) {
+  Attempt a;
+  const PodRequests& req = me.requests;
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    a.queue_block = fair_share_.MaxReason(QueueOfNamespaceLocked(Request::FromKey(key).ns), req);
+  }
+  a.node_count = nodes_cache_.size();
+  size_t node_count = a.node_count;
+  size_t want = NodesToFind(node_count);
+  size_t found = 0;
+  double best = -1;
+  size_t best_tie = 0;
+  static const NodeUsage kEmpty;
+  // Room promised to nominated pods of at least this priority counts as used on their node
+  // (added to a scratch copy only for nodes that have nominations).
+  NodeUsage scratch;
+  // A pod without placement constraints needs only the cached numbers on plain nodes.
+  // (Inter-pod rules run after the node filters, on their own.)
+  bool pod_plain = pod.Get({"spec", "nodeSelector"}) == nullptr && pod.Get({"spec", "affinity", "nodeAffinity"}) == nullptr;
+  // Inter-pod rules: the pod's own terms and spread constraints, and the placed pods' terms.
+  std::optional<InterPodAffinity> affinity;
+  std::optional<TopologySpread> spread;
+  if (ClusterView::HasPodAffinity(pod) || pod_index_.any_affinity() || TopologySpread::HasConstraints(pod)) {
+    CacheView view(*this);
+    auto ipa = InterPodAffinity::Compute(pod, view);
+    auto t = TopologySpread::Compute(pod, view);
+    if (!ipa.ok() || !t.ok()) {
+      a.prefilter_error = std::string(!ipa.ok() ? ipa.status().message() : t.status().message());
+    } else {
+      if (ipa->filters() || ipa->scores()) affinity = std::move(*ipa);
+      if (t->filters() || t->scores()) spread = std::move(*t);
+    }
+  }
+  // Their scores are normalized over the feasible nodes, so the choice waits for the scan.
+  bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores());
+  std::vector<Feasible> feasible;
+  // The filters that run after resources, in upstream's order; "" when the node passes.
+  auto inter_pod_reason = [&](const json::Value& node) -> std::string {
+    if (spread && spread->filters()) {
+      if (std::string why = spread->Filter(node); !why.empty()) return why;
+    }
+    if (affinity && affinity->filters()) return affinity->Filter(node);
+    return "";
+  };
+  // A pod nominated to a node tries that node first, as upstream does; while the victims it
+  // chose there are still leaving it waits for them rather than scanning every node and
+  // preempting again (each victim's departure wakes it).
+  if (auto nom = nominated_.find(key); nom != nominated_.end()) {
+    if (auto idx = node_index_.find(nom->second.node); idx != node_index_.end()) {
+      const NodeInfo& n = nodes_cache_[idx->second];
+      NodeUsage u;
+      if (auto it = usage_.find(n.name); it != usage_.end()) u = it->second;
+      AddHeldLocked(n.name, key, me.priority, u);
+      if (FitReasons(pod, req, *n.object, u).empty() && inter_pod_reason(*n.object).empty()) {
+        a.chosen = n.name;
+        a.nominated_fits = true;
+      } else {
+        a.waiting_for_victims = VictimsLeavingLocked(n.name, me.priority);
+      }
+    }
+  }
+  // Scan from a rotating start so that sampling covers every node over time.
+  for (size_t i = 0; a.prefilter_error.empty() && a.queue_block.empty() && !a.nominated_fits && !a.waiting_for_victims &&
+                     i < node_count && found < want;
+       ++i) {
+    size_t index = (next_start_ + i) % node_count;
+    const NodeInfo& n = nodes_cache_[index];
+    const NodeUsage* u = &kEmpty;
+    if (auto it = usage_.find(n.name); it != usage_.end()) u = &it->second;
+    if (nominated_on_node_.count(n.name)) {
+      scratch = *u;
+      if (AddHeldLocked(n.name, key, me.priority, scratch)) u = &scratch;
+    }
+    if (n.ready && n.allocatable.cpu - u->cpu > a.largest_free_cpu) {
+      a.largest_free_node = n.name;
+      a.largest_free_cpu = n.allocatable.cpu - u->cpu;
+      a.largest_free_memory = n.allocatable.memory - u->memory;
+    }
+    std::vector<std::string> why;
+    if (pod_plain && n.plain) {
+      if (!n.ready) {
+        why.push_back("node(s) were not ready");
+      } else {
+        why = ResourceFitReasons(req, n.allocatable, *u);
+      }
+    } else {
+      why = FitReasons(pod, req, *n.object, *u);
+    }
+    if (why.empty() && (affinity || spread)) {
+      if (std::string inter_pod = inter_pod_reason(*n.object); !inter_pod.empty()) why.push_back(std::move(inter_pod));
+      a.refused_by_pods = a.refused_by_pods || !why.empty();
+    }
+    if (!why.empty()) {
+      for (const std::string& w : why) a.reasons[w]++;
+      if (std::all_of(why.begin(), why.end(), ResolvableByPreemption)) {
+        a.resolvable.push_back(index);
+      } else if (why.size() == 1 && ResolvableByRemovingMatchingPods(why[0])) {
+        a.refused_by_rules.push_back(index);
+      }
+      continue;
+    }
+    ++found;
+    double s = profile.Score(ScoreInput{pod, req, *n.object, n.allocatable, *u});
+    // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
+    size_t tie = std::hash<std::string>{}(key + "/" + n.name);
+    if (deferred_choice) {
+      feasible.push_back({index, s, tie});
+    } else if (s > best || (s == best && tie > best_tie)) {
+      best = s;
+      best_tie = tie;
+      a.chosen = n.name;
+    }
+  }
+  if (deferred_choice && !feasible.empty()) {
+    std::vector<const json::Value*> objects;
+    for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());
+    a.chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr,
+                                                profile)].index].name;
+  }
+  return a;
+}
+
+PendingFacts Scheduler::FactsLocked(const std::string& key, const json::Value& pod, const RunningPod& me, const Attempt& a,
+                                     const std::string& why_not, bool with_position) {
+  PendingFacts f;
+  f.nodes = a.node_count;
+  f.filtered = a.reasons;
+  f.preemption_message = why_not;
+  if (auto nom = nominated_.find(key); nom != nominated_.end()) {
+    f.nominated = true;
+    f.nominated_node = nom->second.node;
+  }
+  f.blocked_by = !a.queue_block.empty() ? a.queue_block : a.prefilter_error;
+  f.largest_free_node = a.largest_free_node;
+  f.largest_free_cpu = a.largest_free_cpu;
+  f.largest_free_memory = a.largest_free_memory;
+  f.request_cpu = me.requests.cpu_milli;
+  f.request_memory = me.requests.memory_milli;
+  std::lock_guard<std::mutex> share(share_mu_);
+  std::string queue = QueueOfNamespaceLocked(Request::FromKey(key).ns);
+  f.queue_path = fair_share_.PathOf(queue);
+  f.queue_share = fair_share_.Share(queue);
+  // Its place among the waiting pods of its queue, in the work queue's order within a queue.
+  int64_t priority = me.priority;
+  std::string created = pod.GetString({"metadata", "creationTimestamp"});
+  f.queue_waiting = 1;  // itself
+  if (with_position) f.queue_position = 1;
+  for (const std::string& other : unschedulable_) {
+    if (other == key || QueueOfNamespaceLocked(Request::FromKey(other).ns) != queue) continue;
+    ++f.queue_waiting;
+    if (!with_position) continue;
+    ObjectPtr o = pods_.Get(other);
+    if (o == nullptr) continue;
+    int64_t p = PriorityOf(*o);
+    std::string c = o->GetString({"metadata", "creationTimestamp"});
+    if (p > priority || (p == priority && (c < created || (c == created && other < key)))) ++f.queue_position;
+  }
+  return f;
+}
+
+void Scheduler::MaybeWriteWhyPending(const std::string& key, const json::Value& pod, const Attempt& a,
+                                     const std::string& why_not) {
+  RunningPod me = RunningPodOf(key, pod);
+  absl::Time now = clock_.Now();
+  PendingFacts facts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Compared without the position, which moves with every pod of the queue.
+    std::string text = json::Serialize(WhyPending(FactsLocked(key, pod, me, a, why_not, false)));
+    auto it = why_written_.find(key);
+    if (it != why_written_.end() && (it->second.text == text || now - it->second.at < absl::Seconds(10))) return;
+    why_written_[key] = {text, now};
+    facts = FactsLocked(key, pod, me, a, why_not, true);
+  }
+  std::string text = json::Serialize(WhyPending(facts));
+  if (pod.GetString({"metadata", "annotations", kWhyPendingAnnotation}) == text) return;  // as stored already
+  json::Value patch = json::Value::MakeObject();
+  patch.Ensure({"metadata", "annotations"}).Set(kWhyPendingAnnotation, text);
+  Request r = Request::FromKey(key);
+  auto written = api_.Patch(client::resources::kPods, r.ns, r.name, patch);
+  if (!written.ok() && !Ignorable(written.status())) {
+    BERTH_LOG(Warning, "controllers.scheduler", "Writing why-pending failed", "pod", key, "error", written.status().ToString());
+  }
+}
+
+absl::StatusOr<json::Value> Scheduler::ExplainPending(const std::string& key) {
+  ObjectPtr pod = pods_.Get(key);
+  const SchedulerProfile* profile = pod ? ProfileOf(*pod) : nullptr;
+  if (profile == nullptr) return absl::NotFoundError(StrCat("no pod ", key, " waits for this scheduler"));
+  RunningPod me = RunningPodOf(key, *pod);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (assumed_.count(key)) return absl::NotFoundError(StrCat(key, " is being bound"));
+  RefreshNodesLocked();
+  Attempt a = AttemptLocked(key, *pod, me, *profile);
+  std::string why_not;
+  if (a.chosen.empty() && !a.waiting_for_victims && a.prefilter_error.empty() && a.queue_block.empty()) {
+    PlanPreemptionLocked(key, *pod, me, a.resolvable, a.refused_by_rules, why_not);  // nothing carried out
+  }
+  json::Value out = WhyPending(FactsLocked(key, *pod, me, a, why_not, true));
+  if (!a.chosen.empty()) out.Set("wouldBindTo", a.chosen);
+  return out;
+}
+
 absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
   std::string key = request.Key();
   ObjectPtr pod = pods_.Get(key);
@@ -859,7 +1070,6 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     return Result{};
   }
   RunningPod me = RunningPodOf(key, *pod);
-  const PodRequests& req = me.requests;
   std::string chosen;
   std::map<std::string, int> reasons;
   size_t node_count = 0;
@@ -873,125 +1083,21 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   bool waiting_for_victims = false;
   bool nominated = false;
   bool room_would_help = false;  // some node refused only for room: a pod leaving may let it in
+  Attempt attempt;                // what the scan found (for the why-pending explanation)
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (assumed_.count(key)) return Result{};  // already being bound
     moves_seen = move_requests_;
     RefreshNodesLocked();
-    {
-      std::lock_guard<std::mutex> share(share_mu_);
-      queue_block = fair_share_.MaxReason(QueueOfNamespaceLocked(request.ns), req);
-    }
-    node_count = nodes_cache_.size();
-    size_t want = NodesToFind(node_count);
-    size_t found = 0;
-    double best = -1;
-    size_t best_tie = 0;
-    static const NodeUsage kEmpty;
-    // Room promised to nominated pods of at least this priority counts as used on their node
-    // (added to a scratch copy only for nodes that have nominations).
-    NodeUsage scratch;
-    std::vector<size_t> resolvable;  // nodes that failed only for room preemption could make
-    std::vector<size_t> refused_by_rules;  // nodes that inter-pod rules refused (see preemption.h)
-    bool nominated_fits = false;
-    // A pod without placement constraints needs only the cached numbers on plain nodes.
-    // (Inter-pod rules run after the node filters, on their own.)
-    bool pod_plain = pod->Get({"spec", "nodeSelector"}) == nullptr && pod->Get({"spec", "affinity", "nodeAffinity"}) == nullptr;
-    // Inter-pod rules: the pod's own terms and spread constraints, and the placed pods' terms.
-    std::optional<InterPodAffinity> affinity;
-    std::optional<TopologySpread> spread;
-    if (ClusterView::HasPodAffinity(*pod) || pod_index_.any_affinity() || TopologySpread::HasConstraints(*pod)) {
-      CacheView view(*this);
-      auto a = InterPodAffinity::Compute(*pod, view);
-      auto t = TopologySpread::Compute(*pod, view);
-      if (!a.ok() || !t.ok()) {
-        prefilter_error = std::string(!a.ok() ? a.status().message() : t.status().message());
-      } else {
-        if (a->filters() || a->scores()) affinity = std::move(*a);
-        if (t->filters() || t->scores()) spread = std::move(*t);
-      }
-    }
-    // Their scores are normalized over the feasible nodes, so the choice waits for the scan.
-    bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores());
-    std::vector<Feasible> feasible;
-    // The filters that run after resources, in upstream's order; "" when the node passes.
-    auto inter_pod_reason = [&](const json::Value& node) -> std::string {
-      if (spread && spread->filters()) {
-        if (std::string why = spread->Filter(node); !why.empty()) return why;
-      }
-      if (affinity && affinity->filters()) return affinity->Filter(node);
-      return "";
-    };
-    // A pod nominated to a node tries that node first, as upstream does; while the victims it
-    // chose there are still leaving it waits for them rather than scanning every node and
-    // preempting again (each victim's departure wakes it).
-    if (auto nom = nominated_.find(key); nom != nominated_.end()) {
-      if (auto idx = node_index_.find(nom->second.node); idx != node_index_.end()) {
-        const NodeInfo& n = nodes_cache_[idx->second];
-        NodeUsage u;
-        if (auto it = usage_.find(n.name); it != usage_.end()) u = it->second;
-        AddHeldLocked(n.name, key, me.priority, u);
-        if (FitReasons(*pod, req, *n.object, u).empty() && inter_pod_reason(*n.object).empty()) {
-          chosen = n.name;
-          nominated_fits = true;
-        } else {
-          waiting_for_victims = VictimsLeavingLocked(n.name, me.priority);
-        }
-      }
-    }
-    // Scan from a rotating start so that sampling covers every node over time.
-    for (size_t i = 0; prefilter_error.empty() && queue_block.empty() && !nominated_fits && !waiting_for_victims &&
-                       i < node_count && found < want;
-         ++i) {
-      size_t index = (next_start_ + i) % node_count;
-      const NodeInfo& n = nodes_cache_[index];
-      const NodeUsage* u = &kEmpty;
-      if (auto it = usage_.find(n.name); it != usage_.end()) u = &it->second;
-      if (nominated_on_node_.count(n.name)) {
-        scratch = *u;
-        if (AddHeldLocked(n.name, key, me.priority, scratch)) u = &scratch;
-      }
-      std::vector<std::string> why;
-      if (pod_plain && n.plain) {
-        if (!n.ready) {
-          why.push_back("node(s) were not ready");
-        } else {
-          why = ResourceFitReasons(req, n.allocatable, *u);
-        }
-      } else {
-        why = FitReasons(*pod, req, *n.object, *u);
-      }
-      if (why.empty() && (affinity || spread)) {
-        if (std::string inter_pod = inter_pod_reason(*n.object); !inter_pod.empty()) why.push_back(std::move(inter_pod));
-        refused_by_pods = refused_by_pods || !why.empty();
-      }
-      if (!why.empty()) {
-        for (const std::string& w : why) reasons[w]++;
-        if (std::all_of(why.begin(), why.end(), ResolvableByPreemption)) {
-          resolvable.push_back(index);
-        } else if (why.size() == 1 && ResolvableByRemovingMatchingPods(why[0])) {
-          refused_by_rules.push_back(index);
-        }
-        continue;
-      }
-      ++found;
-      double s = profile->Score(ScoreInput{*pod, req, *n.object, n.allocatable, *u});
-      // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
-      size_t tie = std::hash<std::string>{}(key + "/" + n.name);
-      if (deferred_choice) {
-        feasible.push_back({index, s, tie});
-      } else if (s > best || (s == best && tie > best_tie)) {
-        best = s;
-        best_tie = tie;
-        chosen = n.name;
-      }
-    }
-    if (deferred_choice && !feasible.empty()) {
-      std::vector<const json::Value*> objects;
-      for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());
-      chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr,
-                                                  *profile)].index].name;
-    }
+    Attempt a = AttemptLocked(key, *pod, me, *profile);
+    node_count = a.node_count;
+    chosen = a.chosen;
+    reasons = a.reasons;
+    prefilter_error = a.prefilter_error;
+    queue_block = a.queue_block;
+    refused_by_pods = a.refused_by_pods;
+    waiting_for_victims = a.waiting_for_victims;
+    attempt = a;
     if (!chosen.empty()) {
       PlaceLocked(key, chosen, me);
       pod_index_.Put(key, chosen, pod);
@@ -1002,7 +1108,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       DenominateLocked(key);
       wake_waiting_on_pods = !waiting_on_pods_.empty();
     } else if (!waiting_for_victims && prefilter_error.empty() && queue_block.empty()) {
-      plan = PlanPreemptionLocked(key, *pod, me, resolvable, refused_by_rules, why_not);
+      plan = PlanPreemptionLocked(key, *pod, me, a.resolvable, a.refused_by_rules, why_not);
       if (plan) {
         NominateLocked(key, plan->node, me);
         for (const std::string& other : plan->denominate) DenominateLocked(other);
@@ -1011,7 +1117,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
     nominated = nominated_.count(key) > 0;
-    room_would_help = !resolvable.empty() || !queue_block.empty();  // its queue's pods leaving make room too
+    room_would_help = !a.resolvable.empty() || !queue_block.empty();  // its queue's pods leaving make room too
   }
   if (waiting_for_victims) {
     // Say why it waits (once: the message does not change while it does), keep the reasons
@@ -1061,6 +1167,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       if (!r.ok() && !Ignorable(r.status())) return r.status();
     }
     if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message);
+    MaybeWriteWhyPending(key, *pod, attempt, why_not);
     bool moved;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -1091,6 +1198,19 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   }
   bound_++;
   if (wake_waiting_on_pods) RetryAfterPodChange(chosen, false);
+  // A bound pod is no longer pending: its explanation goes.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    why_written_.erase(key);
+  }
+  if (pod->Get({"metadata", "annotations", kWhyPendingAnnotation}) != nullptr) {
+    json::Value patch = json::Value::MakeObject();
+    patch.Ensure({"metadata", "annotations"}).Set(kWhyPendingAnnotation, json::Value());
+    auto cleared = api_.Patch(client::resources::kPods, request.ns, request.name, patch);
+    if (!cleared.ok() && !Ignorable(cleared.status())) {
+      BERTH_LOG(Warning, "controllers.scheduler", "Clearing why-pending failed", "pod", key, "error", cleared.status().ToString());
+    }
+  }
   if (events_) {
     events_->Record(*pod, "Normal", "Scheduled", StrCat("Successfully assigned ", key, " to ", chosen));
   }

@@ -32,6 +32,7 @@
 #include "controllers/builtin/scheduler/placed_pod_index.h"
 #include "controllers/builtin/scheduler/preemption.h"
 #include "controllers/builtin/scheduler/profile.h"
+#include "controllers/builtin/scheduler/why_pending.h"
 #include "controllers/runtime/controller.h"
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
@@ -76,6 +77,9 @@ class Scheduler final : public Reconciler {
   void WriteQueueStatus();
   // Test hooks: a queue's weighted dominant share and its path.
   double ShareForTest(const std::string& queue);
+  // Why the pod is pending, recomputed now without writing anything (the controller-manager's
+  // /debug/pending/<ns>/<pod>); kNotFound when it is not a pod this scheduler waits on.
+  absl::StatusOr<json::Value> ExplainPending(const std::string& key);
   void SetPreemptionOptions(PreemptionOptions options) { preemption_ = options; }
   // The profiles this scheduler serves, one per schedulerName (default: Kubernetes' default
   // profile as default-scheduler). Pods naming another scheduler are left alone. Before start.
@@ -114,6 +118,29 @@ class Scheduler final : public Reconciler {
     bool ready = false;
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
   };
+  // What one scheduling attempt found, under mu_; it changes nothing but the scan's start.
+  struct Attempt {
+    std::string chosen;
+    std::map<std::string, int> reasons;       // per-node refusals, counted
+    size_t node_count = 0;
+    std::vector<size_t> resolvable;           // nodes that failed only for room
+    std::vector<size_t> refused_by_rules;     // nodes inter-pod rules refused (preemption.h)
+    std::string prefilter_error;              // the pod's inter-pod terms could not be read
+    std::string queue_block;                  // its fair-share queue is at its max
+    bool refused_by_pods = false;             // some node refused only by inter-pod rules
+    bool waiting_for_victims = false;         // its nominated node's victims are still leaving
+    bool nominated_fits = false;
+    std::string largest_free_node;            // the Ready node with the most free cpu
+    int64_t largest_free_cpu = -1, largest_free_memory = 0;
+  };
+  Attempt AttemptLocked(const std::string& key, const json::Value& pod, const RunningPod& me, const SchedulerProfile& profile);
+  // The why-pending facts of an attempt that bound nothing (under mu_); the queue position is
+  // filled only when `with_position` (it walks every waiting pod).
+  PendingFacts FactsLocked(const std::string& key, const json::Value& pod, const RunningPod& me, const Attempt& a,
+                           const std::string& why_not, bool with_position);
+  // Writes the attempt's explanation to the pod's annotation when it changed, at most every
+  // 10 s per pod.
+  void MaybeWriteWhyPending(const std::string& key, const json::Value& pod, const Attempt& a, const std::string& why_not);
   // What the decision under the lock asks the worker to do once it is released.
   struct PreemptionPlan {
     std::string node;
@@ -202,6 +229,11 @@ class Scheduler final : public Reconciler {
   std::map<std::string, int64_t> group_ids_;           // queue -> rank[1] in the work queue
   std::vector<std::string> group_names_;               // rank[1] -> queue
   std::map<std::string, std::string> status_written_;  // queue -> last status written
+  struct WhyWritten {
+    std::string text;  // without the queue position, which moves with every pod
+    absl::Time at;
+  };
+  std::map<std::string, WhyWritten> why_written_;  // pod key -> its last explanation (under mu_)
   std::unique_ptr<Periodic> queue_status_;
   PreemptionOptions preemption_;
   std::vector<SchedulerProfile> profiles_{DefaultProfile()};
