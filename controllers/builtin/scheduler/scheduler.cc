@@ -290,7 +290,11 @@ void Scheduler::WriteQueueStatus() {
       for (const std::string& name : fair_share_.Named()) {
         json::Value status = json::Value::MakeObject();
         json::Value allocated = json::Value::MakeObject();
-        for (const auto& [resource, milli] : fair_share_.Allocated(name)) allocated.Set(resource, resource::FormatMilli(milli));
+        for (const auto& [resource, milli] : fair_share_.Allocated(name)) {
+          // Bytes read best with binary suffixes, as kubectl prints them.
+          bool bytes = resource == "memory" || resource == "ephemeral-storage" || resource.rfind("hugepages-", 0) == 0;
+          allocated.Set(resource, resource::FormatMilli(milli, bytes ? "1Mi" : ""));
+        }
         status.Set("allocated", std::move(allocated));
         char share[32];
         std::snprintf(share, sizeof(share), "%.3f", fair_share_.Share(name));
@@ -996,12 +1000,12 @@ PendingFacts Scheduler::FactsLocked(const std::string& key, const json::Value& p
   // Its place among the waiting pods of its queue, in the work queue's order within a queue.
   int64_t priority = me.priority;
   std::string created = pod.GetString({"metadata", "creationTimestamp"});
-  f.queue_waiting = 1;  // itself
-  if (with_position) f.queue_position = 1;
+  if (!with_position) return f;  // the walk below is for what gets written
+  f.queue_waiting = 1;             // itself
+  f.queue_position = 1;
   for (const std::string& other : unschedulable_) {
     if (other == key || QueueOfNamespaceLocked(Request::FromKey(other).ns) != queue) continue;
     ++f.queue_waiting;
-    if (!with_position) continue;
     ObjectPtr o = pods_.Get(other);
     if (o == nullptr) continue;
     int64_t p = PriorityOf(*o);
@@ -1051,6 +1055,26 @@ absl::StatusOr<json::Value> Scheduler::ExplainPending(const std::string& key) {
   }
   json::Value out = WhyPending(FactsLocked(key, *pod, me, a, why_not, true));
   if (!a.chosen.empty()) out.Set("wouldBindTo", a.chosen);
+  // What the scheduler counts on the node it waits for: the pods, and room held for others.
+  if (auto nom = nominated_.find(key); nom != nominated_.end()) {
+    json::Value counted = json::Value::MakeArray();
+    if (auto keys = keys_on_node_.find(nom->second.node); keys != keys_on_node_.end()) {
+      for (const std::string& other : keys->second) {
+        const Placement& p = placed_.at(other);
+        std::string state = assumed_.count(other) ? "assumed" : p.terminating ? "terminating" : evicting_.count(other) ? "evicting" : "bound";
+        counted.as_array().push_back(StrCat(other, " ", resource::FormatMilli(p.pod.requests.cpu_milli), " cpu ", state));
+      }
+    }
+    json::Value held = json::Value::MakeArray();
+    if (auto n = nominated_on_node_.find(nom->second.node); n != nominated_on_node_.end()) {
+      for (const std::string& other : n->second) held.as_array().push_back(other);
+    }
+    json::Value node = json::Value::MakeObject();
+    node.Set("name", nom->second.node);
+    node.Set("counted", std::move(counted));
+    node.Set("nominated", std::move(held));
+    out.Set("nominatedNode", std::move(node));
+  }
   return out;
 }
 

@@ -134,8 +134,8 @@ class Scheduler final : public Reconciler {
     int64_t largest_free_cpu = -1, largest_free_memory = 0;
   };
   Attempt AttemptLocked(const std::string& key, const json::Value& pod, const RunningPod& me, const SchedulerProfile& profile);
-  // The why-pending facts of an attempt that bound nothing (under mu_); the queue position is
-  // filled only when `with_position` (it walks every waiting pod).
+  // The why-pending facts of an attempt that bound nothing (under mu_); the queue position and
+  // the number waiting are filled only when `with_position` (they walk every waiting pod).
   PendingFacts FactsLocked(const std::string& key, const json::Value& pod, const RunningPod& me, const Attempt& a,
                            const std::string& why_not, bool with_position);
   // Writes the attempt's explanation to the pod's annotation when it changed, at most every
