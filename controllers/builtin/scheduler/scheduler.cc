@@ -354,6 +354,7 @@ void Scheduler::PlaceLocked(const std::string& key, const std::string& node, con
   }
   placed_[key] = {node, pod, false, std::move(queue)};
   keys_on_node_[node].insert(key);
+  ++placed_by_priority_[pod.priority];
 }
 
 void Scheduler::UnplaceLocked(const std::string& key) {
@@ -369,6 +370,9 @@ void Scheduler::UnplaceLocked(const std::string& key) {
   {
     std::lock_guard<std::mutex> share(share_mu_);
     fair_share_.Remove(it->second.queue, it->second.pod.requests);
+  }
+  if (auto c = placed_by_priority_.find(it->second.pod.priority); c != placed_by_priority_.end() && --c->second == 0) {
+    placed_by_priority_.erase(c);
   }
   placed_.erase(it);
 }
@@ -473,6 +477,8 @@ size_t Scheduler::ResyncUsage() {
   placed_ = std::move(placed);
   usage_ = std::move(usage);
   keys_on_node_ = std::move(keys_on_node);
+  placed_by_priority_.clear();
+  for (const auto& [k, p] : placed_) ++placed_by_priority_[p.pod.priority];
   {
     std::lock_guard<std::mutex> share(share_mu_);
     RechargeLocked();
@@ -710,8 +716,15 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       }
     }
   };
-  search([&](const std::string&, const Placement& p) { return p.pod.priority < victims_below; },
-         [](const Victims&) { return true; });
+  // Nothing placed below the priorities it may evict (the common case for priority-0 pods):
+  // every node that failed for room has no victims, without looking at one.
+  if (placed_by_priority_.empty() || placed_by_priority_.begin()->first >= victims_below) {
+    no_victims += static_cast<int>(resolvable.size());
+    evaluated += resolvable.size();
+  } else {
+    search([&](const std::string&, const Placement& p) { return p.pod.priority < victims_below; },
+           [](const Victims&) { return true; });
+  }
   bool reclaim = false;
   if (candidates.empty()) {
     // A queue still within its guarantee with this pod takes room back from queues above
@@ -1019,17 +1032,16 @@ void Scheduler::MaybeWriteWhyPending(const std::string& key, const json::Value& 
                                      const std::string& why_not) {
   RunningPod me = RunningPodOf(key, pod);
   absl::Time now = clock_.Now();
-  PendingFacts facts;
+  std::string text;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Compared without the position, which moves with every pod of the queue.
-    std::string text = json::Serialize(WhyPending(FactsLocked(key, pod, me, a, why_not, false)));
+    // Without the queue position and count: walking every waiting pod on each failure costs
+    // O(waiting) under the lock (the debug page computes them on request).
+    text = json::Serialize(WhyPending(FactsLocked(key, pod, me, a, why_not, false)));
     auto it = why_written_.find(key);
     if (it != why_written_.end() && (it->second.text == text || now - it->second.at < absl::Seconds(10))) return;
     why_written_[key] = {text, now};
-    facts = FactsLocked(key, pod, me, a, why_not, true);
   }
-  std::string text = json::Serialize(WhyPending(facts));
   if (pod.GetString({"metadata", "annotations", kWhyPendingAnnotation}) == text) return;  // as stored already
   json::Value patch = json::Value::MakeObject();
   patch.Ensure({"metadata", "annotations"}).Set(kWhyPendingAnnotation, text);

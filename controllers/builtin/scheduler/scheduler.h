@@ -196,6 +196,7 @@ class Scheduler final : public Reconciler {
   std::map<std::string, Placement> assumed_;   // pod key -> binding not yet seen in the cache
   std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
   std::map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
+  std::map<int64_t, int64_t> placed_by_priority_;  // priority -> pods in placed_ (cheap "any victim?")
   PlacedPodIndex pod_index_;                   // the objects behind placed_, for inter-pod rules
   std::map<std::string, NodeUsage> usage_;     // node -> requests placed on it
   std::map<std::string, Nomination> nominated_;  // pod key -> node it preempted on

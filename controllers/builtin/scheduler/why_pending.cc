@@ -36,8 +36,10 @@ json::Value WhyPending(const PendingFacts& f) {
   out.Set("preemption", std::move(preemption));
   json::Value queue = json::Value::MakeObject();
   queue.Set("path", f.queue_path);
-  if (f.queue_position > 0) queue.Set("position", f.queue_position);
-  queue.Set("waiting", f.queue_waiting);
+  if (f.queue_position > 0) {  // computed on request only (it walks every waiting pod)
+    queue.Set("position", f.queue_position);
+    queue.Set("waiting", f.queue_waiting);
+  }
   queue.Set("weightedDominantShare", std::round(f.queue_share * 1000) / 1000);
   if (!f.blocked_by.empty()) queue.Set("blockedBy", f.blocked_by);
   out.Set("queue", std::move(queue));

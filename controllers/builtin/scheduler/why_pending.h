@@ -23,7 +23,7 @@ struct PendingFacts {
   std::string nominated_node;
   std::string queue_path;
   double queue_share = 0;
-  int64_t queue_position = 0;  // 1 = next among its queue's waiting pods; 0 = unknown
+  int64_t queue_position = 0;  // 1 = next among its queue's waiting pods; 0 = not computed
   int64_t queue_waiting = 0;
   std::string blocked_by;      // its queue's max, a scheduling error
   std::string largest_free_node;
@@ -35,6 +35,7 @@ struct PendingFacts {
 //  "queue":{"path":"root.ns/team-a","position":2,"waiting":3,"weightedDominantShare":0.41,
 //  "blockedBy":"..."},"largestFree":{"node":"n3","cpu":"3","memory":"7Gi"},
 //  "hint":"request 4 cpu; largest free 3 cpu"}
+// position and waiting only when computed (the debug page; the annotation leaves them out).
 json::Value WhyPending(const PendingFacts& facts);
 
 }  // namespace berth::controllers::builtin
