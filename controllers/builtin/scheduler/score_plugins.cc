@@ -17,11 +17,18 @@ struct Amounts {
   int64_t requested = 0;
 };
 
-Amounts AmountsOf(const ScoreInput& in, const std::string& resource) {
+struct WeightedResource {
+  std::string name;
+  int64_t weight = 1;
+  enum class Kind { kCpu, kMemory, kOther } kind = Kind::kOther;  // resolved once, not per node
+};
+
+Amounts AmountsOf(const ScoreInput& in, const WeightedResource& r) {
   Amounts a;
-  if (resource == "cpu") {
+  const std::string& resource = r.name;
+  if (r.kind == WeightedResource::Kind::kCpu) {
     a.allocatable = in.allocatable.cpu, a.requested = in.used.cpu + in.requests.cpu_milli;
-  } else if (resource == "memory") {
+  } else if (r.kind == WeightedResource::Kind::kMemory) {
     a.allocatable = in.allocatable.memory, a.requested = in.used.memory + in.requests.memory_milli;
   } else {
     auto al = in.allocatable.scalar.find(resource);
@@ -33,14 +40,11 @@ Amounts AmountsOf(const ScoreInput& in, const std::string& resource) {
   return a;
 }
 
-struct WeightedResource {
-  std::string name;
-  int64_t weight = 1;
-};
-
 absl::StatusOr<std::vector<WeightedResource>> ResourcesOf(const json::Value* list, const std::string& field) {
   std::vector<WeightedResource> out;
-  if (list == nullptr) return std::vector<WeightedResource>{{"cpu", 1}, {"memory", 1}};
+  if (list == nullptr) {
+    return std::vector<WeightedResource>{{"cpu", 1, WeightedResource::Kind::kCpu}, {"memory", 1, WeightedResource::Kind::kMemory}};
+  }
   if (!list->is_array()) return absl::InvalidArgumentError(StrCat(field, ": must be a list"));
   for (size_t i = 0; i < list->size(); ++i) {
     const json::Value& r = list->as_array()[i];
@@ -53,17 +57,20 @@ absl::StatusOr<std::vector<WeightedResource>> ResourcesOf(const json::Value* lis
       }
       w.weight = weight->as_int();
     }
+    w.kind = w.name == "cpu" ? WeightedResource::Kind::kCpu : w.name == "memory" ? WeightedResource::Kind::kMemory
+                                                                                  : WeightedResource::Kind::kOther;
     out.push_back(std::move(w));
   }
   return out;
 }
 
-// Weighted mean of `per_resource` over the resources the node has.
-double WeightedMean(const ScoreInput& in, const std::vector<WeightedResource>& resources,
-                    const std::function<double(const Amounts&)>& per_resource) {
+// Weighted mean of `per_resource` over the resources the node has (a template: it runs for
+// every sampled node of every attempt).
+template <typename PerResource>
+double WeightedMean(const ScoreInput& in, const std::vector<WeightedResource>& resources, const PerResource& per_resource) {
   double sum = 0, weights = 0;
   for (const WeightedResource& r : resources) {
-    Amounts a = AmountsOf(in, r.name);
+    Amounts a = AmountsOf(in, r);
     if (a.allocatable <= 0) continue;
     sum += per_resource(a) * static_cast<double>(r.weight);
     weights += static_cast<double>(r.weight);
@@ -167,18 +174,25 @@ class BalancedAllocation final : public ScorePlugin {
   std::string_view name() const override { return "NodeResourcesBalancedAllocation"; }
   bool ResourcesOnly() const override { return true; }
   double Score(const ScoreInput& in) const override {
-    std::vector<double> fractions;
+    double fractions_buffer[8];
+    std::vector<double> spill;
+    size_t count = 0;
+    auto push = [&](double f) {
+      if (count < 8) fractions_buffer[count] = f; else spill.push_back(f);
+      ++count;
+    };
     for (const WeightedResource& r : resources_) {
-      Amounts a = AmountsOf(in, r.name);
-      if (a.allocatable > 0) fractions.push_back(std::min(1.0, static_cast<double>(a.requested) / static_cast<double>(a.allocatable)));
+      Amounts a = AmountsOf(in, r);
+      if (a.allocatable > 0) push(std::min(1.0, static_cast<double>(a.requested) / static_cast<double>(a.allocatable)));
     }
-    if (fractions.size() < 2) return 100;
+    if (count < 2) return 100;
+    auto at = [&](size_t i) { return i < 8 ? fractions_buffer[i] : spill[i - 8]; };
     double mean = 0;
-    for (double f : fractions) mean += f;
-    mean /= static_cast<double>(fractions.size());
+    for (size_t i = 0; i < count; ++i) mean += at(i);
+    mean /= static_cast<double>(count);
     double variance = 0;
-    for (double f : fractions) variance += (f - mean) * (f - mean);
-    variance /= static_cast<double>(fractions.size());
+    for (size_t i = 0; i < count; ++i) variance += (at(i) - mean) * (at(i) - mean);
+    variance /= static_cast<double>(count);
     return (1 - std::sqrt(variance)) * 100;
   }
 
