@@ -28,6 +28,7 @@ sys.path.insert(0, HERE)
 import bench_table  # noqa: E402
 from berth_e2e import ApiServer, ControllerManager, wait_for  # noqa: E402
 from preemption_bench import parallel  # noqa: E402
+from scheduler_bench import create_nodes  # noqa: E402
 
 NODE_CPU, NODE_MEM_GI = 4, 16
 # name, weight, (cpu, memory Gi) per pod
@@ -83,15 +84,7 @@ def main():
     with ApiServer() as api:
         c = api.client()
 
-        def node(i):
-            name = f"node-{i}"
-            r = c.post("/api/v1/nodes", {
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-                "status": {"capacity": {"cpu": str(NODE_CPU), "memory": f"{NODE_MEM_GI}Gi", "pods": "110"},
-                           "allocatable": {"cpu": str(NODE_CPU), "memory": f"{NODE_MEM_GI}Gi", "pods": "110"},
-                           "conditions": [{"type": "Ready", "status": "True"}]}})
-            assert r.status == 201, r.body
-        parallel(n, node)
+        create_nodes(c, n, cpu=str(NODE_CPU), memory=f"{NODE_MEM_GI}Gi")
         for name, weight, _ in TENANTS + [("t-new", 1, (1, 1))]:
             assert c.post("/api/v1/namespaces", {"metadata": {"name": name, "labels": {"tenant": name}}}).status == 201
             spec = {"weight": weight, "namespaceSelector": {"matchLabels": {"tenant": name}}}

@@ -218,35 +218,29 @@ std::string Scheduler::QueueOfNamespaceLocked(const std::string& ns) {
   return queue;
 }
 
-void Scheduler::SetNamespaces(Informer* namespaces) {
-  namespaces_ = namespaces;
+void Scheduler::RederiveQueuesOnChange(Informer& informer, const char* first, const char* second) {
+  auto part = [first, second](const ObjectPtr& o) {
+    const json::Value* v = *second ? o->Get({first, second}) : o->Get({first});
+    return v ? *v : json::Value();
+  };
   auto changed = [this] { OnQueuesChanged(); };
-  namespaces_->AddHandlers({
+  informer.AddHandlers({
       [changed](const ObjectPtr&) { changed(); },
-      [changed](const ObjectPtr& before, const ObjectPtr& after) {
-        if (!(before->Get({"metadata", "labels"}) == after->Get({"metadata", "labels"}) ||
-              (before->Get({"metadata", "labels"}) && after->Get({"metadata", "labels"}) &&
-               *before->Get({"metadata", "labels"}) == *after->Get({"metadata", "labels"})))) {
-          changed();
-        }
+      [changed, part](const ObjectPtr& before, const ObjectPtr& after) {
+        if (!(part(before) == part(after))) changed();
       },
       [changed](const ObjectPtr&) { changed(); },
   });
 }
 
+void Scheduler::SetNamespaces(Informer* namespaces) {
+  namespaces_ = namespaces;
+  RederiveQueuesOnChange(*namespaces_, "metadata", "labels");  // namespaceSelectors read them
+}
+
 void Scheduler::SetQueues(Informer* queues) {
   queues_ = queues;
-  auto changed = [this] { OnQueuesChanged(); };
-  queues_->AddHandlers({
-      [changed](const ObjectPtr&) { changed(); },
-      [changed](const ObjectPtr& before, const ObjectPtr& after) {
-        if (!(*before->Get({"metadata", "name"}) == *after->Get({"metadata", "name"})) ||
-            !(before->Find("spec") && after->Find("spec") && *before->Find("spec") == *after->Find("spec"))) {
-          changed();
-        }
-      },
-      [changed](const ObjectPtr&) { changed(); },
-  });
+  RederiveQueuesOnChange(*queues_, "spec", "");  // status writes change nothing
   queue_status_ = std::make_unique<Periodic>(absl::Seconds(5), [this] { WriteQueueStatus(); });
 }
 

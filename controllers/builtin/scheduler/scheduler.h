@@ -168,6 +168,9 @@ class Scheduler final : public Reconciler {
   int64_t GroupIdLocked(const std::string& queue);
   // Queues or namespace labels changed: rebuild the tree and charge every placement again.
   void OnQueuesChanged();
+  // Calls OnQueuesChanged when the informer's objects come, go or change at first.second
+  // (second "" for all of first).
+  void RederiveQueuesOnChange(Informer& informer, const char* first, const char* second);
   void RechargeLocked();  // under mu_ and share_mu_
   void UnplaceLocked(const std::string& key);
   void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
