@@ -790,5 +790,27 @@ class SharingTest(unittest.TestCase):
         wait_for(lambda: self.why_pending("wp-big") is None, timeout=20, what="the explanation to go")
 
 
+    def test_scheduling_gates_hold_a_pod_until_the_last_is_removed(self):
+        self.add_node("sg-node")
+        p = pod("sg-pod")
+        p["spec"]["schedulingGates"] = [{"name": "example.com/quota"}, {"name": "example.com/data"}]
+        self.add_pod(p)
+        wait_for(lambda: (self.scheduled_condition("sg-pod") or {}).get("reason") == "SchedulingGated", timeout=20,
+                 what="the gated condition")
+        self.assertEqual(self.scheduled_condition("sg-pod")["message"], "Scheduling is blocked due to non-empty scheduling gates")
+        # One gate off: still held.
+        r = self.c.patch(f"{PODS}/sg-pod", {"spec": {"schedulingGates": [{"name": "example.com/data"}]}})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIsNone(self.node_of("sg-pod"))
+        # Gates can only be removed, as in Kubernetes.
+        r = self.c.patch(f"{PODS}/sg-pod", {"spec": {"schedulingGates": [{"name": "example.com/data"}, {"name": "example.com/new"}]}})
+        self.assertEqual(r.status, 422, r.body)
+        self.assertEqual(r.json()["details"]["causes"][0]["field"], "spec.schedulingGates")
+        self.assertIn("only deletion is allowed, but found new scheduling gate 'example.com/new'", r.json()["message"])
+        r = self.c.patch(f"{PODS}/sg-pod", {"spec": {"schedulingGates": []}})
+        self.assertEqual(r.status, 200, r.body)
+        wait_for(lambda: self.node_of("sg-pod") == "sg-node", timeout=20, what="the pod to bind once ungated")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -2,9 +2,13 @@
 // Pods: defaults, status at creation (Pending, QoS class), validation, the update rules and
 // graceful deletion of bound pods.
 
+#include <algorithm>
+
 #include "apiserver/registry/kinds/common/strategy_helpers.h"
 #include "apiserver/registry/kinds/pod/pod_defaults.h"
 #include "apiserver/registry/kinds/strategies.h"
+
+#include "core/strings/strings.h"
 
 namespace berth::apiserver::registry::kinds {
 namespace {
@@ -48,9 +52,26 @@ class Pod final : public Strategy {
           for (json::Value& c : cs->as_array()) c.Erase("image");
         }
       }
-      for (const char* f : {"activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"}) s.Erase(f);
+      for (const char* f : {"activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"}) {
+        s.Erase(f);
+      }
       return s;
     };
+    // Scheduling gates may only be removed (ValidatePodUpdate: "only deletion is allowed").
+    auto gates = [](const json::Value& pod) {
+      std::vector<std::string> names;
+      if (const json::Value* g = pod.Get({"spec", "schedulingGates"}); g && g->is_array()) {
+        for (const json::Value& gate : g->as_array()) names.push_back(gate.GetString({"name"}));
+      }
+      return names;
+    };
+    std::vector<std::string> before = gates(old);
+    for (const std::string& name : gates(object)) {
+      if (std::find(before.begin(), before.end(), name) == before.end()) {
+        return {{"FieldValueForbidden", StrCat("Forbidden: only deletion is allowed, but found new scheduling gate '", name, "'"),
+                 "spec.schedulingGates"}};
+      }
+    }
     if (!(strip(object.Find("spec")) == strip(old.Find("spec")))) {
       return {{"FieldValueForbidden",
                "Forbidden: pod updates may not change fields other than `spec.containers[*].image`, "
