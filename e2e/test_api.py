@@ -364,8 +364,11 @@ class ApiTest(unittest.TestCase):
         v = self.c.get("/version").json()
         self.assertEqual(v["gitVersion"], "v1.32.4")
         self.assertEqual(self.c.get("/api").json()["versions"], ["v1"])
-        groups = {g["name"] for g in self.c.get("/apis").json()["groups"]}
-        self.assertEqual(groups, {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io", "policy", "apiextensions.k8s.io"})
+        listed = {g["name"]: g for g in self.c.get("/apis").json()["groups"]}
+        self.assertEqual(set(listed), {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io", "policy", "apiextensions.k8s.io",
+                                       "scheduling.berth.dev"})
+        # Berth's own group (fair-share Queues) is served at its one version.
+        self.assertEqual(listed["scheduling.berth.dev"]["preferredVersion"]["groupVersion"], "scheduling.berth.dev/v1alpha1")
         core = {r["name"]: r for r in self.c.get("/api/v1").json()["resources"]}
         for name in ("pods", "nodes", "namespaces", "configmaps", "secrets", "events", "serviceaccounts", "pods/status", "pods/binding"):
             self.assertIn(name, core)
