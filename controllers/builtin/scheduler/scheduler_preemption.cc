@@ -1,0 +1,298 @@
+// File: controllers/builtin/scheduler/scheduler_preemption.cc
+// The Scheduler's preemption: choosing victims under its lock (priority, then reclaim of a
+// queue's guarantee) with the pure functions of preemption.h, and carrying the plan out.
+#include "controllers/builtin/scheduler/scheduler.h"
+#include "controllers/builtin/scheduler/scheduler_internal.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+
+#include "controllers/builtin/common/pods.h"
+#include "core/json/codec.h"
+#include "core/log/log.h"
+#include "core/resource/pod_resources.h"
+#include "core/selector/label_selector.h"
+#include "core/status/macros.h"
+#include "core/strings/strings.h"
+
+namespace berth::controllers::builtin {
+
+using scheduler_internal::Ignorable;
+using scheduler_internal::kSystemPriorityFloor;
+using scheduler_internal::PriorityOf;
+
+std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const std::string& key, const json::Value& pod,
+                                                                         const RunningPod& me,
+                                                                         const std::vector<size_t>& resolvable,
+                                                                         const std::vector<size_t>& refused_by_rules,
+                                                                         std::string& why_not) {
+  if (pod.GetString({"spec", "preemptionPolicy"}) == "Never") {
+    why_not = "preemption: not eligible due to preemptionPolicy=Never.";
+    return std::nullopt;
+  }
+  // Victims chosen earlier are still leaving: wait for them rather than evict more.
+  std::string nominated = pod.GetString({"status", "nominatedNodeName"});
+  if (auto it = nominated_.find(key); it != nominated_.end()) nominated = it->second.node;
+  if (!nominated.empty() && VictimsLeavingLocked(nominated, me.priority)) {
+    why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
+    return std::nullopt;
+  }
+  // Budgets as they stand: which allow how many more disruptions, and whom they count.
+  struct Budget {
+    std::string ns;
+    selector::LabelSelector selector;
+    const json::Value* disrupted;  // status.disruptedPods: evictions already granted
+    ObjectPtr object;
+  };
+  std::vector<Budget> budgets;
+  std::vector<int64_t> budget_allowed;
+  if (budgets_ != nullptr) {
+    for (const ObjectPtr& pdb : budgets_->List()) {
+      const json::Value* sel = pdb->Get({"spec", "selector"});
+      if (sel == nullptr || !sel->is_object()) continue;
+      auto parsed = selector::LabelSelector::FromObject(*sel);
+      if (!parsed.ok()) continue;
+      budgets.push_back({pdb->GetString({"metadata", "namespace"}), *std::move(parsed), pdb->Get({"status", "disruptedPods"}), pdb});
+      const json::Value* allowed = pdb->Get({"status", "disruptionsAllowed"});
+      budget_allowed.push_back(allowed && allowed->is_int() ? allowed->as_int() : 0);
+    }
+  }
+  auto budgets_of = [&](const std::string& pod_key) {
+    std::vector<size_t> out;
+    if (budgets.empty()) return out;
+    ObjectPtr obj = pods_.Get(pod_key);
+    if (obj == nullptr) return out;
+    std::string ns = obj->GetString({"metadata", "namespace"});
+    std::string name = obj->GetString({"metadata", "name"});
+    const json::Value* labels = obj->Get({"metadata", "labels"});
+    static const json::Value kNoLabels = json::Value::MakeObject();
+    for (size_t i = 0; i < budgets.size(); ++i) {
+      if (budgets[i].ns != ns || !budgets[i].selector.Matches(labels ? *labels : kNoLabels)) continue;
+      if (budgets[i].disrupted && budgets[i].disrupted->Find(name)) continue;  // already counted as gone
+      out.push_back(i);
+    }
+    return out;
+  };
+  // Which priorities this pod may evict: below its own by the configured gap, and below the
+  // protected band when it is in it.
+  int64_t victims_below = me.priority - preemption_.min_priority_gap + 1;
+  if (preemption_.protected_band && me.priority >= *preemption_.protected_band) {
+    victims_below = std::min(victims_below, *preemption_.protected_band);
+  }
+  bool strict_budgets = false;
+  if (classes_ != nullptr) {
+    if (ObjectPtr pc = classes_->Get(pod.GetString({"spec", "priorityClassName"}))) {
+      strict_budgets = pc->GetString({"metadata", "annotations", kStrictBudgetAnnotation}) == "Strict";
+    }
+  }
+  std::map<std::string, int> strict_refusals;
+  size_t node_count = nodes_cache_.size();
+  size_t want = CandidatesToFind(node_count);
+  std::vector<Candidate> candidates;
+  int no_victims = 0;
+  size_t evaluated = 0;
+  // One pass over the nodes that failed for room: `eligible` says which pods may be victims,
+  // `acceptable` may still refuse a node's victims as a whole.
+  using Eligible = std::function<bool(const std::string& key, const Placement& p)>;
+  auto search = [&](const Eligible& eligible, const std::function<bool(const Victims&)>& acceptable) {
+    // Start where the last scan stopped, so repeated preemptions do not all pick the first nodes.
+    size_t offset = resolvable.empty() ? 0 : next_start_ % resolvable.size();
+    for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
+      const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
+      ++evaluated;
+      NodeForPreemption node{n.name, n.allocatable, {}, {}};
+      if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
+      AddHeldLocked(n.name, key, me.priority, node.usage);
+      auto keys = keys_on_node_.find(n.name);
+      auto may_go = [&](const std::string& other) {
+        const Placement& p = placed_.at(other);
+        return !p.terminating && other != key && !evicting_.count(other) && eligible(other, p);
+      };
+      // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
+      // slots, else the node is skipped before any pod is copied or its budgets looked up.
+      int64_t cpu = node.usage.cpu, memory = node.usage.memory, count = node.usage.pods;
+      if (keys != keys_on_node_.end()) {
+        for (const std::string& other : keys->second) {
+          const RunningPod& p = placed_.at(other).pod;
+          if (may_go(other)) cpu -= p.requests.cpu_milli, memory -= p.requests.memory_milli, count -= 1000;
+        }
+      }
+      bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
+                      (me.requests.memory_milli > 0 && memory + me.requests.memory_milli > n.allocatable.memory) ||
+                      (n.allocatable.pods > 0 && count + 1000 > n.allocatable.pods);
+      if (hopeless) {
+        ++no_victims;
+        continue;
+      }
+      if (keys != keys_on_node_.end()) {
+        for (const std::string& other : keys->second) {
+          if (!may_go(other)) continue;
+          node.pods.push_back(placed_.at(other).pod);
+          node.pods.back().budgets = budgets_of(other);
+        }
+      }
+      // Only eligible pods are offered, so every one of them may be a victim.
+      std::optional<Victims> v = SelectVictimsOnNode(me.requests, std::numeric_limits<int64_t>::max(), node, budget_allowed);
+      if (v && strict_budgets && !v->violated_budgets.empty()) {
+        const json::Value& pdb = *budgets[v->violated_budgets.front()].object;
+        strict_refusals[StrCat("would violate PodDisruptionBudget ", pdb.GetString({"metadata", "namespace"}), "/",
+                               pdb.GetString({"metadata", "name"}))]++;
+      } else if (v && !v->pods.empty() && acceptable(*v)) {
+        candidates.push_back({n.name, std::move(*v)});
+      } else {
+        ++no_victims;
+      }
+    }
+  };
+  // Nothing placed below the priorities it may evict (the common case for priority-0 pods):
+  // every node that failed for room has no victims, without looking at one.
+  if (placed_by_priority_.empty() || placed_by_priority_.begin()->first >= victims_below) {
+    no_victims += static_cast<int>(resolvable.size());
+    evaluated += resolvable.size();
+  } else {
+    search([&](const std::string&, const Placement& p) { return p.pod.priority < victims_below; },
+           [](const Victims&) { return true; });
+  }
+  bool reclaim = false;
+  if (candidates.empty()) {
+    // A queue still within its guarantee with this pod takes room back from queues above
+    // theirs, at any priority (below the system classes), never below their guarantee.
+    std::lock_guard<std::mutex> share(share_mu_);
+    std::string mine = QueueOfNamespaceLocked(Request::FromKey(key).ns);
+    std::map<std::string, ResourceMilli> spare;  // queue -> what it holds above its guarantee
+    auto spare_of = [&](const std::string& queue) -> ResourceMilli& {
+      auto it = spare.find(queue);
+      if (it != spare.end()) return it->second;
+      ResourceMilli s = fair_share_.Allocated(queue);
+      for (const auto& [k, p] : placed_) {  // pods already leaving no longer count
+        if (p.queue != queue || !(p.terminating || evicting_.count(k))) continue;
+        for (const auto& [r, m] : FairShare::VectorOf(p.pod.requests)) s[r] -= m;
+      }
+      if (const QueueSpec* spec = fair_share_.Spec(queue)) {
+        for (const auto& [r, g] : spec->guaranteed) s[r] -= g;
+      }
+      return spare.emplace(queue, std::move(s)).first->second;
+    };
+    auto within = [&](const ResourceMilli& give, const ResourceMilli& have) {
+      for (const auto& [r, m] : give) {
+        auto h = have.find(r);
+        if (m > 0 && (h == have.end() || h->second < m)) return false;
+      }
+      return true;
+    };
+    const QueueSpec* spec = fair_share_.Spec(mine);
+    bool eligible = spec && !spec->guaranteed.empty();
+    if (eligible) {
+      ResourceMilli room = spec->guaranteed;  // what the guarantee still covers
+      ResourceMilli used = fair_share_.Allocated(mine);
+      for (auto& [r, g] : room) g -= used.count(r) ? used[r] : 0;
+      ResourceMilli asked;
+      for (const auto& [r, m] : FairShare::VectorOf(me.requests)) {
+        if (room.count(r)) asked[r] = m;
+      }
+      eligible = within(asked, room);
+    }
+    if (eligible) {
+      // The reasons stay those of the priority pass unless this one finds victims.
+      int no_victims_before = no_victims;
+      size_t evaluated_before = evaluated;
+      auto refusals_before = strict_refusals;
+      search(
+          [&](const std::string&, const Placement& p) {
+            return p.queue != mine && p.pod.priority < kSystemPriorityFloor && within(FairShare::VectorOf(p.pod.requests), spare_of(p.queue));
+          },
+          [&](const Victims& v) {
+            std::map<std::string, ResourceMilli> taken;
+            for (const RunningPod& victim : v.pods) {
+              for (const auto& [r, m] : FairShare::VectorOf(victim.requests)) taken[placed_.at(victim.key).queue][r] += m;
+            }
+            for (const auto& [queue, give] : taken) {
+              if (!within(give, spare_of(queue))) return false;
+            }
+            return true;
+          });
+      reclaim = !candidates.empty();
+      if (!reclaim) no_victims = no_victims_before, evaluated = evaluated_before, strict_refusals = refusals_before;
+    }
+  }
+  if (candidates.empty()) {
+    // Nodes inter-pod rules refused: with no pod preemption could take, upstream finds no
+    // victims there either; with some, Berth cannot yet tell whether removing them would help.
+    for (size_t index : refused_by_rules) {
+      auto keys = keys_on_node_.find(nodes_cache_[index].name);
+      bool any_lower = false;
+      if (keys != keys_on_node_.end()) {
+        for (const std::string& other : keys->second) {
+          const Placement& p = placed_.at(other);
+          any_lower = any_lower || (!p.terminating && !evicting_.count(other) && p.pod.priority < victims_below);
+        }
+      }
+      if (!any_lower) ++no_victims, ++evaluated;
+    }
+    std::map<std::string, int> reasons = strict_refusals;
+    if (no_victims > 0) reasons["No preemption victims found for incoming pod"] = no_victims;
+    if (int unhelpful = static_cast<int>(node_count - evaluated); unhelpful > 0) {
+      reasons["Preemption is not helpful for scheduling"] = unhelpful;
+    }
+    why_not = "preemption: " + NoNodesAvailableMessage(node_count, reasons);
+    return std::nullopt;
+  }
+  Candidate& best = candidates[PickCandidate(candidates)];
+  PreemptionPlan plan{best.node, std::move(best.victims.pods), {}, reclaim};
+  if (auto held = nominated_on_node_.find(plan.node); held != nominated_on_node_.end()) {
+    for (const std::string& other : held->second) {
+      if (other != key && nominated_.at(other).pod.priority < me.priority) plan.denominate.push_back(other);
+    }
+  }
+  return plan;
+}
+
+absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& plan) {
+  std::string scheduler_name = pod.GetString({"spec", "schedulerName"}, "default-scheduler");
+  std::string uid = pod.GetString({"metadata", "uid"});
+  // Status writes race the agent's own: retry a conflict on a fresh copy, a few times.
+  auto update_status = [&](const std::string& key, const std::function<bool(json::Value&)>& mutate) -> absl::Status {
+    Request r = Request::FromKey(key);
+    ObjectPtr cached = pods_.Get(key);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      json::Value current;
+      if (attempt == 0 && cached != nullptr) {
+        current = *cached;
+      } else {
+        auto fresh = api_.Get(client::resources::kPods, r.ns, r.name);
+        if (!fresh.ok()) return fresh.status().code() == absl::StatusCode::kNotFound ? absl::OkStatus() : fresh.status();
+        current = std::move(*fresh);
+      }
+      if (!mutate(current)) return absl::OkStatus();
+      auto written = api_.UpdateStatus(client::resources::kPods, current);
+      if (written.ok() || written.status().code() == absl::StatusCode::kNotFound) return absl::OkStatus();
+      if (written.status().code() != absl::StatusCode::kAborted) return written.status();
+    }
+    return absl::AbortedError(StrCat("status of ", key, " kept changing"));
+  };
+  for (const RunningPod& victim : plan.victims) {
+    // Kubernetes' DisruptionTarget condition tells the workload why it is going.
+    BERTH_RETURN_IF_ERROR(update_status(victim.key, [&](json::Value& v) {
+      return SetCondition(v, "DisruptionTarget", "True", "PreemptionByScheduler",
+                          scheduler_name + (plan.reclaim ? ": preempting to give a queue back its guaranteed share"
+                                                         : ": preempting to accommodate a higher priority pod"),
+                          clock_.Now());
+    }));
+    Request r = Request::FromKey(victim.key);
+    ObjectPtr cached = pods_.Get(victim.key);
+    absl::Status deleted = api_.Delete(client::resources::kPods, r.ns, r.name);  // with its own grace period
+    if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) return deleted;
+    ++preempted_;
+    if (events_ && cached) events_->Record(*cached, "Normal", "Preempted", StrCat("Preempted by pod ", uid, " on node ", plan.node));
+  }
+  for (const std::string& other : plan.denominate) {
+    BERTH_RETURN_IF_ERROR(update_status(other, [](json::Value& v) {
+      json::Value* status = v.Find("status");
+      return status && status->Erase("nominatedNodeName");
+    }));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace berth::controllers::builtin
