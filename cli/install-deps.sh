@@ -10,6 +10,7 @@ PACKAGES=(
   python3 python3-yaml python3-kubernetes python3-websocket
   kubernetes-client
   etcd-server etcd-client nginx-light wrk
+  libarchive-dev docker-registry busybox-static apache2-utils skopeo
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

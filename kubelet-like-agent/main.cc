@@ -22,7 +22,9 @@
 #include "core/log/log.h"
 #include "core/resource/quantity.h"
 #include "core/strings/strings.h"
-#include "kubelet-like-agent/images/image_store.h"
+#include "core/time/periodic.h"
+#include "kubelet-like-agent/images/image_cli.h"
+#include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/logs/log_server.h"
 #include "kubelet-like-agent/node/heartbeat.h"
 #include "kubelet-like-agent/runtime/fake/fake_runtime.h"
@@ -45,6 +47,11 @@ ABSL_FLAG(std::string, system_reserved_cpu, "0", "CPU kept from pods (allocatabl
 ABSL_FLAG(std::string, system_reserved_memory, "0", "memory kept from pods, e.g. 512Mi");
 ABSL_FLAG(int64_t, max_pods, 110, "pods this node accepts");
 ABSL_FLAG(std::string, image_dir, "", "the image store (default: ROOT_DIR/images)");
+ABSL_FLAG(std::string, registry_config, "", "registries: mirrors, credentials, CA files, plain-HTTP hosts (YAML; see docs/images.md)");
+ABSL_FLAG(int, image_gc_high_threshold, 85, "disk usage percent of the image store's file system that starts image GC");
+ABSL_FLAG(int, image_gc_low_threshold, 80, "disk usage percent image GC frees down to");
+ABSL_FLAG(int64_t, image_gc_min_age_seconds, 120, "images unused for less than this are not collected");
+ABSL_FLAG(int64_t, image_gc_period_seconds, 30, "how often image GC checks the thresholds (and drops leases of removed containers)");
 ABSL_FLAG(std::string, container_init, "", "berth-container-init (default: next to this binary)");
 ABSL_FLAG(int, hollow_nodes, 0, "with --runtime=fake: simulate this many nodes NAME-0..NAME-(N-1)");
 ABSL_FLAG(int, workers, 8, "pods synced in parallel");
@@ -90,39 +97,12 @@ std::string SelfDir() {
   return std::filesystem::path(buf).parent_path().string();
 }
 
-int ImageCommand(int argc, char** argv) {
-  // berth-agent image import NAME[:TAG] PATH [--image-dir DIR | --root-dir DIR]
-  std::vector<std::string> args(argv + 1, argv + argc);
-  std::string dir = "/var/lib/berth-agent/images";
-  std::vector<std::string> positional;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if ((args[i] == "--image-dir" || args[i] == "--image_dir") && i + 1 < args.size()) dir = args[++i];
-    else if ((args[i] == "--root-dir" || args[i] == "--root_dir") && i + 1 < args.size()) dir = args[++i] + "/images";
-    else positional.push_back(args[i]);
-  }
-  if (positional.size() == 3 && positional[0] == "import") {
-    auto imported = agent::ImportImage(dir, positional[1], positional[2]);
-    if (!imported.ok()) {
-      std::fprintf(stderr, "image import: %s\n", std::string(imported.status().message()).c_str());
-      return 1;
-    }
-    std::printf("imported %s into %s\n", positional[1].c_str(), imported->c_str());
-    return 0;
-  }
-  if (positional.size() == 1 && positional[0] == "list") {
-    for (const std::string& image : agent::ListImages(dir)) std::printf("%s\n", image.c_str());
-    return 0;
-  }
-  std::fprintf(stderr, "usage: berth-agent image import NAME[:TAG] PATH [--image-dir DIR]\n"
-                       "       berth-agent image list [--image-dir DIR]\n"
-                       "PATH: an unpacked root file system directory, or an OCI image layout directory\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "image") return ImageCommand(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "image") {
+    return agent::images::RunImageCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   sigset_t set = flags::ParseFlagsAndBlockSignals(
       argc, argv, "berth-agent --server URL --node-name NAME --root-dir DIR [--runtime=linux|fake]");
   std::string node_name = absl::GetFlag(FLAGS_node_name);
@@ -144,7 +124,34 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--runtime must be linux or fake\n");
     return 2;
   }
-  client::InitializeClientThreads(2);
+  if (absl::GetFlag(FLAGS_image_gc_low_threshold) > absl::GetFlag(FLAGS_image_gc_high_threshold) ||
+      absl::GetFlag(FLAGS_image_gc_high_threshold) < 0 || absl::GetFlag(FLAGS_image_gc_high_threshold) > 100 ||
+      absl::GetFlag(FLAGS_image_gc_low_threshold) < 0) {
+    std::fprintf(stderr, "--image-gc-low-threshold must be in [0, --image-gc-high-threshold], the high one in [0, 100]\n");
+    return 2;
+  }
+  agent::images::RegistryConfig registry_config;
+  if (!absl::GetFlag(FLAGS_registry_config).empty()) {
+    auto loaded = agent::images::LoadRegistryConfig(absl::GetFlag(FLAGS_registry_config));
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "--registry-config: %s\n", std::string(loaded.status().message()).c_str());
+      return 2;
+    }
+    registry_config = *std::move(loaded);
+  }
+  agent::images::ImageStore image_store(image_dir);
+  if (absl::Status s = image_store.Open(); !s.ok()) {
+    std::fprintf(stderr, "--image-dir: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  agent::images::ImageManagerOptions image_options;
+  image_options.gc_high_percent = absl::GetFlag(FLAGS_image_gc_high_threshold);
+  image_options.gc_low_percent = absl::GetFlag(FLAGS_image_gc_low_threshold);
+  image_options.gc_min_age = absl::Seconds(absl::GetFlag(FLAGS_image_gc_min_age_seconds));
+  agent::images::ImageManager image_manager(image_store, registry_config, image_options);
+  // Pulls run on the sync workers and wait on the client pool: a few more threads than the
+  // API traffic alone needs, so three parallel layer downloads do not starve status updates.
+  client::InitializeClientThreads(4);
   auto api = client::ApiClient::Connect(absl::GetFlag(FLAGS_server));
 
   std::unique_ptr<agent::runtime::Runtime> rt;
@@ -195,7 +202,11 @@ int main(int argc, char** argv) {
     nodes.push_back(n);
     sync_options.node_names.insert(n.name);
   }
-  std::function<agent::MachineInfo()> machine = agent::ReadMachineInfo;
+  std::function<agent::MachineInfo()> machine = [&image_manager] {
+    agent::MachineInfo info = agent::ReadMachineInfo();
+    info.images = image_manager.NodeImages();
+    return info;
+  };
   if (fake) {
     // Hollow nodes: a fixed, comfortable machine each (the real one is shared by thousands).
     agent::MachineInfo info = agent::ReadMachineInfo();
@@ -223,7 +234,7 @@ int main(int argc, char** argv) {
   agent::StatusManager status(*api);
   sync_options.node_address = absl::GetFlag(FLAGS_node_ip);
   sync_options.pods_dir = root + "/pods";
-  sync_options.image_dir = image_dir;
+  sync_options.images = &image_manager;
   sync_options.any_image = fake;
   sync_options.workers = absl::GetFlag(FLAGS_workers);
   sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);
@@ -240,6 +251,15 @@ int main(int argc, char** argv) {
   }
   sync.controller().Start();
   sync.CleanUpOrphans();
+  // Image GC (and leases of containers that are gone), as the kubelet's image manager: every
+  // 30 s, so a removed pod's image can be deleted soon after.
+  Periodic image_gc(absl::Seconds(std::max<int64_t>(1, absl::GetFlag(FLAGS_image_gc_period_seconds))), [&] {
+    auto listed = rt->List();
+    if (!listed.ok()) return;
+    std::set<std::string> live;
+    for (const auto& c : *listed) live.insert(c.id);
+    image_manager.GarbageCollect(live);
+  });
   BERTH_LOG(Info, "agent", "Running", "node", node_name, "runtime", absl::GetFlag(FLAGS_runtime), "port", (*logs)->port(),
             "hollow_nodes", hollow);
   std::printf("agent %s running on port %d\n", node_name.c_str(), (*logs)->port());

@@ -9,6 +9,7 @@
 
 #include <pplx/threadpool.h>
 
+#include "core/client/http_fetch.h"
 #include "core/client/transport.h"
 #include "core/strings/strings.h"
 
@@ -120,5 +121,69 @@ void InitializeClientThreads(int threads) {
   static std::once_flag once;
   std::call_once(once, [threads] { crossplat::threadpool::initialize_with_threads(threads); });
 }
+
+}  // namespace berth::client
+
+// ---- HttpFetcher: GETs of absolute URLs (image registries) ----
+
+namespace berth::client {
+namespace {
+
+std::string Origin(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t path = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return path == std::string::npos ? url : url.substr(0, path);
+}
+
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+class CpprestFetcher final : public HttpFetcher {
+ public:
+  absl::StatusOr<FetchResponse> Get(const FetchRequest& request, const BodySink& on_body) override {
+    try {
+      std::string origin = Origin(request.url);
+      web::http::client::http_client_config config;
+      config.set_timeout(std::chrono::milliseconds(absl::ToInt64Milliseconds(request.timeout)));
+      config.set_validate_certificates(!request.skip_verify);
+      if (!request.ca_file.empty()) {
+        std::string ca = request.ca_file;
+        config.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
+      }
+      web::http::client::http_client client(origin, config);
+      web::http::http_request req(web::http::methods::GET);
+      std::string rest = request.url.substr(origin.size());
+      req.set_request_uri(rest.empty() ? "/" : rest);
+      for (const auto& [name, value] : request.headers) req.headers().add(name, value);
+      web::http::http_response resp = client.request(req).get();
+      FetchResponse out;
+      out.status = resp.status_code();
+      for (const auto& [name, value] : resp.headers()) out.headers.emplace_back(name, value);
+      auto body = resp.body().streambuf();
+      static thread_local std::vector<uint8_t> buf(1 << 18);
+      size_t n;
+      while ((n = body.getn(buf.data(), buf.size()).get()) > 0) {
+        if (!on_body(out, std::string_view(reinterpret_cast<const char*>(buf.data()), n))) break;
+      }
+      return out;
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(StrCat("GET ", request.url, ": ", e.what()));
+    }
+  }
+};
+
+}  // namespace
+
+std::string FetchResponse::Header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (SameName(n, name)) return v;
+  }
+  return "";
+}
+
+std::unique_ptr<HttpFetcher> NewCpprestFetcher() { return std::make_unique<CpprestFetcher>(); }
 
 }  // namespace berth::client

@@ -23,6 +23,23 @@ struct Reference {
   std::string TagOrLatest() const { return tag.empty() && digest.empty() ? "latest" : tag; }
   // What the kubelet defaults imagePullPolicy to Always for: the latest tag, explicit or implied.
   bool IsLatest() const { return digest.empty() && (tag.empty() || tag == "latest"); }
+
+  // containerd's normalization: the registry "docker.io" when none is given, and "library/"
+  // before a one-component Docker Hub path ("nginx" -> docker.io/library/nginx).
+  std::string Registry() const { return domain.empty() ? "docker.io" : domain; }
+  std::string Repository() const {
+    return Registry() == "docker.io" && path.find('/') == std::string::npos ? "library/" + path : path;
+  }
+  // registry/repository[:tag][@digest], ":latest" when neither a tag nor a digest was given:
+  // "nginx" -> "docker.io/library/nginx:latest", the name images are stored and listed under.
+  std::string Normalized() const {
+    std::string out = Registry() + "/" + Repository();
+    if (!TagOrLatest().empty()) out += ":" + TagOrLatest();
+    if (!digest.empty()) out += "@" + digest;
+    return out;
+  }
+  // registry/repository@digest, the name an image pulled by tag is also known by.
+  std::string WithDigest(const std::string& d) const { return Registry() + "/" + Repository() + "@" + d; }
 };
 
 // kInvalidArgument naming what is wrong ("invalid reference format: repository name must be

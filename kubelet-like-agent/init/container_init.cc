@@ -106,6 +106,10 @@ void SetUpFileSystem(const InitSpec& spec) {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die("make mounts private");
   const std::string& rootfs = spec.rootfs;
   std::string prefix = rootfs;  // where container paths live right now
+  if (!spec.overlay_lower.empty()) {
+    std::string options = "lowerdir=" + spec.overlay_lower + ",upperdir=" + spec.overlay_upper + ",workdir=" + spec.overlay_work;
+    if (mount("overlay", rootfs.c_str(), "overlay", 0, options.c_str()) != 0) Die("mount the image's overlay root file system");
+  }
   if (!rootfs.empty()) {
     if (mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind rootfs");
     MkdirAll(rootfs + "/dev");
@@ -119,6 +123,11 @@ void SetUpFileSystem(const InitSpec& spec) {
   for (const berth::agent::InitMount& m : spec.mounts) BindMount(m.source, prefix + m.target, m.read_only);
   if (!rootfs.empty()) {
     std::string old_root = rootfs + "/.berth-old-root";
+    MkdirAll(old_root);
+    if (spec.read_only_rootfs) {
+      // Not recursive: the volumes mounted below keep their own modes.
+      if (mount(nullptr, rootfs.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) Die("read-only root file system");
+    }
     MkdirAll(old_root);
     if (syscall(SYS_pivot_root, rootfs.c_str(), old_root.c_str()) != 0) Die("pivot_root");
     if (chdir("/") != 0) Die("chdir /");

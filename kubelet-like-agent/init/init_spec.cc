@@ -24,6 +24,12 @@ std::string SerializeInitSpec(const InitSpec& s) {
   Put(out, "workingDir", s.working_dir);
   Put(out, "hostname", s.hostname);
   Put(out, "rootfs", s.rootfs);
+  if (!s.overlay_lower.empty()) {
+    Put(out, "overlay.lower", s.overlay_lower);
+    Put(out, "overlay.upper", s.overlay_upper);
+    Put(out, "overlay.work", s.overlay_work);
+  }
+  if (s.read_only_rootfs) Put(out, "readOnlyRootfs", "1");
   Put(out, "logPath", s.log_path);
   if (!s.stdin_path.empty()) Put(out, "stdinPath", s.stdin_path);
   Put(out, "networkNamespace", s.network_namespace ? "1" : "0");
@@ -55,6 +61,10 @@ bool ParseInitSpec(const std::string& data, InitSpec& s) {
     else if (key == "hostname") s.hostname = value;
     else if (key == "rootfs") s.rootfs = value;
     else if (key == "logPath") s.log_path = value;
+    else if (key == "overlay.lower") s.overlay_lower = value;
+    else if (key == "overlay.upper") s.overlay_upper = value;
+    else if (key == "overlay.work") s.overlay_work = value;
+    else if (key == "readOnlyRootfs") s.read_only_rootfs = value == "1";
     else if (key == "stdinPath") s.stdin_path = value;
     else if (key == "networkNamespace") s.network_namespace = value == "1";
     else if (key == "logMaxBytes") s.log_max_bytes = std::strtoll(value.c_str(), nullptr, 10);

@@ -21,6 +21,10 @@ struct InitSpec {
   std::vector<std::string> argv, env;
   std::vector<InitMount> mounts;
   std::string working_dir, hostname, rootfs, log_path;
+  // When set, the init mounts an overlay of these (lowerdir, colon-separated) at `rootfs`
+  // inside the container's mount namespace: it goes away with the namespace.
+  std::string overlay_lower, overlay_upper, overlay_work;
+  bool read_only_rootfs = false;
   std::string stdin_path;  // a FIFO the main process reads as stdin (attach writes to it); "" -> /dev/null
   bool network_namespace = false;
   std::optional<uint32_t> run_as_user, run_as_group;

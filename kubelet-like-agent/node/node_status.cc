@@ -134,6 +134,7 @@ json::Value BuildNodeStatus(const NodeConfig& config, const MachineInfo& machine
   info.Set("kubeProxyVersion", "v1.32.4");
   info.Set("operatingSystem", "linux");
   info.Set("architecture", "amd64");
+  if (machine.images.is_array()) status.Set("images", machine.images);
   return status;
 }
 

@@ -22,6 +22,7 @@ struct MachineInfo {
   int64_t pid_max = 0;
   int64_t pids_in_use = 0;
   std::string machine_id, boot_id, kernel_version, os_image;
+  json::Value images;  // status.images ([{names, sizeBytes}]) when an array
 };
 
 MachineInfo ReadMachineInfo();

@@ -46,6 +46,11 @@ struct ContainerSpec {
   std::string working_dir;
   std::string hostname;          // the pod's name (UTS namespace)
   std::string rootfs;            // empty: the host's file system ("image: host")
+  // An image's unpacked layers, top first: the root file system is then an overlay of them
+  // with a private writable layer, fresh at each start and removed with the container, so
+  // nothing a container writes reaches the image or another container.
+  std::vector<std::string> image_layers;
+  bool read_only_rootfs = false;
   std::vector<Mount> mounts;
   std::optional<uint32_t> run_as_user, run_as_group;
   bool pid_namespace = true;     // always on for LinuxRuntime; fields for the record

@@ -29,6 +29,7 @@ struct ContainerMemo {
   int previous_runs = 0;          // runs before the loss: a restart continues the count
   int exit_reported_run = 0;      // the run whose end was last told as an Event
   std::string last_start_error;   // the last Failed event's message, told once per change
+  std::string image_id;           // status imageID: the image's repo@digest name (containerd's form)
 };
 struct PodMemo {
   std::string uid;

@@ -49,6 +49,7 @@ json::Value ContainerStatusJson(const json::Value& container, const std::string&
     return out;
   }
   out.Set("containerID", "berth://" + id);
+  out.Set("imageID", memo.image_id);
   out.Set("restartCount", std::max(0, st->runs - 1));
   if (st->state == State::kRunning) {
     *running = true;

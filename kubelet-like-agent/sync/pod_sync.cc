@@ -11,6 +11,7 @@
 #include "core/resource/quantity.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
+#include "kubelet-like-agent/sync/image_process.h"
 #include "kubelet-like-agent/sync/pod_status.h"
 
 namespace berth::agent {
@@ -38,26 +39,36 @@ PodSync::PodSync(client::ApiClient* api, controllers::Informer& pods, runtime::R
   });
 }
 
-std::string PodSync::ImageRootfs(const std::string& image, std::string* why, std::string* reason) const {
-  if (image == "host" || options_.any_image) return "";
-  auto reference = image::ParseReference(image);
-  if (!reference.ok()) {
-    *reason = "InvalidImageName";
-    *why = std::string(reference.status().message());
-    return "";
+std::map<std::string, images::Credentials> PodSync::PullCredentials(const json::Value& pod) {
+  std::map<std::string, images::Credentials> out;
+  const json::Value* secrets = pod.Get({"spec", "imagePullSecrets"});
+  if (secrets == nullptr || !secrets->is_array()) return out;
+  std::vector<std::string> missing;
+  for (const json::Value& ref : secrets->as_array()) {
+    std::string name = ref.GetString({"name"});
+    if (name.empty()) continue;
+    auto data = volumes_.SourceData("secret", pod.GetString({"metadata", "namespace"}), name, false);
+    if (!data.ok()) {
+      missing.push_back(name);
+      continue;
+    }
+    for (const char* key : {".dockerconfigjson", ".dockercfg"}) {
+      auto it = data->find(key);
+      if (it == data->end()) continue;
+      auto parsed = images::ParseDockerConfigJson(it->second);
+      if (!parsed.ok()) {
+        missing.push_back(name);
+        continue;
+      }
+      for (auto& [host, c] : *parsed) out.emplace(host, c);  // the first secret naming a host wins
+    }
   }
-  *reason = "ErrImageNeverPull";
-  std::string name = reference->Name();
-  std::string tag = reference->tag.empty() ? "latest" : reference->tag;
-  std::string rootfs = StrCat(options_.image_dir, "/", name, "/", tag, "/rootfs");
-  std::error_code ec;
-  if (options_.image_dir.empty() || !fs::is_directory(rootfs, ec)) {
-    *why = StrCat("image \"", image, "\" is not in the agent's image store at ",
-                  options_.image_dir.empty() ? "(no --image-dir)" : options_.image_dir,
-                  "; import it with `berth-agent image import ", name, ":", tag, " PATH` or use image: host");
-    return "";
+  if (!missing.empty()) {
+    Event(pod, "Warning", "FailedToRetrieveImagePullSecret",
+          StrCat("Unable to retrieve some image pull secrets (", Join(missing, ", "),
+                 "); attempting to pull the image may not succeed."));
   }
-  return rootfs;
+  return out;
 }
 
 absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& container, bool init,
@@ -71,13 +82,33 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.pod_uid = uid;
   spec.container_name = name;
   spec.hostname = pod.GetString({"metadata", "name"});
-  std::string why, reason;
-  spec.rootfs = ImageRootfs(container.GetString({"image"}), &why, &reason);
-  if (!why.empty()) {
-    memo.waiting_reason = reason;
-    memo.waiting_message = why;
-    StartFailed(pod, memo, reason == "InvalidImageName" ? "InspectFailed" : "ErrImageNeverPull");
-    return absl::FailedPreconditionError(why);
+  std::optional<images::ImageRecord> image;
+  const std::string image_ref = container.GetString({"image"});
+  if (image_ref != "host" && !options_.any_image) {
+    if (options_.images == nullptr) {
+      memo.waiting_reason = "ErrImageNeverPull";
+      memo.waiting_message = StrCat("Container image \"", image_ref, "\" cannot be pulled: this agent has no image store");
+      StartFailed(pod, memo, "ErrImageNeverPull");
+      return absl::FailedPreconditionError(memo.waiting_message);
+    }
+    images::EnsureResult ensured = options_.images->Ensure(
+        image_ref, container.GetString({"imagePullPolicy"}), uid, spec.id, PullCredentials(pod),
+        [&](const char* type, const char* reason, const std::string& message) { Event(pod, type, reason, message); });
+    if (!ensured.image) {
+      memo.waiting_reason = ensured.reason;
+      memo.waiting_message = ensured.message;
+      memo.last_start_error = ensured.message;  // the image manager told it in its Events
+      return absl::FailedPreconditionError(ensured.message);
+    }
+    image = std::move(ensured.image);
+    spec.image_layers = options_.images->store().LowerDirs(*image);
+    memo.image_id = image->id;
+    for (const std::string& n : image->names) {
+      if (n.find('@') != std::string::npos) {
+        memo.image_id = n;
+        break;
+      }
+    }
   }
   PodFields fields{pod.GetString({"spec", "nodeName"}), options_.node_address, options_.node_address};
   auto env = volumes_.Env(pod, container, fields);
@@ -90,20 +121,28 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.env = *env;
   std::map<std::string, std::string> env_map;
   for (const std::string& kv : spec.env) env_map[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-  if (const json::Value* cmd = container.Find("command"); cmd && cmd->is_array()) {
-    for (const json::Value& a : cmd->as_array()) spec.argv.push_back(ExpandVars(a.is_string() ? a.as_string() : "", env_map));
-  }
-  if (const json::Value* args = container.Find("args"); args && args->is_array()) {
-    for (const json::Value& a : args->as_array()) spec.argv.push_back(ExpandVars(a.is_string() ? a.as_string() : "", env_map));
-  }
+  auto expanded = [&](const char* field) -> std::optional<std::vector<std::string>> {
+    const json::Value* list = container.Find(field);
+    if (list == nullptr || !list->is_array()) return std::nullopt;
+    std::vector<std::string> out;
+    for (const json::Value& a : list->as_array()) out.push_back(ExpandVars(a.is_string() ? a.as_string() : "", env_map));
+    return out;
+  };
+  std::optional<std::vector<std::string>> command = expanded("command"), args = expanded("args");
+  static const std::vector<std::string> kNone;
+  spec.argv = ResolveArgv(command ? &*command : nullptr, args ? &*args : nullptr, image ? image->config.entrypoint : kNone,
+                          image ? image->config.cmd : kNone);
+  if (image) spec.env = MergeEnv(image->config.env, spec.env);
   if (spec.argv.empty()) {
-    // No image metadata to take an entrypoint from: a command is required.
     memo.waiting_reason = "CreateContainerError";
-    memo.waiting_message = StrCat("container ", name, " has no command: berth images carry no entrypoint");
+    memo.waiting_message = image ? StrCat("container ", name, ": no command specified (neither the container nor image \"",
+                                          image_ref, "\" gives one)")
+                                 : StrCat("container ", name, " has no command: image: host has no entrypoint");
     StartFailed(pod, memo, "Failed");
     return absl::InvalidArgumentError(memo.waiting_message);
   }
   spec.working_dir = container.GetString({"workingDir"});
+  if (spec.working_dir.empty() && image) spec.working_dir = image->config.working_dir;
   // No process argument, variable or path can hold a NUL byte: say which one has it instead
   // of letting the launch fail without a cause.
   for (size_t i = 0; i < spec.argv.size(); ++i) {
@@ -154,6 +193,36 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   };
   spec.run_as_user = id_field("runAsUser");
   spec.run_as_group = id_field("runAsGroup");
+  ImageUser image_user;
+  if (image) image_user = ResolveImageUser(image->config.user, spec.image_layers);
+  if (!spec.run_as_user) spec.run_as_user = image_user.uid;
+  if (!spec.run_as_group && !id_field("runAsUser")) spec.run_as_group = image_user.gid;
+  auto flag = [&](const char* key) {
+    for (const json::Value* ctx : {sc, psc}) {
+      if (ctx && ctx->Find(key) && ctx->Find(key)->is_bool()) return ctx->Find(key)->as_bool();
+    }
+    return false;
+  };
+  if (flag("runAsNonRoot")) {
+    std::string who = StrCat("(pod: \"", pod.GetString({"metadata", "name"}), "_", pod.GetString({"metadata", "namespace"}), "(",
+                             uid, ")\", container: ", name, ")");
+    std::string refusal;
+    if (id_field("runAsUser") && *id_field("runAsUser") == 0) {
+      refusal = StrCat("container's runAsUser breaks non-root policy ", who);
+    } else if (!id_field("runAsUser") && !image_user.unresolved_name.empty()) {
+      refusal = StrCat("container has runAsNonRoot and image has non-numeric user (", image_user.unresolved_name,
+                       "), cannot verify user is non-root ", who);
+    } else if (!spec.run_as_user || *spec.run_as_user == 0) {
+      refusal = StrCat("container has runAsNonRoot and image will run as root ", who);
+    }
+    if (!refusal.empty()) {
+      memo.waiting_reason = "CreateContainerConfigError";
+      memo.waiting_message = refusal;
+      StartFailed(pod, memo, "Failed");
+      return absl::FailedPreconditionError(refusal);
+    }
+  }
+  spec.read_only_rootfs = flag("readOnlyRootFilesystem");
   spec.network_namespace = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";
   const json::Value* limits = container.Get({"resources", "limits"});
   const json::Value* requests = container.Get({"resources", "requests"});
@@ -168,6 +237,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.log_path = StrCat(volumes_.PodDir(uid), "/logs/", name, "/", runs, ".log");
   spec.stdin = container.Get({"stdin"}) != nullptr && container.Get({"stdin"})->is_bool() && container.Get({"stdin"})->as_bool();
   spec.spec_hash = SpecHash(container);
+  if (image) options_.images->store().Touch(image->id, absl::ToUnixSeconds(clock_.Now()));
   absl::Status s = runtime_.Start(spec);
   if (!s.ok()) {
     memo.waiting_reason = "RunContainerError";
@@ -178,11 +248,16 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   memo.waiting_reason.clear();
   memo.waiting_message.clear();
   memo.last_start_error.clear();
-  std::string image = container.GetString({"image"});
-  Event(pod, "Normal", "Pulled", StrCat("Container image \"", image, "\" already present on machine"));
+  if (image_ref == "host" || options_.any_image) {
+    Event(pod, "Normal", "Pulled", StrCat("Container image \"", image_ref, "\" already present on machine"));
+  }
   Event(pod, "Normal", "Created", StrCat("Created container ", name));
   Event(pod, "Normal", "Started", StrCat("Started container ", name));
   return absl::OkStatus();
+}
+
+void PodSync::ReleaseImage(const std::string& container_id) {
+  if (options_.images != nullptr) options_.images->store().Release(container_id);
 }
 
 void PodSync::Event(const json::Value& pod, const char* type, const char* reason, const std::string& message) {
@@ -227,6 +302,7 @@ void PodSync::RemovePodContainers(const std::string& key, const std::string& kee
     stops.push_back(std::async(std::launch::async, [this, id = s.id] {
       (void)runtime_.Stop(id, absl::Seconds(2));
       (void)runtime_.Remove(id);
+      ReleaseImage(id);
     }));
   }
   for (auto& f : stops) f.wait();
@@ -268,7 +344,11 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
     }
   }
   for (const char* field : {"initContainers", "containers"}) {
-    for (const json::Value& c : Containers(pod, field)) (void)runtime_.Remove(ContainerId(uid, c.GetString({"name"})));
+    for (const json::Value& c : Containers(pod, field)) {
+      std::string id = ContainerId(uid, c.GetString({"name"}));
+      (void)runtime_.Remove(id);
+      ReleaseImage(id);
+    }
   }
   (void)volumes_.Cleanup(uid);
   status_.Forget(uid);

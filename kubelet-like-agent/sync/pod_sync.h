@@ -16,6 +16,7 @@
 #include "controllers/runtime/event_recorder.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
+#include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/probes/prober.h"
 #include "kubelet-like-agent/sync/pod_decisions.h"
 #include "kubelet-like-agent/sync/pod_memo.h"
@@ -29,7 +30,7 @@ struct PodSyncOptions {
   std::set<std::string> node_names;  // one, or many hollow nodes in one process
   std::string node_address = "127.0.0.1";
   std::string pods_dir;    // sandboxes: <pods_dir>/<uid>/{volumes,logs}
-  std::string image_dir;   // the image store (<image_dir>/<name>/<tag>/rootfs)
+  images::ImageManager* images = nullptr;  // pulls and the store; null: only image: host runs
   bool any_image = false;  // hollow nodes: every image "exists"
   int64_t pod_pids_limit = 4096;
   int workers = 4;
@@ -66,9 +67,11 @@ class PodSync final : public controllers::Reconciler {
   // container's final terminated state (false).
   bool RecoverLostRun(const json::Value& container, const std::string& restart_policy, const std::string& now,
                       ContainerMemo& memo);
-  // The image's root file system in the store; "" for the host's. On failure `why` says what
-  // and `reason` is the waiting reason (ErrImageNeverPull, InvalidImageName).
-  std::string ImageRootfs(const std::string& image, std::string* why, std::string* reason) const;
+  // The registry credentials of the pod's imagePullSecrets, by registry host (a Warning
+  // Event names the secrets that could not be read).
+  std::map<std::string, images::Credentials> PullCredentials(const json::Value& pod);
+  // The container is gone: its image may be removed again.
+  void ReleaseImage(const std::string& container_id);
   // The end of a run that users need told (OOM kill, start error), once per run.
   void ReportExit(const json::Value& pod, const json::Value& container, const runtime::ContainerStatus& s,
                   ContainerMemo& memo);

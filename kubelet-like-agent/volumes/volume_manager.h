@@ -35,9 +35,12 @@ class VolumeManager {
   // Removes the pod's sandbox (volumes, logs). Paths under it must not be mounted.
   absl::Status Cleanup(const std::string& uid);
 
- private:
+  // The decoded data of a Secret ("secret") or ConfigMap ("configMap"); empty when it is
+  // missing and `optional`. Also the source of a pod's imagePullSecrets.
   absl::StatusOr<std::map<std::string, std::string>> SourceData(const std::string& kind, const std::string& ns,
                                                                 const std::string& name, bool optional);
+
+ private:
   absl::StatusOr<std::string> KeyRef(const std::string& kind, const std::string& ns, const json::Value& ref);
 
   client::ApiClient* api_;

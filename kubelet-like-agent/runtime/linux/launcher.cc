@@ -66,6 +66,7 @@ struct FdCloser {
 }  // namespace
 
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
+                                                 const std::string& overlay_dir,
                                                  const std::string& record_path, const std::string& stdin_path,
                                                  CgroupDriver& cgroups) {
   FdCloser closer;
@@ -77,6 +78,15 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   init_spec.working_dir = spec.working_dir;
   init_spec.hostname = spec.hostname;
   init_spec.rootfs = spec.rootfs;
+  if (!spec.image_layers.empty()) {
+    std::string lower;
+    for (const std::string& layer : spec.image_layers) lower += (lower.empty() ? "" : ":") + layer;
+    init_spec.overlay_lower = lower;
+    init_spec.overlay_upper = overlay_dir + "/upper";
+    init_spec.overlay_work = overlay_dir + "/work";
+    init_spec.rootfs = overlay_dir + "/merged";
+  }
+  init_spec.read_only_rootfs = spec.read_only_rootfs;
   init_spec.network_namespace = spec.network_namespace;
   init_spec.run_as_user = spec.run_as_user;
   init_spec.run_as_group = spec.run_as_group;

@@ -24,6 +24,7 @@ struct LaunchedInit {
 // On failure nothing is left behind (no process, no cgroup), and the error says why: the init's
 // own report, or the OOM kill, signal or exit code that ended it during set-up.
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
+                                                 const std::string& overlay_dir,
                                                  const std::string& record_path, const std::string& stdin_path,
                                                  CgroupDriver& cgroups);
 

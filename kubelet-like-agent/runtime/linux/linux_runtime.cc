@@ -155,7 +155,16 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
     std::error_code ec;
     fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
   }
-  auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, RecordPath(options_.state_dir, spec.id),
+  // A fresh writable layer per run, as a new container gets in Kubernetes.
+  std::string overlay_dir;
+  if (!spec.image_layers.empty()) {
+    overlay_dir = OverlayDir(options_.state_dir, spec.id);
+    std::error_code ec;
+    fs::remove_all(overlay_dir, ec);
+    for (const char* d : {"/upper", "/work", "/merged"}) fs::create_directories(overlay_dir + d, ec);
+    if (ec) return absl::UnavailableError(StrCat("the container's writable layer ", overlay_dir, ": ", ec.message()));
+  }
+  auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, overlay_dir, RecordPath(options_.state_dir, spec.id),
                                       StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups);
   if (!launched.ok()) return launched.status();
   c.cgroup = launched->cgroup;
@@ -210,6 +219,8 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
     if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
   }
   unlink(StdinFifoPath(options_.state_dir, id).c_str());
+  std::error_code ec;
+  fs::remove_all(OverlayDir(options_.state_dir, id), ec);
   if (unlink(RecordPath(options_.state_dir, id).c_str()) != 0 && errno != ENOENT) {
     return absl::UnavailableError(StrCat("removing the record of ", id, ": ", std::strerror(errno)));
   }

@@ -83,6 +83,10 @@ std::string RecordPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, kRecordSuffix);
 }
 
+std::string OverlayDir(std::string_view state_dir, std::string_view id) {
+  return StrCat(state_dir, "/rootfs/", id);
+}
+
 std::string StdinFifoPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, ".stdin");
 }

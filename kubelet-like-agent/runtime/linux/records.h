@@ -20,6 +20,8 @@ inline constexpr std::string_view kRecordSuffix = ".record";
 std::string RecordPath(std::string_view state_dir, std::string_view id);
 // The FIFO that is the standard input of a container with stdin: true.
 std::string StdinFifoPath(std::string_view state_dir, std::string_view id);
+// upper/, work/ and merged/ of a container with an image root file system.
+std::string OverlayDir(std::string_view state_dir, std::string_view id);
 
 // The checkpoint region: the container's status, its cgroup and the start time that identifies
 // its init for re-adoption.

@@ -46,3 +46,31 @@ TEST(ImageReferenceTest, RefusesWhatTheGrammarRefuses) {
 
 }  // namespace
 }  // namespace berth::image
+
+namespace berth::image {
+namespace {
+
+std::string NormalizedOf(std::string_view ref) {
+  auto r = ParseReference(ref);
+  return r.ok() ? r->Normalized() : std::string(r.status().message());
+}
+
+TEST(ImageReferenceTest, NormalizesAsContainerdDoes) {
+  EXPECT_EQ(NormalizedOf("nginx"), "docker.io/library/nginx:latest");
+  EXPECT_EQ(NormalizedOf("nginx:1.27"), "docker.io/library/nginx:1.27");
+  EXPECT_EQ(NormalizedOf("bitnami/redis"), "docker.io/bitnami/redis:latest");
+  EXPECT_EQ(NormalizedOf("docker.io/nginx"), "docker.io/library/nginx:latest");
+  EXPECT_EQ(NormalizedOf("registry.k8s.io/pause:3.9"), "registry.k8s.io/pause:3.9");
+  EXPECT_EQ(NormalizedOf("localhost:5000/app"), "localhost:5000/app:latest");
+  std::string digest = "sha256:" + std::string(64, 'a');
+  EXPECT_EQ(NormalizedOf("busybox@" + digest), "docker.io/library/busybox@" + digest);
+  EXPECT_EQ(NormalizedOf("busybox:1@" + digest), "docker.io/library/busybox:1@" + digest);
+  auto r = ParseReference("localhost:5000/team/app:v1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Registry(), "localhost:5000");
+  EXPECT_EQ(r->Repository(), "team/app");
+  EXPECT_EQ(r->WithDigest(digest), "localhost:5000/team/app@" + digest);
+}
+
+}  // namespace
+}  // namespace berth::image
