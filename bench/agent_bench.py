@@ -38,6 +38,44 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
 
 
+def start_latencies(c, pods, rate, image, command, node=NODE):
+    """Creates `pods` pods of `image` bound to `node` at `rate`/s; the create -> Running
+    latencies (ms, seen on a watch) and the pod names."""
+    running_at = {}
+    sent_at = {}
+    done = threading.Event()
+    rv = c.get("/api/v1/namespaces/default/pods").json()["metadata"]["resourceVersion"]
+
+    def watch():
+        for ev in c.watch(f"/api/v1/namespaces/default/pods?resourceVersion={rv}&timeoutSeconds=120"):
+            o = ev["object"]
+            name = o["metadata"]["name"]
+            if o.get("status", {}).get("phase") == "Running" and name not in running_at:
+                running_at[name] = time.monotonic()
+                if len(running_at) >= pods:
+                    done.set()
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    for i in range(pods):
+        target = start + i / rate
+        delay = target - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        name = f"start-{i}"
+        pod = {"metadata": {"name": name}, "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
+                                                     "containers": [{"name": "c", "image": image, "command": command}]}}
+        sent_at[name] = time.monotonic()
+        r = c.post("/api/v1/namespaces/default/pods", pod)
+        assert r.status == 201, r.body
+    if not done.wait(120):
+        raise AssertionError(f"only {len(running_at)} of {pods} pods reached Running")
+    return [(running_at[n] - sent_at[n]) * 1000.0 for n in sent_at], list(sent_at)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
@@ -71,40 +109,7 @@ def main():
         agent = Agent(server, NODE).start()
         time.sleep(1.0)  # registered, lease renewed once: idle
         idle = rss_mb(agent.proc.pid)
-        running_at = {}
-        sent_at = {}
-        done = threading.Event()
-        rv = c.get("/api/v1/namespaces/default/pods").json()["metadata"]["resourceVersion"]
-
-        def watch():
-            for ev in c.watch(f"/api/v1/namespaces/default/pods?resourceVersion={rv}&timeoutSeconds=120"):
-                o = ev["object"]
-                name = o["metadata"]["name"]
-                if o.get("status", {}).get("phase") == "Running" and name not in running_at:
-                    running_at[name] = time.monotonic()
-                    if len(running_at) >= args.pods:
-                        done.set()
-                        return
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        time.sleep(0.2)
-        start = time.monotonic()
-        for i in range(args.pods):
-            target = start + i / args.rate
-            delay = target - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            name = f"start-{i}"
-            pod = {"metadata": {"name": name}, "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1,
-                                                         "containers": [{"name": "c", "image": "host",
-                                                                         "command": ["sleep", "600"]}]}}
-            sent_at[name] = time.monotonic()
-            r = c.post("/api/v1/namespaces/default/pods", pod)
-            assert r.status == 201, r.body
-        if not done.wait(120):
-            raise AssertionError(f"only {len(running_at)} of {args.pods} pods reached Running")
-        lat = [(running_at[n] - sent_at[n]) * 1000.0 for n in sent_at]
+        lat, sent_at = start_latencies(c, args.pods, args.rate, "host", ["sleep", "600"])
         loaded = rss_mb(agent.proc.pid)
         rows.append((f"pod create -> Running p50 (ms), {args.pods} pods at {args.rate:.0f}/s", percentile(lat, 50),
                      "Kubernetes pod startup SLO (ms)", 5000.0))

@@ -22,6 +22,9 @@ using namespace berth::agent::runtime;
 
 int main(int argc, char** argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 200;
+  // A second argument: an unpacked image layer (holding /bin/true) to run the containers on, as
+  // an overlay root file system, instead of the host's.
+  std::string layer = argc > 2 ? argv[2] : "";
   std::string init = std::filesystem::path(argv[0]).parent_path() / "berth-container-init";
   // Raw: what any container start must at least pay.
   auto t0 = std::chrono::steady_clock::now();
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
     spec.memory_limit_bytes = 64 << 20;
     spec.pids_limit = 64;
     spec.log_path = dir + "/logs/" + spec.id + ".log";
+    if (!layer.empty()) spec.image_layers = {layer};
     if (absl::Status s = (*rt)->Start(spec); !s.ok()) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;

@@ -169,6 +169,117 @@ class RegistryPullTest(unittest.TestCase):
         self.assertNotIn("example.com/saved", image_cli("ls", root_dir=self.k.agent.root_dir).stdout)
 
 
+def capabilities(status_text, field="CapEff"):
+    """The capability numbers a /proc/<pid>/status line holds."""
+    for line in status_text.splitlines():
+        if line.startswith(field + ":"):
+            mask = int(line.split()[1], 16)
+            return {i for i in range(64) if mask >> i & 1}
+    raise AssertionError(f"no {field} in {status_text!r}")
+
+
+# containerd's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+# NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+DEFAULT_CAPS = {0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31}
+NET_ADMIN, SYS_ADMIN, NET_RAW = 12, 21, 13
+
+
+@unittest.skipIf(SKIP, SKIP)
+class HardeningTest(unittest.TestCase):
+    """containerd's defaults, read from inside the containers; the agent runs with
+    --seccomp-default as berth up does."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.registry = Registry().start()
+        cls.k = Cluster(agent_args=["--seccomp-default"])
+        cls.image = Image(busybox_layers("hardened"), cmd=["/bin/true"])
+        cls.ref = cls.registry.push("e2e/hardened", "v1", cls.image) + ":v1"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.close()
+        cls.registry.stop()
+
+    def run_pod(self, name, script, image=None, **container):
+        pod = image_pod(name, image or self.ref, command=["/bin/sh", "-c", script], **container)
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase(name, "Succeeded", timeout=60)
+        return self.k.log(name)
+
+    def test_default_capabilities_add_and_drop(self):
+        self.assertEqual(capabilities(self.run_pod("caps", "cat /proc/self/status")), DEFAULT_CAPS)
+        changed = self.run_pod("caps-changed", "cat /proc/self/status",
+                               securityContext={"capabilities": {"add": ["NET_ADMIN"], "drop": ["NET_RAW", "CAP_KILL"]}})
+        self.assertEqual(capabilities(changed), DEFAULT_CAPS - {NET_RAW, 5} | {NET_ADMIN})
+        self.assertEqual(capabilities(changed, "CapBnd"), DEFAULT_CAPS - {NET_RAW, 5} | {NET_ADMIN})
+        only = self.run_pod("caps-only", "cat /proc/self/status",
+                            securityContext={"capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}})
+        self.assertEqual(capabilities(only), {10})
+        privileged = self.run_pod("caps-all", "cat /proc/self/status", securityContext={"privileged": True})
+        self.assertIn(SYS_ADMIN, capabilities(privileged))
+        self.assertIn("Seccomp:\t0", privileged)
+
+    def test_no_new_privs_seccomp_and_masked_paths(self):
+        # /proc/kcore is masked too where the kernel has it (this one has not); /proc/keys and
+        # /proc/timer_list are here.
+        out = self.run_pod("masked", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; "
+                                     "cat /proc/keys /proc/timer_list | wc -c; ls /sys/firmware | wc -l; "
+                                     "{ echo 1 > /proc/sys/kernel/ns_last_pid; } 2>/dev/null || echo proc-sys-read-only; "
+                                     "unshare -U true 2>/dev/null || echo no-user-namespaces",
+                           securityContext={"allowPrivilegeEscalation": False})
+        lines = [l.replace("\t", " ") for l in out.splitlines()]
+        self.assertEqual(lines, ["NoNewPrivs: 1", "Seccomp: 2", "0", "0", "proc-sys-read-only", "no-user-namespaces"])
+        unconfined = self.run_pod("unconfined", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status",
+                                  securityContext={"seccompProfile": {"type": "Unconfined"}})
+        self.assertEqual(unconfined.replace("\t", " ").splitlines(), ["NoNewPrivs: 0", "Seccomp: 0"])
+
+    def test_exec_is_confined_like_the_container(self):
+        pod = image_pod("exec-target", self.ref, command=["/bin/sleep", "600"],
+                        securityContext={"capabilities": {"drop": ["ALL"], "add": ["CHOWN"]}, "allowPrivilegeEscalation": False})
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase("exec-target", "Running", timeout=60)
+        kubectl = Kubectl(self.k.server.url)
+        try:
+            out = kubectl.run("exec", "exec-target", "--", "cat", "/proc/self/status").stdout
+        finally:
+            kubectl.cleanup()
+        self.assertEqual(capabilities(out), {0})
+        self.assertEqual(capabilities(out, "CapBnd"), {0})
+        self.assertIn("NoNewPrivs:\t1", out)
+        self.assertIn("Seccomp:\t2", out)
+        self.k.delete_and_wait("exec-target")
+
+    def test_minimal_dev(self):
+        out = self.run_pod("dev", "ls /dev | tr '\\n' ' '; echo; echo x > /dev/null && head -c 4 /dev/zero | wc -c")
+        self.assertEqual(out.splitlines()[0].split(),
+                         sorted(["core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+                                 "stdout", "tty", "urandom", "zero"]))
+        self.assertEqual(out.splitlines()[1].strip(), "4")
+
+    def test_host_image_sees_the_host_read_only(self):
+        marker = os.path.join("/tmp", f"berth-e2e-hostmark-{os.getpid()}")
+        with open(marker, "w") as f:
+            f.write("host\n")
+        try:
+            out = self.run_pod("host-ro", f"test -e {marker} || echo private-tmp; touch /etc/berth-e2e-x 2>/dev/null "
+                                          "|| echo root-read-only; touch /tmp/ok && echo tmp-writable; "
+                                          "grep '^Seccomp:' /proc/self/status", image="host")
+            self.assertEqual(out.replace("\t", " ").splitlines(), ["private-tmp", "root-read-only", "tmp-writable", "Seccomp: 2"])
+            self.assertFalse(os.path.exists("/etc/berth-e2e-x"))
+            self.assertFalse(os.path.exists("/tmp/ok") and os.path.getmtime("/tmp/ok") > os.path.getmtime(marker))
+        finally:
+            os.unlink(marker)
+
+    def test_unknown_capability_is_refused(self):
+        pod = image_pod("badcap", self.ref, command=["/bin/true"], securityContext={"capabilities": {"add": ["NOT_A_CAP"]}})
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        waiting = wait_for(lambda: self.k.container("badcap").get("state", {}).get("waiting", {}).get("reason")
+                           == "CreateContainerError" and self.k.container("badcap")["state"]["waiting"], timeout=30)
+        self.assertEqual(waiting["message"], 'securityContext.capabilities.add: unknown capability "NOT_A_CAP"')
+        self.k.delete_and_wait("badcap")
+
+
 @unittest.skipIf(SKIP, SKIP)
 class RegistryAuthAndGcTest(unittest.TestCase):
     """A registry behind htpasswd basic auth; and an agent whose image GC thresholds are low."""

@@ -58,6 +58,7 @@ ABSL_FLAG(int, workers, 8, "pods synced in parallel");
 ABSL_FLAG(int64_t, lease_interval_ms, 2000, "how often the node Lease is renewed");
 ABSL_FLAG(int64_t, pod_pids_limit, 4096, "pids limit of each container");
 ABSL_FLAG(bool, drain, false, "on SIGTERM, stop every container before exiting");
+ABSL_FLAG(bool, seccomp_default, false, "RuntimeDefault seccomp for every container that does not ask for Unconfined");
 
 namespace {
 
@@ -235,6 +236,7 @@ int main(int argc, char** argv) {
   sync_options.node_address = absl::GetFlag(FLAGS_node_ip);
   sync_options.pods_dir = root + "/pods";
   sync_options.images = &image_manager;
+  sync_options.seccomp_default = absl::GetFlag(FLAGS_seccomp_default);
   sync_options.any_image = fake;
   sync_options.workers = absl::GetFlag(FLAGS_workers);
   sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "kubelet-like-agent/init/hardening.h"
 #include "kubelet-like-agent/init/init_spec.h"
 #include "kubelet-like-agent/init/log_writer.h"
 
@@ -66,6 +68,57 @@ void MkdirAll(const std::string& path) {
   }
 }
 
+// `path` (absolute, in the container) resolved under `root` as the container will see it:
+// symlinks are followed inside `root` ("/var/run" -> "/run" means root/run, never the host's
+// /run), ".." stops at `root`. What does not exist yet is appended as written.
+std::string ResolveInRoot(const std::string& root, const std::string& path) {
+  if (root.empty()) return path;
+  std::vector<std::string> pending;
+  for (size_t i = path.size(); i > 0;) {
+    size_t slash = path.rfind('/', i - 1);
+    size_t start = slash == std::string::npos ? 0 : slash + 1;
+    if (i > start) pending.push_back(path.substr(start, i - start));
+    if (slash == std::string::npos || slash == 0) break;
+    i = slash;
+  }
+  std::vector<std::string> resolved;  // components under root
+  int links = 0;
+  while (!pending.empty()) {
+    std::string part = pending.back();
+    pending.pop_back();
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!resolved.empty()) resolved.pop_back();
+      continue;
+    }
+    std::string current = root;
+    for (const std::string& r : resolved) current += "/" + r;
+    current += "/" + part;
+    char target[4096];
+    ssize_t n = readlink(current.c_str(), target, sizeof target - 1);
+    if (n <= 0 || ++links > 40) {
+      resolved.push_back(part);
+      continue;
+    }
+    target[n] = 0;
+    std::string link(target);
+    if (!link.empty() && link[0] == '/') resolved.clear();
+    // The link's components replace this one, in order.
+    std::vector<std::string> parts;
+    size_t pos = 0;
+    while (pos <= link.size()) {
+      size_t next = link.find('/', pos);
+      if (next == std::string::npos) next = link.size();
+      if (next > pos) parts.push_back(link.substr(pos, next - pos));
+      pos = next + 1;
+    }
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending.push_back(*it);
+  }
+  std::string out = root;
+  for (const std::string& r : resolved) out += "/" + r;
+  return out;
+}
+
 // A bind target must exist and be of the source's type (a file over a file, a dir over a dir).
 void EnsureTarget(const std::string& source, const std::string& target) {
   struct stat st;
@@ -78,14 +131,15 @@ void EnsureTarget(const std::string& source, const std::string& target) {
   }
 }
 
-void BindMount(const std::string& source, const std::string& target, bool read_only) {
+// `target` is where the mount goes now; `shown` the container's path, for messages.
+void BindMount(const std::string& source, const std::string& target, bool read_only, const std::string& shown) {
   struct stat st;
-  if (stat(source.c_str(), &st) != 0) Die("bind mount " + target + " from " + source);
+  if (stat(source.c_str(), &st) != 0) Die("bind mount " + shown + " from " + source);
   EnsureTarget(source, target);
-  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind mount " + target);
+  if (mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind mount " + shown);
   if (read_only &&
       mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr) != 0) {
-    Die("read-only remount " + target);
+    Die("read-only remount " + shown);
   }
 }
 
@@ -105,34 +159,74 @@ void SetUpFileSystem(const InitSpec& spec) {
   // Nothing we mount may leak back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die("make mounts private");
   const std::string& rootfs = spec.rootfs;
-  std::string prefix = rootfs;  // where container paths live right now
+  const std::string& prefix = rootfs;  // where container paths live right now
   if (!spec.overlay_lower.empty()) {
     std::string options = "lowerdir=" + spec.overlay_lower + ",upperdir=" + spec.overlay_upper + ",workdir=" + spec.overlay_work;
     if (mount("overlay", rootfs.c_str(), "overlay", 0, options.c_str()) != 0) Die("mount the image's overlay root file system");
   }
+  if (spec.host_root) {
+    // image: host, hardened: the host's file system read-only, private writable /tmp and /run.
+    if (mount("/", rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind the host's root");
+    if (!berth::agent::init::MakeReadOnlyRecursive(rootfs)) Die("make the host's root read-only");
+    if (mount("tmpfs", (rootfs + "/tmp").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) Die("mount /tmp");
+    if (mount("tmpfs", (rootfs + "/run").c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=755") != 0) Die("mount /run");
+  }
   if (!rootfs.empty()) {
-    if (mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind rootfs");
-    MkdirAll(rootfs + "/dev");
-    if (mount("/dev", (rootfs + "/dev").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind /dev");
+    if (!spec.host_root && mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind rootfs");
+    if (spec.privileged) {
+      MkdirAll(rootfs + "/dev");
+      if (mount("/dev", (rootfs + "/dev").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die("bind /dev");
+    } else {
+      std::string step;
+      if (!berth::agent::init::SetUpMinimalDev(rootfs, &step)) Die(step);
+    }
     MkdirAll(rootfs + "/tmp");
   }
   MkdirAll(prefix + "/proc");
   if (mount("proc", (prefix + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     Die("mount /proc");
   }
-  for (const berth::agent::InitMount& m : spec.mounts) BindMount(m.source, prefix + m.target, m.read_only);
+  if (!rootfs.empty() && !spec.host_root) {
+    MkdirAll(rootfs + "/sys");
+    unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (spec.privileged ? 0 : MS_RDONLY);
+    // A container without its own network namespace may not mount sysfs: bind the host's.
+    if (mount("sysfs", (rootfs + "/sys").c_str(), "sysfs", flags, nullptr) != 0 &&
+        (mount("/sys", (rootfs + "/sys").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+         (!spec.privileged && !berth::agent::init::MakeReadOnlyRecursive(rootfs + "/sys")))) {
+      Die("mount /sys");
+    }
+  }
+  if (!spec.privileged && !rootfs.empty()) berth::agent::init::MaskKernelPaths(prefix);
+  for (const berth::agent::InitMount& m : spec.mounts) {
+    std::string target = ResolveInRoot(rootfs, m.target);
+    if (spec.host_root) {
+      // The read-only host root has no room for new mount points: they are made on the host
+      // side, as image: host always did, and show through the bind.
+      struct stat st;
+      if (stat(m.source.c_str(), &st) == 0 && stat(target.c_str(), &st) != 0) {
+        EnsureTarget(m.source, target);  // inside the private /tmp and /run
+        if (stat(target.c_str(), &st) != 0) EnsureTarget(m.source, target.substr(rootfs.size()));
+      }
+    }
+    BindMount(m.source, target, m.read_only, m.target);
+  }
   if (!rootfs.empty()) {
     std::string old_root = rootfs + "/.berth-old-root";
     MkdirAll(old_root);
+    if (spec.host_root) {
+      // No room for the old root's mount point in the read-only host root: a tmpfs one.
+      old_root = rootfs + "/run/.berth-old-root";
+      MkdirAll(old_root);
+    }
     if (spec.read_only_rootfs) {
-      // Not recursive: the volumes mounted below keep their own modes.
+      // Not recursive: the volumes mounted above keep their own modes.
       if (mount(nullptr, rootfs.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) Die("read-only root file system");
     }
-    MkdirAll(old_root);
     if (syscall(SYS_pivot_root, rootfs.c_str(), old_root.c_str()) != 0) Die("pivot_root");
     if (chdir("/") != 0) Die("chdir /");
-    if (umount2("/.berth-old-root", MNT_DETACH) != 0) Die("detach the old root");
-    rmdir("/.berth-old-root");
+    std::string inside = old_root.substr(rootfs.size());
+    if (umount2(inside.c_str(), MNT_DETACH) != 0) Die("detach the old root");
+    rmdir(inside.c_str());
   }
 }
 
@@ -154,10 +248,9 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   _exit(128);
 }
 
-[[noreturn]] void ExecMain(const InitSpec& spec, int out_fd, int err_fd, int error_fd) {
-  // Read-write: the init's own end keeps the FIFO open, so the workload waits for input
-  // between attach sessions instead of reading end-of-file when one detaches.
-  int in_fd = spec.stdin_path.empty() ? open("/dev/null", O_RDONLY) : open(spec.stdin_path.c_str(), O_RDWR);
+// `stdin_fd`: the attach FIFO, opened before pivot_root hid its path (-1: /dev/null).
+[[noreturn]] void ExecMain(const InitSpec& spec, int stdin_fd, int out_fd, int err_fd, int error_fd) {
+  int in_fd = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
   if (in_fd >= 0) dup2(in_fd, 0);
   dup2(out_fd, 1);
   dup2(err_fd, 2);
@@ -167,11 +260,25 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
     errno = EINVAL;
     FailStart(error_fd, "no command to run");
   }
-  if (spec.run_as_group || spec.run_as_user) {
-    if (setgroups(0, nullptr) != 0) FailStart(error_fd, "setgroups");
+  if (!spec.privileged && !berth::agent::init::DropBoundingCapabilities(spec.capabilities)) {
+    FailStart(error_fd, "drop capabilities from the bounding set");
+  }
+  // Loaded while still root with CAP_SYS_ADMIN (no_new_privs is not needed for it); the
+  // calls below are all allowed by it.
+  if (spec.seccomp_default && !spec.privileged && !berth::agent::init::LoadRuntimeDefaultSeccomp()) {
+    FailStart(error_fd, "load the RuntimeDefault seccomp filter");
+  }
+  if (spec.run_as_group || spec.run_as_user || !spec.supplemental_groups.empty()) {
+    std::vector<gid_t> groups(spec.supplemental_groups.begin(), spec.supplemental_groups.end());
+    if (setgroups(groups.size(), groups.data()) != 0) FailStart(error_fd, "setgroups");
   }
   if (spec.run_as_group && setgid(*spec.run_as_group) != 0) FailStart(error_fd, "setgid " + std::to_string(*spec.run_as_group));
   if (spec.run_as_user && setuid(*spec.run_as_user) != 0) FailStart(error_fd, "setuid " + std::to_string(*spec.run_as_user));
+  // A non-root user lost its capabilities at setuid; root keeps exactly the container's set.
+  if (!spec.privileged && geteuid() == 0 && !berth::agent::init::SetCapabilities(spec.capabilities)) {
+    FailStart(error_fd, "set capabilities");
+  }
+  if (spec.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) FailStart(error_fd, "set no_new_privs");
   const std::string& wd = spec.working_dir;
   if (!wd.empty() && chdir(wd.c_str()) != 0) FailStart(error_fd, "chdir to the working directory " + wd);
   sigset_t none;
@@ -265,6 +372,10 @@ int main(int argc, char** argv) {
   const std::string& hostname = spec.hostname;
   if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
   if (spec.network_namespace) LoopbackUp();
+  // Read-write: the init's own end keeps the FIFO open, so the workload waits for input
+  // between attach sessions instead of reading end-of-file when one detaches.
+  const int stdin_fd = spec.stdin_path.empty() ? -1 : open(spec.stdin_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (!spec.stdin_path.empty() && stdin_fd < 0) Die("open the stdin FIFO " + spec.stdin_path);
   SetUpFileSystem(spec);
 
   int out_pipe[2], err_pipe[2], start_error_pipe[2];
@@ -285,7 +396,7 @@ int main(int argc, char** argv) {
     close(out_pipe[0]);
     close(err_pipe[0]);
     close(start_error_pipe[0]);
-    ExecMain(spec, out_pipe[1], err_pipe[1], start_error_pipe[1]);
+    ExecMain(spec, stdin_fd, out_pipe[1], err_pipe[1], start_error_pipe[1]);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);

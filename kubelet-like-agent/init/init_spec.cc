@@ -30,6 +30,12 @@ std::string SerializeInitSpec(const InitSpec& s) {
     Put(out, "overlay.work", s.overlay_work);
   }
   if (s.read_only_rootfs) Put(out, "readOnlyRootfs", "1");
+  if (s.privileged) Put(out, "privileged", "1");
+  for (int cap : s.capabilities) Put(out, "cap", std::to_string(cap));
+  if (s.no_new_privs) Put(out, "noNewPrivs", "1");
+  if (s.seccomp_default) Put(out, "seccompDefault", "1");
+  if (s.host_root) Put(out, "hostRoot", "1");
+  for (uint32_t g : s.supplemental_groups) Put(out, "group", std::to_string(g));
   Put(out, "logPath", s.log_path);
   if (!s.stdin_path.empty()) Put(out, "stdinPath", s.stdin_path);
   Put(out, "networkNamespace", s.network_namespace ? "1" : "0");
@@ -65,6 +71,12 @@ bool ParseInitSpec(const std::string& data, InitSpec& s) {
     else if (key == "overlay.upper") s.overlay_upper = value;
     else if (key == "overlay.work") s.overlay_work = value;
     else if (key == "readOnlyRootfs") s.read_only_rootfs = value == "1";
+    else if (key == "privileged") s.privileged = value == "1";
+    else if (key == "cap") s.capabilities.push_back(static_cast<int>(std::strtol(value.c_str(), nullptr, 10)));
+    else if (key == "noNewPrivs") s.no_new_privs = value == "1";
+    else if (key == "seccompDefault") s.seccomp_default = value == "1";
+    else if (key == "hostRoot") s.host_root = value == "1";
+    else if (key == "group") s.supplemental_groups.push_back(static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10)));
     else if (key == "stdinPath") s.stdin_path = value;
     else if (key == "networkNamespace") s.network_namespace = value == "1";
     else if (key == "logMaxBytes") s.log_max_bytes = std::strtoll(value.c_str(), nullptr, 10);

@@ -25,6 +25,15 @@ struct InitSpec {
   // inside the container's mount namespace: it goes away with the namespace.
   std::string overlay_lower, overlay_upper, overlay_work;
   bool read_only_rootfs = false;
+  // Hardening (containerd's defaults unless privileged): the capability numbers the workload
+  // keeps, a minimal /dev, masked kernel paths, seccomp, no_new_privs. `host_root`: image host
+  // seen through a read-only bind of "/" at `rootfs` with private /tmp and /run.
+  bool privileged = false;
+  std::vector<int> capabilities;
+  bool no_new_privs = false;
+  bool seccomp_default = false;
+  bool host_root = false;
+  std::vector<uint32_t> supplemental_groups;
   std::string stdin_path;  // a FIFO the main process reads as stdin (attach writes to it); "" -> /dev/null
   bool network_namespace = false;
   std::optional<uint32_t> run_as_user, run_as_group;

@@ -51,6 +51,15 @@ struct ContainerSpec {
   // nothing a container writes reaches the image or another container.
   std::vector<std::string> image_layers;
   bool read_only_rootfs = false;
+  // Hardening, containerd's defaults unless `privileged` (every capability, the host's /dev,
+  // nothing masked, no seccomp): the capabilities kept (numbers, <linux/capability.h>), a
+  // minimal /dev, masked kernel paths, the RuntimeDefault seccomp filter, no_new_privs. An
+  // unprivileged image: host container sees the host read-only with private /tmp and /run.
+  bool privileged = false;
+  std::vector<int> capabilities;
+  bool seccomp_default = false;
+  bool no_new_privs = false;
+  std::vector<uint32_t> supplemental_groups;
   std::vector<Mount> mounts;
   std::optional<uint32_t> run_as_user, run_as_group;
   bool pid_namespace = true;     // always on for LinuxRuntime; fields for the record

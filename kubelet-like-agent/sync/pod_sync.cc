@@ -13,6 +13,7 @@
 #include "core/time/clock.h"
 #include "kubelet-like-agent/sync/image_process.h"
 #include "kubelet-like-agent/sync/pod_status.h"
+#include "kubelet-like-agent/sync/security_context.h"
 
 namespace berth::agent {
 namespace {
@@ -223,6 +224,18 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
     }
   }
   spec.read_only_rootfs = flag("readOnlyRootFilesystem");
+  auto security = ResolveSecurity(pod, container, options_.seccomp_default);
+  if (!security.ok()) {
+    memo.waiting_reason = "CreateContainerError";
+    memo.waiting_message = std::string(security.status().message());
+    StartFailed(pod, memo, "Failed");
+    return security.status();
+  }
+  spec.privileged = security->privileged;
+  spec.capabilities = security->capabilities;
+  spec.no_new_privs = security->no_new_privs;
+  spec.seccomp_default = security->seccomp_runtime_default;
+  spec.supplemental_groups = security->supplemental_groups;
   spec.network_namespace = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";
   const json::Value* limits = container.Get({"resources", "limits"});
   const json::Value* requests = container.Get({"resources", "requests"});

@@ -32,6 +32,7 @@ struct PodSyncOptions {
   std::string pods_dir;    // sandboxes: <pods_dir>/<uid>/{volumes,logs}
   images::ImageManager* images = nullptr;  // pulls and the store; null: only image: host runs
   bool any_image = false;  // hollow nodes: every image "exists"
+  bool seccomp_default = false;  // RuntimeDefault unless a pod says Unconfined (the kubelet's --seccomp-default)
   int64_t pod_pids_limit = 4096;
   int workers = 4;
   absl::Duration max_backoff = absl::Minutes(5);

@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "core/strings/strings.h"
+#include "kubelet-like-agent/init/hardening.h"
 
 namespace berth::agent::runtime {
 namespace {
@@ -138,10 +139,14 @@ int64_t MainProcess(int64_t init_pid) {
 }
 
 // "Uid:\t1000\t1000\t..." -> the real id; "Groups:\t1 2 3" -> the list.
+// Who the main process runs as, and how it is confined: an exec'd command gets the same.
 struct Identity {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;
+  uint64_t bounding = ~0ULL, effective = ~0ULL;
+  bool no_new_privs = false;
+  bool seccomp = false;
 };
 Identity ReadIdentity(int64_t pid) {
   Identity id;
@@ -172,6 +177,14 @@ Identity ReadIdentity(int64_t pid) {
       if (!n.empty()) id.gid = n[0];
     } else if (line.rfind("Groups:", 0) == 0) {
       for (uint32_t g : numbers(line.substr(7))) id.groups.push_back(g);
+    } else if (line.rfind("CapBnd:", 0) == 0) {
+      id.bounding = std::strtoull(std::string(line.substr(7)).c_str(), nullptr, 16);
+    } else if (line.rfind("CapEff:", 0) == 0) {
+      id.effective = std::strtoull(std::string(line.substr(7)).c_str(), nullptr, 16);
+    } else if (line.rfind("NoNewPrivs:", 0) == 0) {
+      id.no_new_privs = line.find('1') != std::string_view::npos;
+    } else if (line.rfind("Seccomp:", 0) == 0) {
+      id.seccomp = line.find('2') != std::string_view::npos;
     }
   }
   return id;
@@ -221,6 +234,13 @@ absl::StatusOr<ExecProcess> StartInContainer(int64_t init_pid, const std::vector
   for (std::string& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   const Identity identity = ReadIdentity(main_pid);
+  // Built here: the children may only make system calls.
+  const std::vector<int> bounding = init::CapabilitiesOfMask(identity.bounding);
+  const std::vector<int> effective = init::CapabilitiesOfMask(identity.effective);
+  std::vector<unsigned char> seccomp_program;
+  if (identity.seccomp && !init::RuntimeDefaultSeccompProgram(&seccomp_program)) {
+    return absl::InternalError("exec: building the container's seccomp filter failed");
+  }
 
   int ns_fds[5];
   int opened = 0;
@@ -241,11 +261,20 @@ absl::StatusOr<ExecProcess> StartInContainer(int64_t init_pid, const std::vector
   ExecProcess process;
   bool ok = true;
   if (request.tty) {
-    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    ok = master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0;
-    char name[128];
-    if (ok) ok = ptsname_r(master, name, sizeof name) == 0;
-    int slave = ok ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    // The terminal comes from the container's own devpts (its /dev/ptmx), so the command sees
+    // it under /dev/pts as `tty` expects; the host's serves containers that use the host /dev.
+    int master = open(StrCat("/proc/", main_pid, "/root/dev/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int slave = -1;
+    if (master >= 0) {
+      ok = unlockpt(master) == 0;
+      slave = ok ? ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    } else {
+      master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+      ok = master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0;
+      char name[128];
+      if (ok) ok = ptsname_r(master, name, sizeof name) == 0;
+      slave = ok ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    }
     ok = ok && slave >= 0;
     process.stdout_fd = master;
     process.stdin_fd = request.stdin ? dup(master) : -1;
@@ -338,9 +367,13 @@ absl::StatusOr<ExecProcess> StartInContainer(int64_t init_pid, const std::vector
       if (cwd_fd < 0 || fchdir(cwd_fd) != 0) {
         if (chdir("/") != 0) fail("chdir");
       }
+      if (!init::DropBoundingCapabilities(bounding)) fail("dropping capabilities");
+      if (identity.seccomp && !init::LoadSeccompProgram(seccomp_program)) fail("seccomp");
       if (setgroups(identity.groups.size(), identity.groups.data()) != 0 && identity.uid == 0) fail("setgroups");
       if (setgid(identity.gid) != 0) fail("setgid");
       if (setuid(identity.uid) != 0) fail("setuid");
+      if (identity.uid == 0 && !init::SetCapabilities(effective)) fail("setting capabilities");
+      if (identity.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
       int last_errno = ENOENT;
       for (const std::string& c : candidates) {
         execve(c.c_str(), cargs.data(), cenv.data());

@@ -87,6 +87,15 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
     init_spec.rootfs = overlay_dir + "/merged";
   }
   init_spec.read_only_rootfs = spec.read_only_rootfs;
+  init_spec.privileged = spec.privileged;
+  init_spec.capabilities = spec.capabilities;
+  init_spec.seccomp_default = spec.seccomp_default;
+  init_spec.no_new_privs = spec.no_new_privs;
+  init_spec.supplemental_groups = spec.supplemental_groups;
+  if (spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged) {
+    init_spec.host_root = true;
+    init_spec.rootfs = overlay_dir + "/merged";
+  }
   init_spec.network_namespace = spec.network_namespace;
   init_spec.run_as_user = spec.run_as_user;
   init_spec.run_as_group = spec.run_as_group;

@@ -157,7 +157,9 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   }
   // A fresh writable layer per run, as a new container gets in Kubernetes.
   std::string overlay_dir;
-  if (!spec.image_layers.empty()) {
+  // Unprivileged image: host containers need a mount point for their read-only view of "/".
+  const bool host_root = spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged;
+  if (!spec.image_layers.empty() || host_root) {
     overlay_dir = OverlayDir(options_.state_dir, spec.id);
     std::error_code ec;
     fs::remove_all(overlay_dir, ec);
