@@ -13,7 +13,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from berth_e2e import free_port, wait_for
 
@@ -95,11 +98,84 @@ class Image:
         return [self.config] + self.layers
 
 
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """The registry's token service (Docker's token authentication): GET /token?scope=&service=
+    with basic credentials answers {"token": <RS256 JWT>} naming the granted access. Keys and
+    signatures by the openssl command line; the key ID is libtrust's, which the registry uses to
+    find the key in its rootcertbundle."""
+
+    SERVICE = "berth-e2e-registry"
+    ISSUER = "berth-e2e-issuer"
+
+    def __init__(self, workdir, user, password):
+        self.key = os.path.join(workdir, "token.key")
+        self.cert = os.path.join(workdir, "token.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out", self.cert,
+                        "-days", "2", "-subj", "/CN=berth-e2e-token"], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", self.key, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode()
+        self.kid = ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+        self.user, self.password = user, password
+        self.port = free_port()
+        self.requests = []
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                issuer.requests.append(query)
+                expected = "Basic " + base64.b64encode(f"{issuer.user}:{issuer.password}".encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"token": issuer.token(query.get("scope", [""])[0])}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def realm(self):
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def token(self, scope):
+        access = []
+        if scope.startswith("repository:"):
+            _, name, actions = scope.split(":", 2)
+            access.append({"type": "repository", "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "kid": self.kid}
+        claims = {"iss": self.ISSUER, "sub": self.user, "aud": self.SERVICE, "exp": now + 300, "nbf": now - 10, "iat": now,
+                  "jti": f"{now}-{len(self.requests)}", "access": access}
+        signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=signing_input.encode(),
+                                   check=True, capture_output=True).stdout
+        return f"{signing_input}.{b64url(signature)}"
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Registry:
-    def __init__(self, auth=None):
+    def __init__(self, auth=None, token=False):
         self.dir = tempfile.mkdtemp(prefix="berth-e2e-registry-")
         self.port = free_port()
-        self.auth = auth  # None, or (user, password) for htpasswd basic auth
+        self.auth = auth  # None, or (user, password): htpasswd basic auth, or the token service's
+        self.issuer = TokenIssuer(self.dir, *auth) if token else None
         self.proc = None
 
     @property
@@ -110,7 +186,10 @@ class Registry:
         config = {"version": 0.1, "log": {"level": "warn"},
                   "storage": {"filesystem": {"rootdirectory": os.path.join(self.dir, "data")}, "delete": {"enabled": True}},
                   "http": {"addr": self.host}}
-        if self.auth:
+        if self.issuer:
+            config["auth"] = {"token": {"realm": self.issuer.realm, "service": TokenIssuer.SERVICE,
+                                        "issuer": TokenIssuer.ISSUER, "rootcertbundle": self.issuer.cert}}
+        elif self.auth:
             htpasswd = subprocess.run(["htpasswd", "-Bbn", *self.auth], capture_output=True, text=True, check=True).stdout
             with open(os.path.join(self.dir, "htpasswd"), "w") as f:
                 f.write(htpasswd)
@@ -133,7 +212,10 @@ class Registry:
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         h = dict(headers or {})
-        if self.auth:
+        if self.issuer and path.startswith("/v2/") and path.count("/") > 2:
+            repo = path[4:].split("/blobs/")[0].split("/manifests/")[0]
+            h["Authorization"] = "Bearer " + self.issuer.token(f"repository:{repo}:pull,push")
+        elif self.auth and not self.issuer:
             h["Authorization"] = "Basic " + base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
         conn.request(method, path, body=body, headers=h)
         r = conn.getresponse()
@@ -172,6 +254,8 @@ class Registry:
             f.write(data)
 
     def stop(self):
+        if self.issuer:
+            self.issuer.stop()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -13,7 +13,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from berth_e2e import BIN_DIR, Agent, Kubectl, wait_for  # noqa: E402
-from oci_registry import Image, Registry, busybox_layers, docker_save_archive, sha256  # noqa: E402
+from oci_registry import Image, Registry, TokenIssuer, busybox_layers, docker_save_archive, sha256  # noqa: E402
 from test_agent import NODE, PODS, SKIP, Cluster, shell_pod  # noqa: E402
 
 if not SKIP and not shutil.which("docker-registry"):
@@ -330,6 +330,30 @@ class RegistryAuthAndGcTest(unittest.TestCase):
         wait_for(lambda: "team/private" not in image_cli("ls", root_dir=store).stdout, timeout=30,
                  what="image GC to remove the image once its pod is gone")
         self.assertEqual(os.listdir(os.path.join(store, "images", "layers", "sha256")), [])
+
+    def test_bearer_token_flow(self):
+        """A registry behind Docker's token authentication: the agent follows the challenge to the
+        realm, authenticates there with the pull secret, and pulls with the token."""
+        registry = Registry(auth=("robot", "t0ken-pass"), token=True).start()
+        try:
+            ref = registry.push("team/tokened", "v1", Image(busybox_layers("tokened"), cmd=["/bin/cat", "/etc/marker"]))
+            auth = base64.b64encode(b"robot:t0ken-pass").decode()
+            config = json.dumps({"auths": {registry.host: {"auth": auth}}})
+            secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tokencred"},
+                      "type": "kubernetes.io/dockerconfigjson",
+                      "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}}
+            self.assertEqual(self.k.c.post("/api/v1/namespaces/default/secrets", secret).status, 201)
+            pod = image_pod("tokened", f"{ref}:v1")
+            pod["spec"]["imagePullSecrets"] = [{"name": "tokencred"}]
+            self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+            self.k.wait_phase("tokened", "Succeeded", timeout=60)
+            self.assertEqual(self.k.log("tokened").strip(), "tokened")
+            agent_requests = [q for q in registry.issuer.requests if q.get("scope") == ["repository:team/tokened:pull"]]
+            self.assertTrue(agent_requests, registry.issuer.requests)
+            self.assertEqual(agent_requests[0].get("service"), [TokenIssuer.SERVICE])
+            self.k.delete_and_wait("tokened")
+        finally:
+            registry.stop()
 
     def write_registry_config(self):
         path = os.path.join(self.k.agent.root_dir, "registries.yaml")
