@@ -254,7 +254,7 @@ class HardeningTest(unittest.TestCase):
         out = self.run_pod("dev", "ls /dev | tr '\\n' ' '; echo; echo x > /dev/null && head -c 4 /dev/zero | wc -c")
         self.assertEqual(out.splitlines()[0].split(),
                          sorted(["core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
-                                 "stdout", "tty", "urandom", "zero"]))
+                                 "stdout", "termination-log", "tty", "urandom", "zero"]))
         self.assertEqual(out.splitlines()[1].strip(), "4")
 
     def test_host_image_sees_the_host_read_only(self):

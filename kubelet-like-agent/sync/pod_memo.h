@@ -30,6 +30,9 @@ struct ContainerMemo {
   int exit_reported_run = 0;      // the run whose end was last told as an Event
   std::string last_start_error;   // the last Failed event's message, told once per change
   std::string image_id;           // status imageID: the image's repo@digest name (containerd's form)
+  std::string message_file;       // the host file mounted at terminationMessagePath for this run
+  int message_run = 0;            // the run `termination_message` belongs to
+  std::string termination_message;
 };
 struct PodMemo {
   std::string uid;

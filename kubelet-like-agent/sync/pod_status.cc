@@ -17,13 +17,14 @@ json::Value PodCondition(const json::Value& pod, const std::string& type, bool o
   return c;
 }
 
-json::Value TerminatedJson(const runtime::ContainerStatus& s, const std::string& id) {
+json::Value TerminatedJson(const runtime::ContainerStatus& s, const std::string& id, const std::string& message) {
   json::Value t = Obj({{"exitCode", s.exit_code}, {"reason", s.reason},
                        {"startedAt", FormatRfc3339(s.started_at)},
                        {"finishedAt", FormatRfc3339(s.finished_at == absl::InfinitePast() ? s.started_at : s.finished_at)},
                        {"containerID", "berth://" + id}});
   if (s.signal != 0) t.Set("signal", s.signal);
   if (!s.message.empty()) t.Set("message", s.message);
+  else if (!message.empty()) t.Set("message", message);
   return t;
 }
 
@@ -64,7 +65,7 @@ json::Value ContainerStatusJson(const json::Value& container, const std::string&
   } else {
     *terminated = true;
     *exit_code = st->exit_code;
-    out.Set("state", Obj({{"terminated", TerminatedJson(*st, id)}}));
+    out.Set("state", Obj({{"terminated", TerminatedJson(*st, id, memo.message_run == st->runs ? memo.termination_message : "")}}));
   }
   return out;
 }

@@ -14,7 +14,9 @@
 namespace berth::agent {
 
 // The terminated state of a run.
-json::Value TerminatedJson(const runtime::ContainerStatus& s, const std::string& id);
+// The terminated state of a run; `message` (the container's termination message) unless the
+// runtime has one of its own (a StartError's cause).
+json::Value TerminatedJson(const runtime::ContainerStatus& s, const std::string& id, const std::string& message = "");
 
 // One container's status; the flags say what it counts as for the pod's phase.
 json::Value ContainerStatusJson(const json::Value& container, const std::string& id,

@@ -12,8 +12,10 @@
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
 #include "kubelet-like-agent/sync/image_process.h"
+#include "kubelet-like-agent/sync/lifecycle_hooks.h"
 #include "kubelet-like-agent/sync/pod_status.h"
 #include "kubelet-like-agent/sync/security_context.h"
+#include "kubelet-like-agent/sync/termination_message.h"
 
 namespace berth::agent {
 namespace {
@@ -23,6 +25,19 @@ using runtime::ContainerStatus;
 using runtime::State;
 
 std::string Now(const Clock& clock) { return FormatRfc3339(clock.Now()); }
+
+// The kubelet's format.Pod: "name_namespace(uid)".
+std::string PodFormat(const json::Value& pod) {
+  return StrCat(pod.GetString({"metadata", "name"}), "_", pod.GetString({"metadata", "namespace"}), "(",
+                pod.GetString({"metadata", "uid"}), ")");
+}
+
+absl::Duration GracePeriod(const json::Value& pod) {
+  const json::Value* deletion = pod.Get({"metadata", "deletionGracePeriodSeconds"});
+  const json::Value* spec = pod.Get({"spec", "terminationGracePeriodSeconds"});
+  int64_t seconds = deletion && deletion->is_int() ? deletion->as_int() : spec && spec->is_int() ? spec->as_int() : 30;
+  return absl::Seconds(std::max<int64_t>(0, seconds));
+}
 
 }  // namespace
 
@@ -205,8 +220,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
     return false;
   };
   if (flag("runAsNonRoot")) {
-    std::string who = StrCat("(pod: \"", pod.GetString({"metadata", "name"}), "_", pod.GetString({"metadata", "namespace"}), "(",
-                             uid, ")\", container: ", name, ")");
+    std::string who = StrCat("(pod: \"", PodFormat(pod), "\", container: ", name, ")");
     std::string refusal;
     if (id_field("runAsUser") && *id_field("runAsUser") == 0) {
       refusal = StrCat("container's runAsUser breaks non-root policy ", who);
@@ -236,6 +250,22 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.no_new_privs = security->no_new_privs;
   spec.seccomp_default = security->seccomp_runtime_default;
   spec.supplemental_groups = security->supplemental_groups;
+  // terminationMessagePath: a fresh host file per run, mounted there (not for a privileged
+  // image: host container, whose /dev is the host's own).
+  memo.message_file.clear();
+  std::string message_path = container.GetString({"terminationMessagePath"}, "/dev/termination-log");
+  if (!message_path.empty() && message_path[0] == '/' && !(spec.rootfs.empty() && spec.image_layers.empty() && spec.privileged) &&
+      !options_.any_image) {
+    int next_run = std::max(runtime_.Inspect(spec.id).ok() ? runtime_.Inspect(spec.id)->runs : 0, memo.previous_runs) + 1;
+    std::string file = StrCat(volumes_.PodDir(uid), "/termination/", name, "-", next_run);
+    std::error_code ec;
+    fs::create_directories(fs::path(file).parent_path(), ec);
+    if (FILE* f = std::fopen(file.c_str(), "we")) {
+      std::fclose(f);
+      memo.message_file = file;
+      spec.mounts.push_back({file, message_path, false});
+    }
+  }
   spec.network_namespace = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";
   const json::Value* limits = container.Get({"resources", "limits"});
   const json::Value* requests = container.Get({"resources", "requests"});
@@ -266,6 +296,16 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   }
   Event(pod, "Normal", "Created", StrCat("Created container ", name));
   Event(pod, "Normal", "Started", StrCat("Started container ", name));
+  // postStart runs once the container is up; if it fails the container is killed (and
+  // restarted by the pod's policy), as the kubelet does.
+  if (const json::Value* hook = container.Get({"lifecycle", "postStart"}); hook && hook->is_object()) {
+    absl::Status hooked = RunLifecycleHandler(*hook, container, runtime_, spec.id, options_.node_address, clock_, GracePeriod(pod));
+    if (!hooked.ok()) {
+      Event(pod, "Warning", "FailedPostStartHook", HookFailureMessage(*hook, name, PodFormat(pod), hooked));
+      Event(pod, "Normal", "Killing", StrCat("FailedPostStartHook: stopping container ", name));
+      (void)runtime_.Stop(spec.id, GracePeriod(pod));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -333,10 +373,29 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
   for (const char* field : {"initContainers", "containers"}) {
     for (const json::Value& c : Containers(pod, field)) {
       std::string id = ContainerId(uid, c.GetString({"name"}));
+      bool running = false;
       if (auto st = runtime_.Inspect(id); st.ok() && st->state == State::kRunning) {
+        running = true;
         Event(pod, "Normal", "Killing", StrCat("Stopping container ", c.GetString({"name"})));
       }
-      stops.push_back(std::async(std::launch::async, [this, id, grace] { return runtime_.Stop(id, absl::Seconds(grace)); }));
+      const json::Value* pre_stop = c.Get({"lifecycle", "preStop"});
+      if (!running || pre_stop == nullptr || !pre_stop->is_object()) {
+        stops.push_back(std::async(std::launch::async, [this, id, grace] { return runtime_.Stop(id, absl::Seconds(grace)); }));
+        continue;
+      }
+      // preStop first, within the grace period; the stop gets what is left (at least 2 s, as
+      // the kubelet's minimum).
+      stops.push_back(std::async(std::launch::async, [this, id, grace, handler = *pre_stop, container = c, &pod] {
+        absl::Time started = clock_.Now();
+        absl::Status hooked = RunLifecycleHandler(handler, container, runtime_, id, options_.node_address, clock_,
+                                                  absl::Seconds(grace));
+        if (!hooked.ok()) {
+          Event(pod, "Warning", "FailedPreStopHook",
+                HookFailureMessage(handler, container.GetString({"name"}), PodFormat(pod), hooked));
+        }
+        absl::Duration left = std::max(absl::Seconds(grace) - (clock_.Now() - started), absl::Seconds(2));
+        return runtime_.Stop(id, left);
+      }));
     }
   }
   for (auto& f : stops) {
@@ -373,6 +432,8 @@ void PodSync::ReportExit(const json::Value& pod, const json::Value& container, c
                          ContainerMemo& memo) {
   if (memo.exit_reported_run == s.runs) return;
   memo.exit_reported_run = s.runs;
+  memo.termination_message = TerminationMessage(container, memo.message_file, s);
+  memo.message_run = s.runs;
   std::string name = container.GetString({"name"});
   if (s.reason == "OOMKilled") {
     std::string limit = container.GetString({"resources", "limits", "memory"});
@@ -519,7 +580,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       wake_at(at);
       return;
     }
-    cm.last_termination = TerminatedJson(s, s.id);
+    cm.last_termination = TerminatedJson(s, s.id, cm.message_run == s.runs ? cm.termination_message : "");
     cm.probed_pid = 0;
     (void)StartContainer(pod, container, init, volume_paths, cm);
   };

@@ -150,8 +150,6 @@ const std::vector<FieldRule>& FieldRules() {
         {"PodSpec", "initContainers[].restartPolicy", "Always", S::kRefuse,
          "native sidecar containers are not supported yet: Berth would run this init container to completion "
          "before the others, so a sidecar that never exits would hold the pod in Init forever"},
-        {"PodSpec", "containers[].lifecycle", "", S::kWarn, "lifecycle hooks (postStart, preStop) are not run"},
-        {"PodSpec", "initContainers[].lifecycle", "", S::kWarn, "lifecycle hooks (postStart, preStop) are not run"},
         {"PodSpec", "containers[].livenessProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
         {"PodSpec", "containers[].readinessProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
         {"PodSpec", "containers[].startupProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},

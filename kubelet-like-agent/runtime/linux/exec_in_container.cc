@@ -25,6 +25,83 @@ namespace {
 
 int PidfdOpen(int64_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)); }
 
+std::string ReadSmallFile(const std::string& path);
+// The container's main process: the init's child (the init's own PID if it has none yet).
+int64_t MainProcess(int64_t init_pid);
+
+// Who the main process runs as, and how it is confined: an exec'd command gets the same.
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  uint64_t bounding = ~0ULL, effective = ~0ULL;
+  bool no_new_privs = false;
+  bool seccomp = false;
+  // Prepared before fork (they allocate): the child may only make system calls.
+  std::vector<int> bounding_caps, effective_caps;
+  std::vector<unsigned char> seccomp_program;
+};
+Identity ReadIdentity(int64_t pid) {
+  Identity id;
+  std::string status = ReadSmallFile(StrCat("/proc/", pid, "/status"));
+  for (std::string_view line : Split(status, '\n')) {
+    auto numbers = [](std::string_view rest) {
+      std::vector<uint32_t> out;
+      uint32_t v = 0;
+      bool in = false;
+      for (char c : rest) {
+        if (c >= '0' && c <= '9') {
+          v = v * 10 + static_cast<uint32_t>(c - '0');
+          in = true;
+        } else if (in) {
+          out.push_back(v);
+          v = 0;
+          in = false;
+        }
+      }
+      if (in) out.push_back(v);
+      return out;
+    };
+    if (line.rfind("Uid:", 0) == 0) {
+      auto n = numbers(line.substr(4));
+      if (!n.empty()) id.uid = n[0];
+    } else if (line.rfind("Gid:", 0) == 0) {
+      auto n = numbers(line.substr(4));
+      if (!n.empty()) id.gid = n[0];
+    } else if (line.rfind("Groups:", 0) == 0) {
+      for (uint32_t g : numbers(line.substr(7))) id.groups.push_back(g);
+    } else if (line.rfind("CapBnd:", 0) == 0) {
+      id.bounding = std::strtoull(std::string(line.substr(7)).c_str(), nullptr, 16);
+    } else if (line.rfind("CapEff:", 0) == 0) {
+      id.effective = std::strtoull(std::string(line.substr(7)).c_str(), nullptr, 16);
+    } else if (line.rfind("NoNewPrivs:", 0) == 0) {
+      id.no_new_privs = line.find('1') != std::string_view::npos;
+    } else if (line.rfind("Seccomp:", 0) == 0) {
+      id.seccomp = line.find('2') != std::string_view::npos;
+    }
+  }
+  id.bounding_caps = init::CapabilitiesOfMask(id.bounding);
+  id.effective_caps = init::CapabilitiesOfMask(id.effective);
+  if (id.seccomp && !init::RuntimeDefaultSeccompProgram(&id.seccomp_program)) id.seccomp_program.clear();
+  return id;
+}
+
+// In the child, after entering the namespaces: becomes what the main process is. Returns the
+// failed step, or nullptr. System calls only.
+const char* BecomeLikeMain(const Identity& identity) {
+  if (!init::DropBoundingCapabilities(identity.bounding_caps)) return "dropping capabilities";
+  if (identity.seccomp && (identity.seccomp_program.empty() || !init::LoadSeccompProgram(identity.seccomp_program))) {
+    return "seccomp";
+  }
+  if (setgroups(identity.groups.size(), identity.groups.data()) != 0 && identity.uid == 0) return "setgroups";
+  if (setgid(identity.gid) != 0) return "setgid";
+  if (setuid(identity.uid) != 0) return "setuid";
+  if (identity.uid == 0 && !init::SetCapabilities(identity.effective_caps)) return "setting capabilities";
+  if (identity.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "no_new_privs";
+  return nullptr;
+}
+
+
 }  // namespace
 
 absl::StatusOr<int> ExecInContainer(int64_t init_pid, const std::vector<std::string>& procs,
@@ -48,6 +125,8 @@ absl::StatusOr<int> ExecInContainer(int64_t init_pid, const std::vector<std::str
   cargs.push_back(nullptr);
   char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   char* envp[] = {path_env, nullptr};
+  // Probes and hooks run as the main process does: its user, capabilities and filter.
+  const Identity identity = ReadIdentity(MainProcess(init_pid));
 
   pid_t child = fork();
   if (child < 0) return absl::InternalError(StrCat("fork: ", std::strerror(errno)));
@@ -66,6 +145,7 @@ absl::StatusOr<int> ExecInContainer(int64_t init_pid, const std::vector<std::str
     pid_t grandchild = fork();  // enters the container's PID namespace
     if (grandchild == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (BecomeLikeMain(identity) != nullptr) _exit(126);
       for (const std::string& c : candidates) execve(c.c_str(), cargs.data(), envp);
       _exit(127);
     }
@@ -139,57 +219,6 @@ int64_t MainProcess(int64_t init_pid) {
 }
 
 // "Uid:\t1000\t1000\t..." -> the real id; "Groups:\t1 2 3" -> the list.
-// Who the main process runs as, and how it is confined: an exec'd command gets the same.
-struct Identity {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::vector<gid_t> groups;
-  uint64_t bounding = ~0ULL, effective = ~0ULL;
-  bool no_new_privs = false;
-  bool seccomp = false;
-};
-Identity ReadIdentity(int64_t pid) {
-  Identity id;
-  std::string status = ReadSmallFile(StrCat("/proc/", pid, "/status"));
-  for (std::string_view line : Split(status, '\n')) {
-    auto numbers = [](std::string_view rest) {
-      std::vector<uint32_t> out;
-      uint32_t v = 0;
-      bool in = false;
-      for (char c : rest) {
-        if (c >= '0' && c <= '9') {
-          v = v * 10 + static_cast<uint32_t>(c - '0');
-          in = true;
-        } else if (in) {
-          out.push_back(v);
-          v = 0;
-          in = false;
-        }
-      }
-      if (in) out.push_back(v);
-      return out;
-    };
-    if (line.rfind("Uid:", 0) == 0) {
-      auto n = numbers(line.substr(4));
-      if (!n.empty()) id.uid = n[0];
-    } else if (line.rfind("Gid:", 0) == 0) {
-      auto n = numbers(line.substr(4));
-      if (!n.empty()) id.gid = n[0];
-    } else if (line.rfind("Groups:", 0) == 0) {
-      for (uint32_t g : numbers(line.substr(7))) id.groups.push_back(g);
-    } else if (line.rfind("CapBnd:", 0) == 0) {
-      id.bounding = std::strtoull(std::string(line.substr(7)).c_str(), nullptr, 16);
-    } else if (line.rfind("CapEff:", 0) == 0) {
-      id.effective = std::strtoull(std::string(line.substr(7)).c_str(), nullptr, 16);
-    } else if (line.rfind("NoNewPrivs:", 0) == 0) {
-      id.no_new_privs = line.find('1') != std::string_view::npos;
-    } else if (line.rfind("Seccomp:", 0) == 0) {
-      id.seccomp = line.find('2') != std::string_view::npos;
-    }
-  }
-  return id;
-}
-
 void CloseAll(std::initializer_list<int> fds) {
   for (int fd : fds) {
     if (fd >= 0) close(fd);
@@ -234,11 +263,7 @@ absl::StatusOr<ExecProcess> StartInContainer(int64_t init_pid, const std::vector
   for (std::string& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   const Identity identity = ReadIdentity(main_pid);
-  // Built here: the children may only make system calls.
-  const std::vector<int> bounding = init::CapabilitiesOfMask(identity.bounding);
-  const std::vector<int> effective = init::CapabilitiesOfMask(identity.effective);
-  std::vector<unsigned char> seccomp_program;
-  if (identity.seccomp && !init::RuntimeDefaultSeccompProgram(&seccomp_program)) {
+  if (identity.seccomp && identity.seccomp_program.empty()) {
     return absl::InternalError("exec: building the container's seccomp filter failed");
   }
 
@@ -367,13 +392,7 @@ absl::StatusOr<ExecProcess> StartInContainer(int64_t init_pid, const std::vector
       if (cwd_fd < 0 || fchdir(cwd_fd) != 0) {
         if (chdir("/") != 0) fail("chdir");
       }
-      if (!init::DropBoundingCapabilities(bounding)) fail("dropping capabilities");
-      if (identity.seccomp && !init::LoadSeccompProgram(seccomp_program)) fail("seccomp");
-      if (setgroups(identity.groups.size(), identity.groups.data()) != 0 && identity.uid == 0) fail("setgroups");
-      if (setgid(identity.gid) != 0) fail("setgid");
-      if (setuid(identity.uid) != 0) fail("setuid");
-      if (identity.uid == 0 && !init::SetCapabilities(effective)) fail("setting capabilities");
-      if (identity.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
+      if (const char* step = BecomeLikeMain(identity)) fail(step);
       int last_errno = ENOENT;
       for (const std::string& c : candidates) {
         execve(c.c_str(), cargs.data(), cenv.data());

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""The pod lifecycle Kubernetes defines, through a real agent: postStart and preStop hooks
+(exec and httpGet), a failing postStart that kills the container, and termination messages
+(File and FallbackToLogsOnError). Needs root (namespaces, cgroups)."""
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from berth_e2e import Kubectl, wait_for  # noqa: E402
+from test_agent import NODE, PODS, SKIP, Cluster  # noqa: E402
+
+
+def pod(name, command, restart="Never", volumes=None, **container):
+    c = {"name": "c", "image": "host", "command": ["/bin/sh", "-c", command]}
+    c.update(container)
+    spec = {"nodeName": NODE, "restartPolicy": restart, "terminationGracePeriodSeconds": 5, "containers": [c]}
+    if volumes:
+        spec["volumes"] = volumes
+        c["volumeMounts"] = [{"name": v["name"], "mountPath": "/shared"} for v in volumes]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+@unittest.skipIf(SKIP, SKIP)
+class LifecycleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Cluster()
+        cls.kubectl = Kubectl(cls.k.server.url)
+        cls.shared = tempfile.mkdtemp(prefix="berth-e2e-lifecycle-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kubectl.cleanup()
+        cls.k.close()
+        shutil.rmtree(cls.shared, ignore_errors=True)
+
+    def host_volume(self, sub):
+        path = os.path.join(self.shared, sub)
+        os.makedirs(path, exist_ok=True)
+        return path, [{"name": "shared", "hostPath": {"path": path}}]
+
+    def terminated(self, name):
+        return wait_for(lambda: self.k.container(name).get("state", {}).get("terminated"), timeout=30,
+                        what=f"{name} to terminate")
+
+    def test_post_start_runs_after_start_and_pre_stop_before_stop(self):
+        path, volumes = self.host_volume("hooks")
+        p = pod("hooks", "until [ -e /shared/started ]; do sleep 0.1; done; echo saw-post-start; "
+                         "trap 'echo got-term >> /shared/log; exit 0' TERM; while true; do sleep 0.1; done",
+                volumes=volumes,
+                lifecycle={"postStart": {"exec": {"command": ["/bin/sh", "-c", "echo post > /shared/started"]}},
+                           "preStop": {"exec": {"command": ["/bin/sh", "-c", "echo pre-stop >> /shared/log"]}}})
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        self.k.wait_phase("hooks", "Running")
+        wait_for(lambda: "saw-post-start" in self.k.log("hooks"), what="the main process to see postStart's file")
+        self.k.delete_and_wait("hooks")
+        with open(os.path.join(path, "log")) as f:
+            self.assertEqual(f.read().splitlines(), ["pre-stop", "got-term"])
+
+    def test_failing_post_start_kills_the_container(self):
+        p = pod("bad-hook", "sleep 600", restart="Always",
+                lifecycle={"postStart": {"exec": {"command": ["/bin/sh", "-c", "exit 3"]}}})
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        wait_for(lambda: self.k.container("bad-hook").get("restartCount", 0) >= 1, timeout=40,
+                 what="the container to be killed and restarted")
+        events = self.k.c.get("/api/v1/namespaces/default/events").json()["items"]
+        failed = [e for e in events if e["reason"] == "FailedPostStartHook" and e["involvedObject"]["name"] == "bad-hook"]
+        self.assertTrue(failed, [e["reason"] for e in events])
+        uid = self.k.pod("bad-hook")["metadata"]["uid"]
+        self.assertEqual(failed[0]["message"], 'Exec lifecycle hook ([/bin/sh -c exit 3]) for Container "c" in Pod '
+                                               f'"bad-hook_default({uid})" failed - error: command exited with 3')
+        self.k.delete_and_wait("bad-hook")
+
+    def test_termination_messages(self):
+        written = pod("msg-file", "echo 'all done here' > /dev/termination-log; exit 0")
+        self.assertEqual(self.k.c.post(PODS, written).status, 201)
+        self.assertEqual(self.terminated("msg-file").get("message"), "all done here\n")
+        custom = pod("msg-custom", "echo custom > /tmp/why; exit 1", terminationMessagePath="/tmp/why")
+        self.assertEqual(self.k.c.post(PODS, custom).status, 201)
+        self.assertEqual(self.terminated("msg-custom").get("message"), "custom\n")
+        fallback = pod("msg-logs", "for i in $(seq 1 100); do echo line-$i; done; exit 2",
+                       terminationMessagePolicy="FallbackToLogsOnError")
+        self.assertEqual(self.k.c.post(PODS, fallback).status, 201)
+        message = self.terminated("msg-logs").get("message", "")
+        self.assertEqual(message.splitlines(), [f"line-{i}" for i in range(21, 101)])
+        described = self.kubectl.run("describe", "pod", "msg-file").stdout
+        self.assertIn("all done here", described)
+        for name in ("msg-file", "msg-custom", "msg-logs"):
+            self.k.delete_and_wait(name)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
