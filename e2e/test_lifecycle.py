@@ -92,5 +92,83 @@ class LifecycleTest(unittest.TestCase):
             self.k.delete_and_wait(name)
 
 
+def sidecar_pod(name, path_volumes, main_command, restart="Never", sidecar_command=None, extra_init=None):
+    mounts = [{"name": "shared", "mountPath": "/shared"}]
+    sidecar = {"name": "proxy", "image": "host", "restartPolicy": "Always", "volumeMounts": mounts,
+               "command": ["/bin/sh", "-c", sidecar_command or
+                           "echo up > /shared/proxy-up; trap 'echo sidecar-stop >> /shared/order; exit 0' TERM; "
+                           "while true; do sleep 0.1; done"]}
+    inits = [sidecar] + ([dict(extra_init, volumeMounts=mounts)] if extra_init else [])
+    main = {"name": "main", "image": "host", "command": ["/bin/sh", "-c", main_command], "volumeMounts": mounts}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": NODE, "restartPolicy": restart, "terminationGracePeriodSeconds": 5,
+                     "initContainers": inits, "containers": [main], "volumes": path_volumes}}
+
+
+@unittest.skipIf(SKIP, SKIP)
+class NativeSidecarTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Cluster()
+        cls.shared = tempfile.mkdtemp(prefix="berth-e2e-sidecar-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.close()
+        shutil.rmtree(cls.shared, ignore_errors=True)
+
+    def volume(self, sub):
+        path = os.path.join(self.shared, sub)
+        os.makedirs(path, exist_ok=True)
+        return path, [{"name": "shared", "hostPath": {"path": path}}]
+
+    def init_status(self, pod_name, name):
+        for cs in self.k.status_of(pod_name).get("initContainerStatuses", []):
+            if cs["name"] == name:
+                return cs
+        return {}
+
+    def test_sidecar_starts_first_keeps_running_and_stops_after_the_main_containers(self):
+        path, volumes = self.volume("order")
+        p = sidecar_pod("with-sidecar", volumes,
+                        "cat /shared/seen-by-init; trap 'echo main-stop >> /shared/order; exit 0' TERM; "
+                        "while true; do sleep 0.1; done", restart="Always",
+                        extra_init={"name": "setup", "image": "host",
+                                    "command": ["/bin/sh", "-c", "cat /shared/proxy-up > /shared/seen-by-init"]})
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        self.k.wait_phase("with-sidecar", "Running")
+        wait_for(lambda: self.k.log("with-sidecar", "?container=main").strip() == "up", what="main to start after both inits")
+        proxy = self.init_status("with-sidecar", "proxy")
+        self.assertIn("running", proxy["state"])
+        self.assertTrue(proxy["started"] and proxy["ready"])
+        self.assertEqual(self.init_status("with-sidecar", "setup")["state"]["terminated"]["exitCode"], 0)
+        wait_for(lambda: any(c["type"] == "Ready" and c["status"] == "True"
+                             for c in self.k.status_of("with-sidecar").get("conditions", [])), what="the pod to be Ready")
+        self.k.delete_and_wait("with-sidecar")
+        with open(os.path.join(path, "order")) as f:
+            self.assertEqual(f.read().splitlines(), ["main-stop", "sidecar-stop"])
+
+    def test_sidecar_is_restarted_whatever_the_pod_policy(self):
+        _, volumes = self.volume("restart")
+        p = sidecar_pod("sidecar-restart", volumes, "sleep 600",
+                        sidecar_command="if [ ! -e /shared/ran ]; then touch /shared/ran; exit 1; fi; sleep 600")
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        wait_for(lambda: self.init_status("sidecar-restart", "proxy").get("restartCount", 0) >= 1
+                 and "running" in self.init_status("sidecar-restart", "proxy").get("state", {}), timeout=40,
+                 what="the sidecar to be restarted and running")
+        self.k.wait_phase("sidecar-restart", "Running")
+        self.k.delete_and_wait("sidecar-restart")
+
+    def test_a_run_to_completion_pod_completes_with_its_sidecar_running(self):
+        _, volumes = self.volume("job")
+        p = sidecar_pod("job-like", volumes, "echo work-done")
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        self.k.wait_phase("job-like", "Succeeded", timeout=40)
+        self.assertEqual(self.k.log("job-like", "?container=main").strip(), "work-done")
+        wait_for(lambda: "terminated" in self.init_status("job-like", "proxy").get("state", {}), timeout=20,
+                 what="the sidecar to be stopped once the main container is done")
+        self.k.delete_and_wait("job-like")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -32,6 +32,8 @@ std::string PodFormat(const json::Value& pod) {
                 pod.GetString({"metadata", "uid"}), ")");
 }
 
+bool IsSidecar(const json::Value& init_container) { return init_container.GetString({"restartPolicy"}) == "Always"; }
+
 absl::Duration GracePeriod(const json::Value& pod) {
   const json::Value* deletion = pod.Get({"metadata", "deletionGracePeriodSeconds"});
   const json::Value* spec = pod.Get({"spec", "terminationGracePeriodSeconds"});
@@ -369,9 +371,16 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
   std::string uid = pod.GetString({"metadata", "uid"});
   int64_t grace = IntOr(pod.Get({"metadata", "deletionGracePeriodSeconds"}),
                         IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30));
-  std::vector<std::future<absl::Status>> stops;
-  for (const char* field : {"initContainers", "containers"}) {
-    for (const json::Value& c : Containers(pod, field)) {
+  // The main (and plain init) containers stop first, together; then the native sidecars, in
+  // reverse order, as Kubernetes stops them.
+  std::vector<const json::Value*> first, sidecars;
+  for (const json::Value& c : Containers(pod, "initContainers")) (IsSidecar(c) ? sidecars : first).push_back(&c);
+  for (const json::Value& c : Containers(pod, "containers")) first.push_back(&c);
+  std::reverse(sidecars.begin(), sidecars.end());
+  auto stop_all = [&](const std::vector<const json::Value*>& group) -> absl::Status {
+    std::vector<std::future<absl::Status>> stops;
+    for (const json::Value* cp : group) {
+      const json::Value& c = *cp;
       std::string id = ContainerId(uid, c.GetString({"name"}));
       bool running = false;
       if (auto st = runtime_.Inspect(id); st.ok() && st->state == State::kRunning) {
@@ -397,9 +406,15 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
         return runtime_.Stop(id, left);
       }));
     }
-  }
-  for (auto& f : stops) {
-    if (absl::Status s = f.get(); !s.ok()) return s;
+    absl::Status result = absl::OkStatus();
+    for (auto& f : stops) {
+      if (absl::Status s = f.get(); !s.ok()) result = s;
+    }
+    return result;
+  };
+  if (absl::Status s = stop_all(first); !s.ok()) return s;
+  for (const json::Value* sidecar : sidecars) {
+    if (absl::Status s = stop_all({sidecar}); !s.ok()) return s;
   }
   // The processes are gone: the object may go (grace 0, for this very pod only).
   if (api_ != nullptr) {
@@ -585,34 +600,58 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     (void)StartContainer(pod, container, init, volume_paths, cm);
   };
 
-  // Init containers, in order: each must succeed before the next starts.
+  // Init containers, in order: each must succeed before the next starts. A native sidecar
+  // (restartPolicy: Always) only has to be running: it keeps running beside the main
+  // containers, is restarted whenever it exits, and stops after them.
   bool initialized = true;
   bool init_failed = false;
+  bool sidecars_ready = true;
   json::Value init_statuses = json::Value::MakeArray();
+  std::vector<std::string> sidecar_ids;
   for (const json::Value& c : Containers(pod, "initContainers")) {
     std::string name = c.GetString({"name"});
     ContainerMemo& cm = memo.containers[name];
     std::string id = ContainerId(uid, name);
-    if (!terminal && initialized && !init_failed && !hold) {
+    const bool sidecar = IsSidecar(c);
+    if (sidecar) sidecar_ids.push_back(id);
+    if (sidecar && terminal) {
+      // The main containers are done: the pod's sidecars stop (the pod completes with them).
+      if (auto st = runtime_.Inspect(id); st.ok() && st->state == State::kRunning) (void)runtime_.Stop(id, GracePeriod(pod));
+    } else if (!terminal && (initialized || (sidecar && runtime_.Inspect(id).ok())) && !init_failed && !hold) {
       auto st = runtime_.Inspect(id);
-      if (!volume_error.empty()) {
+      if (!volume_error.empty() && (!st.ok() || st->state != State::kRunning)) {
         cm.waiting_reason = "CreateContainerConfigError";
         cm.waiting_message = volume_error;
       } else if (!st.ok()) {
         (void)StartContainer(pod, c, true, volume_paths, cm);
+      } else if (sidecar && st->state == State::kExited) {
+        ReportExit(pod, c, *st, cm);
+        maybe_restart(c, *st, cm, true);  // always, whatever the pod's restartPolicy
       } else if (st->state == State::kExited && st->exit_code != 0) {
         ReportExit(pod, c, *st, cm);
         if (restart_policy == "Never") init_failed = true;
         else maybe_restart(c, *st, cm, true);
       }
       st = runtime_.Inspect(id);
-      if (!st.ok() || st->state != State::kExited || st->exit_code != 0) initialized = false;
+      if (sidecar) {
+        if (!st.ok() || st->state != State::kRunning) initialized = false;
+      } else if (!st.ok() || st->state != State::kExited || st->exit_code != 0) {
+        initialized = false;
+      }
     } else if (!hold) {
       initialized = false;
     }
     bool running, ready, term;
     int code;
-    init_statuses.as_array().push_back(ContainerStatusJson(c, id, runtime_.Inspect(id), cm, &running, &ready, &term, &code));
+    auto st = runtime_.Inspect(id);
+    json::Value cs = ContainerStatusJson(c, id, st, cm, &running, &ready, &term, &code);
+    if (sidecar) {
+      sidecars_ready = sidecars_ready && running;
+      // Started once running; ready while running (sidecar probes are not run yet).
+      cs.Set("started", running);
+      cs.Set("ready", running);
+    }
+    init_statuses.as_array().push_back(std::move(cs));
   }
 
   json::Value statuses = json::Value::MakeArray();
@@ -711,7 +750,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
                                 .terminal = terminal, .terminal_phase = terminal_phase, .initialized = initialized,
                                 .restart_policy = restart_policy, .containers = n, .running = n_running,
                                 .waiting = n_waiting, .terminated = n_terminated, .failed = n_failed});
-  bool containers_ready = n > 0 && n_ready == n;
+  bool containers_ready = n > 0 && n_ready == n && sidecars_ready;
   json::Value status = json::Value::MakeObject();
   status.Set("phase", phase);
   json::Value conditions = json::Value::MakeArray();

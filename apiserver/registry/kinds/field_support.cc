@@ -147,9 +147,12 @@ const std::vector<FieldRule>& FieldRules() {
   static const auto* rules = [] {
     auto* r = new std::vector<FieldRule>{
         // Containers and their probes.
-        {"PodSpec", "initContainers[].restartPolicy", "Always", S::kRefuse,
-         "native sidecar containers are not supported yet: Berth would run this init container to completion "
-         "before the others, so a sidecar that never exits would hold the pod in Init forever"},
+        {"PodSpec", "initContainers[].readinessProbe", "", S::kWarn,
+         "probes of native sidecar containers are not run yet: a sidecar is ready while it runs"},
+        {"PodSpec", "initContainers[].startupProbe", "", S::kWarn,
+         "probes of native sidecar containers are not run yet: a sidecar is started once it runs"},
+        {"PodSpec", "initContainers[].livenessProbe", "", S::kWarn,
+         "probes of native sidecar containers are not run yet: a sidecar is restarted only when it exits"},
         {"PodSpec", "containers[].livenessProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
         {"PodSpec", "containers[].readinessProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},
         {"PodSpec", "containers[].startupProbe.grpc", "", S::kWarn, "gRPC probes are not run: the probe is ignored"},

@@ -81,7 +81,9 @@ Identity ReadIdentity(int64_t pid) {
     }
   }
   id.bounding_caps = init::CapabilitiesOfMask(id.bounding);
-  id.effective_caps = init::CapabilitiesOfMask(id.effective);
+  // Within the bounding set: a main process read halfway through its own set-up may still
+  // show the init's full effective set, which capset would refuse after the bounding drop.
+  id.effective_caps = init::CapabilitiesOfMask(id.effective & id.bounding);
   if (id.seccomp && !init::RuntimeDefaultSeccompProgram(&id.seccomp_program)) id.seccomp_program.clear();
   return id;
 }
