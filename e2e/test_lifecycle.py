@@ -91,6 +91,56 @@ class LifecycleTest(unittest.TestCase):
         for name in ("msg-file", "msg-custom", "msg-logs"):
             self.k.delete_and_wait(name)
 
+    def test_downward_api_and_projected_volumes(self):
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "proj-cm"}, "data": {"greeting": "hello"}}
+        secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proj-secret"}, "stringData": {"token": "s3cr3t"}}
+        self.assertEqual(self.k.c.post("/api/v1/namespaces/default/configmaps", cm).status, 201)
+        self.assertEqual(self.k.c.post("/api/v1/namespaces/default/secrets", secret).status, 201)
+        p = pod("downward", "cat /dw/name; echo; cat /dw/labels; cat /all/greeting; echo; cat /all/creds/token; echo; cat /all/ns")
+        p["metadata"]["labels"] = {"app": "web", "tier": "front"}
+        p["spec"]["volumes"] = [
+            {"name": "dw", "downwardAPI": {"items": [{"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                                                     {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+            {"name": "all", "projected": {"sources": [
+                {"configMap": {"name": "proj-cm"}},
+                {"secret": {"name": "proj-secret", "items": [{"key": "token", "path": "creds/token"}]}},
+                {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}]
+        p["spec"]["containers"][0]["volumeMounts"] = [{"name": "dw", "mountPath": "/dw"}, {"name": "all", "mountPath": "/all"}]
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        self.k.wait_phase("downward", "Succeeded")
+        self.assertEqual(self.k.log("downward").splitlines(),
+                         ["downward", 'app="web"', 'tier="front"', "hello", "s3cr3t", "default"])
+        self.k.delete_and_wait("downward")
+
+    def test_host_path_types_and_sub_path_expr(self):
+        path, _ = self.host_volume("typed")
+        missing = pod("hp-missing", "true")
+        missing["spec"]["volumes"] = [{"name": "v", "hostPath": {"path": os.path.join(path, "absent"), "type": "Directory"}}]
+        missing["spec"]["containers"][0]["volumeMounts"] = [{"name": "v", "mountPath": "/v"}]
+        self.assertEqual(self.k.c.post(PODS, missing).status, 201)
+        waiting = wait_for(lambda: self.k.container("hp-missing").get("state", {}).get("waiting", {}).get("message", "")
+                           .startswith("hostPath type check failed"), timeout=30, what="the hostPath type check")
+        self.assertTrue(waiting)
+        self.assertEqual(self.k.container("hp-missing")["state"]["waiting"]["message"],
+                         f"hostPath type check failed: {path}/absent is not a directory")
+        self.k.delete_and_wait("hp-missing")
+        os.makedirs(os.path.join(path, "pods"), exist_ok=True)
+        created = pod("hp-create", "echo made > /v/data; echo $POD_NAME > /per-pod/who",
+                      env=[{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}])
+        created["spec"]["volumes"] = [
+            {"name": "v", "hostPath": {"path": os.path.join(path, "new-dir"), "type": "DirectoryOrCreate"}},
+            {"name": "per", "hostPath": {"path": os.path.join(path, "pods")}}]
+        created["spec"]["containers"][0]["volumeMounts"] = [
+            {"name": "v", "mountPath": "/v"}, {"name": "per", "mountPath": "/per-pod", "subPathExpr": "$(POD_NAME)"}]
+        self.assertEqual(self.k.c.post(PODS, created).status, 201)
+        wait_for(lambda: self.k.status_of("hp-create").get("phase") == "Succeeded", timeout=30,
+                 what=f"hp-create to succeed: {self.k.container('hp-create')}")
+        with open(os.path.join(path, "new-dir", "data")) as f:
+            self.assertEqual(f.read(), "made\n")
+        with open(os.path.join(path, "pods", "hp-create", "who")) as f:
+            self.assertEqual(f.read(), "hp-create\n")
+        self.k.delete_and_wait("hp-create")
+
 
 def sidecar_pod(name, path_volumes, main_command, restart="Never", sidecar_command=None, extra_init=None):
     mounts = [{"name": "shared", "mountPath": "/shared"}]

@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
   client::ListOptions selector;
   if (hollow == 0) selector.field_selector = "spec.nodeName=" + node_name;
   controllers::Informer pods(*api, client::resources::kPods, "", selector);
-  agent::VolumeManager volumes(fake ? nullptr : api.get(), root + "/pods");
+  agent::VolumeManager volumes(fake ? nullptr : api.get(), root + "/pods", absl::GetFlag(FLAGS_node_ip));
   agent::StatusManager status(*api);
   sync_options.node_address = absl::GetFlag(FLAGS_node_ip);
   sync_options.pods_dir = root + "/pods";

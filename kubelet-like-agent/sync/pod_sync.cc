@@ -195,8 +195,22 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
         return absl::InvalidArgumentError(memo.waiting_message);
       }
       std::string source = it->second;
-      std::string sub = m.GetString({"subPath"});
-      if (!sub.empty()) source += "/" + sub;
+      // subPathExpr: $(VAR) from the container's environment, as the kubelet expands it.
+      std::string sub = m.Find("subPathExpr") ? ExpandVars(m.GetString({"subPathExpr"}), env_map) : m.GetString({"subPath"});
+      if (!sub.empty()) {
+        if (sub[0] == '/' || sub == ".." || sub.rfind("../", 0) == 0 || sub.find("/../") != std::string::npos ||
+            (sub.size() >= 3 && sub.compare(sub.size() - 3, 3, "/..") == 0)) {
+          memo.waiting_reason = "CreateContainerConfigError";
+          memo.waiting_message = StrCat("volumeMount ", m.GetString({"name"}), ": subPath \"", sub,
+                                        "\" must be a relative path within the volume");
+          StartFailed(pod, memo, "Failed");
+          return absl::InvalidArgumentError(memo.waiting_message);
+        }
+        source += "/" + sub;
+        // A missing subPath of a directory volume is created, as the kubelet does.
+        std::error_code ec;
+        if (fs::is_directory(it->second, ec) && !fs::exists(source, ec)) fs::create_directories(source, ec);
+      }
       const json::Value* ro = m.Find("readOnly");
       spec.mounts.push_back({source, m.GetString({"mountPath"}), ro && ro->is_bool() && ro->as_bool()});
     }

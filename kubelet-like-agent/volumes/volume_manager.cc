@@ -1,5 +1,7 @@
 #include "kubelet-like-agent/volumes/volume_manager.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <set>
 
 #include "absl/strings/escaping.h"
+#include "core/json/codec.h"
 #include "core/strings/strings.h"
 
 namespace berth::agent {
@@ -96,6 +99,100 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::SourceData(con
   return data;
 }
 
+namespace {
+
+// A downward API fieldPath's value, as the kubelet renders it (labels and annotations whole:
+// key="value" lines, sorted, for volumes).
+absl::StatusOr<std::string> FieldValue(const json::Value& pod, const std::string& path, const PodFields& fields) {
+  if (path == "metadata.name") return pod.GetString({"metadata", "name"});
+  if (path == "metadata.namespace") return pod.GetString({"metadata", "namespace"});
+  if (path == "metadata.uid") return pod.GetString({"metadata", "uid"});
+  if (path == "spec.nodeName") return fields.node_name;
+  if (path == "spec.serviceAccountName") return pod.GetString({"spec", "serviceAccountName"});
+  if (path == "status.podIP") return fields.pod_ip;
+  if (path == "status.hostIP") return fields.host_ip;
+  if (path == "metadata.labels" || path == "metadata.annotations") {
+    std::map<std::string, std::string> sorted;
+    if (const json::Value* m = pod.Get({"metadata", path == "metadata.labels" ? "labels" : "annotations"}); m && m->is_object()) {
+      for (const auto& [k, v] : m->as_object()) sorted[k] = v.is_string() ? v.as_string() : "";
+    }
+    std::string out;
+    for (const auto& [k, v] : sorted) out += StrCat(k, "=", json::Quote(v), "\n");
+    return out;
+  }
+  if (path.rfind("metadata.labels['", 0) == 0 || path.rfind("metadata.annotations['", 0) == 0) {
+    bool labels = path[9] == 'l';
+    size_t start = path.find('\'') + 1;
+    std::string key = path.substr(start, path.rfind('\'') - start);
+    return pod.GetString({"metadata", labels ? "labels" : "annotations", key});
+  }
+  return absl::InvalidArgumentError(StrCat("unsupported fieldPath \"", path, "\""));
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, std::string>> VolumeManager::DownwardFiles(const json::Value& pod, const json::Value& items,
+                                                                                const std::string& volume) {
+  std::map<std::string, std::string> files;
+  if (!items.is_array()) return files;
+  PodFields fields{pod.GetString({"spec", "nodeName"}), node_address_, node_address_};
+  for (const json::Value& item : items.as_array()) {
+    std::string path = item.GetString({"path"});
+    if (const json::Value* ref = item.Find("fieldRef")) {
+      auto value = FieldValue(pod, ref->GetString({"fieldPath"}), fields);
+      if (!value.ok()) return absl::InvalidArgumentError(StrCat("volume ", volume, " item ", path, ": ", value.status().message()));
+      files[path] = *value;
+    } else {
+      return absl::InvalidArgumentError(StrCat("volume ", volume, " item ", path,
+                                               ": only fieldRef items are supported (resourceFieldRef is not yet)"));
+    }
+  }
+  return files;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> VolumeManager::KeyFiles(const std::string& kind, const std::string& ns,
+                                                                           const json::Value& src, const std::string& object) {
+  auto data = SourceData(kind, ns, object, IsTrue(src.Find("optional")));
+  if (!data.ok()) return data.status();
+  std::map<std::string, std::string> files;  // relative path -> content
+  if (const json::Value* items = src.Find("items"); items && items->is_array() && items->size() > 0) {
+    for (const json::Value& item : items->as_array()) {
+      auto it = data->find(item.GetString({"key"}));
+      if (it == data->end()) {
+        if (IsTrue(src.Find("optional"))) continue;
+        return absl::NotFoundError(StrCat("key \"", item.GetString({"key"}), "\" not found in ", object));
+      }
+      files[item.GetString({"path"})] = it->second;
+    }
+  } else {
+    files = *data;
+  }
+  return files;
+}
+
+absl::Status VolumeManager::WriteFiles(const std::string& name, const fs::path& dir, const std::map<std::string, std::string>& files) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::set<std::string> keep;
+  for (const auto& [rel, content] : files) {
+    if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/') {
+      return absl::InvalidArgumentError(StrCat("volume ", name, ": bad item path \"", rel, "\""));
+    }
+    fs::path target = dir / rel;
+    fs::create_directories(target.parent_path(), ec);
+    std::ifstream current(target, std::ios::binary);
+    std::string existing((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
+    if (!current || existing != content) {
+      if (absl::Status s = WriteAtomically(target, content); !s.ok()) return s;
+    }
+    keep.insert(target.string());
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+    if (entry.is_regular_file() && !keep.count(entry.path().string())) fs::remove(entry.path(), ec);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const json::Value& pod) {
   std::map<std::string, std::string> paths;
   std::string uid = pod.GetString({"metadata", "uid"});
@@ -112,59 +209,79 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const 
       paths[name] = dir.string();
     } else if (const json::Value* hp = v.Find("hostPath")) {
       std::string path = hp->GetString({"path"});
-      std::string type = hp->GetString({"type"});
-      if (type == "DirectoryOrCreate") fs::create_directories(path, ec);
-      if (type == "FileOrCreate" && !fs::exists(path)) {
-        fs::create_directories(fs::path(path).parent_path(), ec);
-        std::ofstream touch(path);
-      }
-      if ((type == "Directory" && !fs::is_directory(path)) || (type == "File" && !fs::is_regular_file(path))) {
-        return absl::NotFoundError(StrCat("hostPath ", path, " is not a ", type == "File" ? "file" : "directory"));
-      }
+      if (absl::Status s = CheckHostPath(path, hp->GetString({"type"})); !s.ok()) return s;
       paths[name] = path;
     } else if (v.Find("configMap") || v.Find("secret")) {
       bool secret = v.Find("secret") != nullptr;
       const json::Value& src = secret ? *v.Find("secret") : *v.Find("configMap");
-      std::string object = secret ? src.GetString({"secretName"}) : src.GetString({"name"});
-      auto data = SourceData(secret ? "secret" : "configmap", ns, object, IsTrue(src.Find("optional")));
-      if (!data.ok()) return data.status();
-      std::map<std::string, std::string> files;  // relative path -> content
-      if (const json::Value* items = src.Find("items"); items && items->is_array() && items->size() > 0) {
-        for (const json::Value& item : items->as_array()) {
-          auto it = data->find(item.GetString({"key"}));
-          if (it == data->end()) {
-            if (IsTrue(src.Find("optional"))) continue;
-            return absl::NotFoundError(StrCat("key \"", item.GetString({"key"}), "\" not found in ", object));
-          }
-          files[item.GetString({"path"})] = it->second;
+      auto files = KeyFiles(secret ? "secret" : "configmap", ns, src, secret ? src.GetString({"secretName"}) : src.GetString({"name"}));
+      if (!files.ok()) return files.status();
+      if (absl::Status s = WriteFiles(name, dir, *files); !s.ok()) return s;
+      paths[name] = dir.string();
+    } else if (const json::Value* dw = v.Find("downwardAPI")) {
+      static const json::Value kNone = json::Value::MakeArray();
+      auto files = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name);
+      if (!files.ok()) return files.status();
+      if (absl::Status s = WriteFiles(name, dir, *files); !s.ok()) return s;
+      paths[name] = dir.string();
+    } else if (const json::Value* projected = v.Find("projected")) {
+      std::map<std::string, std::string> files;
+      const json::Value* sources = projected->Find("sources");
+      for (const json::Value& source : sources && sources->is_array() ? sources->as_array() : json::Array{}) {
+        absl::StatusOr<std::map<std::string, std::string>> part;
+        if (const json::Value* cm = source.Find("configMap")) {
+          part = KeyFiles("configmap", ns, *cm, cm->GetString({"name"}));
+        } else if (const json::Value* sec = source.Find("secret")) {
+          part = KeyFiles("secret", ns, *sec, sec->GetString({"name"}));
+        } else if (const json::Value* dw = source.Find("downwardAPI")) {
+          static const json::Value kNone = json::Value::MakeArray();
+          part = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name);
+        } else {
+          return absl::InvalidArgumentError(StrCat("volume ", name, ": projected sources supported are configMap, secret "
+                                                   "and downwardAPI (serviceAccountToken needs service-account tokens, "
+                                                   "not issued yet)"));
         }
-      } else {
-        files = *data;
+        if (!part.ok()) return part.status();
+        for (auto& [rel, content] : *part) files[rel] = std::move(content);
       }
-      fs::create_directories(dir, ec);
-      std::set<std::string> keep;
-      for (const auto& [rel, content] : files) {
-        if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/') {
-          return absl::InvalidArgumentError(StrCat("volume ", name, ": bad item path \"", rel, "\""));
-        }
-        fs::path target = dir / rel;
-        std::ifstream current(target, std::ios::binary);
-        std::string existing((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
-        if (!current || existing != content) {
-          if (absl::Status s = WriteAtomically(target, content); !s.ok()) return s;
-        }
-        keep.insert(target.string());
-      }
-      for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
-        if (entry.is_regular_file() && !keep.count(entry.path().string())) fs::remove(entry.path(), ec);
-      }
+      if (absl::Status s = WriteFiles(name, dir, files); !s.ok()) return s;
       paths[name] = dir.string();
     } else {
       return absl::InvalidArgumentError(StrCat("volume ", name, ": unsupported volume source (berth supports emptyDir, "
-                                               "hostPath, configMap, secret)"));
+                                               "hostPath, configMap, secret, downwardAPI, projected)"));
     }
   }
   return paths;
+}
+
+absl::Status CheckHostPath(const std::string& path, const std::string& type) {
+  std::error_code ec;
+  if (type == "DirectoryOrCreate" && !fs::exists(path, ec)) {
+    fs::create_directories(path, ec);
+    if (ec) return absl::UnavailableError(StrCat("hostPath ", path, ": ", ec.message()));
+    fs::permissions(path, fs::perms(0755), ec);
+  }
+  if (type == "FileOrCreate" && !fs::exists(path, ec)) {
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    std::ofstream touch(path);
+    if (!touch) return absl::UnavailableError(StrCat("hostPath ", path, ": cannot create the file"));
+  }
+  struct stat st;
+  bool exists = stat(path.c_str(), &st) == 0;
+  auto fail = [&](const char* what) {
+    return absl::NotFoundError(StrCat("hostPath type check failed: ", path, " is not ", what));
+  };
+  if (type.empty() || type == "DirectoryOrCreate" || type == "FileOrCreate") {
+    if (type == "DirectoryOrCreate" && (!exists || !S_ISDIR(st.st_mode))) return fail("a directory");
+    if (type == "FileOrCreate" && (!exists || !S_ISREG(st.st_mode))) return fail("a file");
+    return absl::OkStatus();
+  }
+  if (type == "Directory") return exists && S_ISDIR(st.st_mode) ? absl::OkStatus() : fail("a directory");
+  if (type == "File") return exists && S_ISREG(st.st_mode) ? absl::OkStatus() : fail("a file");
+  if (type == "Socket") return exists && S_ISSOCK(st.st_mode) ? absl::OkStatus() : fail("a socket file");
+  if (type == "CharDevice") return exists && S_ISCHR(st.st_mode) ? absl::OkStatus() : fail("a character device");
+  if (type == "BlockDevice") return exists && S_ISBLK(st.st_mode) ? absl::OkStatus() : fail("a block device");
+  return absl::InvalidArgumentError(StrCat("hostPath ", path, ": unknown type \"", type, "\""));
 }
 
 absl::StatusOr<std::string> VolumeManager::KeyRef(const std::string& kind, const std::string& ns, const json::Value& ref) {
@@ -216,23 +333,12 @@ absl::StatusOr<std::vector<std::string>> VolumeManager::Env(const json::Value& p
         set(name, *v);
       } else if (const json::Value* ref = from->Find("fieldRef")) {
         std::string path = ref->GetString({"fieldPath"});
-        std::string value;
-        if (path == "metadata.name") value = pod.GetString({"metadata", "name"});
-        else if (path == "metadata.namespace") value = ns;
-        else if (path == "metadata.uid") value = pod.GetString({"metadata", "uid"});
-        else if (path == "spec.nodeName") value = fields.node_name;
-        else if (path == "spec.serviceAccountName") value = pod.GetString({"spec", "serviceAccountName"});
-        else if (path == "status.podIP") value = fields.pod_ip;
-        else if (path == "status.hostIP") value = fields.host_ip;
-        else if (path.rfind("metadata.labels['", 0) == 0 || path.rfind("metadata.annotations['", 0) == 0) {
-          bool labels = path[9] == 'l';
-          size_t start = path.find('\'') + 1;
-          std::string key = path.substr(start, path.rfind('\'') - start);
-          value = pod.GetString({"metadata", labels ? "labels" : "annotations", key});
-        } else {
-          return absl::InvalidArgumentError(StrCat("env ", name, ": unsupported fieldRef ", path));
+        if (path == "metadata.labels" || path == "metadata.annotations") {
+          return absl::InvalidArgumentError(StrCat("env ", name, ": fieldRef ", path, " is for volumes only"));
         }
-        set(name, value);
+        auto value = FieldValue(pod, path, fields);
+        if (!value.ok()) return absl::InvalidArgumentError(StrCat("env ", name, ": ", value.status().message()));
+        set(name, *value);
       } else {
         return absl::InvalidArgumentError(StrCat("env ", name, ": unsupported valueFrom (berth supports configMapKeyRef, "
                                                  "secretKeyRef, fieldRef)"));

@@ -7,6 +7,7 @@
 // Also resolves container env: values, configMapKeyRef, secretKeyRef, fieldRef, and
 // $(VAR) references in command and args.
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ struct PodFields {
 class VolumeManager {
  public:
   // `api` may be null (hollow nodes: no configMap/secret content is fetched).
-  VolumeManager(client::ApiClient* api, std::string pods_dir) : api_(api), pods_dir_(std::move(pods_dir)) {}
+  VolumeManager(client::ApiClient* api, std::string pods_dir, std::string node_address = "127.0.0.1")
+      : api_(api), pods_dir_(std::move(pods_dir)), node_address_(std::move(node_address)) {}
 
   std::string PodDir(const std::string& uid) const { return pods_dir_ + "/" + uid; }
   // Creates or refreshes every volume; volume name -> host path. kNotFound names a missing
@@ -41,11 +43,25 @@ class VolumeManager {
                                                                 const std::string& name, bool optional);
 
  private:
+  // configMap/secret files (all keys, or the items) of one source.
+  absl::StatusOr<std::map<std::string, std::string>> KeyFiles(const std::string& kind, const std::string& ns,
+                                                              const json::Value& src, const std::string& object);
+  // downwardAPI items (fieldRef) as files.
+  absl::StatusOr<std::map<std::string, std::string>> DownwardFiles(const json::Value& pod, const json::Value& items,
+                                                                   const std::string& volume);
+  // Makes `dir` hold exactly `files` (rewritten only when changed, atomically).
+  absl::Status WriteFiles(const std::string& name, const std::filesystem::path& dir,
+                          const std::map<std::string, std::string>& files);
   absl::StatusOr<std::string> KeyRef(const std::string& kind, const std::string& ns, const json::Value& ref);
 
   client::ApiClient* api_;
   const std::string pods_dir_;
+  const std::string node_address_;
 };
+
+// hostPath.type as Kubernetes checks it ("", DirectoryOrCreate, Directory, FileOrCreate, File,
+// Socket, CharDevice, BlockDevice), creating what the *OrCreate types create.
+absl::Status CheckHostPath(const std::string& path, const std::string& type);
 
 // Kubernetes' $(VAR) expansion: known names are replaced, $$ escapes, unknown stay as written.
 std::string ExpandVars(const std::string& text, const std::map<std::string, std::string>& env);

@@ -194,8 +194,6 @@ const std::vector<FieldRule>& FieldRules() {
         {"PodSpec", "setHostnameAsFQDN", "", S::kWarn, "the hostname is never the FQDN"},
         // Volumes the agent cannot provide (the pod would fail with FailedMount).
         {"PodSpec", "volumes[].persistentVolumeClaim", "", S::kWarn, "persistent volume claims are not bound or mounted"},
-        {"PodSpec", "volumes[].projected", "", S::kWarn, "projected volumes are not mounted"},
-        {"PodSpec", "volumes[].downwardAPI", "", S::kWarn, "downward API volumes are not mounted"},
         {"PodSpec", "volumes[].nfs", "", S::kWarn, "NFS volumes are not mounted"},
         {"PodSpec", "volumes[].csi", "", S::kWarn, "CSI volumes are not mounted"},
         {"PodSpec", "volumes[].ephemeral", "", S::kWarn, "generic ephemeral volumes are not mounted"},
