@@ -10,7 +10,8 @@ PACKAGES=(
   python3 python3-yaml python3-kubernetes python3-websocket
   kubernetes-client
   etcd-server etcd-client nginx-light wrk
-  libarchive-dev docker-registry busybox-static apache2-utils skopeo
+  libarchive-dev docker-registry busybox-static apache2-utils skopeo libseccomp-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler python3-grpcio
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,8 +9,28 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import Kubectl, wait_for  # noqa: E402
+from berth_e2e import Kubectl, free_port, wait_for  # noqa: E402
 from test_agent import NODE, PODS, SKIP, Cluster  # noqa: E402
+
+
+# grpc.health.v1.Health/Check by hand over python3-grpcio (Debian packages no grpc_health):
+# SERVING for every service but "broken". Both messages are one-field protobufs.
+GRPC_HEALTH_SERVER = """
+import sys, time, grpc
+from concurrent import futures
+
+def check(request, context):
+    service = request[2:].decode() if request[:1] == b"\\x0a" else ""
+    return bytes([8, 2 if service == "broken" else 1])
+
+handler = grpc.method_handlers_generic_handler("grpc.health.v1.Health",
+                                               {"Check": grpc.unary_unary_rpc_method_handler(check)})
+server = grpc.server(futures.ThreadPoolExecutor(2))
+server.add_generic_rpc_handlers([handler])
+server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+server.start()
+time.sleep(3600)
+"""
 
 
 def pod(name, command, restart="Never", volumes=None, **container):
@@ -140,6 +160,25 @@ class LifecycleTest(unittest.TestCase):
         with open(os.path.join(path, "pods", "hp-create", "who")) as f:
             self.assertEqual(f.read(), "hp-create\n")
         self.k.delete_and_wait("hp-create")
+
+    def test_grpc_probes(self):
+        port = free_port()
+        path, volumes = self.host_volume("grpc")
+        with open(os.path.join(path, "health_server.py"), "w") as f:
+            f.write(GRPC_HEALTH_SERVER)
+        p = pod("grpc-health", f"exec /usr/bin/python3 /shared/health_server.py {port}", restart="Always", volumes=volumes)
+        c = p["spec"]["containers"][0]
+        c["readinessProbe"] = {"grpc": {"port": port}, "periodSeconds": 1}
+        c["livenessProbe"] = {"grpc": {"port": port, "service": "broken"}, "periodSeconds": 1, "failureThreshold": 2,
+                              "initialDelaySeconds": 2}
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        wait_for(lambda: self.k.container("grpc-health").get("ready"), timeout=30, what="readiness from the gRPC probe")
+        wait_for(lambda: self.k.container("grpc-health").get("restartCount", 0) >= 1, timeout=40,
+                 what="the liveness gRPC probe to restart the container")
+        events = self.k.c.get("/api/v1/namespaces/default/events").json()["items"]
+        unhealthy = [e["message"] for e in events if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == "grpc-health"]
+        self.assertIn('Liveness probe failed: service unhealthy (responded with "NOT_SERVING")', unhealthy)
+        self.k.delete_and_wait("grpc-health")
 
 
 def sidecar_pod(name, path_volumes, main_command, restart="Never", sidecar_command=None, extra_init=None):

@@ -26,6 +26,7 @@
 #include "kubelet-like-agent/images/image_cli.h"
 #include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/logs/log_server.h"
+#include "kubelet-like-agent/probes/prober.h"
 #include "kubelet-like-agent/node/heartbeat.h"
 #include "kubelet-like-agent/runtime/fake/fake_runtime.h"
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--image-gc-low-threshold must be in [0, --image-gc-high-threshold], the high one in [0, 100]\n");
     return 2;
   }
+  agent::SetGrpcProbeHelper(SelfDir() + "/berth-grpc-probe");
   agent::images::RegistryConfig registry_config;
   if (!absl::GetFlag(FLAGS_registry_config).empty()) {
     auto loaded = agent::images::LoadRegistryConfig(absl::GetFlag(FLAGS_registry_config));

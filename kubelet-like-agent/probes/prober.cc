@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -131,8 +134,71 @@ bool HttpGet(const json::Value& action, const json::Value& container, const std:
 
 }  // namespace
 
+namespace {
+
+std::string& GrpcHelper() {
+  static std::string path;
+  return path;
+}
+
+// One run of berth-grpc-probe: its exit code 0 is success; its output is the detail.
+bool GrpcCheck(const std::string& address, const std::string& service, absl::Duration timeout, const Clock& clock,
+               std::string* detail) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    *detail = StrCat("pipe: ", std::strerror(errno));
+    return false;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  std::string helper = GrpcHelper(), ms = StrCat(absl::ToInt64Milliseconds(timeout));
+  std::string service_arg = service, address_arg = address;
+  char* argv[] = {helper.data(), address_arg.data(), service_arg.data(), ms.data(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, helper.c_str(), &actions, nullptr, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    *detail = StrCat("running ", helper, ": ", std::strerror(rc));
+    return false;
+  }
+  // The helper honours the deadline itself; a second of slack before it is killed.
+  auto deadline = clock.MonotonicNow() + absl::ToChronoMilliseconds(timeout + absl::Seconds(1));
+  std::string output;
+  char buf[512];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.MonotonicNow()).count();
+    if (left <= 0) break;
+    struct pollfd p = {out[0], POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) break;
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    output.append(buf, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  int status = 0;
+  if (waitpid(pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    *detail = StrCat("timeout: health rpc did not complete within ", absl::FormatDuration(timeout));
+    return false;
+  }
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  *detail = output;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+void SetGrpcProbeHelper(const std::string& path) { GrpcHelper() = path; }
+
 bool HasRunnableHandler(const json::Value& probe) {
-  return probe.Find("exec") || probe.Find("httpGet") || probe.Find("tcpSocket");
+  return probe.Find("exec") || probe.Find("httpGet") || probe.Find("tcpSocket") ||
+         (probe.Find("grpc") && !GrpcHelper().empty());
 }
 
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,
@@ -160,7 +226,12 @@ bool RunProbe(const json::Value& probe, const json::Value& container, runtime::R
     close(fd);
     return true;
   }
-  *detail = "probe has no handler (exec, httpGet or tcpSocket)";
+  if (const json::Value* grpc = probe.Find("grpc"); grpc && !GrpcHelper().empty()) {
+    const json::Value* port = grpc->Find("port");
+    return GrpcCheck(StrCat(pod_address, ":", port && port->is_int() ? port->as_int() : 0), grpc->GetString({"service"}),
+                     timeout, clock, detail);
+  }
+  *detail = "probe has no handler (exec, httpGet, tcpSocket or grpc)";
   return false;
 }
 

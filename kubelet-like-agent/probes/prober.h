@@ -15,8 +15,12 @@
 
 namespace berth::agent {
 
-// True when `probe` has a handler the prober runs (exec, httpGet, tcpSocket); gRPC is not one.
+// True when `probe` has a handler the prober runs (exec, httpGet, tcpSocket, and grpc once
+// SetGrpcProbeHelper named the helper).
 bool HasRunnableHandler(const json::Value& probe);
+
+// berth-grpc-probe, which gRPC probes run (the agent links no gRPC). Call once at start-up.
+void SetGrpcProbeHelper(const std::string& path);
 
 // Runs one probe once. OK(true) success, OK(false) failure (with `detail` saying why).
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,

@@ -691,8 +691,8 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
         } else {
           if (cm.probed_pid != st->pid) {
             cm.probed_pid = st->pid;
-            // A probe without a handler Berth runs (gRPC) counts as absent, as the apiserver
-            // warned at admission: failing it would kill a healthy container in a loop.
+            // A probe without a handler Berth can run counts as absent: failing it would kill a
+            // healthy container in a loop.
             auto runnable = [&](const char* name) { return c.Find(name) && HasRunnableHandler(*c.Find(name)); };
             cm.startup = runnable("startupProbe") ? ProbeState(*c.Find("startupProbe"), st->started_at, false) : ProbeState();
             cm.liveness = runnable("livenessProbe") ? ProbeState(*c.Find("livenessProbe"), st->started_at, true) : ProbeState();
