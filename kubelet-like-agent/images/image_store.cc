@@ -122,6 +122,15 @@ absl::Status ImageStore::Open() {
     if (ec) return absl::UnavailableError(StrCat("image store ", root_, ": ", ec.message()));
   }
   StoreLock lock(root_);
+  // A pull whose process died left a lease: what it wrote and no image record names was never
+  // synced, so it goes (ReconcileLeases does the same while running).
+  for (const auto& e : fs::directory_iterator(fs::path(root_) / "leases", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("pull-", 0) != 0) continue;
+    pid_t pid = static_cast<pid_t>(std::atoll(name.c_str() + 5));
+    if (pid > 0 && pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM)) continue;
+    DropInterruptedPull(e.path().string());
+  }
   // Only a process holding the lock writes under tmp/, and none holds it now. Another
   // process may be mid-download without the lock, though: only clear what is an hour old.
   auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
@@ -221,6 +230,13 @@ absl::Status ImageStore::WriteRecordLocked(const ImageRecord& record) {
 
 absl::Status ImageStore::PutImage(ImageRecord record) {
   if (!IsSha256Digest(record.id)) return absl::InvalidArgumentError("image id is not a sha256 digest");
+  // Blobs and unpacked layers were written without fsync: one syncfs makes them durable before
+  // the record that makes them count (fewer, larger writes than an fsync per file).
+  if (int fd = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    bool synced = syncfs(fd) == 0;
+    close(fd);
+    if (!synced) return absl::UnavailableError(StrCat("syncing the image store: ", std::strerror(errno)));
+  }
   std::lock_guard<std::mutex> guard(mu_);
   StoreLock lock(root_);
   std::vector<ImageRecord> all = LoadLocked();
@@ -331,6 +347,24 @@ void ImageStore::Release(const std::string& holder) {
   unlink(StrCat(root_, "/leases/", holder).c_str());
 }
 
+void ImageStore::DropInterruptedPull(const std::string& lease_path) {
+  std::set<std::string> referenced;
+  for (const ImageRecord& r : LoadLocked()) {
+    referenced.insert(r.id);
+    referenced.insert(r.manifest_digest);
+    referenced.insert(r.layers.begin(), r.layers.end());
+  }
+  const std::string content = Slurp(lease_path);
+  std::error_code ec;
+  for (std::string_view d : Split(content, '\n')) {
+    std::string digest(d);
+    if (!IsSha256Digest(digest) || referenced.count(digest)) continue;
+    fs::remove(BlobPath(digest), ec);
+    fs::remove_all(LayerPath(digest), ec);
+  }
+  fs::remove(lease_path, ec);
+}
+
 std::string ImageStore::LeaseForPull(const std::vector<std::string>& digests) {
   std::string holder;
   {
@@ -344,6 +378,8 @@ std::string ImageStore::LeaseForPull(const std::vector<std::string>& digests) {
 }
 
 void ImageStore::ReconcileLeases(const std::set<std::string>& live) {
+  std::lock_guard<std::mutex> guard(mu_);
+  StoreLock lock(root_);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(root_) / "leases", ec)) {
     std::string name = e.path().filename().string();
@@ -356,6 +392,8 @@ void ImageStore::ReconcileLeases(const std::set<std::string>& live) {
       // pull-<pid>-<n>: gone with its process.
       pid_t pid = static_cast<pid_t>(std::atoll(name.c_str() + 5));
       if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)) continue;
+      DropInterruptedPull(e.path().string());
+      continue;
     } else if (live.count(name)) {
       continue;
     }

@@ -91,6 +91,8 @@ class ImageStore {
   std::vector<ImageRecord> LoadLocked();
   absl::Status WriteRecordLocked(const ImageRecord& record);
   std::set<std::string> LeasedLocked();
+  // The lease of a pull whose process is gone: its blobs and layers no record names go.
+  void DropInterruptedPull(const std::string& lease_path);
 
   const std::string root_;
   std::mutex mu_;  // in-process; the flock serializes against other processes

@@ -241,7 +241,8 @@ absl::Status RegistryClient::DownloadBlob(const Descriptor& blob, const std::str
     status = absl::DataLossError(StrCat("blob ", blob.digest, " ended after ", total, " of ", blob.size, " bytes"));
   }
   if (status.ok()) status = CheckDigest(StrCat("blob ", blob.digest), blob.digest, hash.Finish());
-  if (status.ok() && fsync(fd) != 0) status = absl::UnavailableError(StrCat("fsync ", dest_path, ": ", std::strerror(errno)));
+  // No fsync per blob: ImageStore::PutImage syncs the file system once before the image
+  // record makes the blobs count, and an interrupted pull's blobs are discarded at the next open.
   close(fd);
   if (!status.ok()) unlink(dest_path.c_str());
   return status;

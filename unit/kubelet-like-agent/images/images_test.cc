@@ -236,6 +236,21 @@ TEST_F(ImageStoreTest, LeasedImagesSurviveRemovalAndCollection) {
   EXPECT_EQ(store_.Remove("docker.io/library/used:1").code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(ImageStoreTest, AnInterruptedPullLeavesNothingBehind) {
+  ImageRecord kept = AddImage("docker.io/library/kept:1", "k.txt");
+  // A pull that died after fetching a blob (unsynced, unrecorded) and sharing a kept layer.
+  std::string orphan = Tar({{"o.txt", '0', "orphan"}});
+  ASSERT_TRUE(store_.PutBlob(orphan, Sha256Of(orphan)).ok());
+  ASSERT_TRUE(store_.EnsureLayer(Sha256Of(orphan)).ok());
+  Write(tmp_.path() + "/store/leases/pull-999999999-1", Sha256Of(orphan) + "\n" + kept.layers[0]);
+  ImageStore reopened(tmp_.path() + "/store");
+  ASSERT_TRUE(reopened.Open().ok());
+  EXPECT_FALSE(reopened.HasBlob(Sha256Of(orphan)));
+  EXPECT_FALSE(fs::exists(reopened.LayerPath(Sha256Of(orphan))));
+  EXPECT_TRUE(reopened.HasBlob(kept.layers[0])) << "a layer an image names stays";
+  EXPECT_FALSE(fs::exists(tmp_.path() + "/store/leases/pull-999999999-1"));
+}
+
 TEST_F(ImageStoreTest, CollectionSkipsRecentlyUsedImages) {
   AddImage("docker.io/library/old:1", "o.txt");
   ImageRecord recent = AddImage("docker.io/library/recent:1", "r.txt");
