@@ -43,8 +43,9 @@ def pod(name, command, restart="Never", volumes=None, **container):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
-@unittest.skipIf(SKIP, SKIP)
-class LifecycleTest(unittest.TestCase):
+class ClusterWithHostDir(unittest.TestCase):
+    """One apiserver + agent per class, and a host directory pods share with the test."""
+
     @classmethod
     def setUpClass(cls):
         cls.k = Cluster()
@@ -58,9 +59,14 @@ class LifecycleTest(unittest.TestCase):
         shutil.rmtree(cls.shared, ignore_errors=True)
 
     def host_volume(self, sub):
+        """A fresh directory under the shared one, and the hostPath volume `shared` for it."""
         path = os.path.join(self.shared, sub)
         os.makedirs(path, exist_ok=True)
         return path, [{"name": "shared", "hostPath": {"path": path}}]
+
+
+@unittest.skipIf(SKIP, SKIP)
+class LifecycleTest(ClusterWithHostDir):
 
     def terminated(self, name):
         return wait_for(lambda: self.k.container(name).get("state", {}).get("terminated"), timeout=30,
@@ -195,21 +201,7 @@ def sidecar_pod(name, path_volumes, main_command, restart="Never", sidecar_comma
 
 
 @unittest.skipIf(SKIP, SKIP)
-class NativeSidecarTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.k = Cluster()
-        cls.shared = tempfile.mkdtemp(prefix="berth-e2e-sidecar-")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.k.close()
-        shutil.rmtree(cls.shared, ignore_errors=True)
-
-    def volume(self, sub):
-        path = os.path.join(self.shared, sub)
-        os.makedirs(path, exist_ok=True)
-        return path, [{"name": "shared", "hostPath": {"path": path}}]
+class NativeSidecarTest(ClusterWithHostDir):
 
     def init_status(self, pod_name, name):
         for cs in self.k.status_of(pod_name).get("initContainerStatuses", []):
@@ -218,7 +210,7 @@ class NativeSidecarTest(unittest.TestCase):
         return {}
 
     def test_sidecar_starts_first_keeps_running_and_stops_after_the_main_containers(self):
-        path, volumes = self.volume("order")
+        path, volumes = self.host_volume("order")
         p = sidecar_pod("with-sidecar", volumes,
                         "cat /shared/seen-by-init; trap 'echo main-stop >> /shared/order; exit 0' TERM; "
                         "while true; do sleep 0.1; done", restart="Always",
@@ -238,7 +230,7 @@ class NativeSidecarTest(unittest.TestCase):
             self.assertEqual(f.read().splitlines(), ["main-stop", "sidecar-stop"])
 
     def test_sidecar_is_restarted_whatever_the_pod_policy(self):
-        _, volumes = self.volume("restart")
+        _, volumes = self.host_volume("restart")
         p = sidecar_pod("sidecar-restart", volumes, "sleep 600",
                         sidecar_command="if [ ! -e /shared/ran ]; then touch /shared/ran; exit 1; fi; sleep 600")
         self.assertEqual(self.k.c.post(PODS, p).status, 201)
@@ -249,7 +241,7 @@ class NativeSidecarTest(unittest.TestCase):
         self.k.delete_and_wait("sidecar-restart")
 
     def test_a_run_to_completion_pod_completes_with_its_sidecar_running(self):
-        _, volumes = self.volume("job")
+        _, volumes = self.host_volume("job")
         p = sidecar_pod("job-like", volumes, "echo work-done")
         self.assertEqual(self.k.c.post(PODS, p).status, 201)
         self.k.wait_phase("job-like", "Succeeded", timeout=40)

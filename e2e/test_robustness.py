@@ -211,14 +211,15 @@ class WarningsAndEventsTest(unittest.TestCase):
         # The class must exist: Priority admission refuses a pod naming an unknown one.
         self.assertIn(self.c.post("/apis/scheduling.k8s.io/v1/priorityclasses",
                                   {"metadata": {"name": "high"}, "value": 1000}).status, (201, 409))
-        p = pod("warned", {"lifecycle": {"preStop": {"exec": {"command": ["true"]}}},
-                           "livenessProbe": {"grpc": {"port": 9000}}},
-                {"priorityClassName": "high", "securityContext": {"fsGroup": 2000}})
+        p = pod("warned", {"resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}],
+                           "lifecycle": {"preStop": {"exec": {"command": ["true"]}}}},
+                {"priorityClassName": "high", "securityContext": {"fsGroup": 2000},
+                 "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["berth-e2e.example"]}]})
         r = self.apply(p)
-        for field in ["spec.containers[0].lifecycle", "spec.containers[0].livenessProbe.grpc",
-                      "spec.securityContext.fsGroup"]:
+        for field in ["spec.containers[0].resizePolicy", "spec.hostAliases", "spec.securityContext.fsGroup"]:
             self.assertRegex(r.stderr, rf"Warning: {re.escape(field)}: ", r.stderr)
-        # The gRPC probe is not run, so a healthy container is not killed for it.
+        self.assertNotIn("lifecycle", r.stderr, "hooks are run: no warning")
+        # Warned fields do not stop the pod.
         wait_for(lambda: self.c.get(f"{NS}/pods/warned").json().get("status", {}).get("phase") == "Running",
                  timeout=30, what="the warned pod to run")
         self.k.run("delete", "pod", "warned", "--wait=false")
