@@ -44,10 +44,12 @@ def shell_pod(name, script, node=NODE, restart="Always", **container):
 
 
 class Cluster:
-    def __init__(self, agent_args=()):
+    def __init__(self, agent_args=(), node=NODE):
+        # Suites that may run at the same time (ctest -j) need their own node names: an agent's
+        # cgroups and its clean-up are named after its node.
         self.server = ApiServer().start()
         self.c = self.server.client()
-        self.agent = Agent(self.server, NODE, extra_args=list(agent_args)).start()
+        self.agent = Agent(self.server, node, extra_args=list(agent_args)).start()
 
     def pod(self, name):
         r = self.c.get(f"{PODS}/{name}")

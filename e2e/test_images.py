@@ -14,7 +14,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from berth_e2e import BIN_DIR, Agent, Kubectl, wait_for  # noqa: E402
 from oci_registry import Image, Registry, TokenIssuer, busybox_layers, docker_save_archive, sha256  # noqa: E402
-from test_agent import NODE, PODS, SKIP, Cluster, shell_pod  # noqa: E402
+from test_agent import PODS, SKIP, Cluster  # noqa: E402
+
+NODE = "images-e2e"  # its own: suites run side by side under ctest -j2
 
 if not SKIP and not shutil.which("docker-registry"):
     SKIP = "needs Debian's docker-registry (cli/install-deps.sh installs it)"
@@ -39,7 +41,7 @@ class RegistryPullTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.registry = Registry().start()
-        cls.k = Cluster()
+        cls.k = Cluster(node=NODE)
         cls.kubectl = Kubectl(cls.k.server.url)
         # Non-root image: Entrypoint + Cmd, Env, WorkingDir, User by name.
         cls.app = Image(busybox_layers("app"), entrypoint=["/bin/sh", "-c"],
@@ -192,7 +194,7 @@ class HardeningTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.registry = Registry().start()
-        cls.k = Cluster(agent_args=["--seccomp-default"])
+        cls.k = Cluster(agent_args=["--seccomp-default"], node=NODE)
         cls.image = Image(busybox_layers("hardened"), cmd=["/bin/true"])
         cls.ref = cls.registry.push("e2e/hardened", "v1", cls.image) + ":v1"
 
@@ -288,7 +290,7 @@ class RegistryAuthAndGcTest(unittest.TestCase):
     def setUpClass(cls):
         cls.registry = Registry(auth=("puller", "s3cret")).start()
         cls.k = Cluster(agent_args=["--image-gc-high-threshold=1", "--image-gc-low-threshold=0",
-                                    "--image-gc-min-age-seconds=0", "--image-gc-period-seconds=1"])
+                                    "--image-gc-min-age-seconds=0", "--image-gc-period-seconds=1"], node=NODE)
         cls.image = Image(busybox_layers("private"), cmd=["/bin/sh", "-c", "cat /etc/marker; sleep 30"])
         cls.ref = cls.registry.push("team/private", "v1", cls.image)
 

@@ -10,7 +10,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from berth_e2e import Kubectl, free_port, wait_for  # noqa: E402
-from test_agent import NODE, PODS, SKIP, Cluster  # noqa: E402
+from test_agent import PODS, SKIP, Cluster  # noqa: E402
+
+NODE = "lifecycle-e2e"  # its own: suites run side by side under ctest -j2
 
 
 # grpc.health.v1.Health/Check by hand over python3-grpcio (Debian packages no grpc_health):
@@ -48,7 +50,7 @@ class ClusterWithHostDir(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.k = Cluster()
+        cls.k = Cluster(node=NODE)
         cls.kubectl = Kubectl(cls.k.server.url)
         cls.shared = tempfile.mkdtemp(prefix="berth-e2e-lifecycle-")
 
