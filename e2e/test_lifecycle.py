@@ -140,6 +140,21 @@ class LifecycleTest(ClusterWithHostDir):
                          ["downward", 'app="web"', 'tier="front"', "hello", "s3cr3t", "default"])
         self.k.delete_and_wait("downward")
 
+    def test_fs_group_owns_the_volumes_berth_makes(self):
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fsgroup-cm"}, "data": {"k": "v"}}
+        self.assertEqual(self.k.c.post("/api/v1/namespaces/default/configmaps", cm).status, 201)
+        p = pod("fsgroup", "stat -c '%g %A' /data; id -G; touch /data/f && stat -c %g /data/f; stat -c %g /cm/k")
+        p["spec"]["securityContext"] = {"runAsUser": 1000, "fsGroup": 2345}
+        p["spec"]["volumes"] = [{"name": "data", "emptyDir": {}}, {"name": "cm", "configMap": {"name": "fsgroup-cm"}}]
+        p["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}, {"name": "cm", "mountPath": "/cm"}]
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        self.k.wait_phase("fsgroup", "Succeeded")
+        lines = self.k.log("fsgroup").splitlines()
+        self.assertEqual(lines[0], "2345 drwxrwsrwx")
+        self.assertIn("2345", lines[1].split())
+        self.assertEqual(lines[2:], ["2345", "2345"])
+        self.k.delete_and_wait("fsgroup")
+
     def test_host_path_types_and_sub_path_expr(self):
         path, _ = self.host_volume("typed")
         missing = pod("hp-missing", "true")

@@ -216,7 +216,7 @@ class WarningsAndEventsTest(unittest.TestCase):
                 {"priorityClassName": "high", "securityContext": {"fsGroup": 2000},
                  "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["berth-e2e.example"]}]})
         r = self.apply(p)
-        for field in ["spec.containers[0].resizePolicy", "spec.hostAliases", "spec.securityContext.fsGroup"]:
+        for field in ["spec.containers[0].resizePolicy", "spec.hostAliases"]:
             self.assertRegex(r.stderr, rf"Warning: {re.escape(field)}: ", r.stderr)
         self.assertNotIn("lifecycle", r.stderr, "hooks are run: no warning")
         # Warned fields do not stop the pod.

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -200,12 +201,22 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const 
   const json::Value* volumes = pod.Get({"spec", "volumes"});
   if (volumes == nullptr || !volumes->is_array()) return paths;
   std::error_code ec;
+  // fsGroup: the volumes Berth makes (not hostPath) belong to that group, as the kubelet's
+  // volume ownership management does.
+  std::optional<gid_t> fs_group;
+  if (const json::Value* g = pod.Get({"spec", "securityContext", "fsGroup"}); g && g->is_int() && g->as_int() >= 0) {
+    fs_group = static_cast<gid_t>(g->as_int());
+  }
   for (const json::Value& v : volumes->as_array()) {
     std::string name = v.GetString({"name"});
     fs::path dir = fs::path(PodDir(uid)) / "volumes" / name;
     if (v.Find("emptyDir")) {
+      bool created = !fs::exists(dir, ec);
       fs::create_directories(dir, ec);
       if (ec) return absl::UnavailableError(StrCat("emptyDir ", name, ": ", ec.message()));
+      // Kubernetes' emptyDir is world-writable (0777), so any container user can use it.
+      if (created) fs::permissions(dir, fs::perms::all, ec);
+      if (created && fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
     } else if (const json::Value* hp = v.Find("hostPath")) {
       std::string path = hp->GetString({"path"});
@@ -217,12 +228,14 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const 
       auto files = KeyFiles(secret ? "secret" : "configmap", ns, src, secret ? src.GetString({"secretName"}) : src.GetString({"name"}));
       if (!files.ok()) return files.status();
       if (absl::Status s = WriteFiles(name, dir, *files); !s.ok()) return s;
+      if (fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
     } else if (const json::Value* dw = v.Find("downwardAPI")) {
       static const json::Value kNone = json::Value::MakeArray();
       auto files = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name);
       if (!files.ok()) return files.status();
       if (absl::Status s = WriteFiles(name, dir, *files); !s.ok()) return s;
+      if (fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
     } else if (const json::Value* projected = v.Find("projected")) {
       std::map<std::string, std::string> files;
@@ -245,6 +258,7 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const 
         for (auto& [rel, content] : *part) files[rel] = std::move(content);
       }
       if (absl::Status s = WriteFiles(name, dir, files); !s.ok()) return s;
+      if (fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
     } else {
       return absl::InvalidArgumentError(StrCat("volume ", name, ": unsupported volume source (berth supports emptyDir, "
@@ -252,6 +266,24 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const 
     }
   }
   return paths;
+}
+
+void GiveToGroup(const std::filesystem::path& dir, gid_t gid) {
+  // Directories get the group and the setgid bit (new files inherit the group) and group
+  // write; files the group and group read, as the kubelet's SetVolumeOwnership does.
+  auto give = [gid](const fs::path& p, bool is_dir) {
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return;
+    if (lchown(p.c_str(), static_cast<uid_t>(-1), gid) != 0) return;
+    mode_t mode = st.st_mode & 07777;
+    mode |= is_dir ? (S_ISGID | S_IRGRP | S_IWGRP | S_IXGRP) : S_IRGRP;
+    chmod(p.c_str(), mode);
+  };
+  std::error_code ec;
+  give(dir, true);
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    give(it->path(), it->is_directory(ec) && !it->is_symlink(ec));
+  }
 }
 
 absl::Status CheckHostPath(const std::string& path, const std::string& type) {

@@ -7,6 +7,8 @@
 // Also resolves container env: values, configMapKeyRef, secretKeyRef, fieldRef, and
 // $(VAR) references in command and args.
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <map>
 #include <string>
@@ -58,6 +60,10 @@ class VolumeManager {
   const std::string pods_dir_;
   const std::string node_address_;
 };
+
+// fsGroup ownership of a volume Berth made: group `gid` on everything under `dir`, setgid and
+// group rwx on directories, group read on files.
+void GiveToGroup(const std::filesystem::path& dir, gid_t gid);
 
 // hostPath.type as Kubernetes checks it ("", DirectoryOrCreate, Directory, FileOrCreate, File,
 // Socket, CharDevice, BlockDevice), creating what the *OrCreate types create.

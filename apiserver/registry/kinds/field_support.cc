@@ -167,9 +167,9 @@ const std::vector<FieldRule>& FieldRules() {
         {"PodSpec", "containers[].securityContext.appArmorProfile", "", S::kWarn, "AppArmor profiles are not applied"},
         {"PodSpec", "containers[].securityContext.procMount", "Unmasked", S::kWarn, "/proc is always masked"},
         // Pod-level security.
-        {"PodSpec", "securityContext.fsGroup", "", S::kWarn,
-         "fsGroup is added to the containers' groups, but volume ownership is not changed"},
-        {"PodSpec", "securityContext.fsGroupChangePolicy", "", S::kWarn, "volumes are not given to fsGroup"},
+
+        {"PodSpec", "securityContext.fsGroupChangePolicy", "Always", S::kWarn,
+         "volume ownership is set once, when the volume is made (as OnRootMismatch), not at every start"},
         {"PodSpec", "securityContext.seccompProfile.type", "Localhost", S::kWarn,
          "Localhost seccomp profiles are not supported (RuntimeDefault and Unconfined are): the containers will not start"},
         {"PodSpec", "securityContext.seLinuxOptions", "", S::kWarn, "SELinux labels are not applied"},
