@@ -246,6 +246,24 @@ class NativeSidecarTest(ClusterWithHostDir):
         with open(os.path.join(path, "order")) as f:
             self.assertEqual(f.read().splitlines(), ["main-stop", "sidecar-stop"])
 
+    def test_sidecar_readiness_probe_gates_the_pod(self):
+        path, volumes = self.host_volume("ready")
+        p = sidecar_pod("sidecar-ready", volumes, "sleep 600", restart="Always")
+        p["spec"]["initContainers"][0]["readinessProbe"] = {
+            "exec": {"command": ["/bin/sh", "-c", "test -e /shared/sidecar-ready"]}, "periodSeconds": 1}
+        self.assertEqual(self.k.c.post(PODS, p).status, 201)
+        self.k.wait_phase("sidecar-ready", "Running")
+        pod_ready = lambda: any(c["type"] == "Ready" and c["status"] == "True"  # noqa: E731
+                                for c in self.k.status_of("sidecar-ready").get("conditions", []))
+        wait_for(lambda: "running" in self.k.container("sidecar-ready").get("state", {}), what="the main container")
+        self.assertFalse(self.init_status("sidecar-ready", "proxy").get("ready"))
+        self.assertFalse(pod_ready(), "a sidecar that is not ready holds the pod's readiness")
+        with open(os.path.join(path, "sidecar-ready"), "w"):
+            pass
+        wait_for(pod_ready, timeout=20, what="the pod to be Ready once its sidecar is")
+        self.assertTrue(self.init_status("sidecar-ready", "proxy")["ready"])
+        self.k.delete_and_wait("sidecar-ready")
+
     def test_sidecar_is_restarted_whatever_the_pod_policy(self):
         _, volumes = self.host_volume("restart")
         p = sidecar_pod("sidecar-restart", volumes, "sleep 600",

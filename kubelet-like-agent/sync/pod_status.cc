@@ -54,8 +54,11 @@ json::Value ContainerStatusJson(const json::Value& container, const std::string&
   out.Set("restartCount", std::max(0, st->runs - 1));
   if (st->state == State::kRunning) {
     *running = true;
-    bool started = !memo.startup.configured() || memo.startup.ok();
-    *ready = started && (!memo.readiness.configured() || memo.readiness.ok());
+    // Until the sync loop has set this run's probes up, a container with a startup or
+    // readiness probe is neither started nor ready: it must pass them first.
+    const bool probes_known = memo.probed_pid == st->pid;
+    bool started = probes_known ? !memo.startup.configured() || memo.startup.ok() : !container.Find("startupProbe");
+    *ready = started && (probes_known ? !memo.readiness.configured() || memo.readiness.ok() : !container.Find("readinessProbe"));
     out.Set("started", started);
     out.Set("ready", *ready);
     out.Set("state", Obj({{"running", Obj({{"startedAt", FormatRfc3339(st->started_at)}})}}));

@@ -325,6 +325,63 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   return absl::OkStatus();
 }
 
+std::vector<absl::Time> PodSync::RunProbes(const json::Value& pod, const json::Value& c, const ContainerStatus& running,
+                                           ContainerMemo& cm) {
+  const ContainerStatus* st = &running;
+  const std::string id = running.id;
+  const std::string name = c.GetString({"name"});
+  const std::string key = controllers::Informer::KeyOf(pod);
+  const absl::Time now_time = clock_.Now();
+  if (cm.probed_pid != st->pid) {
+    cm.probed_pid = st->pid;
+    // A probe without a handler Berth can run counts as absent: failing it would kill a
+    // healthy container in a loop.
+    auto runnable = [&](const char* probe) { return c.Find(probe) && HasRunnableHandler(*c.Find(probe)); };
+    cm.startup = runnable("startupProbe") ? ProbeState(*c.Find("startupProbe"), st->started_at, false) : ProbeState();
+    cm.liveness = runnable("livenessProbe") ? ProbeState(*c.Find("livenessProbe"), st->started_at, true) : ProbeState();
+    cm.readiness = runnable("readinessProbe") ? ProbeState(*c.Find("readinessProbe"), st->started_at, false) : ProbeState();
+  }
+  bool started = !cm.startup.configured() || cm.startup.ok();
+  bool kill = false;
+  std::string why;
+  if (!started && cm.startup.Due(now_time)) {
+    bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, clock_, &cm.startup.last_detail);
+    if (!ok) Event(pod, "Warning", "Unhealthy", "Startup probe failed: " + cm.startup.last_detail);
+    cm.startup.Record(ok, now_time);
+    if (cm.startup.failed()) {
+      kill = true;
+      why = "Startup probe failed: " + cm.startup.last_detail;
+    }
+    started = cm.startup.ok();
+  }
+  if (started && cm.liveness.configured() && cm.liveness.Due(clock_.Now())) {
+    bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.liveness.last_detail);
+    if (!ok) Event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + cm.liveness.last_detail);
+    cm.liveness.Record(ok, clock_.Now());
+    if (!cm.liveness.ok()) {
+      kill = true;
+      why = "Liveness probe failed: " + cm.liveness.last_detail;
+    }
+  }
+  if (started && cm.readiness.configured() && cm.readiness.Due(clock_.Now())) {
+    bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.readiness.last_detail);
+    if (!ok) Event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + cm.readiness.last_detail);
+    cm.readiness.Record(ok, clock_.Now());
+  }
+  if (kill) {
+    BERTH_LOG(Info, "agent.sync", "Killing a container that failed its liveness probe", "pod", key, "container",
+              name, "detail", why);
+    Event(pod, "Normal", "Killing", StrCat("Container ", name, " failed ",
+                                           cm.startup.failed() ? "startup" : "liveness", " probe, will be restarted"));
+    (void)runtime_.Stop(id, absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
+  }
+  std::vector<absl::Time> wakes;
+  for (const ProbeState* p : {&cm.startup, &cm.liveness, &cm.readiness}) {
+    if (p->configured()) wakes.push_back(p->next());
+  }
+  return wakes;
+}
+
 void PodSync::ReleaseImage(const std::string& container_id) {
   if (options_.images != nullptr) options_.images->store().Release(container_id);
 }
@@ -641,6 +698,8 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       } else if (sidecar && st->state == State::kExited) {
         ReportExit(pod, c, *st, cm);
         maybe_restart(c, *st, cm, true);  // always, whatever the pod's restartPolicy
+      } else if (sidecar && st->state == State::kRunning) {
+        for (absl::Time t : RunProbes(pod, c, *st, cm)) wake_at(t);
       } else if (st->state == State::kExited && st->exit_code != 0) {
         ReportExit(pod, c, *st, cm);
         if (restart_policy == "Never") init_failed = true;
@@ -648,7 +707,9 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       }
       st = runtime_.Inspect(id);
       if (sidecar) {
-        if (!st.ok() || st->state != State::kRunning) initialized = false;
+        // The next init container waits for the sidecar to have started (its startup probe).
+        bool started = st.ok() && st->state == State::kRunning && (!cm.startup.configured() || cm.startup.ok());
+        if (!started) initialized = false;
       } else if (!st.ok() || st->state != State::kExited || st->exit_code != 0) {
         initialized = false;
       }
@@ -659,12 +720,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     int code;
     auto st = runtime_.Inspect(id);
     json::Value cs = ContainerStatusJson(c, id, st, cm, &running, &ready, &term, &code);
-    if (sidecar) {
-      sidecars_ready = sidecars_ready && running;
-      // Started once running; ready while running (sidecar probes are not run yet).
-      cs.Set("started", running);
-      cs.Set("ready", running);
-    }
+    if (sidecar) sidecars_ready = sidecars_ready && ready;  // its readiness probe, if any
     init_statuses.as_array().push_back(std::move(cs));
   }
 
@@ -689,52 +745,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
           // The container's spec changed (a new image): replace it, as the kubelet does.
           (void)runtime_.Stop(id, absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
         } else {
-          if (cm.probed_pid != st->pid) {
-            cm.probed_pid = st->pid;
-            // A probe without a handler Berth can run counts as absent: failing it would kill a
-            // healthy container in a loop.
-            auto runnable = [&](const char* name) { return c.Find(name) && HasRunnableHandler(*c.Find(name)); };
-            cm.startup = runnable("startupProbe") ? ProbeState(*c.Find("startupProbe"), st->started_at, false) : ProbeState();
-            cm.liveness = runnable("livenessProbe") ? ProbeState(*c.Find("livenessProbe"), st->started_at, true) : ProbeState();
-            cm.readiness = runnable("readinessProbe") ? ProbeState(*c.Find("readinessProbe"), st->started_at, false) : ProbeState();
-          }
-          bool started = !cm.startup.configured() || cm.startup.ok();
-          bool kill = false;
-          std::string why;
-          if (!started && cm.startup.Due(now_time)) {
-            bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, clock_, &cm.startup.last_detail);
-            if (!ok) Event(pod, "Warning", "Unhealthy", "Startup probe failed: " + cm.startup.last_detail);
-            cm.startup.Record(ok, now_time);
-            if (cm.startup.failed()) {
-              kill = true;
-              why = "Startup probe failed: " + cm.startup.last_detail;
-            }
-            started = cm.startup.ok();
-          }
-          if (started && cm.liveness.configured() && cm.liveness.Due(clock_.Now())) {
-            bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.liveness.last_detail);
-            if (!ok) Event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + cm.liveness.last_detail);
-            cm.liveness.Record(ok, clock_.Now());
-            if (!cm.liveness.ok()) {
-              kill = true;
-              why = "Liveness probe failed: " + cm.liveness.last_detail;
-            }
-          }
-          if (started && cm.readiness.configured() && cm.readiness.Due(clock_.Now())) {
-            bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.readiness.last_detail);
-            if (!ok) Event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + cm.readiness.last_detail);
-            cm.readiness.Record(ok, clock_.Now());
-          }
-          if (kill) {
-            BERTH_LOG(Info, "agent.sync", "Killing a container that failed its liveness probe", "pod", key, "container",
-                      name, "detail", why);
-            Event(pod, "Normal", "Killing", StrCat("Container ", name, " failed ",
-                                                   cm.startup.failed() ? "startup" : "liveness", " probe, will be restarted"));
-            (void)runtime_.Stop(id, absl::Seconds(IntOr(pod.Get({"spec", "terminationGracePeriodSeconds"}), 30)));
-          }
-          for (const ProbeState* p : {&cm.startup, &cm.liveness, &cm.readiness}) {
-            if (p->configured()) wake_at(p->next());
-          }
+          for (absl::Time t : RunProbes(pod, c, *st, cm)) wake_at(t);
         }
       }
       st = runtime_.Inspect(id);

@@ -71,6 +71,10 @@ class PodSync final : public controllers::Reconciler {
   // The registry credentials of the pod's imagePullSecrets, by registry host (a Warning
   // Event names the secrets that could not be read).
   std::map<std::string, images::Credentials> PullCredentials(const json::Value& pod);
+  // One pass of a running container's startup, liveness and readiness probes (those due): a
+  // failed liveness or startup probe stops it. When the probes are next due.
+  std::vector<absl::Time> RunProbes(const json::Value& pod, const json::Value& container,
+                                    const runtime::ContainerStatus& running, ContainerMemo& cm);
   // The container is gone: its image may be removed again.
   void ReleaseImage(const std::string& container_id);
   // The end of a run that users need told (OOM kill, start error), once per run.

@@ -147,12 +147,6 @@ const std::vector<FieldRule>& FieldRules() {
   static const auto* rules = [] {
     auto* r = new std::vector<FieldRule>{
         // Containers and their probes.
-        {"PodSpec", "initContainers[].readinessProbe", "", S::kWarn,
-         "probes of native sidecar containers are not run yet: a sidecar is ready while it runs"},
-        {"PodSpec", "initContainers[].startupProbe", "", S::kWarn,
-         "probes of native sidecar containers are not run yet: a sidecar is started once it runs"},
-        {"PodSpec", "initContainers[].livenessProbe", "", S::kWarn,
-         "probes of native sidecar containers are not run yet: a sidecar is restarted only when it exits"},
         {"PodSpec", "containers[].stdinOnce", "", S::kWarn,
          "standard input stays open after the first attach ends (the main process sees no end of file)"},
         {"PodSpec", "containers[].tty", "", S::kWarn,
