@@ -32,6 +32,7 @@
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
+#include "controllers/builtin/nodeipam/node_ipam_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
 #include "controllers/builtin/scheduler/profile.h"
@@ -60,6 +61,9 @@ ABSL_FLAG(std::string, preemption_protected_band, "",
           "pods at or above this priority never preempt each other (Borg's production band); empty: off");
 ABSL_FLAG(std::string, scheduler_config, "",
           "a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file: scheduler profiles and their score plugins");
+ABSL_FLAG(bool, allocate_node_cidrs, false, "give each Node a spec.podCIDR from --cluster-cidr (the nodeipam controller)");
+ABSL_FLAG(std::string, cluster_cidr, "10.244.0.0/16", "the pod network: node podCIDRs are carved from it");
+ABSL_FLAG(int, node_cidr_mask_size, 24, "the prefix length of each Node's podCIDR");
 ABSL_FLAG(int64_t, node_monitor_grace_period_seconds, 40, "heartbeat silence after which a node is NotReady");
 ABSL_FLAG(int64_t, job_backoff_base_ms, 10000, "delay before recreating a Job's failed pod (doubles per failure)");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
@@ -155,6 +159,18 @@ int main(int argc, char** argv) {
   controllers::builtin::NodeLifecycleController node_lifecycle(*api, nodes, node_leases, pods, nl);
   std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
                                                    &ns_controller.controller(), &node_lifecycle.controller()};
+  std::unique_ptr<controllers::builtin::NodeIpamController> node_ipam;
+  if (absl::GetFlag(FLAGS_allocate_node_cidrs)) {
+    auto cluster = net::ParseIpv4Prefix(absl::GetFlag(FLAGS_cluster_cidr));
+    auto allocator = cluster.ok() ? controllers::builtin::CidrAllocator::Create(*cluster, absl::GetFlag(FLAGS_node_cidr_mask_size))
+                                  : absl::StatusOr<controllers::builtin::CidrAllocator>(cluster.status());
+    if (!allocator.ok()) {
+      std::fprintf(stderr, "--cluster-cidr/--node-cidr-mask-size: %s\n", std::string(allocator.status().message()).c_str());
+      return 2;
+    }
+    node_ipam = std::make_unique<controllers::builtin::NodeIpamController>(*api, nodes, *std::move(allocator));
+    running.push_back(&node_ipam->controller());
+  }
   controllers::builtin::JobController job_controller(*api, jobs, pods, RealClock::Get(), workers,
                                                      absl::Milliseconds(absl::GetFlag(FLAGS_job_backoff_base_ms)));
   running.push_back(&job_controller.controller());
@@ -209,6 +225,7 @@ int main(int argc, char** argv) {
   controllers::EventRecorder cm_events(*api, "berth-controller-manager");
   controllers::EventRecorder scheduler_events(*api, "default-scheduler");
   rs.SetEventRecorder(&cm_events);
+  if (node_ipam) node_ipam->SetEventRecorder(&cm_events);
   deploy.SetEventRecorder(&cm_events);
   job_controller.SetEventRecorder(&cm_events);
   if (scheduler) scheduler->SetEventRecorder(&scheduler_events);
