@@ -490,6 +490,10 @@ def cleanup_agent_leftovers(root_dir, node_name):
                 os.kill(cp["pid"], signal.SIGKILL)  # PID 1 of its namespace: all of it goes
             except OSError:
                 pass
+    # Pod network namespaces the agent pinned (--pod-network=bridge) and did not tear down.
+    netns_dir = os.path.join(root_dir, "netns")
+    for name in os.listdir(netns_dir) if os.path.isdir(netns_dir) else []:
+        subprocess.run(["umount", "-l", os.path.join(netns_dir, name)], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     for d in own_cgroup_dirs(f"berth-agent-{node_name}"):
         for sub in sorted((os.path.join(d, x) for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))

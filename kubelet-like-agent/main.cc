@@ -10,6 +10,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +28,8 @@
 #include "kubelet-like-agent/images/image_cli.h"
 #include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/logs/log_server.h"
+#include "kubelet-like-agent/network/node_network.h"
+#include "kubelet-like-agent/network/node_routes.h"
 #include "kubelet-like-agent/probes/prober.h"
 #include "kubelet-like-agent/node/heartbeat.h"
 #include "kubelet-like-agent/runtime/fake/fake_runtime.h"
@@ -59,6 +63,15 @@ ABSL_FLAG(int, workers, 8, "pods synced in parallel");
 ABSL_FLAG(int64_t, lease_interval_ms, 2000, "how often the node Lease is renewed");
 ABSL_FLAG(int64_t, pod_pids_limit, 4096, "pids limit of each container");
 ABSL_FLAG(bool, drain, false, "on SIGTERM, stop every container before exiting");
+ABSL_FLAG(std::string, pod_network, "none",
+          "none: pods share the node's network; bridge: a namespace and an address from the node's podCIDR per pod");
+ABSL_FLAG(std::string, node_netns, "", "with --pod-network=bridge: the node's network namespace (a file); empty: the agent's own");
+ABSL_FLAG(std::string, cluster_cidr, "10.244.0.0/16", "the range every node's podCIDR comes from");
+ABSL_FLAG(std::string, service_cidr, "10.96.0.0/12", "the Service ClusterIP range (the apiserver's --service-cluster-ip-range)");
+ABSL_FLAG(std::string, cluster_dns, "", "the cluster DNS address pods' resolv.conf names (empty: pods use the node's resolv.conf)");
+ABSL_FLAG(std::string, cluster_domain, "cluster.local", "the cluster's DNS domain");
+ABSL_FLAG(std::string, pod_egress, "drop", "pod traffic beyond the cluster's ranges: drop, or masquerade behind the node");
+ABSL_FLAG(std::string, pod_network_ip, "", "the address other nodes route this node's pods through (default: --node-ip)");
 ABSL_FLAG(bool, seccomp_default, false, "RuntimeDefault seccomp for every container that does not ask for Unconfined");
 
 namespace {
@@ -202,6 +215,9 @@ int main(int argc, char** argv) {
     n.max_pods = absl::GetFlag(FLAGS_max_pods);
     n.port = (*logs)->port();
     if (fake) n.runtime_version = "berth-fake://0.1.0";
+    if (!absl::GetFlag(FLAGS_pod_network_ip).empty()) {
+      n.annotations[agent::network::kPodNetworkIpAnnotation] = absl::GetFlag(FLAGS_pod_network_ip);
+    }
     nodes.push_back(n);
     sync_options.node_names.insert(n.name);
   }
@@ -242,6 +258,40 @@ int main(int argc, char** argv) {
   sync_options.any_image = fake;
   sync_options.workers = absl::GetFlag(FLAGS_workers);
   sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);
+  std::unique_ptr<agent::network::NodeNetwork> node_network;
+  if (absl::GetFlag(FLAGS_pod_network) == "bridge") {
+    if (fake) {
+      std::fprintf(stderr, "--pod-network=bridge needs --runtime=linux\n");
+      return 2;
+    }
+    agent::network::NodeNetworkOptions net_options{node_name, absl::GetFlag(FLAGS_node_netns), root,
+                                                   absl::GetFlag(FLAGS_cluster_cidr), absl::GetFlag(FLAGS_service_cidr),
+                                                   absl::GetFlag(FLAGS_pod_egress)};
+    auto started = agent::network::NodeNetwork::Start(*api, net_options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "pod network: %s\n", std::string(started.status().message()).c_str());
+      return 2;
+    }
+    node_network = *std::move(started);
+    agent::network::NetworkDriver* driver = &node_network->driver();
+    agent::SetProbeSocketFactory([driver](int domain, int type) {
+      auto fd = driver->NodeSocket(domain, type);
+      return fd.ok() ? *fd : -1;
+    });
+    node_network->WaitForNodes(absl::Seconds(10));
+    sync_options.network = &node_network->pods();
+  } else if (absl::GetFlag(FLAGS_pod_network) != "none") {
+    std::fprintf(stderr, "--pod-network: \"%s\" is neither none nor bridge\n", absl::GetFlag(FLAGS_pod_network).c_str());
+    return 2;
+  }
+  sync_options.dns.cluster_dns = absl::GetFlag(FLAGS_cluster_dns);
+  sync_options.dns.cluster_domain = absl::GetFlag(FLAGS_cluster_domain);
+  {
+    std::ifstream resolv("/etc/resolv.conf");
+    std::stringstream text;
+    text << resolv.rdbuf();
+    sync_options.dns.node_resolv_conf = text.str();
+  }
   agent::PodSync sync(api.get(), pods, *rt, volumes, status, sync_options);
   controllers::EventRecorder events(*api, "kubelet");
   // Events wait behind status updates in a burst of starts: on 2 cores, three Events per start
@@ -282,6 +332,7 @@ int main(int argc, char** argv) {
   heartbeat.Stop();
   api->CancelWatches();
   pods.Stop();
+  node_network.reset();
   status.Stop();
   logs->reset();
   return 0;

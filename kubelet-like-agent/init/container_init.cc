@@ -369,6 +369,12 @@ int main(int argc, char** argv) {
   berth::agent::LogWriter log(log_path, spec.log_max_bytes);
   if (!log.Open()) Die("open " + log_path);
 
+  // The pod's network namespace, joined while the host's paths are still visible.
+  if (!spec.netns_path.empty()) {
+    int netns = open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns < 0 || setns(netns, CLONE_NEWNET) != 0) Die("join the pod network namespace " + spec.netns_path);
+    close(netns);
+  }
   const std::string& hostname = spec.hostname;
   if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
   if (spec.network_namespace) LoopbackUp();

@@ -39,6 +39,7 @@ std::string SerializeInitSpec(const InitSpec& s) {
   Put(out, "logPath", s.log_path);
   if (!s.stdin_path.empty()) Put(out, "stdinPath", s.stdin_path);
   Put(out, "networkNamespace", s.network_namespace ? "1" : "0");
+  Put(out, "netnsPath", s.netns_path);
   Put(out, "logMaxBytes", std::to_string(s.log_max_bytes));
   Put(out, "run", std::to_string(s.run));
   if (s.run_as_user) Put(out, "runAsUser", std::to_string(*s.run_as_user));
@@ -79,6 +80,7 @@ bool ParseInitSpec(const std::string& data, InitSpec& s) {
     else if (key == "group") s.supplemental_groups.push_back(static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10)));
     else if (key == "stdinPath") s.stdin_path = value;
     else if (key == "networkNamespace") s.network_namespace = value == "1";
+    else if (key == "netnsPath") s.netns_path = value;
     else if (key == "logMaxBytes") s.log_max_bytes = std::strtoll(value.c_str(), nullptr, 10);
     else if (key == "run") s.run = std::strtoll(value.c_str(), nullptr, 10);
     else if (key == "runAsUser") s.run_as_user = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));

@@ -36,6 +36,8 @@ struct InitSpec {
   std::vector<uint32_t> supplemental_groups;
   std::string stdin_path;  // a FIFO the main process reads as stdin (attach writes to it); "" -> /dev/null
   bool network_namespace = false;
+  // The pod's network namespace (a pinned file): the init joins it before anything else.
+  std::string netns_path;
   std::optional<uint32_t> run_as_user, run_as_group;
   int64_t log_max_bytes = 10 * 1024 * 1024;
   int64_t run = 0;  // echoed in the exit record, so a record of an earlier run is never taken for this one

@@ -26,6 +26,7 @@ absl::Status NodeHeartbeat::Register(const NodeConfig& config) {
   json::Value next = *existing;
   next["metadata"].Set("labels", *node.Get({"metadata", "labels"}));
   if (const json::Value* taints = node.Get({"spec", "taints"})) next.Ensure({"spec"}).Set("taints", *taints);
+  for (const auto& [k, v] : config.annotations) next["metadata"].Ensure({"annotations"}).Set(k, v);
   auto updated = api_.Update(client::resources::kNodes, next);
   if (!updated.ok()) return updated.status();
   json::Value with_status = *updated;

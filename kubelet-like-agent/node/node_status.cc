@@ -152,6 +152,11 @@ json::Value BuildNode(const NodeConfig& config, const MachineInfo& machine, absl
   labels.Set("beta.kubernetes.io/arch", "amd64");
   for (const auto& [k, v] : config.labels) labels.Set(k, v);
   meta.Set("labels", std::move(labels));
+  if (!config.annotations.empty()) {
+    json::Value annotations = json::Value::MakeObject();
+    for (const auto& [k, v] : config.annotations) annotations.Set(k, v);
+    meta.Set("annotations", std::move(annotations));
+  }
   json::Value& spec = node.Ensure({"spec"});
   if (config.taints.is_array() && config.taints.size() > 0) spec.Set("taints", config.taints);
   node.Set("status", BuildNodeStatus(config, machine, now));

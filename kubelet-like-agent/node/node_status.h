@@ -31,6 +31,7 @@ struct NodeConfig {
   std::string name;
   std::string address = "127.0.0.1";
   std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;  // set at registration (berth.dev/pod-network-ip)
   json::Value taints;  // array of {key, value, effect}
   int64_t reserved_cpu_millis = 0;
   int64_t reserved_memory_bytes = 0;

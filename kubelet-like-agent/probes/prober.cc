@@ -42,6 +42,11 @@ int ResolvePort(const json::Value* port, const json::Value& container) {
   return -1;
 }
 
+std::function<int(int, int)>& SocketFactory() {
+  static auto* factory = new std::function<int(int, int)>();
+  return *factory;
+}
+
 // Connects within `timeout`; the socket, or -1 with `detail` set.
 int Connect(const std::string& host, int port, absl::Duration timeout, std::string* detail) {
   addrinfo hints{};
@@ -52,7 +57,9 @@ int Connect(const std::string& host, int port, absl::Duration timeout, std::stri
     *detail = StrCat("cannot resolve ", host);
     return -1;
   }
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // In the node's network namespace when the pod network lives in one (--node-netns).
+  int fd = SocketFactory() ? SocketFactory()(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK)
+                           : socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int rc = fd < 0 ? -1 : connect(fd, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   if (fd < 0) {
@@ -193,6 +200,8 @@ bool GrpcCheck(const std::string& address, const std::string& service, absl::Dur
 }
 
 }  // namespace
+
+void SetProbeSocketFactory(std::function<int(int domain, int type)> factory) { SocketFactory() = std::move(factory); }
 
 void SetGrpcProbeHelper(const std::string& path) { GrpcHelper() = path; }
 

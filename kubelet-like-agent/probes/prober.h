@@ -5,6 +5,7 @@
 // (a connection succeeds), each bounded by timeoutSeconds; and the per-container bookkeeping
 // of initialDelaySeconds, periodSeconds, successThreshold and failureThreshold.
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,6 +22,10 @@ bool HasRunnableHandler(const json::Value& probe);
 
 // berth-grpc-probe, which gRPC probes run (the agent links no gRPC). Call once at start-up.
 void SetGrpcProbeHelper(const std::string& path);
+
+// Where httpGet and tcpSocket probes (and hooks) get their sockets: the node's network
+// namespace when the pod network runs in one. Call once at start-up; unset: the agent's own.
+void SetProbeSocketFactory(std::function<int(int domain, int type)> factory);
 
 // Runs one probe once. OK(true) success, OK(false) failure (with `detail` saying why).
 bool RunProbe(const json::Value& probe, const json::Value& container, runtime::Runtime& runtime,

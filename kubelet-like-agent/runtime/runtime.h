@@ -64,6 +64,9 @@ struct ContainerSpec {
   std::optional<uint32_t> run_as_user, run_as_group;
   bool pid_namespace = true;     // always on for LinuxRuntime; fields for the record
   bool network_namespace = false;  // loopback only when true; host network otherwise
+  // A pod network namespace (pinned file) every container of the pod joins; overrides
+  // network_namespace. Empty: see network_namespace.
+  std::string netns_path;
   // Resources: CPU in millicores (limit -> CFS quota, request -> shares/weight), bytes, count.
   std::optional<int64_t> cpu_limit_millis, cpu_request_millis, memory_limit_bytes, pids_limit;
   std::string log_path;          // where this run's stdout/stderr go (CRI log format)

@@ -5,10 +5,12 @@
 // (for runs a reboot lost). Owned by PodSync; the status functions read it.
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "core/json/value.h"
+#include "kubelet-like-agent/network/pod_network.h"
 #include "kubelet-like-agent/probes/prober.h"
 
 namespace berth::agent {
@@ -40,6 +42,9 @@ struct PodMemo {
   std::string start_time;
   bool deadline_exceeded = false;
   std::string volume_error;  // the last FailedMount told
+  // The pod's network namespace and address, once set up (hostNetwork pods have none).
+  std::optional<network::PodSandbox> sandbox;
+  std::string network_error;  // the last FailedCreatePodSandBox told
 };
 
 }  // namespace berth::agent

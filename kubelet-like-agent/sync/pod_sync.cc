@@ -1,10 +1,12 @@
 #include "kubelet-like-agent/sync/pod_sync.h"
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/image/reference.h"
@@ -23,6 +25,25 @@ namespace {
 namespace fs = std::filesystem;
 using runtime::ContainerStatus;
 using runtime::State;
+
+bool HostNetwork(const json::Value& pod) {
+  const json::Value* h = pod.Get({"spec", "hostNetwork"});
+  return h != nullptr && h->is_bool() && h->as_bool();
+}
+
+// Replaced whole (a container that starts while it is rewritten sees the old file or the new).
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.flush()) return absl::UnavailableError(StrCat("writing ", tmp));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(StrCat("writing ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
 
 std::string Now(const Clock& clock) { return FormatRfc3339(clock.Now()); }
 
@@ -90,7 +111,8 @@ std::map<std::string, images::Credentials> PodSync::PullCredentials(const json::
 }
 
 absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& container, bool init,
-                                     const std::map<std::string, std::string>& volumes, ContainerMemo& memo) {
+                                     const std::map<std::string, std::string>& volumes, ContainerMemo& memo,
+                                     const std::optional<network::PodSandbox>& sandbox) {
   (void)init;
   std::string uid = pod.GetString({"metadata", "uid"});
   std::string name = container.GetString({"name"});
@@ -99,7 +121,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   spec.pod_key = controllers::Informer::KeyOf(pod);
   spec.pod_uid = uid;
   spec.container_name = name;
-  spec.hostname = pod.GetString({"metadata", "name"});
+  spec.hostname = network::PodHostname(pod);
   std::optional<images::ImageRecord> image;
   const std::string image_ref = container.GetString({"image"});
   if (image_ref != "host" && !options_.any_image) {
@@ -128,7 +150,8 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
       }
     }
   }
-  PodFields fields{pod.GetString({"spec", "nodeName"}), options_.node_address, options_.node_address};
+  PodFields fields{pod.GetString({"spec", "nodeName"}), sandbox && !sandbox->ip.empty() ? sandbox->ip : options_.node_address,
+                   options_.node_address};
   auto env = volumes_.Env(pod, container, fields);
   if (!env.ok()) {
     memo.waiting_reason = "CreateContainerConfigError";
@@ -283,6 +306,15 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
     }
   }
   spec.network_namespace = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";
+  if (sandbox) {
+    spec.netns_path = sandbox->netns_path;
+    // The kubelet's managed files, unless the container mounts something there itself.
+    for (const char* file : {"hosts", "resolv.conf"}) {
+      std::string target = StrCat("/etc/", file);
+      bool taken = std::any_of(spec.mounts.begin(), spec.mounts.end(), [&](const runtime::Mount& m) { return m.target == target; });
+      if (!taken) spec.mounts.push_back({StrCat(volumes_.PodDir(uid), "/etc/", file), target, false});
+    }
+  }
   const json::Value* limits = container.Get({"resources", "limits"});
   const json::Value* requests = container.Get({"resources", "requests"});
   if (limits && limits->Find("cpu")) spec.cpu_limit_millis = resource::MilliOf(limits->Find("cpu"));
@@ -315,7 +347,7 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
   // postStart runs once the container is up; if it fails the container is killed (and
   // restarted by the pod's policy), as the kubelet does.
   if (const json::Value* hook = container.Get({"lifecycle", "postStart"}); hook && hook->is_object()) {
-    absl::Status hooked = RunLifecycleHandler(*hook, container, runtime_, spec.id, options_.node_address, clock_, GracePeriod(pod));
+    absl::Status hooked = RunLifecycleHandler(*hook, container, runtime_, spec.id, PodAddress(uid), clock_, GracePeriod(pod));
     if (!hooked.ok()) {
       Event(pod, "Warning", "FailedPostStartHook", HookFailureMessage(*hook, name, PodFormat(pod), hooked));
       Event(pod, "Normal", "Killing", StrCat("FailedPostStartHook: stopping container ", name));
@@ -345,7 +377,7 @@ std::vector<absl::Time> PodSync::RunProbes(const json::Value& pod, const json::V
   bool kill = false;
   std::string why;
   if (!started && cm.startup.Due(now_time)) {
-    bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, options_.node_address, clock_, &cm.startup.last_detail);
+    bool ok = RunProbe(cm.startup.probe(), c, runtime_, id, PodAddress(pod.GetString({"metadata", "uid"})), clock_, &cm.startup.last_detail);
     if (!ok) Event(pod, "Warning", "Unhealthy", "Startup probe failed: " + cm.startup.last_detail);
     cm.startup.Record(ok, now_time);
     if (cm.startup.failed()) {
@@ -355,7 +387,7 @@ std::vector<absl::Time> PodSync::RunProbes(const json::Value& pod, const json::V
     started = cm.startup.ok();
   }
   if (started && cm.liveness.configured() && cm.liveness.Due(clock_.Now())) {
-    bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.liveness.last_detail);
+    bool ok = RunProbe(cm.liveness.probe(), c, runtime_, id, PodAddress(pod.GetString({"metadata", "uid"})), clock_, &cm.liveness.last_detail);
     if (!ok) Event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + cm.liveness.last_detail);
     cm.liveness.Record(ok, clock_.Now());
     if (!cm.liveness.ok()) {
@@ -364,7 +396,7 @@ std::vector<absl::Time> PodSync::RunProbes(const json::Value& pod, const json::V
     }
   }
   if (started && cm.readiness.configured() && cm.readiness.Due(clock_.Now())) {
-    bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, options_.node_address, clock_, &cm.readiness.last_detail);
+    bool ok = RunProbe(cm.readiness.probe(), c, runtime_, id, PodAddress(pod.GetString({"metadata", "uid"})), clock_, &cm.readiness.last_detail);
     if (!ok) Event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + cm.readiness.last_detail);
     cm.readiness.Record(ok, clock_.Now());
   }
@@ -380,6 +412,64 @@ std::vector<absl::Time> PodSync::RunProbes(const json::Value& pod, const json::V
     if (p->configured()) wakes.push_back(p->next());
   }
   return wakes;
+}
+
+std::string PodSync::PodAddress(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pod_ips_.find(uid);
+  return it == pod_ips_.end() ? options_.node_address : it->second;
+}
+
+bool PodSync::EnsureSandbox(const json::Value& pod, PodMemo& memo) {
+  if (options_.network == nullptr || HostNetwork(pod) || memo.sandbox) return true;
+  const std::string uid = pod.GetString({"metadata", "uid"});
+  bool isolated = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";
+  std::vector<network::HostPort> host_ports;
+  for (const char* field : {"initContainers", "containers"}) {
+    for (const json::Value& c : Containers(pod, field)) {
+      const json::Value* ports = c.Find("ports");
+      if (ports == nullptr || !ports->is_array()) continue;
+      for (const json::Value& p : ports->as_array()) {
+        int64_t host_port = IntOr(p.Find("hostPort"), 0);
+        if (host_port <= 0) continue;
+        std::string protocol = absl::AsciiStrToLower(p.GetString({"protocol"}, "TCP"));
+        host_ports.push_back({protocol, static_cast<int>(host_port), static_cast<int>(IntOr(p.Find("containerPort"), 0))});
+      }
+    }
+  }
+  auto sandbox = options_.network->SetUp(uid, isolated, host_ports);
+  absl::Status files = sandbox.status();
+  if (sandbox.ok()) {
+    // The kubelet's files, written before any container mounts them.
+    std::error_code ec;
+    std::string etc = StrCat(volumes_.PodDir(uid), "/etc");
+    fs::create_directories(etc, ec);
+    auto resolv = network::PodResolvConf(pod, options_.dns, false);
+    files = resolv.status();
+    if (files.ok()) files = WriteFileAtomically(etc + "/resolv.conf", *resolv);
+    if (files.ok()) files = WriteFileAtomically(etc + "/hosts", network::PodHostsFile(pod, sandbox->ip, options_.dns.cluster_domain));
+  }
+  if (!files.ok()) {
+    std::string message = StrCat("Failed to create pod sandbox: ", files.message());
+    if (message != memo.network_error) Event(pod, "Warning", "FailedCreatePodSandBox", message);
+    memo.network_error = message;
+    return false;
+  }
+  memo.network_error.clear();
+  memo.sandbox = *sandbox;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!sandbox->ip.empty()) pod_ips_[uid] = sandbox->ip;
+  return true;
+}
+
+void PodSync::TearDownSandbox(const std::string& uid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pod_ips_.erase(uid);
+  }
+  if (options_.network == nullptr) return;
+  absl::Status s = options_.network->TearDown(uid);
+  if (!s.ok()) BERTH_LOG(Warning, "agent.network", "Pod network teardown incomplete", "uid", uid, "error", s.ToString());
 }
 
 void PodSync::ReleaseImage(const std::string& container_id) {
@@ -433,6 +523,7 @@ void PodSync::RemovePodContainers(const std::string& key, const std::string& kee
   }
   for (auto& f : stops) f.wait();
   for (const std::string& uid : uids) {
+    TearDownSandbox(uid);
     (void)volumes_.Cleanup(uid);
     status_.Forget(uid);
   }
@@ -467,7 +558,7 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
       // the kubelet's minimum).
       stops.push_back(std::async(std::launch::async, [this, id, grace, handler = *pre_stop, container = c, &pod] {
         absl::Time started = clock_.Now();
-        absl::Status hooked = RunLifecycleHandler(handler, container, runtime_, id, options_.node_address, clock_,
+        absl::Status hooked = RunLifecycleHandler(handler, container, runtime_, id, PodAddress(pod.GetString({"metadata", "uid"})), clock_,
                                                   absl::Seconds(grace));
         if (!hooked.ok()) {
           Event(pod, "Warning", "FailedPreStopHook",
@@ -508,9 +599,10 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
       ReleaseImage(id);
     }
   }
+  TearDownSandbox(uid);
+  memo.sandbox.reset();
   (void)volumes_.Cleanup(uid);
   status_.Forget(uid);
-  (void)memo;
   return controllers::Result{};
 }
 
@@ -536,6 +628,16 @@ void PodSync::CleanUpOrphans() {
   if (!all.ok()) return;
   std::set<std::string> keys;
   for (const ContainerStatus& s : *all) keys.insert(s.pod_key);
+  if (options_.network != nullptr) {
+    // Network namespaces and addresses of pods that no longer exist (the agent was down when
+    // they went, or crashed while setting one up).
+    std::set<std::string> live;
+    for (const controllers::ObjectPtr& pod : pods_.List()) {
+      if (options_.node_names.count(pod->GetString({"spec", "nodeName"}))) live.insert(pod->GetString({"metadata", "uid"}));
+    }
+    for (const ContainerStatus& s : *all) live.insert(s.pod_uid);
+    options_.network->CollectGarbage(live);
+  }
   for (const std::string& key : keys) controller_.Enqueue(key);  // Reconcile removes what the API no longer has
 }
 
@@ -636,6 +738,17 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     }
   }
 
+  // What keeps containers from starting: volumes that failed, or the pod's network.
+  std::string blocked_reason, blocked_message;
+  if (!volume_error.empty()) {
+    blocked_reason = "CreateContainerConfigError";
+    blocked_message = volume_error;
+  } else if (!terminal && !EnsureSandbox(pod, memo)) {
+    blocked_reason = "ContainerCreating";
+    blocked_message = memo.network_error;
+    wake_at(now_time + absl::Seconds(2));
+  }
+
   auto restart_allowed = [&](const ContainerStatus& s) { return RestartAllowed(restart_policy, s.exit_code); };
   // After a reboot-like loss, a lost run that the policy does not restart ends the pod: nothing
   // starts again, init containers included (they ran before the loss).
@@ -668,7 +781,7 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     }
     cm.last_termination = TerminatedJson(s, s.id, cm.message_run == s.runs ? cm.termination_message : "");
     cm.probed_pid = 0;
-    (void)StartContainer(pod, container, init, volume_paths, cm);
+    (void)StartContainer(pod, container, init, volume_paths, cm, memo.sandbox);
   };
 
   // Init containers, in order: each must succeed before the next starts. A native sidecar
@@ -690,11 +803,11 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
       if (auto st = runtime_.Inspect(id); st.ok() && st->state == State::kRunning) (void)runtime_.Stop(id, GracePeriod(pod));
     } else if (!terminal && (initialized || (sidecar && runtime_.Inspect(id).ok())) && !init_failed && !hold) {
       auto st = runtime_.Inspect(id);
-      if (!volume_error.empty() && (!st.ok() || st->state != State::kRunning)) {
-        cm.waiting_reason = "CreateContainerConfigError";
-        cm.waiting_message = volume_error;
+      if (!blocked_reason.empty() && (!st.ok() || st->state != State::kRunning)) {
+        cm.waiting_reason = blocked_reason;
+        cm.waiting_message = blocked_message;
       } else if (!st.ok()) {
-        (void)StartContainer(pod, c, true, volume_paths, cm);
+        (void)StartContainer(pod, c, true, volume_paths, cm, memo.sandbox);
       } else if (sidecar && st->state == State::kExited) {
         ReportExit(pod, c, *st, cm);
         maybe_restart(c, *st, cm, true);  // always, whatever the pod's restartPolicy
@@ -733,13 +846,13 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
     std::string id = ContainerId(uid, name);
     if (initialized && !terminal && !init_failed) {
       auto st = runtime_.Inspect(id);
-      if (!volume_error.empty() && (!st.ok() || st->state != State::kRunning)) {
-        cm.waiting_reason = "CreateContainerConfigError";
-        cm.waiting_message = volume_error;
+      if (!blocked_reason.empty() && (!st.ok() || st->state != State::kRunning)) {
+        cm.waiting_reason = blocked_reason;
+        cm.waiting_message = blocked_message;
         wake_at(now_time + absl::Seconds(2));
       } else if (!st.ok()) {
         // Lost runs were accounted for above: what has no record now starts, unless the pod is held.
-        if (!hold && !StartContainer(pod, c, false, volume_paths, cm).ok()) wake_at(now_time + absl::Seconds(2));
+        if (!hold && !StartContainer(pod, c, false, volume_paths, cm, memo.sandbox).ok()) wake_at(now_time + absl::Seconds(2));
       } else if (st->state == State::kRunning) {
         if (st->spec_hash != SpecHash(c)) {
           // The container's spec changed (a new image): replace it, as the kubelet does.
@@ -788,8 +901,17 @@ absl::StatusOr<controllers::Result> PodSync::Reconcile(const controllers::Reques
   status.Set("conditions", std::move(conditions));
   status.Set("hostIP", options_.node_address);
   status.Set("hostIPs", json::Value(json::Array{Obj({{"ip", options_.node_address}})}));
-  status.Set("podIP", options_.node_address);
-  status.Set("podIPs", json::Value(json::Array{Obj({{"ip", options_.node_address}})}));
+  // A pod on the pod network has its own address; until it has one, none is reported.
+  std::string pod_ip = options_.node_address;
+  if (options_.network != nullptr && !HostNetwork(pod)) {
+    std::optional<network::PodSandbox> sandbox = memo.sandbox;
+    if (!sandbox) sandbox = options_.network->Find(uid);  // kept from an earlier run of the agent
+    pod_ip = sandbox ? sandbox->ip : "";
+  }
+  if (!pod_ip.empty()) {
+    status.Set("podIP", pod_ip);
+    status.Set("podIPs", json::Value(json::Array{Obj({{"ip", pod_ip}})}));
+  }
   status.Set("startTime", memo.start_time);
   status.Set("reason", reason.empty() ? json::Value() : json::Value(reason));
   status.Set("message", message.empty() ? json::Value() : json::Value(message));

@@ -17,6 +17,8 @@
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
 #include "kubelet-like-agent/images/image_manager.h"
+#include "kubelet-like-agent/network/pod_dns_files.h"
+#include "kubelet-like-agent/network/pod_network.h"
 #include "kubelet-like-agent/probes/prober.h"
 #include "kubelet-like-agent/sync/pod_decisions.h"
 #include "kubelet-like-agent/sync/pod_memo.h"
@@ -34,6 +36,10 @@ struct PodSyncOptions {
   bool any_image = false;  // hollow nodes: every image "exists"
   bool seccomp_default = false;  // RuntimeDefault unless a pod says Unconfined (the kubelet's --seccomp-default)
   int64_t pod_pids_limit = 4096;
+  // The pod network (--pod-network=bridge): a namespace and address per pod, resolv.conf and
+  // hosts files. Null: pods share the node's network (or a loopback-only one when isolated).
+  network::PodNetwork* network = nullptr;
+  network::DnsSettings dns;
   int workers = 4;
   absl::Duration max_backoff = absl::Minutes(5);
   absl::Duration initial_backoff = absl::Seconds(10);
@@ -63,7 +69,8 @@ class PodSync final : public controllers::Reconciler {
   absl::StatusOr<controllers::Result> Terminate(const json::Value& pod, PodMemo& memo);
   void RemovePodContainers(const std::string& key, const std::string& keep_uid);
   absl::Status StartContainer(const json::Value& pod, const json::Value& container, bool init,
-                              const std::map<std::string, std::string>& volumes, ContainerMemo& memo);
+                              const std::map<std::string, std::string>& volumes, ContainerMemo& memo,
+                              const std::optional<network::PodSandbox>& sandbox);
   // Accounts for a run the runtime lost: restarts per policy (true) or keeps it as the
   // container's final terminated state (false).
   bool RecoverLostRun(const json::Value& container, const std::string& restart_policy, const std::string& now,
@@ -77,6 +84,12 @@ class PodSync final : public controllers::Reconciler {
                                     const runtime::ContainerStatus& running, ContainerMemo& cm);
   // The container is gone: its image may be removed again.
   void ReleaseImage(const std::string& container_id);
+  // The pod's network namespace, address and /etc files, made once per pod (hostNetwork: none).
+  // False while it cannot be made (the error is in memo.network_error).
+  bool EnsureSandbox(const json::Value& pod, PodMemo& memo);
+  void TearDownSandbox(const std::string& uid);
+  // Where probes and hooks dial: the pod's own address, or the node's.
+  std::string PodAddress(const std::string& uid);
   // The end of a run that users need told (OOM kill, start error), once per run.
   void ReportExit(const json::Value& pod, const json::Value& container, const runtime::ContainerStatus& s,
                   ContainerMemo& memo);
@@ -94,6 +107,7 @@ class PodSync final : public controllers::Reconciler {
   controllers::EventRecorder* events_ = nullptr;
   std::mutex mu_;
   std::map<std::string, PodMemo> memos_;  // by pod key
+  std::map<std::string, std::string> pod_ips_;  // by pod uid
   controllers::Controller controller_;
 };
 

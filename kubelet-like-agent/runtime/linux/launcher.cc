@@ -96,7 +96,8 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
     init_spec.host_root = true;
     init_spec.rootfs = overlay_dir + "/merged";
   }
-  init_spec.network_namespace = spec.network_namespace;
+  init_spec.network_namespace = spec.network_namespace && spec.netns_path.empty();
+  init_spec.netns_path = spec.netns_path;
   init_spec.run_as_user = spec.run_as_user;
   init_spec.run_as_group = spec.run_as_group;
   init_spec.log_path = spec.log_path;
@@ -147,7 +148,7 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
   int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-              (spec.network_namespace ? CLONE_NEWNET : 0) | SIGCHLD;
+              (spec.network_namespace && spec.netns_path.empty() ? CLONE_NEWNET : 0) | SIGCHLD;
   pid_t pid = clone(ExecInit, stack.get() + kStackSize, flags, &fds);
   int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);

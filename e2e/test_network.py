@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+"""The pod network end to end (networking brief section 4): two simulated nodes, each a network
+namespace this test creates and hands to its agent with --node-netns, joined by a veth "wire"
+(172.30.0.1 <-> 172.30.0.2). Every packet stays inside namespaces the test made; they are
+deleted at the end, and stale ones of an earlier run (bt*) at the start."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from berth_e2e import Agent, ApiServer, ControllerManager, wait_for  # noqa: E402
+from test_agent import SKIP  # noqa: E402
+
+PODS = "/api/v1/namespaces/default/pods"
+PY = "/usr/bin/python3"
+TAG = f"bt{os.getpid() % 100000}"
+NODES = {"net-a": ("172.30.0.1", f"{TAG}-a"), "net-b": ("172.30.0.2", f"{TAG}-b")}
+# Answers every request with "<pod name> <client address>", and "ok" on /healthz.
+SERVER = ("import http.server,os\n"
+          "class H(http.server.BaseHTTPRequestHandler):\n"
+          "  def do_GET(self):\n"
+          "    b=(os.environ.get('POD','?')+' '+self.client_address[0]).encode()\n"
+          "    self.send_response(200);self.send_header('Content-Length',str(len(b)));self.end_headers();self.wfile.write(b)\n"
+          "  def log_message(self,*a): pass\n"
+          "http.server.ThreadingHTTPServer(('0.0.0.0',8080),H).serve_forever()\n")
+# Fetches http://ADDR/ once and prints the body.
+FETCH = "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())"
+
+
+def run(*args, check=True):
+    return subprocess.run(list(args), check=check, capture_output=True, text=True)
+
+
+def delete_stale_namespaces():
+    for line in run("ip", "netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith("bt") and "-" in name:
+            run("ip", "netns", "del", name, check=False)
+
+
+def server_pod(name, node, labels=None, **spec):
+    p = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {"app": "web"}},
+         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [
+             {"name": "web", "image": "host", "command": [PY, "-c", SERVER],
+              "env": [{"name": "POD", "value": name},
+                      {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+              "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}}]}}
+    p["spec"].update(spec)
+    return p
+
+
+@unittest.skipIf(SKIP, SKIP)
+class PodNetworkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        delete_stale_namespaces()
+        cls.netns = []
+        try:
+            for _, (_, ns) in NODES.items():
+                run("ip", "netns", "add", ns)
+                cls.netns.append(ns)
+                run("ip", "-n", ns, "link", "set", "lo", "up")
+            a, b = NODES["net-a"][1], NODES["net-b"][1]
+            run("ip", "-n", a, "link", "add", "wire", "type", "veth", "peer", "name", "wire", "netns", b)
+            for node, (ip, ns) in NODES.items():
+                run("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "wire")
+                run("ip", "-n", ns, "link", "set", "wire", "up")
+            cls.server = ApiServer().start()
+            cls.c = cls.server.client()
+            cls.cm = ControllerManager(cls.server, ["--allocate-node-cidrs", "--scheduler=false"]).start()
+            cls.agents = {}
+            for node, (ip, ns) in NODES.items():
+                cls.agents[node] = Agent(cls.server, node, extra_args=[
+                    "--pod-network", "bridge", "--node-netns", f"/run/netns/{ns}", "--pod-network-ip", ip]).start()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for name in ("agents",):
+            for agent in getattr(cls, name, {}).values():
+                agent.cleanup()
+        if getattr(cls, "cm", None):
+            cls.cm.stop()
+        if getattr(cls, "server", None):
+            cls.server.cleanup()
+        for ns in getattr(cls, "netns", []):
+            run("ip", "netns", "del", ns, check=False)
+
+    # -- helpers --
+    def create(self, body):
+        r = self.c.post(PODS, body)
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(lambda: self.c.delete(f"{PODS}/{body['metadata']['name']}"))
+        return r.json()
+
+    def pod(self, name):
+        r = self.c.get(f"{PODS}/{name}")
+        return r.json() if r.status == 200 else None
+
+    def wait_ready(self, name, timeout=30):
+        def ready():
+            p = self.pod(name)
+            conds = {c["type"]: c["status"] for c in (p or {}).get("status", {}).get("conditions", [])}
+            return p if conds.get("Ready") == "True" else None
+        return wait_for(ready, timeout=timeout, what=f"{name} Ready")
+
+    def wait_gone(self, name, timeout=30):
+        self.c.delete(f"{PODS}/{name}")
+        wait_for(lambda: self.c.get(f"{PODS}/{name}").status == 404, timeout=timeout, what=f"{name} gone")
+
+    def init_pid(self, name, node="net-a", container="web"):
+        uid = self.pod(name)["metadata"]["uid"]
+        return self.agents[node].checkpoints()[f"{uid}_{container}"]["pid"]
+
+    def in_pod(self, name, *cmd, node="net-a", container="web"):
+        return run("nsenter", "-t", str(self.init_pid(name, node, container)), "-n", *cmd, check=False)
+
+    def in_node(self, node, *cmd):
+        return run("ip", "netns", "exec", NODES[node][1], *cmd, check=False)
+
+    def node_cidr(self, node):
+        return wait_for(lambda: self.c.get(f"/api/v1/nodes/{node}").json().get("spec", {}).get("podCIDR"),
+                        what=f"{node} podCIDR")
+
+    def root(self, node):
+        return self.agents[node].root_dir
+
+    # -- scenarios --
+    def test_01_pod_ips_probe_and_pod_to_pod(self):
+        cidr_a = self.node_cidr("net-a")
+        self.create(server_pod("ip-1", "net-a"))
+        self.create(server_pod("ip-2", "net-a"))
+        p1, p2 = self.wait_ready("ip-1"), self.wait_ready("ip-2")  # readiness dialled the pod IP
+        ip1, ip2 = p1["status"]["podIP"], p2["status"]["podIP"]
+        self.assertNotEqual(ip1, ip2)
+        net = cidr_a.split("/")[0].rsplit(".", 1)[0]
+        for ip in (ip1, ip2):
+            self.assertTrue(ip.startswith(net + "."), (ip, cidr_a))
+            self.assertNotEqual(ip, f"{net}.1")  # the gateway
+            self.assertNotEqual(ip, f"{net}.0")
+        self.assertEqual(p1["status"]["podIPs"], [{"ip": ip1}])
+        self.assertEqual(p1["status"]["hostIP"], "127.0.0.1")
+        with open(os.path.join(self.root("net-a"), "network", "ipam", ip1)) as f:
+            self.assertEqual(f.read().strip(), p1["metadata"]["uid"])
+        # Pod to pod: the server sees the client's own pod address (no NAT).
+        out = self.in_pod("ip-1", PY, "-c", FETCH, f"http://{ip2}:8080/")
+        self.assertEqual(out.stdout.strip(), f"ip-2 {ip1}", out.stderr)
+        # The node reaches its pods.
+        out = self.in_node("net-a", PY, "-c", FETCH, f"http://{ip1}:8080/")
+        self.assertEqual(out.stdout.strip().split()[0], "ip-1", out.stderr)
+        # Files the kubelet writes: the pod's own name in /etc/hosts.
+        hosts = self.in_pod("ip-1", "nsenter", "-t", str(self.init_pid("ip-1")), "-m", "cat", "/etc/hosts").stdout
+        self.assertIn(f"{ip1}\tip-1", hosts)
+
+    def test_02_downward_api_pod_ip(self):
+        self.create(server_pod("dw", "net-a"))
+        p = self.wait_ready("dw")
+        pid = self.init_pid("dw")
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+        with open(f"/proc/{children[0]}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+        self.assertIn(f"MY_IP={p['status']['podIP']}".encode(), environ)
+
+    def test_03_two_nodes(self):
+        cidr_a, cidr_b = self.node_cidr("net-a"), self.node_cidr("net-b")
+        self.assertNotEqual(cidr_a, cidr_b)
+        for c in (cidr_a, cidr_b):
+            self.assertTrue(c.startswith("10.244.") and c.endswith("/24"), c)
+        # Each node routes the other's pods via the other's wire address.
+        wait_for(lambda: f"{cidr_b} via 172.30.0.2" in self.in_node("net-a", "ip", "route").stdout, what="route on A")
+        wait_for(lambda: f"{cidr_a} via 172.30.0.1" in self.in_node("net-b", "ip", "route").stdout, what="route on B")
+        self.create(server_pod("cross-a", "net-a"))
+        self.create(server_pod("cross-b", "net-b"))
+        a, b = self.wait_ready("cross-a"), self.wait_ready("cross-b")
+        ip_a, ip_b = a["status"]["podIP"], b["status"]["podIP"]
+        self.assertTrue(ip_b.startswith(cidr_b.rsplit(".", 1)[0] + "."))
+        out = self.in_pod("cross-a", PY, "-c", FETCH, f"http://{ip_b}:8080/")
+        self.assertEqual(out.stdout.strip(), f"cross-b {ip_a}", out.stderr)  # client address preserved
+
+    def test_04_shared_namespace_host_network_and_isolated(self):
+        two = server_pod("two", "net-a")
+        two["spec"]["containers"].append({"name": "side", "image": "host", "command": ["/bin/sleep", "1000"]})
+        self.create(two)
+        self.wait_ready("two")
+        out = self.in_pod("two", PY, "-c", FETCH, "http://127.0.0.1:8080/", container="side")
+        self.assertEqual(out.stdout.strip(), "two 127.0.0.1", out.stderr)
+        host = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostnet"},
+                "spec": {"nodeName": "net-a", "hostNetwork": True, "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "web", "image": "host", "command": ["/bin/sleep", "1000"]}]}}
+        self.create(host)
+        p = wait_for(lambda: (self.pod("hostnet") or {}).get("status", {}).get("phase") == "Running" and self.pod("hostnet"),
+                     what="hostnet running")
+        self.assertEqual(p["status"]["podIP"], "127.0.0.1")
+        iso = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "iso", "annotations": {"berth.dev/network": "isolated"}},
+               "spec": {"nodeName": "net-a", "terminationGracePeriodSeconds": 1,
+                        "containers": [{"name": "web", "image": "host", "command": ["/bin/sleep", "1000"]}]}}
+        self.create(iso)
+        wait_for(lambda: (self.pod("iso") or {}).get("status", {}).get("phase") == "Running", what="iso running")
+        links = self.in_pod("iso", "ip", "-o", "link").stdout
+        self.assertEqual([line.split(":")[1].strip() for line in links.splitlines()], ["lo"])
+
+    def test_05_teardown_round_robin_and_restart(self):
+        self.create(server_pod("rr-1", "net-a"))
+        ip1 = self.wait_ready("rr-1")["status"]["podIP"]
+        self.wait_gone("rr-1")
+        self.create(server_pod("rr-2", "net-a"))
+        ip2 = self.wait_ready("rr-2")["status"]["podIP"]
+        self.assertNotEqual(ip1, ip2)  # a freed address is not handed out again at once
+        # kill -9 and restart: the pod keeps its address and keeps serving.
+        agent = self.agents["net-a"]
+        agent.stop(signal.SIGKILL)
+        agent.start()
+        time.sleep(0.5)
+        p = self.wait_ready("rr-2")
+        self.assertEqual(p["status"]["podIP"], ip2)
+        out = self.in_node("net-a", PY, "-c", FETCH, f"http://{ip2}:8080/")
+        self.assertEqual(out.stdout.strip().split()[0], "rr-2", out.stderr)
+
+    def test_06_removing_a_node_removes_its_route(self):
+        cidr_b = self.node_cidr("net-b")
+        wait_for(lambda: f"{cidr_b} via" in self.in_node("net-a", "ip", "route").stdout, what="route to B")
+        ghost = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "ghost",
+                                                                   "annotations": {"berth.dev/pod-network-ip": "172.30.0.9"}}}
+        self.assertEqual(self.c.post("/api/v1/nodes", ghost).status, 201)
+        cidr = self.node_cidr("ghost")
+        wait_for(lambda: f"{cidr} via 172.30.0.9" in self.in_node("net-a", "ip", "route").stdout, what="route to ghost")
+        self.c.delete("/api/v1/nodes/ghost")
+        start = time.monotonic()
+        wait_for(lambda: cidr not in self.in_node("net-a", "ip", "route").stdout, timeout=2, what="ghost route gone")
+        self.assertLess(time.monotonic() - start, 2)
+        # podCIDR is set once.
+        node = self.c.get("/api/v1/nodes/net-b").json()
+        node["spec"]["podCIDR"] = "10.244.200.0/24"
+        node["spec"]["podCIDRs"] = ["10.244.200.0/24"]
+        r = self.c.put("/api/v1/nodes/net-b", node)
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("spec.podCIDR", r.body.decode() if isinstance(r.body, bytes) else r.body)
+
+    def test_07_host_port_and_egress_policy(self):
+        web = server_pod("hp", "net-a")
+        web["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": 18080}]
+        self.create(web)
+        ip = self.wait_ready("hp")["status"]["podIP"]
+        # From the other node, the node's address and the hostPort reach the pod.
+        out = self.in_node("net-b", PY, "-c", FETCH, "http://172.30.0.1:18080/")
+        self.assertEqual(out.stdout.strip().split()[0], "hp", out.stderr)
+        # Egress beyond the cluster's ranges is dropped (--pod-egress=drop): a connection to the
+        # other node's own address times out, where a packet that arrived would be refused.
+        probe = ("import socket,sys\n"
+                 "s=socket.socket();s.settimeout(1)\n"
+                 "try:\n  s.connect(('172.30.0.2',9));print('connected')\n"
+                 "except socket.timeout:print('timeout')\n"
+                 "except ConnectionRefusedError:print('refused')\n")
+        self.assertEqual(self.in_pod("hp", PY, "-c", probe).stdout.strip(), "timeout")
+        # The same from the node itself is refused: only pods are held in.
+        self.assertEqual(self.in_node("net-a", PY, "-c", probe).stdout.strip(), "refused")
+        del ip
+
+    def test_99_nothing_left_after_all_pods_go(self):
+        for p in self.c.get(PODS).json()["items"]:
+            self.c.delete(f"{PODS}/{p['metadata']['name']}")
+        wait_for(lambda: not self.c.get(PODS).json()["items"], timeout=60, what="all pods gone")
+        for node in NODES:
+            ports = self.in_node(node, "ip", "-o", "link", "show", "master", "berth0").stdout.strip()
+            self.assertEqual(ports, "", node)
+            wait_for(lambda: not os.listdir(os.path.join(self.root(node), "netns")), what=f"{node} netns dir empty")
+            ipam = [f for f in os.listdir(os.path.join(self.root(node), "network", "ipam"))
+                    if f[0].isdigit()]
+            self.assertEqual(ipam, [], node)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

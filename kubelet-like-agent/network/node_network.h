@@ -1,0 +1,52 @@
+#pragma once
+// File: kubelet-like-agent/network/node_network.h
+// The node's side of the pod network, wired to the API: watches Nodes, sets up the bridge once
+// this node has a spec.podCIDR (the nodeipam controller gives it one), and keeps routes to the
+// other nodes' pods (host-gw). Owns the driver and the PodNetwork the sync loop uses.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controllers/runtime/informer.h"
+#include "core/client/api_client.h"
+#include "kubelet-like-agent/network/netlink_driver.h"
+#include "kubelet-like-agent/network/pod_network.h"
+
+namespace berth::agent::network {
+
+struct NodeNetworkOptions {
+  std::string node_name;
+  std::string node_netns;  // empty: the agent's own namespace
+  std::string root_dir;    // netns/ and network/ipam/ go under it
+  std::string cluster_cidr = "10.244.0.0/16";
+  std::string service_cidr = "10.96.0.0/12";
+  std::string pod_egress = "drop";  // or masquerade
+};
+
+class NodeNetwork {
+ public:
+  // Parses the options (kInvalidArgument naming the flag), opens the node namespace and starts
+  // watching Nodes.
+  static absl::StatusOr<std::unique_ptr<NodeNetwork>> Start(client::ApiClient& api, const NodeNetworkOptions& options);
+  ~NodeNetwork();
+  // Waits (bounded) until the Nodes are listed and acted on once, so pods that survived an agent
+  // restart find the bridge in place before the sync loop looks at them.
+  void WaitForNodes(absl::Duration timeout);
+  PodNetwork& pods() { return *pods_; }
+  NetworkDriver& driver() { return *driver_; }
+
+ private:
+  NodeNetwork() = default;
+  void Sync();
+
+  NodeNetworkOptions options_;
+  net::Ipv4Prefix cluster_cidr_;
+  std::unique_ptr<NetlinkDriver> driver_;
+  std::unique_ptr<PodNetwork> pods_;
+  std::unique_ptr<controllers::Informer> nodes_;
+  std::mutex sync_mu_;
+};
+
+}  // namespace berth::agent::network
