@@ -191,16 +191,20 @@ class LifecycleTest(ClusterWithHostDir):
             f.write(GRPC_HEALTH_SERVER)
         p = pod("grpc-health", f"exec /usr/bin/python3 /shared/health_server.py {port}", restart="Always", volumes=volumes)
         c = p["spec"]["containers"][0]
-        c["readinessProbe"] = {"grpc": {"port": port}, "periodSeconds": 1}
+        # Generous timeouts: on a loaded 2-core CI machine the helper's start alone can take a
+        # second, and a timeout would restart the container for the wrong reason.
+        c["readinessProbe"] = {"grpc": {"port": port}, "periodSeconds": 1, "timeoutSeconds": 5}
         c["livenessProbe"] = {"grpc": {"port": port, "service": "broken"}, "periodSeconds": 1, "failureThreshold": 2,
-                              "initialDelaySeconds": 2}
+                              "initialDelaySeconds": 2, "timeoutSeconds": 5}
         self.assertEqual(self.k.c.post(PODS, p).status, 201)
         wait_for(lambda: self.k.container("grpc-health").get("ready"), timeout=30, what="readiness from the gRPC probe")
         wait_for(lambda: self.k.container("grpc-health").get("restartCount", 0) >= 1, timeout=40,
                  what="the liveness gRPC probe to restart the container")
-        events = self.k.c.get("/api/v1/namespaces/default/events").json()["items"]
-        unhealthy = [e["message"] for e in events if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == "grpc-health"]
-        self.assertIn('Liveness probe failed: service unhealthy (responded with "NOT_SERVING")', unhealthy)
+        def unhealthy():
+            events = self.k.c.get("/api/v1/namespaces/default/events").json()["items"]
+            return [e["message"] for e in events if e["reason"] == "Unhealthy" and e["involvedObject"]["name"] == "grpc-health"]
+        wait_for(lambda: 'Liveness probe failed: service unhealthy (responded with "NOT_SERVING")' in unhealthy(), timeout=10,
+                 what=f"the NOT_SERVING liveness failure among {unhealthy()}")
         self.k.delete_and_wait("grpc-health")
 
 
