@@ -33,6 +33,8 @@ ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait fo
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (chain) to serve HTTPS with; reread for new connections when it changes");
 ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-file");
 ABSL_FLAG(std::string, client_ca_file, "", "verify client certificates against this CA: CN is the user, O the groups");
+ABSL_FLAG(std::string, service_cluster_ip_range, "10.96.0.0/12", "the range Service ClusterIPs come from (the first is the kubernetes Service's)");
+ABSL_FLAG(std::string, service_node_port_range, "30000-32767", "the range NodePorts come from (FIRST-LAST)");
 ABSL_FLAG(bool, print_compatibility, false, "print docs/compatibility.md (served kinds, honoured and warned fields) and exit");
 
 namespace {
@@ -74,6 +76,8 @@ int main(int argc, char** argv) {
   options.bookmark_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_bookmark_interval_ms));
   options.network_threads = absl::GetFlag(FLAGS_network_threads);
   options.work_threads = absl::GetFlag(FLAGS_work_threads);
+  options.service_cluster_ip_range = absl::GetFlag(FLAGS_service_cluster_ip_range);
+  options.service_node_port_range = absl::GetFlag(FLAGS_service_node_port_range);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_private_key_file);
   options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);

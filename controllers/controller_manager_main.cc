@@ -32,6 +32,7 @@
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
+#include "controllers/builtin/endpointslice/endpointslice_controller.h"
 #include "controllers/builtin/nodeipam/node_ipam_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
 #include "controllers/builtin/replicaset/replicaset_controller.h"
@@ -139,14 +140,17 @@ int main(int argc, char** argv) {
   controllers::Informer priority_classes(*api, client::resources::kPriorityClasses);
   controllers::Informer quotas(*api, client::resources::kResourceQuotas);
   controllers::Informer queues(*api, client::resources::kQueues);
+  controllers::Informer services(*api, client::resources::kServices);
+  controllers::Informer endpoint_slices(*api, client::resources::kEndpointSlices);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
                                                    &node_leases, &jobs, &daemonsets, &cronjobs, &budgets, &priority_classes,
-                                                   &quotas, &queues};
+                                                   &quotas, &queues, &services, &endpoint_slices};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
       {client::resources::kJobs, &jobs}, {client::resources::kDaemonSets, &daemonsets},
-      {client::resources::kCronJobs, &cronjobs}};
+      {client::resources::kCronJobs, &cronjobs}, {client::resources::kEndpointSlices, &endpoint_slices},
+      {client::resources::kServices, &services}};
   int workers = absl::GetFlag(FLAGS_workers);
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
@@ -171,6 +175,8 @@ int main(int argc, char** argv) {
     node_ipam = std::make_unique<controllers::builtin::NodeIpamController>(*api, nodes, *std::move(allocator));
     running.push_back(&node_ipam->controller());
   }
+  controllers::builtin::EndpointSliceController endpointslice(*api, services, pods, endpoint_slices, RealClock::Get(), workers);
+  running.push_back(&endpointslice.controller());
   controllers::builtin::JobController job_controller(*api, jobs, pods, RealClock::Get(), workers,
                                                      absl::Milliseconds(absl::GetFlag(FLAGS_job_backoff_base_ms)));
   running.push_back(&job_controller.controller());

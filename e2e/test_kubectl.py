@@ -179,12 +179,17 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("apps/v1", self.kubectl("api-versions"))
         self.assertIn("containers", self.kubectl("explain", "pod.spec"))
         self.assertIn(f"Kubernetes control plane is running at {CLUSTER.url}", self.kubectl("cluster-info"))
-        # Services are stored, not routed: the Warning header says so, and kubectl prints it.
+        # Services get a clusterIP; where they are not routed the Warning header says so, and kubectl prints it.
         svc = self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: web-svc}\n"
                                                   "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
-        self.assertIn("Warning: Berth stores Services but does not route them", svc.stderr)
-        self.assertEqual(self.kubectl("get", "svc", "web-svc").splitlines()[1].split()[:5],
-                         ["web-svc", "ClusterIP", "<none>", "<none>", "80/TCP"])
+        self.assertIn("Warning: Berth routes Services only on nodes whose agent runs the pod network", svc.stderr)
+        row = self.kubectl("get", "svc", "web-svc").splitlines()[1].split()
+        self.assertEqual([row[0], row[1], row[3], row[4]], ["web-svc", "ClusterIP", "<none>", "80/TCP"])
+        self.assertTrue(row[2].startswith("10.") and 96 <= int(row[2].split(".")[1]) <= 111, row)
+        # Applied again without a clusterIP, it keeps its address.
+        self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: web-svc, labels: {a: b}}\n"
+                                             "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
+        self.assertEqual(self.kubectl("get", "svc", "web-svc").splitlines()[1].split()[2], row[2])
         self.apply_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: everyday}\ndata: {k: v}\n")
         self.kubectl("label", "configmap", "everyday", "tier=x")
         self.kubectl("annotate", "configmap", "everyday", "note=hello")

@@ -78,6 +78,7 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   service.categories = all;
   service.has_status = true;
   c.Add(service);
+  c.Add(T("discovery.k8s.io", "EndpointSlice", "endpointslices", true, {}, EndpointSliceStrategy()));
 
   ResourceType deploy = T("apps", "Deployment", "deployments", true, {"deploy"}, DeploymentStrategy());
   deploy.categories = all;

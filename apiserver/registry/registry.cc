@@ -320,7 +320,7 @@ absl::StatusOr<WriteResult> Registry::Create(const ResourceType& type, const std
     }
     p.object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
     Canonicalize(p.object);
-    if (observer_) observer_(type, p.object, false);
+    Notify(type, p.object, false);
     result.object = std::move(p.object);
     return result;
   }
@@ -347,9 +347,9 @@ void Registry::CreateAsync(const ResourceType& type, const std::string& ns, json
           }
           return done(rev.status());
         }
-        if (observer_) {
+        if (has_observers()) {
           p->object.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
-          observer_(type, p->object, false);
+          Notify(type, p->object, false);
         }
         done(CreatedObject{p->stamped.With(*rev), std::move(p->warnings)});
       });
@@ -486,7 +486,7 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     }
     next.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*rev));
     Canonicalize(next);
-    if (observer_) observer_(type, next, removing);
+    Notify(type, next, removing);
     result.object = std::move(next);
     return result;
   }
@@ -637,7 +637,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
           }
           // Stamp reordered the members: `meta` no longer points into `obj`.
           obj.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*r));
-          if (observer_) observer_(type, obj, false);
+          Notify(type, obj, false);
         }
       }
       Canonicalize(obj);
@@ -657,7 +657,7 @@ absl::StatusOr<DeleteResult> Registry::Delete(const ResourceType& type, const st
     }
     obj.Ensure({"metadata"}).Set("resourceVersion", std::to_string(*r));
     Canonicalize(obj);
-    if (observer_) observer_(type, obj, true);
+    Notify(type, obj, true);
     result.object = std::move(obj);
     result.removed = true;
     return result;

@@ -134,7 +134,7 @@ class Registry {
   // Called after every successful write with the object as stored (`removed`: it is gone).
   // Set before serving; runs on the writing thread (a store thread for asynchronous creates).
   using CommitObserver = std::function<void(const ResourceType& type, const json::Value& object, bool removed)>;
-  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+  void AddCommitObserver(CommitObserver observer) { observers_.push_back(std::move(observer)); }
 
   const Catalog& catalog() const { return catalog_; }
   storage::Store& store() { return store_; }
@@ -169,7 +169,11 @@ class Registry {
   const Catalog& catalog_;
   std::shared_ptr<const schema::SchemaSet> schemas_;
   const Clock& clock_;
-  CommitObserver observer_;
+  std::vector<CommitObserver> observers_;
+  bool has_observers() const { return !observers_.empty(); }
+  void Notify(const ResourceType& type, const json::Value& object, bool removed) const {
+    for (const auto& o : observers_) o(type, object, removed);
+  }
   std::vector<std::shared_ptr<const AdmissionPlugin>> plugins_;
 };
 

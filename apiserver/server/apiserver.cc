@@ -6,6 +6,7 @@
 #include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/admission/resource_quota.h"
+#include "apiserver/registry/admission/service_allocation.h"
 #include "apiserver/registry/admission/queue_hierarchy.h"
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/registry.h"
@@ -117,7 +118,7 @@ absl::Status ApiServer::ServeCustomResources(Parts& p, const Clock& clock) {
       cleanup->Submit([reg, catalog, crd, &clock] { CleanUpCrd(*reg, *catalog, crd, clock); });
     }
   };
-  reg->SetCommitObserver(follow);
+  reg->AddCommitObserver(follow);
   const registry::ResourceType* crd_type = catalog->FindKind("apiextensions.k8s.io", "CustomResourceDefinition");
   auto existing = reg->List(*crd_type, "", {});
   if (!existing.ok()) return existing.status();
@@ -162,6 +163,21 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   p->registry->AddAdmissionPlugin(registry::QueueHierarchyAdmission());
+  {
+    // ClusterIPs and NodePorts: decided in the Service's own write, rebuilt from what is stored.
+    BERTH_ASSIGN_OR_RETURN(registry::ServiceRanges ranges,
+                           registry::ParseServiceRanges(options.service_cluster_ip_range, options.service_node_port_range));
+    auto allocation = std::make_shared<registry::ServiceAllocation>(ranges, clock);
+    p->registry->AddAdmissionPlugin(allocation);
+    const registry::ResourceType* services = p->catalog->Find("", "v1", "services");
+    p->registry->AddCommitObserver([allocation, services](const registry::ResourceType& type, const json::Value& object, bool removed) {
+      if (&type == services) allocation->Observe(object, removed);
+    });
+    BERTH_ASSIGN_OR_RETURN(registry::ListPage stored, p->registry->List(*services, "", {}));
+    for (const std::string& item : stored.items) {
+      if (auto svc = json::ParseStored(item); svc.ok()) allocation->Observe(*svc, false);
+    }
+  }
   for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
     BERTH_RETURN_IF_ERROR(p->registry->EnsureNamespace(ns));
   }

@@ -25,6 +25,9 @@ struct ApiServerOptions {
   // certificate the server speaks plain HTTP (tests, loopback development).
   std::string tls_cert_file, tls_key_file, client_ca_file;
   int work_threads = 64;
+  // Service ClusterIPs and NodePorts (kube-apiserver's flags of the same names).
+  std::string service_cluster_ip_range = "10.96.0.0/12";
+  std::string service_node_port_range = "30000-32767";
 };
 
 class ApiServer {

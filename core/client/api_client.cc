@@ -25,11 +25,13 @@ const Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets", tru
 const Resource kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
 const Resource kResourceQuotas{"", "v1", "resourcequotas", true, "ResourceQuota"};
 const Resource kQueues{"scheduling.berth.dev", "v1alpha1", "queues", false, "Queue"};
+const Resource kServices{"", "v1", "services", true, "Service"};
+const Resource kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice"};
 
 const std::vector<Resource>& NamespacedBuiltins() {
   static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,
                                                      kConfigMaps, kSecrets, kServiceAccounts, kEvents, kLeases,
-                                                     kPodDisruptionBudgets, kResourceQuotas};
+                                                     kPodDisruptionBudgets, kResourceQuotas, kServices, kEndpointSlices};
   return *all;
 }
 }  // namespace resources

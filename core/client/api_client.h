@@ -34,7 +34,8 @@ struct Resource {
 // The built-in kinds controllers use.
 namespace resources {
 extern const Resource kNamespaces, kPods, kNodes, kEvents, kLeases, kDeployments, kReplicaSets,
-    kDaemonSets, kJobs, kCronJobs, kConfigMaps, kSecrets, kServiceAccounts, kPodDisruptionBudgets, kPriorityClasses, kResourceQuotas, kQueues;
+    kDaemonSets, kJobs, kCronJobs, kConfigMaps, kSecrets, kServiceAccounts, kPodDisruptionBudgets, kPriorityClasses, kResourceQuotas, kQueues,
+    kServices, kEndpointSlices;
 // Every namespaced built-in kind, for sweeping a namespace.
 const std::vector<Resource>& NamespacedBuiltins();
 }  // namespace resources
