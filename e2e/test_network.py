@@ -27,6 +27,23 @@ SERVER = ("import http.server,os\n"
           "    self.send_response(200);self.send_header('Content-Length',str(len(b)));self.end_headers();self.wfile.write(b)\n"
           "  def log_message(self,*a): pass\n"
           "http.server.ThreadingHTTPServer(('0.0.0.0',8080),H).serve_forever()\n")
+# N new connections to URL: prints {"<pod name>": count, ...} and the failures under "!".
+COUNT = ("import sys,json,urllib.request,collections\n"
+         "c=collections.Counter()\n"
+         "for i in range(int(sys.argv[2])):\n"
+         "  try: c[urllib.request.urlopen(sys.argv[1],timeout=3).read().decode().split()[0]]+=1\n"
+         "  except Exception as e: c['!']+=1\n"
+         "print(json.dumps(c))\n")
+# Connects once to HOST PORT: prints "refused", "timeout" or "connected", and the seconds it took.
+CONNECT = ("import socket,sys,time\n"
+           "s=socket.socket();s.settimeout(2);t=time.monotonic()\n"
+           "try:\n  s.connect((sys.argv[1],int(sys.argv[2])));r='connected'\n"
+           "except socket.timeout: r='timeout'\n"
+           "except ConnectionRefusedError: r='refused'\n"
+           "except OSError as e: r=type(e).__name__\n"
+           "print(r, round(time.monotonic()-t,3))\n")
+# Serves like SERVER but ignores SIGTERM (a replica that keeps serving while it terminates).
+STUBBORN = "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + SERVER
 # Fetches http://ADDR/ once and prints the body.
 FETCH = "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())"
 
@@ -75,7 +92,8 @@ class PodNetworkTest(unittest.TestCase):
             cls.agents = {}
             for node, (ip, ns) in NODES.items():
                 cls.agents[node] = Agent(cls.server, node, extra_args=[
-                    "--pod-network", "bridge", "--node-netns", f"/run/netns/{ns}", "--pod-network-ip", ip]).start()
+                    "--pod-network", "bridge", "--node-netns", f"/run/netns/{ns}", "--pod-network-ip", ip,
+                    "--cluster-dns", "10.96.0.10"]).start()
         except Exception:
             cls.tearDownClass()
             raise
@@ -215,6 +233,7 @@ class PodNetworkTest(unittest.TestCase):
         self.assertNotEqual(ip1, ip2)  # a freed address is not handed out again at once
         # kill -9 and restart: the pod keeps its address and keeps serving.
         agent = self.agents["net-a"]
+        table = self.in_node("net-a", "nft", "list", "table", "ip", "berth").stdout
         agent.stop(signal.SIGKILL)
         agent.start()
         time.sleep(0.5)
@@ -222,6 +241,8 @@ class PodNetworkTest(unittest.TestCase):
         self.assertEqual(p["status"]["podIP"], ip2)
         out = self.in_node("net-a", PY, "-c", FETCH, f"http://{ip2}:8080/")
         self.assertEqual(out.stdout.strip().split()[0], "rr-2", out.stderr)
+        # The Service table after the restart is the one before it.
+        self.assertEqual(self.in_node("net-a", "nft", "list", "table", "ip", "berth").stdout, table)
 
     def test_06_removing_a_node_removes_its_route(self):
         cidr_b = self.node_cidr("net-b")
@@ -263,13 +284,210 @@ class PodNetworkTest(unittest.TestCase):
         self.assertEqual(self.in_node("net-a", PY, "-c", probe).stdout.strip(), "refused")
         del ip
 
+    # -- Services --
+    def service(self, name, selector, port=80, target=8080, **spec):
+        body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                "spec": {"selector": selector, "ports": [{"name": "http", "port": port, "targetPort": target}]}}
+        body["spec"].update(spec)
+        r = self.c.post("/api/v1/namespaces/default/services", body)
+        self.assertEqual(r.status, 201, r.body)
+        return r.json()
+
+    def slice_endpoints(self, service):
+        items = self.c.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector="
+                           f"kubernetes.io/service-name%3D{service}").json()["items"]
+        return [e for s in items for e in (s.get("endpoints") or [])]
+
+    def wait_endpoints(self, service, n, timeout=10):
+        return wait_for(lambda: len([e for e in self.slice_endpoints(service) if e["conditions"]["ready"]]) == n,
+                        timeout=timeout, what=f"{n} ready endpoints of {service}")
+
+    def count(self, where, url, n, node="net-a", client="client"):
+        out = self.in_pod(client, PY, "-c", COUNT, url, str(n), node=node) if where == "pod" else \
+            self.in_node(node, PY, "-c", COUNT, url, str(n))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return json.loads(out.stdout)
+
+    def client_pod(self, name="client", node="net-a", labels=None):
+        """One client pod the Service tests share (test_99 removes it with the rest)."""
+        if self.pod(name) is None:
+            r = self.c.post(PODS, server_pod(name, node, labels=labels or {"app": "client"}))
+            self.assertEqual(r.status, 201, r.body)
+        return self.wait_ready(name)
+
+    def test_10_cluster_ip_spreads_over_replicas(self):
+        for i, node in enumerate(["net-a", "net-a", "net-b"]):
+            self.create(server_pod(f"spread-{i}", node, labels={"app": "spread"}))
+        svc = self.service("spread", {"app": "spread"})
+        ip = svc["spec"]["clusterIP"]
+        self.assertTrue(ip.startswith("10.") and svc["spec"]["clusterIPs"] == [ip])
+        for i in range(3):
+            self.wait_ready(f"spread-{i}")
+        ready_at = time.monotonic()
+        self.wait_endpoints("spread", 3, timeout=5)
+        self.assertLess(time.monotonic() - ready_at, 5)
+        self.client_pod()
+        counts = wait_for(lambda: (lambda c: c if c.get("!", 0) == 0 and len(c) == 3 else None)(
+            self.count("pod", f"http://{ip}/", 30)), what="the ClusterIP to answer from all replicas")
+        counts = self.count("pod", f"http://{ip}/", 300)
+        self.assertEqual(counts.get("!", 0), 0, counts)
+        for i in range(3):
+            self.assertGreaterEqual(counts.get(f"spread-{i}", 0), 50, counts)
+        # From the node itself (the output path).
+        node_counts = self.count("node", f"http://{ip}/", 30)
+        self.assertEqual(sum(v for k, v in node_counts.items() if k != "!"), 30, node_counts)
+        # 20 Services, 20 distinct addresses in the range.
+        ips = {self.service(f"many-{i}", {"app": "nothing"})["spec"]["clusterIP"] for i in range(20)}
+        self.assertEqual(len(ips), 20)
+        self.assertTrue(all(a.startswith("10.") and 96 <= int(a.split(".")[1]) <= 111 for a in ips), ips)
+
+    def test_11_no_endpoints_are_refused_at_once(self):
+        svc = self.service("empty", {"app": "nobody"})
+        self.client_pod()
+        wait_for(lambda: self.in_pod("client", PY, "-c", CONNECT, svc["spec"]["clusterIP"], "80").stdout.startswith("refused"),
+                 what="the empty Service to refuse")
+        verdict, seconds = self.in_pod("client", PY, "-c", CONNECT, svc["spec"]["clusterIP"], "80").stdout.split()
+        self.assertEqual(verdict, "refused")
+        self.assertLess(float(seconds), 0.1)
+        verdict, seconds = self.in_pod("client", PY, "-c", CONNECT, "10.100.200.1", "80").stdout.split()
+        self.assertEqual(verdict, "refused")  # an address no Service has
+        self.assertLess(float(seconds), 0.1)
+
+    def test_12_a_deleted_replica_leaves_the_endpoints(self):
+        stubborn = server_pod("slow-0", "net-a", labels={"app": "slow"}, terminationGracePeriodSeconds=30)
+        stubborn["spec"]["containers"][0]["command"] = [PY, "-c", STUBBORN]
+        self.create(stubborn)
+        self.create(server_pod("slow-1", "net-b", labels={"app": "slow"}))
+        svc = self.service("slow", {"app": "slow"})
+        self.wait_ready("slow-0")
+        self.wait_ready("slow-1")
+        self.wait_endpoints("slow", 2)
+        self.client_pod()
+        url = f"http://{svc['spec']['clusterIP']}/"
+        wait_for(lambda: len(self.count("pod", url, 20)) == 2, what="both replicas answering")
+        self.c.delete(f"{PODS}/slow-0")
+        deleted = time.monotonic()
+
+        def marked():
+            for e in self.slice_endpoints("slow"):
+                if e["targetRef"]["name"] == "slow-0":
+                    return e["conditions"] == {"ready": False, "serving": True, "terminating": True}
+            return False
+        wait_for(marked, timeout=2, interval=0.01, what="slow-0 terminating in its slice")
+        self.assertLess(time.monotonic() - deleted, 0.5)
+        started = []
+
+        def all_on_the_other():
+            started.append(time.monotonic())
+            return self.count("pod", url, 100) == {"slow-1": 100}
+        wait_for(all_on_the_other, timeout=3, interval=0.01, what="all connections on slow-1")
+        # The first batch of 100 that all went to slow-1 began within 1 s of the DELETE.
+        self.assertLess(started[-1] - deleted, 1.0)
+        self.c.delete(f"{PODS}/slow-0", {"gracePeriodSeconds": 0})
+
+    def test_13_node_port(self):
+        for i, node in enumerate(["net-a", "net-a", "net-b"]):
+            self.create(server_pod(f"np-{i}", node, labels={"app": "np"}))
+        svc = self.service("np", {"app": "np"}, type="NodePort")
+        node_port = svc["spec"]["ports"][0]["nodePort"]
+        self.assertTrue(30000 <= node_port <= 32767, node_port)
+        r = self.c.post("/api/v1/namespaces/default/services", {
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "np-dup"},
+            "spec": {"type": "NodePort", "selector": {"app": "np"}, "ports": [{"port": 80, "nodePort": node_port}]}})
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("spec.ports[0].nodePort", r.body.decode() if isinstance(r.body, bytes) else r.body)
+        for i in range(3):
+            self.wait_ready(f"np-{i}")
+        self.wait_endpoints("np", 3)
+        # From outside node A (node B's namespace, over the wire) to node A's address.
+        wait_for(lambda: self.count("node", f"http://172.30.0.1:{node_port}/", 3, node="net-b").get("!", 0) == 0,
+                 what="the NodePort to answer")
+        counts = self.count("node", f"http://172.30.0.1:{node_port}/", 60, node="net-b")
+        self.assertEqual(counts.get("!", 0), 0, counts)
+        for i in range(3):
+            self.assertGreaterEqual(counts.get(f"np-{i}", 0), 5, counts)
+
+    def test_14_session_affinity_and_hairpin(self):
+        for i in range(3):
+            self.create(server_pod(f"aff-{i}", "net-a", labels={"app": "aff"}))
+        svc = self.service("aff", {"app": "aff"}, sessionAffinity="ClientIP")
+        self.assertEqual(svc["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"], 10800)
+        for i in range(3):
+            self.wait_ready(f"aff-{i}")
+        self.wait_endpoints("aff", 3)
+        self.client_pod()
+        url = f"http://{svc['spec']['clusterIP']}/"
+        wait_for(lambda: self.count("pod", url, 1).get("!", 0) == 0, what="aff answering")
+        counts = self.count("pod", url, 50)
+        self.assertEqual(len(counts), 1, counts)  # one replica took them all
+        # Hairpin: a pod reaching itself through a Service that selects only it.
+        self.create(server_pod("self", "net-a", labels={"app": "self"}))
+        me = self.service("self", {"app": "self"})
+        self.wait_ready("self")
+        self.wait_endpoints("self", 1)
+        url = f"http://{me['spec']['clusterIP']}/"
+        wait_for(lambda: self.count("pod", url, 1, client="self").get("self") == 1, what="hairpin answer")
+        self.assertEqual(self.count("pod", url, 20, client="self"), {"self": 20})
+
+    def in_pod_fs(self, name, *cmd, node="net-a", ns="default"):
+        """Runs cmd in the pod's network and mount namespaces (its /etc/resolv.conf and hosts)."""
+        uid = self.c.get(f"/api/v1/namespaces/{ns}/pods/{name}").json()["metadata"]["uid"]
+        pid = self.agents[node].checkpoints()[f"{uid}_web"]["pid"]
+        return run("nsenter", "-t", str(pid), "-n", "-m", *cmd, check=False)
+
+    def test_15_cluster_dns(self):
+        web = self.service("dnsweb", {"app": "dnsweb"})
+        ip = web["spec"]["clusterIP"]
+        self.client_pod()
+        resolv = self.in_pod_fs("client", "cat", "/etc/resolv.conf").stdout
+        self.assertEqual(resolv, "search default.svc.cluster.local svc.cluster.local cluster.local\n"
+                                 "nameserver 10.96.0.10\noptions ndots:5\n")
+        for name in ("dnsweb", "dnsweb.default", "dnsweb.default.svc.cluster.local"):
+            out = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(self.in_pod_fs("client", "getent", "ahostsv4", name)),
+                           what=f"{name} to resolve")
+            self.assertEqual(out.stdout.split()[0], ip, (name, out.stdout))
+        # From another namespace, the short name is not found and the namespaced one is.
+        self.assertIn(self.c.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                        "metadata": {"name": "other"}}).status, (201, 409))
+        r = self.c.post("/api/v1/namespaces/other/pods", server_pod("far", "net-a", labels={"app": "far"}))
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(lambda: self.c.delete("/api/v1/namespaces/other/pods/far"))
+        wait_for(lambda: self.c.get("/api/v1/namespaces/other/pods/far").json().get("status", {}).get("podIP"), what="far's IP")
+        wait_for(lambda: "far" in self.in_pod_fs("far", "cat", "/etc/hosts", ns="other").stdout, what="far running")
+        self.assertEqual(self.in_pod_fs("far", "getent", "ahostsv4", "dnsweb", ns="other").returncode, 2)
+        self.assertEqual(self.in_pod_fs("far", "getent", "ahostsv4", "dnsweb.default", ns="other").stdout.split()[0], ip)
+        # Headless: the ready pods' addresses, following a scale-up within a second.
+        for i in range(2):
+            self.create(server_pod(f"db-{i}", "net-a", labels={"app": "db"}))
+        self.service("db", {"app": "db"}, clusterIP="None")
+        ips = {self.wait_ready(f"db-{i}")["status"]["podIP"] for i in range(2)}
+
+        def resolved():
+            out = self.in_pod_fs("client", "getent", "ahostsv4", "db.default.svc.cluster.local").stdout
+            return {line.split()[0] for line in out.splitlines()}
+        wait_for(lambda: resolved() == ips, what=f"db to resolve to {ips}")
+        self.create(server_pod("db-2", "net-a", labels={"app": "db"}))
+        ips.add(self.wait_ready("db-2")["status"]["podIP"])
+        ready_at = time.monotonic()
+        wait_for(lambda: resolved() == ips, timeout=5, interval=0.02, what="the third db address")
+        self.assertLess(time.monotonic() - ready_at, 1.5)
+        # SRV and PTR, asked with dig.
+        srv = self.in_pod_fs("client", "dig", "+short", "SRV", "_http._tcp.dnsweb.default.svc.cluster.local").stdout.split()
+        self.assertEqual(srv, ["0", "100", "80", "dnsweb.default.svc.cluster.local."])
+        ptr = self.in_pod_fs("client", "dig", "+short", "-x", ip).stdout.strip()
+        self.assertEqual(ptr, "dnsweb.default.svc.cluster.local.")
+        start = time.monotonic()
+        self.assertEqual(self.in_pod_fs("client", "getent", "ahostsv4", "nosuch").returncode, 2)
+        self.assertLess(time.monotonic() - start, 1.0)
+
     def test_99_nothing_left_after_all_pods_go(self):
-        for p in self.c.get(PODS).json()["items"]:
-            self.c.delete(f"{PODS}/{p['metadata']['name']}")
-        wait_for(lambda: not self.c.get(PODS).json()["items"], timeout=60, what="all pods gone")
+        for p in self.c.get("/api/v1/pods").json()["items"]:
+            self.c.delete(f"/api/v1/namespaces/{p['metadata']['namespace']}/pods/{p['metadata']['name']}")
+        wait_for(lambda: not self.c.get("/api/v1/pods").json()["items"], timeout=60, what="all pods gone")
         for node in NODES:
-            ports = self.in_node(node, "ip", "-o", "link", "show", "master", "berth0").stdout.strip()
-            self.assertEqual(ports, "", node)
+            # A pod force-deleted while its stop runs (test_12) is torn down when its grace period ends.
+            wait_for(lambda: self.in_node(node, "ip", "-o", "link", "show", "master", "berth0").stdout.strip() == "",
+                     timeout=45, what=f"no veth left on {node}'s bridge")
             wait_for(lambda: not os.listdir(os.path.join(self.root(node), "netns")), what=f"{node} netns dir empty")
             ipam = [f for f in os.listdir(os.path.join(self.root(node), "network", "ipam"))
                     if f[0].isdigit()]

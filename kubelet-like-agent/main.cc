@@ -266,7 +266,8 @@ int main(int argc, char** argv) {
     }
     agent::network::NodeNetworkOptions net_options{node_name, absl::GetFlag(FLAGS_node_netns), root,
                                                    absl::GetFlag(FLAGS_cluster_cidr), absl::GetFlag(FLAGS_service_cidr),
-                                                   absl::GetFlag(FLAGS_pod_egress)};
+                                                   absl::GetFlag(FLAGS_pod_egress), absl::GetFlag(FLAGS_cluster_dns),
+                                                   absl::GetFlag(FLAGS_cluster_domain)};
     auto started = agent::network::NodeNetwork::Start(*api, net_options);
     if (!started.ok()) {
       std::fprintf(stderr, "pod network: %s\n", std::string(started.status().message()).c_str());

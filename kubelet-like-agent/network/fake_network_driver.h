@@ -78,6 +78,12 @@ class FakeNetworkDriver final : public NetworkDriver {
     return absl::OkStatus();
   }
   absl::StatusOr<int> NodeSocket(int, int) override { return absl::UnimplementedError("fake"); }
+  absl::Status AddLocalAddress(uint32_t address) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    local_addresses.insert(address);
+    return absl::OkStatus();
+  }
+  std::set<uint32_t> local_addresses;
 
   std::mutex mu_;
   std::map<std::string, std::pair<uint32_t, int>> bridges;

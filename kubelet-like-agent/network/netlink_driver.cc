@@ -419,6 +419,17 @@ absl::Status NetlinkDriver::ApplyNftables(const std::string& script) {
   });
 }
 
+absl::Status NetlinkDriver::AddLocalAddress(uint32_t address) {
+  return thread_->Run([&]() -> absl::Status {
+    Link lo;
+    int err = rtnl_link_get_kernel(state_->node.sk, 0, "lo", &lo.p);
+    if (err < 0) return NlError("lo", err);
+    absl::Status s = SetUp(state_->node.sk, lo.p);
+    if (!s.ok()) return s;
+    return AddAddress(state_->node.sk, rtnl_link_get_ifindex(lo.p), address, 32);
+  });
+}
+
 absl::StatusOr<int> NetlinkDriver::NodeSocket(int domain, int type) {
   int fd = -1;
   absl::Status s = thread_->Run([&]() -> absl::Status {

@@ -32,6 +32,7 @@ class NetlinkDriver final : public NetworkDriver {
   absl::StatusOr<std::vector<Route>> OwnRoutes() override;
   absl::Status ApplyNftables(const std::string& script) override;
   absl::StatusOr<int> NodeSocket(int domain, int type) override;
+  absl::Status AddLocalAddress(uint32_t address) override;
 
  private:
   NetlinkDriver() = default;

@@ -52,6 +52,8 @@ class NetworkDriver {
   virtual absl::Status ReplaceRoute(const Route& route) = 0;
   virtual absl::Status DeleteRoute(const net::Ipv4Prefix& destination) = 0;
   virtual absl::StatusOr<std::vector<Route>> OwnRoutes() = 0;
+  // A /32 of the node itself, on its loopback (the cluster DNS address: every node answers it).
+  virtual absl::Status AddLocalAddress(uint32_t address) = 0;
   // An nft script (the `nft -f` language), applied as one transaction.
   virtual absl::Status ApplyNftables(const std::string& script) = 0;
   // A socket of the node namespace (probes dial pod addresses from the node, as the kubelet does).

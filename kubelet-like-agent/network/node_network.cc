@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
 #include "kubelet-like-agent/network/node_routes.h"
+#include "kubelet-like-agent/network/service_rules.h"
 
 namespace berth::agent::network {
 
@@ -38,11 +39,83 @@ absl::StatusOr<std::unique_ptr<NodeNetwork>> NodeNetwork::Start(client::ApiClien
                           [raw](const controllers::ObjectPtr&, const controllers::ObjectPtr&) { raw->Sync(); },
                           [raw](const controllers::ObjectPtr&) { raw->Sync(); }});
   n->nodes_->Start();
+  n->service_cidr_ = *services;
+  if (!options.cluster_dns.empty()) {
+    auto dns_ip = net::ParseIpv4(options.cluster_dns);
+    if (!dns_ip.ok()) return absl::InvalidArgumentError(absl::StrCat("--cluster-dns: ", dns_ip.status().message()));
+    absl::Status s = n->driver_->AddLocalAddress(*dns_ip);
+    if (!s.ok()) return s;
+    NetlinkDriver* driver = n->driver_.get();
+    auto server = dns::DnsServer::Start([driver](int domain, int type) { return driver->NodeSocket(domain, type); }, *dns_ip, 53);
+    if (!server.ok()) return server.status();
+    n->dns_ = *std::move(server);
+    BERTH_LOG(Info, "agent.dns", "Cluster DNS answering", "address", options.cluster_dns, "domain", options.cluster_domain);
+  }
+  n->services_ = std::make_unique<controllers::Informer>(api, client::resources::kServices);
+  n->slices_ = std::make_unique<controllers::Informer>(api, client::resources::kEndpointSlices);
+  for (controllers::Informer* i : {n->services_.get(), n->slices_.get()}) {
+    i->AddHandlers({[raw](const controllers::ObjectPtr&) { raw->MarkServicesDirty(); },
+                    [raw](const controllers::ObjectPtr&, const controllers::ObjectPtr&) { raw->MarkServicesDirty(); },
+                    [raw](const controllers::ObjectPtr&) { raw->MarkServicesDirty(); }});
+    i->Start();
+  }
+  n->proxy_thread_ = std::thread([raw] { raw->ProxyLoop(); });
   return n;
 }
 
 NodeNetwork::~NodeNetwork() {
-  if (nodes_) nodes_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(proxy_mu_);
+    proxy_stopping_ = true;
+  }
+  proxy_cv_.notify_all();
+  if (proxy_thread_.joinable()) proxy_thread_.join();
+  dns_.reset();
+  for (auto* i : {nodes_.get(), services_.get(), slices_.get()}) {
+    if (i) i->Stop();
+  }
+}
+
+void NodeNetwork::MarkServicesDirty() {
+  {
+    std::lock_guard<std::mutex> lock(proxy_mu_);
+    proxy_dirty_ = true;
+  }
+  proxy_cv_.notify_all();
+}
+
+void NodeNetwork::ProxyLoop() {
+  // The first table waits for both lists: a table from half the state would drop connections.
+  while (!services_->WaitForSync(absl::Milliseconds(200)) || !slices_->WaitForSync(absl::Milliseconds(200))) {
+    std::lock_guard<std::mutex> lock(proxy_mu_);
+    if (proxy_stopping_) return;
+  }
+  MarkServicesDirty();
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(proxy_mu_);
+      proxy_cv_.wait(lock, [&] { return proxy_dirty_ || proxy_stopping_; });
+      if (proxy_stopping_) return;
+      proxy_dirty_ = false;
+    }
+    std::vector<controllers::ObjectPtr> services = services_->List(), slices = slices_->List();
+    std::vector<const json::Value*> raw_services, raw_slices;
+    for (const auto& s : services) raw_services.push_back(s.get());
+    for (const auto& s : slices) raw_slices.push_back(s.get());
+    if (dns_) dns_->SetZone(dns::ClusterZone::Build(raw_services, raw_slices, options_.cluster_domain));
+    ServiceRulesOptions options{cluster_cidr_, service_cidr_};
+    std::string script = ServiceTableScript(ServicePortRules(raw_services, raw_slices), options);
+    if (script == last_table_) continue;
+    absl::Status s = driver_->ApplyNftables(script);
+    if (!s.ok()) {
+      BERTH_LOG(Error, "agent.proxy", "Cannot program the Service table; retrying", "error", s.ToString());
+      std::unique_lock<std::mutex> lock(proxy_mu_);
+      proxy_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return proxy_stopping_; });
+      proxy_dirty_ = true;
+      continue;
+    }
+    last_table_ = std::move(script);
+  }
 }
 
 void NodeNetwork::WaitForNodes(absl::Duration timeout) {

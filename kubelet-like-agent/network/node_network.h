@@ -5,12 +5,15 @@
 // other nodes' pods (host-gw). Owns the driver and the PodNetwork the sync loop uses.
 
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "controllers/runtime/informer.h"
 #include "core/client/api_client.h"
+#include "kubelet-like-agent/network/dns/dns_server.h"
 #include "kubelet-like-agent/network/netlink_driver.h"
 #include "kubelet-like-agent/network/pod_network.h"
 
@@ -23,6 +26,8 @@ struct NodeNetworkOptions {
   std::string cluster_cidr = "10.244.0.0/16";
   std::string service_cidr = "10.96.0.0/12";
   std::string pod_egress = "drop";  // or masquerade
+  std::string cluster_dns;           // empty: no DNS responder on this node
+  std::string cluster_domain = "cluster.local";
 };
 
 class NodeNetwork {
@@ -40,13 +45,25 @@ class NodeNetwork {
  private:
   NodeNetwork() = default;
   void Sync();
+  // The Service proxy: one thread applies the whole table whenever Services or slices changed
+  // (changes that arrive during a sync are taken by the next one).
+  void ProxyLoop();
+  void MarkServicesDirty();
 
   NodeNetworkOptions options_;
   net::Ipv4Prefix cluster_cidr_;
   std::unique_ptr<NetlinkDriver> driver_;
   std::unique_ptr<PodNetwork> pods_;
   std::unique_ptr<controllers::Informer> nodes_;
+  std::unique_ptr<controllers::Informer> services_, slices_;
   std::mutex sync_mu_;
+  net::Ipv4Prefix service_cidr_;
+  std::mutex proxy_mu_;
+  std::condition_variable proxy_cv_;
+  bool proxy_dirty_ = false, proxy_stopping_ = false;
+  std::string last_table_;
+  std::thread proxy_thread_;
+  std::unique_ptr<dns::DnsServer> dns_;
 };
 
 }  // namespace berth::agent::network

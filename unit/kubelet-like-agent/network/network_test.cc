@@ -12,6 +12,9 @@
 #include "kubelet-like-agent/network/node_routes.h"
 #include "kubelet-like-agent/network/pod_dns_files.h"
 #include "kubelet-like-agent/network/pod_network.h"
+#include "kubelet-like-agent/network/service_rules.h"
+#include "kubelet-like-agent/network/dns/dns_server.h"
+#include "absl/strings/str_cat.h"
 
 namespace berth::agent::network {
 namespace {
@@ -178,3 +181,142 @@ TEST(PodDnsFiles, HostsNameThePodAndItsAliases) {
 
 }  // namespace
 }  // namespace berth::agent::network
+
+namespace berth::agent::network {
+namespace {
+
+TEST(ServiceRules, ReadyEndpointsFirstThenTerminatingThenReject) {
+  json::Value web = *json::Parse(R"({"metadata":{"name":"web","namespace":"default"},"spec":{"type":"NodePort","clusterIP":"10.96.0.37",
+      "sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":60}},
+      "ports":[{"name":"http","protocol":"TCP","port":80,"nodePort":30080}]}})");
+  json::Value empty = *json::Parse(R"({"metadata":{"name":"none","namespace":"default"},"spec":{"clusterIP":"10.96.0.38",
+      "ports":[{"name":"","protocol":"TCP","port":80}]}})");
+  json::Value headless = *json::Parse(R"({"metadata":{"name":"db","namespace":"default"},"spec":{"clusterIP":"None","ports":[{"port":5432}]}})");
+  json::Value slice = *json::Parse(R"({"metadata":{"namespace":"default","labels":{"kubernetes.io/service-name":"web"}},
+      "addressType":"IPv4","ports":[{"name":"http","protocol":"TCP","port":8080}],"endpoints":[
+      {"addresses":["10.244.0.3"],"conditions":{"ready":true,"serving":true,"terminating":false}},
+      {"addresses":["10.244.1.2"],"conditions":{"ready":true,"serving":true,"terminating":false}},
+      {"addresses":["10.244.0.9"],"conditions":{"ready":false,"serving":true,"terminating":true}}]})");
+  auto rules = ServicePortRules({&web, &empty, &headless}, {&slice});
+  ASSERT_EQ(rules.size(), 2u);  // the headless Service gets no rules
+  const ServicePortRule& none = rules[0];
+  const ServicePortRule& r = rules[1];
+  EXPECT_EQ(r.name, "default/web/tcp/http");
+  EXPECT_EQ(r.endpoints, (std::vector<std::pair<std::string, int>>{{"10.244.0.3", 8080}, {"10.244.1.2", 8080}}));
+  EXPECT_EQ(r.node_port, 30080);
+  EXPECT_EQ(r.affinity_seconds, 60);
+  EXPECT_TRUE(none.endpoints.empty());
+  // Only a terminating endpoint left: it still serves (KEP-1669).
+  json::Value terminating_only = slice;
+  terminating_only["endpoints"].as_array().erase(terminating_only["endpoints"].as_array().begin(),
+                                                  terminating_only["endpoints"].as_array().begin() + 2);
+  EXPECT_EQ(ServicePortRules({&web}, {&terminating_only})[0].endpoints,
+            (std::vector<std::pair<std::string, int>>{{"10.244.0.9", 8080}}));
+
+  std::string script = ServiceTableScript(rules, {});
+  EXPECT_EQ(script.rfind("table ip berth {}\ndelete table ip berth\ntable ip berth {\n", 0), 0u);
+  const std::string chain = "service-" + r.chain_id;
+  EXPECT_NE(script.find("10.96.0.37 . tcp . 80 : goto " + chain), std::string::npos);
+  EXPECT_NE(script.find("10.96.0.38 . tcp . 80 : goto reject-chain"), std::string::npos);
+  EXPECT_NE(script.find("tcp . 30080 : goto external-" + r.chain_id), std::string::npos);
+  EXPECT_NE(script.find("numgen random mod 2 vmap { 0 : goto endpoint-" + r.chain_id + "-0, 1 : goto endpoint-" + r.chain_id + "-1 }"),
+            std::string::npos);
+  EXPECT_NE(script.find("ip saddr 10.244.0.3 jump mark-for-masquerade\n"), std::string::npos);  // hairpin
+  EXPECT_NE(script.find("meta l4proto tcp dnat to 10.244.1.2:8080"), std::string::npos);
+  EXPECT_NE(script.find("timeout 60s"), std::string::npos);
+  EXPECT_NE(script.find("update @affinity-" + r.chain_id + "-0 { ip saddr }"), std::string::npos);
+  EXPECT_NE(script.find("ip daddr 10.96.0.0/12 fib daddr type != local goto reject-chain"), std::string::npos);
+  EXPECT_EQ(script, ServiceTableScript(ServicePortRules({&headless, &empty, &web}, {&slice}), {}));  // order-independent
+}
+
+}  // namespace
+}  // namespace berth::agent::network
+
+namespace berth::agent::network::dns {
+namespace {
+
+std::string QueryPacket(const std::string& name, uint16_t type, uint16_t id = 0x1234) {
+  std::string p = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  p += EncodeName(name);
+  p += {static_cast<char>(type >> 8), static_cast<char>(type & 0xff), 0, 1};
+  return p;
+}
+
+struct Parsed {
+  int rcode = -1;
+  bool truncated = false;
+  int answers = 0, authority = 0;
+};
+Parsed Header(const std::string& r) {
+  Parsed p;
+  p.rcode = r[3] & 0xf;
+  p.truncated = r[2] & 0x02;
+  p.answers = static_cast<uint8_t>(r[6]) << 8 | static_cast<uint8_t>(r[7]);
+  p.authority = static_cast<uint8_t>(r[8]) << 8 | static_cast<uint8_t>(r[9]);
+  return p;
+}
+
+std::shared_ptr<const ClusterZone> Zone(int headless_endpoints = 2) {
+  static json::Value web = *json::Parse(R"({"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.37",
+      "ports":[{"name":"http","protocol":"TCP","port":80}]}})");
+  static json::Value db = *json::Parse(R"({"metadata":{"name":"db","namespace":"default"},"spec":{"clusterIP":"None",
+      "ports":[{"name":"pg","protocol":"TCP","port":5432}]}})");
+  json::Value slice = *json::Parse(R"({"metadata":{"namespace":"default","labels":{"kubernetes.io/service-name":"db"}},
+      "addressType":"IPv4","ports":[{"name":"pg","protocol":"TCP","port":5432}],"endpoints":[]})");
+  for (int i = 0; i < headless_endpoints; ++i) {
+    json::Value e = *json::Parse(absl::StrCat(R"({"addresses":["10.244.0.)", 10 + i, R"("],"conditions":{"ready":true}})"));
+    if (i == 0) e.Set("hostname", "db-0");
+    slice["endpoints"].as_array().push_back(e);
+  }
+  json::Value not_ready = *json::Parse(R"({"addresses":["10.244.0.99"],"conditions":{"ready":false}})");
+  slice["endpoints"].as_array().push_back(not_ready);
+  return ClusterZone::Build({&web, &db}, {&slice}, "cluster.local");
+}
+
+TEST(ClusterDns, AnswersAsTheKubernetesDnsSpecificationSays) {
+  auto zone = Zone();
+  auto ask = [&](const std::string& name, uint16_t type) { return Header(DnsServer::Respond(zone.get(), QueryPacket(name, type), false)); };
+  Parsed a = ask("web.default.svc.cluster.local", kA);
+  EXPECT_EQ(a.rcode, kNoError);
+  EXPECT_EQ(a.answers, 1);
+  EXPECT_EQ(ask("WEB.Default.svc.cluster.local", kA).answers, 1);  // names are case-insensitive
+  Parsed aaaa = ask("web.default.svc.cluster.local", kAaaa);
+  EXPECT_EQ(aaaa.rcode, kNoError);  // NODATA, not NXDOMAIN
+  EXPECT_EQ(aaaa.answers, 0);
+  EXPECT_EQ(aaaa.authority, 1);     // the SOA
+  EXPECT_EQ(ask("db.default.svc.cluster.local", kA).answers, 2);  // ready endpoints only
+  EXPECT_EQ(ask("db-0.db.default.svc.cluster.local", kA).answers, 1);
+  EXPECT_EQ(ask("_http._tcp.web.default.svc.cluster.local", kSrv).answers, 1);
+  EXPECT_EQ(ask("_pg._tcp.db.default.svc.cluster.local", kSrv).answers, 2);
+  EXPECT_EQ(ask("_nope._tcp.web.default.svc.cluster.local", kSrv).rcode, kNxDomain);
+  EXPECT_EQ(ask("37.0.96.10.in-addr.arpa", kPtr).answers, 1);
+  EXPECT_EQ(ask("10.0.244.10.in-addr.arpa", kPtr).answers, 1);     // db-0 has a hostname
+  EXPECT_EQ(ask("11.0.244.10.in-addr.arpa", kPtr).rcode, kNxDomain);
+  EXPECT_EQ(ask("dns-version.cluster.local", kTxt).answers, 1);
+  EXPECT_EQ(ask("10-244-0-5.default.pod.cluster.local", kA).answers, 1);
+  EXPECT_EQ(ask("web.other.svc.cluster.local", kA).rcode, kNxDomain);
+  EXPECT_EQ(ask("web.default.svc.cluster.local.default.svc.cluster.local", kA).rcode, kNxDomain);  // a search-list miss
+  EXPECT_EQ(ask("default.svc.cluster.local", kA).rcode, kNoError);  // a namespace: an existing name
+  EXPECT_EQ(ask("example.com", kA).rcode, kRefused);  // nothing is forwarded
+  EXPECT_EQ(Header(DnsServer::Respond(Zone(0).get(), QueryPacket("db.default.svc.cluster.local", kA), false)).rcode, kNxDomain);
+  // Malformed input gets FORMERR (with the id), never a crash.
+  std::string broken = QueryPacket("web.default.svc.cluster.local", kA);
+  broken.resize(20);
+  std::string r = DnsServer::Respond(zone.get(), broken, false);
+  ASSERT_GE(r.size(), 12u);
+  EXPECT_EQ(Header(r).rcode, kFormErr);
+  EXPECT_EQ(DnsServer::Respond(zone.get(), "abc", false), "");
+}
+
+TEST(ClusterDns, LargeUdpAnswersAreTruncated) {
+  auto zone = Zone(60);  // 60 A records do not fit 512 bytes
+  Parsed udp = Header(DnsServer::Respond(zone.get(), QueryPacket("db.default.svc.cluster.local", kA), false));
+  EXPECT_TRUE(udp.truncated);
+  EXPECT_EQ(udp.answers, 0);
+  Parsed tcp = Header(DnsServer::Respond(zone.get(), QueryPacket("db.default.svc.cluster.local", kA), true));
+  EXPECT_FALSE(tcp.truncated);
+  EXPECT_EQ(tcp.answers, 60);
+}
+
+}  // namespace
+}  // namespace berth::agent::network::dns

@@ -1,0 +1,141 @@
+// File: kubelet-like-agent/network/dns/dns_server.cc
+#include "kubelet-like-agent/network/dns/dns_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "core/net/ipv4.h"
+
+namespace berth::agent::network::dns {
+
+std::string DnsServer::Respond(const ClusterZone* zone, const std::string& packet, bool tcp) {
+  uint16_t id = 0;
+  auto q = ParseQuery(packet, &id);
+  if (!q.ok()) {
+    if (packet.size() < 12) return "";
+    return ErrorResponse(id, q.status().code() == absl::StatusCode::kUnimplemented ? kNotImp : kFormErr);
+  }
+  if (zone == nullptr) return ErrorResponse(id, kServFail);
+  // UDP answers fit 512 bytes, or the size the client announced with EDNS0; TCP any.
+  const size_t max_size = tcp ? 65535 : q->udp_size;
+  if (q->klass != 1 && q->klass != 255) return BuildResponse(*q, kRefused, {}, {}, max_size);
+  Answer a = zone->Resolve(q->name, q->type);
+  return BuildResponse(*q, a.rcode, a.answers, a.authority, max_size);
+}
+
+absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const SocketMaker& make_socket, uint32_t address, uint16_t port) {
+  std::unique_ptr<DnsServer> s(new DnsServer());
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(address);
+  for (auto [fd, type] : {std::pair<int*, int>{&s->udp_, SOCK_DGRAM}, {&s->tcp_, SOCK_STREAM}}) {
+    auto made = make_socket(AF_INET, type | SOCK_NONBLOCK);
+    if (!made.ok()) return made.status();
+    *fd = *made;
+    int one = 1;
+    setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(*fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      return absl::UnavailableError(absl::StrCat("cluster DNS: bind ", net::FormatIpv4(address), ":", port, ": ", std::strerror(errno)));
+    }
+  }
+  if (listen(s->tcp_, 64) != 0) return absl::UnavailableError(absl::StrCat("cluster DNS: listen: ", std::strerror(errno)));
+  s->wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (s->wake_ < 0) return absl::InternalError("eventfd");
+  DnsServer* raw = s.get();
+  s->thread_ = std::thread([raw] { raw->Loop(); });
+  return s;
+}
+
+DnsServer::~DnsServer() {
+  stopping_ = true;
+  if (wake_ >= 0) {
+    uint64_t one = 1;
+    (void)!write(wake_, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+  for (int fd : {udp_, tcp_, wake_}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void DnsServer::SetZone(std::shared_ptr<const ClusterZone> zone) {
+  std::lock_guard<std::mutex> lock(mu_);
+  zone_ = std::move(zone);
+}
+
+void DnsServer::ServeTcp(int c) {
+  std::shared_ptr<const ClusterZone> zone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    zone = zone_;
+  }
+  // Length-prefixed messages until the client closes or is idle for a second.
+  std::string buffer;
+  char chunk[4096];
+  for (;;) {
+    pollfd p{c, POLLIN, 0};
+    if (poll(&p, 1, 1000) <= 0) break;
+    ssize_t n = read(c, chunk, sizeof chunk);
+    if (n <= 0) break;
+    buffer.append(chunk, static_cast<size_t>(n));
+    while (buffer.size() >= 2) {
+      size_t len = static_cast<uint8_t>(buffer[0]) << 8 | static_cast<uint8_t>(buffer[1]);
+      if (buffer.size() < 2 + len) break;
+      std::string reply = Respond(zone.get(), buffer.substr(2, len), true);
+      buffer.erase(0, 2 + len);
+      ++queries_;
+      if (reply.empty()) continue;
+      std::string framed(1, static_cast<char>(reply.size() >> 8));
+      framed.push_back(static_cast<char>(reply.size() & 0xff));
+      framed += reply;
+      if (send(c, framed.data(), framed.size(), MSG_NOSIGNAL) < 0) return;
+    }
+  }
+}
+
+void DnsServer::Loop() {
+  char packet[4096];
+  while (!stopping_) {
+    pollfd fds[3] = {{udp_, POLLIN, 0}, {tcp_, POLLIN, 0}, {wake_, POLLIN, 0}};
+    if (poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[2].revents) return;
+    if (fds[0].revents & POLLIN) {
+      std::shared_ptr<const ClusterZone> zone;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        zone = zone_;
+      }
+      // Drain what is queued: under load one wake-up answers many queries.
+      for (int i = 0; i < 64; ++i) {
+        sockaddr_storage from{};
+        socklen_t from_len = sizeof from;
+        ssize_t n = recvfrom(udp_, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+        if (n < 0) break;
+        ++queries_;
+        std::string reply = Respond(zone.get(), std::string(packet, static_cast<size_t>(n)), false);
+        if (!reply.empty()) sendto(udp_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      int c = accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) {
+        ServeTcp(c);
+        close(c);
+      }
+    }
+  }
+}
+
+}  // namespace berth::agent::network::dns
