@@ -480,6 +480,50 @@ class PodNetworkTest(unittest.TestCase):
         self.assertEqual(self.in_pod_fs("client", "getent", "ahostsv4", "nosuch").returncode, 2)
         self.assertLess(time.monotonic() - start, 1.0)
 
+    def policy(self, name, spec):
+        r = self.c.post("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+                        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name}, "spec": spec})
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(lambda: self.c.delete(f"/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/{name}"))
+        return time.monotonic()
+
+    def test_16_network_policy(self):
+        self.create(server_pod("guarded", "net-a", labels={"app": "guarded"}))
+        self.create(server_pod("front", "net-b", labels={"role": "frontend"}))
+        self.create(server_pod("stranger", "net-a", labels={"role": "other"}))
+        ip = self.wait_ready("guarded")["status"]["podIP"]
+        self.wait_ready("front")
+        self.wait_ready("stranger")
+
+        def reach(client, node):
+            return self.in_pod(client, PY, "-c", CONNECT, ip, "8080", node=node).stdout.split()[0]
+        self.assertEqual(reach("front", "net-b"), "connected")
+        self.assertEqual(reach("stranger", "net-a"), "connected")
+        # Default deny: a policy selecting the pod with no ingress rule.
+        made = self.policy("deny-guarded", {"podSelector": {"matchLabels": {"app": "guarded"}}, "policyTypes": ["Ingress"]})
+        wait_for(lambda: reach("stranger", "net-a") == "timeout", timeout=5, interval=0.05, what="stranger blocked")
+        self.assertLess(time.monotonic() - made, 1.0 + 2.0)  # the probe itself waits 2 s for a blocked connection
+        self.assertEqual(reach("front", "net-b"), "timeout")
+        # The node itself still reaches the pod (its probes keep it Ready).
+        out = self.in_node("net-a", PY, "-c", FETCH, f"http://{ip}:8080/")
+        self.assertEqual(out.stdout.split()[0], "guarded", out.stderr)
+        # An allow rule by label opens exactly that path, across nodes.
+        made = self.policy("allow-front", {"podSelector": {"matchLabels": {"app": "guarded"}},
+                                           "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "frontend"}}}],
+                                                        "ports": [{"port": 8080}]}]})
+        wait_for(lambda: reach("front", "net-b") == "connected", timeout=1, interval=0.02, what="front allowed within 1 s")
+        self.assertLess(time.monotonic() - made, 1.0)
+        self.assertEqual(reach("stranger", "net-a"), "timeout")
+        # Relabelling the stranger as a frontend lets it in too (pods are followed, not only policies).
+        self.assertEqual(self.c.patch(f"{PODS}/stranger", {"metadata": {"labels": {"role": "frontend"}}}).status, 200)
+        wait_for(lambda: reach("stranger", "net-a") == "connected", timeout=3, interval=0.05, what="relabelled stranger allowed")
+        # Bad input: an except outside its cidr is refused, naming the field.
+        r = self.c.post("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+                        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "bad"},
+                         "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["11.0.0.0/8"]}}]}]}})
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("spec.ingress[0].from[0].ipBlock.except[0]", r.body.decode() if isinstance(r.body, bytes) else r.body)
+
     def test_99_nothing_left_after_all_pods_go(self):
         for p in self.c.get("/api/v1/pods").json()["items"]:
             self.c.delete(f"/api/v1/namespaces/{p['metadata']['namespace']}/pods/{p['metadata']['name']}")

@@ -79,6 +79,7 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   service.has_status = true;
   c.Add(service);
   c.Add(T("discovery.k8s.io", "EndpointSlice", "endpointslices", true, {}, EndpointSliceStrategy()));
+  c.Add(T("networking.k8s.io", "NetworkPolicy", "networkpolicies", true, {"netpol"}, NetworkPolicyStrategy()));
 
   ResourceType deploy = T("apps", "Deployment", "deployments", true, {"deploy"}, DeploymentStrategy());
   deploy.categories = all;

@@ -27,11 +27,13 @@ const Resource kResourceQuotas{"", "v1", "resourcequotas", true, "ResourceQuota"
 const Resource kQueues{"scheduling.berth.dev", "v1alpha1", "queues", false, "Queue"};
 const Resource kServices{"", "v1", "services", true, "Service"};
 const Resource kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice"};
+const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", true, "NetworkPolicy"};
 
 const std::vector<Resource>& NamespacedBuiltins() {
   static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,
                                                      kConfigMaps, kSecrets, kServiceAccounts, kEvents, kLeases,
-                                                     kPodDisruptionBudgets, kResourceQuotas, kServices, kEndpointSlices};
+                                                     kPodDisruptionBudgets, kResourceQuotas, kServices, kEndpointSlices,
+                                                     kNetworkPolicies};
   return *all;
 }
 }  // namespace resources

@@ -35,7 +35,7 @@ struct Resource {
 namespace resources {
 extern const Resource kNamespaces, kPods, kNodes, kEvents, kLeases, kDeployments, kReplicaSets,
     kDaemonSets, kJobs, kCronJobs, kConfigMaps, kSecrets, kServiceAccounts, kPodDisruptionBudgets, kPriorityClasses, kResourceQuotas, kQueues,
-    kServices, kEndpointSlices;
+    kServices, kEndpointSlices, kNetworkPolicies;
 // Every namespaced built-in kind, for sweeping a namespace.
 const std::vector<Resource>& NamespacedBuiltins();
 }  // namespace resources

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
 #include "kubelet-like-agent/network/node_routes.h"
+#include "kubelet-like-agent/network/network_policy.h"
 #include "kubelet-like-agent/network/service_rules.h"
 
 namespace berth::agent::network {
@@ -53,7 +54,10 @@ absl::StatusOr<std::unique_ptr<NodeNetwork>> NodeNetwork::Start(client::ApiClien
   }
   n->services_ = std::make_unique<controllers::Informer>(api, client::resources::kServices);
   n->slices_ = std::make_unique<controllers::Informer>(api, client::resources::kEndpointSlices);
-  for (controllers::Informer* i : {n->services_.get(), n->slices_.get()}) {
+  n->policies_ = std::make_unique<controllers::Informer>(api, client::resources::kNetworkPolicies);
+  n->all_pods_ = std::make_unique<controllers::Informer>(api, client::resources::kPods);
+  n->namespaces_ = std::make_unique<controllers::Informer>(api, client::resources::kNamespaces);
+  for (controllers::Informer* i : {n->services_.get(), n->slices_.get(), n->policies_.get(), n->all_pods_.get(), n->namespaces_.get()}) {
     i->AddHandlers({[raw](const controllers::ObjectPtr&) { raw->MarkServicesDirty(); },
                     [raw](const controllers::ObjectPtr&, const controllers::ObjectPtr&) { raw->MarkServicesDirty(); },
                     [raw](const controllers::ObjectPtr&) { raw->MarkServicesDirty(); }});
@@ -71,7 +75,7 @@ NodeNetwork::~NodeNetwork() {
   proxy_cv_.notify_all();
   if (proxy_thread_.joinable()) proxy_thread_.join();
   dns_.reset();
-  for (auto* i : {nodes_.get(), services_.get(), slices_.get()}) {
+  for (auto* i : {nodes_.get(), services_.get(), slices_.get(), policies_.get(), all_pods_.get(), namespaces_.get()}) {
     if (i) i->Stop();
   }
 }
@@ -86,7 +90,9 @@ void NodeNetwork::MarkServicesDirty() {
 
 void NodeNetwork::ProxyLoop() {
   // The first table waits for both lists: a table from half the state would drop connections.
-  while (!services_->WaitForSync(absl::Milliseconds(200)) || !slices_->WaitForSync(absl::Milliseconds(200))) {
+  while (!services_->WaitForSync(absl::Milliseconds(200)) || !slices_->WaitForSync(absl::Milliseconds(200)) ||
+         !policies_->WaitForSync(absl::Milliseconds(200)) || !all_pods_->WaitForSync(absl::Milliseconds(200)) ||
+         !namespaces_->WaitForSync(absl::Milliseconds(200))) {
     std::lock_guard<std::mutex> lock(proxy_mu_);
     if (proxy_stopping_) return;
   }
@@ -103,6 +109,26 @@ void NodeNetwork::ProxyLoop() {
     for (const auto& s : services) raw_services.push_back(s.get());
     for (const auto& s : slices) raw_slices.push_back(s.get());
     if (dns_) dns_->SetZone(dns::ClusterZone::Build(raw_services, raw_slices, options_.cluster_domain));
+    {
+      std::vector<controllers::ObjectPtr> policies = policies_->List(), pods = all_pods_->List(), namespaces = namespaces_->List();
+      std::vector<const json::Value*> raw_policies, raw_pods, raw_namespaces;
+      for (const auto& o : policies) raw_policies.push_back(o.get());
+      for (const auto& o : pods) raw_pods.push_back(o.get());
+      for (const auto& o : namespaces) raw_namespaces.push_back(o.get());
+      std::string policy_script = PolicyTableScript(raw_policies, raw_pods, raw_namespaces, options_.node_name);
+      if (policy_script != last_policy_table_) {
+        absl::Status applied = driver_->ApplyNftables(policy_script);
+        if (applied.ok()) {
+          last_policy_table_ = std::move(policy_script);
+        } else {
+          BERTH_LOG(Error, "agent.policy", "Cannot program the NetworkPolicy table; retrying", "error", applied.ToString());
+          std::unique_lock<std::mutex> lock(proxy_mu_);
+          proxy_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return proxy_stopping_; });
+          proxy_dirty_ = true;
+          continue;
+        }
+      }
+    }
     ServiceRulesOptions options{cluster_cidr_, service_cidr_};
     std::string script = ServiceTableScript(ServicePortRules(raw_services, raw_slices), options);
     if (script == last_table_) continue;

@@ -56,6 +56,8 @@ class NodeNetwork {
   std::unique_ptr<PodNetwork> pods_;
   std::unique_ptr<controllers::Informer> nodes_;
   std::unique_ptr<controllers::Informer> services_, slices_;
+  std::unique_ptr<controllers::Informer> policies_, all_pods_, namespaces_;  // NetworkPolicy
+  std::string last_policy_table_;
   std::mutex sync_mu_;
   net::Ipv4Prefix service_cidr_;
   std::mutex proxy_mu_;

@@ -16,6 +16,7 @@ std::shared_ptr<const Strategy> SecretStrategy();
 std::shared_ptr<const Strategy> ConfigMapStrategy();
 std::shared_ptr<const Strategy> ServiceStrategy();
 std::shared_ptr<const Strategy> EndpointSliceStrategy();
+std::shared_ptr<const Strategy> NetworkPolicyStrategy();
 std::shared_ptr<const Strategy> DeploymentStrategy();
 std::shared_ptr<const Strategy> ReplicaSetStrategy();
 std::shared_ptr<const Strategy> DaemonSetStrategy();

@@ -320,3 +320,48 @@ TEST(ClusterDns, LargeUdpAnswersAreTruncated) {
 
 }  // namespace
 }  // namespace berth::agent::network::dns
+
+#include "kubelet-like-agent/network/network_policy.h"
+
+namespace berth::agent::network {
+namespace {
+
+TEST(NetworkPolicy, IsolatesSelectedPodsAndAllowsWhatRulesName) {
+  auto pod = [](const std::string& name, const std::string& ns, const std::string& ip, const std::string& node,
+                const std::string& labels) {
+    return *json::Parse(absl::StrCat(R"({"metadata":{"name":")", name, R"(","namespace":")", ns, R"(","labels":)", labels,
+                                     R"(},"spec":{"nodeName":")", node,
+                                     R"(","containers":[{"name":"c","ports":[{"name":"http","containerPort":8080}]}]},"status":{"podIP":")",
+                                     ip, R"("}})"));
+  };
+  json::Value db = pod("db", "shop", "10.244.0.5", "n1", R"({"app":"db"})");
+  json::Value api = pod("api", "shop", "10.244.1.7", "n2", R"({"role":"api"})");
+  json::Value web = pod("web", "shop", "10.244.0.6", "n1", R"({"role":"web"})");
+  json::Value ops = pod("ops", "tools", "10.244.1.9", "n2", R"({"role":"api"})");
+  json::Value shop = *json::Parse(R"({"metadata":{"name":"shop"}})");
+  json::Value tools = *json::Parse(R"({"metadata":{"name":"tools","labels":{"team":"ops"}}})");
+  json::Value policy = *json::Parse(R"({"metadata":{"name":"db","namespace":"shop"},"spec":{
+      "podSelector":{"matchLabels":{"app":"db"}},"policyTypes":["Ingress"],
+      "ingress":[{"from":[{"podSelector":{"matchLabels":{"role":"api"}}},
+                          {"namespaceSelector":{"matchLabels":{"team":"ops"}}},
+                          {"ipBlock":{"cidr":"192.168.0.0/16","except":["192.168.1.0/24"]}}],
+                  "ports":[{"port":"http"},{"protocol":"UDP","port":5000,"endPort":5010}]}]}})");
+  std::string script = PolicyTableScript({&policy}, {&db, &api, &web, &ops}, {&shop, &tools}, "n1");
+  EXPECT_NE(script.find("ip daddr 10.244.0.5 jump ingress-10-244-0-5"), std::string::npos);
+  EXPECT_EQ(script.find("ingress-10-244-0-6"), std::string::npos);  // web is not selected
+  EXPECT_NE(script.find("ip saddr { 10.244.1.7 } tcp dport { 8080 } return"), std::string::npos);  // same namespace only
+  EXPECT_NE(script.find("ip saddr { 10.244.1.9 } udp dport 5000-5010 return"), std::string::npos);  // by namespace labels
+  EXPECT_NE(script.find("ip saddr 192.168.0.0/16 ip saddr != { 192.168.1.0/24 } tcp dport { 8080 } return"), std::string::npos);
+  EXPECT_NE(script.find("    drop\n"), std::string::npos);
+  EXPECT_NE(script.find("ct state established,related accept"), std::string::npos);
+  // On the other node, nothing of db's is programmed.
+  EXPECT_EQ(PolicyTableScript({&policy}, {&db, &api, &web, &ops}, {&shop, &tools}, "n2").find("jump"), std::string::npos);
+  // Default deny egress: an empty rule list isolates.
+  json::Value deny = *json::Parse(R"({"metadata":{"name":"deny","namespace":"shop"},"spec":{"podSelector":{},"policyTypes":["Egress"]}})");
+  std::string denied = PolicyTableScript({&deny}, {&db, &web}, {&shop}, "n1");
+  EXPECT_NE(denied.find("chain egress-10-244-0-5 {\n    drop\n  }"), std::string::npos);
+  EXPECT_NE(denied.find("chain egress-10-244-0-6 {\n    drop\n  }"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::agent::network
