@@ -12,7 +12,7 @@ PACKAGES=(
   etcd-server etcd-client nginx-light wrk
   libarchive-dev docker-registry busybox-static apache2-utils skopeo libseccomp-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler python3-grpcio
-  libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 bind9-dnsutils iputils-ping
+  libnl-3-dev libnl-route-3-dev libnftables-dev nftables iproute2 bind9-dnsutils iputils-ping dnsmasq-base
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -439,6 +439,18 @@ class PodNetworkTest(unittest.TestCase):
         web = self.service("dnsweb", {"app": "dnsweb"})
         ip = web["spec"]["clusterIP"]
         self.client_pod()
+        # A pod created after the Service has its variables, and the kubernetes Service's.
+        self.create(server_pod("envy", "net-a", labels={"app": "envy"}))
+        self.wait_ready("envy")
+        pid = self.init_pid("envy")
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            child = f.read().split()[0]
+        with open(f"/proc/{child}/environ", "rb") as f:
+            environ = set(f.read().decode().split("\0"))
+        for kv in (f"DNSWEB_SERVICE_HOST={ip}", "DNSWEB_SERVICE_PORT=80", "DNSWEB_SERVICE_PORT_HTTP=80",
+                   f"DNSWEB_PORT=tcp://{ip}:80", f"DNSWEB_PORT_80_TCP_ADDR={ip}", "KUBERNETES_SERVICE_HOST=10.96.0.1",
+                   "KUBERNETES_SERVICE_PORT=443"):
+            self.assertIn(kv, environ)
         resolv = self.in_pod_fs("client", "cat", "/etc/resolv.conf").stdout
         self.assertEqual(resolv, "search default.svc.cluster.local svc.cluster.local cluster.local\n"
                                  "nameserver 10.96.0.10\noptions ndots:5\n")

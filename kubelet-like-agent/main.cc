@@ -281,6 +281,8 @@ int main(int argc, char** argv) {
     });
     node_network->WaitForNodes(absl::Seconds(10));
     sync_options.network = &node_network->pods();
+    agent::network::NodeNetwork* nn = node_network.get();
+    sync_options.service_env = [nn](const std::string& ns, bool links) { return nn->ServiceEnvironment(ns, links); };
   } else if (absl::GetFlag(FLAGS_pod_network) != "none") {
     std::fprintf(stderr, "--pod-network: \"%s\" is neither none nor bridge\n", absl::GetFlag(FLAGS_pod_network).c_str());
     return 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/http/http.h"
+#include "core/net/ipv4.h"
 #include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/admission/resource_quota.h"
@@ -163,13 +164,14 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   p->registry->AddAdmissionPlugin(registry::QueueHierarchyAdmission());
+  std::shared_ptr<registry::ServiceAllocation> allocation;
+  const registry::ResourceType* services = p->catalog->Find("", "v1", "services");
   {
     // ClusterIPs and NodePorts: decided in the Service's own write, rebuilt from what is stored.
     BERTH_ASSIGN_OR_RETURN(registry::ServiceRanges ranges,
                            registry::ParseServiceRanges(options.service_cluster_ip_range, options.service_node_port_range));
-    auto allocation = std::make_shared<registry::ServiceAllocation>(ranges, clock);
+    allocation = std::make_shared<registry::ServiceAllocation>(ranges, clock);
     p->registry->AddAdmissionPlugin(allocation);
-    const registry::ResourceType* services = p->catalog->Find("", "v1", "services");
     p->registry->AddCommitObserver([allocation, services](const registry::ResourceType& type, const json::Value& object, bool removed) {
       if (&type == services) allocation->Observe(object, removed);
     });
@@ -182,6 +184,29 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     BERTH_RETURN_IF_ERROR(p->registry->EnsureNamespace(ns));
   }
   BERTH_RETURN_IF_ERROR(registry::EnsureSystemPriorityClasses(*p->registry));
+  // default/kubernetes at the first address of the range, as kube-apiserver keeps it (its
+  // endpoints are not published yet: the apiserver listens on loopback, out of pods' reach).
+  if (!p->registry->Get(*services, "default", "kubernetes").ok()) {
+    json::Value svc = json::Value::MakeObject();
+    svc.Set("apiVersion", "v1");
+    svc.Set("kind", "Service");
+    json::Value& meta = svc.Ensure({"metadata"});
+    meta.Set("name", "kubernetes");
+    meta.Set("namespace", "default");
+    meta.Ensure({"labels"}).Set("component", "apiserver");
+    meta.Ensure({"labels"}).Set("provider", "kubernetes");
+    json::Value& spec = svc.Ensure({"spec"});
+    spec.Set("clusterIP", net::FormatIpv4(allocation->KubernetesServiceIp()));
+    json::Value port = json::Value::MakeObject();
+    port.Set("name", "https");
+    port.Set("port", 443);
+    port.Set("protocol", "TCP");
+    port.Set("targetPort", options.port > 0 ? options.port : 6443);
+    spec.Set("ports", json::Value(json::Array{std::move(port)}));
+    auto made = p->registry->Create(*services, "default", std::move(svc), {});
+    if (!made.ok() && made.status().code() != absl::StatusCode::kAlreadyExists) return made.status();
+  }
+
   BERTH_RETURN_IF_ERROR(ServeCustomResources(*p, clock));
   watch::WatchCacheOptions wo;
   wo.window_events = options.watch_window_events;

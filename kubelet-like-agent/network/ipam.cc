@@ -45,12 +45,12 @@ std::string ReadFile(const fs::path& p) {
   return s.substr(0, s.find('\n'));
 }
 
-// Written to a temporary name and renamed: a crash leaves either no file or a whole one.
+// Written to a temporary name and renamed: an agent crash leaves either no file or a whole one.
 absl::Status WriteFileAtomically(const fs::path& p, const std::string& content) {
   std::string tmp = p.string() + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("ipam: ", tmp, ": ", std::strerror(errno)));
-  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && fsync(fd) == 0;
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
   close(fd);
   if (!ok || rename(tmp.c_str(), p.c_str()) != 0) {
     return absl::UnavailableError(absl::StrCat("ipam: writing ", p.string(), ": ", std::strerror(errno)));
@@ -102,7 +102,9 @@ absl::StatusOr<uint32_t> HostLocalIpam::Allocate(const std::string& owner) {
       if (errno == EEXIST) continue;
       return absl::UnavailableError(absl::StrCat("ipam: ", path, ": ", std::strerror(errno)));
     }
-    bool ok = write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size()) && fsync(fd) == 0;
+    // No fsync (host-local has none either): the files must outlive the agent, not the machine —
+    // a machine crash takes every pod's network namespace with it. An fsync was half the set-up.
+    bool ok = write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
     close(fd);
     if (!ok) {
       unlink(path.c_str());

@@ -5,6 +5,7 @@
 #include "core/log/log.h"
 #include "kubelet-like-agent/network/node_routes.h"
 #include "kubelet-like-agent/network/network_policy.h"
+#include "kubelet-like-agent/network/service_env.h"
 #include "kubelet-like-agent/network/service_rules.h"
 
 namespace berth::agent::network {
@@ -78,6 +79,13 @@ NodeNetwork::~NodeNetwork() {
   for (auto* i : {nodes_.get(), services_.get(), slices_.get(), policies_.get(), all_pods_.get(), namespaces_.get()}) {
     if (i) i->Stop();
   }
+}
+
+std::vector<std::string> NodeNetwork::ServiceEnvironment(const std::string& ns, bool service_links) const {
+  std::vector<controllers::ObjectPtr> services = services_->List();
+  std::vector<const json::Value*> raw;
+  for (const auto& s : services) raw.push_back(s.get());
+  return ServiceEnv(raw, ns, service_links);
 }
 
 void NodeNetwork::MarkServicesDirty() {

@@ -40,6 +40,8 @@ class NodeNetwork {
   // restart find the bridge in place before the sync loop looks at them.
   void WaitForNodes(absl::Duration timeout);
   PodNetwork& pods() { return *pods_; }
+  // The Service variables for a container of a pod in `ns` (see service_env.h).
+  std::vector<std::string> ServiceEnvironment(const std::string& ns, bool service_links) const;
   NetworkDriver& driver() { return *driver_; }
 
  private:

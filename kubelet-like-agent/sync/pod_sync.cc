@@ -160,6 +160,11 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
     return env.status();
   }
   spec.env = *env;
+  if (options_.service_env) {
+    const json::Value* links = pod.Get({"spec", "enableServiceLinks"});
+    spec.env = MergeEnv(options_.service_env(pod.GetString({"metadata", "namespace"}), links == nullptr || !links->is_bool() || links->as_bool()),
+                        spec.env);
+  }
   std::map<std::string, std::string> env_map;
   for (const std::string& kv : spec.env) env_map[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
   auto expanded = [&](const char* field) -> std::optional<std::vector<std::string>> {

@@ -7,6 +7,7 @@
 // stops; the pod object removed once a deleted pod's processes are gone; activeDeadlineSeconds.
 // It then reports the status it observed through the StatusManager.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -40,6 +41,9 @@ struct PodSyncOptions {
   // hosts files. Null: pods share the node's network (or a loopback-only one when isolated).
   network::PodNetwork* network = nullptr;
   network::DnsSettings dns;
+  // The Service variables of a container's environment (namespace, enableServiceLinks); unset:
+  // none (pods on the host network have no Service routing either).
+  std::function<std::vector<std::string>(const std::string&, bool)> service_env;
   int workers = 4;
   absl::Duration max_backoff = absl::Minutes(5);
   absl::Duration initial_backoff = absl::Seconds(10);
