@@ -1,8 +1,9 @@
 // berth-network-bench MODE [N]: the pod network's costs, each next to a reference measured in
 // the same run, inside a network namespace this process makes for itself (nothing leaves it).
 //   rules N  B2: programming the Service table with N Services x 3 endpoints through libnftables
-//            as the agent does (the whole table, one transaction): the first load, then 50 single
-//            Service changes (p50/p99); reference: `nft -f` of the same change (exec).
+//            as the agent does: the first load (whole table), then 50 single Service changes as
+//            incremental transactions (p50/p99, computing the table included); reference: `nft -f`
+//            exec of the same kind of change.
 //   pods N   B4: pod network set-up + teardown per pod (PodNetwork over NetlinkDriver: netns,
 //            veth, address, routes, IPAM files); reference: the same wiring with `ip` execs.
 //   dns N    B5: UDP queries/s and p99 of the cluster DNS responder with N Services, next to
@@ -83,15 +84,25 @@ void Rules(int n) {
   }
   std::vector<double> changes, reference;
   const std::string file = "/tmp/berth-network-bench.nft";
+  ServiceTable programmed = BuildServiceTable(Services(n, 0), {});
   for (int k = 1; k <= 50; ++k) {
-    std::string script = ServiceTableScript(Services(n, k), {});  // generated as the agent does, per change
+    // As the agent does it: the table computed from the state, then only the difference.
     auto t = Clock::now();
-    (void)(*driver)->ApplyNftables(script);
+    ServiceTable desired = BuildServiceTable(Services(n, k), {});
+    absl::Status applied = (*driver)->ApplyNftables(IncrementalTableScript(programmed, desired));
     changes.push_back(Ms(Clock::now() - t));
-    std::ofstream(file) << ServiceTableScript(Services(n, k + 100), {});
+    if (!applied.ok()) {
+      std::fprintf(stderr, "incremental change %d: %s\n", k, applied.ToString().c_str());
+      std::exit(1);
+    }
+    programmed = std::move(desired);
+    // Reference: the same kind of partial transaction through an exec of nft (kube-proxy's way).
+    ServiceTable next = BuildServiceTable(Services(n, k + 1000), {});
+    std::ofstream(file) << IncrementalTableScript(programmed, next);
     t = Clock::now();
     Run(absl::StrCat("nft -f ", file));
     reference.push_back(Ms(Clock::now() - t));
+    programmed = std::move(next);
   }
   fs::remove(file);
   std::printf("{\"services\": %d, \"first_load_ms\": %.1f, \"change_p50_ms\": %.1f, \"change_p99_ms\": %.1f, "

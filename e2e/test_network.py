@@ -548,6 +548,12 @@ class PodNetworkTest(unittest.TestCase):
             ipam = [f for f in os.listdir(os.path.join(self.root(node), "network", "ipam"))
                     if f[0].isdigit()]
             self.assertEqual(ipam, [], node)
+            # Every table change of the run applied as computed: no incremental Service sync
+            # had to fall back to a full one, and no table was refused.
+            with open(os.path.join(self.root(node), "agent.stderr")) as f:
+                log = f.read()
+            for failure in ("Incremental Service sync failed", "Cannot program"):
+                self.assertNotIn(failure, log, node)
 
 
 if __name__ == "__main__":

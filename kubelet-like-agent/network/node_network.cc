@@ -138,17 +138,25 @@ void NodeNetwork::ProxyLoop() {
       }
     }
     ServiceRulesOptions options{cluster_cidr_, service_cidr_};
-    std::string script = ServiceTableScript(ServicePortRules(raw_services, raw_slices), options);
-    if (script == last_table_) continue;
-    absl::Status s = driver_->ApplyNftables(script);
+    ServiceTable desired = BuildServiceTable(ServicePortRules(raw_services, raw_slices), options);
+    if (programmed_ && *programmed_ == desired) continue;
+    // The whole table once (at start, or to recover from a failed sync); then only what changed,
+    // which is what keeps one Service change cheap among thousands.
+    absl::Status s = programmed_ ? driver_->ApplyNftables(IncrementalTableScript(*programmed_, desired))
+                                 : driver_->ApplyNftables(FullTableScript(desired));
+    if (!s.ok() && programmed_) {
+      BERTH_LOG(Warning, "agent.proxy", "Incremental Service sync failed; replacing the table", "error", s.ToString());
+      s = driver_->ApplyNftables(FullTableScript(desired));
+    }
     if (!s.ok()) {
+      programmed_.reset();
       BERTH_LOG(Error, "agent.proxy", "Cannot program the Service table; retrying", "error", s.ToString());
       std::unique_lock<std::mutex> lock(proxy_mu_);
       proxy_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return proxy_stopping_; });
       proxy_dirty_ = true;
       continue;
     }
-    last_table_ = std::move(script);
+    programmed_ = std::move(desired);
   }
 }
 

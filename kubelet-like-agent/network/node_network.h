@@ -7,6 +7,7 @@
 #include <memory>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "kubelet-like-agent/network/dns/dns_server.h"
 #include "kubelet-like-agent/network/netlink_driver.h"
 #include "kubelet-like-agent/network/pod_network.h"
+#include "kubelet-like-agent/network/service_rules.h"
 
 namespace berth::agent::network {
 
@@ -65,7 +67,7 @@ class NodeNetwork {
   std::mutex proxy_mu_;
   std::condition_variable proxy_cv_;
   bool proxy_dirty_ = false, proxy_stopping_ = false;
-  std::string last_table_;
+  std::optional<ServiceTable> programmed_;  // what table ip berth holds now
   std::thread proxy_thread_;
   std::unique_ptr<dns::DnsServer> dns_;
 };

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace berth::agent::network {
 namespace {
@@ -95,55 +97,74 @@ std::vector<ServicePortRule> ServicePortRules(const std::vector<const json::Valu
   return out;
 }
 
-std::string ServiceTableScript(const std::vector<ServicePortRule>& rules, const ServiceRulesOptions& o) {
-  const std::string cluster = o.cluster_cidr.ToString(), services = o.service_cidr.ToString();
-  std::string svc_ips, node_ports, no_ep_ips, no_ep_ports, chains, sets;
-  auto add = [](std::string& list, const std::string& element) { list += (list.empty() ? "" : ", ") + element; };
+ServiceTable BuildServiceTable(const std::vector<ServicePortRule>& rules, const ServiceRulesOptions& o) {
+  ServiceTable t;
+  t.options = o;
+  const std::string cluster = o.cluster_cidr.ToString();
   for (const ServicePortRule& r : rules) {
     const std::string svc_chain = StrCat("service-", r.chain_id);
     const std::string match = StrCat(r.cluster_ip, " . ", r.protocol, " . ", r.port);
     if (r.endpoints.empty()) {
-      add(no_ep_ips, StrCat(match, " : goto reject-chain"));
-      if (r.node_port) add(no_ep_ports, StrCat(r.protocol, " . ", r.node_port, " : goto reject-chain"));
+      t.maps["no-endpoint-services"].insert(StrCat(match, " : goto reject-chain"));
+      if (r.node_port) t.maps["no-endpoint-nodeports"].insert(StrCat(r.protocol, " . ", r.node_port, " : goto reject-chain"));
       continue;
     }
-    add(svc_ips, StrCat(match, " : goto ", svc_chain));
-    std::string body = StrCat("  chain ", svc_chain, " {\n    ip daddr ", r.cluster_ip, " ip saddr != ", cluster,
-                              " jump mark-for-masquerade\n");
+    t.maps["service-ips"].insert(StrCat(match, " : goto ", svc_chain));
+    std::vector<std::string>& body = t.chains[svc_chain];
+    body.push_back(StrCat("ip daddr ", r.cluster_ip, " ip saddr != ", cluster, " jump mark-for-masquerade"));
     std::string vmap;
     for (size_t i = 0; i < r.endpoints.size(); ++i) {
       const auto& [address, port] = r.endpoints[i];
-      const std::string ep_id = StrCat(r.chain_id, "-", i);
+      // Named by what it does, not by position: an endpoint that stays keeps its chain (and
+      // its affinity set) when others come and go, so an incremental sync leaves it alone.
+      const std::string ep_id = StrCat(r.chain_id, "-", ShortHash(StrCat(address, ":", port)));
       const std::string ep_chain = StrCat("endpoint-", ep_id);
-      add(vmap, StrCat(i, " : goto ", ep_chain));
-      std::string ep = StrCat("  chain ", ep_chain, " {\n    ip saddr ", address, " jump mark-for-masquerade\n");
+      vmap += StrCat(vmap.empty() ? "" : ", ", i, " : goto ", ep_chain);
+      std::vector<std::string>& ep = t.chains[ep_chain];
+      ep.push_back(StrCat("ip saddr ", address, " jump mark-for-masquerade"));
       if (r.affinity_seconds > 0) {
-        sets += StrCat("  set affinity-", ep_id, " {\n    type ipv4_addr\n    flags dynamic,timeout\n    timeout ",
-                       r.affinity_seconds, "s\n  }\n");
-        body += StrCat("    ip saddr @affinity-", ep_id, " goto ", ep_chain, "\n");
-        ep += StrCat("    update @affinity-", ep_id, " { ip saddr }\n");
+        t.sets[StrCat("affinity-", ep_id)] = StrCat("type ipv4_addr; flags dynamic,timeout; timeout ", r.affinity_seconds, "s;");
+        body.push_back(StrCat("ip saddr @affinity-", ep_id, " goto ", ep_chain));
+        ep.push_back(StrCat("update @affinity-", ep_id, " { ip saddr }"));
       }
-      ep += StrCat("    meta l4proto ", r.protocol, " dnat to ", address, ":", port, "\n  }\n");
-      chains += ep;
+      ep.push_back(StrCat("meta l4proto ", r.protocol, " dnat to ", address, ":", port));
     }
-    body += StrCat("    numgen random mod ", r.endpoints.size(), " vmap { ", vmap, " }\n  }\n");
-    chains += body;
+    body.push_back(StrCat("numgen random mod ", r.endpoints.size(), " vmap { ", vmap, " }"));
     if (r.node_port) {
       const std::string ext_chain = StrCat("external-", r.chain_id);
-      add(node_ports, StrCat(r.protocol, " . ", r.node_port, " : goto ", ext_chain));
-      chains += StrCat("  chain ", ext_chain, " {\n    jump mark-for-masquerade\n    goto ", svc_chain, "\n  }\n");
+      t.maps["service-nodeports"].insert(StrCat(r.protocol, " . ", r.node_port, " : goto ", ext_chain));
+      t.chains[ext_chain] = {"jump mark-for-masquerade", StrCat("goto ", svc_chain)};
     }
   }
-  auto map_of = [](const std::string& name, const std::string& type, const std::string& elements) {
-    return StrCat("  map ", name, " {\n    type ", type, " : verdict\n", elements.empty() ? "" : StrCat("    elements = { ", elements, " }\n"),
-                  "  }\n");
+  return t;
+}
+
+namespace {
+
+const std::map<std::string, std::string>& MapTypes() {
+  static const auto* types = new std::map<std::string, std::string>{
+      {"service-ips", "ipv4_addr . inet_proto . inet_service"},
+      {"service-nodeports", "inet_proto . inet_service"},
+      {"no-endpoint-services", "ipv4_addr . inet_proto . inet_service"},
+      {"no-endpoint-nodeports", "inet_proto . inet_service"},
   };
+  return *types;
+}
+
+}  // namespace
+
+std::string FullTableScript(const ServiceTable& t) {
+  const std::string services = t.options.service_cidr.ToString();
   std::string s = "table ip berth {}\ndelete table ip berth\ntable ip berth {\n";
-  s += map_of("service-ips", "ipv4_addr . inet_proto . inet_service", svc_ips);
-  s += map_of("service-nodeports", "inet_proto . inet_service", node_ports);
-  s += map_of("no-endpoint-services", "ipv4_addr . inet_proto . inet_service", no_ep_ips);
-  s += map_of("no-endpoint-nodeports", "inet_proto . inet_service", no_ep_ports);
-  s += sets;
+  for (const auto& [name, type] : MapTypes()) {
+    s += StrCat("  map ", name, " {\n    type ", type, " : verdict\n");
+    auto it = t.maps.find(name);
+    if (it != t.maps.end() && !it->second.empty()) {
+      s += StrCat("    elements = { ", absl::StrJoin(it->second, ", "), " }\n");
+    }
+    s += "  }\n";
+  }
+  for (const auto& [name, body] : t.sets) s += StrCat("  set ", name, " { ", body, " }\n");
   // Numbers for priorities: nft 1.0.6 refuses `dstnat` on the output hook (networking brief F5).
   s += "  chain nat-prerouting {\n    type nat hook prerouting priority -100; policy accept;\n    jump services\n  }\n";
   s += "  chain nat-output {\n    type nat hook output priority -100; policy accept;\n    jump services\n  }\n";
@@ -166,9 +187,63 @@ std::string ServiceTableScript(const std::vector<ServicePortRule>& rules, const 
   // TCP gets a reset: an ICMP error would be rate-limited per client (net.ipv4.icmp_ratelimit)
   // and a client's second refused connection within a second would wait for a retransmit.
   s += "  chain reject-chain {\n    meta l4proto tcp reject with tcp reset\n    reject\n  }\n";
-  s += chains;
+  for (const auto& [name, body] : t.chains) {
+    s += StrCat("  chain ", name, " {\n");
+    for (const std::string& rule : body) s += StrCat("    ", rule, "\n");
+    s += "  }\n";
+  }
   s += "}\n";
   return s;
+}
+
+std::string IncrementalTableScript(const ServiceTable& from, const ServiceTable& to) {
+  std::string s;
+  // New sets and chains first, so the rules and elements below can refer to them.
+  for (const auto& [name, body] : to.sets) {
+    if (!from.sets.count(name)) s += StrCat("add set ip berth ", name, " { ", body, " }\n");
+  }
+  for (const auto& [name, body] : to.chains) {
+    if (!from.chains.count(name)) s += StrCat("add chain ip berth ", name, "\n");
+  }
+  for (const auto& [name, body] : to.chains) {
+    auto it = from.chains.find(name);
+    if (it != from.chains.end() && it->second == body) continue;
+    if (it != from.chains.end()) s += StrCat("flush chain ip berth ", name, "\n");
+    for (const std::string& rule : body) s += StrCat("add rule ip berth ", name, " ", rule, "\n");
+  }
+  static const std::set<std::string> kNone;
+  for (const auto& [map, type] : MapTypes()) {
+    auto old_it = from.maps.find(map), new_it = to.maps.find(map);
+    const std::set<std::string>& before = old_it == from.maps.end() ? kNone : old_it->second;
+    const std::set<std::string>& after = new_it == to.maps.end() ? kNone : new_it->second;
+    std::vector<std::string> gone, added;
+    for (const std::string& e : before) {
+      if (!after.count(e)) gone.push_back(e);
+    }
+    for (const std::string& e : after) {
+      if (!before.count(e)) added.push_back(e);
+    }
+    if (!gone.empty()) s += StrCat("delete element ip berth ", map, " { ", absl::StrJoin(gone, ", "), " }\n");
+    if (!added.empty()) s += StrCat("add element ip berth ", map, " { ", absl::StrJoin(added, ", "), " }\n");
+  }
+  // What nothing refers to any more goes last, in the same transaction: the elements and rules
+  // that named it were removed above.
+  // Every removed chain is flushed before any is deleted: a Service chain's vmap names its
+  // endpoint chains, and a chain still referred to cannot go (EBUSY).
+  for (const auto& [name, body] : from.chains) {
+    if (!to.chains.count(name)) s += StrCat("flush chain ip berth ", name, "\n");
+  }
+  for (const auto& [name, body] : from.chains) {
+    if (!to.chains.count(name)) s += StrCat("delete chain ip berth ", name, "\n");
+  }
+  for (const auto& [name, body] : from.sets) {
+    if (!to.sets.count(name)) s += StrCat("delete set ip berth ", name, "\n");
+  }
+  return s;
+}
+
+std::string ServiceTableScript(const std::vector<ServicePortRule>& rules, const ServiceRulesOptions& o) {
+  return FullTableScript(BuildServiceTable(rules, o));
 }
 
 }  // namespace berth::agent::network

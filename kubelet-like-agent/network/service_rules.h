@@ -10,6 +10,8 @@
 // any other address of the service range. Endpoints: the ready ones; when none is ready, the
 // serving-and-terminating ones (KEP-1669).
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,21 @@ struct ServicePortRule {
 std::vector<ServicePortRule> ServicePortRules(const std::vector<const json::Value*>& services,
                                               const std::vector<const json::Value*>& slices);
 
-// The whole table, replacing any earlier one in the same transaction.
+// The table as data: what the full and the incremental scripts are rendered from.
+struct ServiceTable {
+  ServiceRulesOptions options;
+  std::map<std::string, std::vector<std::string>> chains;  // Service, endpoint and NodePort chains: rules
+  std::map<std::string, std::string> sets;                 // affinity sets: their definition
+  std::map<std::string, std::set<std::string>> maps;       // verdict map -> "key : verdict" elements
+  bool operator==(const ServiceTable& o) const { return chains == o.chains && sets == o.sets && maps == o.maps; }
+};
+ServiceTable BuildServiceTable(const std::vector<ServicePortRule>& rules, const ServiceRulesOptions& options);
+
+// The whole table, replacing any earlier one in the same transaction (start, and recovery).
+std::string FullTableScript(const ServiceTable& table);
+// One transaction turning `from` (programmed) into `to`: only the chains, sets and map elements
+// that differ, as kube-proxy's partial syncs. Empty when nothing differs.
+std::string IncrementalTableScript(const ServiceTable& from, const ServiceTable& to);
 std::string ServiceTableScript(const std::vector<ServicePortRule>& rules, const ServiceRulesOptions& options);
 
 }  // namespace berth::agent::network

@@ -219,14 +219,35 @@ TEST(ServiceRules, ReadyEndpointsFirstThenTerminatingThenReject) {
   EXPECT_NE(script.find("10.96.0.37 . tcp . 80 : goto " + chain), std::string::npos);
   EXPECT_NE(script.find("10.96.0.38 . tcp . 80 : goto reject-chain"), std::string::npos);
   EXPECT_NE(script.find("tcp . 30080 : goto external-" + r.chain_id), std::string::npos);
-  EXPECT_NE(script.find("numgen random mod 2 vmap { 0 : goto endpoint-" + r.chain_id + "-0, 1 : goto endpoint-" + r.chain_id + "-1 }"),
-            std::string::npos);
+  EXPECT_NE(script.find("numgen random mod 2 vmap { 0 : goto endpoint-" + r.chain_id + "-"), std::string::npos);
   EXPECT_NE(script.find("ip saddr 10.244.0.3 jump mark-for-masquerade\n"), std::string::npos);  // hairpin
   EXPECT_NE(script.find("meta l4proto tcp dnat to 10.244.1.2:8080"), std::string::npos);
   EXPECT_NE(script.find("timeout 60s"), std::string::npos);
-  EXPECT_NE(script.find("update @affinity-" + r.chain_id + "-0 { ip saddr }"), std::string::npos);
+  EXPECT_NE(script.find("update @affinity-" + r.chain_id + "-"), std::string::npos);
   EXPECT_NE(script.find("ip daddr 10.96.0.0/12 fib daddr type != local goto reject-chain"), std::string::npos);
   EXPECT_EQ(script, ServiceTableScript(ServicePortRules({&headless, &empty, &web}, {&slice}), {}));  // order-independent
+
+  // An incremental sync touches only what changed: one endpoint gone from web.
+  ServiceTable before = BuildServiceTable(rules, {});
+  json::Value fewer = slice;
+  fewer["endpoints"].as_array().erase(fewer["endpoints"].as_array().begin() + 1);
+  ServiceTable after = BuildServiceTable(ServicePortRules({&web, &empty, &headless}, {&fewer}), {});
+  std::string delta = IncrementalTableScript(before, after);
+  EXPECT_NE(delta.find("flush chain ip berth service-" + r.chain_id + "\n"), std::string::npos);
+  EXPECT_NE(delta.find("add rule ip berth service-" + r.chain_id + " numgen random mod 1 vmap"), std::string::npos);
+  EXPECT_NE(delta.find("delete chain ip berth endpoint-" + r.chain_id + "-"), std::string::npos);
+  EXPECT_NE(delta.find("delete set ip berth affinity-" + r.chain_id + "-"), std::string::npos);
+  EXPECT_EQ(delta.find("10.96.0.38"), std::string::npos);  // the unchanged Service is not mentioned
+  EXPECT_EQ(delta.find("add chain"), std::string::npos);    // the remaining endpoint keeps its chain
+  EXPECT_EQ(IncrementalTableScript(after, after), "");
+  // The Service losing its last endpoint moves to the reject map.
+  json::Value none_left = slice;
+  none_left["endpoints"].as_array().clear();
+  std::string emptied = IncrementalTableScript(before, BuildServiceTable(ServicePortRules({&web}, {&none_left}), {}));
+  EXPECT_NE(emptied.find("delete element ip berth service-ips { 10.96.0.37 . tcp . 80 : goto service-" + r.chain_id + " }"),
+            std::string::npos);
+  EXPECT_NE(emptied.find("add element ip berth no-endpoint-services { 10.96.0.37 . tcp . 80 : goto reject-chain }"),
+            std::string::npos);
 }
 
 }  // namespace
@@ -361,6 +382,29 @@ TEST(NetworkPolicy, IsolatesSelectedPodsAndAllowsWhatRulesName) {
   std::string denied = PolicyTableScript({&deny}, {&db, &web}, {&shop}, "n1");
   EXPECT_NE(denied.find("chain egress-10-244-0-5 {\n    drop\n  }"), std::string::npos);
   EXPECT_NE(denied.find("chain egress-10-244-0-6 {\n    drop\n  }"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::agent::network
+
+namespace berth::agent::network {
+namespace {
+
+TEST(ServiceRules, IncrementalRemovalFlushesEveryChainBeforeDeletingAny) {
+  ServicePortRule r;
+  r.name = "default/web/tcp/http";
+  r.chain_id = "AAAA";
+  r.cluster_ip = "10.96.0.5";
+  r.protocol = "tcp";
+  r.port = 80;
+  r.node_port = 30080;
+  r.endpoints = {{"10.244.0.2", 8080}, {"10.244.0.3", 8080}};
+  ServiceTable with = BuildServiceTable({r}, {});
+  r.endpoints.clear();
+  std::string delta = IncrementalTableScript(with, BuildServiceTable({r}, {}));
+  size_t last_flush = delta.rfind("flush chain"), first_delete = delta.find("delete chain");
+  ASSERT_NE(first_delete, std::string::npos);
+  EXPECT_LT(last_flush, first_delete) << delta;
 }
 
 }  // namespace
