@@ -6,10 +6,14 @@
 //            exec of the same kind of change.
 //   pods N   B4: pod network set-up + teardown per pod (PodNetwork over NetlinkDriver: netns,
 //            veth, address, routes, IPAM files); reference: the same wiring with `ip` execs.
+//   path N [ROUNDS]  B1: new connections/s (wrk -t1 -c8 -d3s, Connection: close) from a pod to an
+//            nginx pod through a ClusterIP with N Services programmed, against the backend's IP
+//            directly; fresh pods per measurement, medians of ROUNDS (5) alternating pairs.
 //   dns N    B5: UDP queries/s and p99 of the cluster DNS responder with N Services, next to
 //            dnsmasq answering the same names from a hosts file (same load generator).
 // Prints one JSON object.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -146,6 +150,90 @@ void Pods(int n) {
               n, Percentile(ours, 0.5), Percentile(ours, 0.99), Percentile(reference, 0.5), Percentile(ours, 0.5) / Percentile(reference, 0.5));
 }
 
+// Forks `argv` into the network namespace pinned at `netns` and returns its pid.
+pid_t SpawnIn(const std::string& netns, const std::vector<std::string>& argv, const std::string& out_file = "/dev/null") {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(netns.c_str(), O_RDONLY);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) _exit(126);
+    int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out >= 0) dup2(out, 1);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+double Wrk(const std::string& client_netns, const std::string& url) {
+  const std::string out = "/tmp/berth-network-bench.wrk";
+  pid_t pid = SpawnIn(client_netns, {"wrk", "-t1", "-c8", "-d3s", "-H", "Connection: close", url}, out);
+  waitpid(pid, nullptr, 0);
+  std::ifstream in(out);
+  std::string line;
+  double rate = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("Requests/sec:", 0) == 0) rate = std::atof(line.substr(13).c_str());
+    if (std::getenv("BENCH_VERBOSE")) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  fs::remove(out);
+  return rate;
+}
+
+void Path(int n, int rounds) {
+  auto driver = NetlinkDriver::Create("");
+  if (!driver.ok()) std::exit(1);
+  std::string dir = "/tmp/berth-network-bench-path";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  PodNetworkOptions options;
+  options.netns_dir = dir + "/netns";
+  options.ipam_dir = dir + "/ipam";
+  PodNetwork network(**driver, options);
+  if (!network.SetPodCidr(*berth::net::ParseIpv4Prefix("10.244.0.0/24")).ok()) std::exit(1);
+  std::ofstream(dir + "/nginx.conf") << "worker_processes 1; daemon off; pid " << dir << "/nginx.pid; error_log /dev/null;\n"
+                                        "events { worker_connections 4096; }\n"
+                                        "http { access_log off; server { listen 80; location / { return 200 \"ok\"; } } }\n";
+  // Each measurement gets fresh pods (new namespaces and addresses): connection state of an
+  // earlier run (TIME_WAIT sockets, conntrack entries with the same reply tuple) would
+  // otherwise stall new connections, by up to 5x (networking brief F12).
+  auto measure = [&](int run, bool through_service) {
+    auto client = network.SetUp(absl::StrCat("client-", run), false);
+    auto backend = network.SetUp(absl::StrCat("backend-", run), false);
+    if (!client.ok() || !backend.ok()) std::exit(1);
+    // N Services; the last one fronts this run's nginx pod.
+    std::vector<ServicePortRule> rules = Services(n - 1, 0);
+    ServicePortRule web;
+    web.name = "default/web/tcp/http";
+    web.chain_id = "WEB";
+    web.cluster_ip = "10.96.200.1";
+    web.protocol = "tcp";
+    web.port = 80;
+    web.endpoints = {{backend->ip, 80}};
+    rules.push_back(web);
+    if (!(*driver)->ApplyNftables(ServiceTableScript(rules, {})).ok()) std::exit(1);
+    pid_t nginx = SpawnIn(backend->netns_path, {"nginx", "-c", dir + "/nginx.conf"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    double rate = Wrk(client->netns_path, through_service ? "http://10.96.200.1/" : absl::StrCat("http://", backend->ip, "/"));
+    kill(nginx, SIGTERM);
+    waitpid(nginx, nullptr, 0);
+    (void)network.TearDown(absl::StrCat("client-", run));
+    (void)network.TearDown(absl::StrCat("backend-", run));
+    return rate;
+  };
+  std::vector<double> direct, cluster_ip;
+  for (int round = 0; round < rounds; ++round) {
+    direct.push_back(measure(2 * round, false));
+    cluster_ip.push_back(measure(2 * round + 1, true));
+  }
+  fs::remove_all(dir);
+  double d = Percentile(direct, 0.5), c = Percentile(cluster_ip, 0.5);
+  std::printf("{\"services\": %d, \"direct_conn_per_s\": %.0f, \"cluster_ip_conn_per_s\": %.0f, \"ratio\": %.3f}\n", n, d, c,
+              d > 0 ? c / d : 0);
+}
+
 // One load generator for both servers: `clients` sockets, each with one query in flight.
 std::pair<double, double> Load(uint32_t server, uint16_t port, int services, double seconds) {
   const int clients = 8;
@@ -249,8 +337,9 @@ int main(int argc, char** argv) {
   if (mode == "rules") Rules(n);
   else if (mode == "pods") Pods(n);
   else if (mode == "dns") Dns(n);
+  else if (mode == "path") Path(n, argc > 3 ? std::atoi(argv[3]) : 5);
   else {
-    std::fprintf(stderr, "usage: berth-network-bench rules|pods|dns [N]\n");
+    std::fprintf(stderr, "usage: berth-network-bench rules|pods|path|dns [N]\n");
     return 2;
   }
   return 0;

@@ -341,6 +341,41 @@ class PodNetworkTest(unittest.TestCase):
         self.assertEqual(len(ips), 20)
         self.assertTrue(all(a.startswith("10.") and 96 <= int(a.split(".")[1]) <= 111 for a in ips), ips)
 
+    def test_09_service_bad_input_changes_nothing(self):
+        def post(name, **spec):
+            body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                    "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}], **spec}}
+            return self.c.post("/api/v1/namespaces/default/services", body)
+
+        def text(r):
+            return r.body.decode() if isinstance(r.body, bytes) else r.body
+        r = post("outside", clusterIP="10.200.0.1")
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("spec.clusterIPs", text(r))
+        self.assertIn("not in the valid range", text(r))
+        r = post("badport", ports=[{"port": 70000}])
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("spec.ports[0].port", text(r))
+        taken = post("first", clusterIP="10.96.0.200")
+        self.assertEqual(taken.status, 201, taken.body)
+        r = post("second", clusterIP="10.96.0.200", type="NodePort", ports=[{"port": 80, "nodePort": 30999}])
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("provided IP is already allocated", text(r))
+        # The refused create allocated nothing: its nodePort is still free.
+        self.assertEqual(post("third", type="NodePort", ports=[{"port": 80, "nodePort": 30999}]).status, 201)
+        # clusterIP is immutable.
+        svc = self.c.get("/api/v1/namespaces/default/services/first").json()
+        svc["spec"]["clusterIP"] = "10.96.0.201"
+        svc["spec"]["clusterIPs"] = ["10.96.0.201"]
+        r = self.c.put("/api/v1/namespaces/default/services/first", svc)
+        self.assertEqual(r.status, 422, r.body)
+        self.assertIn("spec.clusterIPs[0]", text(r))
+        # Deleting frees the address at once.
+        self.assertEqual(self.c.delete("/api/v1/namespaces/default/services/first").status, 200)
+        self.assertEqual(post("fourth", clusterIP="10.96.0.200").status, 201)
+        for name in ("third", "fourth"):
+            self.c.delete(f"/api/v1/namespaces/default/services/{name}")
+
     def test_11_no_endpoints_are_refused_at_once(self):
         svc = self.service("empty", {"app": "nobody"})
         self.client_pod()
