@@ -268,7 +268,7 @@ class PodNetworkTest(unittest.TestCase):
         web = server_pod("hp", "net-a")
         web["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": 18080}]
         self.create(web)
-        ip = self.wait_ready("hp")["status"]["podIP"]
+        self.wait_ready("hp")
         # From the other node, the node's address and the hostPort reach the pod.
         out = self.in_node("net-b", PY, "-c", FETCH, "http://172.30.0.1:18080/")
         self.assertEqual(out.stdout.strip().split()[0], "hp", out.stderr)
@@ -282,7 +282,6 @@ class PodNetworkTest(unittest.TestCase):
         self.assertEqual(self.in_pod("hp", PY, "-c", probe).stdout.strip(), "timeout")
         # The same from the node itself is refused: only pods are held in.
         self.assertEqual(self.in_node("net-a", PY, "-c", probe).stdout.strip(), "refused")
-        del ip
 
     # -- Services --
     def service(self, name, selector, port=80, target=8080, **spec):

@@ -117,6 +117,11 @@ std::string Value::GetString(std::initializer_list<std::string_view> path,
   return v->as_string();
 }
 
+int64_t Value::GetInt(std::initializer_list<std::string_view> path, int64_t fallback) const {
+  const Value* v = Get(path);
+  return v != nullptr && v->is_int() ? v->as_int() : fallback;
+}
+
 Value& Value::Ensure(std::initializer_list<std::string_view> path) {
   Value* cur = this;
   for (std::string_view step : path) {

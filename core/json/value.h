@@ -74,6 +74,8 @@ class Value {
   // The string at `path`, or `fallback` when absent or not a string.
   std::string GetString(std::initializer_list<std::string_view> path,
                         std::string_view fallback = "") const;
+  // The integer at `path`, or `fallback` when absent or not an integer.
+  int64_t GetInt(std::initializer_list<std::string_view> path, int64_t fallback = 0) const;
   // Creates intermediate objects as needed.
   Value& Ensure(std::initializer_list<std::string_view> path);
 

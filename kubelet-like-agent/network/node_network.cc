@@ -59,9 +59,11 @@ absl::StatusOr<std::unique_ptr<NodeNetwork>> NodeNetwork::Start(client::ApiClien
   n->all_pods_ = std::make_unique<controllers::Informer>(api, client::resources::kPods);
   n->namespaces_ = std::make_unique<controllers::Informer>(api, client::resources::kNamespaces);
   for (controllers::Informer* i : {n->services_.get(), n->slices_.get(), n->policies_.get(), n->all_pods_.get(), n->namespaces_.get()}) {
-    i->AddHandlers({[raw](const controllers::ObjectPtr&) { raw->MarkServicesDirty(); },
-                    [raw](const controllers::ObjectPtr&, const controllers::ObjectPtr&) { raw->MarkServicesDirty(); },
-                    [raw](const controllers::ObjectPtr&) { raw->MarkServicesDirty(); }});
+    const bool services_changed = i == n->services_.get() || i == n->slices_.get();
+    auto dirty = [raw, services_changed] { raw->MarkDirty(services_changed, !services_changed); };
+    i->AddHandlers({[dirty](const controllers::ObjectPtr&) { dirty(); },
+                    [dirty](const controllers::ObjectPtr&, const controllers::ObjectPtr&) { dirty(); },
+                    [dirty](const controllers::ObjectPtr&) { dirty(); }});
     i->Start();
   }
   n->proxy_thread_ = std::thread([raw] { raw->ProxyLoop(); });
@@ -88,75 +90,86 @@ std::vector<std::string> NodeNetwork::ServiceEnvironment(const std::string& ns, 
   return ServiceEnv(raw, ns, service_links);
 }
 
-void NodeNetwork::MarkServicesDirty() {
+void NodeNetwork::MarkDirty(bool services, bool policies) {
   {
     std::lock_guard<std::mutex> lock(proxy_mu_);
-    proxy_dirty_ = true;
+    services_dirty_ = services_dirty_ || services;
+    policies_dirty_ = policies_dirty_ || policies;
   }
   proxy_cv_.notify_all();
 }
 
+bool NodeNetwork::SyncServices() {
+  std::vector<controllers::ObjectPtr> services = services_->List(), slices = slices_->List();
+  std::vector<const json::Value*> raw_services, raw_slices;
+  for (const auto& s : services) raw_services.push_back(s.get());
+  for (const auto& s : slices) raw_slices.push_back(s.get());
+  if (dns_) dns_->SetZone(dns::ClusterZone::Build(raw_services, raw_slices, options_.cluster_domain));
+  ServiceRulesOptions options{cluster_cidr_, service_cidr_};
+  ServiceTable desired = BuildServiceTable(ServicePortRules(raw_services, raw_slices), options);
+  if (programmed_ && *programmed_ == desired) return true;
+  // The whole table once (at start, or to recover from a failed sync); then only what changed,
+  // which is what keeps one Service change cheap among thousands.
+  absl::Status s = programmed_ ? driver_->ApplyNftables(IncrementalTableScript(*programmed_, desired))
+                               : driver_->ApplyNftables(FullTableScript(desired));
+  if (!s.ok() && programmed_) {
+    BERTH_LOG(Warning, "agent.proxy", "Incremental Service sync failed; replacing the table", "error", s.ToString());
+    s = driver_->ApplyNftables(FullTableScript(desired));
+  }
+  if (!s.ok()) {
+    programmed_.reset();
+    BERTH_LOG(Error, "agent.proxy", "Cannot program the Service table; retrying", "error", s.ToString());
+    return false;
+  }
+  programmed_ = std::move(desired);
+  return true;
+}
+
+bool NodeNetwork::SyncPolicies() {
+  std::vector<controllers::ObjectPtr> policies = policies_->List(), pods = all_pods_->List(), namespaces = namespaces_->List();
+  std::vector<const json::Value*> raw_policies, raw_pods, raw_namespaces;
+  for (const auto& o : policies) raw_policies.push_back(o.get());
+  for (const auto& o : pods) raw_pods.push_back(o.get());
+  for (const auto& o : namespaces) raw_namespaces.push_back(o.get());
+  std::string script = PolicyTableScript(raw_policies, raw_pods, raw_namespaces, options_.node_name);
+  if (script == last_policy_table_) return true;
+  absl::Status applied = driver_->ApplyNftables(script);
+  if (!applied.ok()) {
+    BERTH_LOG(Error, "agent.policy", "Cannot program the NetworkPolicy table; retrying", "error", applied.ToString());
+    return false;
+  }
+  last_policy_table_ = std::move(script);
+  return true;
+}
+
 void NodeNetwork::ProxyLoop() {
-  // The first table waits for both lists: a table from half the state would drop connections.
+  // The first tables wait for every list: a table from half the state would drop connections.
   while (!services_->WaitForSync(absl::Milliseconds(200)) || !slices_->WaitForSync(absl::Milliseconds(200)) ||
          !policies_->WaitForSync(absl::Milliseconds(200)) || !all_pods_->WaitForSync(absl::Milliseconds(200)) ||
          !namespaces_->WaitForSync(absl::Milliseconds(200))) {
     std::lock_guard<std::mutex> lock(proxy_mu_);
     if (proxy_stopping_) return;
   }
-  MarkServicesDirty();
+  MarkDirty(true, true);
   for (;;) {
+    bool services = false, policies = false;
     {
       std::unique_lock<std::mutex> lock(proxy_mu_);
-      proxy_cv_.wait(lock, [&] { return proxy_dirty_ || proxy_stopping_; });
+      proxy_cv_.wait(lock, [&] { return services_dirty_ || policies_dirty_ || proxy_stopping_; });
       if (proxy_stopping_) return;
-      proxy_dirty_ = false;
+      std::swap(services, services_dirty_);
+      std::swap(policies, policies_dirty_);
     }
-    std::vector<controllers::ObjectPtr> services = services_->List(), slices = slices_->List();
-    std::vector<const json::Value*> raw_services, raw_slices;
-    for (const auto& s : services) raw_services.push_back(s.get());
-    for (const auto& s : slices) raw_slices.push_back(s.get());
-    if (dns_) dns_->SetZone(dns::ClusterZone::Build(raw_services, raw_slices, options_.cluster_domain));
-    {
-      std::vector<controllers::ObjectPtr> policies = policies_->List(), pods = all_pods_->List(), namespaces = namespaces_->List();
-      std::vector<const json::Value*> raw_policies, raw_pods, raw_namespaces;
-      for (const auto& o : policies) raw_policies.push_back(o.get());
-      for (const auto& o : pods) raw_pods.push_back(o.get());
-      for (const auto& o : namespaces) raw_namespaces.push_back(o.get());
-      std::string policy_script = PolicyTableScript(raw_policies, raw_pods, raw_namespaces, options_.node_name);
-      if (policy_script != last_policy_table_) {
-        absl::Status applied = driver_->ApplyNftables(policy_script);
-        if (applied.ok()) {
-          last_policy_table_ = std::move(policy_script);
-        } else {
-          BERTH_LOG(Error, "agent.policy", "Cannot program the NetworkPolicy table; retrying", "error", applied.ToString());
-          std::unique_lock<std::mutex> lock(proxy_mu_);
-          proxy_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return proxy_stopping_; });
-          proxy_dirty_ = true;
-          continue;
-        }
-      }
-    }
-    ServiceRulesOptions options{cluster_cidr_, service_cidr_};
-    ServiceTable desired = BuildServiceTable(ServicePortRules(raw_services, raw_slices), options);
-    if (programmed_ && *programmed_ == desired) continue;
-    // The whole table once (at start, or to recover from a failed sync); then only what changed,
-    // which is what keeps one Service change cheap among thousands.
-    absl::Status s = programmed_ ? driver_->ApplyNftables(IncrementalTableScript(*programmed_, desired))
-                                 : driver_->ApplyNftables(FullTableScript(desired));
-    if (!s.ok() && programmed_) {
-      BERTH_LOG(Warning, "agent.proxy", "Incremental Service sync failed; replacing the table", "error", s.ToString());
-      s = driver_->ApplyNftables(FullTableScript(desired));
-    }
-    if (!s.ok()) {
-      programmed_.reset();
-      BERTH_LOG(Error, "agent.proxy", "Cannot program the Service table; retrying", "error", s.ToString());
+    // Pod events (status updates above all) touch only the policy table; Service and slice
+    // events only the Service table and the DNS zone.
+    bool retry_services = services && !SyncServices();
+    bool retry_policies = policies && !SyncPolicies();
+    if (retry_services || retry_policies) {
       std::unique_lock<std::mutex> lock(proxy_mu_);
       proxy_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return proxy_stopping_; });
-      proxy_dirty_ = true;
-      continue;
+      services_dirty_ = services_dirty_ || retry_services;
+      policies_dirty_ = policies_dirty_ || retry_policies;
     }
-    programmed_ = std::move(desired);
   }
 }
 

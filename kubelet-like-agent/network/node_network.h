@@ -49,10 +49,12 @@ class NodeNetwork {
  private:
   NodeNetwork() = default;
   void Sync();
-  // The Service proxy: one thread applies the whole table whenever Services or slices changed
+  // The Service proxy, DNS zone and NetworkPolicy table: one thread applies what changed
   // (changes that arrive during a sync are taken by the next one).
   void ProxyLoop();
-  void MarkServicesDirty();
+  void MarkDirty(bool services, bool policies);
+  bool SyncServices();  // the Service table and the DNS zone; false: retry
+  bool SyncPolicies();  // the NetworkPolicy table; false: retry
 
   NodeNetworkOptions options_;
   net::Ipv4Prefix cluster_cidr_;
@@ -66,7 +68,7 @@ class NodeNetwork {
   net::Ipv4Prefix service_cidr_;
   std::mutex proxy_mu_;
   std::condition_variable proxy_cv_;
-  bool proxy_dirty_ = false, proxy_stopping_ = false;
+  bool services_dirty_ = false, policies_dirty_ = false, proxy_stopping_ = false;
   std::optional<ServiceTable> programmed_;  // what table ip berth holds now
   std::thread proxy_thread_;
   std::unique_ptr<dns::DnsServer> dns_;

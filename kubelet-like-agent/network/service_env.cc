@@ -20,10 +20,7 @@ void AddService(const json::Value& svc, std::vector<std::string>& out) {
   const json::Value* ports = svc.Get({"spec", "ports"});
   if (ports == nullptr || !ports->is_array() || ports->as_array().empty()) return;
   const std::string name = EnvName(svc.GetString({"metadata", "name"}));
-  auto port_of = [](const json::Value& p) {
-    const json::Value* v = p.Find("port");
-    return v && v->is_int() ? v->as_int() : 0;
-  };
+  auto port_of = [](const json::Value& p) { return p.GetInt({"port"}); };
   const json::Value& first = ports->as_array()[0];
   out.push_back(absl::StrCat(name, "_SERVICE_HOST=", ip));
   out.push_back(absl::StrCat(name, "_SERVICE_PORT=", port_of(first)));

@@ -22,8 +22,6 @@ std::string ShortHash(const std::string& s) {
   return absl::StrFormat("%08X", h);
 }
 
-int64_t IntOr(const json::Value* v, int64_t fallback) { return v != nullptr && v->is_int() ? v->as_int() : fallback; }
-
 bool Flag(const json::Value& conditions, const char* name, bool fallback) {
   const json::Value* v = conditions.Find(name);
   return v != nullptr && v->is_bool() ? v->as_bool() : fallback;
@@ -49,7 +47,7 @@ std::vector<ServicePortRule> ServicePortRules(const std::vector<const json::Valu
     const json::Value* ports = svc->Get({"spec", "ports"});
     if (ports == nullptr || !ports->is_array()) continue;
     int affinity = svc->GetString({"spec", "sessionAffinity"}) == "ClientIP"
-                       ? static_cast<int>(IntOr(svc->Get({"spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"}), 10800))
+                       ? static_cast<int>(svc->GetInt({"spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"}, 10800))
                        : 0;
     for (const json::Value& p : ports->as_array()) {
       ServicePortRule r;
@@ -58,8 +56,8 @@ std::vector<ServicePortRule> ServicePortRules(const std::vector<const json::Valu
       r.name = StrCat(key, "/", r.protocol, "/", p.GetString({"name"}));
       r.chain_id = ShortHash(r.name);
       r.cluster_ip = ip;
-      r.port = static_cast<int>(IntOr(p.Find("port"), 0));
-      r.node_port = (type == "NodePort" || type == "LoadBalancer") ? static_cast<int>(IntOr(p.Find("nodePort"), 0)) : 0;
+      r.port = static_cast<int>(p.GetInt({"port"}));
+      r.node_port = (type == "NodePort" || type == "LoadBalancer") ? static_cast<int>(p.GetInt({"nodePort"})) : 0;
       r.affinity_seconds = affinity;
       std::vector<std::pair<std::string, int>> ready, terminating;
       for (const json::Value* slice : by_service[key]) {
@@ -68,7 +66,7 @@ std::vector<ServicePortRule> ServicePortRules(const std::vector<const json::Valu
         if (const json::Value* sp = slice->Find("ports"); sp && sp->is_array()) {
           for (const json::Value& q : sp->as_array()) {
             if (q.GetString({"name"}) == p.GetString({"name"}) && q.GetString({"protocol"}, "TCP") == protocol) {
-              target = static_cast<int>(IntOr(q.Find("port"), 0));
+              target = static_cast<int>(q.GetInt({"port"}));
             }
           }
         }

@@ -16,8 +16,6 @@ using absl::StrCat;
 
 bool NeedsNodePorts(const std::string& type) { return type == "NodePort" || type == "LoadBalancer"; }
 
-int64_t IntOr(const json::Value* v, int64_t fallback) { return v != nullptr && v->is_int() ? v->as_int() : fallback; }
-
 // The lower band users pick addresses from themselves: min(max(16, size/16), 256) (KEP-3070).
 uint64_t StaticBand(uint64_t size) { return std::min<uint64_t>(std::max<uint64_t>(16, size / 16), 256); }
 
@@ -132,7 +130,7 @@ absl::Status ServiceAllocation::Mutate(const AdmissionAttributes& attrs, json::V
       json::Value& p = items[i];
       if (!p.is_object()) continue;
       const std::string field = StrCat("spec.ports[", i, "].nodePort");
-      int64_t node_port = IntOr(p.Find("nodePort"), 0);
+      int64_t node_port = p.GetInt({"nodePort"});
       if (!NeedsNodePorts(type)) {
         if (node_port != 0) {
           causes.push_back({"FieldValueForbidden", StrCat("may not be used when `type` is '", type, "'"), field});
@@ -143,9 +141,9 @@ absl::Status ServiceAllocation::Mutate(const AdmissionAttributes& attrs, json::V
         // The same port of the Service before the update keeps its nodePort.
         if (const json::Value* before = old_spec->Find("ports"); before && before->is_array()) {
           for (const json::Value& b : before->as_array()) {
-            if (IntOr(b.Find("port"), -1) == IntOr(p.Find("port"), -2) &&
+            if (b.GetInt({"port"}, -1) == p.GetInt({"port"}, -2) &&
                 b.GetString({"protocol"}, "TCP") == p.GetString({"protocol"}, "TCP")) {
-              node_port = IntOr(b.Find("nodePort"), 0);
+              node_port = b.GetInt({"nodePort"});
             }
           }
         }
@@ -191,7 +189,7 @@ void ServiceAllocation::Observe(const json::Value& service, bool removed) {
   if (auto ip = net::ParseIpv4(service.GetString({"spec", "clusterIP"})); ip.ok()) held.ips.insert(*ip);
   if (const json::Value* ports = service.Get({"spec", "ports"}); ports && ports->is_array()) {
     for (const json::Value& p : ports->as_array()) {
-      int64_t np = IntOr(p.Find("nodePort"), 0);
+      int64_t np = p.GetInt({"nodePort"});
       if (np > 0) held.ports.insert(static_cast<uint64_t>(np));
     }
   }

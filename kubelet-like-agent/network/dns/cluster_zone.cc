@@ -50,9 +50,8 @@ std::shared_ptr<const ClusterZone> ClusterZone::Build(const std::vector<const js
     }
     if (const json::Value* ports = svc->Get({"spec", "ports"}); ports && ports->is_array()) {
       for (const json::Value& p : ports->as_array()) {
-        const json::Value* port = p.Find("port");
         e.ports.push_back({absl::AsciiStrToLower(p.GetString({"name"})), absl::AsciiStrToLower(p.GetString({"protocol"}, "TCP")),
-                           static_cast<uint16_t>(port && port->is_int() ? port->as_int() : 0)});
+                           static_cast<uint16_t>(p.GetInt({"port"}))});
       }
     }
     if (e.headless) {
@@ -61,9 +60,8 @@ std::shared_ptr<const ClusterZone> ClusterZone::Build(const std::vector<const js
         std::vector<Port> slice_ports;
         if (const json::Value* ports = slice->Find("ports"); ports && ports->is_array()) {
           for (const json::Value& p : ports->as_array()) {
-            const json::Value* port = p.Find("port");
             slice_ports.push_back({absl::AsciiStrToLower(p.GetString({"name"})), absl::AsciiStrToLower(p.GetString({"protocol"}, "TCP")),
-                                   static_cast<uint16_t>(port && port->is_int() ? port->as_int() : 0)});
+                                   static_cast<uint16_t>(p.GetInt({"port"}))});
           }
         }
         const json::Value* eps = slice->Find("endpoints");
