@@ -212,13 +212,25 @@ class DeploymentsTest(unittest.TestCase):
         wait_for(lambda: self.rollout_complete("roll"), timeout=30, what="scale to 4")
         # A template change rolls out without going below replicas - maxUnavailable (4 - 1) ready.
         low = [99]
+        first_low = []  # what the cluster looked like the first time too few were ready
         stop = __import__("threading").Event()
+
+        def is_ready(p):
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
 
         def monitor():
             while not stop.is_set():
-                ready = sum(1 for p in self.pods("roll") if any(c["type"] == "Ready" and c["status"] == "True"
-                                                                   for c in p.get("status", {}).get("conditions", [])))
+                listed = self.c.get(PODS + "?labelSelector=" + quote("dep=roll")).json()
+                pods = [p for p in listed["items"] if not p["metadata"].get("deletionTimestamp")]
+                ready = sum(1 for p in pods if is_ready(p))
                 low[0] = min(low[0], ready)
+                if ready < 3 and not first_low:
+                    rss = self.c.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=" + quote("dep=roll")).json()
+                    first_low.append({
+                        "rv": listed["metadata"]["resourceVersion"],
+                        "pods": [(p["metadata"]["name"], p["metadata"].get("deletionTimestamp"), is_ready(p),
+                                  p.get("status", {}).get("phase")) for p in listed["items"]],
+                        "replicasets": [(r["metadata"]["name"], r["spec"]["replicas"], r.get("status")) for r in rss["items"]]})
         t = __import__("threading").Thread(target=monitor)
         t.start()
         try:
@@ -229,7 +241,11 @@ class DeploymentsTest(unittest.TestCase):
         finally:
             stop.set()
             t.join()
-        self.assertGreaterEqual(low[0], 3)
+        if low[0] < 3:
+            events = self.c.get("/api/v1/namespaces/default/events").json()["items"]
+            scaling = [(e.get("lastTimestamp") or e.get("eventTime"), e["involvedObject"]["name"], e["message"])
+                       for e in events if e["involvedObject"].get("name", "").startswith("roll")]
+            self.fail(f"{low[0]} ready during the rollout (at least 3 expected); first seen: {first_low}; events: {scaling}")
         rss = self.c.get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=" + quote("dep=roll")).json()["items"]
         revisions = sorted(int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for r in rss)
         self.assertEqual(revisions, [1, 2])
