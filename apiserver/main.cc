@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-
 ABSL_FLAG(std::string, client_ca_file, "", "verify client certificates against this CA: CN is the user, O the groups");
 ABSL_FLAG(std::string, service_cluster_ip_range, "10.96.0.0/12", "the range Service ClusterIPs come from (the first is the kubernetes Service's)");
 ABSL_FLAG(std::string, service_node_port_range, "30000-32767", "the range NodePorts come from (FIRST-LAST)");
+ABSL_FLAG(std::string, authorization_mode, "AlwaysAllow",
+          "AlwaysAllow, or RBAC (system:masters and Kubernetes RBAC; anonymous only for /livez /readyz /healthz /version)");
+ABSL_FLAG(std::string, token_auth_file, "", "Kubernetes static token file: CSV lines token,user,uid[,\"group1,group2\"]");
 ABSL_FLAG(bool, print_compatibility, false, "print docs/compatibility.md (served kinds, honoured and warned fields) and exit");
 
 namespace {
@@ -81,6 +84,8 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_private_key_file);
   options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
+  options.authorization_mode = absl::GetFlag(FLAGS_authorization_mode);
+  options.token_auth_file = absl::GetFlag(FLAGS_token_auth_file);
 
   auto server = berth::apiserver::ApiServer::Start(options);
   if (!server.ok()) {

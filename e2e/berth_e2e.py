@@ -588,3 +588,36 @@ class BerthUp:
         self.out.close()
         cleanup_agent_leftovers(os.path.join(self.data_dir, "agent"), self.node_name)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+class Pki:
+    """A throwaway CA (EC P-256) with a serving certificate for 127.0.0.1 and an admin client
+    certificate (CN alice, O system:masters); `issue` signs more."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="berth-tls-")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                "-subj", "/CN=berth-test-ca", "-keyout", self.path("ca.key"), "-out", self.path("ca.crt"))
+        self.issue("server", "/CN=berth-apiserver", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        self.issue("admin", "/CN=alice/O=system:masters", "")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def issue(self, name, subject, san):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subject,
+                "-keyout", self.path(name + ".key"), "-out", self.path(name + ".csr"))
+        ext = []
+        if san:
+            with open(self.path(name + ".ext"), "w") as f:
+                f.write(san)
+            ext = ["-extfile", self.path(name + ".ext")]
+        openssl("x509", "-req", "-in", self.path(name + ".csr"), "-CA", self.path("ca.crt"), "-CAkey", self.path("ca.key"),
+                "-CAcreateserial", "-days", "2", "-out", self.path(name + ".crt"), *ext)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)

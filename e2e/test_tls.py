@@ -12,37 +12,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BIN_DIR, ApiServer, wait_for  # noqa: E402
-
-
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-class Pki:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="berth-tls-")
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                "-subj", "/CN=berth-test-ca", "-keyout", self.path("ca.key"), "-out", self.path("ca.crt"))
-        self.issue("server", "/CN=berth-apiserver", "subjectAltName=DNS:localhost,IP:127.0.0.1")
-        self.issue("admin", "/CN=alice/O=system:masters", "")
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def issue(self, name, subject, san):
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", subject,
-                "-keyout", self.path(name + ".key"), "-out", self.path(name + ".csr"))
-        ext = []
-        if san:
-            with open(self.path(name + ".ext"), "w") as f:
-                f.write(san)
-            ext = ["-extfile", self.path(name + ".ext")]
-        openssl("x509", "-req", "-in", self.path(name + ".csr"), "-CA", self.path("ca.crt"), "-CAkey", self.path("ca.key"),
-                "-CAcreateserial", "-days", "2", "-out", self.path(name + ".crt"), *ext)
-
-    def cleanup(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+from berth_e2e import BIN_DIR, ApiServer, Pki, wait_for  # noqa: E402
 
 
 class Tls(unittest.TestCase):

@@ -5,6 +5,7 @@
 // Reply/ReplyJson/Fail/Stream, so errors are rendered from the one table (core/api/errors.h)
 // and every request is counted once.
 
+#include "apiserver/auth/user_info.h"
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -23,8 +24,7 @@ namespace berth::apiserver::endpoints {
 struct RequestContext {
   http::Request request;
   server::RequestInfo info;
-  std::string user = "system:anonymous";
-  std::vector<std::string> groups;
+  auth::UserInfo user{auth::kAnonymousUser, "", {auth::kUnauthenticatedGroup}, {}};
   std::string verb;  // Kubernetes verb: get, list, watch, create, update, patch, delete
   std::chrono::steady_clock::time_point start;
 };

@@ -1,6 +1,7 @@
 #include "apiserver/registry/catalog.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "apiserver/registry/custom_resources.h"
 #include "apiserver/registry/kinds/strategies.h"
@@ -79,7 +80,24 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   service.has_status = true;
   c.Add(service);
   c.Add(T("discovery.k8s.io", "EndpointSlice", "endpointslices", true, {}, EndpointSliceStrategy()));
+  c.Add(T("rbac.authorization.k8s.io", "Role", "roles", true, {}, RbacRoleStrategy()));
+  c.Add(T("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", false, {}, RbacClusterRoleStrategy()));
+  c.Add(T("rbac.authorization.k8s.io", "RoleBinding", "rolebindings", true, {}, RbacRoleBindingStrategy()));
+  c.Add(T("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", false, {}, RbacClusterRoleBindingStrategy()));
   c.Add(T("networking.k8s.io", "NetworkPolicy", "networkpolicies", true, {"netpol"}, NetworkPolicyStrategy()));
+
+  // Access reviews and whoami: answered from the authorizer, never stored.
+  for (auto [group, kind, plural, namespaced] :
+       std::vector<std::tuple<const char*, const char*, const char*, bool>>{
+           {"authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false},
+           {"authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false},
+           {"authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", false},
+           {"authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", true},
+           {"authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false}}) {
+    ResourceType review = T(group, kind, plural, namespaced, {}, nullptr);
+    review.review = true;
+    c.Add(review);
+  }
 
   ResourceType deploy = T("apps", "Deployment", "deployments", true, {"deploy"}, DeploymentStrategy());
   deploy.categories = all;

@@ -60,14 +60,26 @@ void Canonicalize(json::Value& object) {
   }
 }
 
-std::vector<api::Cause> ValidateName(std::string_view name, bool label_only, std::string_view field) {
+std::vector<api::Cause> ValidateName(std::string_view name, NameRule rule, std::string_view field) {
   std::vector<api::Cause> causes;
+  const bool label_only = rule == NameRule::kLabel;
   size_t max = label_only ? 63 : 253;
   auto invalid = [&](std::string why) {
     causes.push_back({"FieldValueInvalid", StrCat("Invalid value: \"", name, "\": ", why), std::string(field)});
   };
   if (name.empty()) {
     causes.push_back({"FieldValueRequired", "Required value: name or generateName is required", std::string(field)});
+    return causes;
+  }
+  if (rule == NameRule::kPathSegment) {
+    // Kubernetes' path.IsValidPathSegmentName: anything that stays one segment of a URL path.
+    if (name == "." || name == "..") {
+      invalid(StrCat("may not be '", name, "'"));
+    } else {
+      for (const char* bad : {"/", "%"}) {
+        if (name.find(bad) != std::string_view::npos) invalid(StrCat("may not contain '", bad, "'"));
+      }
+    }
     return causes;
   }
   if (name.size() > max) {
@@ -92,14 +104,14 @@ std::vector<api::Cause> ValidateName(std::string_view name, bool label_only, std
   return causes;
 }
 
-std::vector<api::Cause> ValidateMetadata(const json::Value& object, bool label_only) {
-  std::vector<api::Cause> causes = ValidateName(object.GetString({"metadata", "name"}), label_only, "metadata.name");
+std::vector<api::Cause> ValidateMetadata(const json::Value& object, NameRule rule) {
+  std::vector<api::Cause> causes = ValidateName(object.GetString({"metadata", "name"}), rule, "metadata.name");
   if (const json::Value* labels = object.Get({"metadata", "labels"}); labels && labels->is_object()) {
     for (const auto& [k, v] : labels->as_object()) {
       std::string field = StrCat("metadata.labels");
       std::string_view name = k;
       if (auto slash = name.rfind('/'); slash != std::string_view::npos) {
-        auto prefix = ValidateName(name.substr(0, slash), false, field);
+        auto prefix = ValidateName(name.substr(0, slash), NameRule::kSubdomain, field);
         if (!prefix.empty()) causes.push_back({"FieldValueInvalid", StrCat("Invalid value: \"", k, "\": prefix part must be a DNS-1123 subdomain"), field});
         name = name.substr(slash + 1);
       }

@@ -12,6 +12,10 @@
 
 namespace berth::apiserver::registry {
 
+// The rule a kind's names follow: DNS subdomain (most kinds), DNS label (namespaces) or any
+// single path segment (RBAC kinds: "system:node").
+enum class NameRule { kSubdomain, kLabel, kPathSegment };
+
 // The placeholder the registry writes as metadata.resourceVersion before the store assigns
 // the revision. Canonical order puts it before any user-controlled string, so the first
 // occurrence in the serialized object is always ours.
@@ -21,8 +25,8 @@ inline constexpr std::string_view kRevisionPlaceholder = "\x01rv\x01";
 // namespace, uid, resourceVersion, ... then labels, annotations), spec, others, status.
 void Canonicalize(json::Value& object);
 
-std::vector<api::Cause> ValidateName(std::string_view name, bool label_only, std::string_view field);
-std::vector<api::Cause> ValidateMetadata(const json::Value& object, bool label_only);
+std::vector<api::Cause> ValidateName(std::string_view name, NameRule rule, std::string_view field);
+std::vector<api::Cause> ValidateMetadata(const json::Value& object, NameRule rule);
 
 std::string NewUid();
 std::string GenerateNameSuffix();

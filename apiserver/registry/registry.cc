@@ -199,7 +199,7 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
     for (const auto& plugin : plugins_) BERTH_RETURN_IF_ERROR(plugin->Mutate(*attrs, object));
   }
   std::string name = object.GetString({"metadata", "name"});
-  std::vector<api::Cause> causes = ValidateMetadata(object, type.strategy->NameIsLabel());
+  std::vector<api::Cause> causes = ValidateMetadata(object, type.strategy->Naming());
   const json::Value* schema = type.schema ? type.schema.get() : schemas_->ForKind(type.group, type.version, type.kind);
   if (schema != nullptr) {
     schema::ValidationResult r = schemas_->Validate(*schema, object, {.strict_integers = !type.custom});

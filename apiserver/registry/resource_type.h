@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apiserver/registry/object_meta.h"
 #include "core/api/errors.h"
 #include "core/json/value.h"
 
@@ -29,8 +30,9 @@ class Strategy {
                                                  const json::Value& /*old*/) const {
     return {};
   }
-  // The DNS rule the name must follow: subdomain (most kinds) or label (namespaces).
-  virtual bool NameIsLabel() const { return false; }
+  // The rule the name must follow: DNS subdomain (most kinds), DNS label (namespaces) or any
+  // path segment (RBAC kinds: "system:node").
+  virtual NameRule Naming() const { return NameRule::kSubdomain; }
   // Warning headers for a create or update that is accepted but not fully honoured.
   virtual std::vector<std::string> Warnings(const json::Value& /*object*/) const { return {}; }
 
@@ -66,6 +68,8 @@ struct ResourceType {
   bool has_status = false;  // a /status subresource; main writes then ignore .status
   bool has_scale = false;   // a /scale subresource over spec.replicas / status.replicas
   bool return_deleted_object = false;  // DELETE answers the object instead of a Status
+  // Nothing stored: a POST is answered with a computed status (access reviews, whoami).
+  bool review = false;
   // Fields a fieldSelector may name besides metadata.name and metadata.namespace.
   std::vector<std::string> selectable_fields;
   std::shared_ptr<const Strategy> strategy;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+
 #include "apiserver/server/discovery.h"
 #include "apiserver/server/openapi.h"
 #include "core/api/errors.h"
@@ -37,7 +39,10 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
   ctx.info = ResolveRequest(request.segments);
   ctx.request = std::move(request);
   const std::string& m = ctx.request.method;
-  if (m == "GET" || m == "HEAD") {
+  if (!ctx.info.is_resource) {
+    // Non-resource requests are authorized by their HTTP method, lower-cased (upstream).
+    ctx.verb = absl::AsciiStrToLower(m);
+  } else if (m == "GET" || m == "HEAD") {
     bool watching = endpoints::ParseBool(ctx.request.Query("watch"));
     ctx.verb = watching ? "watch" : (ctx.info.is_resource && ctx.info.name.empty() ? "list" : "get");
   } else if (m == "POST") {
@@ -47,7 +52,7 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
   } else if (m == "PATCH") {
     ctx.verb = "patch";
   } else if (m == "DELETE") {
-    ctx.verb = "delete";
+    ctx.verb = ctx.info.name.empty() ? "deletecollection" : "delete";
   } else {
     ctx.verb = m;
   }
@@ -125,6 +130,13 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
   if (type->namespaced == false && !info.ns.empty()) return ex->Fail(api::PathNotFound());
   const std::string& method = ex->ctx.request.method;
   const std::string& sub = info.subresource;
+  if (type->review) {
+    if (method != "POST" || !info.name.empty() || !sub.empty() || !review_handler_) {
+      return ex->Fail(api::MethodNotAllowed(StrCat(method, " is not supported on ", type->plural)));
+    }
+    pool_.Submit([this, ex, type] { review_handler_(ex, *type); });
+    return;
+  }
   if (!sub.empty()) {
     // The catalog says which subresources exist and what they allow, as discovery shows them.
     auto found = type->FindSubresource(sub);

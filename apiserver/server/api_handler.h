@@ -38,6 +38,9 @@ class ApiHandler {
 
   void SetServerAddress(std::string address) { server_address_ = std::move(address); }
   void AddFilter(Filter filter) { filters_.push_back(std::move(filter)); }
+  // Answers POSTs to the kinds whose ResourceType::review is set.
+  using ReviewHandler = std::function<void(const std::shared_ptr<Exchange>&, const registry::ResourceType&)>;
+  void SetReviewHandler(ReviewHandler handler) { review_handler_ = std::move(handler); }
   void Handle(http::Request request, std::shared_ptr<http::Responder> responder);
 
   // The body a failed request gets (Status object), also used for 413 and unreadable bodies.
@@ -57,6 +60,7 @@ class ApiHandler {
   const Clock& clock_;
   std::string server_address_;
   std::vector<Filter> filters_;
+  ReviewHandler review_handler_;
   endpoints::Endpoints endpoints_;
 };
 

@@ -15,6 +15,8 @@
 #include "apiserver/schema/validator.h"
 #include "apiserver/server/api_handler.h"
 #include "apiserver/server/metrics.h"
+#include "apiserver/server/reviews.h"
+#include "apiserver/server/security.h"
 #include "apiserver/storage/memory/memory_store.h"
 #include "apiserver/storage/rocksdb/rocksdb_store.h"
 #include "apiserver/watch/watch_cache.h"
@@ -41,6 +43,7 @@ struct ApiServer::Parts {
   std::unique_ptr<watch::WatchCache> watch_cache;
   std::unique_ptr<server::Metrics> metrics;
   std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<server::Security> security;
   std::unique_ptr<server::ApiHandler> handler;
   std::unique_ptr<http::Server> http;
   bool stopped = false;
@@ -223,22 +226,16 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->pool = std::make_unique<ThreadPool>(options.work_threads);
   p->handler = std::make_unique<server::ApiHandler>(*p->registry, *p->watch_cache, p->schemas,
                                                     *p->metrics, *p->pool, clock);
-  // Authentication: a client certificate the server verified against --client-ca-file names
-  // the user (CN) and groups (O), as in Kubernetes; anyone else is anonymous. Authorization
-  // allows everything until the Security issue; the slot exists so that adding it changes no
-  // handler.
-  p->handler->AddFilter([](server::RequestContext& ctx) {
-    if (ctx.request.peer && !ctx.request.peer->common_name.empty()) {
-      ctx.user = ctx.request.peer->common_name;
-      ctx.groups = ctx.request.peer->organizations;
-      ctx.groups.push_back("system:authenticated");
-    } else {
-      ctx.user = "system:anonymous";
-      ctx.groups = {"system:unauthenticated"};
-    }
-    return absl::OkStatus();
+  server::SecurityOptions security_options;
+  security_options.authorization_mode = options.authorization_mode;
+  security_options.token_auth_file = options.token_auth_file;
+  BERTH_ASSIGN_OR_RETURN(p->security, server::Security::Start(security_options, *p->registry));
+  const server::Security* security = p->security.get();
+  p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });
+  p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authorize(ctx); });
+  p->handler->SetReviewHandler([security](const std::shared_ptr<server::Exchange>& ex, const registry::ResourceType& type) {
+    server::ServeReview(*security, ex, type);
   });
-  p->handler->AddFilter([](server::RequestContext&) { return absl::OkStatus(); });
 
   http::ServerOptions so;
   so.host = options.host;

@@ -28,6 +28,9 @@ struct ApiServerOptions {
   // Service ClusterIPs and NodePorts (kube-apiserver's flags of the same names).
   std::string service_cluster_ip_range = "10.96.0.0/12";
   std::string service_node_port_range = "30000-32767";
+  // Authentication and authorization (apiserver/server/security.h).
+  std::string authorization_mode = "AlwaysAllow";
+  std::string token_auth_file;
 };
 
 class ApiServer {

@@ -87,7 +87,7 @@ json::Value ApiResourceList(const registry::Catalog& catalog, const std::string&
     r.Set("singularName", t->singular);
     r.Set("namespaced", t->namespaced);
     r.Set("kind", t->kind);
-    r.Set("verbs", Strings(ResourceVerbs()));
+    r.Set("verbs", Strings(t->review ? std::vector<std::string>{"create"} : ResourceVerbs()));
     if (!t->short_names.empty()) r.Set("shortNames", Strings(t->short_names));
     if (!t->categories.empty()) r.Set("categories", Strings(t->categories));
     resources.as_array().push_back(std::move(r));
@@ -134,7 +134,7 @@ json::Value AggregatedDiscovery(const registry::Catalog& catalog, bool core) {
         rk.Set("version", t->version);
         rk.Set("kind", t->kind);
         r.Set("responseKind", std::move(rk));
-        r.Set("verbs", Strings(ResourceVerbs()));
+        r.Set("verbs", Strings(t->review ? std::vector<std::string>{"create"} : ResourceVerbs()));
         if (!t->short_names.empty()) r.Set("shortNames", Strings(t->short_names));
         if (!t->categories.empty()) r.Set("categories", Strings(t->categories));
         json::Value subs = json::Value::MakeArray();

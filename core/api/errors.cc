@@ -147,6 +147,9 @@ absl::Status Forbidden(const Target& t, std::string_view why) {
   return Make(absl::StatusCode::kPermissionDenied,
               StrCat(QualifiedResource(t.group, t.resource), " \"", t.name, "\" is forbidden: ", Sv(why)), TargetDetails(t));
 }
+absl::Status AccessForbidden(std::string_view message, const Target& t) {
+  return Make(absl::StatusCode::kPermissionDenied, message, TargetDetails(t));
+}
 absl::Status TooManyRequests(std::string_view message, std::vector<Cause> causes) {
   json::Value details = json::Value::MakeObject();
   if (!causes.empty()) {

@@ -44,6 +44,8 @@ absl::Status BadRequest(std::string_view message);
 absl::Status Forbidden(std::string_view message);
 // Admission's refusal of one object: `pods "p" is forbidden: <why>` (403, details name the object).
 absl::Status Forbidden(const Target& t, std::string_view why);
+// An authorizer's refusal: `message` as it is, details naming the target (may have no name).
+absl::Status AccessForbidden(std::string_view message, const Target& t);
 absl::Status Expired(std::string_view message);
 // 429 TooManyRequests with causes (an eviction refused by a disruption budget).
 absl::Status TooManyRequests(std::string_view message, std::vector<Cause> causes = {});

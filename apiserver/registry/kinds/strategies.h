@@ -27,5 +27,9 @@ std::shared_ptr<const Strategy> PodDisruptionBudgetStrategy();
 std::shared_ptr<const Strategy> ResourceQuotaStrategy();
 std::shared_ptr<const Strategy> LimitRangeStrategy();
 std::shared_ptr<const Strategy> QueueStrategy();
+std::shared_ptr<const Strategy> RbacRoleStrategy();
+std::shared_ptr<const Strategy> RbacClusterRoleStrategy();
+std::shared_ptr<const Strategy> RbacRoleBindingStrategy();
+std::shared_ptr<const Strategy> RbacClusterRoleBindingStrategy();
 
 }  // namespace berth::apiserver::registry::kinds

@@ -158,13 +158,59 @@ const Msg kResourceQuotaSpec{"ResourceQuotaSpec", {{1, "hard", T::kMapQuantity},
 const Msg kResourceQuota{"ResourceQuota", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kResourceQuotaSpec},
                                            {3, "status", T::kIgnore}}};
 
+// authorization.k8s.io/v1 and authentication.k8s.io/v1: what `kubectl auth can-i` and `auth
+// whoami` send.
+const Msg kResourceAttributes{"ResourceAttributes", {
+    {1, "namespace", T::kString}, {2, "verb", T::kString}, {3, "group", T::kString}, {4, "version", T::kString},
+    {5, "resource", T::kString}, {6, "subresource", T::kString}, {7, "name", T::kString}}};
+const Msg kNonResourceAttributes{"NonResourceAttributes", {{1, "path", T::kString}, {2, "verb", T::kString}}};
+const Msg kSelfSubjectAccessReviewSpec{"SelfSubjectAccessReviewSpec", {
+    {1, "resourceAttributes", T::kMessage, &kResourceAttributes},
+    {2, "nonResourceAttributes", T::kMessage, &kNonResourceAttributes}}};
+const Msg kSubjectAccessReviewSpec{"SubjectAccessReviewSpec", {
+    {1, "resourceAttributes", T::kMessage, &kResourceAttributes},
+    {2, "nonResourceAttributes", T::kMessage, &kNonResourceAttributes}, {3, "user", T::kString},
+    {4, "groups", T::kString, nullptr, true}, {6, "uid", T::kString}}};
+const Msg kSelfSubjectAccessReview{"SelfSubjectAccessReview", {
+    {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kSelfSubjectAccessReviewSpec}, {3, "status", T::kIgnore}}};
+const Msg kSubjectAccessReview{"SubjectAccessReview", {
+    {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kSubjectAccessReviewSpec}, {3, "status", T::kIgnore}}};
+const Msg kSelfSubjectRulesReviewSpec{"SelfSubjectRulesReviewSpec", {{1, "namespace", T::kString}}};
+const Msg kSelfSubjectRulesReview{"SelfSubjectRulesReview", {
+    {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kSelfSubjectRulesReviewSpec}, {3, "status", T::kIgnore}}};
+const Msg kSelfSubjectReview{"SelfSubjectReview", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "status", T::kIgnore}}};
+
+// rbac.authorization.k8s.io/v1: `kubectl create role|clusterrole|rolebinding|clusterrolebinding`.
+const Msg kPolicyRule{"PolicyRule", {
+    {1, "verbs", T::kString, nullptr, true}, {2, "apiGroups", T::kString, nullptr, true},
+    {3, "resources", T::kString, nullptr, true}, {4, "resourceNames", T::kString, nullptr, true},
+    {5, "nonResourceURLs", T::kString, nullptr, true}}};
+const Msg kAggregationRule{"AggregationRule", {{1, "clusterRoleSelectors", T::kMessage, &kLabelSelector, true}}};
+const Msg kRole{"Role", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "rules", T::kMessage, &kPolicyRule, true}}};
+const Msg kClusterRole{"ClusterRole", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "rules", T::kMessage, &kPolicyRule, true},
+                                       {3, "aggregationRule", T::kMessage, &kAggregationRule}}};
+const Msg kSubject{"Subject", {{1, "kind", T::kString}, {2, "apiGroup", T::kString}, {3, "name", T::kString},
+                               {4, "namespace", T::kString}}};
+const Msg kRoleRef{"RoleRef", {{1, "apiGroup", T::kString}, {2, "kind", T::kString}, {3, "name", T::kString}}};
+const Msg kRoleBinding{"RoleBinding", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "subjects", T::kMessage, &kSubject, true},
+                                       {3, "roleRef", T::kMessage, &kRoleRef}}};
+
 const Msg* ForKind(const std::string& api_version, const std::string& kind) {
   static const std::map<std::pair<std::string, std::string>, const Msg*> kinds = {
       {{"v1", "Namespace"}, &kNamespace},         {{"v1", "ConfigMap"}, &kConfigMap},
       {{"v1", "Secret"}, &kSecret},               {{"v1", "ServiceAccount"}, &kServiceAccount},
       {{"apps/v1", "Deployment"}, &kDeployment},  {{"batch/v1", "Job"}, &kJob},
       {{"batch/v1", "CronJob"}, &kCronJob},       {{"scheduling.k8s.io/v1", "PriorityClass"}, &kPriorityClass},
-      {{"policy/v1", "PodDisruptionBudget"}, &kPodDisruptionBudget}, {{"v1", "ResourceQuota"}, &kResourceQuota}};
+      {{"policy/v1", "PodDisruptionBudget"}, &kPodDisruptionBudget}, {{"v1", "ResourceQuota"}, &kResourceQuota},
+      {{"authorization.k8s.io/v1", "SelfSubjectAccessReview"}, &kSelfSubjectAccessReview},
+      {{"authorization.k8s.io/v1", "SubjectAccessReview"}, &kSubjectAccessReview},
+      {{"authorization.k8s.io/v1", "LocalSubjectAccessReview"}, &kSubjectAccessReview},
+      {{"authorization.k8s.io/v1", "SelfSubjectRulesReview"}, &kSelfSubjectRulesReview},
+      {{"authentication.k8s.io/v1", "SelfSubjectReview"}, &kSelfSubjectReview},
+      {{"rbac.authorization.k8s.io/v1", "Role"}, &kRole},
+      {{"rbac.authorization.k8s.io/v1", "ClusterRole"}, &kClusterRole},
+      {{"rbac.authorization.k8s.io/v1", "RoleBinding"}, &kRoleBinding},
+      {{"rbac.authorization.k8s.io/v1", "ClusterRoleBinding"}, &kRoleBinding}};
   auto it = kinds.find({api_version, kind});
   return it == kinds.end() ? nullptr : it->second;
 }

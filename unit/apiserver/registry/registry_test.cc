@@ -229,12 +229,15 @@ TEST_F(RegistryTest, ObjectsStoredBrokenCanBeReadAndDeleted) {
 }
 
 TEST(ObjectMetaTest, NamesFollowDns1123) {
-  EXPECT_TRUE(ValidateName("a-b.c", false, "n").empty());
-  EXPECT_FALSE(ValidateName("a-b.c", true, "n").empty());
-  EXPECT_FALSE(ValidateName("A", false, "n").empty());
-  EXPECT_FALSE(ValidateName("-a", false, "n").empty());
-  EXPECT_FALSE(ValidateName(std::string(254, 'a'), false, "n").empty());
-  EXPECT_FALSE(ValidateName("", false, "n").empty());
+  EXPECT_TRUE(ValidateName("a-b.c", NameRule::kSubdomain, "n").empty());
+  EXPECT_FALSE(ValidateName("a-b.c", NameRule::kLabel, "n").empty());
+  EXPECT_FALSE(ValidateName("A", NameRule::kSubdomain, "n").empty());
+  EXPECT_FALSE(ValidateName("-a", NameRule::kSubdomain, "n").empty());
+  EXPECT_FALSE(ValidateName(std::string(254, 'a'), NameRule::kSubdomain, "n").empty());
+  EXPECT_FALSE(ValidateName("", NameRule::kSubdomain, "n").empty());
+  EXPECT_TRUE(ValidateName("system:node", NameRule::kPathSegment, "n").empty());
+  EXPECT_FALSE(ValidateName("a/b", NameRule::kPathSegment, "n").empty());
+  EXPECT_FALSE(ValidateName("..", NameRule::kPathSegment, "n").empty());
 }
 
 TEST(ObjectMetaTest, StampPutsTheRevisionIntoMetadata) {

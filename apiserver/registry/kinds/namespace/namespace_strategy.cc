@@ -26,7 +26,7 @@ class Namespace final : public Strategy {
     status.Set("phase", "Active");
     object.Set("status", std::move(status));
   }
-  bool NameIsLabel() const override { return true; }
+  NameRule Naming() const override { return NameRule::kLabel; }
   // A namespace waits for its content to go: until /finalize empties spec.finalizers.
   bool DeletionPending(const json::Value& object) const override {
     const json::Value* f = object.Get({"spec", "finalizers"});

@@ -1,0 +1,36 @@
+#pragma once
+// File: apiserver/auth/authn/authenticator.h
+// Who sent a request, decided from its headers and TLS session alone (before any body is read):
+// a client certificate the server verified against its client CA (CN the user, each O a group),
+// else an `Authorization: Bearer` token (the scheme is case-insensitive: the Python client sends
+// "bearer") from the static token file. Presented credentials that are not valid fail the
+// request with 401 even where anonymous access would do; without credentials the request is
+// system:anonymous in system:unauthenticated, and `AnonymousAllowed` says where that may go.
+// Authenticated users are added to system:authenticated.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "apiserver/auth/authn/token_file.h"
+#include "apiserver/auth/user_info.h"
+#include "core/http/http.h"
+
+namespace berth::apiserver::auth::authn {
+
+class Authenticator {
+ public:
+  explicit Authenticator(std::shared_ptr<const TokenFile> tokens) : tokens_(std::move(tokens)) {}
+
+  // Unauthenticated (401) for credentials that do not authenticate.
+  absl::StatusOr<UserInfo> Authenticate(const http::Request& request) const;
+
+  // Kubernetes 1.32's anonymous configuration as CIS asks for it: only the health and version
+  // endpoints.
+  static bool AnonymousAllowed(const http::Request& request);
+
+ private:
+  std::shared_ptr<const TokenFile> tokens_;
+};
+
+}  // namespace berth::apiserver::auth::authn

@@ -1,0 +1,154 @@
+#include "apiserver/auth/rbac/bootstrap_policy.h"
+
+#include <string>
+
+namespace berth::apiserver::auth::rbac {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+const Strings kRead = {"get", "list", "watch"};
+const Strings kWrite = {"create", "delete", "deletecollection", "patch", "update"};
+
+json::Value Array(const Strings& items) {
+  json::Value a = json::Value::MakeArray();
+  for (const std::string& s : items) a.as_array().push_back(json::Value(s));
+  return a;
+}
+
+json::Value Rule(const Strings& verbs, const Strings& groups, const Strings& resources) {
+  json::Value r = json::Value::MakeObject();
+  r.Set("verbs", Array(verbs));
+  r.Set("apiGroups", Array(groups));
+  r.Set("resources", Array(resources));
+  return r;
+}
+
+json::Value UrlRule(const Strings& verbs, const Strings& urls) {
+  json::Value r = json::Value::MakeObject();
+  r.Set("verbs", Array(verbs));
+  r.Set("nonResourceURLs", Array(urls));
+  return r;
+}
+
+std::string AggregateLabel(const std::string& role) { return "rbac.authorization.k8s.io/aggregate-to-" + role; }
+
+json::Value Object(const std::string& kind, const std::string& name) {
+  json::Value o = json::Value::MakeObject();
+  o.Set("apiVersion", "rbac.authorization.k8s.io/v1");
+  o.Set("kind", kind);
+  json::Value& meta = o.Ensure({"metadata"});
+  meta.Set("name", name);
+  meta.Ensure({"labels"}).Set("kubernetes.io/bootstrapping", "rbac-defaults");
+  meta.Ensure({"annotations"}).Set("rbac.authorization.kubernetes.io/autoupdate", "true");
+  return o;
+}
+
+json::Value ClusterRole(const std::string& name, std::vector<json::Value> rules, const std::string& aggregate_to = "") {
+  json::Value o = Object("ClusterRole", name);
+  o.Set("rules", json::Value(json::Array(std::move(rules))));
+  if (!aggregate_to.empty()) o.Ensure({"metadata", "labels"}).Set(AggregateLabel(aggregate_to), "true");
+  return o;
+}
+
+// admin, edit and view hold whatever is labelled aggregate-to-<role>; edit is itself labelled
+// aggregate-to-admin and view aggregate-to-edit, so each includes the next.
+json::Value AggregatedRole(const std::string& name, const std::string& aggregate_to) {
+  json::Value o = Object("ClusterRole", name);
+  json::Value sel = json::Value::MakeObject();
+  sel.Ensure({"matchLabels"}).Set(AggregateLabel(name), "true");
+  json::Value sels = json::Value::MakeArray();
+  sels.as_array().push_back(std::move(sel));
+  o.Ensure({"aggregationRule"}).Set("clusterRoleSelectors", std::move(sels));
+  o.Set("rules", json::Value::MakeArray());
+  if (!aggregate_to.empty()) o.Ensure({"metadata", "labels"}).Set(AggregateLabel(aggregate_to), "true");
+  return o;
+}
+
+json::Value Binding(const std::string& name, const std::string& role, const std::vector<std::pair<std::string, std::string>>& subjects) {
+  json::Value o = Object("ClusterRoleBinding", name);
+  json::Value& ref = o.Ensure({"roleRef"});
+  ref.Set("apiGroup", "rbac.authorization.k8s.io");
+  ref.Set("kind", "ClusterRole");
+  ref.Set("name", role);
+  json::Value list = json::Value::MakeArray();
+  for (const auto& [kind, subject] : subjects) {
+    json::Value s = json::Value::MakeObject();
+    s.Set("apiGroup", "rbac.authorization.k8s.io");
+    s.Set("kind", kind);
+    s.Set("name", subject);
+    list.as_array().push_back(std::move(s));
+  }
+  o.Set("subjects", std::move(list));
+  return o;
+}
+
+}  // namespace
+
+std::vector<json::Value> BootstrapClusterRoles() {
+  std::vector<json::Value> roles;
+  roles.push_back(ClusterRole("cluster-admin", {Rule({"*"}, {"*"}, {"*"}), UrlRule({"*"}, {"*"})}));
+  roles.push_back(ClusterRole("system:discovery", {UrlRule({"get"}, {"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez",
+                                                                     "/openapi", "/openapi/*", "/readyz", "/version", "/version/"})}));
+  roles.push_back(ClusterRole("system:public-info-viewer",
+                              {UrlRule({"get"}, {"/healthz", "/livez", "/readyz", "/version", "/version/"})}));
+  roles.push_back(ClusterRole("system:basic-user",
+                              {Rule({"create"}, {"authorization.k8s.io"}, {"selfsubjectaccessreviews", "selfsubjectrulesreviews"}),
+                               Rule({"create"}, {"authentication.k8s.io"}, {"selfsubjectreviews"})}));
+  roles.push_back(AggregatedRole("admin", ""));
+  roles.push_back(AggregatedRole("edit", "admin"));
+  roles.push_back(AggregatedRole("view", "edit"));
+  roles.push_back(ClusterRole(
+      "system:aggregate-to-admin",
+      {Rule({"create"}, {"authorization.k8s.io"}, {"localsubjectaccessreviews"}),
+       Rule({"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}, {"rbac.authorization.k8s.io"},
+            {"rolebindings", "roles"})},
+      "admin"));
+  roles.push_back(ClusterRole(
+      "system:aggregate-to-edit",
+      {Rule(kRead, {""}, {"pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"}),
+       Rule({"impersonate"}, {""}, {"serviceaccounts"}),
+       Rule(kWrite, {""}, {"pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"}),
+       Rule({"create"}, {""}, {"pods/eviction"}),
+       Rule(kWrite, {""}, {"configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
+                           "replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"}),
+       Rule({"create"}, {""}, {"serviceaccounts/token"}),
+       Rule(kWrite, {"apps"}, {"daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
+                               "replicasets/scale", "statefulsets", "statefulsets/scale"}),
+       Rule(kWrite, {"autoscaling"}, {"horizontalpodautoscalers"}),
+       Rule(kWrite, {"batch"}, {"cronjobs", "jobs"}),
+       Rule(kWrite, {"networking.k8s.io"}, {"ingresses", "networkpolicies"}),
+       Rule(kWrite, {"policy"}, {"poddisruptionbudgets"}),
+       Rule(kWrite, {"discovery.k8s.io"}, {"endpointslices"})},
+      "edit"));
+  roles.push_back(ClusterRole(
+      "system:aggregate-to-view",
+      {Rule(kRead, {""}, {"configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods",
+                          "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services",
+                          "services/status"}),
+       Rule(kRead, {""}, {"bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status",
+                          "replicationcontrollers/status", "resourcequotas", "resourcequotas/status"}),
+       Rule(kRead, {""}, {"namespaces"}),
+       Rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
+       Rule(kRead, {"apps"}, {"controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+                              "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets",
+                              "statefulsets/scale", "statefulsets/status"}),
+       Rule(kRead, {"autoscaling"}, {"horizontalpodautoscalers", "horizontalpodautoscalers/status"}),
+       Rule(kRead, {"batch"}, {"cronjobs", "cronjobs/status", "jobs", "jobs/status"}),
+       Rule(kRead, {"policy"}, {"poddisruptionbudgets", "poddisruptionbudgets/status"}),
+       Rule(kRead, {"networking.k8s.io"}, {"ingresses", "ingresses/status", "networkpolicies"})},
+      "view"));
+  return roles;
+}
+
+std::vector<json::Value> BootstrapClusterRoleBindings() {
+  std::vector<json::Value> bindings;
+  bindings.push_back(Binding("cluster-admin", "cluster-admin", {{"Group", "system:masters"}}));
+  bindings.push_back(Binding("system:discovery", "system:discovery", {{"Group", "system:authenticated"}}));
+  bindings.push_back(Binding("system:basic-user", "system:basic-user", {{"Group", "system:authenticated"}}));
+  bindings.push_back(Binding("system:public-info-viewer", "system:public-info-viewer",
+                             {{"Group", "system:authenticated"}, {"Group", "system:unauthenticated"}}));
+  return bindings;
+}
+
+}  // namespace berth::apiserver::auth::rbac

@@ -1,0 +1,18 @@
+#pragma once
+// File: apiserver/auth/rbac/bootstrap_policy.h
+// The ClusterRoles and ClusterRoleBindings every Kubernetes cluster starts with
+// (plugin/pkg/auth/authorizer/rbac/bootstrappolicy), labelled kubernetes.io/bootstrapping:
+// rbac-defaults and annotated rbac.authorization.kubernetes.io/autoupdate: "true": the
+// apiserver creates them at start and puts back what was changed in them, unless a user set
+// that annotation to "false".
+
+#include <vector>
+
+#include "core/json/value.h"
+
+namespace berth::apiserver::auth::rbac {
+
+std::vector<json::Value> BootstrapClusterRoles();
+std::vector<json::Value> BootstrapClusterRoleBindings();
+
+}  // namespace berth::apiserver::auth::rbac

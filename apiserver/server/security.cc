@@ -1,0 +1,162 @@
+#include "apiserver/server/security.h"
+
+#include "apiserver/auth/rbac/bootstrap_policy.h"
+#include "core/api/errors.h"
+#include "core/json/codec.h"
+#include "core/log/log.h"
+#include "core/status/macros.h"
+#include "core/strings/strings.h"
+
+namespace berth::apiserver::server {
+namespace {
+
+constexpr char kRbacGroup[] = "rbac.authorization.k8s.io";
+constexpr char kAutoupdate[] = "rbac.authorization.kubernetes.io/autoupdate";
+
+// Kubernetes' bootstrap-policy reconciliation: a missing default is created; one that exists
+// gets its rules, aggregation and subjects back unless its autoupdate annotation is "false".
+absl::Status ReconcileDefault(registry::Registry& registry, const registry::ResourceType& type, json::Value want) {
+  const std::string name = want.GetString({"metadata", "name"});
+  auto stored = registry.Get(type, "", name);
+  if (!stored.ok()) {
+    if (stored.status().code() != absl::StatusCode::kNotFound) return stored.status();
+    auto made = registry.Create(type, "", std::move(want), {});
+    if (!made.ok() && made.status().code() != absl::StatusCode::kAlreadyExists) return made.status();
+    return absl::OkStatus();
+  }
+  BERTH_ASSIGN_OR_RETURN(json::Value current, json::ParseStored(*stored));
+  if (current.GetString({"metadata", "annotations", kAutoupdate}) == "false") return absl::OkStatus();
+  json::Value next = current;
+  bool changed = false;
+  for (const char* field : {"rules", "aggregationRule", "roleRef", "subjects"}) {
+    const json::Value* w = want.Find(field);
+    const json::Value* c = current.Find(field);
+    if (w == nullptr) continue;
+    if (c == nullptr || !(*c == *w)) {
+      next.Set(field, *w);
+      changed = true;
+    }
+  }
+  if (const json::Value* labels = want.Get({"metadata", "labels"})) {
+    for (const auto& [k, v] : labels->as_object()) {
+      const json::Value* have = current.Get({"metadata", "labels", k});
+      if (have == nullptr || !(*have == v)) {
+        next.Ensure({"metadata", "labels"}).Set(k, v);
+        changed = true;
+      }
+    }
+  }
+  if (!changed) return absl::OkStatus();
+  auto updated = registry.Update(type, "", name, std::move(next), registry::Subresource::kNone, {});
+  if (!updated.ok() && updated.status().code() != absl::StatusCode::kAborted) return updated.status();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions& options, registry::Registry& registry) {
+  auto security = std::make_unique<Security>();
+  std::shared_ptr<const auth::authn::TokenFile> tokens;
+  if (!options.token_auth_file.empty()) {
+    BERTH_ASSIGN_OR_RETURN(auth::authn::TokenFile file, auth::authn::TokenFile::Load(options.token_auth_file));
+    tokens = std::make_shared<const auth::authn::TokenFile>(std::move(file));
+  }
+  security->authenticator_ = std::make_unique<auth::authn::Authenticator>(tokens);
+  if (options.authorization_mode == "AlwaysAllow") return security;
+  if (options.authorization_mode != "RBAC") {
+    return absl::InvalidArgumentError(StrCat("--authorization-mode: \"", options.authorization_mode,
+                                             "\" is not one of AlwaysAllow, RBAC"));
+  }
+  auto rbac = std::make_shared<auth::rbac::RbacAuthorizer>();
+  const registry::Catalog& catalog = registry.catalog();
+  std::vector<const registry::ResourceType*> kinds;
+  for (const char* plural : {"clusterroles", "roles", "clusterrolebindings", "rolebindings"}) {
+    const registry::ResourceType* t = catalog.Find(kRbacGroup, "v1", plural);
+    if (t == nullptr) return absl::InternalError(StrCat("the catalog has no ", plural));
+    kinds.push_back(t);
+  }
+  registry.AddCommitObserver([rbac, kinds](const registry::ResourceType& type, const json::Value& object, bool removed) {
+    for (const registry::ResourceType* k : kinds) {
+      if (&type == k) rbac->Observe(type.kind, object, removed);
+    }
+  });
+  for (json::Value& role : auth::rbac::BootstrapClusterRoles()) {
+    BERTH_RETURN_IF_ERROR(ReconcileDefault(registry, *kinds[0], std::move(role)));
+  }
+  for (json::Value& binding : auth::rbac::BootstrapClusterRoleBindings()) {
+    BERTH_RETURN_IF_ERROR(ReconcileDefault(registry, *kinds[2], std::move(binding)));
+  }
+  // What is stored now (the observer sees every later change; observing twice is harmless).
+  for (const registry::ResourceType* k : kinds) {
+    BERTH_ASSIGN_OR_RETURN(registry::ListPage page, registry.List(*k, "", {}));
+    for (const std::string& item : page.items) {
+      if (auto obj = json::ParseStored(item); obj.ok()) rbac->Observe(k->kind, *obj, false);
+    }
+  }
+  security->rbac_ = std::move(rbac);
+  return security;
+}
+
+absl::Status Security::Authenticate(endpoints::RequestContext& ctx) const {
+  auto user = authenticator_->Authenticate(ctx.request);
+  if (!user.ok()) return user.status();
+  ctx.user = *std::move(user);
+  if (rbac_ && ctx.user.name == auth::kAnonymousUser && !auth::authn::Authenticator::AnonymousAllowed(ctx.request)) {
+    return absl::UnauthenticatedError("Unauthorized");
+  }
+  return absl::OkStatus();
+}
+
+auth::Attributes Security::AttributesOf(const endpoints::RequestContext& ctx) {
+  auth::Attributes a;
+  a.user = ctx.user;
+  a.verb = ctx.verb;
+  a.resource_request = ctx.info.is_resource;
+  if (a.resource_request) {
+    a.ns = ctx.info.ns;
+    a.api_group = ctx.info.group;
+    a.api_version = ctx.info.version;
+    a.resource = ctx.info.plural;
+    a.subresource = ctx.info.subresource;
+    a.name = ctx.info.name;
+    // A list or watch of one object by name may use resourceNames rules, as upstream allows.
+    if ((a.verb == "list" || a.verb == "watch") && a.name.empty()) {
+      std::string fs = ctx.request.Query("fieldSelector");
+      constexpr std::string_view kByName = "metadata.name=";
+      if (fs.rfind(kByName, 0) == 0 && fs.find(',') == std::string::npos) a.name = fs.substr(kByName.size());
+    }
+  } else {
+    a.path = ctx.request.path;
+  }
+  return a;
+}
+
+auth::Decision Security::Decide(const auth::Attributes& a) const {
+  if (rbac_ == nullptr || a.user.InGroup(auth::kMastersGroup)) return {auth::Decision::kAllow, ""};
+  return rbac_->Authorize(a);
+}
+
+absl::Status Security::Authorize(endpoints::RequestContext& ctx) const {
+  if (rbac_ == nullptr) return absl::OkStatus();
+  auth::Attributes a = AttributesOf(ctx);
+  auth::Decision d = Decide(a);
+  if (d.allowed()) return absl::OkStatus();
+  std::string message = auth::ForbiddenMessage(a, d.reason);
+  if (!a.resource_request) return api::AccessForbidden(message, {});
+  return api::AccessForbidden(message, api::Target{a.api_group, a.resource, a.name, ""});
+}
+
+auth::rbac::RulesForUser Security::RulesFor(const auth::UserInfo& user, const std::string& ns, bool& incomplete) const {
+  incomplete = rbac_ == nullptr;
+  if (rbac_ == nullptr) return {};
+  auth::rbac::RulesForUser rules = rbac_->RulesFor(user, ns);
+  if (user.InGroup(auth::kMastersGroup)) {
+    // system:masters passes every check: say so as upstream's superuser does.
+    auth::rbac::PolicyRule all{{"*"}, {"*"}, {"*"}, {}, {}};
+    auth::rbac::PolicyRule urls{{"*"}, {}, {}, {}, {"*"}};
+    rules.rules.insert(rules.rules.begin(), {all, urls});
+  }
+  return rules;
+}
+
+}  // namespace berth::apiserver::server

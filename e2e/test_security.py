@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""Authentication and RBAC through the real apiserver (--authorization-mode=RBAC) over TLS, with
+kubectl and the official Python client: client certificates and static tokens, 401 and 403 with
+Kubernetes' Status bodies, `kubectl auth can-i` / `auth can-i --list` / `auth whoami`, Roles and
+bindings created with kubectl granting exactly what they say, the bootstrap roles, and the
+authorizer rebuilt from storage after a restart."""
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from berth_e2e import ApiServer, Pki, wait_for  # noqa: E402
+
+BOB_TOKEN = "bob-8c1f0e-token"
+
+
+class Security(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = Pki()
+        cls.pki.issue("jane", "/CN=jane/O=developers", "")
+        cls.tokens = cls.pki.path("tokens.csv")
+        with open(cls.tokens, "w") as f:
+            f.write(f'{BOB_TOKEN},bob,1002,"viewers,qa"\n')
+        p = cls.pki
+        cls.data_dir = tempfile.mkdtemp(prefix="berth-e2e-")
+        cls.args = ["--tls-cert-file", p.path("server.crt"), "--tls-private-key-file", p.path("server.key"),
+                    "--client-ca-file", p.path("ca.crt"), "--authorization-mode", "RBAC", "--token-auth-file", cls.tokens]
+        cls.server = ApiServer(data_dir=cls.data_dir, extra_args=cls.args).start()
+        cls.url = f"https://127.0.0.1:{cls.server.port}"
+        cls.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
+        cls.as_admin("create", "namespace", "team")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        cls.pki.cleanup()
+        shutil.rmtree(cls.home, ignore_errors=True)
+
+    @classmethod
+    def kubectl(cls, who, *args, check=True):
+        cmd = ["kubectl", "--server", cls.url, "--certificate-authority", cls.pki.path("ca.crt")]
+        if who == "bob":
+            cmd += ["--token", BOB_TOKEN]
+        else:
+            cmd += ["--client-certificate", cls.pki.path(who + ".crt"), "--client-key", cls.pki.path(who + ".key")]
+        r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=cls.home))
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl as {who} {args} failed: {r.stderr}")
+        return r
+
+    @classmethod
+    def as_admin(cls, *args, **kw):
+        return cls.kubectl("admin", *args, **kw)
+
+    def request(self, method, path, body=None, cert=None, token=None, content_type="application/json"):
+        ctx = ssl.create_default_context(cafile=self.pki.path("ca.crt"))
+        if cert:
+            ctx.load_cert_chain(self.pki.path(cert + ".crt"), self.pki.path(cert + ".key"))
+        headers = {"Content-Type": content_type}
+        if token:
+            headers["Authorization"] = token
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null") if "json" in r.headers.get("Content-Type", "") else None
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_anonymous_requests_get_401_except_health_and_version(self):
+        status, body = self.request("GET", "/api/v1/namespaces/default/pods")
+        self.assertEqual(status, 401)
+        self.assertEqual(body, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+        ctx = ssl.create_default_context(cafile=self.pki.path("ca.crt"))
+        for path in ("/healthz", "/livez", "/readyz", "/version"):
+            with urllib.request.urlopen(self.url + path, context=ctx, timeout=10) as r:
+                self.assertEqual(r.status, 200, path)
+
+    def test_a_wrong_token_is_401_even_where_anonymous_would_do(self):
+        status, body = self.request("GET", "/version", token="Bearer not-a-token")
+        self.assertEqual((status, body["reason"]), (401, "Unauthorized"))
+
+    def test_forbidden_answers_name_user_verb_resource_and_scope(self):
+        status, body = self.request("GET", "/api/v1/namespaces/kube-system/secrets/x", cert="jane")
+        self.assertEqual(status, 403)
+        self.assertEqual(body["reason"], "Forbidden")
+        self.assertEqual(body["message"], 'secrets "x" is forbidden: User "jane" cannot get resource "secrets" in API group "" '
+                                          'in the namespace "kube-system"')
+        self.assertEqual(body["details"], {"name": "x", "kind": "secrets"})
+        status, body = self.request("GET", "/apis/apps/v1/deployments", cert="jane")
+        self.assertEqual(body["message"], 'deployments.apps is forbidden: User "jane" cannot list resource "deployments" '
+                                          'in API group "apps" at the cluster scope')
+        status, body = self.request("GET", "/metrics", cert="jane")
+        self.assertEqual((status, body["message"]), (403, 'forbidden: User "jane" cannot get path "/metrics"'))
+        # A denied write changes nothing.
+        status, _ = self.request("POST", "/api/v1/namespaces/team/configmaps", {"metadata": {"name": "nope"}}, cert="jane")
+        self.assertEqual(status, 403)
+        self.assertEqual(self.as_admin("get", "configmap", "nope", "-n", "team", check=False).returncode, 1)
+
+    def test_whoami_for_certificates_and_tokens(self):
+        r = self.kubectl("jane", "auth", "whoami", "-o", "json")
+        info = json.loads(r.stdout)["status"]["userInfo"]
+        self.assertEqual(info["username"], "jane")
+        self.assertEqual(info["groups"], ["developers", "system:authenticated"])
+        r = self.kubectl("bob", "auth", "whoami", "-o", "json")
+        info = json.loads(r.stdout)["status"]["userInfo"]
+        self.assertEqual((info["username"], info["uid"]), ("bob", "1002"))
+        self.assertEqual(info["groups"], ["viewers", "qa", "system:authenticated"])
+
+    def test_roles_created_with_kubectl_grant_exactly_what_they_say(self):
+        self.assertEqual(self.kubectl("jane", "auth", "can-i", "list", "pods", "-n", "team", check=False).stdout.strip(), "no")
+        self.as_admin("create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods", "-n", "team")
+        self.as_admin("create", "rolebinding", "jane-reads-pods", "--role=pod-reader", "--user=jane", "-n", "team")
+        wait_for(lambda: self.kubectl("jane", "auth", "can-i", "list", "pods", "-n", "team", check=False).returncode == 0,
+                 timeout=10, what="the binding to apply")
+        self.assertEqual(self.kubectl("jane", "auth", "can-i", "list", "pods", "-n", "team").stdout.strip(), "yes")
+        r = self.kubectl("jane", "auth", "can-i", "delete", "pods", "-n", "team", check=False)
+        self.assertEqual((r.returncode, r.stdout.strip()), (1, "no"))
+        self.assertEqual(self.kubectl("jane", "auth", "can-i", "list", "pods", "-n", "default", check=False).returncode, 1)
+        # The grant works on the real endpoint, not only in reviews.
+        self.assertEqual(self.kubectl("jane", "get", "pods", "-n", "team").returncode, 0)
+        r = self.kubectl("jane", "get", "pods", "-n", "default", check=False)
+        self.assertIn('User "jane" cannot list resource "pods" in API group "" in the namespace "default"', r.stderr)
+        r = self.kubectl("jane", "auth", "can-i", "--list", "-n", "team")
+        self.assertRegex(r.stdout, r"pods\s+\[\]\s+\[\]\s+\[get list watch\]")
+        # Removing the binding takes the grant away.
+        self.as_admin("delete", "rolebinding", "jane-reads-pods", "-n", "team")
+        wait_for(lambda: self.kubectl("jane", "auth", "can-i", "list", "pods", "-n", "team", check=False).returncode == 1,
+                 timeout=10, what="the grant to go")
+
+    def test_bootstrap_view_role_for_a_token_group(self):
+        self.as_admin("create", "clusterrolebinding", "viewers-view", "--clusterrole=view", "--group=viewers")
+        from kubernetes import client
+        c = client.Configuration()
+        c.host = self.url
+        c.ssl_ca_cert = self.pki.path("ca.crt")
+        c.api_key = {"authorization": BOB_TOKEN}
+        c.api_key_prefix = {"authorization": "bearer"}  # lower case, as in-cluster config sends it
+        apps = client.AppsV1Api(client.ApiClient(c))
+        wait_for(lambda: self.can(apps), timeout=10, what="view to apply")
+        core = client.CoreV1Api(client.ApiClient(c))
+        with self.assertRaises(client.exceptions.ApiException) as e:
+            core.list_namespaced_secret("team")
+        self.assertEqual(e.exception.status, 403)
+        with self.assertRaises(client.exceptions.ApiException) as e:
+            core.create_namespaced_config_map("team", {"metadata": {"name": "x"}})
+        self.assertEqual(e.exception.status, 403)
+
+    @staticmethod
+    def can(apps):
+        from kubernetes import client
+        try:
+            apps.list_namespaced_deployment("team")
+            return True
+        except client.exceptions.ApiException:
+            return False
+
+    def test_bootstrap_roles_are_stored_and_put_back(self):
+        r = self.as_admin("get", "clusterrole", "cluster-admin", "-o", "json")
+        role = json.loads(r.stdout)
+        self.assertEqual(role["metadata"]["labels"]["kubernetes.io/bootstrapping"], "rbac-defaults")
+        self.assertEqual(role["rules"][0], {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})
+        names = self.as_admin("get", "clusterrolebindings", "-o", "name").stdout.split()
+        for n in ("cluster-admin", "system:discovery", "system:basic-user", "system:public-info-viewer"):
+            self.assertIn(f"clusterrolebinding.rbac.authorization.k8s.io/{n}", names)
+
+    def test_invalid_roles_and_bindings_are_refused_naming_the_field(self):
+        status, body = self.request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles",
+                                    {"metadata": {"name": "bad"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}]},
+                                    cert="admin")
+        self.assertEqual(status, 422)
+        self.assertIn("rules[0].verbs: Required value: verbs must contain at least one value", body["message"])
+        status, body = self.request("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles",
+                                    {"metadata": {"name": "bad"}, "rules": [{"nonResourceURLs": ["/x"], "verbs": ["get"]}]},
+                                    cert="admin")
+        self.assertEqual(status, 422)
+        self.assertIn("namespaced rules cannot apply to non-resource URLs", body["message"])
+        binding = {"metadata": {"name": "b"}, "subjects": [{"kind": "User", "name": "nobody"}],
+                   "roleRef": {"kind": "ClusterRole", "name": "view"}}
+        path = "/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings"
+        self.assertEqual(self.request("POST", path, binding, cert="admin")[0], 201)
+        binding["roleRef"]["name"] = "edit"
+        status, body = self.request("PUT", path + "/b", binding, cert="admin")
+        self.assertEqual(status, 422)
+        self.assertIn("roleRef: Invalid value", body["message"])
+        self.assertIn("cannot change roleRef", body["message"])
+        status, body = self.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                                    {"metadata": {"name": "c"}, "subjects": [{"kind": "Robot", "name": "r"}],
+                                     "roleRef": {"kind": "Role", "name": "view"}}, cert="admin")
+        self.assertEqual(status, 422)
+        self.assertIn('roleRef.kind: Unsupported value: "Role"', body["message"])
+        self.assertIn('subjects[0].kind: Unsupported value: "Robot"', body["message"])
+
+    def test_subject_access_review_for_another_user(self):
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                  "spec": {"user": "carol", "groups": ["system:masters"],
+                           "resourceAttributes": {"verb": "delete", "resource": "nodes", "name": "n1"}}}
+        status, body = self.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review, cert="admin")
+        self.assertEqual((status, body["status"]["allowed"]), (201, True))
+        review["spec"]["groups"] = []
+        status, body = self.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review, cert="admin")
+        self.assertEqual((status, body["status"]["allowed"]), (201, False))
+        # Asking about others is itself authorized: jane may not.
+        status, _ = self.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review, cert="jane")
+        self.assertEqual(status, 403)
+
+    def test_zz_the_authorizer_is_rebuilt_from_storage_after_a_restart(self):
+        self.as_admin("create", "clusterrole", "node-reader", "--verb=get,list", "--resource=nodes")
+        self.as_admin("create", "clusterrolebinding", "jane-nodes", "--clusterrole=node-reader", "--user=jane")
+        wait_for(lambda: self.kubectl("jane", "auth", "can-i", "list", "nodes", check=False).returncode == 0,
+                 timeout=10, what="the binding")
+        port = self.server.port
+        self.server.stop()
+        self.server.start(port=port)
+        self.assertEqual(self.kubectl("jane", "auth", "can-i", "list", "nodes").stdout.strip(), "yes")
+        self.assertEqual(self.kubectl("jane", "get", "nodes").returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
