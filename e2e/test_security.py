@@ -201,6 +201,32 @@ class Security(unittest.TestCase):
         self.assertIn('roleRef.kind: Unsupported value: "Role"', body["message"])
         self.assertIn('subjects[0].kind: Unsupported value: "Robot"', body["message"])
 
+    def test_escalation_needs_the_permissions_or_escalate_and_bind(self):
+        # jane may manage roles and bindings in "esc" (admin there) but holds no secrets rights
+        # beyond what admin gives; she may not grant what she does not hold.
+        self.as_admin("create", "namespace", "esc")
+        self.as_admin("create", "rolebinding", "jane-admin", "--clusterrole=admin", "--user=jane", "-n", "esc")
+        wait_for(lambda: self.kubectl("jane", "auth", "can-i", "create", "roles", "-n", "esc", check=False).returncode == 0,
+                 timeout=10, what="admin in esc")
+        self.kubectl("jane", "create", "role", "ok", "--verb=get", "--resource=secrets", "-n", "esc")
+        r = self.kubectl("jane", "create", "role", "too-much", "--verb=get", "--resource=nodes", "-n", "esc", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('roles.rbac.authorization.k8s.io "too-much" is forbidden: user "jane" '
+                      '(groups=["developers" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+                      '{APIGroups:[""], Resources:["nodes"], Verbs:["get"]}', r.stderr)
+        r = self.kubectl("jane", "create", "rolebinding", "me-admin", "--clusterrole=cluster-admin", "--user=jane", "-n", "esc",
+                         check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('rolebindings.rbac.authorization.k8s.io "me-admin" is forbidden: user "jane"', r.stderr)
+        self.assertIn("is attempting to grant RBAC permissions not currently held", r.stderr)
+        # Binding what she holds is fine; with `bind` on cluster-admin she may bind it too.
+        self.kubectl("jane", "create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob", "-n", "esc")
+        self.as_admin("create", "clusterrole", "bind-admin", "--verb=bind", "--resource=clusterroles",
+                      "--resource-name=cluster-admin")
+        self.as_admin("create", "rolebinding", "jane-bind", "--clusterrole=bind-admin", "--user=jane", "-n", "esc")
+        wait_for(lambda: self.kubectl("jane", "create", "rolebinding", "me-admin", "--clusterrole=cluster-admin",
+                                      "--user=jane", "-n", "esc", check=False).returncode == 0, timeout=10, what="bind")
+
     def test_subject_access_review_for_another_user(self):
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
                   "spec": {"user": "carol", "groups": ["system:masters"],

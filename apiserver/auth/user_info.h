@@ -1,31 +1,15 @@
 #pragma once
 // File: apiserver/auth/user_info.h
-// Who a request comes from, as Kubernetes' user.Info describes it: the authenticators produce
-// it, the authorizers, admission and audit read it.
+// The requester (core/api/user_info.h) under the names the auth code uses.
 
-#include <map>
-#include <string>
-#include <vector>
+#include "core/api/user_info.h"
 
 namespace berth::apiserver::auth {
 
-inline constexpr char kAnonymousUser[] = "system:anonymous";
-inline constexpr char kUnauthenticatedGroup[] = "system:unauthenticated";
-inline constexpr char kAuthenticatedGroup[] = "system:authenticated";
-inline constexpr char kMastersGroup[] = "system:masters";
-
-struct UserInfo {
-  std::string name;
-  std::string uid;
-  std::vector<std::string> groups;
-  std::map<std::string, std::vector<std::string>> extra;
-
-  bool InGroup(const std::string& group) const {
-    for (const std::string& g : groups) {
-      if (g == group) return true;
-    }
-    return false;
-  }
-};
+using api::kAnonymousUser;
+using api::kAuthenticatedGroup;
+using api::kMastersGroup;
+using api::kUnauthenticatedGroup;
+using api::UserInfo;
 
 }  // namespace berth::apiserver::auth

@@ -11,7 +11,7 @@ void ServeCreate(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const 
   // the group commit, and the answer is the stored bytes (no second serialization).
   const http::Request& req = ex->ctx.request;
   registry::WriteOptions opts;
-  if (absl::Status s = ParseFieldOptions(req, opts); !s.ok()) return ex->Fail(s);
+  if (absl::Status s = ParseFieldOptions(ex->ctx, opts); !s.ok()) return ex->Fail(s);
   auto body = server::DecodeObject(req);
   if (!body.ok()) return ex->Fail(body.status());
   c.registry.CreateAsync(type, ex->ctx.info.ns, *std::move(body), opts,

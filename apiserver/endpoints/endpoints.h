@@ -59,7 +59,8 @@ bool ParseBool(const std::string& s);
 absl::Status CheckDryRunValue(const std::string& value, bool& dry_run);
 absl::Status ParseDryRun(const http::Request& req, bool& dry_run);
 // fieldValidation (Strict, Warn, Ignore), fieldManager, force.
-absl::Status ParseFieldOptions(const http::Request& req, registry::WriteOptions& options);
+// Also records the requester for admission.
+absl::Status ParseFieldOptions(const RequestContext& ctx, registry::WriteOptions& options);
 // The Status a DELETE answers for kinds that do not return the deleted object.
 json::Value SuccessStatus(const registry::ResourceType& type, const json::Value& object);
 

@@ -20,7 +20,9 @@ absl::Status ParseDryRun(const http::Request& req, bool& dry_run) {
   return CheckDryRunValue(req.Query("dryRun"), dry_run);
 }
 
-absl::Status ParseFieldOptions(const http::Request& req, registry::WriteOptions& options) {
+absl::Status ParseFieldOptions(const RequestContext& ctx, registry::WriteOptions& options) {
+  options.user = std::make_shared<const auth::UserInfo>(ctx.user);
+  const http::Request& req = ctx.request;
   options.field_validation = req.Query("fieldValidation");
   const std::string& v = options.field_validation;
   if (!v.empty() && v != "Strict" && v != "Warn" && v != "Ignore") {

@@ -14,7 +14,7 @@ void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const r
   const server::RequestInfo& info = ex->ctx.info;
   registry::WriteOptions opts;
   if (absl::Status s = ParseDryRun(req, opts.dry_run); !s.ok()) return ex->Fail(s);
-  if (absl::Status s = ParseFieldOptions(req, opts); !s.ok()) return ex->Fail(s);
+  if (absl::Status s = ParseFieldOptions(ex->ctx, opts); !s.ok()) return ex->Fail(s);
   registry::Subresource sub = info.subresource == "status" ? registry::Subresource::kStatus : registry::Subresource::kNone;
   const std::string& method = req.method;
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/api/user_info.h"
 #include "apiserver/registry/admission/admission_plugin.h"
 #include "apiserver/registry/catalog.h"
 #include "apiserver/registry/object_meta.h"
@@ -33,6 +34,9 @@ struct WriteOptions {
   std::string field_validation;  // Strict | Warn | Ignore ("" = Warn, the server default)
   std::string field_manager;
   bool force = false;  // server-side apply: take fields other appliers own
+  // Who asks (admission that depends on the requester, e.g. RBAC escalation); null for the
+  // server's own writes.
+  std::shared_ptr<const api::UserInfo> user;
 };
 
 struct WriteResult {

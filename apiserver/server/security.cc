@@ -1,6 +1,7 @@
 #include "apiserver/server/security.h"
 
 #include "apiserver/auth/rbac/bootstrap_policy.h"
+#include "apiserver/server/rbac_escalation.h"
 #include "core/api/errors.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
@@ -93,7 +94,8 @@ absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions&
       if (auto obj = json::ParseStored(item); obj.ok()) rbac->Observe(k->kind, *obj, false);
     }
   }
-  security->rbac_ = std::move(rbac);
+  security->rbac_ = rbac;
+  registry.AddAdmissionPlugin(std::make_shared<RbacEscalation>(*security, rbac));
   return security;
 }
 

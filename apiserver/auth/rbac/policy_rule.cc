@@ -115,3 +115,75 @@ std::string DescribeRule(const PolicyRule& r) {
 }
 
 }  // namespace berth::apiserver::auth::rbac
+
+namespace berth::apiserver::auth::rbac {
+namespace {
+
+bool HeldCovers(const PolicyRule& owner, const PolicyRule& atom) {
+  if (!VerbMatches(owner, atom.verbs[0])) return false;
+  if (!atom.non_resource_urls.empty()) {
+    const std::string& url = atom.non_resource_urls[0];
+    for (const std::string& o : owner.non_resource_urls) {
+      if (o == url) return true;
+      if (absl::EndsWith(o, "*") && absl::StartsWith(url, o.substr(0, o.size() - 1))) return true;
+    }
+    return false;
+  }
+  if (!owner.non_resource_urls.empty() && owner.resources.empty()) return false;
+  if (!GroupMatches(owner, atom.api_groups[0])) return false;
+  const std::string& res = atom.resources[0];
+  bool resource = Has(owner.resources, "*") || Has(owner.resources, res);
+  if (!resource) {
+    if (auto slash = res.find('/'); slash != std::string::npos) resource = Has(owner.resources, "*" + res.substr(slash));
+  }
+  if (!resource) return false;
+  if (owner.resource_names.empty()) return true;
+  return !atom.resource_names.empty() && Has(owner.resource_names, atom.resource_names[0]);
+}
+
+std::vector<PolicyRule> Atoms(const PolicyRule& r) {
+  std::vector<PolicyRule> out;
+  for (const std::string& verb : r.verbs) {
+    for (const std::string& url : r.non_resource_urls) out.push_back({{verb}, {}, {}, {}, {url}});
+    for (const std::string& group : r.api_groups) {
+      for (const std::string& res : r.resources) {
+        if (r.resource_names.empty()) {
+          out.push_back({{verb}, {group}, {res}, {}, {}});
+        } else {
+          for (const std::string& name : r.resource_names) out.push_back({{verb}, {group}, {res}, {name}, {}});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<PolicyRule> Uncovered(const std::vector<PolicyRule>& held, const std::vector<PolicyRule>& wanted) {
+  std::vector<PolicyRule> missing;
+  for (const PolicyRule& w : wanted) {
+    for (PolicyRule& atom : Atoms(w)) {
+      bool covered = false;
+      for (const PolicyRule& h : held) covered = covered || HeldCovers(h, atom);
+      if (covered) continue;
+      // Merge with an earlier missing rule on the same group, resource and name (or URL).
+      bool merged = false;
+      for (PolicyRule& m : missing) {
+        if (m.api_groups == atom.api_groups && m.resources == atom.resources && m.resource_names == atom.resource_names &&
+            m.non_resource_urls == atom.non_resource_urls) {
+          if (!Has(m.verbs, atom.verbs[0])) m.verbs.push_back(atom.verbs[0]);
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) missing.push_back(std::move(atom));
+    }
+  }
+  // Upstream sorts the compacted rules by their printed form.
+  std::sort(missing.begin(), missing.end(),
+            [](const PolicyRule& a, const PolicyRule& b) { return DescribeRule(a) < DescribeRule(b); });
+  return missing;
+}
+
+}  // namespace berth::apiserver::auth::rbac

@@ -28,3 +28,13 @@ bool RuleAllows(const PolicyRule& rule, const Attributes& attributes);
 std::string DescribeRule(const PolicyRule& rule);
 
 }  // namespace berth::apiserver::auth::rbac
+
+namespace berth::apiserver::auth::rbac {
+
+// The parts of `wanted` that `held` does not cover, as Kubernetes' ConfirmNoEscalation finds
+// them: `wanted` broken into single verb/group/resource/name (or verb/URL) rules, each checked
+// against `held`, the uncovered ones merged back by group and resource (verbs joined) and
+// sorted by their printed form.
+std::vector<PolicyRule> Uncovered(const std::vector<PolicyRule>& held, const std::vector<PolicyRule>& wanted);
+
+}  // namespace berth::apiserver::auth::rbac

@@ -8,6 +8,7 @@
 // for policy, as upstream does) and nothing is stored.
 
 #include "absl/status/status.h"
+#include "core/api/user_info.h"
 #include "core/json/value.h"
 
 namespace berth::apiserver::registry {
@@ -23,6 +24,7 @@ struct AdmissionAttributes {
   const json::Value* old;   // the stored object on update, else null
   const Registry& registry; // to read other objects (reads only)
   bool dry_run = false;     // nothing may be written on the request's behalf
+  const api::UserInfo* user = nullptr;  // the requester; null for the server's own writes
 };
 
 class AdmissionPlugin {

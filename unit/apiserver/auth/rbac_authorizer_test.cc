@@ -213,6 +213,24 @@ TEST(ForbiddenMessage, MatchesKubernetesText) {
   EXPECT_EQ(ForbiddenMessage(Path(jane, "get", "/metrics"), ""), "forbidden: User \"jane\" cannot get path \"/metrics\"");
 }
 
+TEST(PolicyRule, UncoveredFindsWhatIsNotHeldAndMergesVerbs) {
+  std::vector<PolicyRule> held = {{{"get", "list"}, {""}, {"pods", "configmaps"}, {}, {}},
+                                  {{"*"}, {"apps"}, {"*/scale"}, {}, {}},
+                                  {{"get"}, {""}, {"secrets"}, {"mine"}, {}},
+                                  {{"get"}, {}, {}, {}, {"/logs/*"}}};
+  EXPECT_TRUE(Uncovered(held, {{{"get"}, {""}, {"pods"}, {}, {}}}).empty());
+  EXPECT_TRUE(Uncovered(held, {{{"patch"}, {"apps"}, {"deployments/scale"}, {}, {}}}).empty());
+  EXPECT_TRUE(Uncovered(held, {{{"get"}, {""}, {"secrets"}, {"mine"}, {}}}).empty());
+  EXPECT_TRUE(Uncovered(held, {{{"get"}, {}, {}, {}, {"/logs/x"}}}).empty());
+  auto missing = Uncovered(held, {{{"get", "delete", "watch"}, {""}, {"pods", "secrets"}, {}, {}}});
+  ASSERT_EQ(missing.size(), 2u);
+  EXPECT_EQ(DescribeRule(missing[0]), "{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"delete\" \"watch\"]}");
+  EXPECT_EQ(DescribeRule(missing[1]), "{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"delete\" \"watch\"]}");
+  // A wildcard is only covered by a wildcard.
+  EXPECT_EQ(Uncovered(held, {{{"*"}, {""}, {"pods"}, {}, {}}}).size(), 1u);
+  EXPECT_EQ(Uncovered(held, {{{"get"}, {}, {}, {}, {"/metrics"}}}).size(), 1u);
+}
+
 TEST(PolicyRule, DescribesLikeKubernetes) {
   PolicyRule r{{"get"}, {""}, {"secrets"}, {}, {}};
   EXPECT_EQ(DescribeRule(r), "{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}");
