@@ -61,11 +61,11 @@ class Security(unittest.TestCase):
     def as_admin(cls, *args, **kw):
         return cls.kubectl("admin", *args, **kw)
 
-    def request(self, method, path, body=None, cert=None, token=None, content_type="application/json"):
+    def request(self, method, path, body=None, cert=None, token=None, content_type="application/json", headers=None):
         ctx = ssl.create_default_context(cafile=self.pki.path("ca.crt"))
         if cert:
             ctx.load_cert_chain(self.pki.path(cert + ".crt"), self.pki.path(cert + ".key"))
-        headers = {"Content-Type": content_type}
+        headers = dict(headers or {}, **{"Content-Type": content_type})
         if token:
             headers["Authorization"] = token
         data = json.dumps(body).encode() if body is not None else None
@@ -226,6 +226,29 @@ class Security(unittest.TestCase):
         self.as_admin("create", "rolebinding", "jane-bind", "--clusterrole=bind-admin", "--user=jane", "-n", "esc")
         wait_for(lambda: self.kubectl("jane", "create", "rolebinding", "me-admin", "--clusterrole=cluster-admin",
                                       "--user=jane", "-n", "esc", check=False).returncode == 0, timeout=10, what="bind")
+
+    def test_impersonation_needs_the_impersonate_verb(self):
+        # (kubectl prints "unknown" for a refused discovery request, as with kube-apiserver.)
+        status, body = self.request("GET", "/api/v1/namespaces/team/pods", cert="jane", headers={"Impersonate-User": "bob"})
+        self.assertEqual((status, body["message"]), (403, 'users "bob" is forbidden: User "jane" cannot impersonate resource '
+                                                          '"users" in API group "" at the cluster scope'))
+        # An administrator acting as jane is judged as jane.
+        r = self.kubectl("admin", "auth", "whoami", "--as=jane", "--as-group=developers", "-o", "json")
+        info = json.loads(r.stdout)["status"]["userInfo"]
+        self.assertEqual((info["username"], info["groups"]), ("jane", ["developers", "system:authenticated"]))
+        r = self.kubectl("admin", "get", "secrets", "-n", "kube-system", "--as=jane", check=False)
+        self.assertIn('User "jane" cannot list resource "secrets"', r.stderr)
+        # jane may act as bob once allowed to, but not with groups she may not impersonate.
+        self.as_admin("create", "clusterrole", "as-bob", "--verb=impersonate", "--resource=users", "--resource-name=bob")
+        self.as_admin("create", "clusterrolebinding", "jane-as-bob", "--clusterrole=as-bob", "--user=jane")
+        wait_for(lambda: self.kubectl("jane", "auth", "whoami", "--as=bob", check=False).returncode == 0, timeout=10,
+                 what="impersonation grant")
+        status, body = self.request("GET", "/api/v1/namespaces/team/pods", cert="jane",
+                                    headers={"Impersonate-User": "bob", "Impersonate-Group": "system:masters"})
+        self.assertEqual(status, 403)
+        self.assertIn('groups "system:masters" is forbidden: User "jane" cannot impersonate resource "groups"', body["message"])
+        status, body = self.request("GET", "/api/v1/namespaces/team/pods", cert="jane", headers={"Impersonate-Group": "x"})
+        self.assertEqual(status, 400)
 
     def test_subject_access_review_for_another_user(self):
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",

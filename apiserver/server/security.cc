@@ -106,6 +106,75 @@ absl::Status Security::Authenticate(endpoints::RequestContext& ctx) const {
   if (rbac_ && ctx.user.name == auth::kAnonymousUser && !auth::authn::Authenticator::AnonymousAllowed(ctx.request)) {
     return absl::UnauthenticatedError("Unauthorized");
   }
+  return Impersonate(ctx);
+}
+
+// Kubernetes' impersonation filter: Impersonate-User (with Impersonate-Group,
+// Impersonate-Uid, Impersonate-Extra-*) acts as someone else when the requester may
+// `impersonate` each of them; the request then carries the impersonated user alone.
+absl::Status Security::Impersonate(endpoints::RequestContext& ctx) const {
+  const std::map<std::string, std::string>& headers = ctx.request.headers;
+  std::string as_user = ctx.request.Header("impersonate-user");
+  std::vector<std::string> as_groups;
+  for (std::string_view g : Split(ctx.request.Header("impersonate-group"), ',')) {
+    if (!Strip(g).empty()) as_groups.emplace_back(Strip(g));
+  }
+  std::string as_uid = ctx.request.Header("impersonate-uid");
+  std::map<std::string, std::vector<std::string>> as_extra;
+  constexpr std::string_view kExtra = "impersonate-extra-";
+  for (const auto& [name, value] : headers) {
+    if (name.rfind(kExtra, 0) != 0) continue;
+    std::string key = http::PercentDecode(name.substr(kExtra.size()), false);
+    for (std::string_view v : Split(value, ',')) {
+      if (!Strip(v).empty()) as_extra[key].emplace_back(Strip(v));
+    }
+  }
+  if (as_user.empty()) {
+    if (!as_groups.empty() || !as_uid.empty() || !as_extra.empty()) {
+      return api::BadRequest("requested impersonation of groups, uid or extra without impersonating a user");
+    }
+    return absl::OkStatus();
+  }
+  auto check = [&](const std::string& group, const std::string& resource, const std::string& ns,
+                   const std::string& name) -> absl::Status {
+    auth::Attributes a;
+    a.user = ctx.user;
+    a.verb = "impersonate";
+    a.resource_request = true;
+    a.api_group = group;
+    a.resource = resource;
+    a.ns = ns;
+    a.name = name;
+    // userextras/<key> is a resource with a subresource in RBAC's terms.
+    if (auto slash = resource.find('/'); slash != std::string::npos) {
+      a.resource = resource.substr(0, slash);
+      a.subresource = resource.substr(slash + 1);
+    }
+    auth::Decision d = Decide(a);
+    if (d.allowed()) return absl::OkStatus();
+    return api::AccessForbidden(auth::ForbiddenMessage(a, d.reason), api::Target{a.api_group, a.resource, a.name, ""});
+  };
+  auth::UserInfo as;
+  as.name = as_user;
+  constexpr std::string_view kSaPrefix = "system:serviceaccount:";
+  if (as_user.rfind(kSaPrefix, 0) == 0 && as_user.find(':', kSaPrefix.size()) != std::string::npos) {
+    std::string rest = as_user.substr(kSaPrefix.size());
+    std::string ns = rest.substr(0, rest.find(':'));
+    BERTH_RETURN_IF_ERROR(check("", "serviceaccounts", ns, rest.substr(rest.find(':') + 1)));
+    if (as_groups.empty()) as_groups = {"system:serviceaccounts", StrCat("system:serviceaccounts:", ns)};
+  } else {
+    BERTH_RETURN_IF_ERROR(check("", "users", "", as_user));
+  }
+  for (const std::string& g : as_groups) BERTH_RETURN_IF_ERROR(check("", "groups", "", g));
+  if (!as_uid.empty()) BERTH_RETURN_IF_ERROR(check("authentication.k8s.io", "uids", "", as_uid));
+  for (const auto& [key, values] : as_extra) {
+    for (const std::string& v : values) BERTH_RETURN_IF_ERROR(check("authentication.k8s.io", "userextras/" + key, "", v));
+  }
+  as.groups = as_groups;
+  as.uid = as_uid;
+  as.extra = as_extra;
+  if (as.name != auth::kAnonymousUser && !as.InGroup(auth::kAuthenticatedGroup)) as.groups.push_back(auth::kAuthenticatedGroup);
+  ctx.user = std::move(as);
   return absl::OkStatus();
 }
 

@@ -44,6 +44,7 @@ class Security {
   static auth::Attributes AttributesOf(const endpoints::RequestContext& ctx);
 
  private:
+  absl::Status Impersonate(endpoints::RequestContext& ctx) const;
   std::unique_ptr<auth::authn::Authenticator> authenticator_;
   std::shared_ptr<auth::rbac::RbacAuthorizer> rbac_;
 };
