@@ -38,6 +38,8 @@ ABSL_FLAG(std::string, service_node_port_range, "30000-32767", "the range NodePo
 ABSL_FLAG(std::string, authorization_mode, "AlwaysAllow",
           "AlwaysAllow, or RBAC (system:masters and Kubernetes RBAC; anonymous only for /livez /readyz /healthz /version)");
 ABSL_FLAG(std::string, token_auth_file, "", "Kubernetes static token file: CSV lines token,user,uid[,\"group1,group2\"]");
+ABSL_FLAG(int, max_requests_inflight, 400, "read-only requests served at once before 429 (0: no limit; watches not counted)");
+ABSL_FLAG(int, max_mutating_requests_inflight, 200, "mutating requests served at once before 429 (0: no limit)");
 ABSL_FLAG(bool, print_compatibility, false, "print docs/compatibility.md (served kinds, honoured and warned fields) and exit");
 
 namespace {
@@ -86,6 +88,8 @@ int main(int argc, char** argv) {
   options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
   options.authorization_mode = absl::GetFlag(FLAGS_authorization_mode);
   options.token_auth_file = absl::GetFlag(FLAGS_token_auth_file);
+  options.max_requests_inflight = absl::GetFlag(FLAGS_max_requests_inflight);
+  options.max_mutating_requests_inflight = absl::GetFlag(FLAGS_max_mutating_requests_inflight);
 
   auto server = berth::apiserver::ApiServer::Start(options);
   if (!server.ok()) {

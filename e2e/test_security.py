@@ -275,5 +275,54 @@ class Security(unittest.TestCase):
         self.assertEqual(self.kubectl("jane", "get", "nodes").returncode, 0)
 
 
+class InflightLimit(unittest.TestCase):
+    """--max-requests-inflight: past it, 429 with Retry-After before any work; watches are not
+    counted."""
+
+    def test_429_past_the_limit_and_watches_do_not_count(self):
+        from berth_e2e import ApiServer as Server
+        import threading
+        server = Server(extra_args=["--max-requests-inflight", "1", "--max-mutating-requests-inflight", "1"]).start()
+        try:
+            c = server.client()
+            # Three open watches, then a plain read: still served.
+            watches = [http_watch(server.port) for _ in range(3)]
+            self.assertEqual(c.get("/api/v1/namespaces/default/configmaps").status, 200)
+            for w in watches:
+                w.close()
+            refused = []
+            stop = threading.Event()
+
+            def hammer():
+                while not stop.is_set() and not refused:
+                    r = c.get("/api/v1/namespaces/kube-system/configmaps")
+                    if r.status == 429:
+                        refused.append(r)
+            threads = [threading.Thread(target=hammer) for _ in range(8)]
+            for t in threads:
+                t.start()
+            try:
+                wait_for(lambda: refused, timeout=30, what="a request past the limit")
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            r = refused[0]
+            self.assertEqual(r.header_all("Retry-After"), ["1"])
+            self.assertEqual(r.body, "Too many requests, please try again later.\n")
+        finally:
+            server.stop()
+            server.cleanup()
+
+
+def http_watch(port):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/api/v1/namespaces/default/configmaps?watch=true")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    return conn
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -27,6 +27,7 @@ struct RequestContext {
   auth::UserInfo user{auth::kAnonymousUser, "", {auth::kUnauthenticatedGroup}, {}};
   std::string verb;  // Kubernetes verb: get, list, watch, create, update, patch, delete
   std::chrono::steady_clock::time_point start;
+  std::shared_ptr<void> inflight;  // the request's place in the in-flight limit, freed with it
 };
 
 // A step every request passes before its endpoint (authentication, authorization, ...).

@@ -56,6 +56,20 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
   } else {
     ctx.verb = m;
   }
+  if (limiter_) {
+    ctx.inflight = limiter_->Admit(ctx);
+    if (ctx.inflight == nullptr) {
+      // kube-apiserver's answer: plain text, and a hint client-go honours before retrying.
+      http::Response r;
+      r.status = 429;
+      r.content_type = "text/plain; charset=utf-8";
+      r.headers.emplace_back("Retry-After", "1");
+      r.body = "Too many requests, please try again later.\n";
+      metrics_.ObserveRequest(ctx.verb, ctx.info.plural, 429, 0);
+      responder->Reply(std::move(r));
+      return;
+    }
+  }
   auto ex = std::make_shared<Exchange>(std::move(ctx), std::move(responder), metrics_, clock_);
   for (const Filter& f : filters_) {
     if (absl::Status s = f(ex->ctx); !s.ok()) {

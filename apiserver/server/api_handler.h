@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "core/http/http.h"
+#include "apiserver/server/inflight_limiter.h"
 #include "apiserver/endpoints/endpoints.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/schema/validator.h"
@@ -41,6 +42,7 @@ class ApiHandler {
   // Answers POSTs to the kinds whose ResourceType::review is set.
   using ReviewHandler = std::function<void(const std::shared_ptr<Exchange>&, const registry::ResourceType&)>;
   void SetReviewHandler(ReviewHandler handler) { review_handler_ = std::move(handler); }
+  void SetInflightLimiter(InflightLimiter* limiter) { limiter_ = limiter; }
   void Handle(http::Request request, std::shared_ptr<http::Responder> responder);
 
   // The body a failed request gets (Status object), also used for 413 and unreadable bodies.
@@ -61,6 +63,7 @@ class ApiHandler {
   std::string server_address_;
   std::vector<Filter> filters_;
   ReviewHandler review_handler_;
+  InflightLimiter* limiter_ = nullptr;
   endpoints::Endpoints endpoints_;
 };
 

@@ -44,6 +44,7 @@ struct ApiServer::Parts {
   std::unique_ptr<server::Metrics> metrics;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<server::Security> security;
+  std::unique_ptr<server::InflightLimiter> limiter;
   std::unique_ptr<server::ApiHandler> handler;
   std::unique_ptr<http::Server> http;
   bool stopped = false;
@@ -226,6 +227,13 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->pool = std::make_unique<ThreadPool>(options.work_threads);
   p->handler = std::make_unique<server::ApiHandler>(*p->registry, *p->watch_cache, p->schemas,
                                                     *p->metrics, *p->pool, clock);
+  p->limiter = std::make_unique<server::InflightLimiter>(options.max_requests_inflight, options.max_mutating_requests_inflight);
+  p->handler->SetInflightLimiter(p->limiter.get());
+  server::InflightLimiter* limiter = p->limiter.get();
+  p->metrics->SetGaugeFunction("apiserver_current_inflight_requests_readonly", "Read-only requests being served.",
+                               [limiter] { return static_cast<double>(limiter->readonly_inflight()); });
+  p->metrics->SetGaugeFunction("apiserver_current_inflight_requests_mutating", "Mutating requests being served.",
+                               [limiter] { return static_cast<double>(limiter->mutating_inflight()); });
   server::SecurityOptions security_options;
   security_options.authorization_mode = options.authorization_mode;
   security_options.token_auth_file = options.token_auth_file;

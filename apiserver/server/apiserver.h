@@ -31,6 +31,9 @@ struct ApiServerOptions {
   // Authentication and authorization (apiserver/server/security.h).
   std::string authorization_mode = "AlwaysAllow";
   std::string token_auth_file;
+  // kube-apiserver's limits on requests being served at once (0: none); past them, 429.
+  int max_requests_inflight = 400;
+  int max_mutating_requests_inflight = 200;
 };
 
 class ApiServer {
