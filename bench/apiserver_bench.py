@@ -6,6 +6,8 @@ Builds nothing. Starts berth-apiserver (RocksDB, synced), Debian's etcd (default
   * durable creates/s of ~1 KB Pods at concurrency 1 and 64 vs etcd puts of the same size;
   * creates/s at concurrency 1 vs the raw fdatasync rate of the same file system;
   * GET by name/s vs nginx serving the static file, and the same GET over TLS vs plain;
+  * GET and durable creates over TLS with a bearer token and RBAC (1,000 RoleBindings) vs the
+    same over TLS without authentication, and the authorization decision's own p99;
   * watch latency (write sent -> event received) p50/p99 with N watchers, measured by the C++
     client build/bin/berth-watch-latency (events lost or out of order are counted).
 Prints every figure with its reference and the ratio. `--smoke` runs each step briefly.
@@ -57,14 +59,15 @@ def lua_string(s):
     return "[==[" + s + "]==]"
 
 
-def run_wrk(url, lua, connections, duration):
+def run_wrk(url, lua, connections, duration, headers=()):
     threads = max(1, min(2, connections))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)
         script = f.name
     try:
+        extra = [a for h in headers for a in ("-H", h)]
         proc = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{int(duration)}s", "--latency",
-                               "-s", script, url], capture_output=True, text=True, timeout=duration + 60)
+                               "-s", script, *extra, url], capture_output=True, text=True, timeout=duration + 60)
         out = proc.stdout
         if "Requests/sec" not in out:
             raise RuntimeError(f"wrk against {url} failed: {proc.stdout} {proc.stderr}")
@@ -217,6 +220,45 @@ def start_tls_apiserver(workdir):
                                              "--tls-private-key-file", os.path.join(d, "key.pem")]).start()
 
 
+def start_secure_apiserver(workdir, bindings):
+    """An HTTPS apiserver with --authorization-mode=RBAC and a token file: user "bench" may get
+    and create pods in default through a RoleBinding that sorts after `bindings - 1` others
+    for other users in the same namespace (the evaluator walks them all)."""
+    d = os.path.join(workdir, "secure")
+    os.makedirs(d, exist_ok=True)
+    tokens = os.path.join(d, "tokens.csv")
+    with open(tokens, "w") as f:
+        f.write("admin-token,admin,0,system:masters\nbench-token,bench,1\n")
+    cert_dir = os.path.join(workdir, "tls")
+    api = ApiServer(data_dir=d, extra_args=["--tls-cert-file", os.path.join(cert_dir, "cert.pem"), "--tls-private-key-file",
+                                            os.path.join(cert_dir, "key.pem"), "--authorization-mode", "RBAC",
+                                            "--token-auth-file", tokens]).start()
+    import ssl
+    ctx = ssl.create_default_context(cafile=os.path.join(cert_dir, "cert.pem"))
+
+    def admin_post(path, obj):
+        req = urllib.request.Request(f"https://127.0.0.1:{api.port}{path}", data=json.dumps(obj).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": "Bearer admin-token"})
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return json.loads(r.read())
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+    admin_post(rbac + "/roles", {"metadata": {"name": "pods"},
+                                 "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "create"]}]})
+    for i in range(bindings):
+        user = "bench" if i == bindings - 1 else f"user-{i}"
+        admin_post(rbac + "/rolebindings", {"metadata": {"name": f"b-{i:05d}" if user != "bench" else "zzz-bench"},
+                                            "subjects": [{"kind": "User", "name": user}],
+                                            "roleRef": {"kind": "Role", "name": "pods"}})
+    return api, admin_post
+
+
+def secure_metrics(api, workdir):
+    out = subprocess.run(["curl", "-sS", "--cacert", os.path.join(workdir, "tls", "cert.pem"), "-H",
+                          "Authorization: Bearer admin-token", f"https://127.0.0.1:{api.port}/metrics"],
+                         check=True, capture_output=True, text=True).stdout
+    return out
+
+
 def tls_post(port, workdir, path, body):
     """Creates an object over HTTPS (curl) and returns its name."""
     out = subprocess.run(["curl", "-sS", "--cacert", os.path.join(workdir, "tls", "cert.pem"), "-H",
@@ -286,8 +328,34 @@ def main():
             tc = tls_post(tls.port, workdir, "/api/v1/namespaces/default/pods", body)
             t = run_wrk(f"https://127.0.0.1:{tls.port}/api/v1/namespaces/default/pods/{tc}", GET_LUA, 64, duration)
             rows.append(("GET by name/s c=64 over TLS", t["rps"], "the same GET, plain HTTP", g["rps"]))
+            tcreate = run_wrk(f"https://127.0.0.1:{tls.port}/api/v1/namespaces/default/pods", POST_LUA % lua_string(body), 64,
+                              duration)
         finally:
             tls.stop()
+
+        # The same over TLS with a bearer token and RBAC judging every request, 1,000
+        # RoleBindings in the namespace: authentication and authorization's own cost.
+        bindings = 50 if args.smoke else 1000
+        secure, admin_post = start_secure_apiserver(workdir, bindings)
+        try:
+            sname = admin_post("/api/v1/namespaces/default/pods", json.loads(body))["metadata"]["name"]
+            token = ["Authorization: Bearer bench-token"]
+            before = histogram(secure_metrics(secure, workdir), "berth_authorization_duration_seconds")
+            sg = run_wrk(f"https://127.0.0.1:{secure.port}/api/v1/namespaces/default/pods/{sname}", GET_LUA, 64, duration,
+                         token)
+            sc = run_wrk(f"https://127.0.0.1:{secure.port}/api/v1/namespaces/default/pods", POST_LUA % lua_string(body), 64,
+                         duration, token)
+            after = histogram(secure_metrics(secure, workdir), "berth_authorization_duration_seconds")
+            if sg["non2xx"] or sc["non2xx"]:
+                raise RuntimeError(f"RBAC refused the bench user: {sg['non2xx']} GETs, {sc['non2xx']} creates")
+            rows.append((f"GET by name/s c=64, TLS+token+RBAC ({bindings} bindings)", sg["rps"], "the same GET over TLS, no auth",
+                         t["rps"]))
+            rows.append((f"durable creates/s c=64, TLS+token+RBAC", sc["rps"], "the same creates over TLS, no auth",
+                         tcreate["rps"]))
+            rows.append((f"authorization decision p99 us ({bindings} bindings)",
+                         histogram_percentile(before, after, 99) * 1e6, "p99 of a GET by name, us (same run)", sg["p99_ms"] * 1000))
+        finally:
+            secure.stop()
 
         writes = 10 if args.smoke else 50
 

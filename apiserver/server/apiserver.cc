@@ -5,6 +5,7 @@
 #include "core/http/http.h"
 #include "core/net/ipv4.h"
 #include "apiserver/registry/admission/limit_ranger.h"
+#include "apiserver/registry/admission/pod_security.h"
 #include "apiserver/registry/admission/priority.h"
 #include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/admission/service_allocation.h"
@@ -168,6 +169,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   p->registry->AddAdmissionPlugin(registry::QueueHierarchyAdmission());
+  p->registry->AddAdmissionPlugin(registry::PodSecurityAdmission());
   std::shared_ptr<registry::ServiceAllocation> allocation;
   const registry::ResourceType* services = p->catalog->Find("", "v1", "services");
   {
@@ -240,7 +242,14 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   BERTH_ASSIGN_OR_RETURN(p->security, server::Security::Start(security_options, *p->registry));
   const server::Security* security = p->security.get();
   p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });
-  p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authorize(ctx); });
+  server::Metrics* authz_metrics = p->metrics.get();
+  p->handler->AddFilter([security, authz_metrics, &clock](server::RequestContext& ctx) {
+    if (!security->rbac()) return absl::OkStatus();
+    auto started = clock.MonotonicNow();
+    absl::Status s = security->Authorize(ctx);
+    authz_metrics->ObserveAuthorization(std::chrono::duration<double>(clock.MonotonicNow() - started).count());
+    return s;
+  });
   p->handler->SetReviewHandler([security](const std::shared_ptr<server::Exchange>& ex, const registry::ResourceType& type) {
     server::ServeReview(*security, ex, type);
   });

@@ -45,6 +45,9 @@ std::string Metrics::Render() const {
   out += "# HELP berth_watch_delivery_seconds Commit to hand-over to each watcher's stream.\n";
   out += "# TYPE berth_watch_delivery_seconds histogram\n";
   watch_delivery_.Render(out, "berth_watch_delivery_seconds", "");
+  out += "# HELP berth_authorization_duration_seconds Time to decide whether a request is authorized (RBAC).\n";
+  out += "# TYPE berth_authorization_duration_seconds histogram\n";
+  authorization_.Render(out, "berth_authorization_duration_seconds", "");
   for (const Gauge& g : gauges_) {
     StrAppend(&out, "# HELP ", g.name, " ", g.help, "\n# TYPE ", g.name, " gauge\n", g.name, " ", g.fn(), "\n");
   }

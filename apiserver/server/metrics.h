@@ -21,6 +21,7 @@ class Metrics {
   void ObserveRequest(const std::string& verb, const std::string& resource, int code, double seconds);
   void ObserveCommit(size_t batch, double seconds);
   void ObserveWatchDelivery(double seconds) { watch_delivery_.Observe(seconds); }
+  void ObserveAuthorization(double seconds) { authorization_.Observe(seconds); }
   void SetGaugeFunction(std::string name, std::string help, std::function<double()> fn);
   std::string Render() const;
 
@@ -31,6 +32,7 @@ class Metrics {
   Histogram commit_latency_{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   Histogram commit_batch_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096}};
   Histogram watch_delivery_{{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.5}};
+  Histogram authorization_{{0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005}};
   struct Gauge {
     std::string name, help;
     std::function<double()> fn;

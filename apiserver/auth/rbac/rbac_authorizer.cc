@@ -65,22 +65,59 @@ void RbacAuthorizer::Observe(const std::string& kind, const json::Value& object,
       roles_[absl::StrCat(ns, "/", name)] = ParsePolicyRules(object.Find("rules"));
     }
   } else if (kind == "ClusterRoleBinding") {
-    if (removed) {
-      cluster_role_bindings_.erase(name);
-    } else {
-      cluster_role_bindings_[name] = ParseBinding(object);
+    if (auto it = cluster_role_bindings_.find(name); it != cluster_role_bindings_.end()) {
+      Index("", it->second, false);
+      cluster_role_bindings_.erase(it);
     }
+    if (!removed) Index("", cluster_role_bindings_[name] = ParseBinding(object), true);
   } else if (kind == "RoleBinding") {
-    if (removed) {
-      auto it = role_bindings_.find(ns);
-      if (it != role_bindings_.end()) {
-        it->second.erase(name);
-        if (it->second.empty()) role_bindings_.erase(it);
-      }
-    } else {
-      role_bindings_[ns][name] = ParseBinding(object);
+    auto& in_ns = role_bindings_[ns];
+    if (auto it = in_ns.find(name); it != in_ns.end()) {
+      Index(ns, it->second, false);
+      in_ns.erase(it);
+    }
+    if (!removed) Index(ns, in_ns[name] = ParseBinding(object), true);
+    if (in_ns.empty()) role_bindings_.erase(ns);
+  }
+}
+
+std::vector<std::string> RbacAuthorizer::SubjectKeys(const Binding& b) {
+  std::vector<std::string> keys;
+  for (const Subject& s : b.subjects) {
+    if (s.kind == "User") keys.push_back("u:" + s.name);
+    if (s.kind == "Group") keys.push_back("g:" + s.name);
+    if (s.kind == "ServiceAccount") {
+      keys.push_back(absl::StrCat("u:system:serviceaccount:", s.ns.empty() ? b.ns : s.ns, ":", s.name));
     }
   }
+  return keys;
+}
+
+void RbacAuthorizer::Index(const std::string& scope, const Binding& b, bool add) {
+  auto& index = by_subject_[scope];
+  for (const std::string& key : SubjectKeys(b)) {
+    if (add) {
+      index[key].insert(b.name);
+      continue;
+    }
+    auto it = index.find(key);
+    if (it == index.end()) continue;
+    it->second.erase(b.name);
+    if (it->second.empty()) index.erase(it);
+  }
+  if (index.empty()) by_subject_.erase(scope);
+}
+
+std::set<std::string> RbacAuthorizer::Candidates(const std::string& scope, const UserInfo& user) const {
+  std::set<std::string> names;
+  auto index = by_subject_.find(scope);
+  if (index == by_subject_.end()) return names;
+  auto add = [&](const std::string& key) {
+    if (auto it = index->second.find(key); it != index->second.end()) names.insert(it->second.begin(), it->second.end());
+  };
+  add("u:" + user.name);
+  for (const std::string& g : user.groups) add("g:" + g);
+  return names;
 }
 
 void RbacAuthorizer::RecomputeAggregation() {
@@ -164,7 +201,8 @@ void RbacAuthorizer::VisitRules(const UserInfo& user, const std::string& ns, std
     }
     return false;
   };
-  for (const auto& [name, b] : cluster_role_bindings_) {
+  for (const std::string& name : Candidates("", user)) {
+    const Binding& b = cluster_role_bindings_.at(name);
     const Subject* who = nullptr;
     if (!applies(b, who)) continue;
     const auto* rules = b.role_kind == "ClusterRole" ? FindRules("ClusterRole", b.role_name, "") : nullptr;
@@ -181,7 +219,8 @@ void RbacAuthorizer::VisitRules(const UserInfo& user, const std::string& ns, std
   if (ns.empty()) return;
   auto in_ns = role_bindings_.find(ns);
   if (in_ns == role_bindings_.end()) return;
-  for (const auto& [name, b] : in_ns->second) {
+  for (const std::string& name : Candidates(ns, user)) {
+    const Binding& b = in_ns->second.at(name);
     const Subject* who = nullptr;
     if (!applies(b, who)) continue;
     const auto* rules = FindRules(b.role_kind, b.role_name, ns);

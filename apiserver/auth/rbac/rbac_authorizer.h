@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -77,6 +78,13 @@ class RbacAuthorizer final : public Authorizer {
   std::map<std::string, std::vector<PolicyRule>> roles_;                    // by "ns/name"
   std::map<std::string, Binding> cluster_role_bindings_;
   std::map<std::string, std::map<std::string, Binding>> role_bindings_;  // ns -> name -> binding
+  // Which bindings name a subject, so that a decision visits only those that can apply:
+  // scope ("" for ClusterRoleBindings, else the namespace) -> "u:<user>" / "g:<group>" ->
+  // binding names. ServiceAccount subjects are indexed by their user name.
+  std::map<std::string, std::map<std::string, std::set<std::string>>> by_subject_;
+  static std::vector<std::string> SubjectKeys(const Binding& b);
+  void Index(const std::string& scope, const Binding& b, bool add);
+  std::set<std::string> Candidates(const std::string& scope, const UserInfo& user) const;
 };
 
 }  // namespace berth::apiserver::auth::rbac
