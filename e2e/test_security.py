@@ -315,6 +315,44 @@ class InflightLimit(unittest.TestCase):
             server.cleanup()
 
 
+class PodSecurityAdmission(unittest.TestCase):
+    """Namespace labels pod-security.kubernetes.io/{enforce,warn}: enforce refuses with
+    Kubernetes' message, warn adds its Warning header, for pods and workload templates."""
+
+    def test_enforce_and_warn_levels_from_namespace_labels(self):
+        server = ApiServer().start()
+        try:
+            c = server.client()
+            ns = {"metadata": {"name": "psa", "labels": {"pod-security.kubernetes.io/enforce": "baseline",
+                                                          "pod-security.kubernetes.io/warn": "restricted"}}}
+            self.assertEqual(c.post("/api/v1/namespaces", ns).status, 201)
+            host = {"metadata": {"name": "h"}, "spec": {"hostNetwork": True, "containers": [{"name": "c", "image": "nginx"}]}}
+            r = c.post("/api/v1/namespaces/psa/pods", host)
+            self.assertEqual(r.status, 403)
+            self.assertEqual(r.json()["message"], 'pods "h" is forbidden: violates PodSecurity "baseline:latest": '
+                                                  'host namespaces (hostNetwork=true)')
+            self.assertEqual(c.get("/api/v1/namespaces/psa/pods/h").status, 404)
+            plain = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+            r = c.post("/api/v1/namespaces/psa/pods", plain)
+            self.assertEqual(r.status, 201)
+            warnings = " ".join(r.header_all("Warning"))
+            self.assertIn('would violate PodSecurity \\"restricted:latest\\": allowPrivilegeEscalation != false', warnings)
+            # A workload's template is warned about, not refused (its pods are).
+            deploy = {"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+                "metadata": {"labels": {"a": "b"}}, "spec": {"hostPID": True, "containers": [{"name": "c", "image": "x"}]}}}}
+            r = c.post("/apis/apps/v1/namespaces/psa/deployments", deploy)
+            self.assertEqual(r.status, 201)
+            self.assertIn("host namespaces (hostPID=true)", " ".join(r.header_all("Warning")))
+            # Other namespaces stay privileged; label values are validated.
+            self.assertEqual(c.post("/api/v1/namespaces/default/pods", host).status, 201)
+            r = c.patch("/api/v1/namespaces/psa", {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "strict"}}})
+            self.assertEqual(r.status, 422)
+            self.assertIn('Invalid value: "strict": must be one of privileged, baseline, restricted', r.json()["message"])
+        finally:
+            server.stop()
+            server.cleanup()
+
+
 def http_watch(port):
     import http.client
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

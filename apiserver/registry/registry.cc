@@ -194,7 +194,7 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
   type.strategy->Default(object);
   if (type.custom && type.schema) ApplySchemaDefaults(*type.schema, object);
   std::optional<AdmissionAttributes> attrs;
-  if (operation) attrs.emplace(AdmissionAttributes{*operation, type, old, *this, options.dry_run, options.user.get()});
+  if (operation) attrs.emplace(AdmissionAttributes{*operation, type, old, *this, options.dry_run, options.user.get(), &warnings});
   if (attrs) {
     for (const auto& plugin : plugins_) BERTH_RETURN_IF_ERROR(plugin->Mutate(*attrs, object));
   }

@@ -7,6 +7,9 @@
 // ValidateDelete before a delete. An error is returned to the client as it is (403 Forbidden
 // for policy, as upstream does) and nothing is stored.
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "core/api/user_info.h"
 #include "core/json/value.h"
@@ -25,6 +28,7 @@ struct AdmissionAttributes {
   const Registry& registry; // to read other objects (reads only)
   bool dry_run = false;     // nothing may be written on the request's behalf
   const api::UserInfo* user = nullptr;  // the requester; null for the server's own writes
+  std::vector<std::string>* warnings = nullptr;  // Warning headers for the client
 };
 
 class AdmissionPlugin {
