@@ -70,6 +70,9 @@ class RegistryPullTest(unittest.TestCase):
                          ["hi 1000:1000 /app", "hello from the image", "whiteout-applied"])
         status = self.k.container("by-tag")
         self.assertEqual(status["imageID"], f"{self.app_ref}@{self.app.digest}")
+        # The agent records its events asynchronously: wait for them rather than race them.
+        wait_for(lambda: f'Successfully pulled image "{self.app_ref}:v1" in' in self.kubectl.run("describe", "pod", "by-tag").stdout,
+                 timeout=30, what="the pull events")
         described = self.kubectl.run("describe", "pod", "by-tag").stdout
         self.assertIn(f'Pulling image "{self.app_ref}:v1"', described)
         self.assertIn(f'Successfully pulled image "{self.app_ref}:v1" in', described)

@@ -191,13 +191,13 @@ class LifecycleTest(ClusterWithHostDir):
             f.write(GRPC_HEALTH_SERVER)
         p = pod("grpc-health", f"exec /usr/bin/python3 /shared/health_server.py {port}", restart="Always", volumes=volumes)
         c = p["spec"]["containers"][0]
-        # Generous timeouts: on a loaded 2-core CI machine the helper's start alone can take a
-        # second, and a timeout would restart the container for the wrong reason.
+        # Generous timeouts: on a loaded 2-core CI machine the helper's start (importing grpc)
+        # can take seconds; liveness must not restart it before readiness could ever be seen.
         c["readinessProbe"] = {"grpc": {"port": port}, "periodSeconds": 1, "timeoutSeconds": 5}
         c["livenessProbe"] = {"grpc": {"port": port, "service": "broken"}, "periodSeconds": 1, "failureThreshold": 2,
-                              "initialDelaySeconds": 2, "timeoutSeconds": 5}
+                              "initialDelaySeconds": 10, "timeoutSeconds": 5}
         self.assertEqual(self.k.c.post(PODS, p).status, 201)
-        wait_for(lambda: self.k.container("grpc-health").get("ready"), timeout=30, what="readiness from the gRPC probe")
+        wait_for(lambda: self.k.container("grpc-health").get("ready"), timeout=60, what="readiness from the gRPC probe")
         wait_for(lambda: self.k.container("grpc-health").get("restartCount", 0) >= 1, timeout=40,
                  what="the liveness gRPC probe to restart the container")
         def unhealthy():
