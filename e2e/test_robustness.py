@@ -258,8 +258,11 @@ class WarningsAndEventsTest(unittest.TestCase):
         self.assertEqual(t["reason"], "StartError", t)
         self.assertIn("exec: /no/such/command", t["message"])
         self.assertIn("No such file or directory", t["message"])
-        wait_for(lambda: "exec: /no/such/command" in self.describe("missing"), timeout=30, what="a Failed event")
-        self.assertRegex(self.describe("missing"), r"Warning\s+Failed\s+.*exec: /no/such/command")
+        # The container's own status carries the same text: wait for the event itself, which the
+        # agent posts asynchronously.
+        failed = re.compile(r"Warning\s+Failed\s+.*exec: /no/such/command")
+        wait_for(lambda: failed.search(self.describe("missing")), timeout=30, what="a Failed event")
+        self.assertRegex(self.describe("missing"), failed)
         self.k.run("delete", "pod", "missing", "--wait=false")
 
     def test_a_bad_working_directory_names_the_directory(self):
