@@ -78,6 +78,10 @@ std::unique_ptr<ApiClient> ApiClient::Connect(const std::string& base_url) {
   return std::make_unique<ApiClient>(NewCpprestTransport(base_url));
 }
 
+std::unique_ptr<ApiClient> ApiClient::Connect(const Connection& connection) {
+  return std::make_unique<ApiClient>(NewCpprestTransport(connection));
+}
+
 std::string ApiClient::Path(const Resource& r, const std::string& ns, const std::string& name,
                             const std::string& subresource) {
   std::string p = r.group.empty() ? "/api/" + r.version : "/apis/" + r.group + "/" + r.version;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/client/connection.h"
 #include "core/client/transport.h"
 #include "core/json/value.h"
 #include "core/time/clock.h"
@@ -68,6 +69,7 @@ class ApiClient {
             RetryPolicy retry = {});
   // Convenience: a cpprest transport to `base_url` (http://host:port).
   static std::unique_ptr<ApiClient> Connect(const std::string& base_url);
+  static std::unique_ptr<ApiClient> Connect(const Connection& connection);
 
   absl::StatusOr<json::Value> Get(const Resource& r, const std::string& ns, const std::string& name);
   absl::StatusOr<ObjectList> List(const Resource& r, const std::string& ns, const ListOptions& options = {});

@@ -1,6 +1,7 @@
 // The cpprestsdk HTTP client adapter. Exceptions from cpprest stop here.
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 #include <vector>
 
@@ -9,6 +10,12 @@
 
 #include <pplx/threadpool.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "core/client/connection.h"
 #include "core/client/http_fetch.h"
 #include "core/client/transport.h"
 #include "core/strings/strings.h"
@@ -16,13 +23,45 @@
 namespace berth::client {
 namespace {
 
+// Trust exactly the PEM certificates in `ca_pem`: the store replaces the system roots.
+void TrustOnly(SSL_CTX* ctx, const std::string& ca_pem) {
+  X509_STORE* store = X509_STORE_new();
+  BIO* bio = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, cert);
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the loop ends on a "no start line" error
+  BIO_free(bio);
+  SSL_CTX_set_cert_store(ctx, store);
+}
+
+web::http::client::http_client_config ClientConfig(const Connection& connection) {
+  web::http::client::http_client_config cfg;
+  // An inactivity timeout: watches get bookmarks more often than this.
+  cfg.set_timeout(std::chrono::seconds(60));
+  cfg.set_validate_certificates(!connection.insecure_skip_tls_verify);
+  cfg.set_ssl_context_callback([connection](boost::asio::ssl::context& ssl) {
+    SSL_CTX* ctx = ssl.native_handle();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (!connection.ca_pem.empty()) TrustOnly(ctx, connection.ca_pem);
+    if (!connection.client_cert_pem.empty()) {
+      boost::system::error_code ec;
+      ssl.use_certificate_chain(boost::asio::buffer(connection.client_cert_pem), ec);
+      if (!ec) ssl.use_private_key(boost::asio::buffer(connection.client_key_pem), boost::asio::ssl::context::pem, ec);
+      // A bad certificate shows as the server's 401, which names no file; say it here too.
+      if (ec) std::fprintf(stderr, "client certificate: %s\n", ec.message().c_str());
+    }
+  });
+  return cfg;
+}
+
 class CpprestTransport final : public Transport {
  public:
-  explicit CpprestTransport(const std::string& base_url) : base_(base_url) {
-    web::http::client::http_client_config cfg;
-    // An inactivity timeout: watches get bookmarks more often than this.
-    cfg.set_timeout(std::chrono::seconds(60));
-    client_ = std::make_unique<web::http::client::http_client>(base_url, cfg);
+  explicit CpprestTransport(const Connection& connection)
+      : base_(connection.server),
+        authorization_(connection.bearer_token.empty() ? "" : StrCat("Bearer ", connection.bearer_token)) {
+    client_ = std::make_unique<web::http::client::http_client>(connection.server, ClientConfig(connection));
   }
 
   absl::StatusOr<HttpResult> Send(const std::string& method, const std::string& path_and_query,
@@ -31,6 +70,7 @@ class CpprestTransport final : public Transport {
       web::http::http_request req(method);
       req.set_request_uri(path_and_query);
       req.headers().add("Accept", "application/json");
+      if (!authorization_.empty()) req.headers().add("Authorization", authorization_);
       if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
         req.set_body(body, content_type.empty() ? "application/json" : content_type);
       }
@@ -67,6 +107,7 @@ class CpprestTransport final : public Transport {
       web::http::http_request req(web::http::methods::GET);
       req.set_request_uri(path_and_query);
       req.headers().add("Accept", "application/json");
+      if (!authorization_.empty()) req.headers().add("Authorization", authorization_);
       web::http::http_response resp = client_->request(req, cts.get_token()).get();
       int status = resp.status_code();
       if (status != 200) {
@@ -108,13 +149,18 @@ class CpprestTransport final : public Transport {
   std::mutex mu_;
   std::vector<ActiveStream*> active_;
   std::string base_;
+  std::string authorization_;
   std::unique_ptr<web::http::client::http_client> client_;
 };
 
 }  // namespace
 
 std::unique_ptr<Transport> NewCpprestTransport(const std::string& base_url) {
-  return std::make_unique<CpprestTransport>(base_url);
+  return std::make_unique<CpprestTransport>(Connection{.server = base_url});
+}
+
+std::unique_ptr<Transport> NewCpprestTransport(const Connection& connection) {
+  return std::make_unique<CpprestTransport>(connection);
 }
 
 void InitializeClientThreads(int threads) {

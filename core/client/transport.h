@@ -41,7 +41,9 @@ class Transport {
 // Sizes the HTTP client library's thread pool; must run before any client is made.
 void InitializeClientThreads(int threads);
 
-// base_url: http://host:port
+struct Connection;
+// base_url: http://host:port, unauthenticated, verified against the system roots if https.
 std::unique_ptr<Transport> NewCpprestTransport(const std::string& base_url);
+std::unique_ptr<Transport> NewCpprestTransport(const Connection& connection);
 
 }  // namespace berth::client

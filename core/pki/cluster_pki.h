@@ -1,0 +1,61 @@
+#pragma once
+// File: core/pki/cluster_pki.h
+// The cluster's certificate directory (DATA/tls, 0700), made on first start and renewed at every
+// start, following k3s' rules:
+//   server-ca.{crt,key}          the CA clients verify the apiserver with (10 years)
+//   client-ca.{crt,key}          the CA the apiserver verifies client certificates with (10 years)
+//   serving-apiserver.{crt,key}  the apiserver's certificate (leaf + CA chain, 1 year), re-issued
+//                                when absent, within 90 days of expiry, missing a wanted SAN, not
+//                                signed by server-ca, or not matching its key
+// and the kubeconfigs that carry a client certificate of the client CA.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/pki/certificates.h"
+#include "core/time/clock.h"
+
+namespace berth::pki {
+
+struct ClusterPkiFiles {
+  std::string server_ca_cert, server_ca_key;
+  std::string client_ca_cert, client_ca_key;
+  std::string serving_cert, serving_key;
+};
+ClusterPkiFiles FilesIn(const std::string& dir);
+
+struct ServingNames {
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
+};
+
+// The apiserver's SANs: localhost, this host's name, kubernetes[.default[.svc[.cluster.local]]],
+// 127.0.0.1, ::1, the listen address (every local address for 0.0.0.0 / ::), the first address of
+// the service range (the `kubernetes` Service's ClusterIP), and `extra` (--tls-san; IPs and names).
+ServingNames ApiServerNames(const std::string& listen_host, const std::string& service_ip,
+                            const std::vector<std::string>& extra);
+
+// What EnsureClusterPki did, for the log.
+struct PkiChanges {
+  std::vector<std::string> created;  // file stems made or re-issued
+  std::string reason;                // why the serving certificate was re-issued, if it was
+};
+
+// Creates what is missing and renews what is due; never touches valid files.
+absl::StatusOr<PkiChanges> EnsureClusterPki(const std::string& dir, const ServingNames& names, const Clock& clock);
+
+// A fresh client certificate of client-ca for `user` (CN) and `groups` (O), valid for a year.
+absl::StatusOr<KeyPair> IssueClientCertificate(const std::string& dir, const std::string& user,
+                                               const std::vector<std::string>& groups, const Clock& clock);
+
+// A kubeconfig (YAML) for `server` that trusts dir's server-ca and carries `client`.
+absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::string& server,
+                                             const std::string& user, const KeyPair& client);
+
+inline constexpr absl::Duration kCaValidity = absl::Hours(24 * 3650);
+inline constexpr absl::Duration kLeafValidity = absl::Hours(24 * 365);
+inline constexpr absl::Duration kRenewBefore = absl::Hours(24 * 90);
+
+}  // namespace berth::pki
