@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "core/http/http.h"
 #include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/server/apiserver.h"
+#include "apiserver/server/serving_pki.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
 
@@ -35,8 +37,17 @@ ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-
 ABSL_FLAG(std::string, client_ca_file, "", "verify client certificates against this CA: CN is the user, O the groups");
 ABSL_FLAG(std::string, service_cluster_ip_range, "10.96.0.0/12", "the range Service ClusterIPs come from (the first is the kubernetes Service's)");
 ABSL_FLAG(std::string, service_node_port_range, "30000-32767", "the range NodePorts come from (FIRST-LAST)");
-ABSL_FLAG(std::string, authorization_mode, "AlwaysAllow",
-          "AlwaysAllow, or RBAC (system:masters and Kubernetes RBAC; anonymous only for /livez /readyz /healthz /version)");
+ABSL_FLAG(std::string, authorization_mode, "",
+          "Node,RBAC (nodes confined to their own objects, then Kubernetes RBAC; system:masters always; anonymous "
+          "only for /livez /readyz /healthz /version), RBAC, or AlwaysAllow; empty: Node,RBAC, or AlwaysAllow with "
+          "--insecure-loopback-http");
+ABSL_FLAG(std::string, cert_dir, "",
+          "where the cluster CAs and the serving certificate are made and renewed when --tls-cert-file is not given "
+          "(empty: DATA_DIR/tls)");
+ABSL_FLAG(std::vector<std::string>, tls_san, {}, "extra subjectAltNames (host names or IPs) of the serving certificate");
+ABSL_FLAG(bool, insecure_loopback_http, false,
+          "development only: plain HTTP on a loopback address, no client identity, every request allowed unless "
+          "--authorization-mode says otherwise");
 ABSL_FLAG(std::string, token_auth_file, "", "Kubernetes static token file: CSV lines token,user,uid[,\"group1,group2\"]");
 ABSL_FLAG(int, max_requests_inflight, 400, "read-only requests served at once before 429 (0: no limit; watches not counted)");
 ABSL_FLAG(int, max_mutating_requests_inflight, 200, "mutating requests served at once before 429 (0: no limit)");
@@ -56,6 +67,7 @@ void RaiseFileLimit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  umask(077);  // keys, the store and logs are for this user only (CIS 1.1.x)
   // Signals are taken by sigwait below, never by a random thread.
   sigset_t set = berth::flags::ParseFlagsAndBlockSignals(argc, argv, "berth-apiserver --data-dir DIR --listen HOST:PORT");
   RaiseFileLimit();
@@ -86,11 +98,20 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_private_key_file);
   options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
-  options.authorization_mode = absl::GetFlag(FLAGS_authorization_mode);
+  berth::apiserver::SecurityFlags security{.cert_dir = absl::GetFlag(FLAGS_cert_dir),
+                                           .tls_sans = absl::GetFlag(FLAGS_tls_san),
+                                           .insecure_loopback_http = absl::GetFlag(FLAGS_insecure_loopback_http),
+                                           .authorization_mode = absl::GetFlag(FLAGS_authorization_mode)};
   options.token_auth_file = absl::GetFlag(FLAGS_token_auth_file);
   options.max_requests_inflight = absl::GetFlag(FLAGS_max_requests_inflight);
   options.max_mutating_requests_inflight = absl::GetFlag(FLAGS_max_mutating_requests_inflight);
 
+  auto renewal = berth::apiserver::ApplySecurityFlags(security, options, berth::RealClock::Get());
+  if (!renewal.ok()) {
+    BERTH_LOG(Error, "apiserver", "Cannot start", "error", renewal.status().ToString());
+    std::fprintf(stderr, "%s\n", std::string(renewal.status().message()).c_str());
+    return 2;
+  }
   auto server = berth::apiserver::ApiServer::Start(options);
   if (!server.ok()) {
     BERTH_LOG(Error, "apiserver", "Cannot start", "error", server.status().ToString());

@@ -217,7 +217,8 @@ def start_tls_apiserver(workdir):
                     "-keyout", os.path.join(d, "key.pem"), "-out", os.path.join(d, "cert.pem")],
                    check=True, capture_output=True)
     return ApiServer(data_dir=d, extra_args=["--tls-cert-file", os.path.join(d, "cert.pem"),
-                                             "--tls-private-key-file", os.path.join(d, "key.pem")]).start()
+                                             "--tls-private-key-file", os.path.join(d, "key.pem"),
+                                             "--authorization-mode", "AlwaysAllow"]).start()
 
 
 def start_secure_apiserver(workdir, bindings):

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 import bench_table  # noqa: E402
-from berth_e2e import BerthUp, Kubectl, wait_for  # noqa: E402
+from berth_e2e import BerthUp, wait_for  # noqa: E402
 
 POD = """apiVersion: v1
 kind: Pod
@@ -35,12 +35,15 @@ spec:
 """
 
 
-def websocket_exec(url):
-    """One exec of `true` over a fresh WebSocket: connect, upgrade, read until the status."""
+def websocket_exec(cluster):
+    """One exec of `true` over a fresh WebSocket (TLS, the admin's client certificate): connect,
+    upgrade, read until the status."""
     import websocket
-    ws = websocket.create_connection(url.replace("http://", "ws://") +
+    cert, key = cluster.admin_cert
+    ws = websocket.create_connection(cluster.url.replace("https://", "wss://") +
                                      "/api/v1/namespaces/default/pods/exec-bench/exec?command=true&stdout=true&stderr=true",
-                                     subprotocols=["v5.channel.k8s.io"])
+                                     subprotocols=["v5.channel.k8s.io"],
+                                     sslopt={"ca_certs": cluster.ca_file, "certfile": cert, "keyfile": key})
     status = b""
     try:
         while True:
@@ -73,7 +76,7 @@ def main():
     args = ap.parse_args()
     rounds = 3 if args.smoke else args.rounds
     cluster = BerthUp(node_name="exec-bench-node").start()
-    kubectl = Kubectl(cluster.url)
+    kubectl = cluster.kubectl()
     try:
         kubectl.run("apply", "-f", "-", stdin=POD)
         wait_for(lambda: kubectl.run("get", "pod", "exec-bench", "-o", "jsonpath={.status.phase}").stdout == "Running",
@@ -84,7 +87,7 @@ def main():
         for _ in range(rounds):
             kubectl_ms.append(timed(lambda: kubectl.run("exec", "exec-bench", "--", "true")))
             nsenter_ms.append(timed(lambda: subprocess.run(["nsenter", "-t", str(pid), "-a", "true"], check=True)))
-            ws_ms.append(timed(lambda: websocket_exec(cluster.url)))
+            ws_ms.append(timed(lambda: websocket_exec(cluster)))
             get_ms.append(timed(lambda: kubectl.run("get", "pod", "exec-bench", "-o", "name")))
         rows = [
             ("kubectl exec pod -- true, p50 ms", p50(kubectl_ms), "nsenter -t PID -a true, p50 ms", p50(nsenter_ms)),

@@ -49,7 +49,9 @@
 #include "core/log/log.h"
 #include "core/strings/strings.h"
 
-ABSL_FLAG(std::string, server, "http://127.0.0.1:6443", "API server URL");
+ABSL_FLAG(std::string, server, "", "API server URL; overrides the server of --kubeconfig");
+ABSL_FLAG(std::string, kubeconfig, "",
+          "kubeconfig with the server, the CA to trust and this component's credentials (client certificate or token)");
 ABSL_FLAG(bool, leader_elect, false, "elect a leader through a Lease before acting");
 ABSL_FLAG(std::string, identity, "", "leader election identity (default: hostname_pid)");
 ABSL_FLAG(int64_t, lease_duration_seconds, 15, "leader election lease duration");
@@ -82,7 +84,11 @@ int main(int argc, char** argv) {
                                                          "berth-controller-manager --server URL [--leader-elect]");
 
   using namespace berth;
-  std::string server = absl::GetFlag(FLAGS_server);
+  auto connection = client::ConnectionFromFlags(absl::GetFlag(FLAGS_kubeconfig), absl::GetFlag(FLAGS_server));
+  if (!connection.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());
+    return 2;
+  }
   client::InitializeClientThreads(2);
   std::unique_ptr<controllers::StatusServer> status_server;
   if (std::string listen = absl::GetFlag(FLAGS_metrics_listen); !listen.empty()) {
@@ -95,7 +101,7 @@ int main(int argc, char** argv) {
     std::printf("serving metrics on http://%s\n", status_server->address().c_str());
     std::fflush(stdout);
   }
-  auto api = client::ApiClient::Connect(server);
+  auto api = client::ApiClient::Connect(*connection);
   std::mutex mu;
   std::condition_variable cv;
   std::thread signals([&] {
@@ -155,7 +161,7 @@ int main(int argc, char** argv) {
   controllers::builtin::ReplicaSetController rs(*api, replicasets, pods, RealClock::Get(), workers);
   controllers::builtin::DeploymentController deploy(*api, deployments, replicasets, RealClock::Get(), workers);
   controllers::builtin::GarbageCollector gc(*api, kinds, RealClock::Get(), workers);
-  controllers::builtin::CustomKindWatcher custom_kinds(*api, server, gc);
+  controllers::builtin::CustomKindWatcher custom_kinds(*api, *connection, gc);
   controllers::builtin::NamespaceController ns_controller(*api, namespaces);
   controllers::builtin::NodeLifecycleOptions nl;
   nl.grace = absl::Seconds(absl::GetFlag(FLAGS_node_monitor_grace_period_seconds));
@@ -265,8 +271,8 @@ int main(int argc, char** argv) {
     }
     status_server->SetLeading(true);
   }
-  BERTH_LOG(Info, "controller-manager", "Controllers running", "server", server);
-  std::printf("controller-manager running against %s\n", server.c_str());
+  BERTH_LOG(Info, "controller-manager", "Controllers running", "server", connection->server);
+  std::printf("controller-manager running against %s\n", connection->server.c_str());
   std::fflush(stdout);
 
   bool lost = false;

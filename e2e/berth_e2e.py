@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -51,12 +52,18 @@ class Response:
 class Client:
     """A tiny HTTP client for the API (one connection per call, like curl)."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, ssl_context=None):
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context  # HTTPS when set (a cluster started by `berth up`)
+
+    def _connection(self, timeout):
+        if self.ssl_context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(self, method, path, body=None, content_type="application/json", headers=None, timeout=30):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn = self._connection(timeout)
         hdrs = dict(headers or {})
         data = None
         if body is not None:
@@ -88,7 +95,7 @@ class Client:
 
     def watch(self, path, timeout=30, headers=None):
         """Yields parsed watch events from a streaming GET until the server ends it."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn = self._connection(timeout)
         sep = "&" if "?" in path else "?"
         conn.request("GET", path + sep + "watch=1", headers=headers or {})
         resp = conn.getresponse()
@@ -107,12 +114,17 @@ class Client:
 
 
 class ApiServer:
-    """Runs build/bin/berth-apiserver on a free loopback port with its own data dir."""
+    """Runs build/bin/berth-apiserver on a free loopback port with its own data dir. Unless the
+    test gives TLS files or a certificate directory, it serves plain HTTP through the explicit
+    loopback development flag (no identities, AlwaysAllow); `berth up` (BerthUp) and the TLS and
+    security suites run it secure."""
 
     def __init__(self, data_dir=None, extra_args=None):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="berth-e2e-")
         self.extra_args = list(extra_args or [])
+        if not any(a in self.extra_args for a in ("--tls-cert-file", "--cert-dir")):
+            self.extra_args.append("--insecure-loopback-http")
         self.proc = None
         self.port = None
         self.stderr_path = os.path.join(self.data_dir, "apiserver.stderr")
@@ -370,14 +382,22 @@ class Kubectl:
     """Runs /usr/bin/kubectl against a server with a fresh HOME, so no discovery cache from an
     earlier run (or another server on the same port) answers in its place."""
 
-    def __init__(self, server_url):
+    def __init__(self, server_url, kubeconfig=None):
         self.server_url = server_url
+        self.kubeconfig = kubeconfig
         self.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
+
+    @property
+    def connection_args(self):
+        """kubectl's flags for this server: its kubeconfig (TLS and credentials) or the bare URL."""
+        if self.kubeconfig:
+            return ["--kubeconfig", self.kubeconfig]
+        return ["--server", self.server_url]
 
     def run(self, *args, check=True, timeout=60, stdin=None):
         env = dict(os.environ, HOME=self.home)
         env.pop("KUBECONFIG", None)
-        r = subprocess.run(["kubectl", "--server", self.server_url, *args], env=env, input=stdin,
+        r = subprocess.run(["kubectl", *self.connection_args, *args], env=env, input=stdin,
                            capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -539,14 +559,39 @@ class BerthUp:
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
 
     @property
     def kubeconfig(self):
         return os.path.join(self.data_dir, "kubeconfig")
 
+    @property
+    def ca_file(self):
+        return os.path.join(self.data_dir, "tls", "server-ca.crt")
+
+    @property
+    def admin_cert(self):
+        """The admin's client certificate and key (system:admin in system:masters), for curl."""
+        return os.path.join(self.data_dir, "cred", "admin.crt"), os.path.join(self.data_dir, "cred", "admin.key")
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx.load_cert_chain(*self.admin_cert)
+        return ctx
+
     def client(self):
-        return Client("127.0.0.1", self.port)
+        return Client("127.0.0.1", self.port, ssl_context=self.ssl_context())
+
+    def kubectl(self):
+        return Kubectl(self.url, kubeconfig=self.kubeconfig)
+
+    @property
+    def kubectl_args(self):
+        return ["--kubeconfig", self.kubeconfig]
+
+    def curl_args(self):
+        cert, key = self.admin_cert
+        return ["--cacert", self.ca_file, "--cert", cert, "--key", key]
 
     def start(self):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
@@ -563,7 +608,7 @@ class BerthUp:
         def ok():
             try:
                 return node_ready()
-            except OSError:
+            except (OSError, ssl.SSLError):  # also the certificates not written yet
                 return False
         wait_for(ok, timeout=30, what="berth up: the node to be Ready")
         return self

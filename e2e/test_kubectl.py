@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, Kubectl, agent_checkpoints, wait_for  # noqa: E402
+from berth_e2e import BerthUp, agent_checkpoints, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -67,7 +67,7 @@ def tearDownModule():
 @unittest.skipIf(SKIP, SKIP)
 class KubectlTest(unittest.TestCase):
     def setUp(self):
-        self.k = Kubectl(CLUSTER.url)
+        self.k = CLUSTER.kubectl()
         self.c = CLUSTER.client()
 
     def tearDown(self):
@@ -99,7 +99,7 @@ class KubectlTest(unittest.TestCase):
             self.assertEqual(line.split()[1:3], ["1/1", "Running"])
             self.assertEqual(line.split()[6], "kubectl-node")
         # logs -f streams as the process writes.
-        proc = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "logs", "-f", "deployment/web"],
+        proc = subprocess.Popen(["kubectl", *CLUSTER.kubectl_args, "logs", "-f", "deployment/web"],
                                 env=dict(os.environ, HOME=self.k.home), stdout=subprocess.PIPE, text=True)
         first, second = proc.stdout.readline(), proc.stdout.readline()
         proc.kill()
@@ -156,7 +156,7 @@ class KubectlTest(unittest.TestCase):
     def test_get_watch_prints_changes_as_they_happen(self):
         # Something to list first: with an empty list kubectl prints nothing until an event.
         self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "watch-seed"}})
-        proc = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "get", "configmaps", "-w"],
+        proc = subprocess.Popen(["kubectl", *CLUSTER.kubectl_args, "get", "configmaps", "-w"],
                                 env=dict(os.environ, HOME=self.k.home), stdout=subprocess.PIPE, text=True)
         try:
             header = proc.stdout.readline()
@@ -349,7 +349,7 @@ class PythonControllerTest(unittest.TestCase):
 
     def test_scaler_controller_scales_the_deployment(self):
         example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "controllers", "examples", "python-scaler")
-        k = Kubectl(CLUSTER.url)
+        k = CLUSTER.kubectl()
         proc = None
         try:
             k.run("apply", "-f", os.path.join(example, "scaler_crd.yaml"))

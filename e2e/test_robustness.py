@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, Client, Kubectl, rss_kb, wait_for  # noqa: E402
+from berth_e2e import BerthUp, Client, rss_kb, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -190,7 +190,7 @@ class PoisonTest(unittest.TestCase):
 @unittest.skipIf(SKIP, SKIP)
 class WarningsAndEventsTest(unittest.TestCase):
     def setUp(self):
-        self.k = Kubectl(CLUSTER.url)
+        self.k = CLUSTER.kubectl()
         self.c = CLUSTER.client()
 
     def tearDown(self):

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import ApiServer, Pki, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, ApiServer, Pki, wait_for  # noqa: E402
 
 BOB_TOKEN = "bob-8c1f0e-token"
 
@@ -273,6 +273,235 @@ class Security(unittest.TestCase):
         self.server.start(port=port)
         self.assertEqual(self.kubectl("jane", "auth", "can-i", "list", "nodes").stdout.strip(), "yes")
         self.assertEqual(self.kubectl("jane", "get", "nodes").returncode, 0)
+
+
+def openssl_out(*args, stdin=""):
+    return subprocess.run(["openssl", *args], input=stdin, capture_output=True, text=True, timeout=30)
+
+
+class SecureByDefault(unittest.TestCase):
+    """berth-apiserver with no security flags: it makes its CAs and serving certificate in
+    --cert-dir, serves only HTTPS (TLS 1.2+, modern ciphers), authenticates client certificates of
+    its client CA, and authorizes with RBAC; berth-kubeconfig issues the credentials."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="berth-e2e-secure-")
+        cls.tls = os.path.join(cls.dir, "tls")
+        cls.server = ApiServer(data_dir=cls.dir, extra_args=["--cert-dir", cls.tls]).start()
+        cls.url = f"https://127.0.0.1:{cls.server.port}"
+        cls.ca = os.path.join(cls.tls, "server-ca.crt")
+        cls.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        shutil.rmtree(cls.home, ignore_errors=True)
+
+    def kubeconfig(self, user, *groups):
+        path = os.path.join(self.dir, user.replace(":", "_") + ".kubeconfig")
+        cmd = [os.path.join(BIN_DIR, "berth-kubeconfig"), "--cert-dir", self.tls, "--server", self.url, "--user", user,
+               "--out", path]
+        if groups:
+            cmd += ["--groups", ",".join(groups)]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+        return path
+
+    def kubectl(self, kubeconfig, *args, check=True):
+        r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, *args], capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, HOME=self.home))
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {args} failed: {r.stderr}")
+        return r
+
+    def get(self, path):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        try:
+            with urllib.request.urlopen(self.url + path, context=ctx, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_https_only_and_anonymous_only_for_health_and_version(self):
+        code, body = self.get("/api/v1/namespaces")
+        self.assertEqual(code, 401)
+        self.assertEqual(json.loads(body), {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                            "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+        for path in ("/readyz", "/livez", "/healthz", "/version"):
+            self.assertEqual(self.get(path)[0], 200, path)
+        self.assertEqual(self.get("/metrics")[0], 401)
+        with self.assertRaises(Exception):
+            urllib.request.urlopen(f"http://127.0.0.1:{self.server.port}/version", timeout=5).read()
+
+    def test_admin_kubeconfig_is_system_admin_and_a_plain_user_is_forbidden(self):
+        admin = self.kubeconfig("system:admin", "system:masters")
+        self.assertEqual(os.stat(admin).st_mode & 0o777, 0o600)
+        who = self.kubectl(admin, "auth", "whoami", "-o", "json")
+        user = json.loads(who.stdout)["status"]["userInfo"]
+        self.assertEqual(user["username"], "system:admin")
+        self.assertIn("system:masters", user["groups"])
+        self.kubectl(admin, "get", "namespaces")
+        alice = self.kubeconfig("alice", "dev")
+        r = self.kubectl(alice, "get", "pods", "-n", "default", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('User "alice" cannot list resource "pods" in API group "" in the namespace "default"', r.stderr)
+        from kubernetes import client, config
+        c = client.Configuration()
+        config.load_kube_config(config_file=admin, client_configuration=c)
+        names = [n.metadata.name for n in client.CoreV1Api(client.ApiClient(c)).list_namespace().items]
+        self.assertIn("kube-system", names)
+
+    def test_component_identities_get_their_bootstrap_roles(self):
+        admin = self.kubeconfig("system:admin", "system:masters")
+
+        def can(user, groups, *check):
+            args = ["auth", "can-i", *check, "--as", user] + [a for g in groups for a in ("--as-group", g)]
+            return self.kubectl(admin, *args, check=False).stdout.strip()
+        node = ("system:node:n1", ["system:nodes"])
+        self.assertEqual(can(*node, "patch", "nodes", "--subresource=status"), "yes")
+        self.assertEqual(can(*node, "update", "pods", "--subresource=status", "-n", "default"), "yes")
+        self.assertEqual(can(*node, "create", "pods", "--subresource=binding", "-n", "default"), "no")
+        self.assertEqual(can(*node, "list", "secrets", "-n", "default"), "no - No Object name found")
+        self.assertEqual(can(*node, "get", "secrets/unrelated", "-n", "default"),
+                         "no - no relationship found between node 'n1' and this object")
+        self.assertEqual(can(*node, "update", "leases/n1", "-n", "kube-node-lease"), "yes")
+        self.assertEqual(can(*node, "update", "leases/n2", "-n", "kube-node-lease"),
+                         "no - can only access node lease with the same name as the requesting node")
+        cm = ("system:kube-controller-manager", [])
+        self.assertEqual(can(*cm, "create", "pods", "--subresource=binding", "-n", "default"), "yes")
+        self.assertEqual(can(*cm, "delete", "widgets.example.com", "-n", "default"), "yes")
+        self.assertEqual(can(*cm, "create", "clusterrolebindings"), "no")
+        self.assertEqual(can(*cm, "impersonate", "users"), "no")
+
+    def test_a_node_reaches_only_its_own_objects(self):
+        """Node authorizer + NodeRestriction: system:node:n1 reads what pods bound to n1 use, by
+        name, and modifies only its own Node, Lease and pods' status."""
+        admin = self.kubeconfig("system:admin", "system:masters")
+        n1 = self.kubeconfig("system:node:n1", "system:nodes")
+        n1_pem = os.path.join(self.dir, "n1")
+        subprocess.run([os.path.join(BIN_DIR, "berth-kubeconfig"), "--cert-dir", self.tls, "--server", self.url, "--user",
+                        "system:node:n1", "--groups", "system:nodes", "--out", n1 + ".2", "--pem-out", n1_pem],
+                       check=True, capture_output=True, timeout=30)
+
+        def patch_status(path, body):
+            # As the agent does: a merge patch of /status, which NodeRules grant without a read.
+            ctx = ssl.create_default_context(cafile=self.ca)
+            ctx.load_cert_chain(n1_pem + ".crt", n1_pem + ".key")
+            req = urllib.request.Request(self.url + path + "/status", data=json.dumps(body).encode(), method="PATCH",
+                                         headers={"Content-Type": "application/merge-patch+json"})
+            try:
+                with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read().decode())["message"]
+
+        def apply(kubeconfig, doc, check=True):
+            return subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "create", "-f", "-"], input=json.dumps(doc),
+                                  capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=self.home),
+                                  check=check)
+
+        def pod(name, node, secret):
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+                    "spec": {"nodeName": node, "containers": [{"name": "c", "image": "host", "command": ["true"]}],
+                             "volumes": [{"name": "s", "secret": {"secretName": secret}}]}}
+
+        def refused(r, text):
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn(text, r.stderr)
+
+        for name in ("s1", "s2"):
+            self.kubectl(admin, "create", "secret", "generic", name, "--from-literal=k=v")
+        apply(n1, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+        apply(admin, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}})
+        apply(admin, pod("p1", "n1", "s1"))
+        apply(admin, pod("p2", "n2", "s2"))
+
+        self.assertIn("s1", self.kubectl(n1, "get", "secret", "s1").stdout)
+        refused(self.kubectl(n1, "get", "secret", "s2", check=False),
+                'secrets "s2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in '
+                "the namespace \"default\": no relationship found between node 'n1' and this object")
+        refused(self.kubectl(n1, "get", "secrets", check=False), "forbidden")
+        self.kubectl(n1, "get", "pods", "-A")  # NodeRules: every pod may be read
+
+        refused(apply(n1, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n3"}}, check=False),
+                'nodes "n3" is forbidden: node "n1" is not allowed to modify node "n3"')
+        refused(self.kubectl(n1, "label", "node", "n2", "x=y", check=False),
+                'node "n1" is not allowed to modify node "n2"')
+        self.assertEqual(patch_status("/api/v1/nodes/n2", {"status": {"phase": "Running"}}),
+                         (403, 'nodes "n2" is forbidden: node "n1" is not allowed to modify node "n2"'))
+        self.assertEqual(patch_status("/api/v1/nodes/n1", {"status": {"phase": "Running"}})[0], 200)
+        self.kubectl(n1, "label", "node", "n1", "example.com/disk=ssd")
+        refused(self.kubectl(n1, "label", "node", "n1", "node-role.kubernetes.io/control-plane=", check=False),
+                'node "n1" is not allowed to modify labels: node-role.kubernetes.io/control-plane')
+        refused(self.kubectl(n1, "taint", "node", "n1", "k=v:NoSchedule", check=False),
+                'node "n1" is not allowed to modify taints')
+
+        status = {"status": {"message": "seen"}}
+        self.assertEqual(patch_status("/api/v1/namespaces/default/pods/p1", status)[0], 200)
+        self.assertEqual(patch_status("/api/v1/namespaces/default/pods/p2", status),
+                         (403, 'pods "p2" is forbidden: node "n1" can only update pod status for pods with '
+                               'spec.nodeName set to itself'))
+        refused(self.kubectl(n1, "delete", "pod", "p2", "--wait=false", check=False),
+                'node "n1" can only delete pods with spec.nodeName set to itself')
+        refused(apply(n1, pod("p3", "n1", "s2"), check=False),
+                'pod does not have "kubernetes.io/config.mirror" annotation, node "n1" can only create mirror pods')
+
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "n1", "namespace": "kube-node-lease"}, "spec": {"holderIdentity": "n1"}}
+        apply(n1, lease)
+        lease["metadata"]["name"] = "n2"
+        refused(apply(n1, lease, check=False), "can only access node lease with the same name as the requesting node")
+
+        # The graph follows deletions: once p1 is gone, so is n1's access to s1.
+        self.kubectl(admin, "delete", "pod", "p1", "--grace-period=0", "--force")
+        wait_for(lambda: self.kubectl(n1, "get", "secret", "s1", check=False).returncode != 0, timeout=10,
+                 what="n1 to lose s1 with p1")
+
+    def test_files_are_private_and_the_certificate_names_every_address(self):
+        self.assertEqual(os.stat(self.tls).st_mode & 0o777, 0o700)
+        for name in os.listdir(self.tls):
+            self.assertEqual(os.stat(os.path.join(self.tls, name)).st_mode & 0o777, 0o600, name)
+        for name in os.listdir(os.path.join(self.dir)):
+            path = os.path.join(self.dir, name)
+            if os.path.isfile(path) and name not in ("apiserver.stderr",):
+                self.assertEqual(os.stat(path).st_mode & 0o077, 0, name)  # RocksDB's files too (umask 077)
+        sans = openssl_out("x509", "-in", os.path.join(self.tls, "serving-apiserver.crt"), "-noout", "-ext",
+                           "subjectAltName").stdout
+        for san in ("DNS:localhost", "DNS:kubernetes.default.svc.cluster.local", "IP Address:127.0.0.1",
+                    "IP Address:10.96.0.1"):
+            self.assertIn(san, sans)
+
+    def test_only_modern_tls(self):
+        target = f"127.0.0.1:{self.server.port}"
+        common = ["s_client", "-connect", target, "-CAfile", self.ca]
+        self.assertNotEqual(openssl_out(*common, "-tls1_1").returncode, 0)
+        self.assertNotEqual(openssl_out(*common, "-tls1_2", "-cipher", "AES128-SHA").returncode, 0)
+        r = openssl_out(*common, "-tls1_3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Verify return code: 0 (ok)", r.stdout)
+
+    def test_zz_a_serving_certificate_near_expiry_is_renewed_at_start(self):
+        crt, key = (os.path.join(self.tls, f"serving-apiserver.{ext}") for ext in ("crt", "key"))
+        csr = os.path.join(self.dir, "short.csr")
+        subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=berth-apiserver", "-out", csr], check=True,
+                       capture_output=True)
+        ext = os.path.join(self.dir, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey",
+                        os.path.join(self.tls, "server-ca.key"), "-CAcreateserial", "-days", "30", "-extfile", ext,
+                        "-out", crt], check=True, capture_output=True)
+        short_serial = openssl_out("x509", "-in", crt, "-noout", "-serial").stdout
+        port = self.server.port
+        self.server.stop()
+        self.server.start(port=port)
+        self.assertNotEqual(openssl_out("x509", "-in", crt, "-noout", "-serial").stdout, short_serial)
+        self.assertIn("serving-apiserver", self.server.stderr())
+        self.assertIn("expires within 90 days", self.server.stderr())
+        self.assertEqual(openssl_out("x509", "-in", crt, "-noout", "-checkend", str(300 * 86400)).returncode, 0)
+        self.assertEqual(self.get("/readyz")[0], 200)
 
 
 class InflightLimit(unittest.TestCase):

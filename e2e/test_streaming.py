@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, Kubectl, free_port, wait_for  # noqa: E402
+from berth_e2e import BerthUp, free_port, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -62,7 +62,7 @@ def setUpModule():
     if SKIP:
         return
     CLUSTER = BerthUp(node_name="streaming-node").start()
-    KUBECTL = Kubectl(CLUSTER.url)
+    KUBECTL = CLUSTER.kubectl()
     WEB_PORT = free_port()
     KUBECTL.run("apply", "-f", "-", stdin=PODS.replace("WEB_PORT", str(WEB_PORT)))
 
@@ -114,7 +114,7 @@ class KubectlExec(unittest.TestCase):
         self.assertEqual(r.stdout, data + "END\n")
 
     def test_exec_under_a_terminal_gets_a_tty_and_its_size(self):
-        cmd = (f"stty cols 123 rows 45; HOME={KUBECTL.home} kubectl --server {CLUSTER.url} exec -it shell -c side -- "
+        cmd = (f"stty cols 123 rows 45; HOME={KUBECTL.home} kubectl --kubeconfig {CLUSTER.kubeconfig} exec -it shell -c side -- "
                "sh -c 'tty; stty size; exit 4'")
         r = subprocess.run(["script", "-qec", cmd, "/dev/null"], stdin=subprocess.PIPE, capture_output=True,
                            text=True, timeout=60)
@@ -151,7 +151,7 @@ class KubectlExec(unittest.TestCase):
 
     def test_a_client_that_leaves_ends_its_command(self):
         marker = "sleep 4242"
-        p = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "exec", "shell", "-c", "side", "--", "sleep", "4242"],
+        p = subprocess.Popen(["kubectl", *CLUSTER.kubectl_args, "exec", "shell", "-c", "side", "--", "sleep", "4242"],
                              env=dict(os.environ, HOME=KUBECTL.home), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         try:
@@ -178,7 +178,7 @@ class KubectlExec(unittest.TestCase):
 @unittest.skipIf(SKIP, SKIP)
 class KubectlAttachAndPortForward(unittest.TestCase):
     def test_attach_sends_stdin_to_the_main_process_and_shows_its_output(self):
-        p = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "attach", "-i", "shell", "-c", "main"],
+        p = subprocess.Popen(["kubectl", *CLUSTER.kubectl_args, "attach", "-i", "shell", "-c", "main"],
                              env=dict(os.environ, HOME=KUBECTL.home), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
@@ -201,7 +201,7 @@ class KubectlAttachAndPortForward(unittest.TestCase):
 
     def test_port_forward_to_a_server_in_the_pods_network_namespace(self):
         local = free_port()
-        p = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "port-forward", "pod/web", f"{local}:{WEB_PORT}"],
+        p = subprocess.Popen(["kubectl", *CLUSTER.kubectl_args, "port-forward", "pod/web", f"{local}:{WEB_PORT}"],
                              env=dict(os.environ, HOME=KUBECTL.home), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         try:
@@ -226,9 +226,9 @@ class KubectlAttachAndPortForward(unittest.TestCase):
 @unittest.skipIf(SKIP, SKIP)
 class PythonClient(unittest.TestCase):
     def api(self):
-        from kubernetes import client
+        from kubernetes import client, config
         c = client.Configuration()
-        c.host = CLUSTER.url
+        config.load_kube_config(config_file=CLUSTER.kubeconfig, client_configuration=c)
         return client.CoreV1Api(client.ApiClient(c))
 
     def test_stream_exec(self):
@@ -276,7 +276,7 @@ class ZAgentRestart(unittest.TestCase):
             out = KUBECTL.run("exec", "shell", "-c", "side", "--", "cat", "/proc/1/stat").stdout
             return out.split()[0]
         before = KUBECTL.run("get", "pod", "shell", "-o", "jsonpath={.status.containerStatuses[*].restartCount}").stdout
-        p = subprocess.Popen(["kubectl", "--server", CLUSTER.url, "exec", "-i", "shell", "-c", "side", "--", "sleep", "4343"],
+        p = subprocess.Popen(["kubectl", *CLUSTER.kubectl_args, "exec", "-i", "shell", "-c", "side", "--", "sleep", "4343"],
                              env=dict(os.environ, HOME=KUBECTL.home), stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -22,7 +22,8 @@ class Tls(unittest.TestCase):
         cls.other = Pki()
         p = cls.pki
         cls.server = ApiServer(extra_args=["--tls-cert-file", p.path("server.crt"), "--tls-private-key-file",
-                                           p.path("server.key"), "--client-ca-file", p.path("ca.crt")]).start()
+                                           p.path("server.key"), "--client-ca-file", p.path("ca.crt"),
+                                           "--authorization-mode", "AlwaysAllow"]).start()
         cls.url = f"https://127.0.0.1:{cls.server.port}"
         cls.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
 
@@ -82,10 +83,16 @@ class Tls(unittest.TestCase):
             urllib.request.urlopen(f"http://127.0.0.1:{self.server.port}/api", timeout=5).read()
 
     def test_plain_http_is_for_loopback_only(self):
-        r = subprocess.run([os.path.join(BIN_DIR, "berth-apiserver"), "--listen", "0.0.0.0:0"],
+        r = subprocess.run([os.path.join(BIN_DIR, "berth-apiserver"), "--listen", "0.0.0.0:0", "--insecure-loopback-http"],
                            capture_output=True, text=True, timeout=30)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("plain HTTP is served on loopback addresses only", r.stderr)
+        # Without the development flag there is no plain HTTP at all: an in-memory server has no
+        # place to keep the certificates it would make, and says so.
+        r = subprocess.run([os.path.join(BIN_DIR, "berth-apiserver"), "--listen", "127.0.0.1:0"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("give --cert-dir, --tls-cert-file, or --insecure-loopback-http", r.stderr)
 
     def test_zz_a_rotated_certificate_serves_the_next_connection(self):
         new = Pki()

@@ -38,7 +38,9 @@
 #include "kubelet-like-agent/sync/pod_sync.h"
 #include "kubelet-like-agent/volumes/volume_manager.h"
 
-ABSL_FLAG(std::string, server, "http://127.0.0.1:6443", "API server URL");
+ABSL_FLAG(std::string, server, "", "API server URL; overrides the server of --kubeconfig");
+ABSL_FLAG(std::string, kubeconfig, "",
+          "kubeconfig with the server, the CA to trust and this component's credentials (client certificate or token)");
 ABSL_FLAG(std::string, node_name, "", "the Node to register (default: the host name)");
 ABSL_FLAG(std::string, root_dir, "/var/lib/berth-agent", "state: checkpoints, pod sandboxes, logs, images");
 ABSL_FLAG(std::string, runtime, "linux", "linux (namespaces + cgroups) or fake (no processes)");
@@ -46,8 +48,8 @@ ABSL_FLAG(double, event_qps, 10, "Events posted per second at most (0: no Events
 ABSL_FLAG(int, event_burst, 10, "Events posted at once before event-qps applies, as the kubelet's --event-burst");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT for the agent's endpoint (logs); port 0 picks one");
 ABSL_FLAG(std::string, node_ip, "127.0.0.1", "the node's InternalIP (also the pods' IP: host network)");
-ABSL_FLAG(std::string, node_labels, "", "extra node labels: k=v,k2=v2");
-ABSL_FLAG(std::string, register_with_taints, "", "taints: key=value:Effect,key2:Effect");
+ABSL_FLAG(std::string, node_labels, "", "extra node labels: k=v,k2=v2 (set when the Node is registered, as the kubelet)");
+ABSL_FLAG(std::string, register_with_taints, "", "taints: key=value:Effect,key2:Effect (set when the Node is registered)");
 ABSL_FLAG(std::string, system_reserved_cpu, "0", "CPU kept from pods (allocatable = capacity - this), e.g. 500m");
 ABSL_FLAG(std::string, system_reserved_memory, "0", "memory kept from pods, e.g. 512Mi");
 ABSL_FLAG(int64_t, max_pods, 110, "pods this node accepts");
@@ -168,7 +170,12 @@ int main(int argc, char** argv) {
   // Pulls run on the sync workers and wait on the client pool: a few more threads than the
   // API traffic alone needs, so three parallel layer downloads do not starve status updates.
   client::InitializeClientThreads(4);
-  auto api = client::ApiClient::Connect(absl::GetFlag(FLAGS_server));
+  auto connection = client::ConnectionFromFlags(absl::GetFlag(FLAGS_kubeconfig), absl::GetFlag(FLAGS_server));
+  if (!connection.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());
+    return 2;
+  }
+  auto api = client::ApiClient::Connect(*connection);
 
   std::unique_ptr<agent::runtime::Runtime> rt;
   if (fake) {

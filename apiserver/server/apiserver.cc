@@ -244,7 +244,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });
   server::Metrics* authz_metrics = p->metrics.get();
   p->handler->AddFilter([security, authz_metrics, &clock](server::RequestContext& ctx) {
-    if (!security->rbac()) return absl::OkStatus();
+    if (!security->enforcing()) return absl::OkStatus();
     auto started = clock.MonotonicNow();
     absl::Status s = security->Authorize(ctx);
     authz_metrics->ObserveAuthorization(std::chrono::duration<double>(clock.MonotonicNow() - started).count());
@@ -266,7 +266,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     // Plain HTTP carries no identity and no secrecy: it is for tests and development on this
     // machine only.
     return absl::InvalidArgumentError(StrCat("plain HTTP is served on loopback addresses only (--listen ", options.host,
-                                             "): give --tls-cert-file and --tls-private-key-file"));
+                                             "): drop --insecure-loopback-http"));
   }
   so.error_response = [](int status, std::string message) {
     absl::Status s = status == 413 ? api::RequestEntityTooLarge(message) : api::BadRequest(message);

@@ -63,13 +63,22 @@ absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions&
     tokens = std::make_shared<const auth::authn::TokenFile>(std::move(file));
   }
   security->authenticator_ = std::make_unique<auth::authn::Authenticator>(tokens);
-  if (options.authorization_mode == "AlwaysAllow") return security;
-  if (options.authorization_mode != "RBAC") {
-    return absl::InvalidArgumentError(StrCat("--authorization-mode: \"", options.authorization_mode,
-                                             "\" is not one of AlwaysAllow, RBAC"));
+  std::vector<std::string> modes;
+  for (std::string_view m : Split(options.authorization_mode, ',')) modes.emplace_back(Strip(m));
+  if (modes == std::vector<std::string>{"AlwaysAllow"}) return security;
+  bool node_mode = false, rbac_mode = false;
+  for (const std::string& m : modes) {
+    bool& seen = m == "Node" ? node_mode : rbac_mode;
+    if ((m != "Node" && m != "RBAC") || seen) {
+      return absl::InvalidArgumentError(StrCat("--authorization-mode: \"", options.authorization_mode,
+                                               "\" is not AlwaysAllow or a list of Node and RBAC, each once"));
+    }
+    seen = true;
   }
-  auto rbac = std::make_shared<auth::rbac::RbacAuthorizer>();
   const registry::Catalog& catalog = registry.catalog();
+  if (node_mode) BERTH_RETURN_IF_ERROR(security->StartNodeAuthorizer(registry));
+  if (!rbac_mode) return security;
+  auto rbac = std::make_shared<auth::rbac::RbacAuthorizer>();
   std::vector<const registry::ResourceType*> kinds;
   for (const char* plural : {"clusterroles", "roles", "clusterrolebindings", "rolebindings"}) {
     const registry::ResourceType* t = catalog.Find(kRbacGroup, "v1", plural);
@@ -95,15 +104,43 @@ absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions&
     }
   }
   security->rbac_ = rbac;
+  security->chain_.push_back(rbac);
   registry.AddAdmissionPlugin(std::make_shared<RbacEscalation>(*security, rbac));
   return security;
+}
+
+// The Node authorizer's graph follows pods and claims from the commit observer on, after
+// loading what is stored; NodeRestriction shares it.
+absl::Status Security::StartNodeAuthorizer(registry::Registry& registry) {
+  auto graph = std::make_shared<auth::node::NodeGraph>();
+  const registry::Catalog& catalog = registry.catalog();
+  const registry::ResourceType* pods = catalog.Find("", "v1", "pods");
+  // Claims link pods to volumes once Berth serves them; until then the graph holds pods only.
+  const registry::ResourceType* claims = catalog.Find("", "v1", "persistentvolumeclaims");
+  if (pods == nullptr) return absl::InternalError("the catalog has no pods");
+  registry.AddCommitObserver([graph, pods, claims](const registry::ResourceType& type, const json::Value& object, bool removed) {
+    if (&type == pods || &type == claims) graph->Observe(type.kind, object, removed);
+  });
+  for (const registry::ResourceType* k : {claims, pods}) {
+    if (k == nullptr) continue;
+    BERTH_ASSIGN_OR_RETURN(registry::ListPage page, registry.List(*k, "", {}));
+    for (const std::string& item : page.items) {
+      if (auto obj = json::ParseStored(item); obj.ok()) graph->Observe(k->kind, *obj, false);
+    }
+  }
+  std::vector<auth::rbac::PolicyRule> rules;
+  for (const json::Value& rule : auth::rbac::NodeRules()) rules.push_back(auth::rbac::ParsePolicyRule(rule));
+  chain_.push_back(std::make_shared<auth::node::NodeAuthorizer>(graph, std::move(rules)));
+  node_restriction_ = std::make_shared<NodeRestriction>(graph);
+  registry.AddAdmissionPlugin(node_restriction_);
+  return absl::OkStatus();
 }
 
 absl::Status Security::Authenticate(endpoints::RequestContext& ctx) const {
   auto user = authenticator_->Authenticate(ctx.request);
   if (!user.ok()) return user.status();
   ctx.user = *std::move(user);
-  if (rbac_ && ctx.user.name == auth::kAnonymousUser && !auth::authn::Authenticator::AnonymousAllowed(ctx.request)) {
+  if (enforcing() && ctx.user.name == auth::kAnonymousUser && !auth::authn::Authenticator::AnonymousAllowed(ctx.request)) {
     return absl::UnauthenticatedError("Unauthorized");
   }
   return Impersonate(ctx);
@@ -202,16 +239,26 @@ auth::Attributes Security::AttributesOf(const endpoints::RequestContext& ctx) {
   return a;
 }
 
+// Kubernetes' union authorizer: the first allow or deny decides; a request nobody allows is
+// denied with the reasons of those that had none to give, joined as upstream joins them.
 auth::Decision Security::Decide(const auth::Attributes& a) const {
-  if (rbac_ == nullptr || a.user.InGroup(auth::kMastersGroup)) return {auth::Decision::kAllow, ""};
-  return rbac_->Authorize(a);
+  if (chain_.empty() || a.user.InGroup(auth::kMastersGroup)) return {auth::Decision::kAllow, ""};
+  std::string reasons;
+  for (const auto& authorizer : chain_) {
+    auth::Decision d = authorizer->Authorize(a);
+    if (d.kind != auth::Decision::kNoOpinion) return d;
+    if (!d.reason.empty()) reasons += (reasons.empty() ? "" : ", ") + d.reason;
+  }
+  return {auth::Decision::kNoOpinion, reasons};
 }
 
 absl::Status Security::Authorize(endpoints::RequestContext& ctx) const {
-  if (rbac_ == nullptr) return absl::OkStatus();
+  if (chain_.empty()) return absl::OkStatus();
   auth::Attributes a = AttributesOf(ctx);
   auth::Decision d = Decide(a);
-  if (d.allowed()) return absl::OkStatus();
+  if (d.allowed()) {
+    return node_restriction_ == nullptr ? absl::OkStatus() : node_restriction_->CheckRequest(a);
+  }
   std::string message = auth::ForbiddenMessage(a, d.reason);
   if (!a.resource_request) return api::AccessForbidden(message, {});
   return api::AccessForbidden(message, api::Target{a.api_group, a.resource, a.name, ""});

@@ -2,12 +2,14 @@
 // File: apiserver/server/security.h
 // Authentication and authorization for every request, as kube-apiserver's filter chain runs
 // them before any handler: who sent it (client certificate, bearer token, else anonymous), then
-// whether that user may do it — system:masters always, else RBAC evaluated from memory. With
-// --authorization-mode=AlwaysAllow (the default until every client carries credentials) the
-// user is still authenticated, and everything is allowed.
+// whether that user may do it — system:masters always, then the authorizers named by
+// --authorization-mode in order (Node, RBAC; the first to allow decides, the reasons of those
+// with no opinion end the 403), then, for a node, NodeRestriction. With AlwaysAllow the user
+// is still authenticated, and everything is allowed.
 //
 // RBAC mode reconciles Kubernetes' bootstrap roles and bindings at start and follows every
-// Role, ClusterRole and binding through the registry's commit observer.
+// Role, ClusterRole and binding through the registry's commit observer; Node mode follows
+// pods and claims the same way (auth/node/node_graph.h).
 
 #include <memory>
 #include <string>
@@ -15,14 +17,16 @@
 #include "absl/status/statusor.h"
 #include "apiserver/auth/authn/authenticator.h"
 #include "apiserver/auth/authorizer.h"
+#include "apiserver/auth/node/node_authorizer.h"
 #include "apiserver/auth/rbac/rbac_authorizer.h"
 #include "apiserver/endpoints/exchange.h"
 #include "apiserver/registry/registry.h"
+#include "apiserver/server/node_restriction.h"
 
 namespace berth::apiserver::server {
 
 struct SecurityOptions {
-  std::string authorization_mode = "AlwaysAllow";  // AlwaysAllow | RBAC
+  std::string authorization_mode = "AlwaysAllow";  // AlwaysAllow, or a list of Node and RBAC: "Node,RBAC"
   std::string token_auth_file;                     // Kubernetes' static token CSV
 };
 
@@ -40,13 +44,17 @@ class Security {
   // authorizer cannot list them all (AlwaysAllow).
   auth::rbac::RulesForUser RulesFor(const auth::UserInfo& user, const std::string& ns, bool& incomplete) const;
   bool rbac() const { return rbac_ != nullptr; }
+  bool enforcing() const { return !chain_.empty(); }
 
   static auth::Attributes AttributesOf(const endpoints::RequestContext& ctx);
 
  private:
   absl::Status Impersonate(endpoints::RequestContext& ctx) const;
+  absl::Status StartNodeAuthorizer(registry::Registry& registry);
   std::unique_ptr<auth::authn::Authenticator> authenticator_;
-  std::shared_ptr<auth::rbac::RbacAuthorizer> rbac_;
+  std::vector<std::shared_ptr<const auth::Authorizer>> chain_;  // empty: AlwaysAllow
+  std::shared_ptr<auth::rbac::RbacAuthorizer> rbac_;            // when RBAC is in the chain
+  std::shared_ptr<const NodeRestriction> node_restriction_;      // when Node is in the chain
 };
 
 }  // namespace berth::apiserver::server

@@ -85,6 +85,28 @@ json::Value Binding(const std::string& name, const std::string& role, const std:
 
 }  // namespace
 
+// Kubernetes' NodeRules, plus what Berth's agent reads for the pod network (services,
+// endpointslices, networkpolicies, namespaces: kube-proxy's and a network policy agent's reads).
+std::vector<json::Value> NodeRules() {
+  return {Rule({"create", "get", "list", "watch"}, {""}, {"nodes"}),
+          Rule({"patch", "update"}, {""}, {"nodes/status"}),
+          Rule({"patch", "update"}, {""}, {"nodes"}),
+          Rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}),
+          Rule(kRead, {""}, {"pods"}),
+          Rule({"create", "delete"}, {""}, {"pods"}),
+          Rule({"patch", "update"}, {""}, {"pods/status"}),
+          Rule({"create"}, {""}, {"pods/eviction"}),
+          Rule({"get"}, {""}, {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}),
+          Rule(kRead, {""}, {"services", "endpoints", "namespaces"}),
+          Rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
+          Rule(kRead, {"networking.k8s.io"}, {"networkpolicies"}),
+          Rule({"create"}, {""}, {"serviceaccounts/token"}),
+          Rule({"get", "create", "update", "patch", "delete"}, {"coordination.k8s.io"}, {"leases"}),
+          Rule({"create", "get", "list", "watch"}, {"certificates.k8s.io"}, {"certificatesigningrequests"}),
+          Rule({"get"}, {"storage.k8s.io"}, {"volumeattachments"}),
+          Rule(kRead, {"node.k8s.io"}, {"runtimeclasses"})};
+}
+
 std::vector<json::Value> BootstrapClusterRoles() {
   std::vector<json::Value> roles;
   roles.push_back(ClusterRole("cluster-admin", {Rule({"*"}, {"*"}, {"*"}), UrlRule({"*"}, {"*"})}));
@@ -138,6 +160,24 @@ std::vector<json::Value> BootstrapClusterRoles() {
        Rule(kRead, {"policy"}, {"poddisruptionbudgets", "poddisruptionbudgets/status"}),
        Rule(kRead, {"networking.k8s.io"}, {"ingresses", "ingresses/status", "networkpolicies"})},
       "view"));
+  roles.push_back(ClusterRole("system:node", NodeRules()));
+  // Berth's controller-manager is one process with one identity for every controller and the
+  // scheduler (a CIS 1.3.3 deviation, as in k3s). Its rules are the union of what Kubernetes'
+  // controller roles grant: the garbage collector and the namespace controller read, patch and
+  // delete any kind; the others create what they own.
+  roles.push_back(ClusterRole(
+      "system:kube-controller-manager",
+      {Rule({"get", "list", "watch", "patch", "update", "delete", "deletecollection"}, {"*"}, {"*"}),
+       Rule({"create"}, {""},
+            {"pods", "pods/binding", "pods/eviction", "events", "endpoints", "serviceaccounts", "configmaps",
+             "persistentvolumeclaims", "services"}),
+       Rule({"create"}, {"events.k8s.io"}, {"events"}),
+       Rule({"create"}, {"apps"}, {"replicasets", "controllerrevisions"}),
+       Rule({"create"}, {"batch"}, {"jobs"}),
+       Rule({"create"}, {"discovery.k8s.io"}, {"endpointslices"}),
+       Rule({"create"}, {"coordination.k8s.io"}, {"leases"}),
+       Rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
+       Rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}));
   return roles;
 }
 
@@ -148,6 +188,10 @@ std::vector<json::Value> BootstrapClusterRoleBindings() {
   bindings.push_back(Binding("system:basic-user", "system:basic-user", {{"Group", "system:authenticated"}}));
   bindings.push_back(Binding("system:public-info-viewer", "system:public-info-viewer",
                              {{"Group", "system:authenticated"}, {"Group", "system:unauthenticated"}}));
+  bindings.push_back(Binding("system:kube-controller-manager", "system:kube-controller-manager",
+                             {{"User", "system:kube-controller-manager"}}));
+  // system:node stays unbound, as in Kubernetes: nodes get its rules through the Node
+  // authorizer, which confines each node to its own objects.
   return bindings;
 }
 

@@ -13,6 +13,9 @@
 namespace berth::apiserver::auth::rbac {
 
 std::vector<json::Value> BootstrapClusterRoles();
+// What a node may do on any object (the Node authorizer narrows Secrets, ConfigMaps, volumes
+// and Leases further); also the rules of the ClusterRole system:node.
+std::vector<json::Value> NodeRules();
 std::vector<json::Value> BootstrapClusterRoleBindings();
 
 }  // namespace berth::apiserver::auth::rbac

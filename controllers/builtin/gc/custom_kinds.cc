@@ -30,8 +30,8 @@ std::string StorageVersion(const json::Value& crd) {
 
 }  // namespace
 
-CustomKindWatcher::CustomKindWatcher(client::ApiClient& api, std::string server, GarbageCollector& gc)
-    : server_(std::move(server)), gc_(gc), crds_(api, kCustomResourceDefinitions) {
+CustomKindWatcher::CustomKindWatcher(client::ApiClient& api, client::Connection connection, GarbageCollector& gc)
+    : connection_(std::move(connection)), gc_(gc), crds_(api, kCustomResourceDefinitions) {
   crds_.AddHandlers({[this](const ObjectPtr& o) { Follow(*o); },
                      [this](const ObjectPtr&, const ObjectPtr& o) { Follow(*o); },
                      [this](const ObjectPtr& o) { Forget(*o); }});
@@ -63,7 +63,7 @@ void CustomKindWatcher::Follow(const json::Value& crd) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto& slot = clients_[r.plural + "." + r.group];
-    if (!slot) slot = client::ApiClient::Connect(server_);
+    if (!slot) slot = client::ApiClient::Connect(connection_);
     api = slot.get();
     followed_.insert({r.group, r.plural});
   }

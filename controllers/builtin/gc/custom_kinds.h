@@ -21,9 +21,9 @@ extern const client::Resource kCustomResourceDefinitions;
 
 class CustomKindWatcher {
  public:
-  // `server` is the API URL: each custom kind gets its own connection, so stopping one kind's
+  // `connection` is how to reach the API: each custom kind gets its own connection, so stopping one kind's
   // watch does not cut the streams of the others.
-  CustomKindWatcher(client::ApiClient& api, std::string server, GarbageCollector& gc);
+  CustomKindWatcher(client::ApiClient& api, client::Connection connection, GarbageCollector& gc);
   ~CustomKindWatcher();
   void Start();
   void Stop();
@@ -32,7 +32,7 @@ class CustomKindWatcher {
   void Follow(const json::Value& crd);
   void Forget(const json::Value& crd);
 
-  const std::string server_;
+  const client::Connection connection_;
   GarbageCollector& gc_;
   Informer crds_;
   std::mutex mu_;

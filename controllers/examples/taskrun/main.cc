@@ -1,4 +1,4 @@
-// berth-example-taskrun-controller --server URL --crd FILE
+// berth-example-taskrun-controller (--kubeconfig FILE | --server URL) --crd FILE
 // Installs the TaskRun CustomResourceDefinition if it is missing, then reconciles TaskRuns.
 
 #include <signal.h>
@@ -12,11 +12,13 @@
 #include "core/log/log.h"
 
 int main(int argc, char** argv) {
-  std::string server = "http://127.0.0.1:6443";
+  std::string server;
+  std::string kubeconfig;
   std::string crd_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--server") server = argv[i + 1];
+    if (flag == "--kubeconfig") kubeconfig = argv[i + 1];
     if (flag == "--crd") crd_file = argv[i + 1];
   }
   sigset_t set;
@@ -26,7 +28,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   using namespace berth;
-  auto api = client::ApiClient::Connect(server);
+  auto connection = client::ConnectionFromFlags(kubeconfig, server);
+  if (!connection.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());
+    return 2;
+  }
+  auto api = client::ApiClient::Connect(*connection);
   const client::Resource crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", false, "CustomResourceDefinition"};
   if (!crd_file.empty()) {
     std::ifstream in(crd_file);
