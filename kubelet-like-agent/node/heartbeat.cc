@@ -20,12 +20,17 @@ absl::Status NodeHeartbeat::Register(const NodeConfig& config) {
     return absl::OkStatus();
   }
   if (created.status().code() != absl::StatusCode::kAlreadyExists) return created.status();
-  // Known from an earlier run: refresh labels, taints and status, keep everything else.
+  // Known from an earlier run: as the kubelet does, --node-labels and --register-with-taints
+  // applied only at registration (labels and taints are the administrator's since, and
+  // NodeRestriction refuses a node changing its taints); only the labels that describe the
+  // machine are kept true, and the status refreshed.
   auto existing = api_.Get(client::resources::kNodes, "", config.name);
   if (!existing.ok()) return existing.status();
   json::Value next = *existing;
-  next["metadata"].Set("labels", *node.Get({"metadata", "labels"}));
-  if (const json::Value* taints = node.Get({"spec", "taints"})) next.Ensure({"spec"}).Set("taints", *taints);
+  for (const char* key : {"kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch", "beta.kubernetes.io/os",
+                          "beta.kubernetes.io/arch"}) {
+    if (const json::Value* want = node.Get({"metadata", "labels", key})) next["metadata"].Ensure({"labels"}).Set(key, *want);
+  }
   for (const auto& [k, v] : config.annotations) next["metadata"].Ensure({"annotations"}).Set(k, v);
   auto updated = api_.Update(client::resources::kNodes, next);
   if (!updated.ok()) return updated.status();
