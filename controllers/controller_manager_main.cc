@@ -32,6 +32,7 @@
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
+#include "controllers/builtin/serviceaccount/service_accounts_controller.h"
 #include "controllers/builtin/endpointslice/endpointslice_controller.h"
 #include "controllers/builtin/nodeipam/node_ipam_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
@@ -52,6 +53,9 @@
 ABSL_FLAG(std::string, server, "", "API server URL; overrides the server of --kubeconfig");
 ABSL_FLAG(std::string, kubeconfig, "",
           "kubeconfig with the server, the CA to trust and this component's credentials (client certificate or token)");
+ABSL_FLAG(std::string, root_ca_file, "",
+          "the CA published as ca.crt in every namespace's kube-root-ca.crt ConfigMap (default: the CA the "
+          "--kubeconfig trusts; none on plain HTTP)");
 ABSL_FLAG(bool, leader_elect, false, "elect a leader through a Lease before acting");
 ABSL_FLAG(std::string, identity, "", "leader election identity (default: hostname_pid)");
 ABSL_FLAG(int64_t, lease_duration_seconds, 15, "leader election lease duration");
@@ -74,6 +78,16 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:0",
 ABSL_FLAG(int64_t, pod_eviction_timeout_seconds, 300, "time a node stays unreachable before its pods are evicted");
 
 namespace {
+
+absl::StatusOr<std::string> ReadRootCa(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(berth::StrCat("cannot read ", path));
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return absl::InvalidArgumentError(berth::StrCat(path, " holds no PEM certificate"));
+  }
+  return pem;
+}
 
 std::atomic<bool> g_stop{false};
 
@@ -102,6 +116,12 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   auto api = client::ApiClient::Connect(*connection);
+  absl::StatusOr<std::string> root_ca = connection->ca_pem;
+  if (const std::string file = absl::GetFlag(FLAGS_root_ca_file); !file.empty()) root_ca = ReadRootCa(file);
+  if (!root_ca.ok()) {
+    std::fprintf(stderr, "--root-ca-file: %s\n", std::string(root_ca.status().message()).c_str());
+    return 2;
+  }
   std::mutex mu;
   std::condition_variable cv;
   std::thread signals([&] {
@@ -138,6 +158,7 @@ int main(int argc, char** argv) {
   controllers::Informer deployments(*api, client::resources::kDeployments);
   controllers::Informer namespaces(*api, client::resources::kNamespaces);
   controllers::Informer configmaps(*api, client::resources::kConfigMaps);
+  controllers::Informer service_accounts(*api, client::resources::kServiceAccounts);
   controllers::Informer node_leases(*api, client::resources::kLeases, "kube-node-lease");
   controllers::Informer jobs(*api, client::resources::kJobs);
   controllers::Informer daemonsets(*api, client::resources::kDaemonSets);
@@ -150,7 +171,7 @@ int main(int argc, char** argv) {
   controllers::Informer endpoint_slices(*api, client::resources::kEndpointSlices);
   std::vector<controllers::Informer*> informers = {&pods, &nodes, &replicasets, &deployments, &namespaces, &configmaps,
                                                    &node_leases, &jobs, &daemonsets, &cronjobs, &budgets, &priority_classes,
-                                                   &quotas, &queues, &services, &endpoint_slices};
+                                                   &quotas, &queues, &services, &endpoint_slices, &service_accounts};
   std::vector<controllers::builtin::WatchedKind> kinds = {
       {client::resources::kPods, &pods}, {client::resources::kReplicaSets, &replicasets},
       {client::resources::kDeployments, &deployments}, {client::resources::kConfigMaps, &configmaps},
@@ -163,12 +184,15 @@ int main(int argc, char** argv) {
   controllers::builtin::GarbageCollector gc(*api, kinds, RealClock::Get(), workers);
   controllers::builtin::CustomKindWatcher custom_kinds(*api, *connection, gc);
   controllers::builtin::NamespaceController ns_controller(*api, namespaces);
+  controllers::builtin::ServiceAccountsController sa_controller(*api, namespaces, service_accounts, configmaps,
+                                                                *std::move(root_ca));
   controllers::builtin::NodeLifecycleOptions nl;
   nl.grace = absl::Seconds(absl::GetFlag(FLAGS_node_monitor_grace_period_seconds));
   nl.eviction_timeout = absl::Seconds(absl::GetFlag(FLAGS_pod_eviction_timeout_seconds));
   controllers::builtin::NodeLifecycleController node_lifecycle(*api, nodes, node_leases, pods, nl);
   std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
-                                                   &ns_controller.controller(), &node_lifecycle.controller()};
+                                                   &ns_controller.controller(), &node_lifecycle.controller(),
+                                                   &sa_controller.controller()};
   std::unique_ptr<controllers::builtin::NodeIpamController> node_ipam;
   if (absl::GetFlag(FLAGS_allocate_node_cidrs)) {
     auto cluster = net::ParseIpv4Prefix(absl::GetFlag(FLAGS_cluster_cidr));

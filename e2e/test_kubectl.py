@@ -173,6 +173,26 @@ class KubectlTest(unittest.TestCase):
             proc.kill()
             proc.wait()
 
+    def test_every_namespace_gets_a_default_serviceaccount_and_the_root_ca(self):
+        self.kubectl("create", "namespace", "sa-check")
+        with open(CLUSTER.ca_file) as f:
+            ca = f.read()
+
+        def root_ca():
+            r = self.c.get("/api/v1/namespaces/sa-check/configmaps/kube-root-ca.crt")
+            return r.status == 200 and r.json()["data"] == {"ca.crt": ca}
+        wait_for(lambda: self.c.get("/api/v1/namespaces/sa-check/serviceaccounts/default").status == 200, timeout=30,
+                 what="the default ServiceAccount")
+        wait_for(root_ca, timeout=30, what="kube-root-ca.crt with the cluster's CA")
+        # Put back when deleted or changed, as upstream's controllers do.
+        self.kubectl("delete", "serviceaccount", "default", "-n", "sa-check")
+        self.kubectl("patch", "configmap", "kube-root-ca.crt", "-n", "sa-check", "--type=merge", "-p",
+                     '{"data":{"ca.crt":"forged"}}')
+        wait_for(root_ca, timeout=30, what="kube-root-ca.crt restored")
+        wait_for(lambda: self.c.get("/api/v1/namespaces/sa-check/serviceaccounts/default").status == 200, timeout=30,
+                 what="the default ServiceAccount recreated")
+        self.kubectl("delete", "namespace", "sa-check", "--wait=false")
+
     def test_everyday_commands(self):
         self.assertIn("Server Version: v1.32.4", self.kubectl("version"))
         self.assertIn("deployments", self.kubectl("api-resources"))
