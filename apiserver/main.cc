@@ -35,6 +35,10 @@ ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait fo
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (chain) to serve HTTPS with; reread for new connections when it changes");
 ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-file");
 ABSL_FLAG(std::string, client_ca_file, "", "verify client certificates against this CA: CN is the user, O the groups");
+ABSL_FLAG(std::string, kubelet_client_certificate, "",
+          "client certificate the apiserver presents to agents (exec, attach, port-forward, logs) over HTTPS; default: "
+          "client-kube-apiserver.crt of --cert-dir; none: agents are spoken to in plain HTTP");
+ABSL_FLAG(std::string, kubelet_client_key, "", "the key of --kubelet-client-certificate");
 ABSL_FLAG(std::string, service_cluster_ip_range, "10.96.0.0/12", "the range Service ClusterIPs come from (the first is the kubernetes Service's)");
 ABSL_FLAG(std::string, service_node_port_range, "30000-32767", "the range NodePorts come from (FIRST-LAST)");
 ABSL_FLAG(std::string, authorization_mode, "",
@@ -98,6 +102,8 @@ int main(int argc, char** argv) {
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_private_key_file);
   options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
+  options.kubelet_client_certificate = absl::GetFlag(FLAGS_kubelet_client_certificate);
+  options.kubelet_client_key = absl::GetFlag(FLAGS_kubelet_client_key);
   berth::apiserver::SecurityFlags security{.cert_dir = absl::GetFlag(FLAGS_cert_dir),
                                            .tls_sans = absl::GetFlag(FLAGS_tls_san),
                                            .insecure_loopback_http = absl::GetFlag(FLAGS_insecure_loopback_http),

@@ -6,15 +6,18 @@ apiserver relays each upgraded connection to the node's agent, which runs the se
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, free_port, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, BerthUp, free_port, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -268,6 +271,45 @@ class PythonClient(unittest.TestCase):
 
 
 @unittest.skipIf(SKIP, SKIP)
+class AgentPortProtection(unittest.TestCase):
+    """The agent's own port, as the kubelet's: HTTPS only, a client certificate of the cluster's
+    client CA (else 401), and the apiserver's SubjectAccessReview on nodes/proxy (else 403)."""
+
+    def agent_url(self):
+        node = CLUSTER.client().get("/api/v1/nodes/streaming-node").json()
+        port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+        return f"https://127.0.0.1:{port}"
+
+    def fetch(self, url, cert=None):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the agent's certificate is its own, as a kubelet's
+        if cert:
+            ctx.load_cert_chain(*cert)
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_only_callers_the_apiserver_authorizes_reach_the_agent(self):
+        base = self.agent_url()
+        path = "/containerLogs/default/no-such-pod/c"
+        with self.assertRaises(Exception):  # plain HTTP is not spoken
+            urllib.request.urlopen(base.replace("https://", "http://") + path, timeout=10).read()
+        self.assertEqual(self.fetch(base + path), (401, "Unauthorized\n"))
+        alice = os.path.join(CLUSTER.data_dir, "alice")
+        subprocess.run([os.path.join(BIN_DIR, "berth-kubeconfig"), "--cert-dir", os.path.join(CLUSTER.data_dir, "tls"),
+                        "--server", CLUSTER.url, "--user", "alice", "--out", alice + ".kubeconfig", "--pem-out", alice],
+                       check=True, capture_output=True, timeout=30)
+        self.assertEqual(self.fetch(base + path, (alice + ".crt", alice + ".key")),
+                         (403, "Forbidden (user=alice, verb=get, resource=nodes, subresource=proxy)\n"))
+        # The admin passes authorization: the agent itself answers (no such pod).
+        code, _ = self.fetch(base + path, CLUSTER.admin_cert)
+        self.assertEqual(code, 404)
+        self.assertEqual(self.fetch(base + "/healthz"), (200, "ok"))
+
+
 class ZAgentRestart(unittest.TestCase):
     """Last: it restarts the agent under the other tests' pods."""
 

@@ -28,6 +28,7 @@
 #include "kubelet-like-agent/images/image_cli.h"
 #include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/logs/log_server.h"
+#include "kubelet-like-agent/security/serving_certificate.h"
 #include "kubelet-like-agent/network/node_network.h"
 #include "kubelet-like-agent/network/node_routes.h"
 #include "kubelet-like-agent/probes/prober.h"
@@ -47,6 +48,12 @@ ABSL_FLAG(std::string, runtime, "linux", "linux (namespaces + cgroups) or fake (
 ABSL_FLAG(double, event_qps, 10, "Events posted per second at most (0: no Events), as the kubelet's --event-qps");
 ABSL_FLAG(int, event_burst, 10, "Events posted at once before event-qps applies, as the kubelet's --event-burst");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT for the agent's endpoint (logs); port 0 picks one");
+ABSL_FLAG(std::string, client_ca_file, "",
+          "serve the agent's endpoint over HTTPS, authenticate callers by client certificates of this CA and authorize "
+          "them by SubjectAccessReview (nodes/proxy, nodes/log, ...); required when the apiserver is https");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "the endpoint's certificate (default: a self-signed one kept in ROOT_DIR/pki, as the kubelet's)");
+ABSL_FLAG(std::string, tls_private_key_file, "", "the key of --tls-cert-file");
 ABSL_FLAG(std::string, node_ip, "127.0.0.1", "the node's InternalIP (also the pods' IP: host network)");
 ABSL_FLAG(std::string, node_labels, "", "extra node labels: k=v,k2=v2 (set when the Node is registered, as the kubelet)");
 ABSL_FLAG(std::string, register_with_taints, "", "taints: key=value:Effect,key2:Effect (set when the Node is registered)");
@@ -200,7 +207,46 @@ int main(int argc, char** argv) {
     rt = *std::move(linux_rt);
   }
 
-  auto logs = agent::LogServer::Start(absl::GetFlag(FLAGS_listen), *rt);
+  std::optional<agent::PortSecurity> port_security;
+  if (const std::string client_ca = absl::GetFlag(FLAGS_client_ca_file); !client_ca.empty()) {
+    agent::PortSecurity ps;
+    ps.tls.client_ca_file = client_ca;
+    ps.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+    ps.tls.key_file = absl::GetFlag(FLAGS_tls_private_key_file);
+    if (ps.tls.cert_file.empty() != ps.tls.key_file.empty()) {
+      std::fprintf(stderr, "--tls-cert-file and --tls-private-key-file go together\n");
+      return 2;
+    }
+    if (ps.tls.cert_file.empty()) {
+      std::string listen_host = absl::GetFlag(FLAGS_listen);
+      listen_host = listen_host.substr(0, listen_host.rfind(':'));
+      auto made = agent::EnsureServingCertificate(root + "/pki", node_name,
+                                                  {absl::GetFlag(FLAGS_node_ip), listen_host, "127.0.0.1"},
+                                                  RealClock::Get());
+      if (!made.ok()) {
+        std::fprintf(stderr, "serving certificate: %s\n", made.status().ToString().c_str());
+        return 1;
+      }
+      ps.tls.cert_file = made->cert_file;
+      ps.tls.key_file = made->key_file;
+    }
+    client::ApiClient* sar_client = api.get();
+    const client::Resource kReviews{"authorization.k8s.io", "v1", "subjectaccessreviews", false, "SubjectAccessReview"};
+    ps.authorizer = std::make_shared<agent::PortAuthorizer>(
+        node_name, agent::SubjectAccessReviewer([sar_client, kReviews](const json::Value& review) {
+          return sar_client->Create(kReviews, "", review);
+        }),
+        RealClock::Get());
+    port_security = std::move(ps);
+  } else if (connection->server.rfind("https://", 0) == 0) {
+    // A secured cluster with an open agent port would let anyone who reaches it exec into
+    // every container on the node.
+    std::fprintf(stderr,
+                 "--client-ca-file is required against an https apiserver: without it the agent's port would be open "
+                 "to anyone (give the cluster's client CA, e.g. DATA_DIR/tls/client-ca.crt)\n");
+    return 2;
+  }
+  auto logs = agent::LogServer::Start(absl::GetFlag(FLAGS_listen), *rt, RealClock::Get(), std::move(port_security));
   if (!logs.ok()) {
     std::fprintf(stderr, "--listen: %s\n", logs.status().ToString().c_str());
     return 2;

@@ -110,7 +110,7 @@ void ServeConnect(const Endpoints& c, const ExchangePtr& ex, const registry::Res
     StrAppend(&head, name, ": ", value, "\r\n");
   }
   head += "\r\n";
-  ex->Relay(agent->first, agent->second, std::move(head));
+  ex->Relay(agent->first, agent->second, std::move(head), c.agent_tls.cert_file.empty() ? nullptr : &c.agent_tls);
 }
 
 }  // namespace berth::apiserver::endpoints

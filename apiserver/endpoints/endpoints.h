@@ -24,6 +24,9 @@ struct Endpoints {
   registry::Registry& registry;
   watch::WatchCache& watch_cache;
   const Clock& clock;
+  // How to reach agents (exec, attach, port-forward, logs): with a certificate, HTTPS presenting
+  // it (the apiserver's kubelet-client identity); without, plain HTTP (development clusters).
+  http::RelayTls agent_tls = {};
 };
 
 using ExchangePtr = std::shared_ptr<Exchange>;

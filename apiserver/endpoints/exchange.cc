@@ -41,9 +41,9 @@ std::shared_ptr<http::Stream> Exchange::Stream(std::string content_type) {
   return responder_->StartStream(200, std::move(content_type), {{"Cache-Control", "no-cache, private"}});
 }
 
-void Exchange::Relay(std::string host, int port, std::string request_head) {
+void Exchange::Relay(std::string host, int port, std::string request_head, const http::RelayTls* tls) {
   Record(101);
-  responder_->Relay(std::move(host), port, std::move(request_head));
+  responder_->Relay(std::move(host), port, std::move(request_head), tls);
 }
 
 void Exchange::Record(int code) {

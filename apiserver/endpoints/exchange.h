@@ -48,7 +48,7 @@ class Exchange {
   void Fail(const absl::Status& status);
   std::shared_ptr<http::Stream> Stream(std::string content_type);
   // Hands the connection to host:port (exec, attach, port-forward to the node's agent).
-  void Relay(std::string host, int port, std::string request_head);
+  void Relay(std::string host, int port, std::string request_head, const http::RelayTls* tls = nullptr);
 
  private:
   void Record(int code);

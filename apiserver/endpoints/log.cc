@@ -26,7 +26,7 @@ void ServeLog(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const reg
     if (!parsed.ok()) return ex->Fail(parsed.status());
     node = *std::move(parsed);
   }
-  auto target = server::ResolveLogTarget(*pod, node, ex->ctx.request);
+  auto target = server::ResolveLogTarget(*pod, node, ex->ctx.request, c.agent_tls);
   if (!target.ok()) return ex->Fail(target.status());
   if (!target->follow) {
     std::string body;

@@ -38,6 +38,7 @@ class ApiHandler {
              ThreadPool& work_pool, const Clock& clock);
 
   void SetServerAddress(std::string address) { server_address_ = std::move(address); }
+  void SetAgentTls(http::RelayTls tls) { endpoints_.agent_tls = std::move(tls); }
   void AddFilter(Filter filter) { filters_.push_back(std::move(filter)); }
   // Answers POSTs to the kinds whose ResourceType::review is set.
   using ReviewHandler = std::function<void(const std::shared_ptr<Exchange>&, const registry::ResourceType&)>;

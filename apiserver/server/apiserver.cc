@@ -277,6 +277,9 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
                            handler->Handle(std::move(r), std::move(resp));
                          }));
   p->handler->SetServerAddress(StrCat(options.host, ":", p->http->port()));
+  if (!options.kubelet_client_certificate.empty()) {
+    p->handler->SetAgentTls({options.kubelet_client_certificate, options.kubelet_client_key});
+  }
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(p)));
 }
 

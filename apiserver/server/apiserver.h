@@ -24,6 +24,8 @@ struct ApiServerOptions {
   // TLS (kube-apiserver's --tls-cert-file, --tls-private-key-file, --client-ca-file). Without a
   // certificate the server speaks plain HTTP (tests, loopback development).
   std::string tls_cert_file, tls_key_file, client_ca_file;
+  // The apiserver's client certificate towards agents; empty: agents are spoken to in plain HTTP.
+  std::string kubelet_client_certificate, kubelet_client_key;
   int work_threads = 64;
   // Service ClusterIPs and NodePorts (kube-apiserver's flags of the same names).
   std::string service_cluster_ip_range = "10.96.0.0/12";

@@ -1,6 +1,8 @@
 #include "apiserver/server/pod_logs.h"
 
+#include "core/client/connection.h"
 #include "core/client/transport.h"
+#include "core/pki/private_files.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver::server {
@@ -37,7 +39,8 @@ absl::StatusOr<std::pair<std::string, int>> AgentEndpoint(const json::Value& nod
   return std::make_pair(ip, static_cast<int>(port->as_int()));
 }
 
-absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::Value& node, const http::Request& request) {
+absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::Value& node, const http::Request& request,
+                                           const http::RelayTls& agent_tls) {
   std::string name = pod.GetString({"metadata", "name"});
   if (pod.GetString({"spec", "nodeName"}).empty()) {
     return absl::InvalidArgumentError(StrCat("pod ", name, " does not have a host assigned"));
@@ -64,7 +67,9 @@ absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::V
   auto agent = AgentEndpoint(node);
   if (!agent.ok()) return agent.status();
   LogTarget t;
-  t.base_url = StrCat("http://", agent->first, ":", agent->second);
+  const bool tls = !agent_tls.cert_file.empty();
+  t.base_url = StrCat(tls ? "https://" : "http://", agent->first, ":", agent->second);
+  t.tls = agent_tls;
   t.path = StrCat("/containerLogs/", QueryEscape(pod.GetString({"metadata", "namespace"})), "/", QueryEscape(name), "/",
                   QueryEscape(container));
   const char* sep = "?";
@@ -81,7 +86,19 @@ absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::V
 
 absl::Status FetchLog(const LogTarget& target, const std::function<bool(std::string_view)>& write,
                       const std::atomic<bool>& cancel) {
-  auto transport = client::NewCpprestTransport(target.base_url);
+  client::Connection connection;
+  connection.server = target.base_url;
+  if (!target.tls.cert_file.empty()) {
+    // The agent's certificate is its own (self-signed, as a kubelet's): not verified, as
+    // kube-apiserver without --kubelet-certificate-authority; ours is what the agent checks.
+    connection.insecure_skip_tls_verify = true;
+    auto cert = pki::ReadWholeFile(target.tls.cert_file);
+    auto key = pki::ReadWholeFile(target.tls.key_file);
+    if (!cert.ok() || !key.ok()) return absl::InternalError("cannot read the apiserver's kubelet client certificate");
+    connection.client_cert_pem = *std::move(cert);
+    connection.client_key_pem = *std::move(key);
+  }
+  auto transport = client::NewCpprestTransport(connection);
   if (!target.follow) {
     auto r = transport->Send("GET", target.path, "", "");
     if (!r.ok()) return absl::UnavailableError(StrCat("the node's agent at ", target.base_url, " is unreachable: ", r.status().message()));

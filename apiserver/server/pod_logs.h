@@ -15,7 +15,8 @@
 namespace berth::apiserver::server {
 
 struct LogTarget {
-  std::string base_url;  // http://ip:port of the agent
+  std::string base_url;  // http(s)://ip:port of the agent
+  http::RelayTls tls;    // the client certificate for an https agent
   std::string path;      // /containerLogs/ns/pod/container?query
   bool follow = false;
 };
@@ -23,7 +24,7 @@ struct LogTarget {
 // From the pod, its node and the request's query: where to fetch the log. InvalidArgument
 // (400) for an unscheduled pod or a container name that is missing or unknown.
 absl::StatusOr<LogTarget> ResolveLogTarget(const json::Value& pod, const json::Value& node,
-                                           const http::Request& request);
+                                           const http::Request& request, const http::RelayTls& agent_tls);
 
 // The agent of `node`: its InternalIP and daemonEndpoints.kubeletEndpoint.Port. kUnavailable
 // when the node publishes none.

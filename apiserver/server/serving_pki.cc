@@ -20,7 +20,7 @@ absl::Status EnsureAndLog(const std::string& dir, const pki::ServingNames& names
   if (!changes.ok()) return absl::Status(changes.status().code(), StrCat("--cert-dir ", dir, ": ", changes.status().message()));
   for (const std::string& made : changes->created) {
     BERTH_LOG(Info, "apiserver", "Certificate issued", "name", made, "dir", dir, "reason",
-              made == "serving-apiserver" ? changes->reason : "absent");
+              made == "serving-apiserver" ? changes->reason : made == "client-kube-apiserver" ? "absent or due" : "absent");
   }
   return absl::OkStatus();
 }
@@ -30,6 +30,9 @@ absl::Status EnsureAndLog(const std::string& dir, const pki::ServingNames& names
 absl::StatusOr<std::unique_ptr<Periodic>> ApplySecurityFlags(const SecurityFlags& flags, ApiServerOptions& options,
                                                              const Clock& clock) {
   bool own_files = options.tls_cert_file.empty() && options.tls_key_file.empty();
+  if (options.kubelet_client_certificate.empty() != options.kubelet_client_key.empty()) {
+    return absl::InvalidArgumentError("--kubelet-client-certificate and --kubelet-client-key go together");
+  }
   if (flags.insecure_loopback_http) {
     if (!own_files) return absl::InvalidArgumentError("--insecure-loopback-http and --tls-cert-file exclude each other");
     options.authorization_mode = flags.authorization_mode.empty() ? "AlwaysAllow" : flags.authorization_mode;
@@ -52,6 +55,10 @@ absl::StatusOr<std::unique_ptr<Periodic>> ApplySecurityFlags(const SecurityFlags
   options.tls_cert_file = files.serving_cert;
   options.tls_key_file = files.serving_key;
   if (options.client_ca_file.empty()) options.client_ca_file = files.client_ca_cert;
+  if (options.kubelet_client_certificate.empty() && options.kubelet_client_key.empty()) {
+    options.kubelet_client_certificate = files.kubelet_client_cert;
+    options.kubelet_client_key = files.kubelet_client_key;
+  }
   // The server rereads changed certificate files for new connections: a daily check renews a
   // long-running apiserver's certificate before it expires.
   return std::make_unique<Periodic>(absl::Hours(24), [dir, names, &clock] {

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -253,6 +254,22 @@ void CloseSocket(PlainStream& s) {
   boost::system::error_code ignored;
   s.socket().shutdown(tcp::socket::shutdown_both, ignored);
   s.socket().close(ignored);
+}
+
+// The client side of a relay to an agent: our certificate for its authorization; the agent's
+// own (self-signed, as a kubelet's) is not verified.
+absl::StatusOr<std::shared_ptr<ssl::context>> RelayClientContext(const RelayTls& tls) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
+  ctx->set_verify_mode(ssl::verify_none, ec);
+  ctx->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) return absl::FailedPreconditionError(StrCat("client certificate ", tls.cert_file, ": ", ec.message()));
+  ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+  if (ec) return absl::FailedPreconditionError(StrCat("client key ", tls.key_file, ": ", ec.message()));
+  return ctx;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,17 +631,17 @@ class DuplexSession final : public Duplex, public Session,
 };
 
 // An upgraded connection spliced to another server (exec and port-forward to the agent).
-template <class S>
-class RelaySession final : public Session, public std::enable_shared_from_this<RelaySession<S>> {
+template <class S, class U>
+class RelaySession final : public Session, public std::enable_shared_from_this<RelaySession<S, U>> {
  public:
-  RelaySession(Shared& shared, std::shared_ptr<Slot> slot, S&& client, PlainStream&& upstream)
+  RelaySession(Shared& shared, std::shared_ptr<Slot> slot, S&& client, U&& upstream)
       : shared_(shared), slot_(std::move(slot)), client_(std::move(client)), upstream_(std::move(upstream)) {}
   ~RelaySession() override { shared_.Untrack(this); }
 
   void Start(std::string first) {
     shared_.Track(this, this->shared_from_this());
     Lowest(client_).expires_never();
-    upstream_.expires_never();
+    Lowest(upstream_).expires_never();
     first_ = std::move(first);
     auto self = this->shared_from_this();
     net::async_write(upstream_, net::buffer(first_), [self](beast::error_code ec, size_t) {
@@ -656,13 +673,13 @@ class RelaySession final : public Session, public std::enable_shared_from_this<R
     if (ended_) return;
     ended_ = true;
     CloseSocket(Lowest(client_));
-    CloseSocket(upstream_);
+    CloseSocket(Lowest(upstream_));
   }
 
   Shared& shared_;
   std::shared_ptr<Slot> slot_;
   S client_;
-  PlainStream upstream_;
+  U upstream_;
   std::string first_;
   std::array<char, 32 * 1024> from_client_{}, from_upstream_{};
   bool ended_ = false;
@@ -710,10 +727,12 @@ class ResponderImpl final : public Responder {
     return duplex;
   }
 
-  void Relay(std::string host, int port, std::string request_head) override {
+  void Relay(std::string host, int port, std::string request_head, const RelayTls* tls) override {
     if (answered_.exchange(true)) return;
-    Post([host = std::move(host), port, head = std::move(request_head)](HttpSession<S>& s) mutable {
-      s.Relay(std::move(host), port, std::move(head));
+    std::optional<RelayTls> tls_copy;
+    if (tls != nullptr) tls_copy = *tls;
+    Post([host = std::move(host), port, head = std::move(request_head), tls_copy](HttpSession<S>& s) mutable {
+      s.Relay(std::move(host), port, std::move(head), tls_copy);
     });
   }
 
@@ -906,24 +925,38 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     });
   }
 
-  void Relay(std::string host, int port, std::string head) {
+  void Relay(std::string host, int port, std::string head, std::optional<RelayTls> tls) {
     Answered();
     if (phase_ != Phase::kHandling) return;
     auto self = this->shared_from_this();
+    std::shared_ptr<ssl::context> client_tls;
+    if (tls.has_value()) {
+      auto made = RelayClientContext(*tls);
+      if (!made.ok()) return SendError(502, StrCat("cannot reach ", host, ": ", made.status().message()));
+      client_tls = *std::move(made);
+    }
     auto upstream = std::make_shared<PlainStream>(executor_);
     upstream->expires_after(std::chrono::seconds(10));
-    auto connected = [self, upstream, head = std::move(head), host](beast::error_code ec) mutable {
+    auto connected = [self, upstream, client_tls, head = std::move(head), host](beast::error_code ec) mutable {
       if (ec) {
         self->phase_ = Phase::kHandling;
         return self->SendError(502, StrCat("cannot reach ", host, ": ", ec.message()));
       }
       upstream->socket().set_option(tcp::no_delay(true), ec);
-      self->phase_ = Phase::kDone;
-      head += beast::buffers_to_string(self->buffer_.data());
-      self->buffer_.consume(self->buffer_.size());
-      auto relay = std::make_shared<RelaySession<S>>(self->shared_, self->slot_, std::move(self->stream_),
-                                                      std::move(*upstream));
-      relay->Start(std::move(head));
+      if (client_tls == nullptr) {
+        self->StartRelay(std::move(*upstream), std::move(head));
+        return;
+      }
+      auto secured = std::make_shared<TlsStream>(std::move(*upstream), *client_tls);
+      SSL_set_tlsext_host_name(secured->native_handle(), host.c_str());
+      secured->async_handshake(ssl::stream_base::client, [self, secured, client_tls, host, head = std::move(head)](
+                                                             beast::error_code hec) mutable {
+        if (hec) {
+          self->phase_ = Phase::kHandling;
+          return self->SendError(502, StrCat("cannot reach ", host, ": TLS: ", hec.message()));
+        }
+        self->StartRelay(std::move(*secured), std::move(head));
+      });
     };
     phase_ = Phase::kRelaying;
     boost::system::error_code ec;
@@ -945,6 +978,15 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
  private:
+  template <class U>
+  void StartRelay(U&& upstream, std::string head) {
+    phase_ = Phase::kDone;
+    head += beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    auto relay = std::make_shared<RelaySession<S, std::decay_t<U>>>(shared_, slot_, std::move(stream_), std::move(upstream));
+    relay->Start(std::move(head));
+  }
+
   enum class Phase { kReading, kHandling, kStreaming, kRelaying, kDone };
 
   // The handler holds only a weak reference (a Responder may outlive the server); until it

@@ -96,6 +96,10 @@ class Duplex {
   virtual bool Closed() const = 0;
 };
 
+struct RelayTls {
+  std::string cert_file, key_file;  // PEM client certificate and key
+};
+
 class Responder {
  public:
   virtual ~Responder() = default;
@@ -112,8 +116,11 @@ class Responder {
   virtual std::shared_ptr<Duplex> AcceptUpgrade(std::vector<std::pair<std::string, std::string>> headers) = 0;
   // Relays this connection to host:port, as kube-apiserver relays exec to the kubelet: sends
   // `request_head` (request line and headers, ending with an empty line) and then splices the
-  // bytes both ways until either side closes. 502 when the target cannot be reached.
-  virtual void Relay(std::string host, int port, std::string request_head) = 0;
+  // bytes both ways until either side closes. 502 when the target cannot be reached. With
+  // `tls`, the target is spoken to over TLS presenting tls->cert_file/key_file (the agent asks
+  // for the apiserver's client certificate); its own certificate is not verified, as
+  // kube-apiserver does not verify kubelets without --kubelet-certificate-authority.
+  virtual void Relay(std::string host, int port, std::string request_head, const RelayTls* tls = nullptr) = 0;
 };
 
 using Handler = std::function<void(Request request, std::shared_ptr<Responder> responder)>;

@@ -84,15 +84,22 @@ absl::StatusOr<KeyPair> EnsureCa(const std::string& cert_path, const std::string
   return made;
 }
 
+// Why a leaf certificate of `ca` must be re-issued, or "" when it is good.
+std::string LeafRenewalReason(const absl::StatusOr<KeyPair>& leaf, const KeyPair& ca, const char* ca_name, absl::Time now) {
+  if (!leaf.ok()) return "absent";
+  if (!KeyMatches(leaf->cert_pem, leaf->key_pem)) return "its key does not match";
+  if (!SignedBy(leaf->cert_pem, ca.cert_pem)) return StrCat("not signed by ", ca_name);
+  auto info = Inspect(leaf->cert_pem);
+  if (!info.ok()) return "unreadable";
+  if (info->not_after - now <= kRenewBefore) return "expires within 90 days";
+  return "";
+}
+
 // Why the serving certificate must be re-issued, or "" when it is good.
 std::string ServingRenewalReason(const absl::StatusOr<KeyPair>& serving, const KeyPair& ca, const ServingNames& names,
                                  absl::Time now) {
-  if (!serving.ok()) return "absent";
-  if (!KeyMatches(serving->cert_pem, serving->key_pem)) return "its key does not match";
-  if (!SignedBy(serving->cert_pem, ca.cert_pem)) return "not signed by server-ca";
+  if (std::string why = LeafRenewalReason(serving, ca, "server-ca", now); !why.empty()) return why;
   auto info = Inspect(serving->cert_pem);
-  if (!info.ok()) return "unreadable";
-  if (info->not_after - now <= kRenewBefore) return "expires within 90 days";
   for (const std::string& dns : names.dns_names) {
     if (std::find(info->dns_names.begin(), info->dns_names.end(), dns) == info->dns_names.end()) {
       return StrCat("SAN ", dns, " missing");
@@ -111,7 +118,8 @@ std::string ServingRenewalReason(const absl::StatusOr<KeyPair>& serving, const K
 ClusterPkiFiles FilesIn(const std::string& dir) {
   return {StrCat(dir, "/server-ca.crt"),         StrCat(dir, "/server-ca.key"), StrCat(dir, "/client-ca.crt"),
           StrCat(dir, "/client-ca.key"),         StrCat(dir, "/serving-apiserver.crt"),
-          StrCat(dir, "/serving-apiserver.key")};
+          StrCat(dir, "/serving-apiserver.key"), StrCat(dir, "/client-kube-apiserver.crt"),
+          StrCat(dir, "/client-kube-apiserver.key")};
 }
 
 ServingNames ApiServerNames(const std::string& listen_host, const std::string& service_ip,
@@ -150,6 +158,15 @@ absl::StatusOr<PkiChanges> EnsureClusterPki(const std::string& dir, const Servin
   if (!server_ca.ok()) return server_ca.status();
   auto client_ca = EnsureCa(files.client_ca_cert, files.client_ca_key, "berth-client-ca", clock, changes);
   if (!client_ca.ok()) return client_ca.status();
+  auto kubelet_client = ReadPair(files.kubelet_client_cert, files.kubelet_client_key);
+  if (!kubelet_client.ok() && !absl::IsNotFound(kubelet_client.status())) return kubelet_client.status();
+  if (!LeafRenewalReason(kubelet_client, *client_ca, "client-ca", clock.Now()).empty()) {
+    CertificateSpec spec{.common_name = kKubeletClientUser, .usage = Usage::kClient, .validity = kLeafValidity};
+    auto issued = Issue(spec, *client_ca, clock.Now());
+    if (!issued.ok()) return issued.status();
+    if (absl::Status s = WritePair(*issued, files.kubelet_client_cert, files.kubelet_client_key); !s.ok()) return s;
+    changes.created.push_back("client-kube-apiserver");
+  }
   auto serving = ReadPair(files.serving_cert, files.serving_key);
   if (!serving.ok() && !absl::IsNotFound(serving.status())) return serving.status();
   std::string reason = ServingRenewalReason(serving, *server_ca, names, clock.Now());

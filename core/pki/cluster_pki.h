@@ -23,7 +23,12 @@ struct ClusterPkiFiles {
   std::string server_ca_cert, server_ca_key;
   std::string client_ca_cert, client_ca_key;
   std::string serving_cert, serving_key;
+  // The apiserver's identity towards agents (exec, attach, port-forward, logs), of client-ca.
+  std::string kubelet_client_cert, kubelet_client_key;
 };
+
+// The user that certificate names; the bootstrap policy binds it system:kubelet-api-admin.
+inline constexpr char kKubeletClientUser[] = "system:kube-apiserver";
 ClusterPkiFiles FilesIn(const std::string& dir);
 
 struct ServingNames {
@@ -43,7 +48,8 @@ struct PkiChanges {
   std::string reason;                // why the serving certificate was re-issued, if it was
 };
 
-// Creates what is missing and renews what is due; never touches valid files.
+// Creates what is missing and renews what is due (the serving and kubelet-client certificates);
+// never touches valid files.
 absl::StatusOr<PkiChanges> EnsureClusterPki(const std::string& dir, const ServingNames& names, const Clock& clock);
 
 // A fresh client certificate of client-ca for `user` (CN) and `groups` (O), valid for a year.

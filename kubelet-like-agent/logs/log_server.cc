@@ -81,10 +81,14 @@ std::string RenderLog(const std::string& path, const LogQuery& query, int64_t* o
 }
 
 absl::StatusOr<std::unique_ptr<LogServer>> LogServer::Start(const std::string& listen, runtime::Runtime& runtime,
-                                                            const Clock& clock) {
+                                                            const Clock& clock, std::optional<PortSecurity> security) {
   http::ServerOptions options;
   if (absl::Status s = http::ParseListenAddress(listen, options); !s.ok()) return s;
   std::unique_ptr<LogServer> self(new LogServer(runtime, clock));
+  if (security.has_value()) {
+    options.tls = security->tls;
+    self->authorizer_ = security->authorizer;
+  }
   LogServer* raw = self.get();
   auto server = http::StartServer(options, [raw](http::Request request,
                                                             std::shared_ptr<http::Responder> responder) {
@@ -114,6 +118,11 @@ void LogServer::Handle(const http::Request& request, std::shared_ptr<http::Respo
     if (!s.empty()) parts.push_back(s);
   }
   if (parts.size() == 1 && parts[0] == "healthz") return responder->Reply(Text(200, "ok"));
+  if (authorizer_ != nullptr) {
+    // A cache hit is a map lookup; a miss asks the apiserver once per user and verb per 5 minutes.
+    std::string why;
+    if (int status = authorizer_->Check(request, why); status != 0) return responder->Reply(Text(status, why + "\n"));
+  }
   if (streaming::ServeStreamRequest(request, responder, runtime_, *sessions_)) return;
   if (request.method != "GET" || parts.size() != 4 || parts[0] != "containerLogs") {
     return responder->Reply(Text(404, "served: /healthz, /containerLogs/{namespace}/{pod}/{container}\n"));

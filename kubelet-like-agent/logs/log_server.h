@@ -9,12 +9,14 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/http/http.h"
+#include "kubelet-like-agent/security/port_authorizer.h"
 #include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 #include "kubelet-like-agent/streaming/sessions.h"
@@ -32,10 +34,19 @@ struct LogQuery {
 // `offset` receives the size read, for following.
 std::string RenderLog(const std::string& path, const LogQuery& query, int64_t* offset);
 
+// The agent's port secured as the kubelet's: HTTPS, client certificates of the cluster's client
+// CA, every request but /healthz authorized by the apiserver (security/port_authorizer.h).
+struct PortSecurity {
+  http::TlsOptions tls;
+  std::shared_ptr<PortAuthorizer> authorizer;
+};
+
 class LogServer {
  public:
+  // Without `security`: plain HTTP open to anyone who reaches it (development clusters only).
   static absl::StatusOr<std::unique_ptr<LogServer>> Start(const std::string& listen, runtime::Runtime& runtime,
-                                                          const Clock& clock = RealClock::Get());
+                                                          const Clock& clock = RealClock::Get(),
+                                                          std::optional<PortSecurity> security = std::nullopt);
   ~LogServer();
   int port() const { return server_->port(); }
   size_t active_sessions() const { return sessions_->active(); }
@@ -51,6 +62,7 @@ class LogServer {
   const Clock& clock_;
   std::unique_ptr<streaming::StreamSessions> sessions_;
   std::unique_ptr<http::Server> server_;
+  std::shared_ptr<PortAuthorizer> authorizer_;
   std::atomic<bool> stopping_{false};
   struct Follower {
     std::thread thread;

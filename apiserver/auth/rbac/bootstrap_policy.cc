@@ -104,7 +104,10 @@ std::vector<json::Value> NodeRules() {
           Rule({"get", "create", "update", "patch", "delete"}, {"coordination.k8s.io"}, {"leases"}),
           Rule({"create", "get", "list", "watch"}, {"certificates.k8s.io"}, {"certificatesigningrequests"}),
           Rule({"get"}, {"storage.k8s.io"}, {"volumeattachments"}),
-          Rule(kRead, {"node.k8s.io"}, {"runtimeclasses"})};
+          Rule(kRead, {"node.k8s.io"}, {"runtimeclasses"}),
+          // The agent asks the apiserver who may use its own port (non-mutating creates).
+          Rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
+          Rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews", "localsubjectaccessreviews"})};
 }
 
 std::vector<json::Value> BootstrapClusterRoles() {
@@ -161,6 +164,11 @@ std::vector<json::Value> BootstrapClusterRoles() {
        Rule(kRead, {"networking.k8s.io"}, {"ingresses", "ingresses/status", "networkpolicies"})},
       "view"));
   roles.push_back(ClusterRole("system:node", NodeRules()));
+  // Full use of the agents' own API (exec, attach, port-forward, logs): the apiserver's identity
+  // towards them holds it.
+  roles.push_back(ClusterRole("system:kubelet-api-admin",
+                              {Rule(kRead, {""}, {"nodes"}), Rule({"proxy"}, {""}, {"nodes"}),
+                               Rule({"*"}, {""}, {"nodes/proxy", "nodes/metrics", "nodes/stats", "nodes/log"})}));
   // Berth's controller-manager is one process with one identity for every controller and the
   // scheduler (a CIS 1.3.3 deviation, as in k3s). Its rules are the union of what Kubernetes'
   // controller roles grant: the garbage collector and the namespace controller read, patch and
@@ -188,6 +196,8 @@ std::vector<json::Value> BootstrapClusterRoleBindings() {
   bindings.push_back(Binding("system:basic-user", "system:basic-user", {{"Group", "system:authenticated"}}));
   bindings.push_back(Binding("system:public-info-viewer", "system:public-info-viewer",
                              {{"Group", "system:authenticated"}, {"Group", "system:unauthenticated"}}));
+  bindings.push_back(Binding("system:kube-apiserver-kubelet-api-admin", "system:kubelet-api-admin",
+                             {{"User", "system:kube-apiserver"}}));
   bindings.push_back(Binding("system:kube-controller-manager", "system:kube-controller-manager",
                              {{"User", "system:kube-controller-manager"}}));
   // system:node stays unbound, as in Kubernetes: nodes get its rules through the Node

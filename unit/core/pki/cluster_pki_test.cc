@@ -43,13 +43,19 @@ bool Has(const std::vector<std::string>& list, const std::string& value) {
 TEST_F(ClusterPkiTest, FirstStartMakesPrivateCasAndAServingCertificateSignedByTheServerCa) {
   auto changes = EnsureClusterPki(dir_, names_, clock_);
   ASSERT_TRUE(changes.ok()) << changes.status();
-  EXPECT_EQ(changes->created, (std::vector<std::string>{"berth-server-ca", "berth-client-ca", "serving-apiserver"}));
+  EXPECT_EQ(changes->created, (std::vector<std::string>{"berth-server-ca", "berth-client-ca", "client-kube-apiserver",
+                                                        "serving-apiserver"}));
   ClusterPkiFiles f = FilesIn(dir_);
   EXPECT_EQ(Mode(dir_), 0700);
   for (const std::string& file : {f.server_ca_cert, f.server_ca_key, f.client_ca_cert, f.client_ca_key, f.serving_cert,
-                                  f.serving_key}) {
+                                  f.serving_key, f.kubelet_client_cert, f.kubelet_client_key}) {
     EXPECT_EQ(Mode(file), 0600) << file;
   }
+  // The apiserver's identity towards agents: a client certificate of client-ca.
+  std::string kubelet_client = Read(f.kubelet_client_cert);
+  EXPECT_TRUE(SignedBy(kubelet_client, Read(f.client_ca_cert)));
+  EXPECT_TRUE(KeyMatches(kubelet_client, Read(f.kubelet_client_key)));
+  EXPECT_EQ(Inspect(kubelet_client)->common_name, kKubeletClientUser);
   std::string serving = Read(f.serving_cert);
   EXPECT_TRUE(SignedBy(serving, Read(f.server_ca_cert)));
   EXPECT_FALSE(SignedBy(serving, Read(f.client_ca_cert)));
@@ -81,7 +87,8 @@ TEST_F(ClusterPkiTest, TheServingCertificateIsRenewedWithin90DaysOfExpiryUnderTh
   clock_.Advance(kLeafValidity - absl::Hours(24 * 89));
   auto changes = EnsureClusterPki(dir_, names_, clock_);
   ASSERT_TRUE(changes.ok());
-  EXPECT_EQ(changes->created, std::vector<std::string>{"serving-apiserver"});
+  // Both leaves were issued together, so both are due together.
+  EXPECT_EQ(changes->created, (std::vector<std::string>{"client-kube-apiserver", "serving-apiserver"}));
   EXPECT_EQ(changes->reason, "expires within 90 days");
   EXPECT_NE(Serving().serial_hex, serial);
   EXPECT_EQ(Read(FilesIn(dir_).server_ca_cert), ca);
