@@ -52,6 +52,14 @@ ABSL_FLAG(std::vector<std::string>, tls_san, {}, "extra subjectAltNames (host na
 ABSL_FLAG(bool, insecure_loopback_http, false,
           "development only: plain HTTP on a loopback address, no client identity, every request allowed unless "
           "--authorization-mode says otherwise");
+ABSL_FLAG(std::string, audit_log_path, "",
+          "append audit.k8s.io/v1 Event lines to this file (rotated); empty: no audit");
+ABSL_FLAG(std::string, audit_policy_file, "",
+          "audit Policy (audit.k8s.io/v1); default: metadata of every request, request bodies of writes, never the "
+          "bodies of Secrets, ConfigMaps or tokens, nothing for health checks and lease renewals");
+ABSL_FLAG(int, audit_log_maxsize, 100, "megabytes of audit log before it is rotated; 0: never");
+ABSL_FLAG(int, audit_log_maxage, 0, "days to keep rotated audit logs; 0: no limit");
+ABSL_FLAG(int, audit_log_maxbackup, 0, "rotated audit logs to keep; 0: no limit");
 ABSL_FLAG(std::string, token_auth_file, "", "Kubernetes static token file: CSV lines token,user,uid[,\"group1,group2\"]");
 ABSL_FLAG(int, max_requests_inflight, 400, "read-only requests served at once before 429 (0: no limit; watches not counted)");
 ABSL_FLAG(int, max_mutating_requests_inflight, 200, "mutating requests served at once before 429 (0: no limit)");
@@ -109,6 +117,11 @@ int main(int argc, char** argv) {
                                            .insecure_loopback_http = absl::GetFlag(FLAGS_insecure_loopback_http),
                                            .authorization_mode = absl::GetFlag(FLAGS_authorization_mode)};
   options.token_auth_file = absl::GetFlag(FLAGS_token_auth_file);
+  options.audit_log_path = absl::GetFlag(FLAGS_audit_log_path);
+  options.audit_policy_file = absl::GetFlag(FLAGS_audit_policy_file);
+  options.audit_log_maxsize = absl::GetFlag(FLAGS_audit_log_maxsize);
+  options.audit_log_maxage = absl::GetFlag(FLAGS_audit_log_maxage);
+  options.audit_log_maxbackup = absl::GetFlag(FLAGS_audit_log_maxbackup);
   options.max_requests_inflight = absl::GetFlag(FLAGS_max_requests_inflight);
   options.max_mutating_requests_inflight = absl::GetFlag(FLAGS_max_mutating_requests_inflight);
 

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Real clients against the whole cluster started by the one command (`cli/berth up`): kubectl
 1.32 with a fresh HOME (no discovery cache from elsewhere) and the official Python client."""
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -192,6 +194,42 @@ class KubectlTest(unittest.TestCase):
         wait_for(lambda: self.c.get("/api/v1/namespaces/sa-check/serviceaccounts/default").status == 200, timeout=30,
                  what="the default ServiceAccount recreated")
         self.kubectl("delete", "namespace", "sa-check", "--wait=false")
+
+    def test_the_audit_log_records_who_did_what_and_never_a_secret(self):
+        self.kubectl("create", "secret", "generic", "audited", "--from-literal=password=s3cr3t-value")
+        r = self.c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "audited-cm"}, "data": {"k": "v"}})
+        self.assertEqual(r.status, 201)
+        audit_id = r.header_all("Audit-Id")[0]
+        path = os.path.join(CLUSTER.data_dir, "audit.log")
+
+        def events():
+            with open(path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+
+        def by_id():
+            return [e for e in events() if e["auditID"] == audit_id]
+        wait_for(by_id, timeout=10, what="the configmap's audit event")
+        cm = by_id()[0]
+        self.assertEqual((cm["level"], cm["verb"], cm["stage"]), ("Metadata", "create", "ResponseComplete"))
+        self.assertEqual(cm["user"]["username"], "system:admin")
+        self.assertEqual(cm["objectRef"], {"resource": "configmaps", "namespace": "default", "apiVersion": "v1"})
+        self.assertEqual(cm["responseStatus"]["code"], 201)
+        secret = [e for e in events() if e.get("objectRef", {}).get("resource") == "secrets" and e["verb"] == "create"]
+        self.assertEqual(secret[0]["level"], "Metadata")
+        self.assertTrue(secret[0]["userAgent"].startswith("kubectl"))
+        with open(path) as f:
+            text = f.read()
+        self.assertNotIn("s3cr3t-value", text)
+        self.assertNotIn(base64.b64encode(b"s3cr3t-value").decode(), text)
+        # Writes of other kinds carry their request body; health checks and lease renewals are not recorded.
+        self.kubectl("create", "deployment", "audited-web", "--image=host", "--", "sleep", "3600")
+        wait_for(lambda: any(e.get("objectRef", {}).get("name") == "audited-web" or
+                             e.get("requestObject", {}).get("metadata", {}).get("name") == "audited-web"
+                             for e in events() if e["level"] == "Request"), timeout=10, what="the deployment's body")
+        self.assertFalse(any(e["requestURI"].startswith("/readyz") for e in events()))
+        self.assertFalse(any(e.get("objectRef", {}).get("resource") == "leases" and e["verb"] == "update" for e in events()))
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.kubectl("delete", "deployment", "audited-web")
 
     def test_everyday_commands(self):
         self.assertIn("Server Version: v1.32.4", self.kubectl("version"))

@@ -8,8 +8,8 @@
 namespace berth::apiserver::endpoints {
 
 Exchange::Exchange(RequestContext ctx, std::shared_ptr<http::Responder> responder, server::Metrics& metrics,
-                   const Clock& clock)
-    : ctx(std::move(ctx)), responder_(std::move(responder)), metrics_(metrics), clock_(clock) {}
+                   const Clock& clock, const audit::Auditor* auditor)
+    : ctx(std::move(ctx)), responder_(std::move(responder)), metrics_(metrics), clock_(clock), auditor_(auditor) {}
 
 void Exchange::Reply(int code, std::string body, std::string content_type, const std::vector<std::string>& warnings) {
   http::Response r;
@@ -20,7 +20,8 @@ void Exchange::Reply(int code, std::string body, std::string content_type, const
     r.headers.emplace_back("Warning", StrCat("299 - ", json::Quote(w)));
   }
   r.headers.emplace_back("Cache-Control", "no-cache, private");
-  Record(code);
+  if (!ctx.audit_id.empty()) r.headers.emplace_back("Audit-Id", ctx.audit_id);
+  Record(code, "ResponseComplete", &r.body);
   responder_->Reply(std::move(r));
 }
 
@@ -37,20 +38,47 @@ void Exchange::Fail(const absl::Status& status) {
 }
 
 std::shared_ptr<http::Stream> Exchange::Stream(std::string content_type) {
-  Record(200);
-  return responder_->StartStream(200, std::move(content_type), {{"Cache-Control", "no-cache, private"}});
+  Record(200, "ResponseStarted", nullptr);
+  std::vector<std::pair<std::string, std::string>> headers = {{"Cache-Control", "no-cache, private"}};
+  if (!ctx.audit_id.empty()) headers.emplace_back("Audit-Id", ctx.audit_id);
+  return responder_->StartStream(200, std::move(content_type), std::move(headers));
 }
 
 void Exchange::Relay(std::string host, int port, std::string request_head, const http::RelayTls* tls) {
-  Record(101);
+  Record(101, "ResponseStarted", nullptr);
   responder_->Relay(std::move(host), port, std::move(request_head), tls);
 }
 
-void Exchange::Record(int code) {
+void Exchange::Record(int code, const char* stage, const std::string* response_body) {
   double seconds = std::chrono::duration<double>(clock_.MonotonicNow() - ctx.start).count();
   std::string resource = ctx.info.is_resource ? ctx.info.plural : "";
   if (!ctx.info.subresource.empty()) resource += "/" + ctx.info.subresource;
   metrics_.ObserveRequest(ctx.verb, resource, code, seconds);
+  if (auditor_ == nullptr) return;
+  audit::AuditRecord a;
+  a.audit_id = ctx.audit_id;
+  a.stage = stage;
+  a.attributes.user = &ctx.user;
+  a.attributes.verb = ctx.verb;
+  a.attributes.resource_request = ctx.info.is_resource;
+  a.attributes.api_group = ctx.info.group;
+  a.attributes.resource = ctx.info.plural;
+  a.attributes.subresource = ctx.info.subresource;
+  a.attributes.ns = ctx.info.ns;
+  a.attributes.name = ctx.info.name;
+  a.attributes.path = ctx.request.path;
+  a.api_version = ctx.info.version;
+  a.request_uri = ctx.request.target;
+  const std::string& remote = ctx.request.remote_address;
+  a.source_ip = remote.substr(0, remote.rfind(':'));
+  if (a.source_ip.size() > 2 && a.source_ip.front() == '[') a.source_ip = a.source_ip.substr(1, a.source_ip.size() - 2);
+  a.user_agent = ctx.request.Header("user-agent");
+  a.code = code;
+  a.received = ctx.received;
+  a.answered = clock_.Now();
+  a.request_body = &ctx.request.body;
+  a.response_body = response_body;
+  auditor_->Record(a);
 }
 
 }  // namespace berth::apiserver::endpoints

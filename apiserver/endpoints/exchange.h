@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "apiserver/audit/auditor.h"
 #include "apiserver/server/metrics.h"
 #include "apiserver/server/request_info.h"
 #include "core/http/http.h"
@@ -27,6 +29,8 @@ struct RequestContext {
   auth::UserInfo user{auth::kAnonymousUser, "", {auth::kUnauthenticatedGroup}, {}};
   std::string verb;  // Kubernetes verb: get, list, watch, create, update, patch, delete
   std::chrono::steady_clock::time_point start;
+  absl::Time received;
+  std::string audit_id;  // the Audit-Id header of the answer, the auditID of its event
   std::shared_ptr<void> inflight;  // the request's place in the in-flight limit, freed with it
 };
 
@@ -35,8 +39,9 @@ using Filter = std::function<absl::Status(RequestContext&)>;
 
 class Exchange {
  public:
+  // `auditor` may be null: nothing is audited.
   Exchange(RequestContext ctx, std::shared_ptr<http::Responder> responder, server::Metrics& metrics,
-           const Clock& clock);
+           const Clock& clock, const audit::Auditor* auditor = nullptr);
 
   RequestContext ctx;
 
@@ -51,11 +56,12 @@ class Exchange {
   void Relay(std::string host, int port, std::string request_head, const http::RelayTls* tls = nullptr);
 
  private:
-  void Record(int code);
+  void Record(int code, const char* stage, const std::string* response_body);
 
   std::shared_ptr<http::Responder> responder_;
   server::Metrics& metrics_;
   const Clock& clock_;
+  const audit::Auditor* auditor_;
 };
 
 }  // namespace berth::apiserver::endpoints

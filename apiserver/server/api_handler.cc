@@ -36,6 +36,8 @@ http::Response ApiHandler::ErrorResponse(const absl::Status& status) {
 void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> responder) {
   RequestContext ctx;
   ctx.start = clock_.MonotonicNow();
+  ctx.received = clock_.Now();
+  ctx.audit_id = audit::NewAuditId();
   ctx.info = ResolveRequest(request.segments);
   ctx.request = std::move(request);
   const std::string& m = ctx.request.method;
@@ -70,7 +72,7 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
       return;
     }
   }
-  auto ex = std::make_shared<Exchange>(std::move(ctx), std::move(responder), metrics_, clock_);
+  auto ex = std::make_shared<Exchange>(std::move(ctx), std::move(responder), metrics_, clock_, auditor_.get());
   for (const Filter& f : filters_) {
     if (absl::Status s = f(ex->ctx); !s.ok()) {
       ex->Fail(s);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "apiserver/audit/auditor.h"
 #include "core/http/http.h"
 #include "apiserver/server/inflight_limiter.h"
 #include "apiserver/endpoints/endpoints.h"
@@ -39,6 +40,7 @@ class ApiHandler {
 
   void SetServerAddress(std::string address) { server_address_ = std::move(address); }
   void SetAgentTls(http::RelayTls tls) { endpoints_.agent_tls = std::move(tls); }
+  void SetAuditor(std::unique_ptr<audit::Auditor> auditor) { auditor_ = std::move(auditor); }
   void AddFilter(Filter filter) { filters_.push_back(std::move(filter)); }
   // Answers POSTs to the kinds whose ResourceType::review is set.
   using ReviewHandler = std::function<void(const std::shared_ptr<Exchange>&, const registry::ResourceType&)>;
@@ -66,6 +68,7 @@ class ApiHandler {
   ReviewHandler review_handler_;
   InflightLimiter* limiter_ = nullptr;
   endpoints::Endpoints endpoints_;
+  std::unique_ptr<audit::Auditor> auditor_;
 };
 
 }  // namespace berth::apiserver::server

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "apiserver/audit/auditor.h"
 #include "core/http/http.h"
 #include "core/net/ipv4.h"
 #include "apiserver/registry/admission/limit_ranger.h"
@@ -239,6 +240,19 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   server::SecurityOptions security_options;
   security_options.authorization_mode = options.authorization_mode;
   security_options.token_auth_file = options.token_auth_file;
+  if (!options.audit_log_path.empty()) {
+    audit::AuditPolicy policy = audit::DefaultPolicy();
+    if (!options.audit_policy_file.empty()) {
+      BERTH_ASSIGN_OR_RETURN(policy, audit::LoadPolicyFile(options.audit_policy_file));
+    }
+    BERTH_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditFile> file,
+                           audit::AuditFile::Open({options.audit_log_path, options.audit_log_maxsize,
+                                                   options.audit_log_maxage, options.audit_log_maxbackup},
+                                                  clock));
+    p->handler->SetAuditor(std::make_unique<audit::Auditor>(std::move(policy), std::move(file)));
+  } else if (!options.audit_policy_file.empty()) {
+    return absl::InvalidArgumentError("--audit-policy-file needs --audit-log-path");
+  }
   BERTH_ASSIGN_OR_RETURN(p->security, server::Security::Start(security_options, *p->registry));
   const server::Security* security = p->security.get();
   p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });

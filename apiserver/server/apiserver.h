@@ -33,6 +33,9 @@ struct ApiServerOptions {
   // Authentication and authorization (apiserver/server/security.h).
   std::string authorization_mode = "AlwaysAllow";
   std::string token_auth_file;
+  // Audit (as kube-apiserver's flags): no path, no audit; no policy file, audit::DefaultPolicy().
+  std::string audit_log_path, audit_policy_file;
+  int audit_log_maxsize = 100, audit_log_maxage = 0, audit_log_maxbackup = 0;
   // kube-apiserver's limits on requests being served at once (0: none); past them, 429.
   int max_requests_inflight = 400;
   int max_mutating_requests_inflight = 200;
