@@ -6,8 +6,9 @@ Builds nothing. Starts berth-apiserver (RocksDB, synced), Debian's etcd (default
   * durable creates/s of ~1 KB Pods at concurrency 1 and 64 vs etcd puts of the same size;
   * creates/s at concurrency 1 vs the raw fdatasync rate of the same file system;
   * GET by name/s vs nginx serving the static file, and the same GET over TLS vs plain;
-  * GET and durable creates over TLS with a bearer token and RBAC (1,000 RoleBindings) vs the
-    same over TLS without authentication, and the authorization decision's own p99;
+  * GET and durable creates over TLS with a bearer token, Node,RBAC (1,000 RoleBindings) and the
+    default audit policy writing every request to a file vs the same over TLS without
+    authentication or audit, and the authorization decision's own p99;
   * watch latency (write sent -> event received) p50/p99 with N watchers, measured by the C++
     client build/bin/berth-watch-latency (events lost or out of order are counted).
 Prints every figure with its reference and the ratio. `--smoke` runs each step briefly.
@@ -221,19 +222,22 @@ def start_tls_apiserver(workdir):
                                              "--authorization-mode", "AlwaysAllow"]).start()
 
 
-def start_secure_apiserver(workdir, bindings):
-    """An HTTPS apiserver with --authorization-mode=RBAC and a token file: user "bench" may get
+def start_secure_apiserver(workdir, bindings, audit_mode="blocking"):
+    """An HTTPS apiserver with --authorization-mode=Node,RBAC (the default), the default audit
+    policy into a file, and a token file: user "bench" may get
     and create pods in default through a RoleBinding that sorts after `bindings - 1` others
     for other users in the same namespace (the evaluator walks them all)."""
-    d = os.path.join(workdir, "secure")
+    d = os.path.join(workdir, f"secure-{audit_mode}")
     os.makedirs(d, exist_ok=True)
     tokens = os.path.join(d, "tokens.csv")
     with open(tokens, "w") as f:
         f.write("admin-token,admin,0,system:masters\nbench-token,bench,1\n")
     cert_dir = os.path.join(workdir, "tls")
     api = ApiServer(data_dir=d, extra_args=["--tls-cert-file", os.path.join(cert_dir, "cert.pem"), "--tls-private-key-file",
-                                            os.path.join(cert_dir, "key.pem"), "--authorization-mode", "RBAC",
-                                            "--token-auth-file", tokens]).start()
+                                            os.path.join(cert_dir, "key.pem"), "--authorization-mode", "Node,RBAC",
+                                            "--token-auth-file", tokens,
+                                            "--audit-log-path", os.path.join(d, "audit.log"),
+                                            "--audit-log-mode", audit_mode]).start()
     import ssl
     ctx = ssl.create_default_context(cafile=os.path.join(cert_dir, "cert.pem"))
 
@@ -349,14 +353,26 @@ def main():
             after = histogram(secure_metrics(secure, workdir), "berth_authorization_duration_seconds")
             if sg["non2xx"] or sc["non2xx"]:
                 raise RuntimeError(f"RBAC refused the bench user: {sg['non2xx']} GETs, {sc['non2xx']} creates")
-            rows.append((f"GET by name/s c=64, TLS+token+RBAC ({bindings} bindings)", sg["rps"], "the same GET over TLS, no auth",
+            rows.append((f"GET by name/s c=64, TLS+token+Node,RBAC+audit ({bindings} bindings)", sg["rps"],
+                         "the same GET over TLS, no auth, no audit",
                          t["rps"]))
-            rows.append((f"durable creates/s c=64, TLS+token+RBAC", sc["rps"], "the same creates over TLS, no auth",
+            rows.append((f"durable creates/s c=64, TLS+token+Node,RBAC+audit", sc["rps"],
+                         "the same creates over TLS, no auth, no audit",
                          tcreate["rps"]))
             rows.append((f"authorization decision p99 us ({bindings} bindings)",
                          histogram_percentile(before, after, 99) * 1e6, "p99 of a GET by name, us (same run)", sg["p99_ms"] * 1000))
         finally:
             secure.stop()
+        # The same GET with --audit-log-mode=batch: events written together by a writer thread.
+        batch, batch_post = start_secure_apiserver(workdir, bindings, "batch")
+        try:
+            bname = batch_post("/api/v1/namespaces/default/pods", json.loads(body))["metadata"]["name"]
+            bg = run_wrk(f"https://127.0.0.1:{batch.port}/api/v1/namespaces/default/pods/{bname}", GET_LUA, 64, duration,
+                         ["Authorization: Bearer bench-token"])
+            rows.append((f"GET by name/s c=64, TLS+token+Node,RBAC+audit batch", bg["rps"],
+                         "the same GET over TLS, no auth, no audit", t["rps"]))
+        finally:
+            batch.stop()
 
         writes = 10 if args.smoke else 50
 

@@ -245,9 +245,14 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     if (!options.audit_policy_file.empty()) {
       BERTH_ASSIGN_OR_RETURN(policy, audit::LoadPolicyFile(options.audit_policy_file));
     }
+    if (options.audit_log_mode != "blocking" && options.audit_log_mode != "batch") {
+      return absl::InvalidArgumentError(
+          StrCat("--audit-log-mode: Unsupported value: \"", options.audit_log_mode, "\": supported values: \"blocking\", \"batch\""));
+    }
     BERTH_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditFile> file,
                            audit::AuditFile::Open({options.audit_log_path, options.audit_log_maxsize,
-                                                   options.audit_log_maxage, options.audit_log_maxbackup},
+                                                   options.audit_log_maxage, options.audit_log_maxbackup,
+                                                   options.audit_log_mode == "batch"},
                                                   clock));
     p->handler->SetAuditor(std::make_unique<audit::Auditor>(std::move(policy), std::move(file)));
   } else if (!options.audit_policy_file.empty()) {

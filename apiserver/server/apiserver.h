@@ -36,6 +36,7 @@ struct ApiServerOptions {
   // Audit (as kube-apiserver's flags): no path, no audit; no policy file, audit::DefaultPolicy().
   std::string audit_log_path, audit_policy_file;
   int audit_log_maxsize = 100, audit_log_maxage = 0, audit_log_maxbackup = 0;
+  std::string audit_log_mode = "blocking";  // or batch
   // kube-apiserver's limits on requests being served at once (0: none); past them, 429.
   int max_requests_inflight = 400;
   int max_mutating_requests_inflight = 200;

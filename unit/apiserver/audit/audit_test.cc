@@ -154,5 +154,27 @@ TEST(AuditFileTest, RotatesBySizeAndKeepsTheNewestBackups) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(AuditFileTest, BatchModeWritesEveryLineByFlushOrClose) {
+  auto dir = std::filesystem::temp_directory_path() / ("berth-audit-" + NewAuditId());
+  std::filesystem::create_directories(dir);
+  testing::FakeClock clock;
+  const std::string path = (dir / "audit.log").string();
+  auto count_lines = [&path] {
+    std::ifstream in(path);
+    return std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n');
+  };
+  {
+    AuditFileOptions options{path, 100, 0, 0, /*batch=*/true};
+    auto file = AuditFile::Open(options, clock);
+    ASSERT_TRUE(file.ok()) << file.status();
+    for (int i = 0; i < 1000; ++i) (*file)->Append(R"({"n":)" + std::to_string(i) + "}");
+    (*file)->Flush();
+    EXPECT_EQ(count_lines(), 1000);
+    for (int i = 0; i < 10; ++i) (*file)->Append("{}");
+  }  // closing writes what is queued
+  EXPECT_EQ(count_lines(), 1010);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace berth::apiserver::audit
