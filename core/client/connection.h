@@ -5,6 +5,7 @@
 // a bearer token. Read from a kubeconfig as kubectl reads it, or given as a bare URL.
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -23,6 +24,9 @@ struct Connection {
 // the kubeconfig's folder; token or tokenFile). Credentials Berth cannot use (exec, auth-provider,
 // username/password) are refused by name rather than ignored.
 absl::StatusOr<Connection> LoadKubeconfig(const std::string& path);
+// The same from the file's text; `path` names it in errors, `base_dir` resolves relative file
+// references (certificate-authority, client-certificate, tokenFile, ...).
+absl::StatusOr<Connection> ParseKubeconfig(std::string_view text, const std::string& path, const std::string& base_dir);
 
 // The usual pair of component flags: --kubeconfig, then --server overriding its server (or alone,
 // an unauthenticated connection: the development setup).

@@ -50,14 +50,10 @@ absl::StatusOr<std::string> DataOrFile(const json::Value& section, const std::st
 
 }  // namespace
 
-absl::StatusOr<Connection> LoadKubeconfig(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return text.status();
-  auto parsed = yaml::ParseSingle(*text);
+absl::StatusOr<Connection> ParseKubeconfig(std::string_view text, const std::string& path, const std::string& base_dir) {
+  auto parsed = yaml::ParseSingle(text);
   if (!parsed.ok()) return absl::InvalidArgumentError(StrCat(path, ": ", parsed.status().message()));
   const json::Value& config = *parsed;
-  std::string base_dir = std::filesystem::path(path).parent_path().string();
-  if (base_dir.empty()) base_dir = ".";
   std::string context_name = config.GetString({"current-context"});
   if (context_name.empty()) return absl::InvalidArgumentError(StrCat(path, ": no current-context"));
   const json::Value* context = Named(config, "contexts", context_name, "context");
@@ -102,6 +98,14 @@ absl::StatusOr<Connection> LoadKubeconfig(const std::string& path) {
     c.bearer_token = std::string(Strip(*token));
   }
   return c;
+}
+
+absl::StatusOr<Connection> LoadKubeconfig(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::string base_dir = std::filesystem::path(path).parent_path().string();
+  if (base_dir.empty()) base_dir = ".";
+  return ParseKubeconfig(*text, path, base_dir);
 }
 
 absl::StatusOr<Connection> ConnectionFromFlags(const std::string& kubeconfig, const std::string& server) {

@@ -6,10 +6,13 @@
 #include <gtest/gtest.h>
 
 #include "apiserver/auth/rbac/bootstrap_policy.h"
+#include "unit/apiserver/auth/request_attributes.h"
 #include "core/json/codec.h"
 
 namespace berth::apiserver::auth::node {
 namespace {
+
+using test::Res;
 
 json::Value J(const std::string& text) {
   auto v = json::Parse(text);
@@ -22,19 +25,6 @@ UserInfo Node(const std::string& name) {
   u.name = "system:node:" + name;
   u.groups = {"system:nodes", kAuthenticatedGroup};
   return u;
-}
-
-Attributes Res(const UserInfo& u, const std::string& verb, const std::string& ns, const std::string& resource,
-               const std::string& name, const std::string& group = "") {
-  Attributes a;
-  a.user = u;
-  a.verb = verb;
-  a.resource_request = true;
-  a.ns = ns;
-  a.api_group = group;
-  a.resource = resource;
-  a.name = name;
-  return a;
 }
 
 json::Value Pod(const std::string& name, const std::string& node, const std::string& secret) {
@@ -70,7 +60,7 @@ TEST_F(NodeAuthorizerTest, NodeNameOnlyForNodeIdentities) {
   UserInfo other = Node("n1");
   other.name = "alice";
   EXPECT_EQ(NodeNameOf(other), "");
-  EXPECT_EQ(Decide(Res(other, "get", "default", "secrets", "s1")), Decision::kNoOpinion);
+  EXPECT_EQ(Decide(Res(other, "get", "default", "", "secrets", "s1")), Decision::kNoOpinion);
 }
 
 TEST_F(NodeAuthorizerTest, ReadsEverythingItsPodsUseAndNothingElse) {
@@ -80,19 +70,19 @@ TEST_F(NodeAuthorizerTest, ReadsEverythingItsPodsUseAndNothingElse) {
   for (const auto& [resource, name] : std::vector<std::pair<std::string, std::string>>{
            {"secrets", "s1"}, {"secrets", "pull"}, {"secrets", "env-secret"}, {"configmaps", "settings"},
            {"configmaps", "projected-cm"}, {"persistentvolumeclaims", "data"}, {"persistentvolumeclaims", "p1-scratch"}}) {
-    EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", resource, name)), Decision::kAllow) << resource << "/" << name;
+    EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", "", resource, name)), Decision::kAllow) << resource << "/" << name;
   }
-  EXPECT_EQ(Decide(Res(Node("n1"), "get", "", "persistentvolumes", "pv-1")), Decision::kAllow);
-  EXPECT_EQ(Decide(Res(Node("n3"), "get", "", "persistentvolumes", "pv-1")), Decision::kNoOpinion);
-  Decision d = authorizer_.Authorize(Res(Node("n1"), "get", "default", "secrets", "s2"));
+  EXPECT_EQ(Decide(Res(Node("n1"), "get", "", "", "persistentvolumes", "pv-1")), Decision::kAllow);
+  EXPECT_EQ(Decide(Res(Node("n3"), "get", "", "", "persistentvolumes", "pv-1")), Decision::kNoOpinion);
+  Decision d = authorizer_.Authorize(Res(Node("n1"), "get", "default", "", "secrets", "s2"));
   EXPECT_EQ(d.kind, Decision::kNoOpinion);
   EXPECT_EQ(d.reason, "no relationship found between node 'n1' and this object");
-  EXPECT_EQ(Decide(Res(Node("n1"), "get", "other", "secrets", "s1")), Decision::kNoOpinion);
-  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "list", "default", "secrets", "")).reason, "No Object name found");
-  EXPECT_EQ(Decide(Res(Node("n1"), "watch", "default", "secrets", "s1")), Decision::kAllow);  // watch by name
-  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "update", "default", "secrets", "s1")).reason,
+  EXPECT_EQ(Decide(Res(Node("n1"), "get", "other", "", "secrets", "s1")), Decision::kNoOpinion);
+  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "list", "default", "", "secrets", "")).reason, "No Object name found");
+  EXPECT_EQ(Decide(Res(Node("n1"), "watch", "default", "", "secrets", "s1")), Decision::kAllow);  // watch by name
+  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "update", "default", "", "secrets", "s1")).reason,
             "can only read resources of this type");
-  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "list", "default", "persistentvolumeclaims", "data")).reason,
+  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "list", "default", "", "persistentvolumeclaims", "data")).reason,
             "can only get individual resources of this type");
 }
 
@@ -100,11 +90,11 @@ TEST_F(NodeAuthorizerTest, SharedObjectsStayReachableUntilTheLastPodGoes) {
   graph_->Observe("Pod", Pod("a", "n1", "shared"), false);
   graph_->Observe("Pod", Pod("b", "n1", "shared"), false);
   graph_->Observe("Pod", Pod("a", "n1", "shared"), true);
-  EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", "secrets", "shared")), Decision::kAllow);
+  EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", "", "secrets", "shared")), Decision::kAllow);
   // b moves to another node (rebound after a delete and recreate): n1 loses it, n2 gains it.
   graph_->Observe("Pod", Pod("b", "n2", "shared"), false);
-  EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", "secrets", "shared")), Decision::kNoOpinion);
-  EXPECT_EQ(Decide(Res(Node("n2"), "get", "default", "secrets", "shared")), Decision::kAllow);
+  EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", "", "secrets", "shared")), Decision::kNoOpinion);
+  EXPECT_EQ(Decide(Res(Node("n2"), "get", "default", "", "secrets", "shared")), Decision::kAllow);
   EXPECT_EQ(graph_->PodNode("default", "b"), "n2");
   graph_->Observe("Pod", J(R"({"metadata":{"name":"pending","namespace":"default"},"spec":{}})"), false);
   EXPECT_EQ(graph_->PodNode("default", "pending"), "");
@@ -113,14 +103,14 @@ TEST_F(NodeAuthorizerTest, SharedObjectsStayReachableUntilTheLastPodGoes) {
 
 TEST_F(NodeAuthorizerTest, OnlyItsOwnLeaseAndNodeRulesForTheRest) {
   const std::string coord = "coordination.k8s.io";
-  EXPECT_EQ(Decide(Res(Node("n1"), "update", "kube-node-lease", "leases", "n1", coord)), Decision::kAllow);
-  EXPECT_EQ(Decide(Res(Node("n1"), "create", "kube-node-lease", "leases", "", coord)), Decision::kAllow);
-  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "update", "kube-node-lease", "leases", "n2", coord)).reason,
+  EXPECT_EQ(Decide(Res(Node("n1"), "update", "kube-node-lease", coord, "leases", "n1")), Decision::kAllow);
+  EXPECT_EQ(Decide(Res(Node("n1"), "create", "kube-node-lease", coord, "leases", "")), Decision::kAllow);
+  EXPECT_EQ(authorizer_.Authorize(Res(Node("n1"), "update", "kube-node-lease", coord, "leases", "n2")).reason,
             "can only access node lease with the same name as the requesting node");
-  EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", "leases", "n1", coord)), Decision::kNoOpinion);
-  EXPECT_EQ(Decide(Res(Node("n1"), "list", "", "pods", "")), Decision::kAllow);
-  EXPECT_EQ(Decide(Res(Node("n1"), "list", "", "endpointslices", "", "discovery.k8s.io")), Decision::kAllow);
-  EXPECT_EQ(Decide(Res(Node("n1"), "create", "default", "deployments", "", "apps")), Decision::kNoOpinion);
+  EXPECT_EQ(Decide(Res(Node("n1"), "get", "default", coord, "leases", "n1")), Decision::kNoOpinion);
+  EXPECT_EQ(Decide(Res(Node("n1"), "list", "", "", "pods", "")), Decision::kAllow);
+  EXPECT_EQ(Decide(Res(Node("n1"), "list", "", "discovery.k8s.io", "endpointslices", "")), Decision::kAllow);
+  EXPECT_EQ(Decide(Res(Node("n1"), "create", "default", "apps", "deployments", "")), Decision::kNoOpinion);
 }
 
 }  // namespace

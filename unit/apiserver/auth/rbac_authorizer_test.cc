@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "apiserver/auth/rbac/bootstrap_policy.h"
+#include "unit/apiserver/auth/request_attributes.h"
 #include "core/json/codec.h"
 
 namespace berth::apiserver::auth::rbac {
@@ -25,19 +26,7 @@ UserInfo User(const std::string& name, std::vector<std::string> groups = {}) {
   return u;
 }
 
-Attributes Res(const UserInfo& u, const std::string& verb, const std::string& ns, const std::string& group,
-               const std::string& resource, const std::string& name = "", const std::string& sub = "") {
-  Attributes a;
-  a.user = u;
-  a.verb = verb;
-  a.resource_request = true;
-  a.ns = ns;
-  a.api_group = group;
-  a.resource = resource;
-  a.name = name;
-  a.subresource = sub;
-  return a;
-}
+using test::Res;
 
 Attributes Path(const UserInfo& u, const std::string& verb, const std::string& path) {
   Attributes a;
