@@ -11,6 +11,7 @@
 
 #include "absl/flags/flag.h"
 #include "core/flags/dashed_flags.h"
+#include "core/client/connection.h"
 #include "core/pki/cluster_pki.h"
 #include "core/pki/private_files.h"
 #include "core/time/clock.h"
@@ -20,8 +21,42 @@ ABSL_FLAG(std::string, server, "", "the API URL the kubeconfig points at (https:
 ABSL_FLAG(std::string, user, "", "the user name (certificate CN), e.g. system:admin or system:node:NAME");
 ABSL_FLAG(std::vector<std::string>, groups, {}, "the groups (certificate O values), e.g. system:masters");
 ABSL_FLAG(std::string, out, "", "the file to write (mode 0600, replaced atomically)");
+ABSL_FLAG(bool, keep_valid, false,
+          "leave --out (and --pem-out) as they are when they already hold a valid credential for this server, "
+          "user and groups (berth up: restarts do not rewrite files clients are reading)");
 ABSL_FLAG(std::string, pem_out, "",
           "also write the client certificate and key as PREFIX.crt and PREFIX.key (for curl --cert/--key)");
+
+namespace {
+
+// The credential of an existing --out (and --pem-out) when it still does: same server, user and
+// groups, signed by the client CA, its key, more than 90 days left.
+absl::Status ReusableCredential(const std::string& dir, const std::string& out, const std::string& server) {
+  auto connection = berth::client::LoadKubeconfig(out);
+  if (!connection.ok()) return connection.status();
+  if (connection->server != server) return absl::FailedPreconditionError("another server");
+  const std::string& cert = connection->client_cert_pem;
+  auto ca = berth::pki::ReadWholeFile(berth::pki::FilesIn(dir).client_ca_cert);
+  if (!ca.ok()) return ca.status();
+  auto info = berth::pki::Inspect(cert);
+  if (!info.ok()) return info.status();
+  std::vector<std::string> groups = absl::GetFlag(FLAGS_groups);
+  if (info->common_name != absl::GetFlag(FLAGS_user) || info->organizations != groups ||
+      !berth::pki::SignedBy(cert, *ca) || !berth::pki::KeyMatches(cert, connection->client_key_pem) ||
+      info->not_after - berth::RealClock::Get().Now() <= berth::pki::kRenewBefore) {
+    return absl::FailedPreconditionError("renew");
+  }
+  if (const std::string prefix = absl::GetFlag(FLAGS_pem_out); !prefix.empty()) {
+    auto pem_cert = berth::pki::ReadWholeFile(prefix + ".crt");
+    auto pem_key = berth::pki::ReadWholeFile(prefix + ".key");
+    if (!pem_cert.ok() || !pem_key.ok() || *pem_cert != cert || *pem_key != connection->client_key_pem) {
+      return absl::FailedPreconditionError("the PEM files differ");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   umask(077);
@@ -41,8 +76,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "berth-kubeconfig: %s\n", std::string(s.message()).c_str());
     return 1;
   };
-  auto client = berth::pki::IssueClientCertificate(dir, absl::GetFlag(FLAGS_user), absl::GetFlag(FLAGS_groups),
-                                                   berth::RealClock::Get());
+  absl::StatusOr<berth::pki::KeyPair> client = absl::NotFoundError("none yet");
+  if (absl::GetFlag(FLAGS_keep_valid)) {
+    if (auto existing = ReusableCredential(dir, absl::GetFlag(FLAGS_out), absl::GetFlag(FLAGS_server)); existing.ok()) {
+      return 0;  // nothing rewritten: a client reading the files meanwhile never sees a new cert beside an old key
+    }
+  }
+  client = berth::pki::IssueClientCertificate(dir, absl::GetFlag(FLAGS_user), absl::GetFlag(FLAGS_groups),
+                                              berth::RealClock::Get());
   if (!client.ok()) return fail(client.status());
   auto text = berth::pki::ClientKubeconfig(dir, absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_user), *client);
   if (!text.ok()) return fail(text.status());

@@ -63,6 +63,16 @@ ABSL_FLAG(int, audit_log_maxbackup, 0, "rotated audit logs to keep; 0: no limit"
 ABSL_FLAG(std::string, audit_log_mode, "blocking",
           "blocking: each event is written before its request is answered; batch: events are written together by a "
           "writer thread at least every 100 ms (faster; a crash can lose the last 100 ms)");
+ABSL_FLAG(std::string, service_account_signing_key_file, "",
+          "PEM RSA private key ServiceAccount tokens are signed with; default with generated certificates: "
+          "service-account.key of --cert-dir");
+ABSL_FLAG(std::vector<std::string>, service_account_key_file, {},
+          "more PEM keys (public or private) ServiceAccount tokens may be verified with (key rotation)");
+ABSL_FLAG(std::string, service_account_issuer, "https://kubernetes.default.svc.cluster.local",
+          "the iss claim of ServiceAccount tokens");
+ABSL_FLAG(std::vector<std::string>, api_audiences, {}, "audiences of the API (default: the issuer)");
+ABSL_FLAG(absl::Duration, service_account_max_token_expiration, absl::Hours(48),
+          "longest lifetime of a requested ServiceAccount token; longer requests are shortened");
 ABSL_FLAG(std::string, token_auth_file, "", "Kubernetes static token file: CSV lines token,user,uid[,\"group1,group2\"]");
 ABSL_FLAG(int, max_requests_inflight, 400, "read-only requests served at once before 429 (0: no limit; watches not counted)");
 ABSL_FLAG(int, max_mutating_requests_inflight, 200, "mutating requests served at once before 429 (0: no limit)");
@@ -120,6 +130,11 @@ int main(int argc, char** argv) {
                                            .insecure_loopback_http = absl::GetFlag(FLAGS_insecure_loopback_http),
                                            .authorization_mode = absl::GetFlag(FLAGS_authorization_mode)};
   options.token_auth_file = absl::GetFlag(FLAGS_token_auth_file);
+  options.service_account_signing_key_file = absl::GetFlag(FLAGS_service_account_signing_key_file);
+  options.service_account_key_files = absl::GetFlag(FLAGS_service_account_key_file);
+  options.service_account_issuer = absl::GetFlag(FLAGS_service_account_issuer);
+  options.api_audiences = absl::GetFlag(FLAGS_api_audiences);
+  options.service_account_max_token_expiration = absl::GetFlag(FLAGS_service_account_max_token_expiration);
   options.audit_log_path = absl::GetFlag(FLAGS_audit_log_path);
   options.audit_policy_file = absl::GetFlag(FLAGS_audit_policy_file);
   options.audit_log_maxsize = absl::GetFlag(FLAGS_audit_log_maxsize);

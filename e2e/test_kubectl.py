@@ -139,8 +139,10 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual(self.kubectl("logs", "twice", "-c", "main", "--previous").strip(), "run")
         self.assertEqual(self.kubectl("logs", "twice", "-c", "side", "--tail=1").strip(), "side")
         described = self.kubectl("describe", "pod", "twice")
-        for expected in ("Node:         kubectl-node/", "Restart Count:", "Last State:", "Events:"):
+        for expected in ("Restart Count:", "Last State:", "Events:", "Service Account:  default",
+                         "/var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-"):
             self.assertIn(expected, described)
+        self.assertRegex(described, r"\nNode: +kubectl-node/")
         self.kubectl("delete", "pod", "twice", "--wait=true", "--timeout=60s", timeout=90)
         rs = ("apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: keep}\nspec:\n  replicas: 1\n"
               "  selector: {matchLabels: {app: keep}}\n  template:\n    metadata: {labels: {app: keep}}\n"
@@ -194,6 +196,75 @@ class KubectlTest(unittest.TestCase):
         wait_for(lambda: self.c.get("/api/v1/namespaces/sa-check/serviceaccounts/default").status == 200, timeout=30,
                  what="the default ServiceAccount recreated")
         self.kubectl("delete", "namespace", "sa-check", "--wait=false")
+
+    def test_an_in_cluster_client_in_a_pod_uses_its_service_account(self):
+        """The agent mounts the projected kube-api-access volume (a token bound to the pod, the
+        cluster CA, the namespace) on a tmpfs and points KUBERNETES_SERVICE_HOST/PORT at the API:
+        the official Python client's load_incluster_config() and kubectl work inside the pod with
+        the ServiceAccount's permissions; the token dies with the pod."""
+        self.kubectl("create", "namespace", "incluster")
+        self.kubectl("create", "serviceaccount", "viewer", "-n", "incluster")
+        self.kubectl("create", "rolebinding", "viewer-view", "--clusterrole=view", "--serviceaccount=incluster:viewer",
+                     "-n", "incluster")
+        wait_for(lambda: self.c.get("/api/v1/namespaces/incluster/configmaps/kube-root-ca.crt").status == 200,
+                 timeout=30, what="kube-root-ca.crt in the namespace")
+        script = ("import json,sys\n"
+                  "from kubernetes import client, config\n"
+                  "config.load_incluster_config()\n"
+                  "pods = client.CoreV1Api().list_namespaced_pod('incluster').items\n"
+                  "d = '/var/run/secrets/kubernetes.io/serviceaccount/'\n"
+                  "print('PODS', len(pods))\n"
+                  "print('NAMESPACE', open(d + 'namespace').read())\n"
+                  "print('TOKEN', open(d + 'token').read())\n"
+                  "try:\n"
+                  "    client.CoreV1Api().create_namespaced_config_map('incluster', {'metadata': {'name': 'x'}})\n"
+                  "except client.exceptions.ApiException as e:\n"
+                  "    print('CREATE', e.status)\n")
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "py", "namespace": "incluster"},
+               "spec": {"serviceAccountName": "viewer", "restartPolicy": "Never",
+                        "containers": [
+                            {"name": "py", "image": "host", "command": ["/usr/bin/python3", "-c", script]},
+                            {"name": "kubectl", "image": "host", "env": [{"name": "HOME", "value": "/tmp"}],
+                             "command": ["sh", "-c", "kubectl get pods -n incluster -o name; sleep 30"]}]}}
+        r = self.c.post("/api/v1/namespaces/incluster/pods", pod)
+        self.assertEqual(r.status, 201, r.body)
+        uid = r.json()["metadata"]["uid"]
+
+        def py_done():
+            p = self.c.get("/api/v1/namespaces/incluster/pods/py").json()
+            for cs in p.get("status", {}).get("containerStatuses", []):
+                if cs["name"] == "py" and "terminated" in cs.get("state", {}):
+                    return cs["state"]["terminated"]
+            return None
+        wait_for(py_done, timeout=90, what="the in-cluster Python client to finish")
+        logs = self.kubectl("logs", "py", "-c", "py", "-n", "incluster")
+        self.assertEqual(py_done()["exitCode"], 0, logs)
+        self.assertIn("PODS 1", logs)
+        self.assertIn("NAMESPACE incluster", logs)
+        self.assertIn("CREATE 403", logs)
+        token = logs.split("TOKEN ")[1].split()[0]
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        self.assertEqual(claims["sub"], "system:serviceaccount:incluster:viewer")
+        self.assertEqual(claims["kubernetes.io"]["pod"], {"name": "py", "uid": uid})
+        self.assertEqual(claims["kubernetes.io"]["node"]["name"], "kubectl-node")
+        self.assertEqual(claims["exp"] - claims["iat"], 3607)
+        wait_for(lambda: "pod/py" in self.kubectl("logs", "py", "-c", "kubectl", "-n", "incluster"), timeout=60,
+                 what="kubectl inside the pod to list pods")
+        # The volume is a tmpfs: the token never touched the node's disk.
+        def pod_tmpfs_mounts():
+            with open("/proc/self/mountinfo") as f:
+                return [line.split()[4] for line in f if " - tmpfs " in line and uid in line]
+        self.assertTrue(any("/volumes/kube-api-access-" in m for m in pod_tmpfs_mounts()), pod_tmpfs_mounts())
+
+        def review():
+            r = self.c.post("/apis/authentication.k8s.io/v1/tokenreviews",
+                            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}})
+            return r.json()["status"]
+        self.assertTrue(review()["authenticated"])
+        self.kubectl("delete", "pod", "py", "-n", "incluster", "--grace-period=1", timeout=90)
+        wait_for(lambda: not review()["authenticated"], timeout=90, what="the token to die with its pod")
+        wait_for(lambda: not pod_tmpfs_mounts(), timeout=30, what="the pod's tmpfs volumes to be unmounted")
+        self.kubectl("delete", "namespace", "incluster", "--wait=false")
 
     def test_the_audit_log_records_who_did_what_and_never_a_secret(self):
         self.kubectl("create", "secret", "generic", "audited", "--from-literal=password=s3cr3t-value")

@@ -4,6 +4,7 @@ kubectl and the official Python client: client certificates and static tokens, 4
 Kubernetes' Status bodies, `kubectl auth can-i` / `auth can-i --list` / `auth whoami`, Roles and
 bindings created with kubectl granting exactly what they say, the bootstrap roles, and the
 authorizer rebuilt from storage after a restart."""
+import base64
 import json
 import os
 import shutil
@@ -458,6 +459,187 @@ class SecureByDefault(unittest.TestCase):
         self.kubectl(admin, "delete", "pod", "p1", "--grace-period=0", "--force")
         wait_for(lambda: self.kubectl(n1, "get", "secret", "s1", check=False).returncode != 0, timeout=10,
                  what="n1 to lose s1 with p1")
+
+    def token_kubeconfig(self, token):
+        """A kubeconfig that trusts the cluster CA and carries only a bearer token."""
+        path = os.path.join(self.dir, f"token-{abs(hash(token))}.kubeconfig")
+        with open(path, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "t",
+                       "clusters": [{"name": "c", "cluster": {"server": self.url, "certificate-authority": self.ca}}],
+                       "users": [{"name": "u", "user": {"token": token}}],
+                       "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}]}, f)
+        return path
+
+    def admin_call(self, method, path, body=None):
+        pem = os.path.join(self.dir, "admin-pem")
+        if not os.path.exists(pem + ".crt"):
+            subprocess.run([os.path.join(BIN_DIR, "berth-kubeconfig"), "--cert-dir", self.tls, "--server", self.url,
+                            "--user", "system:admin", "--groups", "system:masters", "--out", pem + ".kubeconfig",
+                            "--pem-out", pem], check=True, capture_output=True, timeout=30)
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.load_cert_chain(pem + ".crt", pem + ".key")
+        req = urllib.request.Request(self.url + path, data=None if body is None else json.dumps(body).encode(),
+                                     method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+                return r.status, json.loads(r.read().decode())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read().decode())
+
+    def review(self, token, audiences=None):
+        spec = {"token": token}
+        if audiences:
+            spec["audiences"] = audiences
+        code, body = self.admin_call("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                     {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec})
+        self.assertEqual(code, 201, body)
+        return body["status"]
+
+    def test_service_account_tokens_from_kubectl_create_token(self):
+        """TokenRequest (`kubectl create token`), the JWT's claims, RBAC for the ServiceAccount,
+        TokenReview, bound tokens ending with their pod, and the lifetime limits."""
+        admin = self.kubeconfig("system:admin", "system:masters")
+        self.kubectl(admin, "create", "namespace", "demo")
+        self.kubectl(admin, "create", "serviceaccount", "viewer", "-n", "demo")
+        self.kubectl(admin, "create", "rolebinding", "viewer-view", "--clusterrole=view",
+                     "--serviceaccount=demo:viewer", "-n", "demo")
+        token = self.kubectl(admin, "create", "token", "viewer", "-n", "demo").stdout.strip()
+        header, claims = (json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))) for p in token.split(".")[:2])
+        self.assertEqual(header["alg"], "RS256")
+        self.assertEqual(len(header["kid"]), 43)
+        self.assertEqual(claims["iss"], "https://kubernetes.default.svc.cluster.local")
+        self.assertEqual(claims["aud"], ["https://kubernetes.default.svc.cluster.local"])
+        self.assertEqual(claims["sub"], "system:serviceaccount:demo:viewer")
+        self.assertEqual(claims["exp"] - claims["iat"], 3600)
+        sa_uid = self.kubectl(admin, "get", "sa", "viewer", "-n", "demo", "-o", "jsonpath={.metadata.uid}").stdout
+        self.assertEqual(claims["kubernetes.io"]["serviceaccount"], {"name": "viewer", "uid": sa_uid})
+
+        viewer = self.token_kubeconfig(token)
+        self.kubectl(viewer, "get", "pods", "-n", "demo")
+        r = self.kubectl(viewer, "create", "configmap", "x", "-n", "demo", check=False)
+        # kubectl 1.32 words it "error: failed to create configmap: <the Status message>".
+        self.assertIn('configmaps is forbidden: User "system:serviceaccount:demo:viewer" '
+                      'cannot create resource "configmaps" in API group "" in the namespace "demo"', r.stderr)
+        self.assertIn("system:serviceaccounts:demo", self.kubectl(viewer, "auth", "whoami").stdout)
+        self.assertEqual(self.kubectl(viewer, "auth", "can-i", "list", "pods", "-n", "demo").stdout.strip(), "yes")
+
+        status = self.review(token)
+        self.assertTrue(status["authenticated"])
+        self.assertEqual(status["user"]["username"], "system:serviceaccount:demo:viewer")
+        self.assertEqual(status["user"]["uid"], sa_uid)
+        self.assertEqual(status["user"]["groups"],
+                         ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"])
+        self.assertEqual(status["audiences"], ["https://kubernetes.default.svc.cluster.local"])
+        status = self.review(token, ["vault"])
+        self.assertFalse(status["authenticated"])
+        self.assertIn("is invalid for the target audiences", status["error"])
+
+        r = self.kubectl(admin, "create", "token", "viewer", "-n", "demo", "--duration=5m", check=False)
+        self.assertIn('TokenRequest.authentication.k8s.io "viewer" is invalid: spec.expirationSeconds: Invalid value: 300: '
+                      "may not specify a duration less than 10 minutes", r.stderr)
+        long_lived = self.kubectl(admin, "create", "token", "viewer", "-n", "demo", "--duration=720h").stdout.strip()
+        claims = json.loads(base64.urlsafe_b64decode(long_lived.split(".")[1] + "=="))
+        self.assertEqual(claims["exp"] - claims["iat"], 48 * 3600)  # --service-account-max-token-expiration
+        r = self.kubectl(admin, "create", "token", "ghost", "-n", "demo", check=False)
+        self.assertIn('serviceaccounts "ghost" not found', r.stderr)
+
+        # Bound to a pod: valid while the pod exists, and only then.
+        self.kubectl(admin, "run", "holder", "-n", "demo", "--image=host", "--overrides",
+                     '{"spec":{"serviceAccountName":"viewer"}}', "--command", "--", "sleep", "1")
+        bound = self.kubectl(admin, "create", "token", "viewer", "-n", "demo", "--bound-object-kind=Pod",
+                             "--bound-object-name=holder").stdout.strip()
+        status = self.review(bound)
+        self.assertTrue(status["authenticated"], status)
+        self.assertEqual(status["user"]["extra"]["authentication.kubernetes.io/pod-name"], ["holder"])
+        self.kubectl(admin, "delete", "pod", "holder", "-n", "demo", "--grace-period=0", "--force")
+        status = self.review(bound)
+        self.assertFalse(status["authenticated"])
+        self.assertEqual(status["error"], "pod demo/holder has been deleted")
+        r = self.kubectl(self.token_kubeconfig(bound), "get", "pods", "-n", "demo", check=False)
+        self.assertIn("Unauthorized", r.stderr)
+        # Deleting the ServiceAccount ends its tokens too.
+        self.kubectl(admin, "delete", "sa", "viewer", "-n", "demo")
+        self.assertEqual(self.review(token)["error"], "service account demo/viewer has been deleted")
+
+    def test_pods_get_the_service_account_volume_unless_they_opt_out(self):
+        """ServiceAccount admission: serviceAccountName defaulted and checked, the projected
+        kube-api-access volume mounted in every container, automountServiceAccountToken honoured."""
+        admin = self.kubeconfig("system:admin", "system:masters")
+        self.kubectl(admin, "create", "namespace", "sa-admission")
+        self.kubectl(admin, "create", "serviceaccount", "quiet", "-n", "sa-admission")
+        self.kubectl(admin, "patch", "sa", "quiet", "-n", "sa-admission", "-p", '{"automountServiceAccountToken":false}')
+
+        def create(name, **spec):
+            body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                    "spec": dict({"initContainers": [{"name": "i", "image": "host", "command": ["true"]}],
+                                  "containers": [{"name": "c", "image": "host", "command": ["true"]}]}, **spec)}
+            return self.admin_call("POST", "/api/v1/namespaces/sa-admission/pods", body)
+
+        code, pod = create("mounted")
+        self.assertEqual(code, 201, pod)
+        self.assertEqual(pod["spec"]["serviceAccountName"], "default")
+        volume = pod["spec"]["volumes"][0]
+        self.assertRegex(volume["name"], r"^kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}$")
+        self.assertEqual(volume["projected"], {
+            "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {"downwardAPI": {"items": [{"path": "namespace",
+                                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}],
+            "defaultMode": 420})
+        for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]:
+            self.assertEqual(c["volumeMounts"], [{"name": volume["name"], "readOnly": True,
+                                                  "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
+        code, pod = create("opted-out", automountServiceAccountToken=False)
+        self.assertNotIn("volumes", pod["spec"])
+        code, pod = create("quiet-account", serviceAccountName="quiet")
+        self.assertNotIn("volumes", pod["spec"])
+        code, pod = create("overridden", serviceAccountName="quiet", automountServiceAccountToken=True)
+        self.assertEqual(len(pod["spec"]["volumes"]), 1)
+        code, body = create("ghost", serviceAccountName="ghost")
+        self.assertEqual(code, 403)
+        self.assertEqual(body["message"], 'pods "ghost" is forbidden: error looking up service account '
+                                          'sa-admission/ghost: serviceaccounts "ghost" not found')
+
+    def test_a_node_asks_tokens_only_for_its_own_pods(self):
+        """Node authorizer + NodeRestriction on serviceaccounts/token."""
+        admin = self.kubeconfig("system:admin", "system:masters")
+        n1 = self.kubeconfig("system:node:tn1", "system:nodes")
+        self.kubectl(admin, "create", "namespace", "tokens")
+        for sa in ("a", "b"):
+            self.kubectl(admin, "create", "serviceaccount", sa, "-n", "tokens")
+        uids = {}
+        for name, node, sa in (("on-n1", "tn1", "a"), ("on-n2", "tn2", "b"), ("also-b", "tn1", "b")):
+            code, pod = self.admin_call("POST", "/api/v1/namespaces/tokens/pods", {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {"nodeName": node, "serviceAccountName": sa,
+                         "containers": [{"name": "c", "image": "host", "command": ["true"]}]}})
+            self.assertEqual(code, 201, pod)
+            uids[name] = pod["metadata"]["uid"]
+
+        def request(kubeconfig, sa, pod=None, uid=None):
+            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+            if pod:
+                body["spec"]["boundObjectRef"] = {"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": uid or uids[pod]}
+            return subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "create", "--raw",
+                                   f"/api/v1/namespaces/tokens/serviceaccounts/{sa}/token", "-f", "-"],
+                                  input=json.dumps(body), capture_output=True, text=True, timeout=30,
+                                  env=dict(os.environ, HOME=self.home))
+
+        ok = request(n1, "a", "on-n1")
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        claims = json.loads(base64.urlsafe_b64decode(json.loads(ok.stdout)["status"]["token"].split(".")[1] + "=="))
+        self.assertEqual(claims["kubernetes.io"]["pod"], {"name": "on-n1", "uid": uids["on-n1"]})
+        self.assertEqual(claims["kubernetes.io"]["node"]["name"], "tn1")
+        self.assertIn("node requested token not bound to a pod", request(n1, "a").stderr)
+        self.assertIn("node requested token bound to a pod scheduled on a different node",
+                      request(n1, "b", "on-n2").stderr)
+        self.assertEqual(request(n1, "b", "also-b").returncode, 0)
+        r = request(n1, "a", "on-n1", uid="00000000-0000-0000-0000-000000000000")
+        self.assertIn("the UID in the bound object reference (00000000-0000-0000-0000-000000000000) does not match",
+                      r.stderr)
+        # No pod of tn1 runs as tokens/c: the Node authorizer says no before anything is read.
+        self.kubectl(admin, "create", "serviceaccount", "c", "-n", "tokens")
+        self.assertIn("no relationship found between node 'tn1' and this object", request(n1, "c").stderr)
 
     def test_files_are_private_and_the_certificate_names_every_address(self):
         self.assertEqual(os.stat(self.tls).st_mode & 0o777, 0o700)

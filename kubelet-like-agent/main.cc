@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,27 @@ std::string SelfDir() {
   if (n <= 0) return ".";
   buf[n] = 0;
   return std::filesystem::path(buf).parent_path().string();
+}
+
+// host and port of an apiserver URL (https://host:port/..., [v6]:port); nullopt when unreadable.
+std::optional<std::pair<std::string, int>> ServerHostPort(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return std::nullopt;
+  std::string rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find('/'));
+  int port = url.rfind("https", 0) == 0 ? 443 : 80;
+  std::string host = rest;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = std::atoi(rest.c_str() + close + 2);
+  } else if (size_t colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = std::atoi(rest.c_str() + colon + 1);
+  }
+  if (host.empty() || port <= 0 || port > 65535) return std::nullopt;
+  return std::make_pair(host, port);
 }
 
 }  // namespace
@@ -302,7 +324,13 @@ int main(int argc, char** argv) {
   client::ListOptions selector;
   if (hollow == 0) selector.field_selector = "spec.nodeName=" + node_name;
   controllers::Informer pods(*api, client::resources::kPods, "", selector);
-  agent::VolumeManager volumes(fake ? nullptr : api.get(), root + "/pods", absl::GetFlag(FLAGS_node_ip));
+  agent::VolumeManagerOptions volume_options;
+  volume_options.memory_backed = !fake;  // Secrets and tokens stay off the node's disk
+  agent::VolumeManager volumes(fake ? nullptr : api.get(), root + "/pods", absl::GetFlag(FLAGS_node_ip), volume_options);
+  if (auto api_address = ServerHostPort(connection->server)) {
+    sync_options.api_host = api_address->first;
+    sync_options.api_port = api_address->second;
+  }
   agent::StatusManager status(*api);
   sync_options.node_address = absl::GetFlag(FLAGS_node_ip);
   sync_options.pods_dir = root + "/pods";
@@ -382,6 +410,9 @@ int main(int argc, char** argv) {
   sync.controller().Stop();
   if (absl::GetFlag(FLAGS_drain)) {
     sync.StopAll(absl::Seconds(30));
+    // No container uses them now: a drained node keeps no Secret or token in memory. The next
+    // start mounts and fills them again.
+    volumes.UnmountAll();
     // Let the statuses already queued reach the apiserver (bounded).
     for (int i = 0; i < 50 && !status.Idle(); ++i) RealClock::Get().SleepFor(absl::Milliseconds(100));
   }

@@ -70,7 +70,9 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
                              "involvedObject.resourceVersion", "involvedObject.fieldPath",
                              "reason", "reportingComponent", "source", "type"};
   c.Add(event);
-  c.Add(T("", "ServiceAccount", "serviceaccounts", true, {"sa"}, nullptr));
+  ResourceType sa = T("", "ServiceAccount", "serviceaccounts", true, {"sa"}, nullptr);
+  sa.extra_subresources = {{"token", "authentication.k8s.io", "v1", "TokenRequest", {"create"}}};
+  c.Add(sa);
   c.Add(T("", "LimitRange", "limitranges", true, {"limits"}, LimitRangeStrategy()));
   ResourceType quota = T("", "ResourceQuota", "resourcequotas", true, {"quota"}, ResourceQuotaStrategy());
   quota.has_status = true;
@@ -93,7 +95,8 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
            {"authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", false},
            {"authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", false},
            {"authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", true},
-           {"authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false}}) {
+           {"authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", false},
+           {"authentication.k8s.io", "TokenReview", "tokenreviews", false}}) {
     ResourceType review = T(group, kind, plural, namespaced, {}, nullptr);
     review.review = true;
     c.Add(review);

@@ -168,6 +168,11 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     // Writes and single-object reads of namespaced kinds need a namespace in the path.
     return ex->Fail(api::PathNotFound());
   }
+  if (sub == "token") {
+    if (!token_handler_) return ex->Fail(api::MethodNotAllowed("this server issues no ServiceAccount tokens: it has no signing key"));
+    pool_.Submit([this, ex] { token_handler_(ex); });
+    return;
+  }
   if (sub == "scale") {
     pool_.Submit([this, ex, type] { endpoints::ServeScale(endpoints_, ex, *type); });
     return;

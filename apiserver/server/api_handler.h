@@ -45,6 +45,9 @@ class ApiHandler {
   // Answers POSTs to the kinds whose ResourceType::review is set.
   using ReviewHandler = std::function<void(const std::shared_ptr<Exchange>&, const registry::ResourceType&)>;
   void SetReviewHandler(ReviewHandler handler) { review_handler_ = std::move(handler); }
+  // serviceaccounts/{name}/token; without one, 405.
+  using TokenHandler = std::function<void(const std::shared_ptr<Exchange>&)>;
+  void SetTokenHandler(TokenHandler handler) { token_handler_ = std::move(handler); }
   void SetInflightLimiter(InflightLimiter* limiter) { limiter_ = limiter; }
   void Handle(http::Request request, std::shared_ptr<http::Responder> responder);
 
@@ -66,6 +69,7 @@ class ApiHandler {
   std::string server_address_;
   std::vector<Filter> filters_;
   ReviewHandler review_handler_;
+  TokenHandler token_handler_;
   InflightLimiter* limiter_ = nullptr;
   endpoints::Endpoints endpoints_;
   std::unique_ptr<audit::Auditor> auditor_;

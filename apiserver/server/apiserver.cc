@@ -8,6 +8,7 @@
 #include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/pod_security.h"
 #include "apiserver/registry/admission/priority.h"
+#include "apiserver/registry/admission/service_account.h"
 #include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/admission/service_allocation.h"
 #include "apiserver/registry/admission/queue_hierarchy.h"
@@ -18,6 +19,7 @@
 #include "apiserver/server/api_handler.h"
 #include "apiserver/server/metrics.h"
 #include "apiserver/server/reviews.h"
+#include "apiserver/server/service_account_tokens.h"
 #include "apiserver/server/security.h"
 #include "apiserver/storage/memory/memory_store.h"
 #include "apiserver/storage/rocksdb/rocksdb_store.h"
@@ -168,6 +170,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   // Upstream's order: LimitRanger defaults requests before quota charges them.
   p->registry->AddAdmissionPlugin(registry::LimitRangerAdmission());
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
+  p->registry->AddAdmissionPlugin(registry::ServiceAccountAdmission(!options.service_account_signing_key_file.empty()));
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   p->registry->AddAdmissionPlugin(registry::QueueHierarchyAdmission());
   p->registry->AddAdmissionPlugin(registry::PodSecurityAdmission());
@@ -240,6 +243,11 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   server::SecurityOptions security_options;
   security_options.authorization_mode = options.authorization_mode;
   security_options.token_auth_file = options.token_auth_file;
+  security_options.service_account_signing_key_file = options.service_account_signing_key_file;
+  security_options.service_account_key_files = options.service_account_key_files;
+  security_options.service_account_issuer = options.service_account_issuer;
+  security_options.api_audiences = options.api_audiences;
+  security_options.service_account_max_token_expiration = options.service_account_max_token_expiration;
   if (!options.audit_log_path.empty()) {
     audit::AuditPolicy policy = audit::DefaultPolicy();
     if (!options.audit_policy_file.empty()) {
@@ -258,7 +266,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   } else if (!options.audit_policy_file.empty()) {
     return absl::InvalidArgumentError("--audit-policy-file needs --audit-log-path");
   }
-  BERTH_ASSIGN_OR_RETURN(p->security, server::Security::Start(security_options, *p->registry));
+  BERTH_ASSIGN_OR_RETURN(p->security, server::Security::Start(security_options, *p->registry, clock));
   const server::Security* security = p->security.get();
   p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });
   server::Metrics* authz_metrics = p->metrics.get();
@@ -272,6 +280,13 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->handler->SetReviewHandler([security](const std::shared_ptr<server::Exchange>& ex, const registry::ResourceType& type) {
     server::ServeReview(*security, ex, type);
   });
+  if (const auto* tokens = security->service_account_tokens()) {
+    const registry::Registry* registry = p->registry.get();
+    server::TokenRequestLimits limits{security->max_token_expiration()};
+    p->handler->SetTokenHandler([tokens, limits, registry](const std::shared_ptr<server::Exchange>& ex) {
+      server::ServeTokenRequest(*tokens, limits, *registry, ex);
+    });
+  }
 
   http::ServerOptions so;
   so.host = options.host;

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "apiserver/storage/store.h"
@@ -33,6 +34,12 @@ struct ApiServerOptions {
   // Authentication and authorization (apiserver/server/security.h).
   std::string authorization_mode = "AlwaysAllow";
   std::string token_auth_file;
+  // ServiceAccount tokens (security.h's SecurityOptions); no signing key: none issued.
+  std::string service_account_signing_key_file;
+  std::vector<std::string> service_account_key_files;
+  std::string service_account_issuer = "https://kubernetes.default.svc.cluster.local";
+  std::vector<std::string> api_audiences;
+  absl::Duration service_account_max_token_expiration = absl::Hours(48);
   // Audit (as kube-apiserver's flags): no path, no audit; no policy file, audit::DefaultPolicy().
   std::string audit_log_path, audit_policy_file;
   int audit_log_maxsize = 100, audit_log_maxage = 0, audit_log_maxbackup = 0;

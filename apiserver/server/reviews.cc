@@ -61,6 +61,26 @@ absl::StatusOr<json::Value> Answer(const Security& security, const endpoints::Re
   json::Value status = json::Value::MakeObject();
   if (type.kind == "SelfSubjectReview") {
     status.Set("userInfo", UserInfoJson(ctx.user));
+  } else if (type.kind == "TokenReview") {
+    std::vector<std::string> audiences;
+    if (const json::Value* a = spec.Find("audiences"); a && a->is_array()) {
+      for (const json::Value& s : a->as_array()) {
+        if (s.is_string()) audiences.push_back(s.as_string());
+      }
+    }
+    std::string token = spec.GetString({"token"});
+    if (token.empty()) {
+      return api::Invalid(type.Target(""), {{"FieldValueRequired", "Required value: token must not be empty", "spec.token"}});
+    }
+    auto found = security.authenticator().AuthenticateToken(token, audiences);
+    status.Set("authenticated", found.ok());
+    if (found.ok()) {
+      status.Set("user", UserInfoJson(found->user));
+      status.Set("audiences", Strings(found->audiences));
+    } else {
+      status.Set("user", json::Value::MakeObject());
+      status.Set("error", std::string(found.status().message()));
+    }
   } else if (type.kind == "SelfSubjectRulesReview") {
     bool incomplete = false;
     auth::rbac::RulesForUser rules = security.RulesFor(ctx.user, spec.GetString({"namespace"}), incomplete);

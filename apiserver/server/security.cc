@@ -1,8 +1,12 @@
 #include "apiserver/server/security.h"
 
+#include <fstream>
+
 #include "apiserver/auth/rbac/bootstrap_policy.h"
 #include "apiserver/server/rbac_escalation.h"
+#include "apiserver/server/service_account_tokens.h"
 #include "core/api/errors.h"
+#include "core/jwt/jwt.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/status/macros.h"
@@ -53,16 +57,56 @@ absl::Status ReconcileDefault(registry::Registry& registry, const registry::Reso
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<const auth::serviceaccount::TokenAuthority>> StartTokenAuthority(
+    const SecurityOptions& options, const registry::Registry& registry, const Clock& clock) {
+  auto read = [](const std::string& flag, const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::InvalidArgumentError(StrCat(flag, ": cannot read ", path));
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  BERTH_ASSIGN_OR_RETURN(std::string signing_pem, read("--service-account-signing-key-file", options.service_account_signing_key_file));
+  auto signer = jwt::Rs256Signer::FromPrivateKeyPem(signing_pem);
+  if (!signer.ok()) {
+    return absl::InvalidArgumentError(StrCat("--service-account-signing-key-file ", options.service_account_signing_key_file,
+                                             ": ", signer.status().message()));
+  }
+  std::vector<jwt::Rs256Verifier> verifiers;
+  verifiers.push_back(*jwt::Rs256Verifier::FromPem(signer->public_key_pem()));
+  for (const std::string& file : options.service_account_key_files) {
+    BERTH_ASSIGN_OR_RETURN(std::string pem, read("--service-account-key-file", file));
+    auto verifier = jwt::Rs256Verifier::FromPem(pem);
+    if (!verifier.ok()) {
+      return absl::InvalidArgumentError(StrCat("--service-account-key-file ", file, ": ", verifier.status().message()));
+    }
+    verifiers.push_back(*std::move(verifier));
+  }
+  if (options.service_account_max_token_expiration < absl::Hours(1)) {
+    return absl::InvalidArgumentError("--service-account-max-token-expiration: may not be less than 1h");
+  }
+  auth::serviceaccount::TokenAuthorityOptions authority;
+  authority.issuer = options.service_account_issuer;
+  authority.api_audiences = options.api_audiences;
+  return std::make_shared<const auth::serviceaccount::TokenAuthority>(*std::move(signer), std::move(verifiers), authority,
+                                                                      clock, RegistryObjectLookup(registry));
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions& options, registry::Registry& registry) {
+absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions& options, registry::Registry& registry,
+                                                        const Clock& clock) {
   auto security = std::make_unique<Security>();
   std::shared_ptr<const auth::authn::TokenFile> tokens;
   if (!options.token_auth_file.empty()) {
     BERTH_ASSIGN_OR_RETURN(auth::authn::TokenFile file, auth::authn::TokenFile::Load(options.token_auth_file));
     tokens = std::make_shared<const auth::authn::TokenFile>(std::move(file));
   }
-  security->authenticator_ = std::make_unique<auth::authn::Authenticator>(tokens);
+  if (!options.service_account_signing_key_file.empty()) {
+    BERTH_ASSIGN_OR_RETURN(security->service_account_tokens_, StartTokenAuthority(options, registry, clock));
+  } else if (!options.service_account_key_files.empty()) {
+    return absl::InvalidArgumentError("--service-account-key-file needs --service-account-signing-key-file");
+  }
+  security->max_token_expiration_ = options.service_account_max_token_expiration;
+  security->authenticator_ = std::make_unique<auth::authn::Authenticator>(tokens, security->service_account_tokens_);
   std::vector<std::string> modes;
   for (std::string_view m : Split(options.authorization_mode, ',')) modes.emplace_back(Strip(m));
   if (modes == std::vector<std::string>{"AlwaysAllow"}) return security;

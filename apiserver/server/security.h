@@ -22,17 +22,26 @@
 #include "apiserver/endpoints/exchange.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/server/node_restriction.h"
+#include "core/time/clock.h"
 
 namespace berth::apiserver::server {
 
 struct SecurityOptions {
   std::string authorization_mode = "AlwaysAllow";  // AlwaysAllow, or a list of Node and RBAC: "Node,RBAC"
   std::string token_auth_file;                     // Kubernetes' static token CSV
+  // ServiceAccount tokens (kube-apiserver's flags of the same names). No signing key: no
+  // TokenRequest, and JWTs do not authenticate.
+  std::string service_account_signing_key_file;
+  std::vector<std::string> service_account_key_files;  // more keys tokens may be verified with
+  std::string service_account_issuer = auth::serviceaccount::kDefaultIssuer;
+  std::vector<std::string> api_audiences;              // empty: {issuer}
+  absl::Duration service_account_max_token_expiration = absl::Hours(48);
 };
 
 class Security {
  public:
-  static absl::StatusOr<std::unique_ptr<Security>> Start(const SecurityOptions& options, registry::Registry& registry);
+  static absl::StatusOr<std::unique_ptr<Security>> Start(const SecurityOptions& options, registry::Registry& registry,
+                                                        const Clock& clock = RealClock::Get());
 
   // The two filters, in this order.
   absl::Status Authenticate(endpoints::RequestContext& ctx) const;
@@ -44,6 +53,10 @@ class Security {
   // authorizer cannot list them all (AlwaysAllow).
   auth::rbac::RulesForUser RulesFor(const auth::UserInfo& user, const std::string& ns, bool& incomplete) const;
   bool rbac() const { return rbac_ != nullptr; }
+  const auth::authn::Authenticator& authenticator() const { return *authenticator_; }
+  // Null when the server has no ServiceAccount signing key.
+  const auth::serviceaccount::TokenAuthority* service_account_tokens() const { return service_account_tokens_.get(); }
+  absl::Duration max_token_expiration() const { return max_token_expiration_; }
   bool enforcing() const { return !chain_.empty(); }
 
   static auth::Attributes AttributesOf(const endpoints::RequestContext& ctx);
@@ -52,6 +65,8 @@ class Security {
   absl::Status Impersonate(endpoints::RequestContext& ctx) const;
   absl::Status StartNodeAuthorizer(registry::Registry& registry);
   std::unique_ptr<auth::authn::Authenticator> authenticator_;
+  std::shared_ptr<const auth::serviceaccount::TokenAuthority> service_account_tokens_;
+  absl::Duration max_token_expiration_ = absl::Hours(48);
   std::vector<std::shared_ptr<const auth::Authorizer>> chain_;  // empty: AlwaysAllow
   std::shared_ptr<auth::rbac::RbacAuthorizer> rbac_;            // when RBAC is in the chain
   std::shared_ptr<const NodeRestriction> node_restriction_;      // when Node is in the chain

@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Periodic>> ApplySecurityFlags(const SecurityFlags
   options.tls_cert_file = files.serving_cert;
   options.tls_key_file = files.serving_key;
   if (options.client_ca_file.empty()) options.client_ca_file = files.client_ca_cert;
+  if (options.service_account_signing_key_file.empty()) options.service_account_signing_key_file = files.service_account_key;
   if (options.kubelet_client_certificate.empty() && options.kubelet_client_key.empty()) {
     options.kubelet_client_certificate = files.kubelet_client_cert;
     options.kubelet_client_key = files.kubelet_client_key;

@@ -167,6 +167,11 @@ absl::Status ApiClient::Delete(const Resource& r, const std::string& ns, const s
   return v.status();
 }
 
+absl::StatusOr<json::Value> ApiClient::CreateSubresource(const Resource& r, const std::string& ns, const std::string& name,
+                                                         const std::string& subresource, const json::Value& object) {
+  return Call("POST", Path(r, ns, name, subresource), &object, "application/json");
+}
+
 absl::Status ApiClient::Bind(const std::string& ns, const std::string& pod, const std::string& node) {
   json::Value b = json::Value::MakeObject();
   b.Set("apiVersion", "v1");

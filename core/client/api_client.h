@@ -88,6 +88,10 @@ class ApiClient {
   // `options` is a DeleteOptions object (may be null). NotFound is an error.
   absl::Status Delete(const Resource& r, const std::string& ns, const std::string& name,
                       const json::Value& options = json::Value());
+  // POST to a create-only subresource (serviceaccounts/{name}/token, pods/{name}/eviction); the
+  // answer's object.
+  absl::StatusOr<json::Value> CreateSubresource(const Resource& r, const std::string& ns, const std::string& name,
+                                                const std::string& subresource, const json::Value& object);
   // pods/{name}/binding.
   absl::Status Bind(const std::string& ns, const std::string& pod, const std::string& node);
 

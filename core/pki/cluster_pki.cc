@@ -9,6 +9,7 @@
 #include <set>
 
 #include "absl/strings/escaping.h"
+#include "core/jwt/jwt.h"
 #include "core/pki/certificates.h"
 #include "core/pki/private_files.h"
 #include "core/strings/strings.h"
@@ -119,7 +120,7 @@ ClusterPkiFiles FilesIn(const std::string& dir) {
   return {StrCat(dir, "/server-ca.crt"),         StrCat(dir, "/server-ca.key"), StrCat(dir, "/client-ca.crt"),
           StrCat(dir, "/client-ca.key"),         StrCat(dir, "/serving-apiserver.crt"),
           StrCat(dir, "/serving-apiserver.key"), StrCat(dir, "/client-kube-apiserver.crt"),
-          StrCat(dir, "/client-kube-apiserver.key")};
+          StrCat(dir, "/client-kube-apiserver.key"), StrCat(dir, "/service-account.key")};
 }
 
 ServingNames ApiServerNames(const std::string& listen_host, const std::string& service_ip,
@@ -158,6 +159,13 @@ absl::StatusOr<PkiChanges> EnsureClusterPki(const std::string& dir, const Servin
   if (!server_ca.ok()) return server_ca.status();
   auto client_ca = EnsureCa(files.client_ca_cert, files.client_ca_key, "berth-client-ca", clock, changes);
   if (!client_ca.ok()) return client_ca.status();
+  if (auto sa_key = ReadWholeFile(files.service_account_key); !sa_key.ok()) {
+    if (!absl::IsNotFound(sa_key.status())) return sa_key.status();
+    auto made = jwt::NewRsaKeyPem(2048);
+    if (!made.ok()) return made.status();
+    if (absl::Status s = WritePrivateFile(files.service_account_key, *made); !s.ok()) return s;
+    changes.created.push_back("service-account");
+  }
   auto kubelet_client = ReadPair(files.kubelet_client_cert, files.kubelet_client_key);
   if (!kubelet_client.ok() && !absl::IsNotFound(kubelet_client.status())) return kubelet_client.status();
   if (!LeafRenewalReason(kubelet_client, *client_ca, "client-ca", clock.Now()).empty()) {

@@ -7,6 +7,7 @@
 //   serving-apiserver.{crt,key}  the apiserver's certificate (leaf + CA chain, 1 year), re-issued
 //                                when absent, within 90 days of expiry, missing a wanted SAN, not
 //                                signed by server-ca, or not matching its key
+//   service-account.key          RSA-2048 (PKCS#8), the ServiceAccount token signing key
 // and the kubeconfigs that carry a client certificate of the client CA.
 
 #include <string>
@@ -25,6 +26,9 @@ struct ClusterPkiFiles {
   std::string serving_cert, serving_key;
   // The apiserver's identity towards agents (exec, attach, port-forward, logs), of client-ca.
   std::string kubelet_client_cert, kubelet_client_key;
+  // The RSA key ServiceAccount tokens are signed with (never rotated by Berth: rotating it would
+  // invalidate every token in every pod at once).
+  std::string service_account_key;
 };
 
 // The user that certificate names; the bootstrap policy binds it system:kubelet-api-admin.

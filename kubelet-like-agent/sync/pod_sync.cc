@@ -160,11 +160,16 @@ absl::Status PodSync::StartContainer(const json::Value& pod, const json::Value& 
     return env.status();
   }
   spec.env = *env;
+  std::vector<std::string> service_env;
   if (options_.service_env) {
     const json::Value* links = pod.Get({"spec", "enableServiceLinks"});
-    spec.env = MergeEnv(options_.service_env(pod.GetString({"metadata", "namespace"}), links == nullptr || !links->is_bool() || links->as_bool()),
-                        spec.env);
+    service_env = options_.service_env(pod.GetString({"metadata", "namespace"}), links == nullptr || !links->is_bool() || links->as_bool());
   }
+  if (!options_.api_host.empty() && (HostNetwork(pod) || !options_.service_env)) {
+    service_env = MergeEnv(service_env, {StrCat("KUBERNETES_SERVICE_HOST=", options_.api_host),
+                                         StrCat("KUBERNETES_SERVICE_PORT=", options_.api_port)});
+  }
+  spec.env = MergeEnv(service_env, spec.env);
   std::map<std::string, std::string> env_map;
   for (const std::string& kv : spec.env) env_map[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
   auto expanded = [&](const char* field) -> std::optional<std::vector<std::string>> {

@@ -44,6 +44,11 @@ struct PodSyncOptions {
   // The Service variables of a container's environment (namespace, enableServiceLinks); unset:
   // none (pods on the host network have no Service routing either).
   std::function<std::vector<std::string>(const std::string&, bool)> service_env;
+  // Where pods on the host's network reach the API (the agent's own --server): their
+  // KUBERNETES_SERVICE_HOST/PORT, since the `kubernetes` Service's ClusterIP is programmed for
+  // pod network namespaces only. Empty: the Service's values alone.
+  std::string api_host;
+  int api_port = 0;
   int workers = 4;
   absl::Duration max_backoff = absl::Minutes(5);
   absl::Duration initial_backoff = absl::Seconds(10);

@@ -1,10 +1,13 @@
 #include "kubelet-like-agent/volumes/volume_manager.h"
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -12,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "core/json/codec.h"
+#include "core/status/macros.h"
 #include "core/strings/strings.h"
 
 namespace berth::agent {
@@ -19,14 +23,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::Status WriteAtomically(const fs::path& path, const std::string& content) {
+// A reader sees the old file or the new one, never half of one (a token above all).
+absl::Status WriteAtomically(const fs::path& path, const VolumeFile& file) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   fs::path tmp = path.parent_path() / (".." + path.filename().string() + ".tmp");
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) return absl::UnavailableError(StrCat("cannot write ", tmp.string()));
-    f << content;
+    f << file.content;
+    if (!f.flush()) return absl::UnavailableError(StrCat("cannot write ", tmp.string()));
+  }
+  if (chmod(tmp.c_str(), static_cast<mode_t>(file.mode & 07777)) != 0) {
+    return absl::UnavailableError(StrCat("chmod ", tmp.string(), ": ", std::strerror(errno)));
   }
   fs::rename(tmp, path, ec);
   if (ec) return absl::UnavailableError(StrCat("rename ", path.string(), ": ", ec.message()));
@@ -34,6 +43,12 @@ absl::Status WriteAtomically(const fs::path& path, const std::string& content) {
 }
 
 bool IsTrue(const json::Value* v) { return v && v->is_bool() && v->as_bool(); }
+
+// A mode field (defaultMode, items[].mode): Kubernetes' 0644 when unset; only permission bits.
+int ModeOr(const json::Value* v, int fallback) {
+  if (v == nullptr || !v->is_int()) return fallback;
+  return static_cast<int>(v->as_int() & 0777);
+}
 
 }  // namespace
 
@@ -132,9 +147,9 @@ absl::StatusOr<std::string> FieldValue(const json::Value& pod, const std::string
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, std::string>> VolumeManager::DownwardFiles(const json::Value& pod, const json::Value& items,
-                                                                                const std::string& volume) {
-  std::map<std::string, std::string> files;
+absl::StatusOr<VolumeFiles> VolumeManager::DownwardFiles(const json::Value& pod, const json::Value& items,
+                                                         const std::string& volume, int default_mode) {
+  VolumeFiles files;
   if (!items.is_array()) return files;
   PodFields fields{pod.GetString({"spec", "nodeName"}), node_address_, node_address_};
   for (const json::Value& item : items.as_array()) {
@@ -142,7 +157,7 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::DownwardFiles(
     if (const json::Value* ref = item.Find("fieldRef")) {
       auto value = FieldValue(pod, ref->GetString({"fieldPath"}), fields);
       if (!value.ok()) return absl::InvalidArgumentError(StrCat("volume ", volume, " item ", path, ": ", value.status().message()));
-      files[path] = *value;
+      files[path] = {*value, ModeOr(item.Find("mode"), default_mode)};
     } else {
       return absl::InvalidArgumentError(StrCat("volume ", volume, " item ", path,
                                                ": only fieldRef items are supported (resourceFieldRef is not yet)"));
@@ -151,11 +166,11 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::DownwardFiles(
   return files;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> VolumeManager::KeyFiles(const std::string& kind, const std::string& ns,
-                                                                           const json::Value& src, const std::string& object) {
+absl::StatusOr<VolumeFiles> VolumeManager::KeyFiles(const std::string& kind, const std::string& ns, const json::Value& src,
+                                                    const std::string& object, int default_mode) {
   auto data = SourceData(kind, ns, object, IsTrue(src.Find("optional")));
   if (!data.ok()) return data.status();
-  std::map<std::string, std::string> files;  // relative path -> content
+  VolumeFiles files;
   if (const json::Value* items = src.Find("items"); items && items->is_array() && items->size() > 0) {
     for (const json::Value& item : items->as_array()) {
       auto it = data->find(item.GetString({"key"}));
@@ -163,19 +178,19 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::KeyFiles(const
         if (IsTrue(src.Find("optional"))) continue;
         return absl::NotFoundError(StrCat("key \"", item.GetString({"key"}), "\" not found in ", object));
       }
-      files[item.GetString({"path"})] = it->second;
+      files[item.GetString({"path"})] = {it->second, ModeOr(item.Find("mode"), default_mode)};
     }
   } else {
-    files = *data;
+    for (auto& [key, value] : *data) files[key] = {std::move(value), default_mode};
   }
   return files;
 }
 
-absl::Status VolumeManager::WriteFiles(const std::string& name, const fs::path& dir, const std::map<std::string, std::string>& files) {
+absl::Status VolumeManager::WriteFiles(const std::string& name, const fs::path& dir, const VolumeFiles& files) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   std::set<std::string> keep;
-  for (const auto& [rel, content] : files) {
+  for (const auto& [rel, file] : files) {
     if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/') {
       return absl::InvalidArgumentError(StrCat("volume ", name, ": bad item path \"", rel, "\""));
     }
@@ -183,8 +198,10 @@ absl::Status VolumeManager::WriteFiles(const std::string& name, const fs::path& 
     fs::create_directories(target.parent_path(), ec);
     std::ifstream current(target, std::ios::binary);
     std::string existing((std::istreambuf_iterator<char>(current)), std::istreambuf_iterator<char>());
-    if (!current || existing != content) {
-      if (absl::Status s = WriteAtomically(target, content); !s.ok()) return s;
+    struct stat st;
+    bool same_mode = stat(target.c_str(), &st) == 0 && static_cast<int>(st.st_mode & 07777) == (file.mode & 07777);
+    if (!current || existing != file.content || !same_mode) {
+      if (absl::Status s = WriteAtomically(target, file); !s.ok()) return s;
     }
     keep.insert(target.string());
   }
@@ -225,38 +242,43 @@ absl::StatusOr<std::map<std::string, std::string>> VolumeManager::Prepare(const 
     } else if (v.Find("configMap") || v.Find("secret")) {
       bool secret = v.Find("secret") != nullptr;
       const json::Value& src = secret ? *v.Find("secret") : *v.Find("configMap");
-      auto files = KeyFiles(secret ? "secret" : "configmap", ns, src, secret ? src.GetString({"secretName"}) : src.GetString({"name"}));
+      auto files = KeyFiles(secret ? "secret" : "configmap", ns, src, secret ? src.GetString({"secretName"}) : src.GetString({"name"}),
+                            ModeOr(src.Find("defaultMode"), 0644));
       if (!files.ok()) return files.status();
+      if (secret) BERTH_RETURN_IF_ERROR(EnsureMemoryBacked(dir));
       if (absl::Status s = WriteFiles(name, dir, *files); !s.ok()) return s;
       if (fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
     } else if (const json::Value* dw = v.Find("downwardAPI")) {
       static const json::Value kNone = json::Value::MakeArray();
-      auto files = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name);
+      auto files = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name, ModeOr(dw->Find("defaultMode"), 0644));
       if (!files.ok()) return files.status();
       if (absl::Status s = WriteFiles(name, dir, *files); !s.ok()) return s;
       if (fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
     } else if (const json::Value* projected = v.Find("projected")) {
-      std::map<std::string, std::string> files;
+      VolumeFiles files;
+      const int mode = ModeOr(projected->Find("defaultMode"), 0644);
       const json::Value* sources = projected->Find("sources");
       for (const json::Value& source : sources && sources->is_array() ? sources->as_array() : json::Array{}) {
-        absl::StatusOr<std::map<std::string, std::string>> part;
+        absl::StatusOr<VolumeFiles> part;
         if (const json::Value* cm = source.Find("configMap")) {
-          part = KeyFiles("configmap", ns, *cm, cm->GetString({"name"}));
+          part = KeyFiles("configmap", ns, *cm, cm->GetString({"name"}), mode);
         } else if (const json::Value* sec = source.Find("secret")) {
-          part = KeyFiles("secret", ns, *sec, sec->GetString({"name"}));
+          part = KeyFiles("secret", ns, *sec, sec->GetString({"name"}), mode);
         } else if (const json::Value* dw = source.Find("downwardAPI")) {
           static const json::Value kNone = json::Value::MakeArray();
-          part = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name);
+          part = DownwardFiles(pod, dw->Find("items") ? *dw->Find("items") : kNone, name, mode);
+        } else if (const json::Value* token = source.Find("serviceAccountToken")) {
+          part = TokenFiles(pod, name, *token, mode);
         } else {
-          return absl::InvalidArgumentError(StrCat("volume ", name, ": projected sources supported are configMap, secret "
-                                                   "and downwardAPI (serviceAccountToken needs service-account tokens, "
-                                                   "not issued yet)"));
+          return absl::InvalidArgumentError(StrCat("volume ", name, ": projected sources supported are configMap, secret, "
+                                                   "downwardAPI and serviceAccountToken (not clusterTrustBundle)"));
         }
         if (!part.ok()) return part.status();
-        for (auto& [rel, content] : *part) files[rel] = std::move(content);
+        for (auto& [rel, file] : *part) files[rel] = std::move(file);
       }
+      BERTH_RETURN_IF_ERROR(EnsureMemoryBacked(dir));
       if (absl::Status s = WriteFiles(name, dir, files); !s.ok()) return s;
       if (fs_group) GiveToGroup(dir, *fs_group);
       paths[name] = dir.string();
@@ -385,7 +407,111 @@ absl::StatusOr<std::vector<std::string>> VolumeManager::Env(const json::Value& p
   return out;
 }
 
+absl::StatusOr<VolumeFiles> VolumeManager::TokenFiles(const json::Value& pod, const std::string& volume,
+                                                      const json::Value& src, int default_mode) {
+  VolumeFiles files;
+  std::string path = src.GetString({"path"});
+  if (path.empty()) return absl::InvalidArgumentError(StrCat("volume ", volume, ": serviceAccountToken needs a path"));
+  if (api_ == nullptr) return files;  // hollow nodes run no workload that could use it
+  const std::string uid = pod.GetString({"metadata", "uid"});
+  const std::string key = StrCat(uid, "/", volume, "/", path);
+  const absl::Time now = options_.clock->Now();
+  {
+    std::lock_guard<std::mutex> lock(tokens_mu_);
+    auto held = tokens_.find(key);
+    // The kubelet's rule: a token is renewed once 80% of its life has passed (or after a day).
+    if (held != tokens_.end()) {
+      absl::Duration life = held->second.expires - held->second.issued;
+      absl::Time renew_at = held->second.issued + std::min(life * 0.8, absl::Hours(24));
+      if (now < renew_at) {
+        files[path] = {held->second.token, default_mode};
+        return files;
+      }
+    }
+  }
+  int64_t seconds = 3600;
+  if (const json::Value* e = src.Find("expirationSeconds"); e && e->is_int()) seconds = e->as_int();
+  json::Value request = json::Value::MakeObject();
+  request.Set("apiVersion", "authentication.k8s.io/v1");
+  request.Set("kind", "TokenRequest");
+  json::Value& spec = request.Ensure({"spec"});
+  if (std::string audience = src.GetString({"audience"}); !audience.empty()) {
+    spec.Set("audiences", json::Value(json::Array{json::Value(audience)}));
+  }
+  spec.Set("expirationSeconds", seconds);
+  json::Value& ref = spec.Ensure({"boundObjectRef"});
+  ref.Set("apiVersion", "v1");
+  ref.Set("kind", "Pod");
+  ref.Set("name", pod.GetString({"metadata", "name"}));
+  ref.Set("uid", uid);
+  std::string account = pod.GetString({"spec", "serviceAccountName"}, "default");
+  auto answer = api_->CreateSubresource(client::resources::kServiceAccounts, pod.GetString({"metadata", "namespace"}), account,
+                                        "token", request);
+  if (!answer.ok()) {
+    return absl::Status(answer.status().code(), StrCat("failed to fetch token: ", answer.status().message()));
+  }
+  std::string token = answer->GetString({"status", "token"});
+  if (token.empty()) return absl::UnavailableError("failed to fetch token: the answer carries none");
+  // The lifetime the server granted (it may shorten what was asked), counted on this node's clock
+  // from when it was asked: a skew between the clocks cannot make the agent renew late.
+  int64_t granted = answer->GetInt({"spec", "expirationSeconds"});
+  absl::Time expires = now + absl::Seconds(granted > 0 ? granted : seconds);
+  {
+    std::lock_guard<std::mutex> lock(tokens_mu_);
+    tokens_[key] = {token, now, expires};
+  }
+  files[path] = {std::move(token), default_mode};
+  return files;
+}
+
+absl::Status VolumeManager::EnsureMemoryBacked(const fs::path& dir) {
+  if (!options_.memory_backed) return absl::OkStatus();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  struct stat own, parent;
+  if (stat(dir.c_str(), &own) == 0 && stat(dir.parent_path().c_str(), &parent) == 0 && own.st_dev != parent.st_dev) {
+    return absl::OkStatus();  // mounted already (by this agent before a restart)
+  }
+  if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") != 0) {
+    return absl::UnavailableError(StrCat("mounting a tmpfs on ", dir.string(), ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Each volume of the pod that is a mount point of its own (secret and projected tmpfs).
+void UnmountVolumes(const fs::path& pod_dir) {
+  std::error_code ec;
+  struct stat parent;
+  if (stat((pod_dir / "volumes").c_str(), &parent) != 0) return;
+  for (const auto& entry : fs::directory_iterator(pod_dir / "volumes", ec)) {
+    struct stat st;
+    // A different device than its directory: something is mounted there.
+    if (stat(entry.path().c_str(), &st) == 0 && st.st_dev != parent.st_dev) umount2(entry.path().c_str(), MNT_DETACH);
+  }
+}
+
+}  // namespace
+
+void VolumeManager::UnmountAll() {
+  {
+    std::lock_guard<std::mutex> lock(tokens_mu_);
+    tokens_.clear();
+  }
+  std::error_code ec;
+  for (const auto& pod : fs::directory_iterator(pods_dir_, ec)) UnmountVolumes(pod.path());
+}
+
 absl::Status VolumeManager::Cleanup(const std::string& uid) {
+  {
+    std::lock_guard<std::mutex> lock(tokens_mu_);
+    for (auto it = tokens_.lower_bound(uid + "/"); it != tokens_.end() && it->first.rfind(uid + "/", 0) == 0;) {
+      it = tokens_.erase(it);
+    }
+  }
+  // tmpfs volumes first: remove_all would empty them and then fail on the mount point.
+  UnmountVolumes(PodDir(uid));
   std::error_code ec;
   fs::remove_all(PodDir(uid), ec);
   if (ec) return absl::UnavailableError(StrCat("removing ", PodDir(uid), ": ", ec.message()));

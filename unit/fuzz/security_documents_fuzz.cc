@@ -1,5 +1,6 @@
 // libFuzzer target: the documents an operator or a client hands the security code — a
-// kubeconfig, an audit Policy (YAML), and PEM certificates and keys. None of them may crash a
+// kubeconfig, an audit Policy (YAML), PEM certificates and keys, and bearer tokens that look like
+// JWTs (a ServiceAccount token is decoded and verified before anything else is known of it). None of them may crash a
 // component; a failure is an error Status of the expected kinds; a parsed policy's rules all
 // have a level; certificates and keys are read without crashing whatever their bytes.
 #include <cstddef>
@@ -10,6 +11,7 @@
 
 #include "apiserver/audit/audit_policy.h"
 #include "core/client/connection.h"
+#include "core/jwt/jwt.h"
 #include "core/pki/certificates.h"
 #include "core/yaml/yaml_codec.h"
 
@@ -40,6 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
   }
+
+  auto decoded = berth::jwt::Decode(input);
+  if (!decoded.ok() && decoded.status().code() != absl::StatusCode::kInvalidArgument) std::abort();
+  if (decoded.ok() && (!decoded->header.is_object() || !decoded->claims.is_object())) std::abort();
+  static const berth::jwt::Rs256Verifier* verifier = [] {
+    auto key = berth::jwt::NewRsaKeyPem(2048);
+    return new berth::jwt::Rs256Verifier(*berth::jwt::Rs256Verifier::FromPem(*key));
+  }();
+  // Nothing but a token signed with the key verifies: anything else is Unauthenticated.
+  if (verifier->Verify(input).status().code() != absl::StatusCode::kUnauthenticated) std::abort();
+  (void)berth::jwt::Rs256Verifier::FromPem(input);
 
   // A mangled certificate may still parse (with any dates): only reading it must be safe.
   (void)berth::pki::Inspect(input);

@@ -1,6 +1,9 @@
 #include "apiserver/auth/authn/authenticator.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
+#include "core/jwt/jwt.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver::auth::authn {
@@ -31,6 +34,13 @@ absl::StatusOr<UserInfo> Authenticator::Authenticate(const http::Request& reques
           return *user;
         }
       }
+      if (service_account_tokens_ && jwt::LooksLikeJwt(token)) {
+        auto found = service_account_tokens_->Authenticate(token, {});
+        if (found.ok()) {
+          AddAuthenticated(found->user);
+          return std::move(found->user);
+        }
+      }
     }
     return absl::UnauthenticatedError("Unauthorized");
   }
@@ -38,6 +48,33 @@ absl::StatusOr<UserInfo> Authenticator::Authenticate(const http::Request& reques
   anonymous.name = kAnonymousUser;
   anonymous.groups = {kUnauthenticatedGroup};
   return anonymous;
+}
+
+absl::StatusOr<serviceaccount::Authenticated> Authenticator::AuthenticateToken(
+    std::string_view token, const std::vector<std::string>& audiences) const {
+  if (tokens_) {
+    if (auto user = tokens_->Lookup(token)) {
+      const std::vector<std::string> api = service_account_tokens_ ? service_account_tokens_->api_audiences()
+                                                                   : std::vector<std::string>{};
+      serviceaccount::Authenticated out;
+      for (const std::string& a : audiences) {
+        if (std::find(api.begin(), api.end(), a) != api.end()) out.audiences.push_back(a);
+      }
+      if (audiences.empty()) out.audiences = api;
+      if (!audiences.empty() && out.audiences.empty()) {
+        return absl::UnauthenticatedError("token audiences are invalid for the target audiences");
+      }
+      out.user = *std::move(user);
+      AddAuthenticated(out.user);
+      return out;
+    }
+  }
+  if (service_account_tokens_ && jwt::LooksLikeJwt(token)) {
+    auto found = service_account_tokens_->Authenticate(token, audiences);
+    if (found.ok()) AddAuthenticated(found->user);
+    return found;
+  }
+  return absl::UnauthenticatedError("invalid bearer token");
 }
 
 bool Authenticator::AnonymousAllowed(const http::Request& request) {

@@ -63,6 +63,18 @@ Decision NodeAuthorizer::Authorize(const Attributes& a) const {
       return ReadThroughGraph(node, a);
     }
     if (a.api_group == "coordination.k8s.io" && a.resource == "leases") return Lease(node, a);
+    // Upstream's authorizeCreateToken: tokens for the ServiceAccounts its pods run as
+    // (NodeRestriction then requires the token to be bound to such a pod).
+    if (a.api_group.empty() && a.resource == "serviceaccounts" && !a.subresource.empty()) {
+      if (a.verb != "create" || a.name.empty()) {
+        return {Decision::kNoOpinion, "can only create tokens for individual service accounts"};
+      }
+      if (a.subresource != "token") return {Decision::kNoOpinion, "can only create token subresource of serviceaccount"};
+      if (!graph_->NodeUses(node, RefKind::kServiceAccount, a.ns, a.name)) {
+        return {Decision::kNoOpinion, StrCat("no relationship found between node '", node, "' and this object")};
+      }
+      return {Decision::kAllow, ""};
+    }
   }
   // Everything else is not subdivided by node: Kubernetes' NodeRules decide.
   for (const rbac::PolicyRule& rule : node_rules_) {

@@ -179,6 +179,17 @@ const Msg kSelfSubjectRulesReviewSpec{"SelfSubjectRulesReviewSpec", {{1, "namesp
 const Msg kSelfSubjectRulesReview{"SelfSubjectRulesReview", {
     {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kSelfSubjectRulesReviewSpec}, {3, "status", T::kIgnore}}};
 const Msg kSelfSubjectReview{"SelfSubjectReview", {{1, "metadata", T::kMessage, &kObjectMeta}, {2, "status", T::kIgnore}}};
+// `kubectl create token` and TokenReview callers.
+const Msg kBoundObjectReference{"BoundObjectReference", {
+    {1, "kind", T::kString}, {2, "apiVersion", T::kString}, {3, "name", T::kString}, {4, "uid", T::kString}}};
+const Msg kTokenRequestSpec{"TokenRequestSpec", {
+    {1, "audiences", T::kString, nullptr, true}, {3, "boundObjectRef", T::kMessage, &kBoundObjectReference},
+    {4, "expirationSeconds", T::kInt, nullptr, false, true}}};
+const Msg kTokenRequest{"TokenRequest", {
+    {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kTokenRequestSpec}, {3, "status", T::kIgnore}}};
+const Msg kTokenReviewSpec{"TokenReviewSpec", {{1, "token", T::kString}, {2, "audiences", T::kString, nullptr, true}}};
+const Msg kTokenReview{"TokenReview", {
+    {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kTokenReviewSpec}, {3, "status", T::kIgnore}}};
 
 // rbac.authorization.k8s.io/v1: `kubectl create role|clusterrole|rolebinding|clusterrolebinding`.
 const Msg kPolicyRule{"PolicyRule", {
@@ -207,6 +218,8 @@ const Msg* ForKind(const std::string& api_version, const std::string& kind) {
       {{"authorization.k8s.io/v1", "LocalSubjectAccessReview"}, &kSubjectAccessReview},
       {{"authorization.k8s.io/v1", "SelfSubjectRulesReview"}, &kSelfSubjectRulesReview},
       {{"authentication.k8s.io/v1", "SelfSubjectReview"}, &kSelfSubjectReview},
+      {{"authentication.k8s.io/v1", "TokenRequest"}, &kTokenRequest},
+      {{"authentication.k8s.io/v1", "TokenReview"}, &kTokenReview},
       {{"rbac.authorization.k8s.io/v1", "Role"}, &kRole},
       {{"rbac.authorization.k8s.io/v1", "ClusterRole"}, &kClusterRole},
       {{"rbac.authorization.k8s.io/v1", "RoleBinding"}, &kRoleBinding},

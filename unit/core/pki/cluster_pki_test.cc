@@ -43,14 +43,15 @@ bool Has(const std::vector<std::string>& list, const std::string& value) {
 TEST_F(ClusterPkiTest, FirstStartMakesPrivateCasAndAServingCertificateSignedByTheServerCa) {
   auto changes = EnsureClusterPki(dir_, names_, clock_);
   ASSERT_TRUE(changes.ok()) << changes.status();
-  EXPECT_EQ(changes->created, (std::vector<std::string>{"berth-server-ca", "berth-client-ca", "client-kube-apiserver",
-                                                        "serving-apiserver"}));
+  EXPECT_EQ(changes->created, (std::vector<std::string>{"berth-server-ca", "berth-client-ca", "service-account",
+                                                        "client-kube-apiserver", "serving-apiserver"}));
   ClusterPkiFiles f = FilesIn(dir_);
   EXPECT_EQ(Mode(dir_), 0700);
   for (const std::string& file : {f.server_ca_cert, f.server_ca_key, f.client_ca_cert, f.client_ca_key, f.serving_cert,
-                                  f.serving_key, f.kubelet_client_cert, f.kubelet_client_key}) {
+                                  f.serving_key, f.kubelet_client_cert, f.kubelet_client_key, f.service_account_key}) {
     EXPECT_EQ(Mode(file), 0600) << file;
   }
+  EXPECT_NE(Read(f.service_account_key).find("BEGIN PRIVATE KEY"), std::string::npos) << "PKCS#8";
   // The apiserver's identity towards agents: a client certificate of client-ca.
   std::string kubelet_client = Read(f.kubelet_client_cert);
   EXPECT_TRUE(SignedBy(kubelet_client, Read(f.client_ca_cert)));
