@@ -73,6 +73,12 @@ ABSL_FLAG(std::string, service_account_issuer, "https://kubernetes.default.svc.c
 ABSL_FLAG(std::vector<std::string>, api_audiences, {}, "audiences of the API (default: the issuer)");
 ABSL_FLAG(absl::Duration, service_account_max_token_expiration, absl::Hours(48),
           "longest lifetime of a requested ServiceAccount token; longer requests are shortened");
+ABSL_FLAG(std::string, admission_control_config_file, "",
+          "AdmissionConfiguration with the PodSecurity plugin's defaults and exemptions (berth up: enforce baseline, "
+          "warn restricted, kube-system exempt)");
+ABSL_FLAG(std::string, encryption_provider_config, "",
+          "Kubernetes EncryptionConfiguration for encryption at rest (aesgcm, aescbc, identity); default with "
+          "generated certificates: encryption-config.yaml of --cert-dir, made at first start (aesgcm for Secrets)");
 ABSL_FLAG(std::string, token_auth_file, "", "Kubernetes static token file: CSV lines token,user,uid[,\"group1,group2\"]");
 ABSL_FLAG(int, max_requests_inflight, 400, "read-only requests served at once before 429 (0: no limit; watches not counted)");
 ABSL_FLAG(int, max_mutating_requests_inflight, 200, "mutating requests served at once before 429 (0: no limit)");
@@ -130,6 +136,8 @@ int main(int argc, char** argv) {
                                            .insecure_loopback_http = absl::GetFlag(FLAGS_insecure_loopback_http),
                                            .authorization_mode = absl::GetFlag(FLAGS_authorization_mode)};
   options.token_auth_file = absl::GetFlag(FLAGS_token_auth_file);
+  options.encryption_provider_config = absl::GetFlag(FLAGS_encryption_provider_config);
+  options.admission_control_config_file = absl::GetFlag(FLAGS_admission_control_config_file);
   options.service_account_signing_key_file = absl::GetFlag(FLAGS_service_account_signing_key_file);
   options.service_account_key_files = absl::GetFlag(FLAGS_service_account_key_file);
   options.service_account_issuer = absl::GetFlag(FLAGS_service_account_issuer);

@@ -32,6 +32,7 @@
 #include "controllers/builtin/gc/garbage_collector.h"
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
+#include "controllers/builtin/bootstrap/token_cleaner.h"
 #include "controllers/builtin/serviceaccount/service_accounts_controller.h"
 #include "controllers/builtin/endpointslice/endpointslice_controller.h"
 #include "controllers/builtin/nodeipam/node_ipam_controller.h"
@@ -186,13 +187,17 @@ int main(int argc, char** argv) {
   controllers::builtin::NamespaceController ns_controller(*api, namespaces);
   controllers::builtin::ServiceAccountsController sa_controller(*api, namespaces, service_accounts, configmaps,
                                                                 *std::move(root_ca));
+  controllers::Informer system_secrets(*api, client::resources::kSecrets, "kube-system",
+                                       client::ListOptions{.field_selector = "type=bootstrap.kubernetes.io/token"});
+  informers.push_back(&system_secrets);
+  controllers::builtin::TokenCleaner token_cleaner(*api, system_secrets);
   controllers::builtin::NodeLifecycleOptions nl;
   nl.grace = absl::Seconds(absl::GetFlag(FLAGS_node_monitor_grace_period_seconds));
   nl.eviction_timeout = absl::Seconds(absl::GetFlag(FLAGS_pod_eviction_timeout_seconds));
   controllers::builtin::NodeLifecycleController node_lifecycle(*api, nodes, node_leases, pods, nl);
   std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
                                                    &ns_controller.controller(), &node_lifecycle.controller(),
-                                                   &sa_controller.controller()};
+                                                   &sa_controller.controller(), &token_cleaner.controller()};
   std::unique_ptr<controllers::builtin::NodeIpamController> node_ipam;
   if (absl::GetFlag(FLAGS_allocate_node_cidrs)) {
     auto cluster = net::ParseIpv4Prefix(absl::GetFlag(FLAGS_cluster_cidr));

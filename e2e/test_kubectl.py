@@ -197,12 +197,37 @@ class KubectlTest(unittest.TestCase):
                  what="the default ServiceAccount recreated")
         self.kubectl("delete", "namespace", "sa-check", "--wait=false")
 
+    def test_berth_up_enforces_pod_security_baseline_outside_kube_system(self):
+        """berth up's AdmissionConfiguration: baseline enforced (image: host is host access),
+        restricted warned, kube-system exempt, a namespace label overrides it."""
+        self.kubectl("create", "namespace", "psa-default")
+        host_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "h"},
+                    "spec": {"containers": [{"name": "c", "image": "host", "command": ["true"]}]}}
+        r = self.c.post("/api/v1/namespaces/psa-default/pods", host_pod)
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.json()["message"], 'pods "h" is forbidden: violates PodSecurity "baseline:latest": host '
+                                              'filesystem (container "c" must not use image "host" (the node\'s root '
+                                              'file system))')
+        plain = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "plain"},
+                 "spec": {"containers": [{"name": "c", "image": "registry.invalid/app:1"}]}}
+        r = self.c.post("/api/v1/namespaces/psa-default/pods", plain)
+        self.assertEqual(r.status, 201, r)
+        warnings = " ".join(r.header_all("Warning"))  # 299 - "<quoted text>"
+        self.assertIn('would violate PodSecurity \\"restricted:latest\\": allowPrivilegeEscalation != false', warnings)
+        r = self.c.post("/api/v1/namespaces/kube-system/pods", dict(host_pod, metadata={"name": "psa-exempt"}))
+        self.assertEqual(r.status, 201, r)
+        self.c.delete("/api/v1/namespaces/kube-system/pods/psa-exempt", {"gracePeriodSeconds": 0})
+        CLUSTER.allow_host_pods("psa-default")
+        self.assertEqual(self.c.post("/api/v1/namespaces/psa-default/pods", host_pod).status, 201)
+        self.kubectl("delete", "namespace", "psa-default", "--wait=false")
+
     def test_an_in_cluster_client_in_a_pod_uses_its_service_account(self):
         """The agent mounts the projected kube-api-access volume (a token bound to the pod, the
         cluster CA, the namespace) on a tmpfs and points KUBERNETES_SERVICE_HOST/PORT at the API:
         the official Python client's load_incluster_config() and kubectl work inside the pod with
         the ServiceAccount's permissions; the token dies with the pod."""
         self.kubectl("create", "namespace", "incluster")
+        CLUSTER.allow_host_pods("incluster")
         self.kubectl("create", "serviceaccount", "viewer", "-n", "incluster")
         self.kubectl("create", "rolebinding", "viewer-view", "--clusterrole=view", "--serviceaccount=incluster:viewer",
                      "-n", "incluster")
@@ -359,6 +384,7 @@ class KubectlTest(unittest.TestCase):
 
     def test_generators_send_protobuf_and_it_is_decoded(self):
         self.kubectl("create", "namespace", "generated")
+        CLUSTER.allow_host_pods("generated")
         self.kubectl("create", "configmap", "gen-cm", "--from-literal=a=b", "-n", "generated")
         self.kubectl("create", "secret", "generic", "gen-secret", "--from-literal=password=hunter2", "-n", "generated")
         self.kubectl("create", "serviceaccount", "gen-sa", "-n", "generated")

@@ -463,7 +463,7 @@ class SecureByDefault(unittest.TestCase):
     def token_kubeconfig(self, token):
         """A kubeconfig that trusts the cluster CA and carries only a bearer token."""
         path = os.path.join(self.dir, f"token-{abs(hash(token))}.kubeconfig")
-        with open(path, "w") as f:
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "t",
                        "clusters": [{"name": "c", "cluster": {"server": self.url, "certificate-authority": self.ca}}],
                        "users": [{"name": "u", "user": {"token": token}}],
@@ -560,6 +560,32 @@ class SecureByDefault(unittest.TestCase):
         # Deleting the ServiceAccount ends its tokens too.
         self.kubectl(admin, "delete", "sa", "viewer", "-n", "demo")
         self.assertEqual(self.review(token)["error"], "service account demo/viewer has been deleted")
+
+    def test_bootstrap_tokens_authenticate_while_their_secret_says_so(self):
+        """A kube-system bootstrap-token-<id> Secret makes <id>.<secret> a bearer token for
+        system:bootstrap:<id>; expired or deleted, it is 401."""
+        admin = self.kubeconfig("system:admin", "system:masters")
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+                  "metadata": {"name": "bootstrap-token-07401b", "namespace": "kube-system"},
+                  "stringData": {"token-id": "07401b", "token-secret": "f395accd246ae52d",
+                                 "expiration": "2099-01-01T00:00:00Z", "usage-bootstrap-authentication": "true",
+                                 "auth-extra-groups": "system:bootstrappers:berth:default-node-token"}}
+        code, body = self.admin_call("POST", "/api/v1/namespaces/kube-system/secrets", secret)
+        self.assertEqual(code, 201, body)
+        joiner = self.token_kubeconfig("07401b.f395accd246ae52d")
+        whoami = self.kubectl(joiner, "auth", "whoami", "-o", "json").stdout
+        info = json.loads(whoami)["status"]["userInfo"]
+        self.assertEqual(info["username"], "system:bootstrap:07401b")
+        self.assertEqual(info["groups"], ["system:bootstrappers", "system:bootstrappers:berth:default-node-token",
+                                          "system:authenticated"])
+        self.assertIn("Unauthorized", self.kubectl(self.token_kubeconfig("07401b.0000000000000000"), "auth", "whoami",
+                                                   check=False).stderr)
+        self.kubectl(admin, "patch", "secret", "bootstrap-token-07401b", "-n", "kube-system", "-p",
+                     '{"stringData":{"expiration":"2020-01-01T00:00:00Z"}}')
+        self.assertIn("Unauthorized", self.kubectl(joiner, "auth", "whoami", check=False).stderr)
+        self.assertEqual(self.review("07401b.f395accd246ae52d")["error"], "bootstrap token: the token has expired")
+        self.kubectl(admin, "delete", "secret", "bootstrap-token-07401b", "-n", "kube-system")
+        self.assertIn("Unauthorized", self.kubectl(joiner, "auth", "whoami", check=False).stderr)
 
     def test_pods_get_the_service_account_volume_unless_they_opt_out(self):
         """ServiceAccount admission: serviceAccountName defaulted and checked, the projected
@@ -684,6 +710,100 @@ class SecureByDefault(unittest.TestCase):
         self.assertIn("expires within 90 days", self.server.stderr())
         self.assertEqual(openssl_out("x509", "-in", crt, "-noout", "-checkend", str(300 * 86400)).returncode, 0)
         self.assertEqual(self.get("/readyz")[0], 200)
+
+
+class EncryptionAtRest(unittest.TestCase):
+    """Secrets encrypted at rest with no flags (a generated EncryptionConfiguration, aesgcm), in
+    the objects, the change log and the WAL; readable through restarts and a key rotation; the
+    retired key's ciphertext rewritten and compacted away."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="berth-e2e-encryption-")
+        self.tls = os.path.join(self.dir, "tls")
+        self.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
+        self.server = ApiServer(data_dir=self.dir, extra_args=["--cert-dir", self.tls]).start()
+        self.admin = os.path.join(self.dir, "admin.kubeconfig")
+
+    def tearDown(self):
+        self.server.stop()
+        self.server.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def kubectl(self, *args):
+        subprocess.run([os.path.join(BIN_DIR, "berth-kubeconfig"), "--keep-valid", "--cert-dir", self.tls, "--server",
+                        f"https://127.0.0.1:{self.server.port}", "--user", "system:admin", "--groups", "system:masters",
+                        "--out", self.admin], check=True, capture_output=True, timeout=30)
+        return subprocess.run(["kubectl", "--kubeconfig", self.admin, *args], capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ, HOME=self.home), check=True).stdout
+
+    def stored_bytes(self):
+        """Every byte the apiserver keeps under its data directory but its keys and logs."""
+        out = b""
+        for root, _, files in os.walk(self.dir):
+            if root.startswith(self.tls):
+                continue
+            for name in files:
+                if name.endswith((".kubeconfig", ".stderr")) or name.startswith("LOG"):  # RocksDB's info log
+                    continue
+                with open(os.path.join(root, name), "rb") as f:
+                    out += f.read()
+        return out
+
+    def restart(self):
+        port = self.server.port
+        self.server.stop()
+        self.server.start(port=port)
+
+    def test_secrets_never_reach_the_disk_in_plaintext_and_survive_key_rotation(self):
+        config = os.path.join(self.tls, "encryption-config.yaml")
+        self.assertEqual(os.stat(config).st_mode & 0o777, 0o600)
+        with open(config) as f:
+            text = f.read()
+        self.assertIn("kind: EncryptionConfiguration", text)
+        self.assertIn("- aesgcm:", text)
+        canary = f"berth-canary-{os.getpid()}-{int.from_bytes(os.urandom(4), 'big')}"
+        b64 = base64.b64encode(canary.encode())
+        self.kubectl("create", "secret", "generic", "canary", f"--from-literal=v={canary}")
+        self.kubectl("create", "configmap", "visible", "--from-literal=v=plain-configmap-value")
+        stored = self.stored_bytes()
+        self.assertNotIn(canary.encode(), stored)
+        self.assertNotIn(b64, stored)
+        self.assertIn(b"k8s:enc:aesgcm:v1:key1:", stored)  # the WAL holds the envelope
+        self.assertIn(b"plain-configmap-value", stored)   # what is not listed is stored as written
+        self.assertEqual(self.kubectl("get", "secret", "canary", "-o", "jsonpath={.data.v}"), b64.decode())
+
+        # Rotation: a new key first, the old one still listed. The restart rewrites the Secret.
+        key2 = base64.b64encode(os.urandom(32)).decode()
+        with open(config, "w") as f:
+            f.write(text.replace("          keys:\n", f"          keys:\n            - name: key2\n"
+                                                       f"              secret: {key2}\n", 1))
+        self.restart()
+        self.assertIn("Rewrote objects with the current encryption key", self.server.stderr())
+        self.assertEqual(self.kubectl("get", "secret", "canary", "-o", "jsonpath={.data.v}"), b64.decode())
+        self.kubectl("create", "secret", "generic", "after-rotation", "--from-literal=v=x")
+        self.assertIn(b"k8s:enc:aesgcm:v1:key2:", self.stored_bytes())  # new writes: the new key (WAL)
+        # key1 retired: the Secret was rewritten with key2, so it reads on.
+        with open(config) as f:
+            rotated = f.read()
+        old = rotated.split("            - name: key1\n")[1].split("\n", 1)[0]
+        with open(config, "w") as f:
+            f.write(rotated.replace("            - name: key1\n" + old + "\n", ""))
+        self.restart()
+        self.assertEqual(self.kubectl("get", "secret", "canary", "-o", "jsonpath={.data.v}"), b64.decode())
+        stored = self.stored_bytes()
+        self.assertNotIn(canary.encode(), stored)
+        self.assertNotIn(b64, stored)
+
+        # A configuration that cannot be honoured stops the start, naming the field.
+        with open(config, "w") as f:
+            f.write("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+                    "- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k, secret: " + key2 + "}]}\n")
+        port = self.server.port
+        self.server.stop()
+        with self.assertRaises(Exception):
+            self.server.start(port=port)
+        self.assertIn("resources[0].providers[0].secretbox: Unsupported value", self.server.stderr())
 
 
 class InflightLimit(unittest.TestCase):

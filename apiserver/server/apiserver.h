@@ -34,6 +34,11 @@ struct ApiServerOptions {
   // Authentication and authorization (apiserver/server/security.h).
   std::string authorization_mode = "AlwaysAllow";
   std::string token_auth_file;
+  // kube-apiserver's AdmissionConfiguration (the PodSecurity plugin's defaults and exemptions);
+  // empty: every namespace privileged unless its labels say otherwise.
+  std::string admission_control_config_file;
+  // Kubernetes' EncryptionConfiguration for encryption at rest; empty: values stored as written.
+  std::string encryption_provider_config;
   // ServiceAccount tokens (security.h's SecurityOptions); no signing key: none issued.
   std::string service_account_signing_key_file;
   std::vector<std::string> service_account_key_files;

@@ -106,7 +106,22 @@ absl::StatusOr<std::unique_ptr<Security>> Security::Start(const SecurityOptions&
     return absl::InvalidArgumentError("--service-account-key-file needs --service-account-signing-key-file");
   }
   security->max_token_expiration_ = options.service_account_max_token_expiration;
-  security->authenticator_ = std::make_unique<auth::authn::Authenticator>(tokens, security->service_account_tokens_);
+  // Bootstrap tokens (k3s and kubeadm turn them on; so does Berth): Secrets in kube-system.
+  std::shared_ptr<const auth::authn::BootstrapTokens> bootstrap;
+  if (const registry::ResourceType* secrets = registry.catalog().Find("", "v1", "secrets")) {
+    const registry::Registry* reg = &registry;
+    bootstrap = std::make_shared<const auth::authn::BootstrapTokens>(
+        [reg, secrets](const std::string& name) -> std::optional<json::Value> {
+          auto stored = reg->Get(*secrets, "kube-system", name);
+          if (!stored.ok()) return std::nullopt;
+          auto object = json::ParseStored(*stored);
+          if (!object.ok()) return std::nullopt;
+          return *std::move(object);
+        },
+        clock);
+  }
+  security->authenticator_ =
+      std::make_unique<auth::authn::Authenticator>(tokens, security->service_account_tokens_, std::move(bootstrap));
   std::vector<std::string> modes;
   for (std::string_view m : Split(options.authorization_mode, ',')) modes.emplace_back(Strip(m));
   if (modes == std::vector<std::string>{"AlwaysAllow"}) return security;

@@ -1,8 +1,12 @@
 #include "apiserver/server/serving_pki.h"
 
+#include <filesystem>
+
+#include "apiserver/storage/encryption/encryption_config.h"
 #include "core/log/log.h"
 #include "core/net/ipv4.h"
 #include "core/pki/cluster_pki.h"
+#include "core/pki/private_files.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver {
@@ -56,6 +60,16 @@ absl::StatusOr<std::unique_ptr<Periodic>> ApplySecurityFlags(const SecurityFlags
   options.tls_key_file = files.serving_key;
   if (options.client_ca_file.empty()) options.client_ca_file = files.client_ca_cert;
   if (options.service_account_signing_key_file.empty()) options.service_account_signing_key_file = files.service_account_key;
+  if (options.encryption_provider_config.empty()) {
+    // Secrets encrypted at rest from the first start on, with a key kept beside the CAs (0600).
+    std::string path = StrCat(dir, "/encryption-config.yaml");
+    if (!std::filesystem::exists(path)) {
+      auto made = storage::encryption::NewEncryptionConfigYaml();
+      if (!made.ok()) return made.status();
+      if (absl::Status s = pki::WritePrivateFile(path, *made); !s.ok()) return s;
+    }
+    options.encryption_provider_config = path;
+  }
   if (options.kubelet_client_certificate.empty() && options.kubelet_client_key.empty()) {
     options.kubelet_client_certificate = files.kubelet_client_cert;
     options.kubelet_client_key = files.kubelet_client_key;

@@ -15,12 +15,13 @@
 #include "core/strings/strings.h"
 
 namespace berth::pki {
-namespace {
 
 bool IsIpAddress(const std::string& text) {
   unsigned char raw[16];
   return inet_pton(AF_INET, text.c_str(), raw) == 1 || inet_pton(AF_INET6, text.c_str(), raw) == 1;
 }
+
+namespace {
 
 // inet_ntop's spelling, so "::0001" and "::1" compare equal against what Inspect reports.
 std::string CanonicalIp(const std::string& text) {

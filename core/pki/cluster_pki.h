@@ -35,6 +35,9 @@ struct ClusterPkiFiles {
 inline constexpr char kKubeletClientUser[] = "system:kube-apiserver";
 ClusterPkiFiles FilesIn(const std::string& dir);
 
+// True for an IPv4 or IPv6 address in text form (a SAN goes in the IP list, not the DNS list).
+bool IsIpAddress(const std::string& text);
+
 struct ServingNames {
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;

@@ -1,7 +1,5 @@
 #include "kubelet-like-agent/security/serving_certificate.h"
 
-#include <arpa/inet.h>
-
 #include "core/pki/certificates.h"
 #include "core/pki/cluster_pki.h"
 #include "core/pki/private_files.h"
@@ -9,11 +7,6 @@
 
 namespace berth::agent {
 namespace {
-
-bool IsIp(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
 
 bool StillGood(const ServingFiles& files, absl::Time now) {
   auto cert = pki::ReadWholeFile(files.cert_file);
@@ -39,7 +32,7 @@ absl::StatusOr<ServingFiles> EnsureServingCertificate(const std::string& dir, co
   spec.dns_names.push_back(node_name);
   for (const std::string& a : addresses) {
     if (a.empty()) continue;
-    (IsIp(a) ? spec.ip_addresses : spec.dns_names).push_back(a);
+    (pki::IsIpAddress(a) ? spec.ip_addresses : spec.dns_names).push_back(a);
   }
   auto issued = pki::Issue(spec, *ca, now);
   if (!issued.ok()) return issued.status();

@@ -34,6 +34,12 @@ absl::StatusOr<UserInfo> Authenticator::Authenticate(const http::Request& reques
           return *user;
         }
       }
+      if (bootstrap_tokens_) {
+        if (auto found = bootstrap_tokens_->Authenticate(token); found && found->ok()) {
+          AddAuthenticated(**found);
+          return **std::move(found);
+        }
+      }
       if (service_account_tokens_ && jwt::LooksLikeJwt(token)) {
         auto found = service_account_tokens_->Authenticate(token, {});
         if (found.ok()) {
@@ -66,6 +72,16 @@ absl::StatusOr<serviceaccount::Authenticated> Authenticator::AuthenticateToken(
       }
       out.user = *std::move(user);
       AddAuthenticated(out.user);
+      return out;
+    }
+  }
+  if (bootstrap_tokens_) {
+    if (auto found = bootstrap_tokens_->Authenticate(token)) {
+      if (!found->ok()) return found->status();
+      serviceaccount::Authenticated out;
+      out.user = **std::move(found);
+      AddAuthenticated(out.user);
+      out.audiences = service_account_tokens_ ? service_account_tokens_->api_audiences() : std::vector<std::string>{};
       return out;
     }
   }

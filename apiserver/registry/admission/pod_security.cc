@@ -8,6 +8,7 @@
 #include "core/api/errors.h"
 #include "core/json/codec.h"
 #include "core/strings/strings.h"
+#include "core/yaml/yaml_codec.h"
 
 namespace berth::apiserver::registry {
 namespace {
@@ -300,8 +301,14 @@ struct Mode {
   std::string version = "latest";
 };
 
+bool Contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
 class PodSecurity final : public AdmissionPlugin {
  public:
+  explicit PodSecurity(PodSecurityConfiguration config) : config_(std::move(config)) {}
+
   absl::Status Validate(const AdmissionAttributes& attrs, const json::Value& object) const override {
     const ResourceType& type = attrs.type;
     if (type.group.empty() && type.kind == "Namespace") return ValidateLabels(object);
@@ -320,7 +327,12 @@ class PodSecurity final : public AdmissionPlugin {
     if (spec == nullptr) return absl::OkStatus();
     json::Value empty_meta = json::Value::MakeObject();
     const std::string ns = object.GetString({"metadata", "namespace"});
-    Mode enforce, warn;
+    // Upstream's exemptions: checked before anything else, and then nothing applies.
+    if (Contains(config_.exempt_namespaces, ns) || (attrs.user && Contains(config_.exempt_usernames, attrs.user->name)) ||
+        Contains(config_.exempt_runtime_classes, spec->GetString({"runtimeClassName"}))) {
+      return absl::OkStatus();
+    }
+    Mode enforce = Default(config_.enforce), warn = Default(config_.warn);
     ReadModes(attrs.registry, ns, enforce, warn);
     if (is_pod && enforce.set && enforce.level != PodSecurityLevel::kPrivileged) {
       auto v = CheckPodSecurity(enforce.level, meta ? *meta : empty_meta, *spec);
@@ -369,6 +381,12 @@ class PodSecurity final : public AdmissionPlugin {
     return api::Invalid({"", "namespaces", ns.GetString({"metadata", "name"}), "Namespace"}, causes);
   }
 
+  static Mode Default(const PodSecurityMode& m) {
+    return {m.level != PodSecurityLevel::kPrivileged, m.level, m.version};
+  }
+
+  const PodSecurityConfiguration config_;
+
   static void ReadModes(const Registry& registry, const std::string& ns, Mode& enforce, Mode& warn) {
     const ResourceType* namespaces = registry.catalog().Find("", "v1", "namespaces");
     if (namespaces == nullptr || ns.empty()) return;
@@ -379,7 +397,8 @@ class PodSecurity final : public AdmissionPlugin {
     auto read = [&](const char* mode, Mode& out) {
       std::string level = obj->GetString({"metadata", "labels", StrCat(kLabelPrefix, mode)});
       if (level.empty() || !ParseLevel(level, out.level)) return;
-      out.set = true;
+      out.set = out.level != PodSecurityLevel::kPrivileged;
+      out.version = "latest";
       std::string version = obj->GetString({"metadata", "labels", StrCat(kLabelPrefix, mode, "-version")});
       if (!version.empty()) out.version = version;
     };
@@ -422,6 +441,63 @@ std::string FormatViolations(const std::vector<PodSecurityViolation>& violations
   return absl::StrJoin(parts, ", ");
 }
 
-std::shared_ptr<const AdmissionPlugin> PodSecurityAdmission() { return std::make_shared<PodSecurity>(); }
+std::shared_ptr<const AdmissionPlugin> PodSecurityAdmission(PodSecurityConfiguration config) {
+  return std::make_shared<PodSecurity>(std::move(config));
+}
+
+absl::StatusOr<PodSecurityConfiguration> ParseAdmissionConfiguration(std::string_view text) {
+  auto doc = yaml::ParseSingle(text, 16);
+  auto invalid = [](const std::string& field, const std::string& why) {
+    return absl::InvalidArgumentError(StrCat(field, ": ", why));
+  };
+  if (!doc.ok()) return absl::InvalidArgumentError(StrCat("not YAML or JSON: ", doc.status().message()));
+  if (!doc->is_object() || doc->GetString({"kind"}) != "AdmissionConfiguration") {
+    return invalid("kind", "Invalid value: want AdmissionConfiguration");
+  }
+  PodSecurityConfiguration out;
+  const json::Value* plugins = doc->Find("plugins");
+  if (plugins == nullptr || !plugins->is_array()) return out;
+  for (size_t i = 0; i < plugins->size(); ++i) {
+    const json::Value& plugin = plugins->as_array()[i];
+    std::string field = StrCat("plugins[", i, "]");
+    std::string name = plugin.GetString({"name"});
+    if (name != "PodSecurity") {
+      return invalid(StrCat(field, ".name"), StrCat("Unsupported value: \"", name, "\": Berth reads the PodSecurity "
+                                                    "plugin's configuration only"));
+    }
+    if (plugin.Find("path")) return invalid(StrCat(field, ".path"), "Unsupported value: give the configuration inline");
+    const json::Value* config = plugin.Find("configuration");
+    if (config == nullptr || !config->is_object()) return invalid(StrCat(field, ".configuration"), "Required value");
+    field += ".configuration";
+    if (config->GetString({"kind"}) != "PodSecurityConfiguration") {
+      return invalid(StrCat(field, ".kind"), "Invalid value: want PodSecurityConfiguration");
+    }
+    for (auto [mode, into] : {std::pair{"enforce", &out.enforce}, std::pair{"warn", &out.warn}, std::pair{"audit", &out.audit}}) {
+      std::string level = config->GetString({"defaults", mode}, "privileged");
+      if (!ParseLevel(level, into->level)) {
+        return invalid(StrCat(field, ".defaults.", mode),
+                       StrCat("Invalid value: \"", level, "\": must be one of privileged, baseline, restricted"));
+      }
+      into->version = config->GetString({"defaults", StrCat(mode, "-version")}, "latest");
+      if (!ValidVersion(into->version)) {
+        return invalid(StrCat(field, ".defaults.", mode, "-version"),
+                       StrCat("Invalid value: \"", into->version, "\": must be \"latest\" or \"v1.x\""));
+      }
+    }
+    for (auto [key, into] : {std::pair{"usernames", &out.exempt_usernames}, std::pair{"runtimeClasses", &out.exempt_runtime_classes},
+                             std::pair{"namespaces", &out.exempt_namespaces}}) {
+      const json::Value* list = config->Get({"exemptions", key});
+      if (list == nullptr) continue;
+      if (!list->is_array()) return invalid(StrCat(field, ".exemptions.", key), "Invalid value: must be a list");
+      for (const json::Value& v : list->as_array()) {
+        if (!v.is_string() || v.as_string().empty()) {
+          return invalid(StrCat(field, ".exemptions.", key), "Invalid value: entries must be non-empty strings");
+        }
+        into->push_back(v.as_string());
+      }
+    }
+  }
+  return out;
+}
 
 }  // namespace berth::apiserver::registry

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "apiserver/registry/admission/admission_plugin.h"
 #include "core/json/value.h"
 
@@ -33,6 +34,23 @@ std::vector<PodSecurityViolation> CheckPodSecurity(PodSecurityLevel level, const
 // "title (detail), title (detail)".
 std::string FormatViolations(const std::vector<PodSecurityViolation>& violations);
 
-std::shared_ptr<const AdmissionPlugin> PodSecurityAdmission();
+// The cluster's defaults for namespaces without labels, and who is exempt (upstream's
+// PodSecurityConfiguration, pod-security.admission.config.k8s.io/v1).
+struct PodSecurityMode {
+  PodSecurityLevel level = PodSecurityLevel::kPrivileged;
+  std::string version = "latest";
+};
+struct PodSecurityConfiguration {
+  PodSecurityMode enforce, warn, audit;
+  std::vector<std::string> exempt_usernames, exempt_runtime_classes, exempt_namespaces;
+};
+
+// An AdmissionConfiguration (apiserver.config.k8s.io/v1, kube-apiserver's
+// --admission-control-config-file) with its PodSecurity plugin's configuration inline; other
+// plugins are refused by name (Berth configures no other plugin from that file).
+// InvalidArgument naming the field.
+absl::StatusOr<PodSecurityConfiguration> ParseAdmissionConfiguration(std::string_view text);
+
+std::shared_ptr<const AdmissionPlugin> PodSecurityAdmission(PodSecurityConfiguration config = {});
 
 }  // namespace berth::apiserver::registry

@@ -1,7 +1,6 @@
 #include "apiserver/registry/admission/service_account.h"
 
-#include <random>
-
+#include "apiserver/registry/object_meta.h"
 #include "apiserver/registry/registry.h"
 #include "core/api/errors.h"
 #include "core/json/codec.h"
@@ -11,16 +10,6 @@ namespace berth::apiserver::registry {
 namespace {
 
 constexpr char kMirrorAnnotation[] = "kubernetes.io/config.mirror";
-
-// Kubernetes' utilrand.String: consonants and digits that spell no words.
-std::string RandomSuffix() {
-  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-  thread_local std::mt19937 random{std::random_device{}()};
-  std::uniform_int_distribution<size_t> pick(0, sizeof kAlphabet - 2);
-  std::string out;
-  for (int i = 0; i < 5; ++i) out += kAlphabet[pick(random)];
-  return out;
-}
 
 json::Value TokenVolume(const std::string& name) {
   return *json::Parse(StrCat(R"({"name":")", name, R"(","projected":{"sources":[)",
@@ -79,7 +68,7 @@ class ServiceAccountPlugin final : public AdmissionPlugin {
       if (list == nullptr || !list->is_array()) continue;
       for (json::Value& c : list->as_array()) {
         if (!c.is_object() || MountsTokenPath(c)) continue;
-        if (volume.empty()) volume = StrCat("kube-api-access-", RandomSuffix());
+        if (volume.empty()) volume = StrCat("kube-api-access-", GenerateNameSuffix());
         json::Value mount = json::Value::MakeObject();
         mount.Set("name", volume);
         mount.Set("readOnly", true);

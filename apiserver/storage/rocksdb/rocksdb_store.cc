@@ -443,6 +443,13 @@ absl::StatusOr<uint64_t> RocksDbStore::CompactNow() {
   return cut;
 }
 
+absl::Status RocksDbStore::CompactFiles() {
+  rocksdb::Status s = db_->Flush(rocksdb::FlushOptions());
+  if (s.ok()) s = db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+  if (!s.ok()) return FromRocks(s, "compact files");
+  return absl::OkStatus();
+}
+
 void RocksDbStore::SetCommitObserver(std::function<void(size_t, double)> observer) {
   absl::MutexLock lock(&stats_mu_);
   observer_ = std::move(observer);

@@ -65,6 +65,8 @@ class RocksDbStore final : public Store {
   // Observer for commit latency and batch size: called on the commit thread after each sync.
   void SetCommitObserver(std::function<void(size_t batch, double seconds)> observer);
   CommitStats Stats() const;
+  // A full RocksDB compaction: overwritten versions leave the files (after re-encryption).
+  absl::Status CompactFiles();
 
  private:
   struct Op;

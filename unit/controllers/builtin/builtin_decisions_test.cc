@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "apiserver/server/apiserver.h"
+#include "controllers/builtin/bootstrap/token_cleaner.h"
 #include "controllers/builtin/deployment/deployment_controller.h"
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/nodelifecycle/node_lifecycle_controller.h"
@@ -613,6 +614,39 @@ TEST_F(DecisionsTest, JobRunsPodsUntilCompletionsThenIsComplete) {
   std::string conditions = json::Serialize(*job->Get({"status", "conditions"}));
   EXPECT_NE(conditions.find("\"Complete\""), std::string::npos) << conditions;
   EXPECT_EQ(LivePods().size(), 2u) << "no pod beyond completions";
+}
+
+}  // namespace
+}  // namespace berth::controllers::builtin
+
+namespace berth::controllers::builtin {
+namespace {
+
+TEST_F(DecisionsTest, TokenCleanerDeletesBootstrapTokensOnceExpired) {
+  Informer secrets(*api_, res::kSecrets, "kube-system",
+                   client::ListOptions{.field_selector = "type=bootstrap.kubernetes.io/token"});
+  TokenCleaner cleaner(*api_, secrets, clock_);
+  StopInformersFirst stop_first{{&secrets}};
+  Start({&secrets});
+  auto token = [](const std::string& id, const std::string& expiration, const std::string& type) {
+    return J(R"({"metadata":{"name":"bootstrap-token-)" + id + R"("},"type":")" + type +
+             R"(","stringData":{"token-id":")" + id + R"(","token-secret":"0123456789abcdef","expiration":")" +
+             expiration + R"("}})");
+  };
+  // The fake clock starts at 2026-01-01T00:00:00Z.
+  ASSERT_TRUE(api_->Create(res::kSecrets, "kube-system", token("later1", "2026-01-01T00:10:00Z", "bootstrap.kubernetes.io/token")).ok());
+  ASSERT_TRUE(api_->Create(res::kSecrets, "kube-system", token("gone11", "2025-12-31T00:00:00Z", "bootstrap.kubernetes.io/token")).ok());
+  ASSERT_TRUE(api_->Create(res::kSecrets, "kube-system", token("opaque", "2025-12-31T00:00:00Z", "Opaque")).ok());
+  ASSERT_TRUE(Eventually([&] { return secrets.List().size() == 2; }));
+  for (const char* id : {"later1", "gone11"}) cleaner.controller().Enqueue(std::string("kube-system/bootstrap-token-") + id);
+  Drain(cleaner.controller());
+  EXPECT_EQ(api_->Get(res::kSecrets, "kube-system", "bootstrap-token-gone11").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(api_->Get(res::kSecrets, "kube-system", "bootstrap-token-later1").ok());
+  EXPECT_TRUE(api_->Get(res::kSecrets, "kube-system", "bootstrap-token-opaque").ok()) << "not a bootstrap token";
+  clock_.Advance(absl::Minutes(11));
+  cleaner.controller().Enqueue("kube-system/bootstrap-token-later1");
+  Drain(cleaner.controller());
+  EXPECT_EQ(api_->Get(res::kSecrets, "kube-system", "bootstrap-token-later1").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace
