@@ -14,6 +14,7 @@
 #include <sstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,10 @@
 #include "controllers/builtin/job/job_controller.h"
 #include "controllers/builtin/namespace/namespace_controller.h"
 #include "controllers/builtin/bootstrap/token_cleaner.h"
+#include "controllers/builtin/certificates/csr_approver.h"
+#include "controllers/builtin/certificates/csr_signer.h"
+#include "core/pki/certificates.h"
+#include "core/pki/private_files.h"
 #include "controllers/builtin/serviceaccount/service_accounts_controller.h"
 #include "controllers/builtin/endpointslice/endpointslice_controller.h"
 #include "controllers/builtin/nodeipam/node_ipam_controller.h"
@@ -57,6 +62,12 @@ ABSL_FLAG(std::string, kubeconfig, "",
 ABSL_FLAG(std::string, root_ca_file, "",
           "the CA published as ca.crt in every namespace's kube-root-ca.crt ConfigMap (default: the CA the "
           "--kubeconfig trusts; none on plain HTTP)");
+ABSL_FLAG(std::string, cluster_signing_cert_file, "",
+          "the CA certificate (PEM) client certificates of approved CertificateSigningRequests are signed with "
+          "(berth up: the client CA); none: no signing");
+ABSL_FLAG(std::string, cluster_signing_key_file, "", "the key of --cluster-signing-cert-file");
+ABSL_FLAG(absl::Duration, cluster_signing_duration, absl::Hours(24 * 365),
+          "the longest lifetime of a certificate the signer issues");
 ABSL_FLAG(bool, leader_elect, false, "elect a leader through a Lease before acting");
 ABSL_FLAG(std::string, identity, "", "leader election identity (default: hostname_pid)");
 ABSL_FLAG(int64_t, lease_duration_seconds, 15, "leader election lease duration");
@@ -122,6 +133,17 @@ int main(int argc, char** argv) {
   if (!root_ca.ok()) {
     std::fprintf(stderr, "--root-ca-file: %s\n", std::string(root_ca.status().message()).c_str());
     return 2;
+  }
+  std::optional<berth::pki::KeyPair> signing_ca;
+  if (std::string cert = absl::GetFlag(FLAGS_cluster_signing_cert_file), key = absl::GetFlag(FLAGS_cluster_signing_key_file);
+      !cert.empty() || !key.empty()) {
+    auto cert_pem = berth::pki::ReadWholeFile(cert);
+    auto key_pem = berth::pki::ReadWholeFile(key);
+    if (cert.empty() || key.empty() || !cert_pem.ok() || !key_pem.ok() || !berth::pki::KeyMatches(*cert_pem, *key_pem)) {
+      std::fprintf(stderr, "--cluster-signing-cert-file and --cluster-signing-key-file must name a readable CA and its key\n");
+      return 2;
+    }
+    signing_ca = berth::pki::KeyPair{*cert_pem, *key_pem};
   }
   std::mutex mu;
   std::condition_variable cv;
@@ -191,13 +213,23 @@ int main(int argc, char** argv) {
                                        client::ListOptions{.field_selector = "type=bootstrap.kubernetes.io/token"});
   informers.push_back(&system_secrets);
   controllers::builtin::TokenCleaner token_cleaner(*api, system_secrets);
+  controllers::Informer csrs(*api, client::resources::kCertificateSigningRequests);
+  informers.push_back(&csrs);
+  controllers::builtin::CsrApprover csr_approver(*api, csrs);
+  std::unique_ptr<controllers::builtin::CsrSigner> csr_signer;
+  if (signing_ca) {
+    csr_signer = std::make_unique<controllers::builtin::CsrSigner>(*api, csrs, *signing_ca,
+                                                                   absl::GetFlag(FLAGS_cluster_signing_duration));
+  }
   controllers::builtin::NodeLifecycleOptions nl;
   nl.grace = absl::Seconds(absl::GetFlag(FLAGS_node_monitor_grace_period_seconds));
   nl.eviction_timeout = absl::Seconds(absl::GetFlag(FLAGS_pod_eviction_timeout_seconds));
   controllers::builtin::NodeLifecycleController node_lifecycle(*api, nodes, node_leases, pods, nl);
   std::vector<controllers::Controller*> running = {&rs.controller(), &deploy.controller(), &gc.controller(),
                                                    &ns_controller.controller(), &node_lifecycle.controller(),
-                                                   &sa_controller.controller(), &token_cleaner.controller()};
+                                                   &sa_controller.controller(), &token_cleaner.controller(),
+                                                   &csr_approver.controller()};
+  if (csr_signer) running.push_back(&csr_signer->controller());
   std::unique_ptr<controllers::builtin::NodeIpamController> node_ipam;
   if (absl::GetFlag(FLAGS_allocate_node_cidrs)) {
     auto cluster = net::ParseIpv4Prefix(absl::GetFlag(FLAGS_cluster_cidr));

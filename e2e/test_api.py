@@ -367,7 +367,7 @@ class ApiTest(unittest.TestCase):
         listed = {g["name"]: g for g in self.c.get("/apis").json()["groups"]}
         self.assertEqual(set(listed), {"apps", "batch", "coordination.k8s.io", "scheduling.k8s.io", "policy", "apiextensions.k8s.io",
                                        "scheduling.berth.dev", "discovery.k8s.io", "networking.k8s.io", "rbac.authorization.k8s.io",
-                                       "authorization.k8s.io", "authentication.k8s.io"})
+                                       "authorization.k8s.io", "authentication.k8s.io", "certificates.k8s.io"})
         # Berth's own group (fair-share Queues) is served at its one version.
         self.assertEqual(listed["scheduling.berth.dev"]["preferredVersion"]["groupVersion"], "scheduling.berth.dev/v1alpha1")
         core = {r["name"]: r for r in self.c.get("/api/v1").json()["resources"]}

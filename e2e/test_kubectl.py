@@ -3,7 +3,9 @@
 1.32 with a fresh HOME (no discovery cache from elsewhere) and the official Python client."""
 import base64
 import json
+import re
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, agent_checkpoints, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, BerthUp, agent_checkpoints, cleanup_agent_leftovers, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -197,6 +199,105 @@ class KubectlTest(unittest.TestCase):
                  what="the default ServiceAccount recreated")
         self.kubectl("delete", "namespace", "sa-check", "--wait=false")
 
+    def berth(self, *args, **kw):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
+        return subprocess.run(["bash", script, *args], capture_output=True, text=True, timeout=kw.pop("timeout", 60),
+                              env=dict(os.environ, BERTH_BIN=BIN_DIR), **kw)
+
+    def test_berth_join_brings_a_node_in_through_tls_bootstrap(self):
+        """berth token create + berth join: the CA pinned by the token's hash, a bootstrap token
+        traded for the node's own client certificate (CertificateSigningRequest auto-approved and
+        signed by the controller-manager), the agent then confined as system:node:NAME."""
+        made = self.berth("token", "create", "--data-dir", CLUSTER.data_dir)
+        self.assertEqual(made.returncode, 0, made.stderr)
+        token = made.stdout.strip()
+        m = re.fullmatch(r"K10([0-9a-f]{64})::([a-z0-9]{6})\.([a-z0-9]{16})", token)
+        self.assertIsNotNone(m, token)
+        token_id = m.group(2)
+        secret = self.c.get(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{token_id}").json()
+        self.assertEqual(secret["type"], "bootstrap.kubernetes.io/token")
+        join_dir = tempfile.mkdtemp(prefix="berth-join-")
+        try:
+            forged = self.berth("join", "--server", CLUSTER.url, "--token", "K10" + "0" * 64 + "::" + token.split("::")[1],
+                                "--node-name", "joined", "--data-dir", join_dir)
+            self.assertNotEqual(forged.returncode, 0)
+            self.assertIn("refusing to send the token", forged.stderr)
+            self.assertFalse(os.path.exists(os.path.join(join_dir, "cred", "bootstrap.kubeconfig")))
+
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
+            with open(os.path.join(join_dir, "join.out"), "wb") as out:
+                proc = subprocess.Popen(["bash", script, "join", "--server", CLUSTER.url, "--token", token, "--node-name",
+                                         "joined", "--data-dir", join_dir, "--", "--runtime=fake"],
+                                        stdout=out, stderr=out, env=dict(os.environ, BERTH_BIN=BIN_DIR))
+            try:
+                def joined_ready():
+                    r = self.c.get("/api/v1/nodes/joined")
+                    return r.status == 200 and any(c["type"] == "Ready" and c["status"] == "True"
+                                                   for c in r.json()["status"]["conditions"])
+                wait_for(joined_ready, timeout=60, what="the joined node to be Ready")
+                csrs = self.c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests").json()["items"]
+                mine = [c for c in csrs if c["spec"]["username"] == f"system:bootstrap:{token_id}"]
+                self.assertEqual(len(mine), 1, csrs)
+                csr = mine[0]
+                self.assertEqual(csr["spec"]["signerName"], "kubernetes.io/kube-apiserver-client-kubelet")
+                self.assertIn("system:bootstrappers:berth:default-node-token", csr["spec"]["groups"])
+                self.assertEqual([(c["type"], c["reason"]) for c in csr["status"]["conditions"]], [("Approved", "AutoApproved")])
+                self.assertIn("Approved,Issued", self.kubectl("get", "csr", csr["metadata"]["name"]))
+                kubeconfig = os.path.join(join_dir, "cred", "agent.kubeconfig")
+                self.assertEqual(os.stat(kubeconfig).st_mode & 0o777, 0o600)
+                cert = base64.b64decode(csr["status"]["certificate"]).decode()
+                subject = subprocess.run(["openssl", "x509", "-noout", "-subject"], input=cert, capture_output=True,
+                                         text=True).stdout
+                self.assertIn("O = system:nodes, CN = system:node:joined", subject)
+                # The node is confined like any other: no Secrets it has no pod for.
+                env = dict(os.environ, HOME=self.k.home)
+                r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "secret", "-n", "kube-system",
+                                    f"bootstrap-token-{token_id}"], capture_output=True, text=True, env=env, timeout=60)
+                self.assertIn('User "system:node:joined" cannot get resource "secrets"', r.stderr)
+            finally:
+                proc.terminate()
+                proc.wait(60)
+        finally:
+            cleanup_agent_leftovers(os.path.join(join_dir, "agent"), "joined")
+            shutil.rmtree(join_dir, ignore_errors=True)
+            self.c.delete("/api/v1/nodes/joined")
+
+    def test_kubectl_certificate_approve_gets_a_client_certificate_signed(self):
+        key_dir = tempfile.mkdtemp(prefix="berth-csr-")
+        try:
+            key, csr_path = os.path.join(key_dir, "k.key"), os.path.join(key_dir, "k.csr")
+            subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-subj", "/CN=carol/O=developers", "-keyout", key, "-out", csr_path],
+                           check=True, capture_output=True)
+            with open(csr_path, "rb") as f:
+                request = base64.b64encode(f.read()).decode()
+            body = {"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                    "metadata": {"name": "carol"},
+                    "spec": {"request": request, "signerName": "kubernetes.io/kube-apiserver-client",
+                             "usages": ["client auth"], "expirationSeconds": 3600, "username": "forged"}}
+            r = self.c.post("/apis/certificates.k8s.io/v1/certificatesigningrequests", body)
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(r.json()["spec"]["username"], "system:admin")  # the requester, never the body
+            self.assertIn("Pending", self.kubectl("get", "csr", "carol"))
+            self.kubectl("certificate", "approve", "carol")
+            wait_for(lambda: self.c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests/carol").json()
+                     .get("status", {}).get("certificate"), timeout=30, what="the signer to issue the certificate")
+            cert = base64.b64decode(self.c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests/carol")
+                                    .json()["status"]["certificate"]).decode()
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-issuer", "-dates"], input=cert,
+                                 capture_output=True, text=True).stdout
+            self.assertIn("subject=O = developers, CN = carol", out)
+            self.assertIn("berth-client-ca", out)
+            bad = dict(body, metadata={"name": "garbage"})
+            bad["spec"] = dict(body["spec"], request=base64.b64encode(b"not a csr").decode())
+            r = self.c.post("/apis/certificates.k8s.io/v1/certificatesigningrequests", bad)
+            self.assertEqual(r.status, 422, r)
+            self.assertIn("spec.request: Invalid value: []byte{...}: PEM block type must be CERTIFICATE REQUEST",
+                          r.json()["message"])
+        finally:
+            shutil.rmtree(key_dir, ignore_errors=True)
+            self.c.delete("/apis/certificates.k8s.io/v1/certificatesigningrequests/carol")
+
     def test_berth_up_enforces_pod_security_baseline_outside_kube_system(self):
         """berth up's AdmissionConfiguration: baseline enforced (image: host is host access),
         restricted warned, kube-system exempt, a namespace label overrides it."""
@@ -310,7 +411,8 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual(cm["user"]["username"], "system:admin")
         self.assertEqual(cm["objectRef"], {"resource": "configmaps", "namespace": "default", "apiVersion": "v1"})
         self.assertEqual(cm["responseStatus"]["code"], 201)
-        secret = [e for e in events() if e.get("objectRef", {}).get("resource") == "secrets" and e["verb"] == "create"]
+        secret = [e for e in events() if e.get("objectRef", {}).get("resource") == "secrets" and e["verb"] == "create"
+                  and e["objectRef"].get("namespace") == "default"]  # not berth token create's, in kube-system
         self.assertEqual(secret[0]["level"], "Metadata")
         self.assertTrue(secret[0]["userAgent"].startswith("kubectl"))
         with open(path) as f:

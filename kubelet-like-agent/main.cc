@@ -29,6 +29,7 @@
 #include "kubelet-like-agent/images/image_cli.h"
 #include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/logs/log_server.h"
+#include "kubelet-like-agent/security/tls_bootstrap.h"
 #include "kubelet-like-agent/security/serving_certificate.h"
 #include "kubelet-like-agent/network/node_network.h"
 #include "kubelet-like-agent/network/node_routes.h"
@@ -49,6 +50,9 @@ ABSL_FLAG(std::string, runtime, "linux", "linux (namespaces + cgroups) or fake (
 ABSL_FLAG(double, event_qps, 10, "Events posted per second at most (0: no Events), as the kubelet's --event-qps");
 ABSL_FLAG(int, event_burst, 10, "Events posted at once before event-qps applies, as the kubelet's --event-burst");
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT for the agent's endpoint (logs); port 0 picks one");
+ABSL_FLAG(std::string, bootstrap_kubeconfig, "",
+          "kubeconfig with a bootstrap token: when --kubeconfig does not exist, the agent gets its client certificate "
+          "through a CertificateSigningRequest and writes --kubeconfig (and --client-ca-file when missing)");
 ABSL_FLAG(std::string, client_ca_file, "",
           "serve the agent's endpoint over HTTPS, authenticate callers by client certificates of this CA and authorize "
           "them by SubjectAccessReview (nodes/proxy, nodes/log, ...); required when the apiserver is https");
@@ -199,6 +203,17 @@ int main(int argc, char** argv) {
   // Pulls run on the sync workers and wait on the client pool: a few more threads than the
   // API traffic alone needs, so three parallel layer downloads do not starve status updates.
   client::InitializeClientThreads(4);
+  if (const std::string bootstrap = absl::GetFlag(FLAGS_bootstrap_kubeconfig); !bootstrap.empty()) {
+    if (absl::GetFlag(FLAGS_kubeconfig).empty()) {
+      std::fprintf(stderr, "--bootstrap-kubeconfig needs --kubeconfig (the file it writes)\n");
+      return 2;
+    }
+    agent::TlsBootstrapOptions tb{bootstrap, absl::GetFlag(FLAGS_kubeconfig), absl::GetFlag(FLAGS_client_ca_file), node_name};
+    if (absl::Status s = agent::RunTlsBootstrap(tb); !s.ok()) {
+      std::fprintf(stderr, "TLS bootstrap: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
   auto connection = client::ConnectionFromFlags(absl::GetFlag(FLAGS_kubeconfig), absl::GetFlag(FLAGS_server));
   if (!connection.ok()) {
     std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());

@@ -5,6 +5,7 @@
 #include "apiserver/registry/field_manager.h"
 #include "apiserver/server/body_codec.h"
 #include "core/api/errors.h"
+#include "core/json/codec.h"
 #include "core/strings/strings.h"
 
 namespace berth::apiserver::endpoints {
@@ -55,6 +56,38 @@ void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const r
     ok.Set("status", "Success");
     ok.Set("code", 201);
     return ex->ReplyJson(201, ok);
+  }
+  if (info.subresource == "approval") {
+    // kubectl certificate approve|deny: the body's conditions, nothing else (the certificate is
+    // the signer's to set, through /status).
+    auto stored = c.registry.Get(type, "", info.name);
+    if (!stored.ok()) return ex->Fail(stored.status());
+    auto current = json::ParseStored(*stored);
+    if (!current.ok()) return ex->Fail(api::InternalError(std::string(current.status().message())));
+    bool approved = false, denied = false;
+    if (const json::Value* conds = body->Get({"status", "conditions"}); conds && conds->is_array()) {
+      for (const json::Value& cond : conds->as_array()) {
+        std::string t = cond.GetString({"type"});
+        if (t != "Approved" && t != "Denied" && t != "Failed") {
+          return ex->Fail(api::Invalid(type.Target(info.name), {{"FieldValueNotSupported",
+              StrCat("Unsupported value: \"", t, "\": supported values: \"Approved\", \"Denied\", \"Failed\""),
+              "status.conditions[].type"}}));
+        }
+        approved = approved || t == "Approved";
+        denied = denied || t == "Denied";
+      }
+    }
+    if (approved && denied) {
+      return ex->Fail(api::Invalid(type.Target(info.name), {{"FieldValueInvalid",
+          "Invalid value: \"Approved\": Approved and Denied conditions are mutually exclusive", "status.conditions[].type"}}));
+    }
+    json::Value next = *current;
+    json::Value& status = next.Ensure({"status"});
+    status.Set("conditions", body->Get({"status", "conditions"}) ? *body->Get({"status", "conditions"}) : json::Value::MakeArray());
+    if (std::string rv = body->GetString({"metadata", "resourceVersion"}); !rv.empty()) next["metadata"].Set("resourceVersion", rv);
+    auto r = c.registry.Update(type, "", info.name, std::move(next), registry::Subresource::kStatus, opts);
+    if (!r.ok()) return ex->Fail(r.status());
+    return ex->ReplyJson(200, r->object, r->warnings);
   }
   if (info.subresource == "finalize") {
     json::Value patch = json::Value::MakeObject();

@@ -86,6 +86,11 @@ std::unique_ptr<Catalog> Catalog::Builtin() {
   c.Add(T("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", false, {}, RbacClusterRoleStrategy()));
   c.Add(T("rbac.authorization.k8s.io", "RoleBinding", "rolebindings", true, {}, RbacRoleBindingStrategy()));
   c.Add(T("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", false, {}, RbacClusterRoleBindingStrategy()));
+  ResourceType csr = T("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests", false, {"csr"},
+                       CertificateSigningRequestStrategy());
+  csr.has_status = true;
+  csr.extra_subresources = {{"approval", "certificates.k8s.io", "v1", "CertificateSigningRequest", {"get", "update"}}};
+  c.Add(csr);
   c.Add(T("networking.k8s.io", "NetworkPolicy", "networkpolicies", true, {"netpol"}, NetworkPolicyStrategy()));
 
   // Access reviews and whoami: answered from the authorizer, never stored.

@@ -9,6 +9,7 @@
 #include "apiserver/registry/admission/limit_ranger.h"
 #include "apiserver/registry/admission/pod_security.h"
 #include "apiserver/registry/admission/priority.h"
+#include "apiserver/registry/admission/certificate_signing.h"
 #include "apiserver/registry/admission/service_account.h"
 #include "apiserver/registry/admission/resource_quota.h"
 #include "apiserver/registry/admission/service_allocation.h"
@@ -149,6 +150,37 @@ bool IsLoopback(const std::string& host) {
 
 }  // namespace
 
+namespace {
+
+// kube-system/extension-apiserver-authentication with `client-ca-file`, as kube-apiserver
+// publishes it: the CA a joining node's own port trusts for the apiserver's client certificate.
+absl::Status PublishClientCa(registry::Registry& registry, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(StrCat("--client-ca-file: cannot read ", path));
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const registry::ResourceType* configmaps = registry.catalog().Find("", "v1", "configmaps");
+  constexpr char kName[] = "extension-apiserver-authentication";
+  json::Value want = json::Value::MakeObject();
+  want.Set("apiVersion", "v1");
+  want.Set("kind", "ConfigMap");
+  want.Ensure({"metadata"}).Set("name", kName);
+  want.Ensure({"data"}).Set("client-ca-file", pem);
+  auto stored = registry.Get(*configmaps, "kube-system", kName);
+  if (!stored.ok()) {
+    if (stored.status().code() != absl::StatusCode::kNotFound) return stored.status();
+    auto made = registry.Create(*configmaps, "kube-system", std::move(want), {});
+    if (!made.ok() && made.status().code() != absl::StatusCode::kAlreadyExists) return made.status();
+    return absl::OkStatus();
+  }
+  BERTH_ASSIGN_OR_RETURN(json::Value current, json::ParseStored(*stored));
+  if (current.GetString({"data", "client-ca-file"}) == pem) return absl::OkStatus();
+  current.Ensure({"data"}).Set("client-ca-file", pem);
+  auto updated = registry.Update(*configmaps, "kube-system", kName, std::move(current), registry::Subresource::kNone, {});
+  return updated.ok() ? absl::OkStatus() : updated.status();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,
                                                            const Clock& clock) {
   auto p = std::make_unique<Parts>();
@@ -193,6 +225,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   // Upstream's order: LimitRanger defaults requests before quota charges them.
   p->registry->AddAdmissionPlugin(registry::LimitRangerAdmission());
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());
+  p->registry->AddAdmissionPlugin(registry::CertificateSigningRequestAdmission());
   p->registry->AddAdmissionPlugin(registry::ServiceAccountAdmission(!options.service_account_signing_key_file.empty()));
   p->registry->AddAdmissionPlugin(registry::ResourceQuotaAdmission(*p->registry));
   p->registry->AddAdmissionPlugin(registry::QueueHierarchyAdmission());
@@ -252,6 +285,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     if (!made.ok() && made.status().code() != absl::StatusCode::kAlreadyExists) return made.status();
   }
 
+  if (!options.client_ca_file.empty()) BERTH_RETURN_IF_ERROR(PublishClientCa(*p->registry, options.client_ca_file));
   BERTH_RETURN_IF_ERROR(ServeCustomResources(*p, clock));
   watch::WatchCacheOptions wo;
   wo.window_events = options.watch_window_events;

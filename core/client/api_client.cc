@@ -28,6 +28,8 @@ const Resource kQueues{"scheduling.berth.dev", "v1alpha1", "queues", false, "Que
 const Resource kServices{"", "v1", "services", true, "Service"};
 const Resource kEndpointSlices{"discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice"};
 const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", true, "NetworkPolicy"};
+const Resource kCertificateSigningRequests{"certificates.k8s.io", "v1", "certificatesigningrequests", false,
+                                           "CertificateSigningRequest"};
 
 const std::vector<Resource>& NamespacedBuiltins() {
   static const auto* all = new std::vector<Resource>{kDeployments, kDaemonSets, kCronJobs, kJobs, kReplicaSets, kPods,

@@ -36,7 +36,7 @@ struct Resource {
 namespace resources {
 extern const Resource kNamespaces, kPods, kNodes, kEvents, kLeases, kDeployments, kReplicaSets,
     kDaemonSets, kJobs, kCronJobs, kConfigMaps, kSecrets, kServiceAccounts, kPodDisruptionBudgets, kPriorityClasses, kResourceQuotas, kQueues,
-    kServices, kEndpointSlices, kNetworkPolicies;
+    kServices, kEndpointSlices, kNetworkPolicies, kCertificateSigningRequests;
 // Every namespaced built-in kind, for sweeping a namespace.
 const std::vector<Resource>& NamespacedBuiltins();
 }  // namespace resources

@@ -170,13 +170,14 @@ absl::StatusOr<KeyPair> NewCertificateAuthority(const std::string& common_name, 
   return Finish(c, key.get(), key.get());
 }
 
-absl::StatusOr<KeyPair> Issue(const CertificateSpec& spec, const KeyPair& ca, absl::Time now) {
+namespace {
+
+// A leaf certificate of `ca` for `key`'s public half; `key_pem` is echoed in the answer.
+absl::StatusOr<std::string> IssueFor(const CertificateSpec& spec, const KeyPair& ca, EVP_PKEY* key, absl::Time now) {
   Owned<X509> ca_cert = ReadCert(ca.cert_pem);
   Owned<EVP_PKEY> ca_key = ReadKey(ca.key_pem);
   if (!ca_cert || !ca_key) return absl::InvalidArgumentError("the CA certificate or key is not valid PEM");
-  Owned<EVP_PKEY> key = NewKey();
-  if (!key) return OpenSslError("generating a P-256 key");
-  auto cert = NewCertificate(key.get(), spec, now);
+  auto cert = NewCertificate(key, spec, now);
   if (!cert.ok()) return cert.status();
   X509* c = cert->get();
   X509_set_issuer_name(c, X509_get_subject_name(ca_cert.get()));
@@ -188,7 +189,93 @@ absl::StatusOr<KeyPair> Issue(const CertificateSpec& spec, const KeyPair& ca, ab
     if (absl::Status s = AddExtension(c, ca_cert.get(), nid, value); !s.ok()) return s;
   }
   if (absl::Status s = AddSubjectAltNames(c, spec); !s.ok()) return s;
-  return Finish(c, key.get(), ca_key.get());
+  if (X509_sign(c, ca_key.get(), EVP_sha256()) == 0) return OpenSslError("signing");
+  return CertPem(c);
+}
+
+struct ReqFree {
+  void operator()(X509_REQ* p) const { X509_REQ_free(p); }
+};
+
+std::vector<std::string> NameEntries(X509_NAME* name, int nid) {
+  std::vector<std::string> out;
+  for (int i = X509_NAME_get_index_by_NID(name, nid, -1); i >= 0; i = X509_NAME_get_index_by_NID(name, nid, i)) {
+    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, data);
+    if (n >= 0) out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<KeyPair> Issue(const CertificateSpec& spec, const KeyPair& ca, absl::Time now) {
+  Owned<EVP_PKEY> key = NewKey();
+  if (!key) return OpenSslError("generating a P-256 key");
+  auto cert = IssueFor(spec, ca, key.get(), now);
+  if (!cert.ok()) return cert.status();
+  auto key_pem = KeyPem(key.get());
+  if (!key_pem.ok()) return key_pem.status();
+  return KeyPair{*std::move(cert), *std::move(key_pem)};
+}
+
+absl::StatusOr<CertificateRequest> NewCertificateRequest(const std::string& common_name,
+                                                         const std::vector<std::string>& organizations) {
+  Owned<EVP_PKEY> key = NewKey();
+  if (!key) return OpenSslError("generating a P-256 key");
+  std::unique_ptr<X509_REQ, ReqFree> req(X509_REQ_new());
+  X509_NAME* subject = X509_REQ_get_subject_name(req.get());
+  for (const std::string& org : organizations) {
+    X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(org.c_str()), -1, -1, 0);
+  }
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(common_name.c_str()),
+                             -1, -1, 0);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) == 0) return OpenSslError("signing the request");
+  Owned<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_X509_REQ(bio.get(), req.get())) return OpenSslError("writing the request");
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  auto key_pem = KeyPem(key.get());
+  if (!key_pem.ok()) return key_pem.status();
+  return CertificateRequest{std::string(data, static_cast<size_t>(n)), *std::move(key_pem)};
+}
+
+absl::StatusOr<RequestInfo> InspectCertificateRequest(const std::string& csr_pem) {
+  Owned<BIO> bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+  std::unique_ptr<X509_REQ, ReqFree> req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!req) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("PEM block type must be CERTIFICATE REQUEST");
+  }
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  if (key == nullptr || X509_REQ_verify(req.get(), key) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the request's signature does not verify with its own key");
+  }
+  RequestInfo info;
+  X509_NAME* subject = X509_REQ_get_subject_name(req.get());
+  std::vector<std::string> cn = NameEntries(subject, NID_commonName);
+  if (!cn.empty()) info.common_name = cn[0];
+  info.organizations = NameEntries(subject, NID_organizationName);
+  int type = EVP_PKEY_get_base_id(key);
+  info.key_type = type == EVP_PKEY_EC ? "EC" : type == EVP_PKEY_RSA ? "RSA" : type == EVP_PKEY_ED25519 ? "Ed25519" : "other";
+  return info;
+}
+
+absl::StatusOr<std::string> SignCertificateRequest(const std::string& csr_pem, const KeyPair& ca, Usage usage,
+                                                   absl::Duration validity, absl::Time now) {
+  auto info = InspectCertificateRequest(csr_pem);
+  if (!info.ok()) return info.status();
+  Owned<BIO> bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+  std::unique_ptr<X509_REQ, ReqFree> req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!req) return absl::InvalidArgumentError("PEM block type must be CERTIFICATE REQUEST");
+  // Only the subject is taken from the request: extensions it asks for are not copied.
+  CertificateSpec spec{.common_name = info->common_name, .organizations = info->organizations, .usage = usage,
+                       .validity = validity};
+  return IssueFor(spec, ca, X509_REQ_get0_pubkey(req.get()), now);
 }
 
 absl::StatusOr<CertificateInfo> Inspect(const std::string& cert_pem) {

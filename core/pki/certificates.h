@@ -49,6 +49,29 @@ struct CertificateInfo {
   std::string serial_hex;
 };
 
+// A PKCS#10 certificate signing request (PEM) and its fresh P-256 key (PEM): what a node sends
+// the CertificateSigningRequest API to get its client certificate.
+struct CertificateRequest {
+  std::string csr_pem;
+  std::string key_pem;
+};
+absl::StatusOr<CertificateRequest> NewCertificateRequest(const std::string& common_name,
+                                                         const std::vector<std::string>& organizations);
+
+// What a request asks for; InvalidArgument unless it is a PEM CERTIFICATE REQUEST whose signature
+// verifies with its own key.
+struct RequestInfo {
+  std::string common_name;
+  std::vector<std::string> organizations;
+  std::string key_type;  // EC, RSA, Ed25519, other
+};
+absl::StatusOr<RequestInfo> InspectCertificateRequest(const std::string& csr_pem);
+
+// A certificate of `ca` for the request's key and subject (CN, O), with `usage`'s extended key
+// usage; nothing else of the request is honoured.
+absl::StatusOr<std::string> SignCertificateRequest(const std::string& csr_pem, const KeyPair& ca, Usage usage,
+                                                   absl::Duration validity, absl::Time now);
+
 // Reads the first certificate of a PEM text (a chain file starts with the leaf).
 absl::StatusOr<CertificateInfo> Inspect(const std::string& cert_pem);
 

@@ -203,11 +203,8 @@ absl::StatusOr<KeyPair> IssueClientCertificate(const std::string& dir, const std
   return Issue(spec, *client_ca, clock.Now());
 }
 
-absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::string& server,
-                                             const std::string& user, const KeyPair& client) {
-  auto server_ca = ReadWholeFile(FilesIn(dir).server_ca_cert);
-  if (!server_ca.ok()) return server_ca.status();
-  const KeyPair* issued = &client;
+std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem, const std::string& user,
+                           const KeyPair& client) {
   auto quoted = [](const std::string& s) {
     std::string out = "\"";
     for (char c : s) {
@@ -217,11 +214,18 @@ absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::
     return out + "\"";
   };
   return StrCat("apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: ", quoted(server),
-                "\n    certificate-authority-data: ", absl::Base64Escape(*server_ca), "\nusers:\n- name: ", quoted(user),
-                "\n  user:\n    client-certificate-data: ", absl::Base64Escape(issued->cert_pem),
-                "\n    client-key-data: ", absl::Base64Escape(issued->key_pem),
+                "\n    certificate-authority-data: ", absl::Base64Escape(ca_pem), "\nusers:\n- name: ", quoted(user),
+                "\n  user:\n    client-certificate-data: ", absl::Base64Escape(client.cert_pem),
+                "\n    client-key-data: ", absl::Base64Escape(client.key_pem),
                 "\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: ", quoted(user),
                 "\n    namespace: default\ncurrent-context: berth\n");
+}
+
+absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::string& server,
+                                             const std::string& user, const KeyPair& client) {
+  auto server_ca = ReadWholeFile(FilesIn(dir).server_ca_cert);
+  if (!server_ca.ok()) return server_ca.status();
+  return KubeconfigYaml(server, *server_ca, user, client);
 }
 
 }  // namespace berth::pki

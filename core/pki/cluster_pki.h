@@ -63,6 +63,10 @@ absl::StatusOr<PkiChanges> EnsureClusterPki(const std::string& dir, const Servin
 absl::StatusOr<KeyPair> IssueClientCertificate(const std::string& dir, const std::string& user,
                                                const std::vector<std::string>& groups, const Clock& clock);
 
+// A kubeconfig (YAML) for `server` that trusts `ca_pem` and carries `client`'s certificate.
+std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem, const std::string& user,
+                           const KeyPair& client);
+
 // A kubeconfig (YAML) for `server` that trusts dir's server-ca and carries `client`.
 absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::string& server,
                                              const std::string& user, const KeyPair& client);

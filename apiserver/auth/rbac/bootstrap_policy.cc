@@ -164,6 +164,21 @@ std::vector<json::Value> BootstrapClusterRoles() {
        Rule(kRead, {"networking.k8s.io"}, {"ingresses", "ingresses/status", "networkpolicies"})},
       "view"));
   roles.push_back(ClusterRole("system:node", NodeRules()));
+  // TLS bootstrap (upstream's roles): a joining node's bootstrap token creates and reads its
+  // CertificateSigningRequest; the nodeclient/selfnodeclient subresources are what the approver's
+  // SubjectAccessReview asks about.
+  roles.push_back(ClusterRole("system:node-bootstrapper",
+                              {Rule({"create", "get", "list", "watch"}, {"certificates.k8s.io"}, {"certificatesigningrequests"})}));
+  roles.push_back(ClusterRole("system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                              {Rule({"create"}, {"certificates.k8s.io"}, {"certificatesigningrequests/nodeclient"})}));
+  roles.push_back(ClusterRole("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                              {Rule({"create"}, {"certificates.k8s.io"}, {"certificatesigningrequests/selfnodeclient"})}));
+  {
+    // A joining node reads the client CA its own port must trust (and nothing else of kube-system).
+    json::Value reader = Rule({"get"}, {""}, {"configmaps"});
+    reader.Set("resourceNames", json::Value(json::Array{json::Value("extension-apiserver-authentication")}));
+    roles.push_back(ClusterRole("berth:extension-apiserver-authentication-reader", {std::move(reader)}));
+  }
   // Full use of the agents' own API (exec, attach, port-forward, logs): the apiserver's identity
   // towards them holds it.
   roles.push_back(ClusterRole("system:kubelet-api-admin",
@@ -196,6 +211,15 @@ std::vector<json::Value> BootstrapClusterRoleBindings() {
   bindings.push_back(Binding("system:basic-user", "system:basic-user", {{"Group", "system:authenticated"}}));
   bindings.push_back(Binding("system:public-info-viewer", "system:public-info-viewer",
                              {{"Group", "system:authenticated"}, {"Group", "system:unauthenticated"}}));
+  // Berth's join tokens carry this group (berth token create), as kubeadm's carry
+  // system:bootstrappers:kubeadm:default-node-token.
+  bindings.push_back(Binding("berth:kubelet-bootstrap", "system:node-bootstrapper", {{"Group", kJoinTokenGroup}}));
+  bindings.push_back(Binding("berth:node-autoapprove-bootstrap",
+                             "system:certificates.k8s.io:certificatesigningrequests:nodeclient", {{"Group", kJoinTokenGroup}}));
+  bindings.push_back(Binding("berth:node-autoapprove-certificate-rotation",
+                             "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", {{"Group", "system:nodes"}}));
+  bindings.push_back(Binding("berth:join-reads-client-ca", "berth:extension-apiserver-authentication-reader",
+                             {{"Group", kJoinTokenGroup}}));
   bindings.push_back(Binding("system:kube-apiserver-kubelet-api-admin", "system:kubelet-api-admin",
                              {{"User", "system:kube-apiserver"}}));
   bindings.push_back(Binding("system:kube-controller-manager", "system:kube-controller-manager",

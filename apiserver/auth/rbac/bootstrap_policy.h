@@ -12,6 +12,9 @@
 
 namespace berth::apiserver::auth::rbac {
 
+// The group `berth token create` gives join tokens; bound to TLS bootstrap's roles.
+inline constexpr char kJoinTokenGroup[] = "system:bootstrappers:berth:default-node-token";
+
 std::vector<json::Value> BootstrapClusterRoles();
 // What a node may do on any object (the Node authorizer narrows Secrets, ConfigMaps, volumes
 // and Leases further); also the rules of the ClusterRole system:node.

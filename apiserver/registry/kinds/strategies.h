@@ -31,5 +31,6 @@ std::shared_ptr<const Strategy> RbacRoleStrategy();
 std::shared_ptr<const Strategy> RbacClusterRoleStrategy();
 std::shared_ptr<const Strategy> RbacRoleBindingStrategy();
 std::shared_ptr<const Strategy> RbacClusterRoleBindingStrategy();
+std::shared_ptr<const Strategy> CertificateSigningRequestStrategy();
 
 }  // namespace berth::apiserver::registry::kinds

@@ -191,6 +191,19 @@ const Msg kTokenReviewSpec{"TokenReviewSpec", {{1, "token", T::kString}, {2, "au
 const Msg kTokenReview{"TokenReview", {
     {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kTokenReviewSpec}, {3, "status", T::kIgnore}}};
 
+// certificates.k8s.io/v1: `kubectl certificate approve|deny` PUTs the whole object to /approval.
+const Msg kCsrSpec{"CertificateSigningRequestSpec", {
+    {1, "request", T::kBytes}, {2, "username", T::kString}, {3, "uid", T::kString},
+    {4, "groups", T::kString, nullptr, true}, {5, "usages", T::kString, nullptr, true}, {6, "extra", T::kIgnore},
+    {7, "signerName", T::kString}, {8, "expirationSeconds", T::kInt, nullptr, false, true}}};
+const Msg kCsrCondition{"CertificateSigningRequestCondition", {
+    {1, "type", T::kString}, {2, "reason", T::kString}, {3, "message", T::kString}, {4, "lastUpdateTime", T::kIgnore},
+    {5, "lastTransitionTime", T::kIgnore}, {6, "status", T::kString}}};
+const Msg kCsrStatus{"CertificateSigningRequestStatus", {
+    {1, "conditions", T::kMessage, &kCsrCondition, true}, {2, "certificate", T::kBytes}}};
+const Msg kCertificateSigningRequest{"CertificateSigningRequest", {
+    {1, "metadata", T::kMessage, &kObjectMeta}, {2, "spec", T::kMessage, &kCsrSpec}, {3, "status", T::kMessage, &kCsrStatus}}};
+
 // rbac.authorization.k8s.io/v1: `kubectl create role|clusterrole|rolebinding|clusterrolebinding`.
 const Msg kPolicyRule{"PolicyRule", {
     {1, "verbs", T::kString, nullptr, true}, {2, "apiGroups", T::kString, nullptr, true},
@@ -220,6 +233,7 @@ const Msg* ForKind(const std::string& api_version, const std::string& kind) {
       {{"authentication.k8s.io/v1", "SelfSubjectReview"}, &kSelfSubjectReview},
       {{"authentication.k8s.io/v1", "TokenRequest"}, &kTokenRequest},
       {{"authentication.k8s.io/v1", "TokenReview"}, &kTokenReview},
+      {{"certificates.k8s.io/v1", "CertificateSigningRequest"}, &kCertificateSigningRequest},
       {{"rbac.authorization.k8s.io/v1", "Role"}, &kRole},
       {{"rbac.authorization.k8s.io/v1", "ClusterRole"}, &kClusterRole},
       {{"rbac.authorization.k8s.io/v1", "RoleBinding"}, &kRoleBinding},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/strings/str_join.h"
 #include "apiserver/server/table/jsonpath.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
@@ -526,6 +527,28 @@ Printer PrinterFor(const registry::ResourceType& type) {
                     };
                     return Array{bound("minAvailable"), bound("maxUnavailable"), Int(o, {"status", "disruptionsAllowed"})};
                   });
+  }
+  if (key == "certificatesigningrequests.certificates.k8s.io") {
+    // kubectl get csr: NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION, as upstream.
+    Printer p;
+    p.columns = {NameColumn(), AgeColumn(),
+                 {"SignerName", "string", "", "The signer the request is for.", 0},
+                 {"Requestor", "string", "", "Who created the request.", 0},
+                 {"RequestedDuration", "string", "", "spec.expirationSeconds.", 0},
+                 {"Condition", "string", "", "Approved, Denied, Failed, Issued or Pending.", 0}};
+    p.cells = [](const json::Value& o, absl::Time now) {
+      std::vector<std::string> conditions;
+      for (const json::Value& c : ArrayAt(o, {"status", "conditions"})) {
+        if (c.GetString({"status"}, "True") == "True") conditions.push_back(c.GetString({"type"}));
+      }
+      if (!o.GetString({"status", "certificate"}).empty()) conditions.push_back("Issued");
+      std::string condition = conditions.empty() ? "Pending" : absl::StrJoin(conditions, ",");
+      const json::Value* e = o.Get({"spec", "expirationSeconds"});
+      std::string duration = e && e->is_int() ? absl::FormatDuration(absl::Seconds(e->as_int())) : "<none>";
+      return Array{o.GetString({"metadata", "name"}), Age(o, now), o.GetString({"spec", "signerName"}),
+                   o.GetString({"spec", "username"}), duration, condition};
+    };
+    return p;
   }
   if (key == "priorityclasses.scheduling.k8s.io") {
     Printer p = Simple({{"Value", "integer", "", "The value of this priority class.", 0},

@@ -161,3 +161,35 @@ TEST_F(ClusterPkiTest, NoClientCertificateWithoutTheClientCa) {
 
 }  // namespace
 }  // namespace berth::pki
+
+namespace berth::pki {
+namespace {
+
+TEST(CertificateRequestTest, ARequestIsSignedForItsSubjectAndKeyOnly) {
+  auto ca = NewCertificateAuthority("test-ca", absl::Hours(24), absl::Now());
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto request = NewCertificateRequest("system:node:n1", {"system:nodes"});
+  ASSERT_TRUE(request.ok()) << request.status();
+  auto info = InspectCertificateRequest(request->csr_pem);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->common_name, "system:node:n1");
+  EXPECT_EQ(info->organizations, std::vector<std::string>{"system:nodes"});
+  EXPECT_EQ(info->key_type, "EC");
+  auto cert = SignCertificateRequest(request->csr_pem, *ca, Usage::kClient, absl::Hours(1), absl::Now());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_TRUE(SignedBy(*cert, ca->cert_pem));
+  EXPECT_TRUE(KeyMatches(*cert, request->key_pem));
+  auto issued = Inspect(*cert);
+  EXPECT_EQ(issued->common_name, "system:node:n1");
+  EXPECT_EQ(issued->organizations, std::vector<std::string>{"system:nodes"});
+  EXPECT_LE(issued->not_after - absl::Now(), absl::Hours(1));
+
+  EXPECT_EQ(InspectCertificateRequest("garbage").status().message(), "PEM block type must be CERTIFICATE REQUEST");
+  // A request whose body was changed after signing does not verify.
+  std::string tampered = request->csr_pem;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(InspectCertificateRequest(tampered).ok());
+}
+
+}  // namespace
+}  // namespace berth::pki
