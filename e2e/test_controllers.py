@@ -205,11 +205,14 @@ class DeploymentsTest(unittest.TestCase):
         conds = {c["type"]: c for c in d["status"]["conditions"]}
         self.assertEqual(conds["Available"]["status"], "True")
         self.assertEqual(conds["Progressing"]["reason"], "NewReplicaSetAvailable")
-        for n in (10, 2):
-            self.c.patch(f"{DEPLOYS}/roll/scale", {"spec": {"replicas": n}})
+        for n in (10, 2, 4):
+            scaled = self.c.patch(f"{DEPLOYS}/roll/scale", {"spec": {"replicas": n}})
+            self.assertEqual(scaled.status, 200, scaled)
+            self.assertEqual(scaled.json()["spec"]["replicas"], n)
             wait_for(lambda: self.rollout_complete("roll"), timeout=30, what=f"scale to {n}")
-        self.c.patch(f"{DEPLOYS}/roll/scale", {"spec": {"replicas": 4}})
-        wait_for(lambda: self.rollout_complete("roll"), timeout=30, what="scale to 4")
+        # The rollout below is judged against 4 replicas: make sure that is what the cluster has.
+        self.assertEqual(self.c.get(f"{DEPLOYS}/roll").json()["spec"]["replicas"], 4)
+        self.assertEqual(len(self.pods("roll")), 4)
         # A template change rolls out without going below replicas - maxUnavailable (4 - 1) ready.
         low = [99]
         first_low = []  # what the cluster looked like the first time too few were ready

@@ -17,7 +17,12 @@
 namespace berth::apiserver::registry {
 namespace {
 
-constexpr int kMaxConflictRetries = 16;
+// An unconditional write (no resourceVersion given) is retried on a fresh read whenever another
+// writer got in between, as kube-apiserver's GuaranteedUpdate loops until its deadline. Sixteen
+// was too few on two busy cores: two writers of one object could each lose sixteen times running
+// (a 409 nobody asked for). Each attempt is tens of microseconds, so this bounds a write at well
+// under a second of retrying.
+constexpr int kMaxConflictRetries = 2000;
 constexpr int kMaxPageScan = 500;
 
 const char* kServerSetMetadata[] = {"uid", "resourceVersion", "creationTimestamp",

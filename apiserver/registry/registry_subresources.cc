@@ -28,6 +28,8 @@ absl::Status Registry::Bind(const std::string& ns, const std::string& name,
           return api::Conflict(pods->Target(name), StrCat("pod ", name, " is being deleted, cannot be assigned to a host"));
         }
         json::Value next = cur;
+        // No precondition: a status write racing the binding is retried, not a 409.
+        if (json::Value* meta = next.Find("metadata")) meta->Erase("resourceVersion");
         next.Ensure({"spec"}).Set("nodeName", node);
         json::Value& conds = next.Ensure({"status", "conditions"});
         if (!conds.is_array()) conds = json::Value::MakeArray();
@@ -105,7 +107,14 @@ absl::StatusOr<json::Value> Registry::UpdateScale(const ResourceType& type, cons
       [&](const json::Value& cur) -> absl::StatusOr<json::Value> {
         json::Value next = cur;
         SetPath(next, type.scale_spec_path, replicas->as_int());
-        if (!rv.empty()) next.Ensure({"metadata"}).Set("resourceVersion", rv);
+        // Without a resourceVersion in the Scale the write has no precondition: the stored one
+        // (read a moment ago) must not become one, or a concurrent status update by the
+        // controller makes the scale fail with 409 instead of being retried.
+        if (!rv.empty()) {
+          next.Ensure({"metadata"}).Set("resourceVersion", rv);
+        } else if (json::Value* meta = next.Find("metadata")) {
+          meta->Erase("resourceVersion");
+        }
         return next;
       },
       rv.empty());

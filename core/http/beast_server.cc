@@ -257,8 +257,9 @@ void CloseSocket(PlainStream& s) {
 }
 
 // The client side of a relay to an agent: our certificate for its authorization; the agent's
-// own (self-signed, as a kubelet's) is not verified.
-absl::StatusOr<std::shared_ptr<ssl::context>> RelayClientContext(const RelayTls& tls) {
+// own (self-signed, as a kubelet's) is not verified. Built once per certificate: rebuilt only
+// when the files change (a renewal), not read again for every exec, attach or port-forward.
+absl::StatusOr<std::shared_ptr<ssl::context>> BuildRelayClientContext(const RelayTls& tls) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   boost::system::error_code ec;
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -270,6 +271,28 @@ absl::StatusOr<std::shared_ptr<ssl::context>> RelayClientContext(const RelayTls&
   ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
   if (ec) return absl::FailedPreconditionError(StrCat("client key ", tls.key_file, ": ", ec.message()));
   return ctx;
+}
+
+absl::StatusOr<std::shared_ptr<ssl::context>> RelayClientContext(const RelayTls& tls) {
+  struct Cached {
+    std::string stamp;
+    std::shared_ptr<ssl::context> ctx;
+  };
+  static std::mutex mu;
+  static std::map<std::pair<std::string, std::string>, Cached>* cache = new std::map<std::pair<std::string, std::string>, Cached>();
+  auto stamp_of = [](const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return std::string("missing");
+    return StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+  };
+  const std::string stamp = StrCat(stamp_of(tls.cert_file), "/", stamp_of(tls.key_file));
+  std::lock_guard<std::mutex> lock(mu);
+  Cached& entry = (*cache)[{tls.cert_file, tls.key_file}];
+  if (entry.ctx && entry.stamp == stamp) return entry.ctx;
+  auto built = BuildRelayClientContext(tls);
+  if (!built.ok()) return built.status();
+  entry = {stamp, *built};
+  return entry.ctx;
 }
 
 // ---------------------------------------------------------------------------------------------

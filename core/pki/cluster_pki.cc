@@ -86,22 +86,25 @@ absl::StatusOr<KeyPair> EnsureCa(const std::string& cert_path, const std::string
   return made;
 }
 
-// Why a leaf certificate of `ca` must be re-issued, or "" when it is good.
-std::string LeafRenewalReason(const absl::StatusOr<KeyPair>& leaf, const KeyPair& ca, const char* ca_name, absl::Time now) {
+// Why a leaf certificate of `ca` must be re-issued, or "" when it is good; `info` receives what
+// the certificate says, so a caller with more to check does not parse it again.
+std::string LeafRenewalReason(const absl::StatusOr<KeyPair>& leaf, const KeyPair& ca, const char* ca_name, absl::Time now,
+                              CertificateInfo* info = nullptr) {
   if (!leaf.ok()) return "absent";
   if (!KeyMatches(leaf->cert_pem, leaf->key_pem)) return "its key does not match";
   if (!SignedBy(leaf->cert_pem, ca.cert_pem)) return StrCat("not signed by ", ca_name);
-  auto info = Inspect(leaf->cert_pem);
-  if (!info.ok()) return "unreadable";
-  if (info->not_after - now <= kRenewBefore) return "expires within 90 days";
+  auto inspected = Inspect(leaf->cert_pem);
+  if (!inspected.ok()) return "unreadable";
+  if (inspected->not_after - now <= kRenewBefore) return "expires within 90 days";
+  if (info != nullptr) *info = *std::move(inspected);
   return "";
 }
 
-// Why the serving certificate must be re-issued, or "" when it is good.
 std::string ServingRenewalReason(const absl::StatusOr<KeyPair>& serving, const KeyPair& ca, const ServingNames& names,
                                  absl::Time now) {
-  if (std::string why = LeafRenewalReason(serving, ca, "server-ca", now); !why.empty()) return why;
-  auto info = Inspect(serving->cert_pem);
+  CertificateInfo parsed;
+  if (std::string why = LeafRenewalReason(serving, ca, "server-ca", now, &parsed); !why.empty()) return why;
+  const CertificateInfo* info = &parsed;
   for (const std::string& dns : names.dns_names) {
     if (std::find(info->dns_names.begin(), info->dns_names.end(), dns) == info->dns_names.end()) {
       return StrCat("SAN ", dns, " missing");
