@@ -106,6 +106,7 @@ def main():
     agent = None
     try:
         c = server.client()
+        server.publish_namespace_defaults()  # no controller-manager here
         agent = Agent(server, NODE).start()
         time.sleep(1.0)  # registered, lease renewed once: idle
         idle = rss_mb(agent.proc.pid)

@@ -94,6 +94,7 @@ def main():
         agent = None
         try:
             c = server.client()
+            server.publish_namespace_defaults()  # no controller-manager here
             agent = Agent(server, NODE).start()
             subprocess.run([os.path.join(BIN_DIR, "berth-agent"), "image", "pull", ref, "--root-dir", agent.root_dir],
                            check=True, capture_output=True, timeout=600)

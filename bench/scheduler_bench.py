@@ -25,19 +25,28 @@ sys.path.insert(0, HERE)
 import bench_table  # noqa: E402
 from berth_e2e import ApiServer, ControllerManager, wait_for  # noqa: E402
 
-POD_LUA = r"""
+# -H headers (the bearer token) land in wrk.headers; an explicit header table replaces them.
+HEADERS_LUA = r"""
+function with_headers()
+  local h = {["Content-Type"] = "application/json"}
+  for k, v in pairs(wrk.headers) do h[k] = v end
+  return h
+end
+"""
+
+POD_LUA = HEADERS_LUA + r"""
 math.randomseed(42)
 function request()
   local cpu = math.random(1, 10) * 100
   local mem = math.random(1, 16) * 64
   local body = '{"metadata":{"generateName":"p-","namespace":"bench"},"spec":{"containers":[{"name":"c","image":"host",' ..
     '"resources":{"requests":{"cpu":"' .. cpu .. 'm","memory":"' .. mem .. 'Mi"}}}]}}'
-  return wrk.format("POST", "/api/v1/namespaces/bench/pods", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/v1/namespaces/bench/pods", with_headers(), body)
 end
 """
 
 # The same pods, each in one of 100 groups that keep one pod per node and spread over zones.
-INTER_POD_LUA = r"""
+INTER_POD_LUA = HEADERS_LUA + r"""
 math.randomseed(42)
 function request()
   local cpu = math.random(1, 10) * 100
@@ -50,21 +59,25 @@ function request()
     '"topologySpreadConstraints":[{"maxSkew":5,"topologyKey":"zone","whenUnsatisfiable":"DoNotSchedule","labelSelector":' .. sel .. '}],' ..
     '"containers":[{"name":"c","image":"host",' ..
     '"resources":{"requests":{"cpu":"' .. cpu .. 'm","memory":"' .. mem .. 'Mi"}}}]}}'
-  return wrk.format("POST", "/api/v1/namespaces/bench/pods", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/v1/namespaces/bench/pods", with_headers(), body)
 end
 """
 
 
-def create_pods(url, seconds, connections=64, threads=2, lua=POD_LUA):
-    """Creates pods with wrk for `seconds`; returns the rate wrk measured."""
+def create_pods(url, token, seconds, connections=64, threads=2, lua=POD_LUA):
+    """Creates pods with wrk for `seconds` as the holder of `token`; returns the rate wrk measured."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)
         script = f.name
     try:
-        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", script, url],
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", script,
+                              "-H", f"Authorization: Bearer {token}", url],
                              capture_output=True, text=True, timeout=seconds + 120).stdout
     finally:
         os.unlink(script)
+    refused = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if refused:  # a rate of refusals is no create rate
+        raise RuntimeError(f"{refused.group(1)} pod creates were refused: {out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -108,13 +121,13 @@ def main():
     if args.smoke:
         args.nodes, args.pod_seconds, args.replicas = 600, 1, 100
     rows = []
-    with ApiServer() as api:
+    with ApiServer(admin_token=True) as api:
         c = api.client()
         c.post("/api/v1/namespaces", {"metadata": {"name": "bench"}})
         t0 = time.monotonic()
         create_nodes(c, args.nodes)
         t_nodes = time.monotonic() - t0
-        create_rate = create_pods(api.url, args.pod_seconds, lua=INTER_POD_LUA if args.inter_pod else POD_LUA)
+        create_rate = create_pods(api.url, api.admin_token, args.pod_seconds, lua=INTER_POD_LUA if args.inter_pod else POD_LUA)
         created_pods = created(c, "pods")
         # Simulated nodes send no heartbeats: keep the node lifecycle controller from marking them NotReady.
         cm = ControllerManager(api, ["--scheduler-workers", "32", "--node-monitor-grace-period-seconds", "86400"]).start()

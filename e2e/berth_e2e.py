@@ -7,6 +7,7 @@ CA and credentials, so switching is a change here only.
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import ssl
@@ -114,17 +115,35 @@ class Client:
 
 
 class ApiServer:
-    """Runs build/bin/berth-apiserver on a free loopback port with its own data dir. Unless the
-    test gives TLS files or a certificate directory, it serves plain HTTP through the explicit
-    loopback development flag (no identities, AlwaysAllow); `berth up` (BerthUp) and the TLS and
-    security suites run it secure."""
+    """Runs build/bin/berth-apiserver on a free loopback port with its own data dir, secure as it is
+    with no flags: TLS from the certificates it generates in its --cert-dir, x509 client
+    certificates, Node,RBAC. The helper issues itself an admin certificate (system:admin in
+    system:masters) and each component its own identity from that directory, as `berth up` does.
+    A test that brings its own --tls-cert-file manages its clients itself; only the development
+    flag test (test_tls) and the benchmark of the plain HTTP core run with --insecure-loopback-http."""
 
-    def __init__(self, data_dir=None, extra_args=None):
+    def __init__(self, data_dir=None, extra_args=None, admin_token=False):
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="berth-e2e-")
         self.extra_args = list(extra_args or [])
-        if not any(a in self.extra_args for a in ("--tls-cert-file", "--cert-dir")):
-            self.extra_args.append("--insecure-loopback-http")
+        # A static bearer token for the admin, for load generators (wrk) that cannot present a
+        # client certificate.
+        self.admin_token = None
+        if admin_token:
+            self.admin_token = secrets.token_hex(16)
+            tokens = os.path.join(self.data_dir, "admin-token.csv")
+            with open(os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(f"{self.admin_token},token-admin,token-admin,system:masters\n")
+            self.extra_args += ["--token-auth-file", tokens]
+        self.insecure = "--insecure-loopback-http" in self.extra_args
+        self.cert_dir = None  # set when this helper holds the cluster's CAs and issues credentials
+        if not self.insecure and "--tls-cert-file" not in self.extra_args:
+            if "--cert-dir" in self.extra_args:
+                self.cert_dir = self.extra_args[self.extra_args.index("--cert-dir") + 1]
+            else:
+                self.cert_dir = os.path.join(self.data_dir, "tls")
+                self.extra_args += ["--cert-dir", self.cert_dir]
+        self.cred_dir = os.path.join(self.data_dir, "cred")
         self.proc = None
         self.port = None
         self.stderr_path = os.path.join(self.data_dir, "apiserver.stderr")
@@ -158,19 +177,107 @@ class ApiServer:
         except OSError:
             return ""
 
+    @property
+    def managed(self):
+        return self.cert_dir is not None
+
+    @property
+    def ca_file(self):
+        return os.path.join(self.cert_dir, "server-ca.crt")
+
+    @property
+    def client_ca_file(self):
+        return os.path.join(self.cert_dir, "client-ca.crt")
+
+    @property
+    def admin_cert(self):
+        self.kubeconfig_for("system:admin", ["system:masters"], pem=True)
+        return os.path.join(self.cred_dir, "admin.crt"), os.path.join(self.cred_dir, "admin.key")
+
+    @property
+    def kubeconfig(self):
+        """The admin's kubeconfig (system:admin in system:masters), for kubectl and the SDK."""
+        return self.kubeconfig_for("system:admin", ["system:masters"], pem=True)
+
+    def kubeconfig_for(self, user, groups=(), pem=False):
+        """A kubeconfig with a client certificate for `user` in `groups`, issued by berth-kubeconfig
+        from the apiserver's client CA (kept while valid for this server, as berth up keeps them)."""
+        assert self.managed, "this apiserver's certificates are the test's own"
+        os.makedirs(self.cred_dir, mode=0o700, exist_ok=True)
+        name = "admin" if user == "system:admin" else user.replace(":", "-")
+        out = os.path.join(self.cred_dir, name + ".kubeconfig")
+        args = [os.path.join(BIN_DIR, "berth-kubeconfig"), "--keep-valid", "--cert-dir", self.cert_dir,
+                "--server", self.url, "--user", user, "--out", out]
+        if groups:
+            args += ["--groups", ",".join(groups)]
+        if pem:
+            args += ["--pem-out", os.path.join(self.cred_dir, name)]
+        r = subprocess.run(args, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError(f"berth-kubeconfig {user} failed: {r.stderr}")
+        return out
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        ctx.load_cert_chain(*self.admin_cert)
+        return ctx
+
     def client(self):
-        return Client("127.0.0.1", self.port)
+        """A client as the cluster admin (system:masters)."""
+        if not self.managed:
+            return Client("127.0.0.1", self.port)
+        return Client("127.0.0.1", self.port, ssl_context=self.ssl_context())
+
+    def kubectl(self):
+        return Kubectl(self.url, kubeconfig=self.kubeconfig if self.managed else None)
+
+    def python_client_configuration(self):
+        """A kubernetes.client.Configuration for the official Python client, as the admin."""
+        from kubernetes import client as k8s
+        cfg = k8s.Configuration()
+        cfg.host = self.url
+        if self.managed:
+            cfg.ssl_ca_cert = self.ca_file
+            cfg.cert_file, cfg.key_file = self.admin_cert
+        return cfg
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'http' if self.insecure else 'https'}://127.0.0.1:{self.port}"
+
+    def curl_args(self):
+        if not self.managed:
+            return []
+        cert, key = self.admin_cert
+        return ["--cacert", self.ca_file, "--cert", cert, "--key", key]
 
     def curl(self, *args):
-        """A curl command line aimed at this server (paths are relative to the base URL)."""
-        out = ["curl", "-sS"]
+        """A curl command line aimed at this server as the admin (paths are relative to the base URL)."""
+        out = ["curl", "-sS"] + self.curl_args()
         for a in args:
             out.append(self.url + a if a.startswith("/") else a)
         return out
+
+    def component_args(self, user, groups=()):
+        """--kubeconfig and --server for a component running as `user` (nothing extra when the
+        apiserver is the test's own or plain HTTP)."""
+        if not self.managed:
+            return ["--server", self.url]
+        return ["--kubeconfig", self.kubeconfig_for(user, groups), "--server", self.url]
+
+    def publish_namespace_defaults(self, namespace="default"):
+        """What the controller-manager's serviceaccount and root-ca-cert-publisher controllers put in
+        every namespace: for harnesses that run an agent without a controller-manager, whose pods'
+        kube-api-access volume would otherwise wait forever for them."""
+        c = self.client()
+        r = c.post(f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "default"}})
+        assert r.status in (201, 409), r
+        if self.managed:
+            with open(self.ca_file) as f:
+                ca = f.read()
+            r = c.post(f"/api/v1/namespaces/{namespace}/configmaps",
+                       {"metadata": {"name": "kube-root-ca.crt"}, "data": {"ca.crt": ca}})
+            assert r.status in (201, 409), r
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc is None:
@@ -250,8 +357,8 @@ class ControllerManager:
 
     def start(self):
         log = open(os.path.join(self.log_dir, f"controller-manager-{time.monotonic_ns()}.log"), "ab")
-        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-controller-manager"), "--server", self.server.url]
-                                     + self.extra_args, stdout=subprocess.PIPE, stderr=log)
+        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-controller-manager")]
+                                     + self.server.component_args("system:kube-controller-manager") + self.extra_args, stdout=subprocess.PIPE, stderr=log)
         log.close()
         # The status endpoint starts first and prints its address (port 0 picked a free one).
         line = self.proc.stdout.readline().decode()
@@ -424,8 +531,10 @@ class Agent:
     """Runs build/bin/berth-agent for one node; containers outlive it unless drained, so cleanup
     stops it with --drain semantics and kills whatever its checkpoints still name."""
 
-    def __init__(self, server, node_name, root_dir=None, extra_args=None, drain=True):
+    def __init__(self, server, node_name, root_dir=None, extra_args=None, drain=True, identity=None):
+        """`identity` (user, groups) overrides the node's own, system:node:NAME in system:nodes."""
         self.server = server
+        self.identity = identity or (f"system:node:{node_name}", ["system:nodes"])
         self.drain = drain
         self.node_name = node_name
         self.root_dir = root_dir or tempfile.mkdtemp(prefix="berth-agent-")
@@ -435,8 +544,11 @@ class Agent:
 
     def start(self, timeout=20):
         log = open(os.path.join(self.root_dir, "agent.stderr"), "ab")
-        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-agent"), "--server", self.server.url, "--node-name",
-                                      self.node_name, "--root-dir", self.root_dir]
+        secure = []
+        if self.server.managed:  # the agent's port then speaks HTTPS to client-CA certificates only
+            secure = ["--client-ca-file", self.server.client_ca_file]
+        self.proc = subprocess.Popen([os.path.join(BIN_DIR, "berth-agent")] + self.server.component_args(*self.identity)
+                                     + secure + ["--node-name", self.node_name, "--root-dir", self.root_dir]
                                      + (["--drain"] if self.drain else []) + self.extra_args,
                                      stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()

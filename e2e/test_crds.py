@@ -82,7 +82,7 @@ class CrdTest(unittest.TestCase):
 
     def test_kubectl_get_prints_the_printer_columns(self):
         self.assertEqual(self.c.post(WIDGETS, widget("printed", size=7, replicas=2)).status, 201)
-        kubectl = Kubectl(self.server.url)
+        kubectl = self.server.kubectl()
         try:
             out = kubectl.run("get", "widgets").stdout.splitlines()
             self.assertEqual(out[0].split(), ["NAME", "SIZE", "COLOR", "AGE"])
@@ -144,8 +144,8 @@ class ExampleControllerTest(unittest.TestCase):
             kubelet = SimulatedKubelet(c, ["ex-1"]).start()
             cm = ControllerManager(server).start()
             crd = os.path.join(os.path.dirname(__file__), "..", "controllers", "examples", "taskrun", "taskrun_crd.json")
-            example = Process([os.path.join(BIN_DIR, "berth-example-taskrun-controller"), "--server", server.url,
-                               "--crd", crd], server.data_dir).start()
+            example = Process([os.path.join(BIN_DIR, "berth-example-taskrun-controller"), "--kubeconfig",
+                               server.kubeconfig, "--crd", crd], server.data_dir).start()
             try:
                 path = "/apis/example.berth.dev/v1/namespaces/default/taskruns"
                 wait_for(lambda: c.get(path).status == 200, timeout=20, what="the TaskRun CRD")

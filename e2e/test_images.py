@@ -42,7 +42,7 @@ class RegistryPullTest(unittest.TestCase):
     def setUpClass(cls):
         cls.registry = Registry().start()
         cls.k = Cluster(node=NODE)
-        cls.kubectl = Kubectl(cls.k.server.url)
+        cls.kubectl = cls.k.server.kubectl()
         # Non-root image: Entrypoint + Cmd, Env, WorkingDir, User by name.
         cls.app = Image(busybox_layers("app"), entrypoint=["/bin/sh", "-c"],
                         cmd=['echo "$GREETING $(id -u):$(id -g) $(pwd)"; cat hello.txt; '
@@ -244,7 +244,7 @@ class HardeningTest(unittest.TestCase):
                         securityContext={"capabilities": {"drop": ["ALL"], "add": ["CHOWN"]}, "allowPrivilegeEscalation": False})
         self.assertEqual(self.k.c.post(PODS, pod).status, 201)
         self.k.wait_phase("exec-target", "Running", timeout=60)
-        kubectl = Kubectl(self.k.server.url)
+        kubectl = self.k.server.kubectl()
         try:
             out = kubectl.run("exec", "exec-target", "--", "cat", "/proc/self/status").stdout
         finally:

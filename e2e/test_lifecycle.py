@@ -51,7 +51,7 @@ class ClusterWithHostDir(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.k = Cluster(node=NODE)
-        cls.kubectl = Kubectl(cls.k.server.url)
+        cls.kubectl = cls.k.server.kubectl()
         cls.shared = tempfile.mkdtemp(prefix="berth-e2e-lifecycle-")
 
     @classmethod

@@ -21,7 +21,7 @@ class ManifestsTest(unittest.TestCase):
         cls.c = cls.server.client()
         cls.cm = ControllerManager(cls.server).start()
         cls.agent = Agent(cls.server, NODE).start()
-        cls.kubectl = Kubectl(cls.server.url)
+        cls.kubectl = cls.server.kubectl()
 
     @classmethod
     def tearDownClass(cls):

@@ -817,7 +817,7 @@ class InflightLimit(unittest.TestCase):
         try:
             c = server.client()
             # Three open watches, then a plain read: still served.
-            watches = [http_watch(server.port) for _ in range(3)]
+            watches = [http_watch(server) for _ in range(3)]
             self.assertEqual(c.get("/api/v1/namespaces/default/configmaps").status, 200)
             for w in watches:
                 w.close()
@@ -884,9 +884,10 @@ class PodSecurityAdmission(unittest.TestCase):
             server.cleanup()
 
 
-def http_watch(port):
+def http_watch(server):
+    """An open watch as the admin: the connection, left for the caller to close."""
     import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=30, context=server.ssl_context())
     conn.request("GET", "/api/v1/namespaces/default/configmaps?watch=true")
     resp = conn.getresponse()
     assert resp.status == 200
