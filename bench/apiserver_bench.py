@@ -7,8 +7,8 @@ Builds nothing. Starts berth-apiserver (RocksDB, synced), Debian's etcd (default
   * creates/s at concurrency 1 vs the raw fdatasync rate of the same file system;
   * GET by name/s vs nginx serving the static file, and the same GET over TLS vs plain;
   * GET and durable creates over TLS with a bearer token, Node,RBAC (1,000 RoleBindings) and the
-    default audit policy writing every request to a file vs the same over TLS without
-    authentication or audit, and the authorization decision's own p99;
+    default audit policy writing every request to a file vs the same over TLS, holding the same
+    RoleBindings, without authentication or audit, and the authorization decision's own p99;
   * watch latency (write sent -> event received) p50/p99 with N watchers, measured by the C++
     client build/bin/berth-watch-latency (events lost or out of order are counted).
 Prints every figure with its reference and the ratio. `--smoke` runs each step briefly.
@@ -222,11 +222,41 @@ def start_tls_apiserver(workdir):
                                              "--authorization-mode", "AlwaysAllow"]).start()
 
 
+def json_poster(port, workdir, token=None):
+    """A function POSTing a JSON object over HTTPS (the bench CA) and returning the answer."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=os.path.join(workdir, "tls", "cert.pem"))
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+
+    def post(path, obj):
+        req = urllib.request.Request(f"https://127.0.0.1:{port}{path}", data=json.dumps(obj).encode(), method="POST",
+                                     headers=headers)
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return json.loads(r.read())
+    return post
+
+
+def create_bindings(post, bindings):
+    """A Role that may get and create pods in default, and `bindings` RoleBindings to it there:
+    user "bench"'s sorts after the `bindings - 1` others for other users (the evaluator walks them
+    all). Both servers of the comparison hold them, so it compares the same data with and
+    without authentication, authorization and audit (a larger store makes every read slower)."""
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+    post(rbac + "/roles", {"metadata": {"name": "pods"},
+                           "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "create"]}]})
+    for i in range(bindings):
+        user = "bench" if i == bindings - 1 else f"user-{i}"
+        post(rbac + "/rolebindings", {"metadata": {"name": f"b-{i:05d}" if user != "bench" else "zzz-bench"},
+                                      "subjects": [{"kind": "User", "name": user}],
+                                      "roleRef": {"kind": "Role", "name": "pods"}})
+
+
 def start_secure_apiserver(workdir, bindings, audit_mode="blocking"):
     """An HTTPS apiserver with --authorization-mode=Node,RBAC (the default), the default audit
-    policy into a file, and a token file: user "bench" may get
-    and create pods in default through a RoleBinding that sorts after `bindings - 1` others
-    for other users in the same namespace (the evaluator walks them all)."""
+    policy into a file, a token file (users "admin" in system:masters and "bench") and
+    create_bindings' RoleBindings."""
     d = os.path.join(workdir, f"secure-{audit_mode}")
     os.makedirs(d, exist_ok=True)
     tokens = os.path.join(d, "tokens.csv")
@@ -238,22 +268,8 @@ def start_secure_apiserver(workdir, bindings, audit_mode="blocking"):
                                             "--token-auth-file", tokens,
                                             "--audit-log-path", os.path.join(d, "audit.log"),
                                             "--audit-log-mode", audit_mode]).start()
-    import ssl
-    ctx = ssl.create_default_context(cafile=os.path.join(cert_dir, "cert.pem"))
-
-    def admin_post(path, obj):
-        req = urllib.request.Request(f"https://127.0.0.1:{api.port}{path}", data=json.dumps(obj).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": "Bearer admin-token"})
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
-            return json.loads(r.read())
-    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
-    admin_post(rbac + "/roles", {"metadata": {"name": "pods"},
-                                 "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "create"]}]})
-    for i in range(bindings):
-        user = "bench" if i == bindings - 1 else f"user-{i}"
-        admin_post(rbac + "/rolebindings", {"metadata": {"name": f"b-{i:05d}" if user != "bench" else "zzz-bench"},
-                                            "subjects": [{"kind": "User", "name": user}],
-                                            "roleRef": {"kind": "Role", "name": "pods"}})
+    admin_post = json_poster(api.port, workdir, "admin-token")
+    create_bindings(admin_post, bindings)
     return api, admin_post
 
 
@@ -331,11 +347,17 @@ def main():
         n = run_wrk(f"http://127.0.0.1:{nginx.port}/pod.json", GET_LUA, 64, duration)
         rows.append(("GET by name/s c=64", g["rps"], "nginx static 1 KB c=64", n["rps"]))
 
+        bindings = 50 if args.smoke else 1000
         tls = start_tls_apiserver(workdir)
         try:
             tc = tls_post(tls.port, workdir, "/api/v1/namespaces/default/pods", body)
-            t = run_wrk(f"https://127.0.0.1:{tls.port}/api/v1/namespaces/default/pods/{tc}", GET_LUA, 64, duration)
+            tls_get = f"https://127.0.0.1:{tls.port}/api/v1/namespaces/default/pods/{tc}"
+            t = run_wrk(tls_get, GET_LUA, 64, duration)
             rows.append(("GET by name/s c=64 over TLS", t["rps"], "the same GET, plain HTTP", g["rps"]))
+            # The reference of the secure server below: the same data (its RoleBindings), served
+            # with no authentication, authorization or audit.
+            create_bindings(json_poster(tls.port, workdir), bindings)
+            t = run_wrk(tls_get, GET_LUA, 64, duration)
             tcreate = run_wrk(f"https://127.0.0.1:{tls.port}/api/v1/namespaces/default/pods", POST_LUA % lua_string(body), 64,
                               duration)
         finally:
@@ -343,7 +365,6 @@ def main():
 
         # The same over TLS with a bearer token and RBAC judging every request, 1,000
         # RoleBindings in the namespace: authentication and authorization's own cost.
-        bindings = 50 if args.smoke else 1000
         secure, admin_post = start_secure_apiserver(workdir, bindings)
         try:
             sname = admin_post("/api/v1/namespaces/default/pods", json.loads(body))["metadata"]["name"]
@@ -357,11 +378,9 @@ def main():
             if sg["non2xx"] or sc["non2xx"]:
                 raise RuntimeError(f"RBAC refused the bench user: {sg['non2xx']} GETs, {sc['non2xx']} creates")
             rows.append((f"GET by name/s c=64, TLS+token+Node,RBAC+audit ({bindings} bindings)", sg["rps"],
-                         "the same GET over TLS, no auth, no audit",
-                         t["rps"]))
+                         "the same GET over TLS, same data, no auth, no audit", t["rps"]))
             rows.append((f"durable creates/s c=64, TLS+token+Node,RBAC+audit", sc["rps"],
-                         "the same creates over TLS, no auth, no audit",
-                         tcreate["rps"]))
+                         "the same creates over TLS, same data, no auth, no audit", tcreate["rps"]))
             rows.append((f"authorization decision p99 us ({bindings} bindings)",
                          histogram_percentile(before, after, 99) * 1e6, "p99 of a GET by name, us (same run)", sg["p99_ms"] * 1000))
         finally:
@@ -373,7 +392,7 @@ def main():
             bg = run_wrk(f"https://127.0.0.1:{batch.port}/api/v1/namespaces/default/pods/{bname}", GET_LUA, 64, duration,
                          ["Authorization: Bearer bench-token"])
             rows.append((f"GET by name/s c=64, TLS+token+Node,RBAC+audit batch", bg["rps"],
-                         "the same GET over TLS, no auth, no audit", t["rps"]))
+                         "the same GET over TLS, same data, no auth, no audit", t["rps"]))
         finally:
             batch.stop()
 

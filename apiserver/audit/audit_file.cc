@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <vector>
 
@@ -43,7 +44,7 @@ AuditFile::~AuditFile() {
     queue_cv_.notify_all();
     writer_.join();
   }
-  if (file_ != nullptr) std::fclose(file_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void AuditFile::WriterLoop() {
@@ -62,14 +63,14 @@ void AuditFile::WriterLoop() {
 // The file lock is taken before the queue is emptied, so batches reach the file in the order
 // they were queued whoever writes them.
 void AuditFile::Flush() {
-  std::lock_guard<std::mutex> file_lock(mu_);
+  std::lock_guard<std::mutex> flush_lock(flush_mu_);
   std::string lines;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     lines.swap(queued_);
   }
   queue_cv_.notify_all();  // requests waiting on a full queue
-  if (!lines.empty()) WriteLocked(lines);
+  if (!lines.empty()) Write(lines);
 }
 
 absl::Status AuditFile::OpenCurrent() {
@@ -78,11 +79,7 @@ absl::Status AuditFile::OpenCurrent() {
   struct stat st {};
   fstat(fd, &st);
   size_ = static_cast<size_t>(st.st_size);
-  file_ = fdopen(fd, "a");
-  if (file_ == nullptr) {
-    ::close(fd);
-    return absl::FailedPreconditionError(StrCat("--audit-log-path ", options_.path, ": cannot open"));
-  }
+  fd_ = fd;
   return absl::OkStatus();
 }
 
@@ -97,21 +94,27 @@ void AuditFile::Append(const std::string& line) {
   std::string buffer;
   buffer.reserve(line.size() + 1);
   buffer.append(line).push_back('\n');
-  std::lock_guard<std::mutex> lock(mu_);
-  WriteLocked(buffer);
+  Write(buffer);
 }
 
-void AuditFile::WriteLocked(const std::string& buffer) {
-  if (file_ == nullptr) return;
+void AuditFile::Write(const std::string& buffer) {
   const size_t limit = static_cast<size_t>(options_.max_size_mb) * 1024 * 1024;
-  if (limit > 0 && size_ > 0 && size_ + buffer.size() > limit) Rotate();
-  if (file_ == nullptr) return;
+  auto full = [&] { return limit > 0 && size_ > 0 && size_ + buffer.size() > limit; };
+  if (full()) {
+    std::unique_lock<std::shared_mutex> lock(file_mu_);
+    if (full() && fd_ >= 0) Rotate();
+  }
+  std::shared_lock<std::shared_mutex> lock(file_mu_);
+  if (fd_ < 0) return;
   // One write(2) of the whole line on an O_APPEND descriptor: each event reaches the kernel
   // before the request's answer (a crash of the process loses none) and lines never interleave.
-  const int fd = fileno(file_);
+  // pwrite, not write: on an O_APPEND descriptor Linux appends whatever the offset (pwrite(2),
+  // BUGS), and it skips the file-position mutex write(2) takes on a descriptor threads share,
+  // where concurrent requests slept.
+  const int fd = fd_;
   size_t done = 0;
   while (done < buffer.size()) {
-    ssize_t n = ::write(fd, buffer.data() + done, buffer.size() - done);
+    ssize_t n = ::pwrite(fd, buffer.data() + done, buffer.size() - done, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<size_t>(n);
@@ -120,8 +123,8 @@ void AuditFile::WriteLocked(const std::string& buffer) {
 }
 
 void AuditFile::Rotate() {
-  std::fclose(file_);
-  file_ = nullptr;
+  ::close(fd_);
+  fd_ = -1;
   auto [stem, ext] = StemAndExtension(options_.path);
   std::string stamp = absl::FormatTime("%Y-%m-%dT%H-%M-%E3S", clock_.Now(), absl::UTCTimeZone());
   std::string backup = StrCat(stem, "-", stamp, ext);

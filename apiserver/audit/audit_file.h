@@ -5,9 +5,10 @@
 // (audit-2026-12-03T06-10-00.000.log) and a new one started; backups beyond
 // --audit-log-maxbackup or older than --audit-log-maxage days are removed. Written 0600.
 
-#include <cstdio>
 #include <condition_variable>
+#include <atomic>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <string>
 
@@ -31,7 +32,9 @@ class AuditFile {
  public:
   static absl::StatusOr<std::unique_ptr<AuditFile>> Open(AuditFileOptions options, const Clock& clock);
   ~AuditFile();
-  // Appends `line` and a newline, rotating first when it would pass the size limit.
+  // Appends `line` and a newline, rotating first when it would pass the size limit (lines
+  // written at the same moment may each see room for themselves: a file can pass the limit by
+  // those few lines).
   void Append(const std::string& line);
   // Batch mode: writes what is queued now (also done when destroyed).
   void Flush();
@@ -39,16 +42,20 @@ class AuditFile {
  private:
   AuditFile(AuditFileOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
   absl::Status OpenCurrent();
-  void WriteLocked(const std::string& lines);  // with mu_ held
+  void Write(const std::string& lines);
   void WriterLoop();
   void Rotate();
   void Prune();
 
   const AuditFileOptions options_;
   const Clock& clock_;
-  std::mutex mu_;
-  std::FILE* file_ = nullptr;
-  size_t size_ = 0;
+  // Shared by writers: one write(2) on an O_APPEND descriptor needs no lock of ours (the kernel
+  // appends it whole), so requests do not queue behind each other's disk writes; exclusive for
+  // rotation, which replaces the descriptor.
+  std::shared_mutex file_mu_;
+  int fd_ = -1;
+  std::atomic<size_t> size_ = 0;
+  std::mutex flush_mu_;  // batch mode: one batch written at a time, in queue order
   // Batch mode.
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

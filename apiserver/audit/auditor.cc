@@ -1,8 +1,7 @@
 #include "apiserver/audit/auditor.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
+#include <chrono>
 
 #include "absl/random/random.h"
 #include "core/json/codec.h"
@@ -11,22 +10,43 @@
 namespace berth::apiserver::audit {
 namespace {
 
-// RFC 3339 with microseconds, as audit's MicroTime. gmtime_r and one snprintf: absl::FormatTime
-// costs microseconds, paid twice on every audited request.
+// Writes `value` as `width` decimal digits (zero-padded) at `out`.
+void PutDigits(char* out, int64_t value, int width) {
+  for (int i = width - 1; i >= 0; --i, value /= 10) out[i] = static_cast<char>('0' + value % 10);
+}
+
+// RFC 3339 with microseconds, as audit's MicroTime, paid twice on every audited request. Civil
+// date by std::chrono's arithmetic and digits by hand: gmtime_r takes glibc's time-zone lock
+// (contended between network threads) and snprintf parses its format each time.
 std::string MicroTime(absl::Time t) {
+  using namespace std::chrono;
   const int64_t micros = absl::ToUnixMicros(t);
-  time_t seconds = static_cast<time_t>(micros / 1000000);
-  int64_t fraction = micros % 1000000;
-  if (fraction < 0) {
-    fraction += 1000000;
-    --seconds;
-  }
-  struct tm tm {};
-  gmtime_r(&seconds, &tm);
-  char out[96];  // room for any int the compiler can imagine
-  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(fraction));
+  const sys_time<microseconds> when{microseconds(micros)};
+  const sys_days day = floor<days>(when);
+  const year_month_day ymd{day};
+  const hh_mm_ss<microseconds> time{when - day};
+  std::string out(27, '\0');  // 2026-12-03T06:10:00.000000Z
+  PutDigits(&out[0], static_cast<int>(ymd.year()), 4);
+  out[4] = '-';
+  PutDigits(&out[5], static_cast<unsigned>(ymd.month()), 2);
+  out[7] = '-';
+  PutDigits(&out[8], static_cast<unsigned>(ymd.day()), 2);
+  out[10] = 'T';
+  PutDigits(&out[11], time.hours().count(), 2);
+  out[13] = ':';
+  PutDigits(&out[14], time.minutes().count(), 2);
+  out[16] = ':';
+  PutDigits(&out[17], time.seconds().count(), 2);
+  out[19] = '.';
+  PutDigits(&out[20], time.subseconds().count(), 6);
+  out[26] = 'Z';
   return out;
+}
+
+// The `nibbles` lowest nibbles of `value` as lower-case hex at `out`.
+void PutHex(char* out, uint64_t value, int nibbles) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = nibbles - 1; i >= 0; --i, value >>= 4) out[i] = kHex[value & 0xf];
 }
 
 }  // namespace
@@ -36,10 +56,12 @@ std::string NewAuditId() {
   uint64_t hi = absl::Uniform<uint64_t>(gen), lo = absl::Uniform<uint64_t>(gen);
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  char out[37];
-  std::snprintf(out, sizeof out, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  std::string out(36, '-');  // 8-4-4-4-12
+  PutHex(&out[0], hi >> 32, 8);
+  PutHex(&out[9], hi >> 16, 4);
+  PutHex(&out[14], hi, 4);
+  PutHex(&out[19], lo >> 48, 4);
+  PutHex(&out[24], lo, 12);
   return out;
 }
 

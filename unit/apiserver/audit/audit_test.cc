@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -91,6 +92,34 @@ TEST(AuditPolicyTest, TheDefaultNeverRecordsSecretBodiesNorHeartbeats) {
   health.verb = "get";
   health.path = "/readyz";
   EXPECT_EQ(Evaluate(p, health).level, Level::kNone);
+}
+
+TEST(AuditorTest, TimestampsAreRfc3339MicrosecondsInUtcAndIdsAreUuids) {
+  api::UserInfo alice = Alice();
+  AuditRecord r;
+  r.stage = "ResponseComplete";
+  r.attributes = Res(alice, "get", "", "pods");
+  // A leap day's last microsecond, and the instant before the epoch.
+  r.received = absl::FromCivil(absl::CivilSecond(2024, 2, 29, 23, 59, 59), absl::UTCTimeZone()) + absl::Microseconds(999999);
+  r.answered = absl::FromUnixMicros(-1);
+  auto line = json::Parse(Auditor::EventLine(r, Level::kMetadata));
+  ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->GetString({"requestReceivedTimestamp"}), "2024-02-29T23:59:59.999999Z");
+  EXPECT_EQ(line->GetString({"stageTimestamp"}), "1969-12-31T23:59:59.999999Z");
+  for (int i = 0; i < 100; ++i) {
+    std::string id = NewAuditId();
+    ASSERT_EQ(id.size(), 36u) << id;
+    for (size_t c = 0; c < id.size(); ++c) {
+      if (c == 8 || c == 13 || c == 18 || c == 23) {
+        EXPECT_EQ(id[c], '-') << id;
+      } else {
+        EXPECT_TRUE(std::isxdigit(static_cast<unsigned char>(id[c])) && !std::isupper(static_cast<unsigned char>(id[c])))
+            << id;
+      }
+    }
+    EXPECT_EQ(id[14], '4') << id;  // version 4
+    EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // RFC 4122 variant
+  }
 }
 
 TEST(AuditorTest, EventLinesCarryWhoWhatAndBodiesByLevel) {
