@@ -411,6 +411,12 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual(cm["user"]["username"], "system:admin")
         self.assertEqual(cm["objectRef"], {"resource": "configmaps", "namespace": "default", "apiVersion": "v1"})
         self.assertEqual(cm["responseStatus"]["code"], 201)
+        # A long-running request: ResponseStarted when the watch begins, ResponseComplete when it ends.
+        w = self.c.get("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1")
+        self.assertEqual(w.status, 200)
+        audit_id = w.header_all("Audit-Id")[0]
+        wait_for(lambda: len(by_id()) == 2, timeout=10, what="both stages of the watch's audit events")
+        self.assertEqual([(e["verb"], e["stage"]) for e in by_id()], [("watch", "ResponseStarted"), ("watch", "ResponseComplete")])
         secret = [e for e in events() if e.get("objectRef", {}).get("resource") == "secrets" and e["verb"] == "create"
                   and e["objectRef"].get("namespace") == "default"]  # not berth token create's, in kube-system
         self.assertEqual(secret[0]["level"], "Metadata")

@@ -376,6 +376,76 @@ class SecureByDefault(unittest.TestCase):
         self.assertEqual(can(*cm, "create", "clusterrolebindings"), "no")
         self.assertEqual(can(*cm, "impersonate", "users"), "no")
 
+    def test_approving_and_signing_need_the_signer_verbs(self):
+        """CertificateApproval, CertificateSigning and CertificateSubjectRestriction: `approve` and
+        `sign` on certificates.k8s.io signers (by name or "<domain>/*"), and no system:masters
+        certificate from the general client signer."""
+        admin = self.kubeconfig("system:admin", "system:masters")
+        work = tempfile.mkdtemp(prefix="berth-e2e-csr-", dir=self.dir)
+
+        def csr_manifest(name, signer, subject):
+            key, req = os.path.join(work, name + ".key"), os.path.join(work, name + ".csr")
+            r = openssl_out("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                            "-keyout", key, "-out", req, "-subj", subject)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(req, "rb") as f:
+                request = base64.b64encode(f.read()).decode()
+            path = os.path.join(work, name + ".json")
+            with open(path, "w") as f:
+                json.dump({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                           "metadata": {"name": name},
+                           "spec": {"request": request, "signerName": signer, "usages": ["client auth"]}}, f)
+            return path
+
+        r = self.kubectl(admin, "create", "-f", csr_manifest("masters", "kubernetes.io/kube-apiserver-client",
+                                                            "/CN=mallory/O=system:masters"), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('certificatesigningrequests.certificates.k8s.io "masters" is forbidden: use of '
+                      'kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed', r.stderr)
+        self.kubectl(admin, "create", "-f", csr_manifest("widget", "example.com/widgets", "/CN=widget"))
+        self.kubectl(admin, "create", "clusterrole", "csr-writer", "--verb=get,list,update,patch",
+                     "--resource=certificatesigningrequests,certificatesigningrequests/approval,"
+                     "certificatesigningrequests/status")
+        self.kubectl(admin, "create", "clusterrolebinding", "carol-csr-writer", "--clusterrole=csr-writer", "--user=carol")
+        carol = self.kubeconfig("carol")
+        r = self.kubectl(carol, "certificate", "approve", "widget", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('certificatesigningrequests.certificates.k8s.io "widget" is forbidden: user not permitted to '
+                      'approve requests with signerName "example.com/widgets"', r.stderr)
+        def signer_role(name, verb, signer):
+            # A manifest: kubectl create clusterrole checks resources against discovery, and
+            # signers are no served resource.
+            path = os.path.join(work, name + ".role.json")
+            with open(path, "w") as f:
+                json.dump({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
+                           "rules": [{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                                      "resourceNames": [signer], "verbs": [verb]}]}, f)
+            self.kubectl(admin, "create", "-f", path)
+
+        # The domain wildcard names every signer of example.com.
+        signer_role("widget-approver", "approve", "example.com/*")
+        self.kubectl(admin, "create", "clusterrolebinding", "carol-approves", "--clusterrole=widget-approver", "--user=carol")
+        wait_for(lambda: self.kubectl(carol, "certificate", "approve", "widget", check=False).returncode == 0, timeout=10,
+                 what="carol approves once she may")
+        cert = os.path.join(work, "issued.crt")
+        r = openssl_out("req", "-x509", "-key", os.path.join(work, "widget.key"), "-subj", "/CN=widget", "-days", "1",
+                        "-out", cert)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(cert, "rb") as f:
+            patch = json.dumps({"status": {"certificate": base64.b64encode(f.read()).decode()}})
+        r = self.kubectl(carol, "patch", "csr", "widget", "--subresource=status", "--type=merge", "-p", patch, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('user not permitted to sign requests with signerName "example.com/widgets"', r.stderr)
+        csr = json.loads(self.kubectl(admin, "get", "csr", "widget", "-o", "json").stdout)
+        self.assertNotIn("certificate", csr.get("status", {}))
+        signer_role("widget-signer", "sign", "example.com/widgets")
+        self.kubectl(admin, "create", "clusterrolebinding", "carol-signs", "--clusterrole=widget-signer", "--user=carol")
+        wait_for(lambda: self.kubectl(carol, "patch", "csr", "widget", "--subresource=status", "--type=merge", "-p", patch,
+                                      check=False).returncode == 0, timeout=10, what="carol signs once she may")
+        csr = json.loads(self.kubectl(admin, "get", "csr", "widget", "-o", "json").stdout)
+        self.assertTrue(csr["status"]["certificate"])
+        self.assertEqual([c["type"] for c in csr["status"]["conditions"]], ["Approved"])
+
     def test_a_node_reaches_only_its_own_objects(self):
         """Node authorizer + NodeRestriction: system:node:n1 reads what pods bound to n1 use, by
         name, and modifies only its own Node, Lease and pods' status."""
@@ -813,7 +883,10 @@ class InflightLimit(unittest.TestCase):
     def test_429_past_the_limit_and_watches_do_not_count(self):
         from berth_e2e import ApiServer as Server
         import threading
-        server = Server(extra_args=["--max-requests-inflight", "1", "--max-mutating-requests-inflight", "1"]).start()
+        d = tempfile.mkdtemp(prefix="berth-e2e-429-")
+        log = os.path.join(d, "audit.log")
+        server = Server(extra_args=["--max-requests-inflight", "1", "--max-mutating-requests-inflight", "1",
+                                    "--audit-log-path", log]).start()
         try:
             c = server.client()
             # Three open watches, then a plain read: still served.
@@ -841,9 +914,19 @@ class InflightLimit(unittest.TestCase):
             r = refused[0]
             self.assertEqual(r.header_all("Retry-After"), ["1"])
             self.assertEqual(r.body, "Too many requests, please try again later.\n")
+            # Audited as the authenticated user's request, as kube-apiserver does.
+            audit_id = r.header_all("Audit-Id")[0]
+
+            def event():
+                with open(log) as f:
+                    return next((e for e in map(json.loads, f) if e["auditID"] == audit_id), None)
+            e = wait_for(event, timeout=10, what="the refused request's audit event")
+            self.assertEqual(e["responseStatus"]["code"], 429)
+            self.assertEqual(e["user"]["username"], "system:admin")
         finally:
             server.stop()
             server.cleanup()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class PodSecurityAdmission(unittest.TestCase):
@@ -883,6 +966,34 @@ class PodSecurityAdmission(unittest.TestCase):
             server.stop()
             server.cleanup()
 
+
+    def test_audit_level_violations_are_annotations_of_the_audit_event(self):
+        d = tempfile.mkdtemp(prefix="berth-e2e-psa-audit-")
+        log = os.path.join(d, "audit.log")
+        server = ApiServer(extra_args=["--audit-log-path", log]).start()
+        try:
+            c = server.client()
+            ns = {"metadata": {"name": "psa-audit", "labels": {"pod-security.kubernetes.io/enforce": "baseline",
+                                                                "pod-security.kubernetes.io/audit": "restricted"}}}
+            self.assertEqual(c.post("/api/v1/namespaces", ns).status, 201)
+            plain = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+            r = c.post("/api/v1/namespaces/psa-audit/pods", plain)
+            self.assertEqual(r.status, 201)
+            self.assertEqual(r.header_all("Warning"), [], "audit mode warns no one")
+            audit_id = r.header_all("Audit-Id")[0]
+
+            def event():
+                with open(log) as f:
+                    found = [e for e in map(json.loads, f) if e["auditID"] == audit_id and e["stage"] == "ResponseComplete"]
+                return found[0] if found else None
+            e = wait_for(event, timeout=10, what="the pod create's audit event")
+            self.assertEqual(e["annotations"]["pod-security.kubernetes.io/enforce-policy"], "baseline:latest")
+            self.assertIn('would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false',
+                          e["annotations"]["pod-security.kubernetes.io/audit-violations"])
+        finally:
+            server.stop()
+            server.cleanup()
+            shutil.rmtree(d, ignore_errors=True)
 
 def http_watch(server):
     """An open watch as the admin: the connection, left for the caller to close."""

@@ -109,6 +109,15 @@ std::string Auditor::EventLine(const AuditRecord& r, Level level) {
   };
   if (level >= Level::kRequest) embed("requestObject", r.request_body);
   if (level >= Level::kRequestResponse) embed("responseObject", r.response_body);
+  if (r.annotations != nullptr && !r.annotations->empty()) {
+    out += ",\"annotations\":{";
+    bool first = true;
+    for (const auto& [key, value] : *r.annotations) {
+      StrAppend(&out, first ? "" : ",", json::Quote(key), ":", json::Quote(value));
+      first = false;
+    }
+    out += "}";
+  }
   field("requestReceivedTimestamp", MicroTime(r.received));
   field("stageTimestamp", MicroTime(r.answered));
   out += "}";

@@ -5,6 +5,7 @@
 // RequestResponse (and the answer's). Long-running requests (watch, follow, exec) are recorded
 // when their response starts (stage ResponseStarted), others when answered (ResponseComplete).
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,7 @@ struct AuditRecord {
   absl::Time received, answered;
   const std::string* request_body = nullptr;  // JSON bodies are recorded from level Request
   const std::string* response_body = nullptr;  // from level RequestResponse
+  const std::map<std::string, std::string>* annotations = nullptr;  // from admission; null: none
 };
 
 class Auditor {

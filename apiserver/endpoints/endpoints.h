@@ -5,6 +5,7 @@
 // (server/api_handler.cc) picks one after the filters ran; writes, lists and watch set-up run
 // on the work pool, since they may wait for a durable commit or read storage.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,11 @@ struct Endpoints {
   // How to reach agents (exec, attach, port-forward, logs): with a certificate, HTTPS presenting
   // it (the apiserver's kubelet-client identity); without, plain HTTP (development clusters).
   http::RelayTls agent_tls = {};
+  // Whether `user` may `verb` the cluster-scoped object `name` of `group`/`resource`, as the
+  // authorizers decide; unset when the server authorizes nothing (every request allowed).
+  std::function<bool(const auth::UserInfo& user, const std::string& verb, const std::string& group,
+                     const std::string& resource, const std::string& name)>
+      permits;
 };
 
 using ExchangePtr = std::shared_ptr<Exchange>;
@@ -55,6 +61,18 @@ void ServeLog(const Endpoints& c, const ExchangePtr& ex, const registry::Resourc
 // pods/{name}/exec, attach and portforward: checks the pod and container, then relays the
 // client's upgraded connection to the agent of the pod's node.
 void ServeConnect(const Endpoints& c, const ExchangePtr& ex, const registry::ResourceType& type);
+
+// certificate_signers.cc: approving or denying a CertificateSigningRequest (`approve`) and
+// setting its certificate (`sign`) need that verb on its signer (`signers`, named signerName or
+// "<domain>/*"); 403 "user not permitted to approve requests with signerName ..." otherwise.
+bool IsCertificateSigningRequest(const registry::ResourceType& type);
+absl::Status CheckSignerPermission(const Endpoints& c, const auth::UserInfo& user, const std::string& verb,
+                                   const registry::ResourceType& type, const json::Value& csr);
+// A status write (`write`, run here as a dry run when the user is no signer) that would change
+// status.certificate needs `sign`.
+absl::Status CheckCertificateWrite(const Endpoints& c, const auth::UserInfo& user, const registry::ResourceType& type,
+                                   const std::string& name, const registry::WriteOptions& options,
+                                   const std::function<absl::StatusOr<registry::WriteResult>(const registry::WriteOptions&)>& write);
 
 // request_options.cc: query parameters the write endpoints share.
 bool ParseBool(const std::string& s);

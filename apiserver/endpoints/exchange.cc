@@ -25,6 +25,17 @@ void Exchange::Reply(int code, std::string body, std::string content_type, const
   responder_->Reply(std::move(r));
 }
 
+void Exchange::TooManyRequests() {
+  http::Response r;
+  r.status = 429;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = "Too many requests, please try again later.\n";
+  r.headers.emplace_back("Retry-After", "1");
+  if (!ctx.audit_id.empty()) r.headers.emplace_back("Audit-Id", ctx.audit_id);
+  Record(429, "ResponseComplete", nullptr);
+  responder_->Reply(std::move(r));
+}
+
 void Exchange::ReplyJson(int code, const json::Value& v, const std::vector<std::string>& warnings) {
   Reply(code, json::Serialize(v), "application/json", warnings);
 }
@@ -41,7 +52,12 @@ std::shared_ptr<http::Stream> Exchange::Stream(std::string content_type) {
   Record(200, "ResponseStarted", nullptr);
   std::vector<std::pair<std::string, std::string>> headers = {{"Cache-Control", "no-cache, private"}};
   if (!ctx.audit_id.empty()) headers.emplace_back("Audit-Id", ctx.audit_id);
-  return responder_->StartStream(200, std::move(content_type), std::move(headers));
+  std::shared_ptr<http::Stream> stream = responder_->StartStream(200, std::move(content_type), std::move(headers));
+  if (auditor_ != nullptr && stream != nullptr) {
+    // The callback holds the exchange until the stream ends, then lets it go.
+    stream->OnClosed([self = shared_from_this()] { self->Audit(200, "ResponseComplete", nullptr); });
+  }
+  return stream;
 }
 
 void Exchange::Relay(std::string host, int port, std::string request_head, const http::RelayTls* tls) {
@@ -54,6 +70,10 @@ void Exchange::Record(int code, const char* stage, const std::string* response_b
   std::string resource = ctx.info.is_resource ? ctx.info.plural : "";
   if (!ctx.info.subresource.empty()) resource += "/" + ctx.info.subresource;
   metrics_.ObserveRequest(ctx.verb, resource, code, seconds);
+  Audit(code, stage, response_body);
+}
+
+void Exchange::Audit(int code, const char* stage, const std::string* response_body) {
   if (auditor_ == nullptr) return;
   audit::AuditRecord a;
   a.audit_id = ctx.audit_id;
@@ -78,6 +98,7 @@ void Exchange::Record(int code, const char* stage, const std::string* response_b
   a.answered = clock_.Now();
   a.request_body = &ctx.request.body;
   a.response_body = response_body;
+  a.annotations = ctx.audit_annotations.get();
   auditor_->Record(a);
 }
 

@@ -8,6 +8,7 @@
 #include "apiserver/auth/user_info.h"
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,13 +32,15 @@ struct RequestContext {
   std::chrono::steady_clock::time_point start;
   absl::Time received;
   std::string audit_id;  // the Audit-Id header of the answer, the auditID of its event
+  // The audit event's annotations (admission adds them); null when nothing is audited.
+  std::shared_ptr<std::map<std::string, std::string>> audit_annotations;
   std::shared_ptr<void> inflight;  // the request's place in the in-flight limit, freed with it
 };
 
 // A step every request passes before its endpoint (authentication, authorization, ...).
 using Filter = std::function<absl::Status(RequestContext&)>;
 
-class Exchange {
+class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
   // `auditor` may be null: nothing is audited.
   Exchange(RequestContext ctx, std::shared_ptr<http::Responder> responder, server::Metrics& metrics,
@@ -51,12 +54,20 @@ class Exchange {
   void ReplyJson(int code, const json::Value& v, const std::vector<std::string>& warnings = {});
   // A Kubernetes Status with the code and reason of the one error table.
   void Fail(const absl::Status& status);
+  // 429 as kube-apiserver answers past its in-flight limit: plain text, and a Retry-After hint
+  // client-go honours before retrying.
+  void TooManyRequests();
+  // A streamed answer (watch, log follow): audited at ResponseStarted and, when the stream ends,
+  // ResponseComplete, as kube-apiserver audits long-running requests. Needs the Exchange to be
+  // owned by a shared_ptr.
   std::shared_ptr<http::Stream> Stream(std::string content_type);
   // Hands the connection to host:port (exec, attach, port-forward to the node's agent).
   void Relay(std::string host, int port, std::string request_head, const http::RelayTls* tls = nullptr);
 
  private:
+  // Counts the request in the metrics and audits it.
   void Record(int code, const char* stage, const std::string* response_body);
+  void Audit(int code, const char* stage, const std::string* response_body);
 
   std::shared_ptr<http::Responder> responder_;
   server::Metrics& metrics_;

@@ -22,6 +22,7 @@ absl::Status ParseDryRun(const http::Request& req, bool& dry_run) {
 
 absl::Status ParseFieldOptions(const RequestContext& ctx, registry::WriteOptions& options) {
   options.user = std::make_shared<const auth::UserInfo>(ctx.user);
+  options.audit_annotations = ctx.audit_annotations.get();
   const http::Request& req = ctx.request;
   options.field_validation = req.Query("fieldValidation");
   const std::string& v = options.field_validation;

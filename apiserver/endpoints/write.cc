@@ -38,7 +38,13 @@ void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const r
         return ex->ReplyJson(201, created->object, created->warnings);
       }
     }
-    auto r = c.registry.Patch(type, info.ns, info.name, decoded->type, decoded->patch, sub, opts);
+    auto patch = [&](const registry::WriteOptions& o) {
+      return c.registry.Patch(type, info.ns, info.name, decoded->type, decoded->patch, sub, o);
+    };
+    if (IsCertificateSigningRequest(type) && sub == registry::Subresource::kStatus) {
+      if (absl::Status s = CheckCertificateWrite(c, ex->ctx.user, type, info.name, opts, patch); !s.ok()) return ex->Fail(s);
+    }
+    auto r = patch(opts);
     if (!r.ok()) return ex->Fail(r.status());
     return ex->ReplyJson(200, r->object, r->warnings);
   }
@@ -64,6 +70,7 @@ void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const r
     if (!stored.ok()) return ex->Fail(stored.status());
     auto current = json::ParseStored(*stored);
     if (!current.ok()) return ex->Fail(api::InternalError(std::string(current.status().message())));
+    if (absl::Status s = CheckSignerPermission(c, ex->ctx.user, "approve", type, *current); !s.ok()) return ex->Fail(s);
     bool approved = false, denied = false;
     if (const json::Value* conds = body->Get({"status", "conditions"}); conds && conds->is_array()) {
       for (const json::Value& cond : conds->as_array()) {
@@ -101,6 +108,10 @@ void ServeWrite(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const r
     auto r = c.registry.Create(type, info.ns, *std::move(body), opts);
     if (!r.ok()) return ex->Fail(r.status());
     return ex->ReplyJson(201, r->object, r->warnings);
+  }
+  if (IsCertificateSigningRequest(type) && sub == registry::Subresource::kStatus) {
+    auto update = [&](const registry::WriteOptions& o) { return c.registry.Update(type, info.ns, info.name, *body, sub, o); };
+    if (absl::Status s = CheckCertificateWrite(c, ex->ctx.user, type, info.name, opts, update); !s.ok()) return ex->Fail(s);
   }
   auto r = c.registry.Update(type, info.ns, info.name, *std::move(body), sub, opts);
   if (!r.ok()) return ex->Fail(r.status());

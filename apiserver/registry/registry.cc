@@ -199,7 +199,8 @@ absl::Status Registry::Admit(const ResourceType& type, json::Value& object, cons
   type.strategy->Default(object);
   if (type.custom && type.schema) ApplySchemaDefaults(*type.schema, object);
   std::optional<AdmissionAttributes> attrs;
-  if (operation) attrs.emplace(AdmissionAttributes{*operation, type, old, *this, options.dry_run, options.user.get(), &warnings});
+  if (operation) attrs.emplace(AdmissionAttributes{*operation, type, old, *this, options.dry_run, options.user.get(), &warnings,
+                                                   options.audit_annotations});
   if (attrs) {
     for (const auto& plugin : plugins_) BERTH_RETURN_IF_ERROR(plugin->Mutate(*attrs, object));
   }

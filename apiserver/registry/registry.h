@@ -7,6 +7,7 @@
 // Thread-safe. Writes block until durable, so callers run them off the network threads.
 // Errors are api:: statuses ready for ToHttp().
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,8 @@ struct WriteOptions {
   // Who asks (admission that depends on the requester, e.g. RBAC escalation); null for the
   // server's own writes.
   std::shared_ptr<const api::UserInfo> user;
+  // Where admission puts annotations for the request's audit event; null: not audited.
+  std::map<std::string, std::string>* audit_annotations = nullptr;
 };
 
 struct WriteResult {

@@ -38,7 +38,10 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
   ctx.start = clock_.MonotonicNow();
   ctx.received = clock_.Now();
   // Only an audited server names requests: an unaudited one pays nothing for it.
-  if (auditor_ != nullptr) ctx.audit_id = audit::NewAuditId();
+  if (auditor_ != nullptr) {
+    ctx.audit_id = audit::NewAuditId();
+    ctx.audit_annotations = std::make_shared<std::map<std::string, std::string>>();
+  }
   ctx.info = ResolveRequest(request.segments);
   ctx.request = std::move(request);
   const std::string& m = ctx.request.method;
@@ -59,21 +62,16 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
   } else {
     ctx.verb = m;
   }
-  if (limiter_) {
-    ctx.inflight = limiter_->Admit(ctx);
-    if (ctx.inflight == nullptr) {
-      // kube-apiserver's answer: plain text, and a hint client-go honours before retrying.
-      http::Response r;
-      r.status = 429;
-      r.content_type = "text/plain; charset=utf-8";
-      r.headers.emplace_back("Retry-After", "1");
-      r.body = "Too many requests, please try again later.\n";
-      metrics_.ObserveRequest(ctx.verb, ctx.info.plural, 429, 0);
-      responder->Reply(std::move(r));
-      return;
-    }
-  }
   auto ex = std::make_shared<Exchange>(std::move(ctx), std::move(responder), metrics_, clock_, auditor_.get());
+  // kube-apiserver's order: authentication, then the in-flight limit (a refused request is
+  // audited as its user's), then authorization and the rest.
+  if (authentication_) {
+    if (absl::Status s = authentication_(ex->ctx); !s.ok()) return ex->Fail(s);
+  }
+  if (limiter_) {
+    ex->ctx.inflight = limiter_->Admit(ex->ctx);
+    if (ex->ctx.inflight == nullptr) return ex->TooManyRequests();
+  }
   for (const Filter& f : filters_) {
     if (absl::Status s = f(ex->ctx); !s.ok()) {
       ex->Fail(s);

@@ -40,7 +40,11 @@ class ApiHandler {
 
   void SetServerAddress(std::string address) { server_address_ = std::move(address); }
   void SetAgentTls(http::RelayTls tls) { endpoints_.agent_tls = std::move(tls); }
+  void SetPermits(decltype(endpoints::Endpoints::permits) permits) { endpoints_.permits = std::move(permits); }
   void SetAuditor(std::unique_ptr<audit::Auditor> auditor) { auditor_ = std::move(auditor); }
+  // Runs first on every request (it sets ctx.user), before the in-flight limit.
+  void SetAuthentication(Filter filter) { authentication_ = std::move(filter); }
+  // Run in order after the in-flight limit (authorization, ...).
   void AddFilter(Filter filter) { filters_.push_back(std::move(filter)); }
   // Answers POSTs to the kinds whose ResourceType::review is set.
   using ReviewHandler = std::function<void(const std::shared_ptr<Exchange>&, const registry::ResourceType&)>;
@@ -67,6 +71,7 @@ class ApiHandler {
   ThreadPool& pool_;
   const Clock& clock_;
   std::string server_address_;
+  Filter authentication_;
   std::vector<Filter> filters_;
   ReviewHandler review_handler_;
   TokenHandler token_handler_;

@@ -337,7 +337,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   }
   BERTH_ASSIGN_OR_RETURN(p->security, server::Security::Start(security_options, *p->registry, clock));
   const server::Security* security = p->security.get();
-  p->handler->AddFilter([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });
+  p->handler->SetAuthentication([security](server::RequestContext& ctx) { return security->Authenticate(ctx); });
   server::Metrics* authz_metrics = p->metrics.get();
   p->handler->AddFilter([security, authz_metrics, &clock](server::RequestContext& ctx) {
     if (!security->enforcing()) return absl::OkStatus();
@@ -346,6 +346,19 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
     authz_metrics->ObserveAuthorization(std::chrono::duration<double>(clock.MonotonicNow() - started).count());
     return s;
   });
+  if (security->enforcing()) {
+    p->handler->SetPermits([security](const auth::UserInfo& user, const std::string& verb, const std::string& group,
+                                      const std::string& resource, const std::string& name) {
+      auth::Attributes a;
+      a.user = user;
+      a.verb = verb;
+      a.resource_request = true;
+      a.api_group = group;
+      a.resource = resource;
+      a.name = name;
+      return security->Decide(a).allowed();
+    });
+  }
   p->handler->SetReviewHandler([security](const std::shared_ptr<server::Exchange>& ex, const registry::ResourceType& type) {
     server::ServeReview(*security, ex, type);
   });

@@ -83,6 +83,16 @@ json::Value Binding(const std::string& name, const std::string& role, const std:
   return o;
 }
 
+// `verb` (approve, sign) on the named signers of certificates.k8s.io, as upstream's
+// certificate-controller role holds it for the signers its controllers serve.
+json::Value SignerRule(const std::string& verb, const std::vector<std::string>& signers) {
+  json::Value rule = Rule({verb}, {"certificates.k8s.io"}, {"signers"});
+  json::Value names = json::Value::MakeArray();
+  for (const std::string& s : signers) names.as_array().push_back(json::Value(s));
+  rule.Set("resourceNames", std::move(names));
+  return rule;
+}
+
 }  // namespace
 
 // Kubernetes' NodeRules, plus what Berth's agent reads for the pod network (services,
@@ -200,7 +210,9 @@ std::vector<json::Value> BootstrapClusterRoles() {
        Rule({"create"}, {"discovery.k8s.io"}, {"endpointslices"}),
        Rule({"create"}, {"coordination.k8s.io"}, {"leases"}),
        Rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
-       Rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}));
+       Rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"}),
+       SignerRule("approve", {"kubernetes.io/kube-apiserver-client-kubelet"}),
+       SignerRule("sign", {"kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kube-apiserver-client"})}));
   return roles;
 }
 

@@ -7,6 +7,7 @@
 // ValidateDelete before a delete. An error is returned to the client as it is (403 Forbidden
 // for policy, as upstream does) and nothing is stored.
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct AdmissionAttributes {
   bool dry_run = false;     // nothing may be written on the request's behalf
   const api::UserInfo* user = nullptr;  // the requester; null for the server's own writes
   std::vector<std::string>* warnings = nullptr;  // Warning headers for the client
+  // Annotations for the request's audit event (upstream's audit.AddAuditAnnotation); null when
+  // nothing is audited.
+  std::map<std::string, std::string>* audit_annotations = nullptr;
 };
 
 class AdmissionPlugin {

@@ -1,6 +1,12 @@
 #include "apiserver/registry/admission/certificate_signing.h"
 
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
 #include "apiserver/registry/resource_type.h"
+#include "core/api/errors.h"
+#include "core/pki/certificates.h"
+#include "core/strings/strings.h"
 
 namespace berth::apiserver::registry {
 namespace {
@@ -34,6 +40,26 @@ class RequesterPlugin final : public AdmissionPlugin {
     }
     return absl::OkStatus();
   }
+
+  // CertificateSubjectRestriction: no certificate of the general client signer may carry
+  // system:masters, the group authorization never questions (an approver could miss it).
+  absl::Status Validate(const AdmissionAttributes& attrs, const json::Value& object) const override {
+    if (attrs.operation != AdmissionOperation::kCreate || attrs.type.group != "certificates.k8s.io" ||
+        object.GetString({"spec", "signerName"}) != kApiServerClientSigner) {
+      return absl::OkStatus();
+    }
+    std::string encoded = object.GetString({"spec", "request"}), pem;
+    if (!absl::Base64Unescape(Sv(std::string_view(encoded)), &pem)) return absl::OkStatus();  // validation's to refuse
+    auto info = pki::InspectCertificateRequest(pem);
+    if (!info.ok()) return absl::OkStatus();
+    const auto& orgs = info->organizations;
+    if (std::find(orgs.begin(), orgs.end(), "system:masters") == orgs.end()) return absl::OkStatus();
+    return api::Forbidden(attrs.type.Target(object.GetString({"metadata", "name"})),
+                          StrCat("use of ", kApiServerClientSigner, " signer with system:masters group is not allowed"));
+  }
+
+ private:
+  static constexpr char kApiServerClientSigner[] = "kubernetes.io/kube-apiserver-client";
 };
 
 }  // namespace

@@ -332,8 +332,21 @@ class PodSecurity final : public AdmissionPlugin {
         Contains(config_.exempt_runtime_classes, spec->GetString({"runtimeClassName"}))) {
       return absl::OkStatus();
     }
-    Mode enforce = Default(config_.enforce), warn = Default(config_.warn);
-    ReadModes(attrs.registry, ns, enforce, warn);
+    Mode enforce = Default(config_.enforce), warn = Default(config_.warn), audit = Default(config_.audit);
+    ReadModes(attrs.registry, ns, enforce, warn, audit);
+    // Upstream's audit annotations: the policy a pod was judged by, and what the audit level
+    // would refuse (the event of the request carries them; nothing is refused for it).
+    if (is_pod && attrs.audit_annotations != nullptr) {
+      (*attrs.audit_annotations)["pod-security.kubernetes.io/enforce-policy"] =
+          StrCat(LevelName(enforce.level), ":", enforce.version);
+      if (audit.set && audit.level != PodSecurityLevel::kPrivileged) {
+        auto v = CheckPodSecurity(audit.level, meta ? *meta : empty_meta, *spec);
+        if (!v.empty()) {
+          (*attrs.audit_annotations)["pod-security.kubernetes.io/audit-violations"] =
+              StrCat("would violate PodSecurity \"", LevelName(audit.level), ":", audit.version, "\": ", FormatViolations(v));
+        }
+      }
+    }
     if (is_pod && enforce.set && enforce.level != PodSecurityLevel::kPrivileged) {
       auto v = CheckPodSecurity(enforce.level, meta ? *meta : empty_meta, *spec);
       if (!v.empty()) {
@@ -387,7 +400,7 @@ class PodSecurity final : public AdmissionPlugin {
 
   const PodSecurityConfiguration config_;
 
-  static void ReadModes(const Registry& registry, const std::string& ns, Mode& enforce, Mode& warn) {
+  static void ReadModes(const Registry& registry, const std::string& ns, Mode& enforce, Mode& warn, Mode& audit) {
     const ResourceType* namespaces = registry.catalog().Find("", "v1", "namespaces");
     if (namespaces == nullptr || ns.empty()) return;
     auto stored = registry.Get(*namespaces, "", ns);
@@ -404,6 +417,7 @@ class PodSecurity final : public AdmissionPlugin {
     };
     read("enforce", enforce);
     read("warn", warn);
+    read("audit", audit);
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "apiserver/audit/auditor.h"
@@ -94,7 +95,7 @@ TEST(AuditPolicyTest, TheDefaultNeverRecordsSecretBodiesNorHeartbeats) {
   EXPECT_EQ(Evaluate(p, health).level, Level::kNone);
 }
 
-TEST(AuditorTest, TimestampsAreRfc3339MicrosecondsInUtcAndIdsAreUuids) {
+TEST(AuditorTest, TimestampsAreRfc3339MicrosecondsInUtcAnnotationsJsonAndIdsUuids) {
   api::UserInfo alice = Alice();
   AuditRecord r;
   r.stage = "ResponseComplete";
@@ -102,8 +103,13 @@ TEST(AuditorTest, TimestampsAreRfc3339MicrosecondsInUtcAndIdsAreUuids) {
   // A leap day's last microsecond, and the instant before the epoch.
   r.received = absl::FromCivil(absl::CivilSecond(2024, 2, 29, 23, 59, 59), absl::UTCTimeZone()) + absl::Microseconds(999999);
   r.answered = absl::FromUnixMicros(-1);
+  const std::map<std::string, std::string> annotations = {{"pod-security.kubernetes.io/enforce-policy", "baseline:latest"},
+                                                          {"quoted", "a \"b\"\n"}};
+  r.annotations = &annotations;
   auto line = json::Parse(Auditor::EventLine(r, Level::kMetadata));
   ASSERT_TRUE(line.ok());
+  EXPECT_EQ(line->GetString({"annotations", "pod-security.kubernetes.io/enforce-policy"}), "baseline:latest");
+  EXPECT_EQ(line->GetString({"annotations", "quoted"}), "a \"b\"\n");
   EXPECT_EQ(line->GetString({"requestReceivedTimestamp"}), "2024-02-29T23:59:59.999999Z");
   EXPECT_EQ(line->GetString({"stageTimestamp"}), "1969-12-31T23:59:59.999999Z");
   for (int i = 0; i < 100; ++i) {
