@@ -5,6 +5,7 @@ Kubernetes' Status bodies, `kubectl auth can-i` / `auth can-i --list` / `auth wh
 bindings created with kubectl granting exactly what they say, the bootstrap roles, and the
 authorizer rebuilt from storage after a restart."""
 import base64
+import calendar
 import json
 import os
 import shutil
@@ -12,12 +13,13 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BIN_DIR, ApiServer, Pki, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, ApiServer, ControllerManager, Pki, cleanup_agent_leftovers, wait_for  # noqa: E402
 
 BOB_TOKEN = "bob-8c1f0e-token"
 
@@ -780,6 +782,95 @@ class SecureByDefault(unittest.TestCase):
         self.assertIn("expires within 90 days", self.server.stderr())
         self.assertEqual(openssl_out("x509", "-in", crt, "-noout", "-checkend", str(300 * 86400)).returncode, 0)
         self.assertEqual(self.get("/readyz")[0], 200)
+
+
+class ClientCertificateRotation(unittest.TestCase):
+    """A node that joined with a bootstrap token renews its client certificate before it
+    expires (20 s certificates here): a CertificateSigningRequest sent as system:node:NAME,
+    auto-approved as selfnodeclient and signed by the controller-manager, written over the
+    credential file its kubeconfig names; the node keeps working past the first one's expiry."""
+
+    def test_the_agent_renews_its_certificate_as_itself(self):
+        d = tempfile.mkdtemp(prefix="berth-e2e-rotation-")
+        server = ApiServer().start()
+        cm = agent = None
+        try:
+            tls = server.cert_dir
+            cm = ControllerManager(server, extra_args=[
+                "--cluster-signing-cert-file", os.path.join(tls, "client-ca.crt"),
+                "--cluster-signing-key-file", os.path.join(tls, "client-ca.key"),
+                "--cluster-signing-duration", "20s"]).start()
+            c = server.client()
+            secret = {"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+                      "metadata": {"name": "bootstrap-token-r07a7e", "namespace": "kube-system"},
+                      "stringData": {"token-id": "r07a7e", "token-secret": "0123456789abcdef",
+                                     "usage-bootstrap-authentication": "true",
+                                     "auth-extra-groups": "system:bootstrappers:berth:default-node-token"}}
+            self.assertEqual(c.post("/api/v1/namespaces/kube-system/secrets", secret).status, 201)
+            with open(server.ca_file) as f:
+                ca = base64.b64encode(f.read().encode()).decode()
+            bootstrap = os.path.join(d, "bootstrap.kubeconfig")
+            with open(bootstrap, "w") as f:
+                f.write(f"apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server.url}\n"
+                        f"    certificate-authority-data: {ca}\nusers:\n- name: joiner\n  user:\n"
+                        f"    token: r07a7e.0123456789abcdef\ncontexts:\n- name: c\n  context: {{cluster: c, user: joiner}}\n"
+                        f"current-context: c\n")
+            kubeconfig = os.path.join(d, "cred", "agent.kubeconfig")
+            os.makedirs(os.path.dirname(kubeconfig))
+            credential = os.path.join(d, "cred", "agent-client-current.pem")
+            log = open(os.path.join(d, "agent.log"), "ab")
+            agent = subprocess.Popen([os.path.join(BIN_DIR, "berth-agent"), "--bootstrap-kubeconfig", bootstrap,
+                                      "--kubeconfig", kubeconfig, "--client-ca-file", os.path.join(d, "client-ca.crt"),
+                                      "--node-name", "rotating", "--root-dir", os.path.join(d, "agent"),
+                                      "--runtime=fake"], stdout=subprocess.DEVNULL, stderr=log)
+            log.close()
+
+            def ready():
+                r = c.get("/api/v1/nodes/rotating")
+                return r.status == 200 and any(x["type"] == "Ready" and x["status"] == "True"
+                                               for x in r.json()["status"]["conditions"])
+            wait_for(ready, timeout=60, what="the joined node to be Ready")
+
+            def certificate():
+                with open(credential) as f:
+                    pem = f.read()
+                out = openssl_out("x509", "-noout", "-serial", "-enddate", "-subject", stdin=pem).stdout
+                return dict(line.split("=", 1) for line in out.splitlines())
+            first = certificate()
+            self.assertIn("system:node:rotating", first["subject"])
+            self.assertEqual(os.stat(credential).st_mode & 0o777, 0o600)
+            with open(kubeconfig) as f:
+                self.assertIn(f'client-certificate: "{credential}"', f.read())
+            wait_for(lambda: certificate()["serial"] != first["serial"], timeout=60,
+                     what="the agent to replace its 20 s certificate")
+
+            def renewal():
+                items = c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests").json()["items"]
+                mine = [x for x in items if x["spec"]["username"] == "system:node:rotating"]
+                return mine[0] if mine and mine[0].get("status", {}).get("certificate") else None
+            renewed = wait_for(renewal, timeout=10, what="the node's own signed request")
+            self.assertEqual([(x["type"], x["reason"]) for x in renewed["status"]["conditions"]],
+                             [("Approved", "AutoApproved")])
+            self.assertEqual(renewed["spec"]["signerName"], "kubernetes.io/kube-apiserver-client-kubelet")
+            # Past the first certificate's expiry the node still renews its Lease as itself.
+            expired_at = calendar.timegm(time.strptime(first["notAfter"], "%b %d %H:%M:%S %Y %Z"))
+
+            def renewed_after_expiry():
+                lease = c.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/rotating").json()
+                renew = lease["spec"]["renewTime"]
+                return calendar.timegm(time.strptime(renew[:19], "%Y-%m-%dT%H:%M:%S")) > expired_at + 2
+            wait_for(renewed_after_expiry, timeout=60, what="a Lease renewal after the first certificate expired")
+            self.assertIsNone(agent.poll())
+        finally:
+            if agent is not None:
+                agent.terminate()
+                agent.wait(30)
+            if cm is not None:
+                cm.stop()
+            server.stop()
+            server.cleanup()
+            cleanup_agent_leftovers(os.path.join(d, "agent"), "rotating")
+            shutil.rmtree(d, ignore_errors=True)
 
 
 class EncryptionAtRest(unittest.TestCase):

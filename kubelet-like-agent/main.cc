@@ -29,6 +29,7 @@
 #include "kubelet-like-agent/images/image_cli.h"
 #include "kubelet-like-agent/images/image_manager.h"
 #include "kubelet-like-agent/logs/log_server.h"
+#include "kubelet-like-agent/security/client_cert_rotation.h"
 #include "kubelet-like-agent/security/tls_bootstrap.h"
 #include "kubelet-like-agent/security/serving_certificate.h"
 #include "kubelet-like-agent/network/node_network.h"
@@ -76,6 +77,9 @@ ABSL_FLAG(int, hollow_nodes, 0, "with --runtime=fake: simulate this many nodes N
 ABSL_FLAG(int, workers, 8, "pods synced in parallel");
 ABSL_FLAG(int64_t, lease_interval_ms, 2000, "how often the node Lease is renewed");
 ABSL_FLAG(int64_t, pod_pids_limit, 4096, "pids limit of each container");
+ABSL_FLAG(bool, rotate_certificates, true,
+          "renew the client certificate (a CertificateSigningRequest) before it expires, when the kubeconfig names a "
+          "credential file holding the certificate and its key (as --bootstrap-kubeconfig writes it)");
 ABSL_FLAG(bool, drain, false, "on SIGTERM, stop every container before exiting");
 ABSL_FLAG(std::string, pod_network, "none",
           "none: pods share the node's network; bridge: a namespace and an address from the node's podCIDR per pod");
@@ -220,6 +224,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto api = client::ApiClient::Connect(*connection);
+  std::unique_ptr<agent::ClientCertRotator> rotator;
+  if (absl::GetFlag(FLAGS_rotate_certificates) && !connection->client_cert_pem.empty()) {
+    if (!connection->client_cert_file.empty() && connection->client_cert_file == connection->client_key_file) {
+      client::ApiClient* rotating_api = api.get();
+      rotator = std::make_unique<agent::ClientCertRotator>(
+          connection->client_cert_file, [rotating_api, node_name](const std::function<bool()>& cancelled) {
+            return agent::RequestNodeClientCertificate(*rotating_api, node_name, absl::Minutes(5), RealClock::Get(),
+                                                       cancelled);
+          });
+      rotator->Start();
+    } else {
+      // Replacing a certificate and its key in two files, or inside the kubeconfig, cannot be
+      // atomic for a reader: such credentials are left to whoever wrote them (berth up renews
+      // its components' at each start).
+      BERTH_LOG(Info, "agent", "Client certificate not rotated: the kubeconfig does not name one file holding it and its key",
+                "kubeconfig", absl::GetFlag(FLAGS_kubeconfig));
+    }
+  }
 
   std::unique_ptr<agent::runtime::Runtime> rt;
   if (fake) {
@@ -432,6 +454,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 50 && !status.Idle(); ++i) RealClock::Get().SleepFor(absl::Milliseconds(100));
   }
   heartbeat.Stop();
+  rotator.reset();
   api->CancelWatches();
   pods.Stop();
   node_network.reset();

@@ -17,6 +17,11 @@ struct Connection {
   bool insecure_skip_tls_verify = false;
   std::string client_cert_pem;
   std::string client_key_pem;
+  // Set when the kubeconfig names files (client-certificate, client-key) rather than -data:
+  // they are read again for every new connection, so a certificate replaced in place (the
+  // agent's rotation) is used from then on; the PEMs above are the fallback.
+  std::string client_cert_file;
+  std::string client_key_file;
   std::string bearer_token;
 };
 

@@ -36,6 +36,17 @@ void TrustOnly(SSL_CTX* ctx, const std::string& ca_pem) {
   SSL_CTX_set_cert_store(ctx, store);
 }
 
+// The whole of `path`; empty when it cannot be read.
+std::string Slurp(const std::string& path) {
+  std::string out;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[8192];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
 web::http::client::http_client_config ClientConfig(const Connection& connection) {
   web::http::client::http_client_config cfg;
   // An inactivity timeout: watches get bookmarks more often than this.
@@ -45,10 +56,19 @@ web::http::client::http_client_config ClientConfig(const Connection& connection)
     SSL_CTX* ctx = ssl.native_handle();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (!connection.ca_pem.empty()) TrustOnly(ctx, connection.ca_pem);
-    if (!connection.client_cert_pem.empty()) {
+    std::string cert = connection.client_cert_pem, key = connection.client_key_pem;
+    if (!connection.client_cert_file.empty() && !connection.client_key_file.empty()) {
+      // Called for each new connection: a rotated certificate is picked up here.
+      std::string fresh_cert = Slurp(connection.client_cert_file), fresh_key = Slurp(connection.client_key_file);
+      if (!fresh_cert.empty() && !fresh_key.empty()) {
+        cert = std::move(fresh_cert);
+        key = std::move(fresh_key);
+      }
+    }
+    if (!cert.empty()) {
       boost::system::error_code ec;
-      ssl.use_certificate_chain(boost::asio::buffer(connection.client_cert_pem), ec);
-      if (!ec) ssl.use_private_key(boost::asio::buffer(connection.client_key_pem), boost::asio::ssl::context::pem, ec);
+      ssl.use_certificate_chain(boost::asio::buffer(cert), ec);
+      if (!ec) ssl.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem, ec);
       // A bad certificate shows as the server's 401, which names no file; say it here too.
       if (ec) std::fprintf(stderr, "client certificate: %s\n", ec.message().c_str());
     }

@@ -48,6 +48,13 @@ absl::StatusOr<std::string> DataOrFile(const json::Value& section, const std::st
   return text;
 }
 
+// The resolved path `<key>` names, when the section uses a file rather than `<key>-data`.
+std::string FileOf(const json::Value& section, const std::string& key, const std::string& base_dir) {
+  std::string path = section.GetString({key});
+  if (!section.GetString({key + "-data"}).empty() || path.empty()) return "";
+  return path[0] == '/' ? path : StrCat(base_dir, "/", path);
+}
+
 }  // namespace
 
 absl::StatusOr<Connection> ParseKubeconfig(std::string_view text, const std::string& path, const std::string& base_dir) {
@@ -90,6 +97,8 @@ absl::StatusOr<Connection> ParseKubeconfig(std::string_view text, const std::str
   if (cert->empty() != key->empty()) return absl::InvalidArgumentError(StrCat(where, ": a client certificate needs its key"));
   c.client_cert_pem = *std::move(cert);
   c.client_key_pem = *std::move(key);
+  c.client_cert_file = FileOf(*user, "client-certificate", base_dir);
+  c.client_key_file = FileOf(*user, "client-key", base_dir);
   c.bearer_token = user->GetString({"token"});
   if (std::string token_file = user->GetString({"tokenFile"}); c.bearer_token.empty() && !token_file.empty()) {
     if (token_file[0] != '/') token_file = StrCat(base_dir, "/", token_file);

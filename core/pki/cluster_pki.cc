@@ -206,22 +206,40 @@ absl::StatusOr<KeyPair> IssueClientCertificate(const std::string& dir, const std
   return Issue(spec, *client_ca, clock.Now());
 }
 
+namespace {
+
+std::string YamlQuoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// `user_fields`: the indented lines of the user entry (the credential).
+std::string Kubeconfig(const std::string& server, const std::string& ca_pem, const std::string& user,
+                       const std::string& user_fields) {
+  return StrCat("apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: ", YamlQuoted(server),
+                "\n    certificate-authority-data: ", absl::Base64Escape(ca_pem), "\nusers:\n- name: ", YamlQuoted(user),
+                "\n  user:\n", user_fields, "contexts:\n- name: berth\n  context:\n    cluster: berth\n    user: ",
+                YamlQuoted(user), "\n    namespace: default\ncurrent-context: berth\n");
+}
+
+}  // namespace
+
 std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem, const std::string& user,
                            const KeyPair& client) {
-  auto quoted = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  };
-  return StrCat("apiVersion: v1\nkind: Config\nclusters:\n- name: berth\n  cluster:\n    server: ", quoted(server),
-                "\n    certificate-authority-data: ", absl::Base64Escape(ca_pem), "\nusers:\n- name: ", quoted(user),
-                "\n  user:\n    client-certificate-data: ", absl::Base64Escape(client.cert_pem),
-                "\n    client-key-data: ", absl::Base64Escape(client.key_pem),
-                "\ncontexts:\n- name: berth\n  context:\n    cluster: berth\n    user: ", quoted(user),
-                "\n    namespace: default\ncurrent-context: berth\n");
+  return Kubeconfig(server, ca_pem, user,
+                    StrCat("    client-certificate-data: ", absl::Base64Escape(client.cert_pem),
+                           "\n    client-key-data: ", absl::Base64Escape(client.key_pem), "\n"));
+}
+
+std::string KubeconfigYamlForCredentialFile(const std::string& server, const std::string& ca_pem, const std::string& user,
+                                            const std::string& credential_file) {
+  return Kubeconfig(server, ca_pem, user,
+                    StrCat("    client-certificate: ", YamlQuoted(credential_file), "\n    client-key: ",
+                           YamlQuoted(credential_file), "\n"));
 }
 
 absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::string& server,

@@ -66,6 +66,11 @@ absl::StatusOr<KeyPair> IssueClientCertificate(const std::string& dir, const std
 // A kubeconfig (YAML) for `server` that trusts `ca_pem` and carries `client`'s certificate.
 std::string KubeconfigYaml(const std::string& server, const std::string& ca_pem, const std::string& user,
                            const KeyPair& client);
+// The same naming one file that holds the certificate and its key (client-certificate and
+// client-key both point at it), which a client reads again for each connection: the credential
+// can then be replaced in place (the agent's client certificate rotation).
+std::string KubeconfigYamlForCredentialFile(const std::string& server, const std::string& ca_pem, const std::string& user,
+                                            const std::string& credential_file);
 
 // A kubeconfig (YAML) for `server` that trusts dir's server-ca and carries `client`.
 absl::StatusOr<std::string> ClientKubeconfig(const std::string& dir, const std::string& server,

@@ -44,7 +44,27 @@ absl::Status RunTlsBootstrap(const TlsBootstrapOptions& options, const Clock& cl
   }
   if (have_kubeconfig) return absl::OkStatus();
 
-  const std::string user = StrCat("system:node:", options.node_name);
+  auto issued = RequestNodeClientCertificate(*api, options.node_name, options.timeout, clock);
+  if (!issued.ok()) return issued.status();
+  const std::string credential_file = CredentialFileFor(options.kubeconfig);
+  if (absl::Status s = pki::WritePrivateFile(credential_file, issued->cert_pem + issued->key_pem); !s.ok()) return s;
+  std::string yaml = pki::KubeconfigYamlForCredentialFile(bootstrap->server, bootstrap->ca_pem,
+                                                          StrCat("system:node:", options.node_name), credential_file);
+  if (absl::Status s = pki::WritePrivateFile(options.kubeconfig, yaml); !s.ok()) return s;
+  BERTH_LOG(Info, "agent", "Client certificate issued", "kubeconfig", options.kubeconfig, "credential", credential_file);
+  return absl::OkStatus();
+}
+
+std::string CredentialFileFor(const std::string& kubeconfig) {
+  std::filesystem::path dir = std::filesystem::path(kubeconfig).parent_path();
+  return std::filesystem::absolute(dir.empty() ? std::filesystem::path(".") : dir).lexically_normal().string() +
+         "/agent-client-current.pem";
+}
+
+absl::StatusOr<pki::KeyPair> RequestNodeClientCertificate(client::ApiClient& api, const std::string& node_name,
+                                                          absl::Duration timeout, const Clock& clock,
+                                                          const std::function<bool()>& cancelled) {
+  const std::string user = StrCat("system:node:", node_name);
   auto request = pki::NewCertificateRequest(user, {"system:nodes"});
   if (!request.ok()) return request.status();
   json::Value csr = json::Value::MakeObject();
@@ -55,16 +75,16 @@ absl::Status RunTlsBootstrap(const TlsBootstrapOptions& options, const Clock& cl
   spec.Set("request", absl::Base64Escape(request->csr_pem));
   spec.Set("signerName", "kubernetes.io/kube-apiserver-client-kubelet");
   spec.Set("usages", json::Value(json::Array{json::Value("digital signature"), json::Value("client auth")}));
-  auto made = api->Create(client::resources::kCertificateSigningRequests, "", csr);
+  auto made = api.Create(client::resources::kCertificateSigningRequests, "", csr);
   if (!made.ok()) {
     return absl::Status(made.status().code(), StrCat("creating the certificate signing request: ", made.status().message()));
   }
   const std::string name = made->GetString({"metadata", "name"});
   BERTH_LOG(Info, "agent", "Waiting for the client certificate", "csr", name);
-  const absl::Time deadline = clock.Now() + options.timeout;
+  const absl::Time deadline = clock.Now() + timeout;
   std::string cert;
   while (cert.empty()) {
-    auto current = api->Get(client::resources::kCertificateSigningRequests, "", name);
+    auto current = api.Get(client::resources::kCertificateSigningRequests, "", name);
     if (current.ok()) {
       if (Condition(*current, "Denied") || Condition(*current, "Failed")) {
         return absl::PermissionDeniedError(StrCat("certificate signing request ", name, " was ",
@@ -76,6 +96,7 @@ absl::Status RunTlsBootstrap(const TlsBootstrapOptions& options, const Clock& cl
       }
     }
     if (cert.empty()) {
+      if (cancelled && cancelled()) return absl::CancelledError(StrCat("certificate signing request ", name, ": stopping"));
       if (clock.Now() >= deadline) {
         return absl::DeadlineExceededError(StrCat("certificate signing request ", name,
                                                   " was not approved and signed in time (is the controller-manager "
@@ -85,10 +106,8 @@ absl::Status RunTlsBootstrap(const TlsBootstrapOptions& options, const Clock& cl
     }
   }
   if (!pki::KeyMatches(cert, request->key_pem)) return absl::DataLossError("the issued certificate is not for our key");
-  std::string yaml = pki::KubeconfigYaml(bootstrap->server, bootstrap->ca_pem, user, {cert, request->key_pem});
-  if (absl::Status s = pki::WritePrivateFile(options.kubeconfig, yaml); !s.ok()) return s;
-  BERTH_LOG(Info, "agent", "Client certificate issued", "csr", name, "kubeconfig", options.kubeconfig);
-  return absl::OkStatus();
+  BERTH_LOG(Info, "agent", "Client certificate issued", "csr", name);
+  return pki::KeyPair{cert, request->key_pem};
 }
 
 }  // namespace berth::agent

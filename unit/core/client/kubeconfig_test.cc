@@ -63,6 +63,35 @@ TEST_F(KubeconfigTest, AnotherContextAndAnInlineToken) {
   EXPECT_EQ(c->bearer_token, "bobtoken");
 }
 
+TEST_F(KubeconfigTest, ClientCertificateFilesAreRememberedForRereadingAndDataIsNot) {
+  Write("pair.pem", "CERT\nKEY\n");
+  auto files = LoadKubeconfig(Write("files", R"(apiVersion: v1
+kind: Config
+clusters: [{name: a, cluster: {server: "https://a:6443"}}]
+users: [{name: node, user: {client-certificate: pair.pem, client-key: pair.pem}}]
+contexts: [{name: c, context: {cluster: a, user: node}}]
+current-context: c
+)"));
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(files->client_cert_pem, "CERT\nKEY\n");
+  EXPECT_EQ(files->client_cert_file, dir_ + "/pair.pem");
+  EXPECT_EQ(files->client_key_file, dir_ + "/pair.pem");
+  auto data = LoadKubeconfig(Write("data", R"(apiVersion: v1
+kind: Config
+clusters: [{name: a, cluster: {server: "https://a:6443"}}]
+users:
+- name: node
+  user:
+    client-certificate-data: Q0VSVA==
+    client-key-data: S0VZ
+contexts: [{name: c, context: {cluster: a, user: node}}]
+current-context: c
+)"));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->client_cert_pem, "CERT");
+  EXPECT_EQ(data->client_cert_file, "");
+}
+
 TEST_F(KubeconfigTest, CredentialsBerthCannotUseAreRefusedByName) {
   auto c = LoadKubeconfig(Write("config", R"(clusters: [{name: a, cluster: {server: "https://a"}}]
 users: [{name: u, user: {exec: {command: aws}}}]
