@@ -83,7 +83,7 @@ absl::Status AuditFile::OpenCurrent() {
   return absl::OkStatus();
 }
 
-void AuditFile::Append(const std::string& line) {
+void AuditFile::Append(std::string line) {
   if (options_.batch) {
     std::unique_lock<std::mutex> lock(queue_mu_);
     // Bounded: past 16 MiB waiting for the disk, requests wait too rather than lose events.
@@ -91,10 +91,8 @@ void AuditFile::Append(const std::string& line) {
     queued_.append(line).push_back('\n');
     return;
   }
-  std::string buffer;
-  buffer.reserve(line.size() + 1);
-  buffer.append(line).push_back('\n');
-  Write(buffer);
+  line.push_back('\n');
+  Write(line);
 }
 
 void AuditFile::Write(const std::string& buffer) {

@@ -35,7 +35,7 @@ class AuditFile {
   // Appends `line` and a newline, rotating first when it would pass the size limit (lines
   // written at the same moment may each see room for themselves: a file can pass the limit by
   // those few lines).
-  void Append(const std::string& line);
+  void Append(std::string line);
   // Batch mode: writes what is queued now (also done when destroyed).
   void Flush();
 

@@ -38,10 +38,7 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
   ctx.start = clock_.MonotonicNow();
   ctx.received = clock_.Now();
   // Only an audited server names requests: an unaudited one pays nothing for it.
-  if (auditor_ != nullptr) {
-    ctx.audit_id = audit::NewAuditId();
-    ctx.audit_annotations = std::make_shared<std::map<std::string, std::string>>();
-  }
+  if (auditor_ != nullptr) ctx.audit_id = audit::NewAuditId();
   ctx.info = ResolveRequest(request.segments);
   ctx.request = std::move(request);
   const std::string& m = ctx.request.method;
@@ -61,6 +58,10 @@ void ApiHandler::Handle(http::Request request, std::shared_ptr<http::Responder> 
     ctx.verb = ctx.info.name.empty() ? "deletecollection" : "delete";
   } else {
     ctx.verb = m;
+  }
+  // Admission, which writes run through, may annotate the audit event.
+  if (auditor_ != nullptr && (m == "POST" || m == "PUT" || m == "PATCH")) {
+    ctx.audit_annotations = std::make_shared<std::map<std::string, std::string>>();
   }
   auto ex = std::make_shared<Exchange>(std::move(ctx), std::move(responder), metrics_, clock_, auditor_.get());
   // kube-apiserver's order: authentication, then the in-flight limit (a refused request is
