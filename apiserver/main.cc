@@ -40,6 +40,9 @@ ABSL_FLAG(std::string, kubelet_client_certificate, "",
           "client-kube-apiserver.crt of --cert-dir; none: agents are spoken to in plain HTTP");
 ABSL_FLAG(std::string, kubelet_client_key, "", "the key of --kubelet-client-certificate");
 ABSL_FLAG(std::string, service_cluster_ip_range, "10.96.0.0/12", "the range Service ClusterIPs come from (the first is the kubernetes Service's)");
+ABSL_FLAG(std::string, advertise_address, "",
+          "the IPv4 address pods reach the apiserver at, published as the kubernetes Service's endpoints (default: the "
+          "--listen address when it is a specific, non-loopback one; none: not published)");
 ABSL_FLAG(std::string, service_node_port_range, "30000-32767", "the range NodePorts come from (FIRST-LAST)");
 ABSL_FLAG(std::string, authorization_mode, "",
           "Node,RBAC (nodes confined to their own objects, then Kubernetes RBAC; system:masters always; anonymous "
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
   options.work_threads = absl::GetFlag(FLAGS_work_threads);
   options.service_cluster_ip_range = absl::GetFlag(FLAGS_service_cluster_ip_range);
   options.service_node_port_range = absl::GetFlag(FLAGS_service_node_port_range);
+  options.advertise_address = absl::GetFlag(FLAGS_advertise_address);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls_key_file = absl::GetFlag(FLAGS_tls_private_key_file);
   options.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);

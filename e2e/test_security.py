@@ -873,6 +873,43 @@ class ClientCertificateRotation(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class KubernetesServiceEndpoints(unittest.TestCase):
+    """--advertise-address: the kubernetes Service's EndpointSlice names where pods
+    reach the apiserver (KUBERNETES_SERVICE_HOST is that Service's ClusterIP on the pod network)."""
+
+    def test_the_advertised_address_and_serving_port_are_the_kubernetes_endpoints(self):
+        d = tempfile.mkdtemp(prefix="berth-e2e-advertise-")
+        try:
+            for address in ("10.250.0.7", "10.250.0.8"):  # a restart with another address replaces it
+                server = ApiServer(data_dir=d, extra_args=["--advertise-address", address]).start()
+                try:
+                    c = server.client()
+                    slice_ = c.get("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes").json()
+                    self.assertEqual(slice_["metadata"]["labels"]["kubernetes.io/service-name"], "kubernetes")
+                    self.assertEqual(slice_["addressType"], "IPv4")
+                    self.assertEqual([e["addresses"] for e in slice_["endpoints"]], [[address]])
+                    self.assertTrue(slice_["endpoints"][0]["conditions"]["ready"])
+                    self.assertEqual(slice_["ports"], [{"name": "https", "port": server.port, "protocol": "TCP"}])
+                    svc = c.get("/api/v1/namespaces/default/services/kubernetes").json()
+                    self.assertEqual(svc["spec"]["clusterIP"], "10.96.0.1")
+                    k = server.kubectl()
+                    try:
+                        described = k.run("describe", "service", "kubernetes").stdout
+                    finally:
+                        k.cleanup()
+                    self.assertIn(f"{address}:{server.port}", described)
+                finally:
+                    server.stop()
+            bad = subprocess.run([os.path.join(BIN_DIR, "berth-apiserver"), "--data-dir", d, "--listen", "127.0.0.1:0",
+                                  "--cert-dir", os.path.join(d, "tls"), "--advertise-address", "0.0.0.0"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn('--advertise-address: Invalid value: "0.0.0.0": must be an IPv4 address other than 0.0.0.0',
+                          bad.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class EncryptionAtRest(unittest.TestCase):
     """Secrets encrypted at rest with no flags (a generated EncryptionConfiguration, aesgcm), in
     the objects, the change log and the WAL; readable through restarts and a key rotation; the

@@ -23,6 +23,7 @@
 #include "apiserver/server/encryption_at_rest.h"
 #include "apiserver/server/reviews.h"
 #include "apiserver/server/service_account_tokens.h"
+#include "apiserver/server/kubernetes_endpoints.h"
 #include "apiserver/server/security.h"
 #include "apiserver/storage/encrypting_store.h"
 #include "apiserver/storage/memory/memory_store.h"
@@ -183,6 +184,18 @@ absl::Status PublishClientCa(registry::Registry& registry, const std::string& pa
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions options,
                                                            const Clock& clock) {
+  // Where pods reach this server: the flag, else a specific address it listens on.
+  if (options.advertise_address.empty() && !IsLoopback(options.host) && options.host != "0.0.0.0" &&
+      net::ParseIpv4(options.host).ok()) {
+    options.advertise_address = options.host;
+  }
+  if (!options.advertise_address.empty()) {
+    auto ip = net::ParseIpv4(options.advertise_address);
+    if (!ip.ok() || *ip == 0) {
+      return absl::InvalidArgumentError(StrCat("--advertise-address: Invalid value: \"", options.advertise_address,
+                                               "\": must be an IPv4 address other than 0.0.0.0"));
+    }
+  }
   auto p = std::make_unique<Parts>();
   p->options = options;
   p->metrics = std::make_unique<server::Metrics>();
@@ -393,6 +406,9 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
                            handler->Handle(std::move(r), std::move(resp));
                          }));
   p->handler->SetServerAddress(StrCat(options.host, ":", p->http->port()));
+  if (!options.advertise_address.empty()) {
+    BERTH_RETURN_IF_ERROR(server::PublishApiServerEndpoints(*p->registry, options.advertise_address, p->http->port()));
+  }
   if (!options.kubelet_client_certificate.empty()) {
     p->handler->SetAgentTls({options.kubelet_client_certificate, options.kubelet_client_key});
   }

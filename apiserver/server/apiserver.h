@@ -31,6 +31,9 @@ struct ApiServerOptions {
   // Service ClusterIPs and NodePorts (kube-apiserver's flags of the same names).
   std::string service_cluster_ip_range = "10.96.0.0/12";
   std::string service_node_port_range = "30000-32767";
+  // The address pods reach the apiserver at (kube-apiserver's --advertise-address): published as
+  // the `kubernetes` Service's endpoints. Empty: none published (a loopback-only server).
+  std::string advertise_address;
   // Authentication and authorization (apiserver/server/security.h).
   std::string authorization_mode = "AlwaysAllow";
   std::string token_auth_file;
