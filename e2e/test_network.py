@@ -5,11 +5,14 @@ namespace this test creates and hands to its agent with --node-netns, joined by 
 deleted at the end, and stale ones of an earlier run (bt*) at the start."""
 import json
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from berth_e2e import Agent, ApiServer, ControllerManager, wait_for  # noqa: E402
@@ -418,6 +421,15 @@ class PodNetworkTest(unittest.TestCase):
         # The first batch of 100 that all went to slow-1 began within 1 s of the DELETE.
         self.assertLess(started[-1] - deleted, 1.0)
         self.c.delete(f"{PODS}/slow-0", {"gracePeriodSeconds": 0})
+        # Each agent measured how long its rules took to hold each slice change (kube-proxy's
+        # network programming latency), on its own port for an authorized caller.
+        for node, agent in self.agents.items():
+            ctx = ssl._create_unverified_context()  # the agent's self-signed serving certificate
+            ctx.load_cert_chain(*self.server.admin_cert)
+            with urllib.request.urlopen(f"https://127.0.0.1:{agent.port}/metrics", context=ctx, timeout=10) as r:
+                text = r.read().decode()
+            counts = re.findall(r"^kubeproxy_network_programming_duration_seconds_count (\d+)$", text, re.M)
+            self.assertTrue(counts and int(counts[0]) >= 1, f"{node}: {text}")
 
     def test_13_node_port(self):
         for i, node in enumerate(["net-a", "net-a", "net-b"]):

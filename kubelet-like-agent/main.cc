@@ -401,6 +401,7 @@ int main(int argc, char** argv) {
     sync_options.network = &node_network->pods();
     agent::network::NodeNetwork* nn = node_network.get();
     sync_options.service_env = [nn](const std::string& ns, bool links) { return nn->ServiceEnvironment(ns, links); };
+    (*logs)->SetMetrics([nn] { return nn->RenderMetrics(); });
   } else if (absl::GetFlag(FLAGS_pod_network) != "none") {
     std::fprintf(stderr, "--pod-network: \"%s\" is neither none nor bridge\n", absl::GetFlag(FLAGS_pod_network).c_str());
     return 2;
@@ -457,6 +458,7 @@ int main(int argc, char** argv) {
   rotator.reset();
   api->CancelWatches();
   pods.Stop();
+  (*logs)->SetMetrics({});  // it reads the node network, which goes next
   node_network.reset();
   status.Stop();
   logs->reset();

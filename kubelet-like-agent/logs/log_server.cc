@@ -124,8 +124,18 @@ void LogServer::Handle(const http::Request& request, std::shared_ptr<http::Respo
     if (int status = authorizer_->Check(request, why); status != 0) return responder->Reply(Text(status, why + "\n"));
   }
   if (streaming::ServeStreamRequest(request, responder, runtime_, *sessions_)) return;
+  if (request.method == "GET" && parts.size() == 1 && parts[0] == "metrics") {
+    std::function<std::string()> render;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      render = metrics_;
+    }
+    http::Response r = Text(200, render ? render() : "");
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return responder->Reply(std::move(r));
+  }
   if (request.method != "GET" || parts.size() != 4 || parts[0] != "containerLogs") {
-    return responder->Reply(Text(404, "served: /healthz, /containerLogs/{namespace}/{pod}/{container}\n"));
+    return responder->Reply(Text(404, "served: /healthz, /metrics, /containerLogs/{namespace}/{pod}/{container}\n"));
   }
   std::string pod_key = parts[1] + "/" + parts[2];
   const std::string& container = parts[3];

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -49,6 +50,11 @@ class LogServer {
                                                           std::optional<PortSecurity> security = std::nullopt);
   ~LogServer();
   int port() const { return server_->port(); }
+  // Serves GET /metrics (authorized as nodes/metrics) with what `render` returns.
+  void SetMetrics(std::function<std::string()> render) {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_ = std::move(render);
+  }
   size_t active_sessions() const { return sessions_->active(); }
 
  private:
@@ -69,6 +75,7 @@ class LogServer {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::mutex mu_;
+  std::function<std::string()> metrics_;  // under mu_
   std::vector<Follower> followers_;  // finished ones are joined when the next follow starts
 };
 

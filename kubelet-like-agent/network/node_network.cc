@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
+#include "core/time/clock.h"
 #include "kubelet-like-agent/network/node_routes.h"
 #include "kubelet-like-agent/network/network_policy.h"
 #include "kubelet-like-agent/network/service_env.h"
@@ -13,6 +14,7 @@ namespace berth::agent::network {
 absl::StatusOr<std::unique_ptr<NodeNetwork>> NodeNetwork::Start(client::ApiClient& api, const NodeNetworkOptions& options) {
   std::unique_ptr<NodeNetwork> n(new NodeNetwork());
   n->options_ = options;
+  n->latency_ = std::make_unique<ProgrammingLatency>(RealClock::Get().Now());
   auto cluster = net::ParseIpv4Prefix(options.cluster_cidr);
   if (!cluster.ok()) return absl::InvalidArgumentError(absl::StrCat("--cluster-cidr: ", cluster.status().message()));
   auto services = net::ParseIpv4Prefix(options.service_cidr);
@@ -107,7 +109,10 @@ bool NodeNetwork::SyncServices() {
   if (dns_) dns_->SetZone(dns::ClusterZone::Build(raw_services, raw_slices, options_.cluster_domain));
   ServiceRulesOptions options{cluster_cidr_, service_cidr_};
   ServiceTable desired = BuildServiceTable(ServicePortRules(raw_services, raw_slices), options);
-  if (programmed_ && *programmed_ == desired) return true;
+  if (programmed_ && *programmed_ == desired) {
+    latency_->Applied(raw_slices, RealClock::Get().Now());  // in place already
+    return true;
+  }
   // The whole table once (at start, or to recover from a failed sync); then only what changed,
   // which is what keeps one Service change cheap among thousands.
   absl::Status s = programmed_ ? driver_->ApplyNftables(IncrementalTableScript(*programmed_, desired))
@@ -122,7 +127,14 @@ bool NodeNetwork::SyncServices() {
     return false;
   }
   programmed_ = std::move(desired);
+  latency_->Applied(raw_slices, RealClock::Get().Now());
   return true;
+}
+
+std::string NodeNetwork::RenderMetrics() const {
+  std::string out;
+  latency_->Render(out);
+  return out;
 }
 
 bool NodeNetwork::SyncPolicies() {

@@ -17,6 +17,7 @@
 #include "kubelet-like-agent/network/dns/dns_server.h"
 #include "kubelet-like-agent/network/netlink_driver.h"
 #include "kubelet-like-agent/network/pod_network.h"
+#include "kubelet-like-agent/network/programming_latency.h"
 #include "kubelet-like-agent/network/service_rules.h"
 
 namespace berth::agent::network {
@@ -45,6 +46,8 @@ class NodeNetwork {
   // The Service variables for a container of a pod in `ns` (see service_env.h).
   std::vector<std::string> ServiceEnvironment(const std::string& ns, bool service_links) const;
   NetworkDriver& driver() { return *driver_; }
+  // The proxy's metrics in Prometheus' text format (the agent's /metrics).
+  std::string RenderMetrics() const;
 
  private:
   NodeNetwork() = default;
@@ -72,6 +75,7 @@ class NodeNetwork {
   std::optional<ServiceTable> programmed_;  // what table ip berth holds now
   std::thread proxy_thread_;
   std::unique_ptr<dns::DnsServer> dns_;
+  std::unique_ptr<ProgrammingLatency> latency_;
 };
 
 }  // namespace berth::agent::network
