@@ -207,6 +207,9 @@ TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
   Start({&pods, &nodes});
   ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"plain"},"status":{
       "allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  // The two informers watch separately: a pod seen before the node would be judged against
+  // no nodes at all ("0/0 nodes are available"), which is not what this test is about.
+  ASSERT_TRUE(Eventually([&] { return nodes.List().size() == 1; }));
   ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"gpu"},"spec":{
       "containers":[{"name":"c","image":"host","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}})")).ok());
   // The informer calls the scheduler's handler after its cache has the pod: drain until decided.
