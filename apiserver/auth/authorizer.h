@@ -5,6 +5,7 @@
 // allows or denies decides, and a request nobody allows is forbidden.
 
 #include <string>
+#include <utility>
 
 #include "apiserver/auth/user_info.h"
 
@@ -19,6 +20,21 @@ struct Attributes {
   // A non-resource request (/healthz, /api, /metrics, ...).
   std::string path;
 };
+
+// A resource request about a kind (one object when `name` is set): how the server asks the
+// authorizers on a requester's behalf (impersonation, signer verbs).
+inline Attributes ResourceAttributes(const UserInfo& user, std::string verb, std::string group, std::string resource,
+                                     std::string ns = "", std::string name = "") {
+  Attributes a;
+  a.user = user;
+  a.verb = std::move(verb);
+  a.resource_request = true;
+  a.api_group = std::move(group);
+  a.resource = std::move(resource);
+  a.ns = std::move(ns);
+  a.name = std::move(name);
+  return a;
+}
 
 struct Decision {
   enum Kind { kNoOpinion, kAllow, kDeny };

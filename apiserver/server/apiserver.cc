@@ -362,14 +362,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   if (security->enforcing()) {
     p->handler->SetPermits([security](const auth::UserInfo& user, const std::string& verb, const std::string& group,
                                       const std::string& resource, const std::string& name) {
-      auth::Attributes a;
-      a.user = user;
-      a.verb = verb;
-      a.resource_request = true;
-      a.api_group = group;
-      a.resource = resource;
-      a.name = name;
-      return security->Decide(a).allowed();
+      return security->Decide(auth::ResourceAttributes(user, verb, group, resource, "", name)).allowed();
     });
   }
   p->handler->SetReviewHandler([security](const std::shared_ptr<server::Exchange>& ex, const registry::ResourceType& type) {

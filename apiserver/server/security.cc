@@ -238,14 +238,7 @@ absl::Status Security::Impersonate(endpoints::RequestContext& ctx) const {
   }
   auto check = [&](const std::string& group, const std::string& resource, const std::string& ns,
                    const std::string& name) -> absl::Status {
-    auth::Attributes a;
-    a.user = ctx.user;
-    a.verb = "impersonate";
-    a.resource_request = true;
-    a.api_group = group;
-    a.resource = resource;
-    a.ns = ns;
-    a.name = name;
+    auth::Attributes a = auth::ResourceAttributes(ctx.user, "impersonate", group, resource, ns, name);
     // userextras/<key> is a resource with a subresource in RBAC's terms.
     if (auto slash = resource.find('/'); slash != std::string::npos) {
       a.resource = resource.substr(0, slash);

@@ -10,14 +10,7 @@ namespace berth::apiserver::auth::test {
 
 inline Attributes Res(const UserInfo& u, const std::string& verb, const std::string& ns, const std::string& group,
                       const std::string& resource, const std::string& name = "", const std::string& sub = "") {
-  Attributes a;
-  a.user = u;
-  a.verb = verb;
-  a.resource_request = true;
-  a.ns = ns;
-  a.api_group = group;
-  a.resource = resource;
-  a.name = name;
+  Attributes a = ResourceAttributes(u, verb, group, resource, ns, name);
   a.subresource = sub;
   return a;
 }
