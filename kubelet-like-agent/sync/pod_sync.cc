@@ -588,7 +588,21 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
   for (const json::Value* sidecar : sidecars) {
     if (absl::Status s = stop_all({sidecar}); !s.ok()) return s;
   }
-  // The processes are gone: the object may go (grace 0, for this very pod only).
+  // The processes are gone. What they used goes before the object does, as the kubelet deletes
+  // a pod only once its resources are reclaimed: whoever waited for the deletion (kubectl delete
+  // --wait, a StatefulSet's next pod) finds no container, sandbox, volume or pod directory left.
+  // Each step is idempotent, so a failed delete below is retried through all of them.
+  for (const char* field : {"initContainers", "containers"}) {
+    for (const json::Value& c : Containers(pod, field)) {
+      std::string id = ContainerId(uid, c.GetString({"name"}));
+      (void)runtime_.Remove(id);
+      ReleaseImage(id);
+    }
+  }
+  TearDownSandbox(uid);
+  memo.sandbox.reset();
+  (void)volumes_.Cleanup(uid);
+  // Now the object may go (grace 0, for this very pod only).
   if (api_ != nullptr) {
     json::Value opts = json::Value::MakeObject();
     opts.Set("gracePeriodSeconds", 0);
@@ -602,16 +616,6 @@ absl::StatusOr<controllers::Result> PodSync::Terminate(const json::Value& pod, P
       return s;
     }
   }
-  for (const char* field : {"initContainers", "containers"}) {
-    for (const json::Value& c : Containers(pod, field)) {
-      std::string id = ContainerId(uid, c.GetString({"name"}));
-      (void)runtime_.Remove(id);
-      ReleaseImage(id);
-    }
-  }
-  TearDownSandbox(uid);
-  memo.sandbox.reset();
-  (void)volumes_.Cleanup(uid);
   status_.Forget(uid);
   return controllers::Result{};
 }
