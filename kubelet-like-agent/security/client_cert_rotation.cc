@@ -9,20 +9,6 @@
 #include "core/strings/strings.h"
 
 namespace berth::agent {
-namespace {
-
-absl::StatusOr<std::string> ReadCredential(const std::string& path) {
-  std::string out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::NotFoundError(StrCat("cannot read ", path));
-  char buf[8192];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
-  std::fclose(f);
-  return out;
-}
-
-}  // namespace
-
 ClientCertRotator::ClientCertRotator(std::string credential_file, Issuer issue, const Clock& clock, absl::Duration retry,
                                      std::function<double()> jitter)
     : credential_file_(std::move(credential_file)),
@@ -40,7 +26,7 @@ ClientCertRotator::ClientCertRotator(std::string credential_file, Issuer issue, 
 ClientCertRotator::~ClientCertRotator() { Stop(); }
 
 absl::StatusOr<absl::Time> ClientCertRotator::Deadline() {
-  auto pem = ReadCredential(credential_file_);
+  auto pem = pki::ReadWholeFile(credential_file_);
   if (!pem.ok()) return pem.status();
   auto info = pki::Inspect(*pem);
   if (!info.ok()) return info.status();
