@@ -276,8 +276,10 @@ class SharingTest(unittest.TestCase):
         cond = wait_for(victim_condition, timeout=20, what="the victim's DisruptionTarget condition")
         self.assertEqual((cond["status"], cond["reason"], cond["message"]),
                          ("True", "PreemptionByScheduler", "default-scheduler: preempting to accommodate a higher priority pod"))
-        victim = self.c.get(f"{PODS}/dt-low-1").json()
-        self.assertIsNotNone(victim["metadata"].get("deletionTimestamp"))
+        # As upstream, the scheduler writes the condition first and deletes the victim after, so
+        # the deletion is waited for rather than expected in the same instant.
+        victim = wait_for(lambda: (lambda p: p if p["metadata"].get("deletionTimestamp") else None)(
+            self.c.get(f"{PODS}/dt-low-1").json()), timeout=20, what="the victim's deletion")
         self.assertEqual(victim["metadata"].get("deletionGracePeriodSeconds"), 30)
         wait_for(lambda: self.c.get(f"{PODS}/dt-urgent").json()["status"].get("nominatedNodeName") == "dt", timeout=20,
                  what="the preemptor to be nominated")
