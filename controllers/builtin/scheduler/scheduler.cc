@@ -309,9 +309,9 @@ size_t Scheduler::ResyncUsage() {
   std::lock_guard<std::mutex> lock(mu_);
   // Listing under mu_: a cache change whose handler has not run yet is seen here, and that
   // handler finds it already counted (handlers are idempotent).
-  std::map<std::string, Placement> placed;
-  std::map<std::string, NodeUsage> usage;
-  std::map<std::string, std::set<std::string>> keys_on_node;
+  decltype(placed_) placed;
+  decltype(usage_) usage;
+  decltype(keys_on_node_) keys_on_node;
   std::set<std::string> kept;
   auto place = [&](const std::string& key, const Placement& placement, const ObjectPtr& object) {
     usage[placement.node].Add(placement.pod.requests);

@@ -26,6 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "controllers/builtin/placement/cluster_view.h"
 #include "controllers/builtin/placement/placement.h"
 #include "controllers/builtin/scheduler/fair_share.h"
@@ -197,15 +200,17 @@ class Scheduler final : public Reconciler {
   const Clock& clock_;
   std::mutex mu_;
   std::map<std::string, Placement> assumed_;   // pod key -> binding not yet seen in the cache
-  std::map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
-  std::map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
+  // Keyed by hash, not order: the node scans look these up per node and per pod, and nothing
+  // walks them in order (node_hash_map keeps references stable, as std::map did).
+  absl::node_hash_map<std::string, Placement> placed_;    // pod key -> counted placement (bound or assumed)
+  absl::node_hash_map<std::string, std::set<std::string>> keys_on_node_;  // node -> keys in placed_
   std::map<int64_t, int64_t> placed_by_priority_;  // priority -> pods in placed_ (cheap "any victim?")
   PlacedPodIndex pod_index_;                   // the objects behind placed_, for inter-pod rules
-  std::map<std::string, NodeUsage> usage_;     // node -> requests placed on it
-  std::map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
-  std::map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
+  absl::node_hash_map<std::string, NodeUsage> usage_;     // node -> requests placed on it
+  absl::node_hash_map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
+  absl::node_hash_map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
-  std::map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
+  absl::flat_hash_map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
   // label key -> (node, value) over nodes_cache_, built when a spread constraint first asks.
   mutable std::map<std::string, std::vector<std::pair<const json::Value*, const std::string*>>> label_columns_;
   bool nodes_dirty_ = true;
@@ -214,7 +219,7 @@ class Scheduler final : public Reconciler {
   std::set<std::string> waiting_unnominated_;  // the subset of unschedulable_ nominated nowhere
   std::set<std::string> waiting_on_pods_;      // the subset some inter-pod rule refused
   std::map<std::string, int> attempts_;        // failed attempts per waiting pod (back-off)
-  std::set<std::string> evicting_;             // chosen as victims: never chosen twice
+  absl::flat_hash_set<std::string> evicting_;  // chosen as victims: never chosen twice
   // Counts RetryUnschedulable calls: a pod whose attempt overlapped one is retried at once, since
   // the change may have come after its filters ran (upstream's moveRequestCycle).
   uint64_t move_requests_ = 0;

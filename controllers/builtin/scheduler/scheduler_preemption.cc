@@ -95,27 +95,36 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   // One pass over the nodes that failed for room: `eligible` says which pods may be victims,
   // `acceptable` may still refuse a node's victims as a whole.
   using Eligible = std::function<bool(const std::string& key, const Placement& p)>;
+  static const NodeUsage kNoUsage;
+  NodeUsage held;                                                  // scratch: usage plus nominations
+  std::vector<std::pair<const std::string*, const Placement*>> goers;  // scratch: a node's eligible pods
   auto search = [&](const Eligible& eligible, const std::function<bool(const Victims&)>& acceptable) {
     // Start where the last scan stopped, so repeated preemptions do not all pick the first nodes.
     size_t offset = resolvable.empty() ? 0 : next_start_ % resolvable.size();
     for (size_t i = 0; i < resolvable.size() && candidates.size() < want; ++i) {
       const NodeInfo& n = nodes_cache_[resolvable[(offset + i) % resolvable.size()]];
       ++evaluated;
-      NodeForPreemption node{n.name, n.allocatable, {}, {}};
-      if (auto u = usage_.find(n.name); u != usage_.end()) node.usage = u->second;
-      AddHeldLocked(n.name, key, me.priority, node.usage);
+      // Most nodes a long preemption run visits are hopeless (their victims are already chosen or
+      // above this pod), so that is judged first, on the numbers alone: nothing is copied, and
+      // each pod on the node is looked up once.
+      const NodeUsage* placed_usage = &kNoUsage;
+      if (auto u = usage_.find(n.name); u != usage_.end()) placed_usage = &u->second;
+      const NodeUsage* usage = placed_usage;
+      if (nominated_on_node_.contains(n.name)) {
+        held = *placed_usage;
+        if (AddHeldLocked(n.name, key, me.priority, held)) usage = &held;
+      }
       auto keys = keys_on_node_.find(n.name);
-      auto may_go = [&](const std::string& other) {
-        const Placement& p = placed_.at(other);
-        return !p.terminating && other != key && !evicting_.count(other) && eligible(other, p);
-      };
+      goers.clear();
       // Cheap bound first: even evicting every eligible pod must free enough cpu, memory and pod
       // slots, else the node is skipped before any pod is copied or its budgets looked up.
-      int64_t cpu = node.usage.cpu, memory = node.usage.memory, count = node.usage.pods;
+      int64_t cpu = usage->cpu, memory = usage->memory, count = usage->pods;
       if (keys != keys_on_node_.end()) {
         for (const std::string& other : keys->second) {
-          const RunningPod& p = placed_.at(other).pod;
-          if (may_go(other)) cpu -= p.requests.cpu_milli, memory -= p.requests.memory_milli, count -= 1000;
+          const Placement& p = placed_.at(other);
+          if (p.terminating || other == key || evicting_.contains(other) || !eligible(other, p)) continue;
+          cpu -= p.pod.requests.cpu_milli, memory -= p.pod.requests.memory_milli, count -= 1000;
+          goers.emplace_back(&other, &p);
         }
       }
       bool hopeless = (me.requests.cpu_milli > 0 && cpu + me.requests.cpu_milli > n.allocatable.cpu) ||
@@ -125,12 +134,10 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
         ++no_victims;
         continue;
       }
-      if (keys != keys_on_node_.end()) {
-        for (const std::string& other : keys->second) {
-          if (!may_go(other)) continue;
-          node.pods.push_back(placed_.at(other).pod);
-          node.pods.back().budgets = budgets_of(other);
-        }
+      NodeForPreemption node{n.name, n.allocatable, *usage, {}};
+      for (const auto& [other, p] : goers) {
+        node.pods.push_back(p->pod);
+        node.pods.back().budgets = budgets_of(*other);
       }
       // Only eligible pods are offered, so every one of them may be a victim.
       std::optional<Victims> v = SelectVictimsOnNode(me.requests, std::numeric_limits<int64_t>::max(), node, budget_allowed);
