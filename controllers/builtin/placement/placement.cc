@@ -103,12 +103,6 @@ void AddTo(PodRequests& r, const std::string& name, int64_t milli) {
   }
 }
 
-std::vector<std::pair<std::string, int64_t>> Entries(const PodRequests& r) {
-  std::vector<std::pair<std::string, int64_t>> out = {{"cpu", r.cpu_milli}, {"memory", r.memory_milli}};
-  out.insert(out.end(), r.scalar.begin(), r.scalar.end());
-  return out;
-}
-
 void CollectPorts(const json::Value& c, std::set<int64_t>& ports) {
   if (const json::Value* ps = c.Find("ports"); ps && ps->is_array()) {
     for (const json::Value& p : ps->as_array()) {
@@ -175,22 +169,18 @@ std::vector<std::string> ResourceFitReasons(const PodRequests& req, const NodeAl
   for (int64_t port : req.host_ports) {
     if (used.ports.count(port)) return {"node(s) didn't have free ports for the requested pod ports"};
   }
+  // Runs for every node a scan visits: cpu and memory are read in place rather than listed with
+  // the scalars (a vector and two strings per node), and nothing is allocated when the pod fits.
   std::vector<std::string> reasons;
   if (node.pods > 0 && used.pods + 1000 > node.pods) reasons.push_back("Too many pods");
-  for (const auto& [name, milli] : Entries(req)) {
+  if (req.cpu_milli > 0 && used.cpu + req.cpu_milli > node.cpu) reasons.push_back("Insufficient cpu");
+  if (req.memory_milli > 0 && used.memory + req.memory_milli > node.memory) reasons.push_back("Insufficient memory");
+  for (const auto& [name, milli] : req.scalar) {
     if (milli <= 0) continue;
-    int64_t have;
-    int64_t in_use;
-    if (name == "cpu") {
-      have = node.cpu, in_use = used.cpu;
-    } else if (name == "memory") {
-      have = node.memory, in_use = used.memory;
-    } else {
-      auto a = node.scalar.find(name);
-      have = a == node.scalar.end() ? 0 : a->second;
-      auto u = used.scalar.find(name);
-      in_use = u == used.scalar.end() ? 0 : u->second;
-    }
+    auto a = node.scalar.find(name);
+    int64_t have = a == node.scalar.end() ? 0 : a->second;
+    auto u = used.scalar.find(name);
+    int64_t in_use = u == used.scalar.end() ? 0 : u->second;
     if (in_use + milli > have) reasons.push_back("Insufficient " + name);
   }
   return reasons;
