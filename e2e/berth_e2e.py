@@ -7,6 +7,7 @@ CA and credentials, so switching is a change here only.
 import http.client
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -613,6 +614,19 @@ def agent_checkpoints(root_dir):
     return out
 
 
+def mounts_under(root_dir):
+    """Mount points below `root_dir` in this mount namespace, deepest first."""
+    root = os.path.realpath(root_dir).rstrip("/") + "/"
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # The mount point is the fifth field, with spaces and the like octal-escaped.
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point.startswith(root):
+                points.append(point)
+    return sorted(set(points), key=len, reverse=True)
+
+
 def cleanup_agent_leftovers(root_dir, node_name):
     """Kills what an agent's checkpoints still name as running and removes its cgroups, so a test
     leaves nothing behind even when the agent did not drain."""
@@ -622,10 +636,11 @@ def cleanup_agent_leftovers(root_dir, node_name):
                 os.kill(cp["pid"], signal.SIGKILL)  # PID 1 of its namespace: all of it goes
             except OSError:
                 pass
-    # Pod network namespaces the agent pinned (--pod-network=bridge) and did not tear down.
-    netns_dir = os.path.join(root_dir, "netns")
-    for name in os.listdir(netns_dir) if os.path.isdir(netns_dir) else []:
-        subprocess.run(["umount", "-l", os.path.join(netns_dir, name)], stderr=subprocess.DEVNULL)
+    # Whatever the agent mounted under its root and left for a restart to find (pod network
+    # namespaces it pinned, volumes' tmpfs, container roots), deepest first.
+    mounted = mounts_under(root_dir)
+    if mounted:
+        subprocess.run(["umount", "-l", *mounted], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     for d in own_cgroup_dirs(f"berth-agent-{node_name}"):
         for sub in sorted((os.path.join(d, x) for x in os.listdir(d) if os.path.isdir(os.path.join(d, x)))

@@ -430,6 +430,19 @@ class PodNetworkTest(unittest.TestCase):
                 text = r.read().decode()
             counts = re.findall(r"^kubeproxy_network_programming_duration_seconds_count (\d+)$", text, re.M)
             self.assertTrue(counts and int(counts[0]) >= 1, f"{node}: {text}")
+            # Pods arriving after the first few seconds found a spare sandbox ready (the default
+            # --pod-network-spares=2), and the pool was refilled behind them.
+            taken = re.findall(r"^berth_pod_network_spares_taken_total (\d+)$", text, re.M)
+            self.assertTrue(taken and int(taken[0]) >= 1, f"{node}: {text}")
+            wait_for(lambda: self.agent_metric(agent, "berth_pod_network_spares_ready") == 2,
+                     what=f"{node}'s spare sandboxes to be refilled")
+
+    def agent_metric(self, agent, name):
+        ctx = ssl._create_unverified_context()  # the agent's self-signed serving certificate
+        ctx.load_cert_chain(*self.server.admin_cert)
+        with urllib.request.urlopen(f"https://127.0.0.1:{agent.port}/metrics", context=ctx, timeout=10) as r:
+            found = re.findall(rf"^{name} (\S+)$", r.read().decode(), re.M)
+        return float(found[0]) if found else None
 
     def test_13_node_port(self):
         for i, node in enumerate(["net-a", "net-a", "net-b"]):
@@ -588,8 +601,13 @@ class PodNetworkTest(unittest.TestCase):
         wait_for(lambda: not self.c.get("/api/v1/pods").json()["items"], timeout=60, what="all pods gone")
         for node in NODES:
             # A pod force-deleted while its stop runs (test_12) is torn down when its grace period ends.
-            wait_for(lambda: self.in_node(node, "ip", "-o", "link", "show", "master", "berth0").stdout.strip() == "",
-                     timeout=45, what=f"no veth left on {node}'s bridge")
+            # What stays on the bridge is the agent's two spare sandboxes (--pod-network-spares), no pod's veth.
+            def bridge_ports():
+                out = self.in_node(node, "ip", "-o", "link", "show", "master", "berth0").stdout
+                return sorted(re.findall(r"^\d+: ([^:@]+)", out, re.M))
+            wait_for(lambda: [p[:3] for p in bridge_ports()] == ["bsp", "bsp"],
+                     timeout=45, what=f"no pod's veth left on {node}'s bridge, only its spares")
+            self.assertEqual(sorted(os.listdir(os.path.join(self.root(node), "netns-spares"))), bridge_ports())
             wait_for(lambda: not os.listdir(os.path.join(self.root(node), "netns")), what=f"{node} netns dir empty")
             ipam = [f for f in os.listdir(os.path.join(self.root(node), "network", "ipam"))
                     if f[0].isdigit()]

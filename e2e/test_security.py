@@ -46,6 +46,7 @@ class Security(unittest.TestCase):
         cls.server.stop()
         cls.server.cleanup()
         cls.pki.cleanup()
+        shutil.rmtree(cls.data_dir, ignore_errors=True)  # ours: the server removes only a directory it made
         shutil.rmtree(cls.home, ignore_errors=True)
 
     @classmethod

@@ -89,6 +89,9 @@ ABSL_FLAG(std::string, service_cidr, "10.96.0.0/12", "the Service ClusterIP rang
 ABSL_FLAG(std::string, cluster_dns, "", "the cluster DNS address pods' resolv.conf names (empty: pods use the node's resolv.conf)");
 ABSL_FLAG(std::string, cluster_domain, "cluster.local", "the cluster's DNS domain");
 ABSL_FLAG(std::string, pod_egress, "drop", "pod traffic beyond the cluster's ranges: drop, or masquerade behind the node");
+ABSL_FLAG(int32_t, pod_network_spares, 2,
+          "with --pod-network=bridge: pod sandboxes (a namespace with its veth on the bridge) kept ready, so a new pod's "
+          "network is a rename, an address and a route; 0: wire every pod from scratch");
 ABSL_FLAG(std::string, pod_network_ip, "", "the address other nodes route this node's pods through (default: --node-ip)");
 ABSL_FLAG(bool, seccomp_default, false, "RuntimeDefault seccomp for every container that does not ask for Unconfined");
 
@@ -386,6 +389,11 @@ int main(int argc, char** argv) {
                                                    absl::GetFlag(FLAGS_cluster_cidr), absl::GetFlag(FLAGS_service_cidr),
                                                    absl::GetFlag(FLAGS_pod_egress), absl::GetFlag(FLAGS_cluster_dns),
                                                    absl::GetFlag(FLAGS_cluster_domain)};
+    net_options.spares = absl::GetFlag(FLAGS_pod_network_spares);
+    if (net_options.spares < 0 || net_options.spares > 64) {
+      std::fprintf(stderr, "--pod-network-spares: %d is not between 0 and 64\n", net_options.spares);
+      return 2;
+    }
     auto started = agent::network::NodeNetwork::Start(*api, net_options);
     if (!started.ok()) {
       std::fprintf(stderr, "pod network: %s\n", std::string(started.status().message()).c_str());

@@ -44,6 +44,38 @@ class FakeNetworkDriver final : public NetworkDriver {
     links[link.host_ifname] = link;
     return absl::OkStatus();
   }
+  absl::Status MoveNetns(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!netns.erase(from)) return absl::FailedPreconditionError("no such netns " + from);
+    netns.insert(to);
+    std::rename(from.c_str(), to.c_str());
+    return absl::OkStatus();
+  }
+  absl::Status AddSpareLink(const std::string& netns_path, const std::string& host_ifname, const std::string& bridge) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!netns.count(netns_path)) return absl::FailedPreconditionError("no such netns " + netns_path);
+    if (links.count(host_ifname)) return absl::AlreadyExistsError(host_ifname);
+    PodLink spare;
+    spare.netns_path = netns_path;
+    spare.host_ifname = host_ifname;
+    spare.bridge = bridge;
+    links[host_ifname] = spare;
+    return absl::OkStatus();
+  }
+  absl::Status ClaimSpareLink(const std::string& spare_ifname, const PodLink& link) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++claims;
+    auto spare = links.find(spare_ifname);
+    if (spare == links.end()) return absl::NotFoundError("no spare " + spare_ifname);
+    links.erase(spare);  // the real driver deletes it when the claim fails
+    if (!netns.count(link.netns_path)) return absl::FailedPreconditionError("no such netns " + link.netns_path);
+    if (fail_next_claim) {
+      fail_next_claim = false;
+      return absl::InternalError("injected failure");
+    }
+    links[link.host_ifname] = link;
+    return absl::OkStatus();
+  }
   absl::Status DeleteLink(const std::string& ifname) override {
     std::lock_guard<std::mutex> lock(mu_);
     links.erase(ifname);
@@ -93,6 +125,8 @@ class FakeNetworkDriver final : public NetworkDriver {
   std::vector<std::string> nft_scripts;
   int route_writes = 0;
   bool fail_next_link = false;
+  bool fail_next_claim = false;
+  int claims = 0;
 };
 
 }  // namespace berth::agent::network

@@ -214,80 +214,157 @@ absl::Status NetlinkDriver::DeleteNetns(const std::string& path) {
   return absl::OkStatus();
 }
 
+namespace {
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+void DeleteLinkNamed(nl_sock* sk, const std::string& name) {
+  Link gone{rtnl_link_alloc()};
+  rtnl_link_set_name(gone.p, name.c_str());
+  rtnl_link_delete(sk, gone.p);
+}
+
+// The veth `host_ifname` to eth0 in the namespace open at `pod_fd`, its host end a hairpinned
+// port of `bridge_name`; both ends down. kAlreadyExists when `host_ifname` is there already.
+absl::Status CreateBridgedVeth(nl_sock* sk, int pod_fd, const std::string& host_ifname, const std::string& bridge_name) {
+  Link bridge;
+  int err = rtnl_link_get_kernel(sk, 0, bridge_name.c_str(), &bridge.p);
+  if (err < 0) return NlError(StrCat("bridge ", bridge_name), err);
+  Link existing;
+  if (rtnl_link_get_kernel(sk, 0, host_ifname.c_str(), &existing.p) >= 0) {
+    return absl::AlreadyExistsError(StrCat("link ", host_ifname, " exists"));
+  }
+  {
+    Link veth{rtnl_link_veth_alloc()};
+    if (veth.p == nullptr) return absl::ResourceExhaustedError("veth");
+    rtnl_link_set_name(veth.p, host_ifname.c_str());
+    rtnl_link* peer = rtnl_link_veth_get_peer(veth.p);
+    rtnl_link_set_name(peer, "eth0");
+    rtnl_link_set_ns_fd(peer, pod_fd);
+    err = rtnl_link_add(sk, veth.p, NLM_F_CREATE | NLM_F_EXCL);
+    rtnl_link_put(peer);
+    if (err < 0) return NlError(StrCat("creating veth ", host_ifname), err);
+  }
+  absl::Status s = [&]() -> absl::Status {
+    Link host;
+    int e = rtnl_link_get_kernel(sk, 0, host_ifname.c_str(), &host.p);
+    if (e < 0) return NlError(StrCat("veth ", host_ifname), e);
+    int host_index = rtnl_link_get_ifindex(host.p);
+    e = rtnl_link_enslave_ifindex(sk, rtnl_link_get_ifindex(bridge.p), host_index);
+    if (e < 0) return NlError(StrCat("attaching ", host_ifname, " to ", bridge_name), e);
+    return SetHairpin(sk, host_index);
+  }();
+  if (!s.ok()) DeleteLinkNamed(sk, host_ifname);
+  return s;
+}
+
+// The host end `host_ifname` up, then, inside the pod's namespace, eth0's address, eth0 up and
+// the default route through the gateway.
+absl::Status BringUpPodLink(nl_sock* sk, int pod_fd, int home_fd, const PodLink& l) {
+  Link host;
+  int e = rtnl_link_get_kernel(sk, 0, l.host_ifname.c_str(), &host.p);
+  if (e < 0) return NlError(StrCat("veth ", l.host_ifname), e);
+  absl::Status h = SetUp(sk, host.p);
+  if (!h.ok()) return h;
+  // The pod's side, through a netlink socket opened inside its namespace.
+  Socket pod;
+  {
+    NetnsVisit visit(pod_fd, home_fd);
+    if (!visit.ok()) return absl::InternalError(StrCat("setns into ", l.netns_path, ": ", std::strerror(errno)));
+    h = pod.Connect();
+  }
+  if (!h.ok()) return h;
+  Link eth0;
+  e = rtnl_link_get_kernel(pod.sk, 0, "eth0", &eth0.p);
+  if (e < 0) return NlError("eth0 in the pod", e);
+  h = AddAddress(pod.sk, rtnl_link_get_ifindex(eth0.p), l.address, l.prefix_length);
+  if (!h.ok()) return h;
+  h = SetUp(pod.sk, eth0.p);
+  if (!h.ok()) return h;
+  Owned<rtnl_route, PutRoute> route{rtnl_route_alloc()};
+  Addr dst, gw;
+  nl_addr_parse("0.0.0.0/0", AF_INET, &dst.p);
+  nl_addr_parse(net::FormatIpv4(l.gateway).c_str(), AF_INET, &gw.p);
+  rtnl_route_set_family(route.p, AF_INET);
+  rtnl_route_set_dst(route.p, dst.p);
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  rtnl_route_nh_set_gateway(nh, gw.p);
+  rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(eth0.p));
+  rtnl_route_add_nexthop(route.p, nh);
+  e = rtnl_route_add(pod.sk, route.p, NLM_F_CREATE | NLM_F_REPLACE);
+  if (e < 0) return NlError("default route in the pod", e);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> OpenNetns(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::FailedPreconditionError(StrCat("pod network namespace ", path, ": ", std::strerror(errno)));
+  return fd;
+}
+
+}  // namespace
+
 absl::Status NetlinkDriver::AddPodLink(const PodLink& l) {
   return thread_->Run([&]() -> absl::Status {
     nl_sock* sk = state_->node.sk;
-    int pod_fd = open(l.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (pod_fd < 0) return absl::FailedPreconditionError(StrCat("pod network namespace ", l.netns_path, ": ", std::strerror(errno)));
-    struct Closer {
-      int fd;
-      ~Closer() { close(fd); }
-    } closer{pod_fd};
-    Link bridge;
-    int err = rtnl_link_get_kernel(sk, 0, l.bridge.c_str(), &bridge.p);
-    if (err < 0) return NlError(StrCat("bridge ", l.bridge), err);
-    Link existing;
-    if (rtnl_link_get_kernel(sk, 0, l.host_ifname.c_str(), &existing.p) >= 0) {
-      return absl::AlreadyExistsError(StrCat("link ", l.host_ifname, " exists"));
-    }
-    {
-      Link veth{rtnl_link_veth_alloc()};
-      if (veth.p == nullptr) return absl::ResourceExhaustedError("veth");
-      rtnl_link_set_name(veth.p, l.host_ifname.c_str());
-      rtnl_link* peer = rtnl_link_veth_get_peer(veth.p);
-      rtnl_link_set_name(peer, "eth0");
-      rtnl_link_set_ns_fd(peer, pod_fd);
-      err = rtnl_link_add(sk, veth.p, NLM_F_CREATE | NLM_F_EXCL);
-      rtnl_link_put(peer);
-      if (err < 0) return NlError(StrCat("creating veth ", l.host_ifname), err);
-    }
-    Link host;
-    err = rtnl_link_get_kernel(sk, 0, l.host_ifname.c_str(), &host.p);
-    if (err < 0) return NlError(StrCat("veth ", l.host_ifname), err);
-    int host_index = rtnl_link_get_ifindex(host.p);
-    absl::Status s = [&]() -> absl::Status {
-      int e = rtnl_link_enslave_ifindex(sk, rtnl_link_get_ifindex(bridge.p), host_index);
-      if (e < 0) return NlError(StrCat("attaching ", l.host_ifname, " to ", l.bridge), e);
-      absl::Status h = SetHairpin(sk, host_index);
-      if (!h.ok()) return h;
-      h = SetUp(sk, host.p);
-      if (!h.ok()) return h;
-      // The pod's side, through a netlink socket opened inside its namespace.
-      Socket pod;
-      {
-        NetnsVisit visit(pod_fd, thread_->home_fd());
-        if (!visit.ok()) return absl::InternalError(StrCat("setns into ", l.netns_path, ": ", std::strerror(errno)));
-        h = pod.Connect();
-      }
-      if (!h.ok()) return h;
-      Link eth0;
-      e = rtnl_link_get_kernel(pod.sk, 0, "eth0", &eth0.p);
-      if (e < 0) return NlError("eth0 in the pod", e);
-      h = AddAddress(pod.sk, rtnl_link_get_ifindex(eth0.p), l.address, l.prefix_length);
-      if (!h.ok()) return h;
-      h = SetUp(pod.sk, eth0.p);
-      if (!h.ok()) return h;
-      Owned<rtnl_route, PutRoute> route{rtnl_route_alloc()};
-      Addr dst, gw;
-      nl_addr_parse("0.0.0.0/0", AF_INET, &dst.p);
-      nl_addr_parse(net::FormatIpv4(l.gateway).c_str(), AF_INET, &gw.p);
-      rtnl_route_set_family(route.p, AF_INET);
-      rtnl_route_set_dst(route.p, dst.p);
-      rtnl_nexthop* nh = rtnl_route_nh_alloc();
-      rtnl_route_nh_set_gateway(nh, gw.p);
-      rtnl_route_nh_set_ifindex(nh, rtnl_link_get_ifindex(eth0.p));
-      rtnl_route_add_nexthop(route.p, nh);
-      e = rtnl_route_add(pod.sk, route.p, NLM_F_CREATE | NLM_F_REPLACE);
-      if (e < 0) return NlError("default route in the pod", e);
-      return absl::OkStatus();
-    }();
-    if (!s.ok()) {
-      Link gone{rtnl_link_alloc()};
-      rtnl_link_set_name(gone.p, l.host_ifname.c_str());
-      rtnl_link_delete(sk, gone.p);
-    }
+    auto pod_fd = OpenNetns(l.netns_path);
+    if (!pod_fd.ok()) return pod_fd.status();
+    Fd closer{*pod_fd};
+    absl::Status s = CreateBridgedVeth(sk, *pod_fd, l.host_ifname, l.bridge);
+    if (!s.ok()) return s;
+    s = BringUpPodLink(sk, *pod_fd, thread_->home_fd(), l);
+    if (!s.ok()) DeleteLinkNamed(sk, l.host_ifname);
     return s;
   });
+}
+
+absl::Status NetlinkDriver::AddSpareLink(const std::string& netns_path, const std::string& host_ifname, const std::string& bridge) {
+  return thread_->Run([&]() -> absl::Status {
+    auto pod_fd = OpenNetns(netns_path);
+    if (!pod_fd.ok()) return pod_fd.status();
+    Fd closer{*pod_fd};
+    return CreateBridgedVeth(state_->node.sk, *pod_fd, host_ifname, bridge);
+  });
+}
+
+absl::Status NetlinkDriver::ClaimSpareLink(const std::string& spare_ifname, const PodLink& l) {
+  return thread_->Run([&]() -> absl::Status {
+    nl_sock* sk = state_->node.sk;
+    auto pod_fd = OpenNetns(l.netns_path);
+    if (!pod_fd.ok()) return pod_fd.status();
+    Fd closer{*pod_fd};
+    Link spare;
+    int e = rtnl_link_get_kernel(sk, 0, spare_ifname.c_str(), &spare.p);
+    if (e < 0) return NlError(StrCat("spare veth ", spare_ifname), e);
+    // A link is renamed while down, which a spare still is.
+    Link rename{rtnl_link_alloc()};
+    rtnl_link_set_name(rename.p, l.host_ifname.c_str());
+    e = rtnl_link_change(sk, spare.p, rename.p, 0);
+    if (e < 0) {
+      DeleteLinkNamed(sk, spare_ifname);
+      return NlError(StrCat("renaming ", spare_ifname, " to ", l.host_ifname), e);
+    }
+    absl::Status s = BringUpPodLink(sk, *pod_fd, thread_->home_fd(), l);
+    if (!s.ok()) DeleteLinkNamed(sk, l.host_ifname);
+    return s;
+  });
+}
+
+absl::Status NetlinkDriver::MoveNetns(const std::string& from, const std::string& to) {
+  int fd = open(to.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0444);
+  if (fd < 0) return absl::UnavailableError(StrCat("netns file ", to, ": ", std::strerror(errno)));
+  close(fd);
+  if (mount(from.c_str(), to.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    absl::Status failed = absl::InternalError(StrCat("pinning ", from, " at ", to, ": ", std::strerror(errno)));
+    unlink(to.c_str());
+    return failed;
+  }
+  return DeleteNetns(from);
 }
 
 absl::Status NetlinkDriver::DeleteLink(const std::string& ifname) {

@@ -25,6 +25,9 @@ class NetlinkDriver final : public NetworkDriver {
   absl::Status CreateNetns(const std::string& path) override;
   absl::Status DeleteNetns(const std::string& path) override;
   absl::Status AddPodLink(const PodLink& link) override;
+  absl::Status MoveNetns(const std::string& from, const std::string& to) override;
+  absl::Status AddSpareLink(const std::string& netns_path, const std::string& host_ifname, const std::string& bridge) override;
+  absl::Status ClaimSpareLink(const std::string& spare_ifname, const PodLink& link) override;
   absl::Status DeleteLink(const std::string& ifname) override;
   absl::StatusOr<std::vector<std::string>> BridgePorts(const std::string& bridge) override;
   absl::Status ReplaceRoute(const Route& route) override;

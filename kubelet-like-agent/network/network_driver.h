@@ -45,6 +45,17 @@ class NetworkDriver {
   // Unmounts and unlinks `path` (its interfaces go with the namespace once nothing runs in it).
   virtual absl::Status DeleteNetns(const std::string& path) = 0;
   virtual absl::Status AddPodLink(const PodLink& link) = 0;
+  // Moves a pinned namespace from `from` to `to` (the spare a pod takes becomes its own).
+  virtual absl::Status MoveNetns(const std::string& from, const std::string& to) = 0;
+  // A spare's link: the veth `host_ifname` to `eth0` inside `netns_path`, its host end a
+  // hairpinned port of `bridge`, both ends down and without addresses. The kernel's share of a
+  // pod's wiring (two netdevs registered, one moved) is paid here, before any pod asks.
+  virtual absl::Status AddSpareLink(const std::string& netns_path, const std::string& host_ifname,
+                                    const std::string& bridge) = 0;
+  // Gives a spare's link to a pod: renames `spare_ifname` to `link.host_ifname` and does the rest
+  // of AddPodLink (both ends up, the address, the default route) in `link.netns_path`, where the
+  // spare's namespace has been moved. On failure the link is deleted.
+  virtual absl::Status ClaimSpareLink(const std::string& spare_ifname, const PodLink& link) = 0;
   virtual absl::Status DeleteLink(const std::string& ifname) = 0;
   virtual absl::StatusOr<std::vector<std::string>> BridgePorts(const std::string& bridge) = 0;
   // Routes in the node namespace that this driver owns (its own routing protocol number), so

@@ -36,6 +36,7 @@ absl::StatusOr<std::unique_ptr<NodeNetwork>> NodeNetwork::Start(client::ApiClien
   pod_options.cluster_cidr = *cluster;
   pod_options.service_cidr = *services;
   pod_options.masquerade = options.pod_egress == "masquerade";
+  pod_options.spares = options.spares;
   n->pods_ = std::make_unique<PodNetwork>(*n->driver_, pod_options);
   n->nodes_ = std::make_unique<controllers::Informer>(api, client::resources::kNodes);
   NodeNetwork* raw = n.get();
@@ -134,6 +135,16 @@ bool NodeNetwork::SyncServices() {
 std::string NodeNetwork::RenderMetrics() const {
   std::string out;
   latency_->Render(out);
+  absl::StrAppend(&out,
+                  "# HELP berth_pod_network_spares_taken_total Pods whose network set-up took a spare sandbox.\n"
+                  "# TYPE berth_pod_network_spares_taken_total counter\n"
+                  "berth_pod_network_spares_taken_total ", pods_->spares_taken(), "\n",
+                  "# HELP berth_pod_network_spares_missed_total Pods wired from scratch because no spare was ready.\n"
+                  "# TYPE berth_pod_network_spares_missed_total counter\n"
+                  "berth_pod_network_spares_missed_total ", pods_->spares_missed(), "\n",
+                  "# HELP berth_pod_network_spares_ready Spare sandboxes ready now.\n"
+                  "# TYPE berth_pod_network_spares_ready gauge\n"
+                  "berth_pod_network_spares_ready ", pods_->SparesReady(), "\n");
   return out;
 }
 

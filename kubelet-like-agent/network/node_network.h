@@ -31,6 +31,7 @@ struct NodeNetworkOptions {
   std::string pod_egress = "drop";  // or masquerade
   std::string cluster_dns;           // empty: no DNS responder on this node
   std::string cluster_domain = "cluster.local";
+  int spares = 0;  // PodNetworkOptions::spares
 };
 
 class NodeNetwork {

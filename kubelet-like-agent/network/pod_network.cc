@@ -1,7 +1,10 @@
 // File: kubelet-like-agent/network/pod_network.cc
 #include "kubelet-like-agent/network/pod_network.h"
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "core/log/log.h"
@@ -10,10 +13,94 @@ namespace berth::agent::network {
 namespace fs = std::filesystem;
 using absl::StrCat;
 
-PodNetwork::PodNetwork(NetworkDriver& driver, PodNetworkOptions options) : driver_(driver), options_(std::move(options)) {
+namespace {
+PodNetworkOptions WithDefaults(PodNetworkOptions o) {
+  if (o.spares_dir.empty()) o.spares_dir = o.netns_dir + "-spares";
+  return o;
+}
+}  // namespace
+
+PodNetwork::PodNetwork(NetworkDriver& driver, PodNetworkOptions options)
+    : driver_(driver), options_(WithDefaults(std::move(options))) {
   std::error_code ec;
   fs::create_directories(options_.netns_dir, ec);
   fs::create_directories(options_.ipam_dir, ec);
+  RemoveStaleSpares();
+  if (options_.spares > 0) {
+    fs::create_directories(options_.spares_dir, ec);
+    spare_prefix_ = std::random_device{}() & 0xffffff;
+    refill_ = std::thread([this] { RefillSpares(); });
+  }
+}
+
+PodNetwork::~PodNetwork() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  spares_cv_.notify_all();
+  if (refill_.joinable()) refill_.join();
+  // Spares are not pods: nothing needs them after the agent, so they go with it.
+  for (const Spare& spare : spares_) DiscardSpare(spare);
+}
+
+void PodNetwork::RemoveStaleSpares() {
+  std::error_code ec;
+  // Each pinned spare is named after its link, so both go together.
+  for (const auto& entry : fs::directory_iterator(options_.spares_dir, ec)) {
+    DiscardSpare({entry.path().string(), entry.path().filename().string()});
+  }
+}
+
+void PodNetwork::DiscardSpare(const Spare& spare) {
+  (void)driver_.DeleteLink(spare.ifname);
+  (void)driver_.DeleteNetns(spare.netns_path);
+}
+
+size_t PodNetwork::SparesReady() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return spares_.size();
+}
+
+void PodNetwork::RefillSpares() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    // Spares need the bridge, which exists once the node has its podCIDR.
+    spares_cv_.wait(lock, [&] { return stopping_ || (ipam_ && spares_.size() < static_cast<size_t>(options_.spares)); });
+    if (stopping_) return;
+    char name[16];
+    std::snprintf(name, sizeof name, "bsp%06x%04x", spare_prefix_, spare_seq_++ & 0xffff);
+    Spare spare{options_.spares_dir + "/" + name, name};
+    lock.unlock();
+    absl::Status s = driver_.CreateNetns(spare.netns_path);
+    if (s.ok()) s = driver_.AddSpareLink(spare.netns_path, spare.ifname, options_.bridge);
+    if (!s.ok()) DiscardSpare(spare);
+    lock.lock();
+    if (s.ok()) {
+      spares_.push_back(std::move(spare));
+      continue;
+    }
+    BERTH_LOG(Warning, "agent.network", "Could not prepare a spare pod sandbox; pods are wired from scratch meanwhile",
+              "error", s.ToString());
+    spares_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_; });
+  }
+}
+
+std::optional<PodNetwork::Spare> PodNetwork::TakeSpare(const std::string& pod_netns_path) {
+  if (options_.spares <= 0) return std::nullopt;
+  std::error_code ec;
+  if (fs::exists(pod_netns_path, ec)) return std::nullopt;  // set up before: found again as it is
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spares_.empty()) {
+    ++spares_missed_;
+    return std::nullopt;
+  }
+  Spare spare = std::move(spares_.front());
+  spares_.pop_front();
+  ++spares_taken_;
+  // No refill yet: it would share the driver's one netlink thread with this pod's claim; the
+  // set-up wakes the refill when it is done.
+  return spare;
 }
 
 std::string PodNetwork::HostInterface(const std::string& uid) {
@@ -45,6 +132,7 @@ absl::Status PodNetwork::SetPodCidr(const net::Ipv4Prefix& pod_cidr) {
   s = driver_.ReplaceRoute(Route{options_.service_cidr, 0, false, options_.bridge});
   if (!s.ok()) return s;
   ipam_ = ipam;
+  spares_cv_.notify_all();  // the bridge exists: spares can be made
   s = ApplyNodeTable();
   if (!s.ok()) return s;
   BERTH_LOG(Info, "agent.network", "Pod network ready", "podCIDR", pod_cidr.ToString(), "bridge", options_.bridge,
@@ -93,15 +181,43 @@ absl::StatusOr<PodSandbox> PodNetwork::SetUp(const std::string& uid, bool isolat
   if (!isolated && !ipam) {
     return absl::UnavailableError("network is not ready: the node has no spec.podCIDR yet");
   }
-  absl::Status s = driver_.CreateNetns(sandbox.netns_path);
+  std::optional<Spare> spare;
+  if (!isolated) spare = TakeSpare(sandbox.netns_path);
+  struct RefillAfter {
+    std::condition_variable& cv;
+    bool took;
+    ~RefillAfter() {
+      if (took) cv.notify_all();
+    }
+  } refill_after{spares_cv_, spare.has_value()};
+  absl::Status s = absl::OkStatus();
+  if (spare) {
+    s = driver_.MoveNetns(spare->netns_path, sandbox.netns_path);
+    if (!s.ok()) {
+      BERTH_LOG(Warning, "agent.network", "Could not take a spare pod sandbox; wiring from scratch", "uid", uid, "error", s.ToString());
+      DiscardSpare(*spare);
+      spare.reset();
+    }
+  }
+  if (!spare) s = driver_.CreateNetns(sandbox.netns_path);
   if (!s.ok()) return s;
   if (isolated) return sandbox;
   auto ip = ipam->Allocate(uid);
   if (!ip.ok()) return ip.status();
   sandbox.ip = net::FormatIpv4(*ip);
   PodLink link{sandbox.netns_path, HostInterface(uid), options_.bridge, *ip, ipam->range().length, ipam->gateway()};
-  s = driver_.AddPodLink(link);
-  if (s.code() == absl::StatusCode::kAlreadyExists) s = absl::OkStatus();  // set up by an earlier run of the agent
+  if (spare) {
+    s = driver_.ClaimSpareLink(spare->ifname, link);
+    if (!s.ok()) {
+      // The driver deleted the spare's link; the namespace is the pod's now and gets a new one.
+      BERTH_LOG(Warning, "agent.network", "Could not claim a spare pod link; wiring from scratch", "uid", uid, "error", s.ToString());
+      spare.reset();
+    }
+  }
+  if (!spare) {
+    s = driver_.AddPodLink(link);
+    if (s.code() == absl::StatusCode::kAlreadyExists) s = absl::OkStatus();  // set up by an earlier run of the agent
+  }
   if (!s.ok()) {
     (void)ipam->Release(uid);
     return s;

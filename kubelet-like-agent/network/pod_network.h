@@ -7,11 +7,15 @@
 // hostPorts). Teardown is idempotent and garbage collection removes whatever no live pod owns,
 // so a crash at any step leaves nothing behind for long.
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,6 +33,11 @@ struct PodNetworkOptions {
   net::Ipv4Prefix service_cidr{0x0a600000, 12};  // 10.96.0.0/12
   // Pod traffic to anything outside the cluster's ranges: dropped, or masqueraded behind the node.
   bool masquerade = false;
+  // Spare sandboxes kept ready: a namespace with its veth already on the bridge, so a pod's
+  // set-up is a rename, an address and a route instead of registering two netdevs (~1.9 of its
+  // 2.7 ms). 0: none, every pod is wired from scratch.
+  int spares = 0;
+  std::string spares_dir;  // their pinned namespaces; default: netns_dir + "-spares"
 };
 
 struct HostPort {
@@ -62,6 +71,11 @@ class PodNetwork {
   void CollectGarbage(const std::set<std::string>& live);
   // Host-side interface name of a pod's veth: "veth" + 11 hex digits of its uid.
   static std::string HostInterface(const std::string& uid);
+  // Spares ready now, and how many pods took one or found none (they were wired from scratch).
+  size_t SparesReady() const;
+  uint64_t spares_taken() const { return spares_taken_.load(); }
+  uint64_t spares_missed() const { return spares_missed_.load(); }
+  ~PodNetwork();
   NetworkDriver& driver() { return driver_; }
   const PodNetworkOptions& options() const { return options_; }
 
@@ -69,9 +83,26 @@ class PodNetwork {
   absl::Status ApplyNodeTable();  // with mu_ held
   std::string NetnsPath(const std::string& uid) const { return options_.netns_dir + "/" + uid; }
 
+  struct Spare {
+    std::string netns_path;
+    std::string ifname;
+  };
+  // A spare for a pod whose namespace does not exist yet (none for one set up before).
+  std::optional<Spare> TakeSpare(const std::string& pod_netns_path);
+  void DiscardSpare(const Spare& spare);
+  void RefillSpares();  // the refill thread
+  void RemoveStaleSpares();  // left by an earlier run of the agent
+
   NetworkDriver& driver_;
   const PodNetworkOptions options_;
   mutable std::mutex mu_;
+  std::condition_variable spares_cv_;
+  std::deque<Spare> spares_;  // ready, oldest first
+  bool stopping_ = false;
+  uint32_t spare_prefix_ = 0;  // random per run: names of this run's spares
+  uint32_t spare_seq_ = 0;
+  std::atomic<uint64_t> spares_taken_{0}, spares_missed_{0};
+  std::thread refill_;
   std::optional<HostLocalIpam> ipam_;
   std::map<std::string, std::pair<uint32_t, std::vector<HostPort>>> host_ports_;  // by uid
 };

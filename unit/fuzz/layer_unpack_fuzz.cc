@@ -16,9 +16,16 @@
 namespace fs = std::filesystem;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A plain array, not a std::string: the exit handler below runs after static strings are gone.
+  static char base_path[] = "/tmp/berth-layer-fuzz-XXXXXX";
   static const std::string base = [] {
-    char tmpl[] = "/tmp/berth-layer-fuzz-XXXXXX";
-    return std::string(mkdtemp(tmpl));
+    std::string made = mkdtemp(base_path);
+    // libFuzzer ends a run with exit(): the scratch directory goes with it.
+    std::atexit([] {
+      std::error_code ignored;
+      fs::remove_all(base_path, ignored);
+    });
+    return made;
   }();
   const std::string archive = base + "/layer", into = base + "/root/layer", canary = base + "/root";
   std::error_code ec;
