@@ -50,6 +50,14 @@ void PodNetwork::RemoveStaleSpares() {
   for (const auto& entry : fs::directory_iterator(options_.spares_dir, ec)) {
     DiscardSpare({entry.path().string(), entry.path().filename().string()});
   }
+  // A crash in the middle of a claim leaves the spare's link unrenamed, its peer already in the
+  // pod's namespace (where it would block the pod's own eth0): no spare of this run exists yet,
+  // so every spare link on the bridge is such a leftover.
+  if (auto ports = driver_.BridgePorts(options_.bridge); ports.ok()) {
+    for (const std::string& port : *ports) {
+      if (port.rfind("bsp", 0) == 0) (void)driver_.DeleteLink(port);
+    }
+  }
 }
 
 void PodNetwork::DiscardSpare(const Spare& spare) {

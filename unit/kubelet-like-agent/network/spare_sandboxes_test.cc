@@ -114,6 +114,10 @@ TEST_F(SpareSandboxesTest, SparesGoWithTheNetworkAndAfterACrash) {
   std::string stale = options_.netns_dir + "-spares/bspdead00001";
   ASSERT_TRUE(driver_.CreateNetns(stale).ok());
   ASSERT_TRUE(driver_.AddSpareLink(stale, "bspdead00001", "berth0").ok());
+  // And one taken by a pod that crashed mid-claim: its pin moved, its link not yet renamed.
+  std::string moved = options_.netns_dir + "/pod-c";
+  ASSERT_TRUE(driver_.CreateNetns(moved).ok());
+  ASSERT_TRUE(driver_.AddSpareLink(moved, "bspdead00002", "berth0").ok());
   options_.spares = 0;  // even with the pool turned off
   PodNetwork next(driver_, options_);
   EXPECT_EQ(SpareLinks(), 0u);
@@ -121,6 +125,10 @@ TEST_F(SpareSandboxesTest, SparesGoWithTheNetworkAndAfterACrash) {
   ASSERT_TRUE(next.SetPodCidr(*net::ParseIpv4Prefix("10.244.3.0/24")).ok());
   ASSERT_TRUE(next.SetUp("pod-b", false).ok());
   EXPECT_EQ(next.spares_taken(), 0u);
+  auto crashed = next.SetUp("pod-c", false);  // found again, wired afresh
+  ASSERT_TRUE(crashed.ok()) << crashed.status();
+  std::lock_guard<std::mutex> lock(driver_.mu_);
+  EXPECT_EQ(driver_.links.at(PodNetwork::HostInterface("pod-c")).netns_path, moved);
 }
 
 }  // namespace
