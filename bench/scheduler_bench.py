@@ -70,8 +70,8 @@ def create_pods(url, token, seconds, connections=64, threads=2, lua=POD_LUA):
         f.write(lua)
         script = f.name
     try:
-        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", script,
-                              "-H", f"Authorization: Bearer {token}", url],
+        auth = ["-H", f"Authorization: Bearer {token}"] if token else []  # none on plain HTTP
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", script, *auth, url],
                              capture_output=True, text=True, timeout=seconds + 120).stdout
     finally:
         os.unlink(script)
@@ -116,12 +116,15 @@ def main():
     ap.add_argument("--nodes", type=int, default=5000)
     ap.add_argument("--pod-seconds", type=int, default=6, help="how long wrk creates pending pods")
     ap.add_argument("--replicas", type=int, default=1000)
+    ap.add_argument("--plain-http", action="store_true",
+                    help="the apiserver on plain loopback HTTP without authentication, as trees before the Security work "
+                         "ran: the scheduler's own throughput, for comparing with them")
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.smoke:
         args.nodes, args.pod_seconds, args.replicas = 600, 1, 100
     rows = []
-    with ApiServer(admin_token=True) as api:
+    with (ApiServer(extra_args=["--insecure-loopback-http"]) if args.plain_http else ApiServer(admin_token=True)) as api:
         c = api.client()
         c.post("/api/v1/namespaces", {"metadata": {"name": "bench"}})
         t0 = time.monotonic()
