@@ -49,6 +49,9 @@ class FakeNetworkDriver final : public NetworkDriver {
     if (!netns.erase(from)) return absl::FailedPreconditionError("no such netns " + from);
     netns.insert(to);
     std::rename(from.c_str(), to.c_str());
+    for (auto& [name, link] : links) {
+      if (link.netns_path == from) link.netns_path = to;  // its eth0 lives in that namespace
+    }
     return absl::OkStatus();
   }
   absl::Status AddSpareLink(const std::string& netns_path, const std::string& host_ifname, const std::string& bridge) override {

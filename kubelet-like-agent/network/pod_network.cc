@@ -211,7 +211,11 @@ absl::StatusOr<PodSandbox> PodNetwork::SetUp(const std::string& uid, bool isolat
   if (!s.ok()) return s;
   if (isolated) return sandbox;
   auto ip = ipam->Allocate(uid);
-  if (!ip.ok()) return ip.status();
+  if (!ip.ok()) {
+    // The spare's eth0 is in the pod's namespace now and would block the one a retry makes.
+    if (spare) (void)driver_.DeleteLink(spare->ifname);
+    return ip.status();
+  }
   sandbox.ip = net::FormatIpv4(*ip);
   PodLink link{sandbox.netns_path, HostInterface(uid), options_.bridge, *ip, ipam->range().length, ipam->gateway()};
   if (spare) {

@@ -98,6 +98,18 @@ TEST_F(SpareSandboxesTest, AFailedClaimIsWiredFromScratch) {
   EXPECT_EQ(driver_.links.at(PodNetwork::HostInterface("pod-a")).netns_path, options_.netns_dir + "/pod-a");
 }
 
+TEST_F(SpareSandboxesTest, APodWithoutAnAddressLeavesNoSpareLinkInItsNamespace) {
+  PodNetwork network(driver_, options_);
+  ASSERT_TRUE(network.SetPodCidr(*net::ParseIpv4Prefix("10.244.3.0/30")).ok());  // one pod address
+  ASSERT_TRUE(Eventually([&] { return network.SparesReady() == 2; }));
+  ASSERT_TRUE(network.SetUp("pod-a", false).ok());
+  ASSERT_TRUE(Eventually([&] { return network.SparesReady() == 2; }));
+  EXPECT_EQ(network.SetUp("pod-b", false).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(network.spares_taken(), 2u);
+  std::lock_guard<std::mutex> lock(driver_.mu_);
+  for (const auto& [name, link] : driver_.links) EXPECT_NE(link.netns_path, options_.netns_dir + "/pod-b") << name;
+}
+
 TEST_F(SpareSandboxesTest, SparesGoWithTheNetworkAndAfterACrash) {
   {
     PodNetwork network(driver_, options_);
