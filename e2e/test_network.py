@@ -424,10 +424,7 @@ class PodNetworkTest(unittest.TestCase):
         # Each agent measured how long its rules took to hold each slice change (kube-proxy's
         # network programming latency), on its own port for an authorized caller.
         for node, agent in self.agents.items():
-            ctx = ssl._create_unverified_context()  # the agent's self-signed serving certificate
-            ctx.load_cert_chain(*self.server.admin_cert)
-            with urllib.request.urlopen(f"https://127.0.0.1:{agent.port}/metrics", context=ctx, timeout=10) as r:
-                text = r.read().decode()
+            text = self.agent_metrics(agent)
             counts = re.findall(r"^kubeproxy_network_programming_duration_seconds_count (\d+)$", text, re.M)
             self.assertTrue(counts and int(counts[0]) >= 1, f"{node}: {text}")
             # Pods arriving after the first few seconds found a spare sandbox ready (the default
@@ -437,11 +434,14 @@ class PodNetworkTest(unittest.TestCase):
             wait_for(lambda: self.agent_metric(agent, "berth_pod_network_spares_ready") == 2,
                      what=f"{node}'s spare sandboxes to be refilled")
 
-    def agent_metric(self, agent, name):
+    def agent_metrics(self, agent):
         ctx = ssl._create_unverified_context()  # the agent's self-signed serving certificate
         ctx.load_cert_chain(*self.server.admin_cert)
         with urllib.request.urlopen(f"https://127.0.0.1:{agent.port}/metrics", context=ctx, timeout=10) as r:
-            found = re.findall(rf"^{name} (\S+)$", r.read().decode(), re.M)
+            return r.read().decode()
+
+    def agent_metric(self, agent, name):
+        found = re.findall(rf"^{name} (\S+)$", self.agent_metrics(agent), re.M)
         return float(found[0]) if found else None
 
     def test_13_node_port(self):
