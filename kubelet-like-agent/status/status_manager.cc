@@ -1,15 +1,18 @@
 #include "kubelet-like-agent/status/status_manager.h"
 
+#include <algorithm>
+
 #include "core/log/log.h"
 
 namespace berth::agent {
 
-StatusManager::StatusManager(client::ApiClient& api, const Clock& clock) : api_(api), clock_(clock) {}
+StatusManager::StatusManager(client::ApiClient& api, const Clock& clock, int senders)
+    : api_(api), clock_(clock), senders_(std::max(1, senders)) {}
 
 StatusManager::~StatusManager() { Stop(); }
 
 void StatusManager::Start() {
-  thread_ = std::thread([this] { Run(); });
+  for (int i = 0; i < senders_; ++i) threads_.emplace_back([this] { Run(); });
 }
 
 void StatusManager::Stop() {
@@ -18,7 +21,10 @@ void StatusManager::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
 }
 
 void StatusManager::Set(const std::string& ns, const std::string& name, const std::string& uid, json::Value status) {
@@ -31,9 +37,10 @@ void StatusManager::Set(const std::string& ns, const std::string& name, const st
   e.status = std::move(status);
   if (!e.dirty) {
     e.dirty = true;
+    e.changed = next_change_++;
     e.retry_at = absl::InfinitePast();
   }
-  cv_.notify_all();
+  cv_.notify_one();
 }
 
 void StatusManager::Forget(const std::string& uid) {
@@ -55,20 +62,29 @@ json::Value StatusManager::Acknowledged(const std::string& uid) const {
   return it == entries_.end() ? json::Value() : it->second.acknowledged;
 }
 
+std::string StatusManager::NextLocked(absl::Time now, absl::Time& next_retry) const {
+  const std::string* best = nullptr;
+  uint64_t best_changed = 0;
+  for (const auto& [id, e] : entries_) {
+    if (!e.dirty || e.in_flight) continue;
+    if (e.retry_at > now) {
+      next_retry = std::min(next_retry, e.retry_at);
+      continue;
+    }
+    if (best == nullptr || e.changed < best_changed) {
+      best = &id;
+      best_changed = e.changed;
+    }
+  }
+  return best == nullptr ? "" : *best;
+}
+
 void StatusManager::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     absl::Time now = clock_.Now();
     absl::Time next_retry = absl::InfiniteFuture();
-    std::string uid;
-    for (auto& [id, e] : entries_) {
-      if (!e.dirty) continue;
-      if (e.retry_at <= now) {
-        uid = id;
-        break;
-      }
-      next_retry = std::min(next_retry, e.retry_at);
-    }
+    std::string uid = NextLocked(now, next_retry);
     if (uid.empty()) {
       if (next_retry == absl::InfiniteFuture()) {
         cv_.wait(lock);
@@ -78,6 +94,7 @@ void StatusManager::Run() {
       continue;
     }
     Entry& e = entries_[uid];
+    e.in_flight = true;
     std::string ns = e.ns, name = e.name;
     json::Value status = e.status;
     lock.unlock();
@@ -88,15 +105,21 @@ void StatusManager::Run() {
     auto it = entries_.find(uid);
     if (it == entries_.end()) continue;  // forgotten meanwhile
     Entry& after = it->second;
+    after.in_flight = false;
     if (r.ok() || r.status().code() == absl::StatusCode::kNotFound) {
       after.acknowledged = status;
       after.backoff = absl::Milliseconds(100);
-      if (after.status == status) after.dirty = false;  // else a newer one waits: send it next
+      if (after.status == status) {
+        after.dirty = false;
+      } else {
+        cv_.notify_one();  // a newer one waits: the next free sender takes it
+      }
     } else {
       BERTH_LOG(Warning, "agent.status", "Status update failed; will retry", "pod", ns + "/" + name, "error",
                 r.status().ToString(), "retry_in", absl::FormatDuration(after.backoff));
       after.retry_at = clock_.Now() + after.backoff;
       after.backoff = std::min(after.backoff * 2, absl::Seconds(5));
+      cv_.notify_one();  // a sender waiting without a deadline learns of this retry
     }
   }
 }
