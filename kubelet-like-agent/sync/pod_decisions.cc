@@ -30,6 +30,17 @@ std::string SpecHash(const json::Value& container) {
   return StrCat(std::hash<std::string>{}(json::Serialize(container)));
 }
 
+bool NeedsSync(const json::Value& before, const json::Value& after) {
+  auto same = [&](std::initializer_list<std::string_view> path) {
+    const json::Value* a = before.Get(path);
+    const json::Value* b = after.Get(path);
+    return a == nullptr ? b == nullptr : b != nullptr && *a == *b;
+  };
+  return !same({"spec"}) || !same({"metadata", "uid"}) || !same({"metadata", "labels"}) ||
+         !same({"metadata", "annotations"}) || !same({"metadata", "deletionTimestamp"}) ||
+         !same({"metadata", "deletionGracePeriodSeconds"}) || !same({"status", "phase"});
+}
+
 bool RestartAllowed(const std::string& restart_policy, int64_t exit_code) {
   return restart_policy == "Always" || (restart_policy == "OnFailure" && exit_code != 0);
 }

@@ -23,6 +23,13 @@ json::Value Obj(std::initializer_list<std::pair<const char*, json::Value>> field
 // Identifies a container's spec: a running container whose spec hash changed is replaced.
 std::string SpecHash(const json::Value& container);
 
+// Whether an update of a pod from the watch asks for a sync, as the kubelet's
+// podsDifferSemantically decides: its spec, labels, annotations or deletion changed. The
+// status the agent writes itself comes back as an update too; syncing on that echo doubled the
+// work of every start. Phase is the exception: a pod that became Succeeded or Failed stops its
+// sidecars on the next sync.
+bool NeedsSync(const json::Value& before, const json::Value& after);
+
 // restartPolicy applied to an exit code.
 bool RestartAllowed(const std::string& restart_policy, int64_t exit_code);
 

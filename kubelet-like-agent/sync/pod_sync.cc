@@ -1,3 +1,5 @@
+#include <chrono>
+#include <cstdio>
 #include "kubelet-like-agent/sync/pod_sync.h"
 
 #include <filesystem>
@@ -71,8 +73,10 @@ PodSync::PodSync(client::ApiClient* api, controllers::Informer& pods, runtime::R
   auto enqueue = [this](const controllers::ObjectPtr& o) {
     if (options_.node_names.count(o->GetString({"spec", "nodeName"}))) controller_.Enqueue(controllers::Informer::KeyOf(*o));
   };
-  pods_.AddHandlers({enqueue, [enqueue](const controllers::ObjectPtr&, const controllers::ObjectPtr& o) { enqueue(o); },
-                     enqueue});
+  auto update = [enqueue](const controllers::ObjectPtr& before, const controllers::ObjectPtr& after) {
+    if (before == nullptr || NeedsSync(*before, *after)) enqueue(after);
+  };
+  pods_.AddHandlers({enqueue, update, enqueue});
   runtime_.SetExitCallback([this](const ContainerStatus& s) {
     if (!s.pod_key.empty()) controller_.Enqueue(s.pod_key);
   });

@@ -24,6 +24,37 @@ TEST(PodDecisionsTest, RestartPolicies) {
   EXPECT_FALSE(RestartAllowed("Never", 1));
 }
 
+TEST(PodDecisionsTest, OnlyChangesThatMatterToTheAgentAskForASync) {
+  auto pod = [](const std::string& text) { return *json::Parse(text); };
+  json::Value base = pod(R"({"metadata":{"name":"p","uid":"u1","resourceVersion":"5","labels":{"a":"1"}},
+                            "spec":{"containers":[{"name":"c","image":"i"}]},"status":{"phase":"Pending"}})");
+  // The agent's own status write coming back: new resourceVersion, conditions, container states.
+  json::Value echo = pod(R"({"metadata":{"name":"p","uid":"u1","resourceVersion":"6","labels":{"a":"1"}},
+                            "spec":{"containers":[{"name":"c","image":"i"}]},
+                            "status":{"phase":"Pending","conditions":[{"type":"Ready","status":"False"}]}})");
+  EXPECT_FALSE(NeedsSync(base, echo));
+  EXPECT_FALSE(NeedsSync(base, base));
+
+  json::Value changed = base;
+  changed.Set("spec", *pod(R"({"spec":{"containers":[{"name":"c","image":"j"}]}})").Get({"spec"}));
+  EXPECT_TRUE(NeedsSync(base, changed));
+  changed = base;
+  changed.Set("metadata", *pod(R"({"m":{"name":"p","uid":"u1","labels":{"a":"2"}}})").Get({"m"}));
+  EXPECT_TRUE(NeedsSync(base, changed));
+  changed = base;
+  changed.Set("metadata", *pod(R"({"m":{"name":"p","uid":"u1","labels":{"a":"1"},"annotations":{"x":"y"}}})").Get({"m"}));
+  EXPECT_TRUE(NeedsSync(base, changed));
+  changed = base;
+  changed.Set("metadata", *pod(R"({"m":{"name":"p","uid":"u1","labels":{"a":"1"},
+                                       "deletionTimestamp":"2026-12-04T08:00:00Z","deletionGracePeriodSeconds":30}})")
+                               .Get({"m"}));
+  EXPECT_TRUE(NeedsSync(base, changed));
+  // A terminal phase stops the pod's sidecars on the next sync.
+  changed = base;
+  changed.Set("status", *pod(R"({"s":{"phase":"Succeeded"}})").Get({"s"}));
+  EXPECT_TRUE(NeedsSync(base, changed));
+}
+
 TEST(PodDecisionsTest, PhaseAsTheKubeletComputesIt) {
   PhaseInputs in{.initialized = true, .restart_policy = "Never", .containers = 2};
   in.running = 2;
