@@ -147,27 +147,23 @@ void LinuxRuntime::OnExited(const std::vector<std::string>& ids) {
 
 absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   std::unique_lock<std::mutex> lock(mu_);
+  // The launch itself runs without mu_: directories, clone and cgroups take milliseconds, and
+  // holding the lock made every other pod's start, inspect and exit wait behind them.
+  // `starting_` keeps a second Start, Stop or Remove of the same id out meanwhile.
+  started_cv_.wait(lock, [&] { return !starting_.contains(spec.id); });
+  int runs = spec.previous_runs;
+  if (auto it = containers_.find(spec.id); it != containers_.end()) {
+    if (it->second.status.state == State::kRunning) return absl::AlreadyExistsError(StrCat("container ", spec.id, " is running"));
+    // Counting goes on from the API's figure when the records were lost (a reboot).
+    runs = std::max(it->second.status.runs, spec.previous_runs);
+  }
+  starting_.insert(spec.id);
+  lock.unlock();
+  auto launched = Launch(spec, runs);
+  lock.lock();
+  starting_.erase(spec.id);
+  started_cv_.notify_all();
   Container& c = containers_[spec.id];
-  if (c.status.state == State::kRunning) return absl::AlreadyExistsError(StrCat("container ", spec.id, " is running"));
-  // Counting goes on from the API's figure when the records were lost (a reboot).
-  const int runs = std::max(c.status.runs, spec.previous_runs);
-  if (!spec.log_path.empty()) {
-    std::error_code ec;
-    fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
-  }
-  // A fresh writable layer per run, as a new container gets in Kubernetes.
-  std::string overlay_dir;
-  // Unprivileged image: host containers need a mount point for their read-only view of "/".
-  const bool host_root = spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged;
-  if (!spec.image_layers.empty() || host_root) {
-    overlay_dir = OverlayDir(options_.state_dir, spec.id);
-    std::error_code ec;
-    fs::remove_all(overlay_dir, ec);
-    for (const char* d : {"/upper", "/work", "/merged"}) fs::create_directories(overlay_dir + d, ec);
-    if (ec) return absl::UnavailableError(StrCat("the container's writable layer ", overlay_dir, ": ", ec.message()));
-  }
-  auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, overlay_dir, RecordPath(options_.state_dir, spec.id),
-                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups);
   if (!launched.ok()) return launched.status();
   c.cgroup = launched->cgroup;
   c.oom_kills_at_start = launched->oom_kills_at_start;
@@ -190,8 +186,33 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int runs) {
+  if (!spec.log_path.empty()) {
+    std::error_code ec;
+    fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
+  }
+  // A fresh writable layer per run, as a new container gets in Kubernetes.
+  std::string overlay_dir;
+  // Unprivileged image: host containers need a mount point for their read-only view of "/".
+  const bool host_root = spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged;
+  if (!spec.image_layers.empty() || host_root) {
+    overlay_dir = OverlayDir(options_.state_dir, spec.id);
+    std::error_code ec;
+    fs::remove_all(overlay_dir, ec);
+    // A host root is only mounted at `merged`: its writable places are tmpfs.
+    for (const char* d : {"/upper", "/work", "/merged"}) {
+      if (host_root && std::string_view(d) != "/merged") continue;
+      fs::create_directories(overlay_dir + d, ec);
+    }
+    if (ec) return absl::UnavailableError(StrCat("the container's writable layer ", overlay_dir, ": ", ec.message()));
+  }
+  return LaunchContainerInit(spec, runs + 1, options_.init_path, overlay_dir, RecordPath(options_.state_dir, spec.id),
+                             StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups);
+}
+
 absl::Status LinuxRuntime::Stop(std::string_view id, absl::Duration grace) {
   std::unique_lock<std::mutex> lock(mu_);
+  started_cv_.wait(lock, [&] { return !starting_.contains(id); });
   auto it = containers_.find(id);
   if (it == containers_.end() || it->second.status.state != State::kRunning) return absl::OkStatus();
   pid_t pid = static_cast<pid_t>(it->second.status.pid);
@@ -211,7 +232,8 @@ absl::Status LinuxRuntime::Stop(std::string_view id, absl::Duration grace) {
 }
 
 absl::Status LinuxRuntime::Remove(std::string_view id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  started_cv_.wait(lock, [&] { return !starting_.contains(id); });
   auto it = containers_.find(id);
   if (it == containers_.end()) return absl::OkStatus();
   if (it->second.status.state == State::kRunning) {

@@ -12,12 +12,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "core/time/clock.h"
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
 #include "kubelet-like-agent/runtime/linux/exit_monitor.h"
+#include "kubelet-like-agent/runtime/linux/launcher.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
 namespace berth::agent::runtime {
@@ -67,6 +69,8 @@ class LinuxRuntime final : public Runtime {
   };
   absl::StatusOr<ExecTarget> RunningTarget(std::string_view id);
   void Recover();
+  // The slow part of Start, without mu_: the writable layer's directories and the init.
+  absl::StatusOr<LaunchedInit> Launch(const ContainerSpec& spec, int runs);
   void Watch(Container& c);
   // The monitor's report: these inits ended.
   void OnExited(const std::vector<std::string>& ids);
@@ -77,6 +81,9 @@ class LinuxRuntime final : public Runtime {
   LinuxRuntimeOptions options_;
   mutable std::mutex mu_;
   std::condition_variable exited_cv_;
+  // Ids being launched outside mu_, and the wake-up when one is done.
+  std::set<std::string, std::less<>> starting_;
+  std::condition_variable started_cv_;
   std::map<std::string, Container, std::less<>> containers_;
   std::function<void(const ContainerStatus&)> on_exit_;
   // Last: destroyed first, so no exit is reported into a half-destroyed runtime.

@@ -9,7 +9,9 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "testing/slurp.h"
@@ -128,6 +130,32 @@ TEST_F(LinuxRuntimeTest, SetUpFailureIsAnErrorNotACrash) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(s.message().find("bind mount /mnt/x"), absl::string_view::npos) << s;
   EXPECT_FALSE(fs::exists("/mnt/x")) << "nothing is created on the host for a mount that fails";
+}
+
+TEST_F(LinuxRuntimeTest, StartsFromManyThreadsAndStartsAnIdOnce) {
+  // Launches run outside the runtime's lock: each thread's container must come up whole, and
+  // two starts of the same id must not both launch it.
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      std::string id = i < 6 ? "par-" + std::to_string(i) : "same";
+      results[i] = runtime_->Start(Spec(id, "sleep 30"));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<int64_t> pids;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i];
+    auto st = runtime_->Inspect("par-" + std::to_string(i));
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ(st->state, State::kRunning);
+    pids.insert(st->pid);
+  }
+  EXPECT_EQ(pids.size(), 6u);
+  EXPECT_NE(results[6].ok(), results[7].ok()) << results[6] << " / " << results[7];
+  EXPECT_EQ((results[6].ok() ? results[7] : results[6]).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(runtime_->Inspect("same")->runs, 1);
 }
 
 TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {
