@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/client/system_trust.h"
 #include "absl/flags/flag.h"
 #include "core/flags/dashed_flags.h"
 #include "absl/flags/parse.h"
@@ -101,6 +102,7 @@ void RaiseFileLimit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  berth::client::DeferSystemTrustLoading();  // first: it sets an environment variable
   umask(077);  // keys, the store and logs are for this user only (CIS 1.1.x)
   // Signals are taken by sigwait below, never by a random thread.
   sigset_t set = berth::flags::ParseFlagsAndBlockSignals(argc, argv, "berth-apiserver --data-dir DIR --listen HOST:PORT");

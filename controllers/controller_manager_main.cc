@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client/system_trust.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "core/flags/dashed_flags.h"
@@ -106,6 +107,7 @@ std::atomic<bool> g_stop{false};
 }  // namespace
 
 int main(int argc, char** argv) {
+  berth::client::DeferSystemTrustLoading();  // first: it sets an environment variable
   sigset_t set = berth::flags::ParseFlagsAndBlockSignals(argc, argv,
                                                          "berth-controller-manager --server URL [--leader-elect]");
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/client/system_trust.h"
 #include "absl/flags/flag.h"
 #include "core/http/http.h"
 #include "controllers/runtime/informer.h"
@@ -157,6 +158,7 @@ std::optional<std::pair<std::string, int>> ServerHostPort(const std::string& url
 }  // namespace
 
 int main(int argc, char** argv) {
+  berth::client::DeferSystemTrustLoading();  // first: it sets an environment variable
   if (argc > 1 && std::string(argv[1]) == "image") {
     return agent::images::RunImageCommand(std::vector<std::string>(argv + 2, argv + argc));
   }

@@ -17,6 +17,7 @@
 
 #include "core/client/connection.h"
 #include "core/client/http_fetch.h"
+#include "core/client/system_trust.h"
 #include "core/client/transport.h"
 #include "core/strings/strings.h"
 
@@ -56,6 +57,7 @@ web::http::client::http_client_config ClientConfig(const Connection& connection)
     SSL_CTX* ctx = ssl.native_handle();
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     if (!connection.ca_pem.empty()) TrustOnly(ctx, connection.ca_pem);
+    else if (!connection.insecure_skip_tls_verify) AddSystemTrust(ctx);
     std::string cert = connection.client_cert_pem, key = connection.client_key_pem;
     if (!connection.client_cert_file.empty() && !connection.client_key_file.empty()) {
       // Called for each new connection: a rotated certificate is picked up here.
@@ -215,9 +217,12 @@ class CpprestFetcher final : public HttpFetcher {
       web::http::client::http_client_config config;
       config.set_timeout(std::chrono::milliseconds(absl::ToInt64Milliseconds(request.timeout)));
       config.set_validate_certificates(!request.skip_verify);
-      if (!request.ca_file.empty()) {
+      if (!request.skip_verify) {
         std::string ca = request.ca_file;
-        config.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
+        config.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) {
+          AddSystemTrust(ctx.native_handle());
+          if (!ca.empty()) ctx.load_verify_file(ca);
+        });
       }
       web::http::client::http_client client(origin, config);
       web::http::http_request req(web::http::methods::GET);

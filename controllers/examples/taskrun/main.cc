@@ -8,10 +8,12 @@
 #include <sstream>
 
 #include "controllers/examples/taskrun/taskrun_controller.h"
+#include "core/client/system_trust.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
 
 int main(int argc, char** argv) {
+  berth::client::DeferSystemTrustLoading();  // first: it sets an environment variable
   std::string server;
   std::string kubeconfig;
   std::string crd_file;
