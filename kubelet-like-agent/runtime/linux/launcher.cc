@@ -66,7 +66,7 @@ struct FdCloser {
 }  // namespace
 
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
-                                                 const std::string& overlay_dir,
+                                                 const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
                                                  CgroupDriver& cgroups) {
   FdCloser closer;
@@ -82,9 +82,9 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
     std::string lower;
     for (const std::string& layer : spec.image_layers) lower += (lower.empty() ? "" : ":") + layer;
     init_spec.overlay_lower = lower;
-    init_spec.overlay_upper = overlay_dir + "/upper";
-    init_spec.overlay_work = overlay_dir + "/work";
-    init_spec.rootfs = overlay_dir + "/merged";
+    init_spec.overlay_upper = root.upper;
+    init_spec.overlay_work = root.work;
+    init_spec.rootfs = root.mount_point;
   }
   init_spec.read_only_rootfs = spec.read_only_rootfs;
   init_spec.privileged = spec.privileged;
@@ -94,7 +94,7 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   init_spec.supplemental_groups = spec.supplemental_groups;
   if (spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged) {
     init_spec.host_root = true;
-    init_spec.rootfs = overlay_dir + "/merged";
+    init_spec.rootfs = root.mount_point;
   }
   init_spec.network_namespace = spec.network_namespace && spec.netns_path.empty();
   init_spec.netns_path = spec.netns_path;

@@ -20,11 +20,19 @@ struct LaunchedInit {
   int64_t oom_kills_at_start = 0;  // the cgroup's OOM kill count before anything ran
 };
 
+// Where a container's root file system is put together: the writable layer of an image root
+// (empty for other roots), and the directory the root is mounted on in the container's mount
+// namespace.
+struct RootDirs {
+  std::string upper, work;
+  std::string mount_point;
+};
+
 // Launches run number `run` of `spec`. The init writes its exit record into `record_path`.
 // On failure nothing is left behind (no process, no cgroup), and the error says why: the init's
 // own report, or the OOM kill, signal or exit code that ended it during set-up.
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
-                                                 const std::string& overlay_dir,
+                                                 const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
                                                  CgroupDriver& cgroups);
 

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   }
   std::error_code ec;
   fs::create_directories(options.state_dir + "/containers", ec);
+  if (!ec) fs::create_directories(RootMountPoint(options.state_dir), ec);
   if (ec) return absl::UnavailableError(StrCat("state dir ", options.state_dir, ": ", ec.message()));
   std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
   if (!rt->monitor_.ok()) return absl::InternalError("epoll/eventfd failed");
@@ -191,22 +192,24 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
     std::error_code ec;
     fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
   }
-  // A fresh writable layer per run, as a new container gets in Kubernetes.
-  std::string overlay_dir;
-  // Unprivileged image: host containers need a mount point for their read-only view of "/".
+  RootDirs root;
+  // Image roots and unprivileged host roots (a read-only view of "/") are mounted there.
   const bool host_root = spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged;
-  if (!spec.image_layers.empty() || host_root) {
-    overlay_dir = OverlayDir(options_.state_dir, spec.id);
+  if (!spec.image_layers.empty() || host_root) root.mount_point = RootMountPoint(options_.state_dir);
+  if (!spec.image_layers.empty()) {
+    // A fresh writable layer per run, as a new container gets in Kubernetes.
+    std::string overlay_dir = OverlayDir(options_.state_dir, spec.id);
+    root.upper = overlay_dir + "/upper";
+    root.work = overlay_dir + "/work";
     std::error_code ec;
     fs::remove_all(overlay_dir, ec);
-    // A host root is only mounted at `merged`: its writable places are tmpfs.
-    for (const char* d : {"/upper", "/work", "/merged"}) {
-      if (host_root && std::string_view(d) != "/merged") continue;
-      fs::create_directories(overlay_dir + d, ec);
+    for (const std::string& d : {root.upper, root.work}) {
+      if (fs::create_directories(d, ec); ec) {
+        return absl::UnavailableError(StrCat("the container's writable layer ", d, ": ", ec.message()));
+      }
     }
-    if (ec) return absl::UnavailableError(StrCat("the container's writable layer ", overlay_dir, ": ", ec.message()));
   }
-  return LaunchContainerInit(spec, runs + 1, options_.init_path, overlay_dir, RecordPath(options_.state_dir, spec.id),
+  return LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
                              StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups);
 }
 
