@@ -17,6 +17,8 @@ namespace {
 
 constexpr size_t kMaxManifestBytes = 4 << 20;
 constexpr size_t kMaxErrorBytes = 64 << 10;
+// How much of a blob is written before its writeback is started.
+constexpr int64_t kWritebackChunk = 1 << 20;
 constexpr int kMaxRedirects = 5;
 
 std::string Lower(std::string s) {
@@ -213,7 +215,7 @@ absl::Status RegistryClient::DownloadBlob(const Descriptor& blob, const std::str
   int fd = open(dest_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(StrCat("cannot write ", dest_path, ": ", std::strerror(errno)));
   Sha256 hash;
-  int64_t total = 0;
+  int64_t total = 0, flushed = 0;
   absl::Status status = absl::OkStatus();
   std::string error_body;
   auto r = Authorized(url, "", [&](const client::FetchResponse& head, std::string_view chunk) {
@@ -232,6 +234,12 @@ absl::Status RegistryClient::DownloadBlob(const Descriptor& blob, const std::str
         return false;
       }
       off += static_cast<size_t>(w);
+    }
+    // Start writing what arrived to the disk now, while the rest downloads: the syncfs before
+    // the image record then waits for little (it does not block here).
+    if (total - flushed >= kWritebackChunk) {
+      sync_file_range(fd, flushed, total - flushed, SYNC_FILE_RANGE_WRITE);
+      flushed = total;
     }
     return true;
   });
