@@ -149,7 +149,11 @@ std::string NodeNetwork::RenderMetrics() const {
 }
 
 bool NodeNetwork::SyncPolicies() {
-  std::vector<controllers::ObjectPtr> policies = policies_->List(), pods = all_pods_->List(), namespaces = namespaces_->List();
+  std::vector<controllers::ObjectPtr> policies = policies_->List();
+  // Without a NetworkPolicy the table does not depend on pods: every pod status event would
+  // otherwise rebuild it from every pod in the cluster, in the loop Service changes wait on.
+  std::vector<controllers::ObjectPtr> pods = policies.empty() ? std::vector<controllers::ObjectPtr>{} : all_pods_->List();
+  std::vector<controllers::ObjectPtr> namespaces = namespaces_->List();
   std::vector<const json::Value*> raw_policies, raw_pods, raw_namespaces;
   for (const auto& o : policies) raw_policies.push_back(o.get());
   for (const auto& o : pods) raw_pods.push_back(o.get());

@@ -382,6 +382,9 @@ TEST(NetworkPolicy, IsolatesSelectedPodsAndAllowsWhatRulesName) {
   std::string denied = PolicyTableScript({&deny}, {&db, &web}, {&shop}, "n1");
   EXPECT_NE(denied.find("chain egress-10-244-0-5 {\n    drop\n  }"), std::string::npos);
   EXPECT_NE(denied.find("chain egress-10-244-0-6 {\n    drop\n  }"), std::string::npos);
+  // No policy, no isolation: the table is the same whatever pods there are, which lets the
+  // agent skip listing them (NodeNetwork::SyncPolicies).
+  EXPECT_EQ(PolicyTableScript({}, {&db, &api, &web, &ops}, {&shop, &tools}, "n1"), PolicyTableScript({}, {}, {&shop, &tools}, "n1"));
 }
 
 }  // namespace
