@@ -108,26 +108,24 @@ bool NodeNetwork::SyncServices() {
   for (const auto& s : services) raw_services.push_back(s.get());
   for (const auto& s : slices) raw_slices.push_back(s.get());
   if (dns_) dns_->SetZone(dns::ClusterZone::Build(raw_services, raw_slices, options_.cluster_domain));
-  ServiceRulesOptions options{cluster_cidr_, service_cidr_};
-  ServiceTable desired = BuildServiceTable(ServicePortRules(raw_services, raw_slices), options);
-  if (programmed_ && *programmed_ == desired) {
-    latency_->Applied(raw_slices, RealClock::Get().Now());  // in place already
-    return true;
-  }
-  // The whole table once (at start, or to recover from a failed sync); then only what changed,
-  // which is what keeps one Service change cheap among thousands.
-  absl::Status s = programmed_ ? driver_->ApplyNftables(IncrementalTableScript(*programmed_, desired))
-                               : driver_->ApplyNftables(FullTableScript(desired));
-  if (!s.ok() && programmed_) {
+  if (!table_) table_ = std::make_unique<ServiceTableCache>(ServiceRulesOptions{cluster_cidr_, service_cidr_});
+  table_->Refresh(raw_services, raw_slices);
+  // The whole table once (at start, or to recover from a failed sync); then only the Services
+  // that changed, which is what keeps one Service change cheap among thousands.
+  const bool incremental = table_->HasProgrammed();
+  std::string script = table_->Script();
+  absl::Status s = script.empty() ? absl::OkStatus() : driver_->ApplyNftables(script);
+  if (!s.ok() && incremental) {
     BERTH_LOG(Warning, "agent.proxy", "Incremental Service sync failed; replacing the table", "error", s.ToString());
-    s = driver_->ApplyNftables(FullTableScript(desired));
+    table_->ForgetProgrammed();
+    s = driver_->ApplyNftables(table_->Script());
   }
   if (!s.ok()) {
-    programmed_.reset();
+    table_->ForgetProgrammed();
     BERTH_LOG(Error, "agent.proxy", "Cannot program the Service table; retrying", "error", s.ToString());
     return false;
   }
-  programmed_ = std::move(desired);
+  table_->MarkProgrammed();
   latency_->Applied(raw_slices, RealClock::Get().Now());
   return true;
 }

@@ -19,6 +19,7 @@
 #include "kubelet-like-agent/network/pod_network.h"
 #include "kubelet-like-agent/network/programming_latency.h"
 #include "kubelet-like-agent/network/service_rules.h"
+#include "kubelet-like-agent/network/service_table_cache.h"
 
 namespace berth::agent::network {
 
@@ -73,7 +74,7 @@ class NodeNetwork {
   std::mutex proxy_mu_;
   std::condition_variable proxy_cv_;
   bool services_dirty_ = false, policies_dirty_ = false, proxy_stopping_ = false;
-  std::optional<ServiceTable> programmed_;  // what table ip berth holds now
+  std::unique_ptr<ServiceTableCache> table_;  // table ip berth: desired per Service, and what is programmed
   std::thread proxy_thread_;
   std::unique_ptr<dns::DnsServer> dns_;
   std::unique_ptr<ProgrammingLatency> latency_;

@@ -83,12 +83,23 @@ class HeldTransport final : public client::Transport {
 
 json::Value Phase(const std::string& phase) { return *json::Parse(R"({"phase":")" + phase + R"("})"); }
 
+// A status manager with `senders` threads over a HeldTransport.
+struct HeldStatusManager {
+  explicit HeldStatusManager(int senders)
+      : transport(new HeldTransport), api(std::unique_ptr<client::Transport>(transport)), status(api, RealClock::Get(), senders) {
+    status.Start();
+  }
+  // A test that failed midway leaves PATCHes held: let them go, or stopping the senders hangs.
+  ~HeldStatusManager() { transport->Open(); }
+  HeldTransport* transport;  // owned by api
+  client::ApiClient api;
+  StatusManager status;
+};
+
 TEST(StatusManagerTest, SendsSeveralPodsAtOnceButOnePatchPerPod) {
-  auto owned = std::make_unique<HeldTransport>();
-  HeldTransport& transport = *owned;
-  client::ApiClient api(std::move(owned));
-  StatusManager status(api, RealClock::Get(), 3);
-  status.Start();
+  HeldStatusManager held(3);
+  HeldTransport& transport = *held.transport;
+  StatusManager& status = held.status;
   status.Set("default", "a", "uid-a", Phase("Pending"));
   status.Set("default", "b", "uid-b", Phase("Pending"));
   status.Set("default", "c", "uid-c", Phase("Pending"));
@@ -110,11 +121,9 @@ TEST(StatusManagerTest, SendsSeveralPodsAtOnceButOnePatchPerPod) {
 }
 
 TEST(StatusManagerTest, OldestChangeGoesFirst) {
-  auto owned = std::make_unique<HeldTransport>();
-  HeldTransport& transport = *owned;
-  client::ApiClient api(std::move(owned));
-  StatusManager status(api, RealClock::Get(), 1);
-  status.Start();
+  HeldStatusManager held(1);
+  HeldTransport& transport = *held.transport;
+  StatusManager& status = held.status;
   status.Set("default", "first", "uid-1", Phase("Pending"));
   ASSERT_TRUE(transport.WaitForSent(1));
   // Queued behind "first" in this order; by uid they would go uid-2, uid-3, uid-9.
