@@ -9,14 +9,15 @@ nodes (it writes each pod's Running/Ready status with its own IP, as an agent wo
    pod IPs, the lag after the last pod write, and the slice writes (seen on a watch) per pod
    change. Each pod changes twice (create, then Ready with an IP); a controller that wrote once
    per change would make 2*S*P writes, so the reference is that count.
-2. Churn: C pods are replaced (deleted, a new one created and made Ready with a new IP). The
-   same figures; each replacement is three pod changes.
+2. Churn: C pods are replaced, R per second (deleted, a new one created and made Ready with a
+   new IP). The same figures; each replacement is three pod changes.
 3. B3, with --agents A (root): A real agents, each with the pod network in a network namespace
    this script makes (and deletes), program the Services' rules through both phases. Their
    kubeproxy_network_programming_duration_seconds (the trigger time the controller stamps on a
    slice -> the agent's rules holding it, kube-proxy's method) over the churn: p50 and p99 as the
    histogram's bucket bounds, and the mean.
-Usage: bench/endpointslice_bench.py [--smoke] [--services S] [--pods P] [--churn C] [--agents A] [--out FILE]
+Usage: bench/endpointslice_bench.py [--smoke] [--services S] [--pods P] [--churn C] [--churn-rate R] [--agents A]
+       [--out FILE]
 """
 import argparse
 import os
@@ -153,10 +154,11 @@ def main():
     ap.add_argument("--pods", type=int, default=10)
     ap.add_argument("--churn", type=int, default=100)
     ap.add_argument("--agents", type=int, default=2)
+    ap.add_argument("--churn-rate", type=float, default=20.0, help="pod replacements per second")
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.smoke:
-        args.services, args.pods, args.churn, args.agents = 5, 3, 5, 1
+        args.services, args.pods, args.churn, args.agents, args.churn_rate = 5, 3, 5, 1, 50.0
     if os.geteuid() != 0:
         args.agents = 0  # no network namespaces without root: B6 only
     server = ApiServer().start()
@@ -226,20 +228,25 @@ def main():
         before = [programming_histogram(server, a) for a in agents]
         t0 = time.monotonic()
 
-        def replace(name):
+        def replace(item):
+            i, name = item
+            # Paced: a churn the machine keeps up with measures the pipeline, not a queue.
+            delay = t0 + i / args.churn_rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
             svc, ip = by_name[name]
             r = c.delete(f"/api/v1/namespaces/{NS}/pods/{name}", {"gracePeriodSeconds": 0})
             assert r.status == 200, r.body
             return ip, new_pod(svc, 0)
 
-        for old_ip, (svc, name, ip) in pool.map(replace, victims):
+        for old_ip, (svc, name, ip) in pool.map(replace, enumerate(victims)):
             ips = want[f"svc-{svc}"]
             ips.remove(old_ip)
             ips.append(ip)
         last_write = time.monotonic()
         done = watch.wait_for(want, 120)
         writes = watch.writes - writes0
-        rows.append((f"churn: {len(victims)} pods replaced, first write -> all slices right (s)", done - t0,
+        rows.append((f"churn: {len(victims)} pods replaced at {args.churn_rate:.0f}/s, first write -> all slices right (s)", done - t0,
                      "the writes alone (s)", last_write - t0))
         rows.append(("churn: last pod write -> all slices right (ms)", (done - last_write) * 1000, "kube-proxy minSyncPeriod (ms)", 1000.0))
         rows.append((f"churn: slice writes ({len(victims)} replacements x 3 changes)", float(writes),
