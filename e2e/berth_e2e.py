@@ -678,11 +678,14 @@ def free_port():
 class BerthUp:
     """The one command: `cli/berth up` supervising apiserver, controller-manager and an agent."""
 
-    def __init__(self, node_name="berth-up-node"):
+    def __init__(self, node_name="berth-up-node", pod_network=False):
         self.data_dir = tempfile.mkdtemp(prefix="berth-up-")
         self.node_name = node_name
         self.port = free_port()
         self.proc = None
+        # With the pod network (berth up --pod-network bridge), its bridge and nftables tables
+        # live in a namespace of the test's own (deleted in stop), never in the machine's.
+        self.netns = f"bup{os.getpid() % 100000}-{self.port}" if pod_network else None
 
     @property
     def url(self):
@@ -723,8 +726,14 @@ class BerthUp:
     def start(self):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
         self.out = open(os.path.join(self.data_dir, "berth-up.out"), "ab")
+        network = []
+        if self.netns:
+            if not os.path.exists(f"/run/netns/{self.netns}"):  # a restart keeps the node's namespace
+                subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+                subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
+            network = ["--pod-network", "bridge", "--node-netns", f"/run/netns/{self.netns}"]
         self.proc = subprocess.Popen(["bash", script, "up", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
-                                      "--node-name", self.node_name], stdout=self.out, stderr=self.out,
+                                      "--node-name", self.node_name] + network, stdout=self.out, stderr=self.out,
                                      env=dict(os.environ, BERTH_BIN=BIN_DIR))
 
         def node_ready():
@@ -769,6 +778,8 @@ class BerthUp:
         self.out.close()
         cleanup_agent_leftovers(os.path.join(self.data_dir, "agent"), self.node_name)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.netns:
+            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
 
 
 def openssl(*args):

@@ -2,10 +2,15 @@
 """A clean stop: Ctrl-C (SIGINT) on `berth up` with 50 running pods stops the agent first (every
 container concurrently, within its grace period, nothing restarted), then the controller-manager,
 then the apiserver; the prompt returns within the longest grace period plus 5 s, and no container
-process, cgroup or mount is left. After a kill -9 of everything, `berth up` again brings every
-pod back without duplicates."""
+process, cgroup or mount is left. That run has the pod network on (berth up --pod-network bridge,
+in a namespace of the test's own): every pod has its own address from the node's podCIDR, and
+the stop leaves none of the pods' namespaces or links. After a kill -9 of everything, `berth up`
+again brings every pod back without duplicates."""
+import ipaddress
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -42,7 +47,8 @@ def alive(pid):
 @unittest.skipIf(SKIP, SKIP)
 class CleanStopTest(unittest.TestCase):
     def setUp(self):
-        self.cluster = BerthUp(node_name=NODE).start()
+        with_network = self._testMethodName == "test_ctrl_c_stops_everything_in_order_and_leaves_nothing"
+        self.cluster = BerthUp(node_name=NODE, pod_network=with_network).start()
         self.agent_root = os.path.join(self.cluster.data_dir, "agent")
 
     def tearDown(self):
@@ -68,10 +74,20 @@ class CleanStopTest(unittest.TestCase):
         wait_for(lambda: len(self.running_pods()) == REPLICAS, timeout=120, interval=0.5,
                  what=f"{REPLICAS} pods running")
 
+    def node_links(self):
+        out = subprocess.run(["ip", "-n", self.cluster.netns, "-j", "link", "show"], capture_output=True, text=True, check=True)
+        return [link["ifname"] for link in json.loads(out.stdout)]
+
     def test_ctrl_c_stops_everything_in_order_and_leaves_nothing(self):
         self.start_pods()
         containers = self.running_containers()
         self.assertEqual(len(containers), REPLICAS)
+        node = self.cluster.client().get(f"/api/v1/nodes/{NODE}").json()
+        cidr = ipaddress.ip_network(node["spec"]["podCIDR"])
+        ips = [p["status"]["podIP"] for p in self.running_pods()]
+        self.assertEqual(len(set(ips)), REPLICAS, ips)
+        self.assertTrue(all(ipaddress.ip_address(ip) in cidr for ip in ips), (cidr, ips))
+        self.assertTrue(any(name.startswith("veth") for name in self.node_links()))
         started = time.monotonic()
         self.cluster.proc.send_signal(signal.SIGINT)
         self.cluster.proc.wait(GRACE + 30)
@@ -93,6 +109,8 @@ class CleanStopTest(unittest.TestCase):
         with open("/proc/self/mountinfo") as f:
             mounts = [line for line in f if self.cluster.data_dir in line]
         self.assertEqual(mounts, [], "mounts left")
+        # The pods' veths and the spare sandboxes went with them: the bridge is what stays.
+        self.assertEqual([n for n in self.node_links() if n.startswith(("veth", "bsp"))], [])
         # Nothing restarted while stopping: every checkpoint is of the one run it had.
         runs = {cid: cp.get("runs") for cid, cp in agent_checkpoints(self.agent_root).items()}
         self.assertTrue(all(r == 1 for r in runs.values()), runs)

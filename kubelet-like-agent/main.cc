@@ -461,6 +461,9 @@ int main(int argc, char** argv) {
     // No container uses them now: a drained node keeps no Secret or token in memory. The next
     // start mounts and fills them again.
     volumes.UnmountAll();
+    // Nor does a drained node keep its pods' network namespaces and addresses: the next start
+    // sets up each pod's again.
+    if (node_network) node_network->pods().CollectGarbage({});
     // Let the statuses already queued reach the apiserver (bounded).
     for (int i = 0; i < 50 && !status.Idle(); ++i) RealClock::Get().SleepFor(absl::Milliseconds(100));
   }
