@@ -1,5 +1,3 @@
-#include <chrono>
-#include <cstdio>
 #include "kubelet-like-agent/sync/pod_sync.h"
 
 #include <filesystem>
