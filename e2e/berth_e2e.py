@@ -678,14 +678,20 @@ def free_port():
 class BerthUp:
     """The one command: `cli/berth up` supervising apiserver, controller-manager and an agent."""
 
-    def __init__(self, node_name="berth-up-node", pod_network=False):
+    def __init__(self, node_name="berth-up-node", pod_network=True):
         self.data_dir = tempfile.mkdtemp(prefix="berth-up-")
         self.node_name = node_name
         self.port = free_port()
         self.proc = None
-        # With the pod network (berth up --pod-network bridge), its bridge and nftables tables
-        # live in a namespace of the test's own (deleted in stop), never in the machine's.
+        # With the pod network (berth up's default), its bridge and nftables tables live in a
+        # namespace of the test's own (deleted in stop), never in the machine's. A veth joins
+        # that namespace to the machine, with a /30 from 198.18.0.0/15 (RFC 2544's benchmarking
+        # range, routed nowhere) picked by the port: the apiserver is advertised at the machine's
+        # end, so pods reach it through the kubernetes Service as on a real node.
         self.netns = f"bup{os.getpid() % 100000}-{self.port}" if pod_network else None
+        base = (198 << 24) | (18 << 16) | ((self.port % 32768) * 4)
+        self.host_address = ".".join(str((base + 1) >> shift & 255) for shift in (24, 16, 8, 0))
+        self.node_address = ".".join(str((base + 2) >> shift & 255) for shift in (24, 16, 8, 0))
 
     @property
     def url(self):
@@ -726,12 +732,20 @@ class BerthUp:
     def start(self):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
         self.out = open(os.path.join(self.data_dir, "berth-up.out"), "ab")
-        network = []
+        network = ["--pod-network", "none"]
         if self.netns:
             if not os.path.exists(f"/run/netns/{self.netns}"):  # a restart keeps the node's namespace
-                subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
-                subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
-            network = ["--pod-network", "bridge", "--node-netns", f"/run/netns/{self.netns}"]
+                host_end, node_end = f"bh{self.port}", f"bn{self.port}"
+                for cmd in (["ip", "netns", "add", self.netns],
+                            ["ip", "-n", self.netns, "link", "set", "lo", "up"],
+                            ["ip", "link", "add", host_end, "type", "veth", "peer", "name", node_end, "netns", self.netns],
+                            ["ip", "addr", "add", f"{self.host_address}/30", "dev", host_end],
+                            ["ip", "link", "set", host_end, "up"],
+                            ["ip", "-n", self.netns, "addr", "add", f"{self.node_address}/30", "dev", node_end],
+                            ["ip", "-n", self.netns, "link", "set", node_end, "up"]):
+                    subprocess.run(cmd, check=True, capture_output=True)
+            network = ["--pod-network", "bridge", "--node-netns", f"/run/netns/{self.netns}",
+                       "--advertise-address", self.host_address]
         self.proc = subprocess.Popen(["bash", script, "up", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
                                       "--node-name", self.node_name] + network, stdout=self.out, stderr=self.out,
                                      env=dict(os.environ, BERTH_BIN=BIN_DIR))
@@ -759,7 +773,9 @@ class BerthUp:
         assert r.status == 200, r
 
     def component_pid(self, binary):
-        out = subprocess.run(["pgrep", "-f", f"{binary} .*127.0.0.1:{self.port}"], capture_output=True, text=True).stdout
+        # The apiserver listens on every address when pods must reach it (0.0.0.0:PORT).
+        out = subprocess.run(["pgrep", "-f", f"{binary} .*(127\\.0\\.0\\.1|0\\.0\\.0\\.0):{self.port}"],
+                             capture_output=True, text=True).stdout
         pids = [int(p) for p in out.split()]
         return pids[0] if pids else None
 

@@ -230,6 +230,23 @@ class AgentTest(unittest.TestCase):
         st = self.k.wait_phase("bounded", "Failed", timeout=20)
         self.assertEqual(st["reason"], "DeadlineExceeded")
 
+    def test_dns_fields_an_agent_off_the_pod_network_cannot_apply_are_told(self):
+        # This agent runs no pod network: the pod shares the node's /etc/hosts and resolv.conf.
+        pod = shell_pod("aliased", "sleep 30")
+        pod["spec"]["hostAliases"] = [{"ip": "10.1.2.3", "hostnames": ["db.example"]}]
+        pod["spec"]["dnsConfig"] = {"searches": ["corp.example"]}
+        self.assertEqual(self.k.c.post(PODS, pod).status, 201)
+        self.k.wait_phase("aliased", "Running")
+
+        def told():
+            items = self.k.c.get("/api/v1/namespaces/default/events").json()["items"]
+            return [e for e in items if e["involvedObject"].get("name") == "aliased" and e["reason"] == "PodNetworkFieldsNotApplied"]
+        event = wait_for(told, what="the PodNetworkFieldsNotApplied event")[0]
+        self.assertEqual(event["type"], "Warning")
+        self.assertEqual(event["message"], f"spec.dnsConfig and spec.hostAliases not applied: node {NODE} runs pods on its own "
+                                           "network (its agent has no --pod-network=bridge)")
+        self.k.delete_and_wait("aliased")
+
     def test_missing_image_and_configmap_say_why(self):
         # Never: no registry is asked (tests reach nothing beyond loopback).
         self.assertEqual(self.k.c.post(PODS, shell_pod("noimage", "true", image="busybox:1.36", imagePullPolicy="Never")).status, 201)

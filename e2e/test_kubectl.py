@@ -2,6 +2,7 @@
 """Real clients against the whole cluster started by the one command (`cli/berth up`): kubectl
 1.32 with a fresh HOME (no discovery cache from elsewhere) and the official Python client."""
 import base64
+import ipaddress
 import json
 import re
 import os
@@ -334,12 +335,13 @@ class KubectlTest(unittest.TestCase):
                      "-n", "incluster")
         wait_for(lambda: self.c.get("/api/v1/namespaces/incluster/configmaps/kube-root-ca.crt").status == 200,
                  timeout=30, what="kube-root-ca.crt in the namespace")
-        script = ("import json,sys\n"
+        script = ("import json,os,sys\n"
                   "from kubernetes import client, config\n"
                   "config.load_incluster_config()\n"
                   "pods = client.CoreV1Api().list_namespaced_pod('incluster').items\n"
                   "d = '/var/run/secrets/kubernetes.io/serviceaccount/'\n"
                   "print('PODS', len(pods))\n"
+                  "print('API', os.environ['KUBERNETES_SERVICE_HOST'], os.environ['KUBERNETES_SERVICE_PORT'])\n"
                   "print('NAMESPACE', open(d + 'namespace').read())\n"
                   "print('TOKEN', open(d + 'token').read())\n"
                   "try:\n"
@@ -366,6 +368,12 @@ class KubectlTest(unittest.TestCase):
         logs = self.kubectl("logs", "py", "-c", "py", "-n", "incluster")
         self.assertEqual(py_done()["exitCode"], 0, logs)
         self.assertIn("PODS 1", logs)
+        # On the pod network (berth up's default): the pod has an address of its own from the
+        # node's podCIDR and reached the API through the kubernetes Service.
+        self.assertIn("API 10.96.0.1 443", logs)
+        node_cidr = self.c.get("/api/v1/nodes/kubectl-node").json()["spec"]["podCIDR"]
+        pod_ip = self.c.get("/api/v1/namespaces/incluster/pods/py").json()["status"]["podIP"]
+        self.assertTrue(ipaddress.ip_address(pod_ip) in ipaddress.ip_network(node_cidr), (pod_ip, node_cidr))
         self.assertIn("NAMESPACE incluster", logs)
         self.assertIn("CREATE 403", logs)
         token = logs.split("TOKEN ")[1].split()[0]
@@ -441,10 +449,15 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("apps/v1", self.kubectl("api-versions"))
         self.assertIn("containers", self.kubectl("explain", "pod.spec"))
         self.assertIn(f"Kubernetes control plane is running at {CLUSTER.url}", self.kubectl("cluster-info"))
-        # Services get a clusterIP; where they are not routed the Warning header says so, and kubectl prints it.
+        # Services get a clusterIP and are routed on the pod network (berth up's default): no warning.
         svc = self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: web-svc}\n"
                                                   "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
-        self.assertIn("Warning: Berth routes Services only on nodes whose agent runs the pod network", svc.stderr)
+        self.assertNotIn("Warning", svc.stderr)
+        # What the cluster DNS does not serve is told: ExternalName gets no CNAME.
+        external = self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: db-alias}\n"
+                                                       "spec: {type: ExternalName, externalName: db.example.com}\n")
+        self.assertIn("Warning: the cluster DNS does not serve ExternalName Services yet", external.stderr)
+        self.kubectl("delete", "svc", "db-alias")
         row = self.kubectl("get", "svc", "web-svc").splitlines()[1].split()
         self.assertEqual([row[0], row[1], row[3], row[4]], ["web-svc", "ClusterIP", "<none>", "80/TCP"])
         self.assertTrue(row[2].startswith("10.") and 96 <= int(row[2].split(".")[1]) <= 111, row)

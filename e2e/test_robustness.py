@@ -216,12 +216,15 @@ class WarningsAndEventsTest(unittest.TestCase):
                 {"priorityClassName": "high", "securityContext": {"fsGroup": 2000},
                  "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["berth-e2e.example"]}]})
         r = self.apply(p)
-        for field in ["spec.containers[0].resizePolicy", "spec.hostAliases"]:
+        for field in ["spec.containers[0].resizePolicy"]:
             self.assertRegex(r.stderr, rf"Warning: {re.escape(field)}: ", r.stderr)
         self.assertNotIn("lifecycle", r.stderr, "hooks are run: no warning")
+        self.assertNotIn("hostAliases", r.stderr, "the pod network (berth up's default) writes them: no warning")
         # Warned fields do not stop the pod.
         wait_for(lambda: self.c.get(f"{NS}/pods/warned").json().get("status", {}).get("phase") == "Running",
                  timeout=30, what="the warned pod to run")
+        hosts = self.k.run("exec", "warned", "--", "cat", "/etc/hosts").stdout
+        self.assertRegex(hosts, r"127\.0\.0\.1\s+berth-e2e\.example")
         self.k.run("delete", "pod", "warned", "--wait=false")
 
     def test_describe_tells_of_a_failing_probe(self):

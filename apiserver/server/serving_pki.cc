@@ -53,7 +53,11 @@ absl::StatusOr<std::unique_ptr<Periodic>> ApplySecurityFlags(const SecurityFlags
     }
     dir = StrCat(options.data_dir, "/tls");
   }
-  pki::ServingNames names = pki::ApiServerNames(options.host, FirstServiceIp(options.service_cluster_ip_range), flags.tls_sans);
+  // The advertised address too: clients that find the apiserver through the `kubernetes`
+  // EndpointSlice connect to it by that address, as to kube-apiserver's.
+  std::vector<std::string> sans = flags.tls_sans;
+  if (!options.advertise_address.empty()) sans.push_back(options.advertise_address);
+  pki::ServingNames names = pki::ApiServerNames(options.host, FirstServiceIp(options.service_cluster_ip_range), sans);
   if (absl::Status s = EnsureAndLog(dir, names, clock); !s.ok()) return s;
   pki::ClusterPkiFiles files = pki::FilesIn(dir);
   options.tls_cert_file = files.serving_cert;

@@ -119,4 +119,17 @@ std::string PodHostsFile(const json::Value& pod, const std::string& pod_ip, cons
   return out;
 }
 
+std::vector<std::string> FieldsOnlyThePodNetworkApplies(const json::Value& pod) {
+  std::vector<std::string> fields;
+  const json::Value* host_network = pod.Get({"spec", "hostNetwork"});
+  if (host_network && host_network->is_bool() && host_network->as_bool()) return fields;  // the node's files, on any agent
+  if (const json::Value* dns = pod.Get({"spec", "dnsConfig"}); dns && dns->is_object() && !dns->as_object().empty()) {
+    fields.push_back("spec.dnsConfig");
+  }
+  if (const json::Value* aliases = pod.Get({"spec", "hostAliases"}); aliases && aliases->is_array() && !aliases->as_array().empty()) {
+    fields.push_back("spec.hostAliases");
+  }
+  return fields;
+}
+
 }  // namespace berth::agent::network

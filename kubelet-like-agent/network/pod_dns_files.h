@@ -6,6 +6,7 @@
 // the pod's own name (FQDN when hostname and subdomain are set) and hostAliases.
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/json/value.h"
@@ -24,5 +25,8 @@ absl::StatusOr<std::string> PodResolvConf(const json::Value& pod, const DnsSetti
 std::string PodHostsFile(const json::Value& pod, const std::string& pod_ip, const std::string& cluster_domain);
 // spec.hostname, or the pod's name cut to 63 characters (a DNS label), as the kubelet names it.
 std::string PodHostname(const json::Value& pod);
+// The fields of a pod off the host network that only the pod network honours (its resolv.conf
+// and hosts files): what an agent without it tells the pod it did not apply.
+std::vector<std::string> FieldsOnlyThePodNetworkApplies(const json::Value& pod);
 
 }  // namespace berth::agent::network

@@ -162,10 +162,18 @@ std::string NodeTableScript(const PodNetworkOptions& o, const std::string& bridg
                          "  chain pod-egress {\n    type filter hook forward priority 0; policy accept;\n",
                          "    ct state established,related accept\n", "    iifname \"", o.bridge, "\" ip daddr { ", cluster,
                          ", ", services, " } accept\n");
+  // A Service may send a pod's connection beyond the cluster's ranges: the `kubernetes`
+  // Service to the apiserver's address, a Service without a selector to the endpoints its
+  // owner wrote. The pod asked for the Service, not for that address, so the Service's DNAT
+  // (ct status dnat) lets it through even when other egress is dropped.
+  s += StrCat("    iifname \"", o.bridge, "\" ct status dnat accept\n");
   if (o.masquerade) s += StrCat("    iifname \"", o.bridge, "\" accept\n");
   else s += StrCat("    iifname \"", o.bridge, "\" drop\n");
   s += "  }\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n";
+  // Behind the node, as everything leaving the cluster's ranges: the far end (an apiserver on
+  // a machine that is no node) has no route back to a pod's address.
   if (o.masquerade) s += StrCat("    ip saddr ", bridge_cidr, " ip daddr != { ", cluster, ", ", services, " } masquerade\n");
+  else s += StrCat("    ip saddr ", bridge_cidr, " ct status dnat ip daddr != { ", cluster, ", ", services, " } masquerade\n");
   s += "  }\n";
   std::string dnat;
   for (const auto& [uid, entry] : host_ports) {

@@ -45,6 +45,7 @@ struct PodMemo {
   // The pod's network namespace and address, once set up (hostNetwork pods have none).
   std::optional<network::PodSandbox> sandbox;
   std::string network_error;  // the last FailedCreatePodSandBox told
+  bool told_fields_not_applied = false;  // on an agent without the pod network
 };
 
 }  // namespace berth::agent

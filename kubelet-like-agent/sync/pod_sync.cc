@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/image/reference.h"
@@ -433,6 +434,15 @@ std::string PodSync::PodAddress(const std::string& uid) {
 }
 
 bool PodSync::EnsureSandbox(const json::Value& pod, PodMemo& memo) {
+  if (options_.network == nullptr && !memo.told_fields_not_applied) {
+    memo.told_fields_not_applied = true;
+    std::vector<std::string> fields = network::FieldsOnlyThePodNetworkApplies(pod);
+    if (!fields.empty()) {
+      Event(pod, "Warning", "PodNetworkFieldsNotApplied",
+            StrCat(absl::StrJoin(fields, " and "), " not applied: node ", pod.GetString({"spec", "nodeName"}),
+                   " runs pods on its own network (its agent has no --pod-network=bridge)"));
+    }
+  }
   if (options_.network == nullptr || HostNetwork(pod) || memo.sandbox) return true;
   const std::string uid = pod.GetString({"metadata", "uid"});
   bool isolated = pod.GetString({"metadata", "annotations", "berth.dev/network"}) == "isolated";

@@ -179,12 +179,6 @@ const std::vector<FieldRule>& FieldRules() {
         {"PodSpec", "hostPID", "", S::kWarn, "containers always get their own PID namespace"},
         {"PodSpec", "hostIPC", "", S::kWarn, "containers always get their own IPC namespace"},
         {"PodSpec", "shareProcessNamespace", "", S::kWarn, "containers of a pod do not share a PID namespace"},
-        {"PodSpec", "hostAliases", "", S::kWarn,
-         "/etc/hosts entries are added only on nodes whose agent runs the pod network (--pod-network=bridge)"},
-        {"PodSpec", "dnsConfig", "", S::kWarn,
-         "applied only on nodes whose agent runs the pod network (--pod-network=bridge); there is no cluster DNS yet"},
-        {"PodSpec", "subdomain", "", S::kWarn,
-         "there is no cluster DNS yet: no records are published (on the pod network, /etc/hosts names the pod's FQDN)"},
         {"PodSpec", "setHostnameAsFQDN", "", S::kWarn, "the hostname is never the FQDN"},
         // Volumes the agent cannot provide (the pod would fail with FailedMount).
         {"PodSpec", "volumes[].persistentVolumeClaim", "", S::kWarn, "persistent volume claims are not bound or mounted"},
@@ -247,7 +241,7 @@ std::string CompatibilityMarkdown(const std::vector<std::string>& kinds) {
       "a unit test fails when this file and the table differ. The apiserver answers a create or update\n"
       "that sets a *warned* field with a `Warning: 299` header naming it (kubectl prints it), and refuses\n"
       "a *refused* field with 422 and the reason. Every other field of the schemas in `schemas/` is\n"
-      "honoured, with the exceptions in `docs/architecture.md` (Services are stored, not routed).\n\n"
+      "honoured, with the exceptions in `docs/architecture.md`.\n\n"
       "## Served kinds\n\n";
   for (const std::string& k : kinds) StrAppend(&out, "- ", k, "\n");
   out +=

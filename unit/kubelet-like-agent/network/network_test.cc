@@ -103,7 +103,7 @@ TEST(PodNetwork, SetsUpFindsAndTearsDownSandboxes) {
   EXPECT_TRUE(driver.links.empty());
   EXPECT_TRUE(driver.netns.empty());
   EXPECT_TRUE(ipam.Allocations().empty());
-  EXPECT_EQ(driver.nft_scripts.back().find("dnat"), std::string::npos);  // its hostPort went with it
+  EXPECT_EQ(driver.nft_scripts.back().find("dnat ip to"), std::string::npos);  // its hostPort went with it
   EXPECT_TRUE(network.TearDown("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").ok());  // idempotent
 }
 
@@ -112,7 +112,12 @@ TEST(NodeTable, DropsOrMasqueradesEgressBeyondTheClusterRanges) {
   std::string drop = NodeTableScript(options, "10.244.3.0/24", {});
   EXPECT_NE(drop.find("iifname \"berth0\" ip daddr { 10.244.0.0/16, 10.96.0.0/12 } accept"), std::string::npos);
   EXPECT_NE(drop.find("iifname \"berth0\" drop"), std::string::npos);
-  EXPECT_EQ(drop.find("masquerade"), std::string::npos);
+  // What a Service sent beyond the cluster (the kubernetes Service's apiserver address) passes,
+  // behind the node; nothing else leaves.
+  EXPECT_LT(drop.find("iifname \"berth0\" ct status dnat accept"), drop.find("iifname \"berth0\" drop"));
+  EXPECT_NE(drop.find("ip saddr 10.244.3.0/24 ct status dnat ip daddr != { 10.244.0.0/16, 10.96.0.0/12 } masquerade"),
+            std::string::npos);
+  EXPECT_EQ(drop.find("ip saddr 10.244.3.0/24 ip daddr"), std::string::npos);
   EXPECT_EQ(drop.rfind("table ip berth-node {}\ndelete table ip berth-node\n", 0), 0u);  // atomic replacement
   options.masquerade = true;
   std::string masq = NodeTableScript(options, "10.244.3.0/24", {});
@@ -145,6 +150,18 @@ TEST(NodeRoutes, RoutesOtherNodesPodsAndForgetsNodesThatGo) {
   ASSERT_TRUE(ApplyPeerRoutes(driver, PeerRoutes({&a, &b}, "a", P("10.244.0.0/16")), P("10.244.0.0/16")).ok());
   EXPECT_EQ(driver.routes.count(P("10.244.2.0/24")), 0u);
   EXPECT_EQ(driver.routes.count(P("10.244.0.0/16")), 1u);  // the unreachable catch-all stays
+}
+
+TEST(PodDnsFiles, NamesTheFieldsOnlyThePodNetworkApplies) {
+  json::Value plain = *json::Parse(R"({"metadata":{"name":"p"},"spec":{"dnsConfig":{}}})");
+  EXPECT_TRUE(FieldsOnlyThePodNetworkApplies(plain).empty());
+  json::Value both = *json::Parse(R"({"metadata":{"name":"p"},"spec":{"dnsConfig":{"searches":["a.example"]},
+      "hostAliases":[{"ip":"10.1.2.3","hostnames":["db"]}]}})");
+  EXPECT_EQ(FieldsOnlyThePodNetworkApplies(both), (std::vector<std::string>{"spec.dnsConfig", "spec.hostAliases"}));
+  // On the host's network the node's files are used on any agent: nothing is owed.
+  json::Value host = *json::Parse(R"({"metadata":{"name":"p"},"spec":{"hostNetwork":true,
+      "hostAliases":[{"ip":"10.1.2.3","hostnames":["db"]}]}})");
+  EXPECT_TRUE(FieldsOnlyThePodNetworkApplies(host).empty());
 }
 
 TEST(PodDnsFiles, ResolvConfFollowsDnsPolicy) {

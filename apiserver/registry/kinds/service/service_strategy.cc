@@ -84,9 +84,8 @@ class Service final : public Strategy {
   }
 
   std::vector<std::string> Warnings(const json::Value& object) const override {
-    if (object.GetString({"spec", "type"}) == "ExternalName") return {};
-    return {"Berth routes Services only on nodes whose agent runs the pod network (--pod-network=bridge), and there is "
-            "no cluster DNS yet"};
+    if (object.GetString({"spec", "type"}) != "ExternalName") return {};
+    return {"the cluster DNS does not serve ExternalName Services yet: no CNAME is published for this one"};
   }
 };
 
