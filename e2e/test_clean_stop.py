@@ -2,21 +2,23 @@
 """A clean stop: Ctrl-C (SIGINT) on `berth up` with 50 running pods stops the agent first (every
 container concurrently, within its grace period, nothing restarted), then the controller-manager,
 then the apiserver; the prompt returns within the longest grace period plus 5 s, and no container
-process, cgroup or mount is left. That run has the pod network on (berth up --pod-network bridge,
-in a namespace of the test's own): every pod has its own address from the node's podCIDR, and
+process, cgroup or mount is left. That run has the pod network on (berth up's default, in a
+namespace of the test's own): every pod has its own address from the node's podCIDR, and
 the stop leaves none of the pods' namespaces or links. After a kill -9 of everything, `berth up`
 again brings every pod back without duplicates."""
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BerthUp, agent_checkpoints, own_cgroup_dirs, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, BerthUp, agent_checkpoints, cleanup_agent_leftovers, own_cgroup_dirs, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 REPLICAS = 50
@@ -131,6 +133,91 @@ class CleanStopTest(unittest.TestCase):
                  what="the same containers, re-adopted and none added")
         pods = self.cluster.client().get("/api/v1/namespaces/default/pods").json()["items"]
         self.assertEqual(len(pods), REPLICAS)
+
+
+@unittest.skipIf(SKIP, SKIP)
+class TheReadmesBerthUpTest(unittest.TestCase):
+    """`berth up` with no network flags, as the README's first command runs it, on a "machine"
+    that is a network namespace of the test's own: its one interface and default route lead to a
+    second namespace (the "router"), and nothing leaves the two. The pod network is on; the
+    apiserver advertises the default route's interface address, and a pod reaches the API through
+    the kubernetes Service with its ServiceAccount token, and finds it by its DNS name."""
+    NODE = "readme-node"
+    MACHINE_ADDRESS = "198.18.255.253"  # RFC 2544's benchmarking range, routed nowhere
+
+    def setUp(self):
+        tag = os.getpid() % 100000
+        self.machine, self.router = f"bmm{tag}", f"bmr{tag}"
+        self.data_dir = tempfile.mkdtemp(prefix="berth-up-readme-")
+        self.home = tempfile.mkdtemp(prefix="berth-kubectl-home-")
+        self.proc = None
+        self.out = None
+        self.addCleanup(self.clean_up)  # also when the set-up fails half-way
+        for cmd in (["ip", "netns", "add", self.machine], ["ip", "netns", "add", self.router],
+                    ["ip", "-n", self.machine, "link", "set", "lo", "up"],
+                    ["ip", "-n", self.machine, "link", "add", "uplink", "type", "veth", "peer", "name", "wan",
+                     "netns", self.router],
+                    ["ip", "-n", self.machine, "addr", "add", f"{self.MACHINE_ADDRESS}/30", "dev", "uplink"],
+                    ["ip", "-n", self.machine, "link", "set", "uplink", "up"],
+                    ["ip", "-n", self.router, "addr", "add", "198.18.255.254/30", "dev", "wan"],
+                    ["ip", "-n", self.router, "link", "set", "wan", "up"],
+                    ["ip", "-n", self.machine, "route", "add", "default", "via", "198.18.255.254"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
+        self.out = open(os.path.join(self.data_dir, "berth-up.out"), "ab")
+        # nsenter, not `ip netns exec`: that remounts /sys, and the agent needs the machine's cgroups.
+        self.proc = subprocess.Popen(["nsenter", f"--net=/run/netns/{self.machine}", "bash", script, "up", "--data-dir",
+                                      self.data_dir, "--node-name", self.NODE], stdout=self.out, stderr=self.out,
+                                     env=dict(os.environ, BERTH_BIN=BIN_DIR))
+
+    def clean_up(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        subprocess.run(["pkill", "-KILL", "-f", f"berth-.* .*{self.data_dir}/"], capture_output=True)
+        if self.out:
+            self.out.close()
+        cleanup_agent_leftovers(os.path.join(self.data_dir, "agent"), self.NODE)
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+        for ns in (self.machine, self.router):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+    def kubectl(self, *args, stdin=None, check=True):
+        return subprocess.run(["nsenter", f"--net=/run/netns/{self.machine}", "kubectl", "--kubeconfig",
+                               os.path.join(self.data_dir, "kubeconfig"), *args], input=stdin, capture_output=True,
+                              text=True, timeout=60, check=check, env=dict(os.environ, HOME=self.home))
+
+    def test_a_pod_reaches_the_api_through_the_kubernetes_service(self):
+        wait_for(lambda: self.kubectl("get", "node", self.NODE, "-o",
+                                      "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout == "True",
+                 timeout=60, what="berth up: the node to be Ready")
+        slice_ = json.loads(self.kubectl("get", "endpointslice", "kubernetes", "-o", "json").stdout)
+        self.assertEqual([e["addresses"] for e in slice_["endpoints"]], [[self.MACHINE_ADDRESS]])
+        self.kubectl("label", "namespace", "default", "pod-security.kubernetes.io/enforce=privileged")
+        script = ("D=/var/run/secrets/kubernetes.io/serviceaccount; ip -4 -o addr show eth0; "
+                  "curl -sS --cacert $D/ca.crt -H \"Authorization: Bearer $(cat $D/token)\" "
+                  "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api; echo; "
+                  "getent hosts kubernetes.default")
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "incluster"},
+               "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "host", "command": ["sh", "-c", script]}]}}
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+        wait_for(lambda: self.kubectl("get", "pod", "incluster", "-o", "jsonpath={.status.phase}").stdout in ("Succeeded", "Failed"),
+                 timeout=60, what="the in-cluster pod to finish")
+        logs = self.kubectl("logs", "incluster").stdout
+        self.assertEqual(self.kubectl("get", "pod", "incluster", "-o", "jsonpath={.status.phase}").stdout, "Succeeded", logs)
+        cidr = ipaddress.ip_network(self.kubectl("get", "node", self.NODE, "-o", "jsonpath={.spec.podCIDR}").stdout)
+        pod_ip = self.kubectl("get", "pod", "incluster", "-o", "jsonpath={.status.podIP}").stdout
+        self.assertIn(ipaddress.ip_address(pod_ip), cidr)
+        self.assertIn(f"inet {pod_ip}/{cidr.prefixlen}", logs)
+        api = json.loads(logs.splitlines()[1])
+        self.assertEqual(api["kind"], "APIVersions")
+        self.assertEqual(api["serverAddressByClientCIDRs"][0]["serverAddress"], f"{self.MACHINE_ADDRESS}:6443")
+        self.assertRegex(logs, r"10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local")
 
 
 if __name__ == "__main__":

@@ -893,6 +893,8 @@ class KubernetesServiceEndpoints(unittest.TestCase):
                     self.assertEqual(slice_["ports"], [{"name": "https", "port": server.port, "protocol": "TCP"}])
                     svc = c.get("/api/v1/namespaces/default/services/kubernetes").json()
                     self.assertEqual(svc["spec"]["clusterIP"], "10.96.0.1")
+                    api = c.get("/api").json()
+                    self.assertEqual(api["serverAddressByClientCIDRs"][0]["serverAddress"], f"{address}:{server.port}")
                     k = server.kubectl()
                     try:
                         described = k.run("describe", "service", "kubernetes").stdout

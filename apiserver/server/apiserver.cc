@@ -398,7 +398,10 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   BERTH_ASSIGN_OR_RETURN(p->http, http::StartServer(so, [handler](http::Request r, std::shared_ptr<http::Responder> resp) {
                            handler->Handle(std::move(r), std::move(resp));
                          }));
-  p->handler->SetServerAddress(StrCat(options.host, ":", p->http->port()));
+  // What clients are told to use: the advertised address when there is one (a wildcard
+  // listen address names no host), as kube-apiserver answers.
+  p->handler->SetServerAddress(
+      StrCat(options.advertise_address.empty() ? options.host : options.advertise_address, ":", p->http->port()));
   if (!options.advertise_address.empty()) {
     BERTH_RETURN_IF_ERROR(server::PublishApiServerEndpoints(*p->registry, options.advertise_address, p->http->port()));
   }
