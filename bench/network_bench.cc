@@ -332,7 +332,7 @@ void Dns(int n) {
   std::vector<const berth::json::Value*> raw;
   for (const auto& s : services) raw.push_back(&s);
   auto server = dns::DnsServer::Start([](int domain, int type) -> absl::StatusOr<int> { return socket(domain, type | SOCK_CLOEXEC, 0); },
-                                      0x7f000001, 53);
+                                      0x7f000001, 53, {}, berth::RealClock::Get());
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
     std::exit(1);

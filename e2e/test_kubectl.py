@@ -453,10 +453,10 @@ class KubectlTest(unittest.TestCase):
         svc = self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: web-svc}\n"
                                                   "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
         self.assertNotIn("Warning", svc.stderr)
-        # What the cluster DNS does not serve is told: ExternalName gets no CNAME.
+        # ExternalName too: the cluster DNS serves it as a CNAME.
         external = self.k.run("apply", "-f", "-", stdin="apiVersion: v1\nkind: Service\nmetadata: {name: db-alias}\n"
                                                        "spec: {type: ExternalName, externalName: db.example.com}\n")
-        self.assertIn("Warning: the cluster DNS does not serve ExternalName Services yet", external.stderr)
+        self.assertNotIn("Warning", external.stderr)
         self.kubectl("delete", "svc", "db-alias")
         row = self.kubectl("get", "svc", "web-svc").splitlines()[1].split()
         self.assertEqual([row[0], row[1], row[3], row[4]], ["web-svc", "ClusterIP", "<none>", "80/TCP"])

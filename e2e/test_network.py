@@ -6,10 +6,12 @@ deleted at the end, and stale ones of an earlier run (bt*) at the start."""
 import json
 import os
 import re
+import shutil
 import signal
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import urllib.request
@@ -22,6 +24,8 @@ PODS = "/api/v1/namespaces/default/pods"
 PY = "/usr/bin/python3"
 TAG = f"bt{os.getpid() % 100000}"
 NODES = {"net-a": ("172.30.0.1", f"{TAG}-a"), "net-b": ("172.30.0.2", f"{TAG}-b")}
+# A name only the nodes' own nameserver knows, with an address from TEST-NET-2 (never contacted).
+UPSTREAM_NAME, UPSTREAM_ADDRESS = "www.outside.example", "198.51.100.7"
 # Answers every request with "<pod name> <client address>", and "ok" on /healthz.
 SERVER = ("import http.server,os\n"
           "class H(http.server.BaseHTTPRequestHandler):\n"
@@ -89,6 +93,18 @@ class PodNetworkTest(unittest.TestCase):
             for node, (ip, ns) in NODES.items():
                 run("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "wire")
                 run("ip", "-n", ns, "link", "set", "wire", "up")
+            # The nodes' nameserver, for names outside the cluster: dnsmasq on net-a's wire address,
+            # knowing one name. The agents' cluster DNS relays other names to what --resolv-conf names.
+            cls.upstream_dir = tempfile.mkdtemp(prefix="berth-e2e-upstream-dns-")
+            cls.resolv_conf = os.path.join(cls.upstream_dir, "resolv.conf")
+            with open(cls.resolv_conf, "w") as f:
+                f.write(f"search corp.example\nnameserver {NODES['net-a'][0]}\n")
+            cls.upstream = subprocess.Popen(
+                ["nsenter", f"--net=/run/netns/{NODES['net-a'][1]}", "dnsmasq", "--keep-in-foreground", "--no-resolv",
+                 "--no-hosts", "--conf-file=/dev/null", "--bind-interfaces", f"--listen-address={NODES['net-a'][0]}",
+                 "--port=53", "--user=root", f"--pid-file={cls.upstream_dir}/dnsmasq.pid",
+                 f"--host-record={UPSTREAM_NAME},{UPSTREAM_ADDRESS}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             cls.server = ApiServer().start()
             cls.c = cls.server.client()
             cls.cm = ControllerManager(cls.server, ["--allocate-node-cidrs", "--scheduler=false"]).start()
@@ -96,7 +112,7 @@ class PodNetworkTest(unittest.TestCase):
             for node, (ip, ns) in NODES.items():
                 cls.agents[node] = Agent(cls.server, node, extra_args=[
                     "--pod-network", "bridge", "--node-netns", f"/run/netns/{ns}", "--pod-network-ip", ip,
-                    "--cluster-dns", "10.96.0.10"]).start()
+                    "--cluster-dns", "10.96.0.10", "--resolv-conf", cls.resolv_conf]).start()
         except Exception:
             cls.tearDownClass()
             raise
@@ -110,6 +126,11 @@ class PodNetworkTest(unittest.TestCase):
             cls.cm.stop()
         if getattr(cls, "server", None):
             cls.server.cleanup()
+        if getattr(cls, "upstream", None):
+            cls.upstream.kill()
+            cls.upstream.wait()
+        if getattr(cls, "upstream_dir", None):
+            shutil.rmtree(cls.upstream_dir, ignore_errors=True)
         for ns in getattr(cls, "netns", []):
             run("ip", "netns", "del", ns, check=False)
 
@@ -511,8 +532,8 @@ class PodNetworkTest(unittest.TestCase):
                    "KUBERNETES_SERVICE_PORT=443"):
             self.assertIn(kv, environ)
         resolv = self.in_pod_fs("client", "cat", "/etc/resolv.conf").stdout
-        self.assertEqual(resolv, "search default.svc.cluster.local svc.cluster.local cluster.local\n"
-                                 "nameserver 10.96.0.10\noptions ndots:5\n")
+        self.assertEqual(resolv, "search default.svc.cluster.local svc.cluster.local cluster.local corp.example\n"
+                                 "nameserver 10.96.0.10\noptions ndots:5\n")  # then the node's (--resolv-conf) search
         for name in ("dnsweb", "dnsweb.default", "dnsweb.default.svc.cluster.local"):
             out = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(self.in_pod_fs("client", "getent", "ahostsv4", name)),
                            what=f"{name} to resolve")
@@ -550,6 +571,28 @@ class PodNetworkTest(unittest.TestCase):
         start = time.monotonic()
         self.assertEqual(self.in_pod_fs("client", "getent", "ahostsv4", "nosuch").returncode, 2)
         self.assertLess(time.monotonic() - start, 1.0)
+        # Names outside the cluster are relayed to the node's nameserver (--resolv-conf), over UDP
+        # and TCP, from pods on both nodes (net-b's reaches net-a's nameserver over the wire).
+        self.client_pod("far-client", node="net-b", labels={"app": "far-client"})
+        for pod, node in (("client", "net-a"), ("far-client", "net-b")):
+            out = self.in_pod_fs(pod, "getent", "ahostsv4", UPSTREAM_NAME, node=node)
+            self.assertEqual(out.returncode, 0, (pod, out.stderr))
+            self.assertEqual(out.stdout.split()[0], UPSTREAM_ADDRESS)
+        tcp = self.in_pod_fs("client", "dig", "+tcp", "+short", UPSTREAM_NAME).stdout.split()
+        self.assertEqual(tcp, [UPSTREAM_ADDRESS])
+        self.assertEqual(self.in_pod_fs("client", "getent", "ahostsv4", "nosuch.outside.example").returncode, 2)
+        # An ExternalName Service is a CNAME, and the reply carries the target's address too.
+        r = self.c.post("/api/v1/namespaces/default/services", {
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "outside"},
+            "spec": {"type": "ExternalName", "externalName": UPSTREAM_NAME}})
+        self.assertEqual(r.status, 201, r.body)
+        self.addCleanup(lambda: self.c.delete("/api/v1/namespaces/default/services/outside"))
+        aliased = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(
+            self.in_pod_fs("client", "getent", "ahostsv4", "outside")), what="the ExternalName to resolve")
+        self.assertEqual(aliased.stdout.split()[0], UPSTREAM_ADDRESS)
+        chain = self.in_pod_fs("client", "dig", "+noall", "+answer", "outside.default.svc.cluster.local").stdout
+        self.assertRegex(chain, rf"outside\.default\.svc\.cluster\.local\.\s+\d+\s+IN\s+CNAME\s+{re.escape(UPSTREAM_NAME)}\.")
+        self.assertRegex(chain, rf"{re.escape(UPSTREAM_NAME)}\.\s+\d+\s+IN\s+A\s+{re.escape(UPSTREAM_ADDRESS)}")
 
     def policy(self, name, spec):
         r = self.c.post("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",

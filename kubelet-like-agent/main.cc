@@ -87,6 +87,8 @@ ABSL_FLAG(std::string, pod_network, "none",
 ABSL_FLAG(std::string, node_netns, "", "with --pod-network=bridge: the node's network namespace (a file); empty: the agent's own");
 ABSL_FLAG(std::string, cluster_cidr, "10.244.0.0/16", "the range every node's podCIDR comes from");
 ABSL_FLAG(std::string, service_cidr, "10.96.0.0/12", "the Service ClusterIP range (the apiserver's --service-cluster-ip-range)");
+ABSL_FLAG(std::string, resolv_conf, "/etc/resolv.conf",
+          "the node's resolv.conf: what pods with dnsPolicy Default get, and the nameservers the cluster DNS relays other names to");
 ABSL_FLAG(std::string, cluster_dns, "", "the cluster DNS address pods' resolv.conf names (empty: pods use the node's resolv.conf)");
 ABSL_FLAG(std::string, cluster_domain, "cluster.local", "the cluster's DNS domain");
 ABSL_FLAG(std::string, pod_egress, "drop", "pod traffic beyond the cluster's ranges: drop, or masquerade behind the node");
@@ -381,6 +383,19 @@ int main(int argc, char** argv) {
   sync_options.any_image = fake;
   sync_options.workers = absl::GetFlag(FLAGS_workers);
   sync_options.pod_pids_limit = absl::GetFlag(FLAGS_pod_pids_limit);
+  {
+    // Empty names no file (the kubelet's meaning); a machine without /etc/resolv.conf has no
+    // nameservers, which is no reason to refuse to start.
+    const std::string path = absl::GetFlag(FLAGS_resolv_conf);
+    std::ifstream resolv(path.empty() ? "/dev/null" : path);
+    if (!resolv && !(path == "/etc/resolv.conf" && !std::filesystem::exists(path))) {
+      std::fprintf(stderr, "--resolv-conf: cannot read %s\n", path.c_str());
+      return 2;
+    }
+    std::stringstream text;
+    text << resolv.rdbuf();
+    sync_options.dns.node_resolv_conf = text.str();
+  }
   std::unique_ptr<agent::network::NodeNetwork> node_network;
   if (absl::GetFlag(FLAGS_pod_network) == "bridge") {
     if (fake) {
@@ -392,6 +407,7 @@ int main(int argc, char** argv) {
                                                    absl::GetFlag(FLAGS_pod_egress), absl::GetFlag(FLAGS_cluster_dns),
                                                    absl::GetFlag(FLAGS_cluster_domain)};
     net_options.spares = absl::GetFlag(FLAGS_pod_network_spares);
+    net_options.node_resolv_conf = sync_options.dns.node_resolv_conf;
     if (net_options.spares < 0 || net_options.spares > 64) {
       std::fprintf(stderr, "--pod-network-spares: %d is not between 0 and 64\n", net_options.spares);
       return 2;
@@ -418,12 +434,6 @@ int main(int argc, char** argv) {
   }
   sync_options.dns.cluster_dns = absl::GetFlag(FLAGS_cluster_dns);
   sync_options.dns.cluster_domain = absl::GetFlag(FLAGS_cluster_domain);
-  {
-    std::ifstream resolv("/etc/resolv.conf");
-    std::stringstream text;
-    text << resolv.rdbuf();
-    sync_options.dns.node_resolv_conf = text.str();
-  }
   agent::PodSync sync(api.get(), pods, *rt, volumes, status, sync_options);
   controllers::EventRecorder events(*api, "kubelet");
   // Events wait behind status updates in a burst of starts: on 2 cores, three Events per start

@@ -2,6 +2,7 @@
 #include "kubelet-like-agent/network/node_network.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/log/log.h"
 #include "core/time/clock.h"
 #include "kubelet-like-agent/network/node_routes.h"
@@ -51,10 +52,15 @@ absl::StatusOr<std::unique_ptr<NodeNetwork>> NodeNetwork::Start(client::ApiClien
     absl::Status s = n->driver_->AddLocalAddress(*dns_ip);
     if (!s.ok()) return s;
     NetlinkDriver* driver = n->driver_.get();
-    auto server = dns::DnsServer::Start([driver](int domain, int type) { return driver->NodeSocket(domain, type); }, *dns_ip, 53);
+    dns::DnsServer::Upstreams upstreams{dns::NameserversOf(options.node_resolv_conf, *dns_ip)};
+    auto server = dns::DnsServer::Start([driver](int domain, int type) { return driver->NodeSocket(domain, type); }, *dns_ip, 53,
+                                        upstreams, RealClock::Get());
     if (!server.ok()) return server.status();
     n->dns_ = *std::move(server);
-    BERTH_LOG(Info, "agent.dns", "Cluster DNS answering", "address", options.cluster_dns, "domain", options.cluster_domain);
+    std::vector<std::string> relayed_to;
+    for (uint32_t ip : upstreams.nameservers) relayed_to.push_back(net::FormatIpv4(ip));
+    BERTH_LOG(Info, "agent.dns", "Cluster DNS answering", "address", options.cluster_dns, "domain", options.cluster_domain,
+              "other names relayed to", relayed_to.empty() ? std::string("nobody (refused)") : absl::StrJoin(relayed_to, ","));
   }
   n->services_ = std::make_unique<controllers::Informer>(api, client::resources::kServices);
   n->slices_ = std::make_unique<controllers::Informer>(api, client::resources::kEndpointSlices);

@@ -32,6 +32,9 @@ struct NodeNetworkOptions {
   std::string pod_egress = "drop";  // or masquerade
   std::string cluster_dns;           // empty: no DNS responder on this node
   std::string cluster_domain = "cluster.local";
+  // The node's resolv.conf text: its nameservers are where the cluster DNS relays names outside
+  // the cluster's zone.
+  std::string node_resolv_conf;
   int spares = 0;  // PodNetworkOptions::spares
 };
 

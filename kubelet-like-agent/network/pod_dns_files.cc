@@ -55,6 +55,9 @@ absl::StatusOr<std::string> PodResolvConf(const json::Value& pod, const DnsSetti
     conf.nameservers = {s.cluster_dns};
     const std::string& d = s.cluster_domain;
     conf.searches = {StrCat(ns, ".svc.", d), StrCat("svc.", d), d};
+    // Then the node's own search domains, as the kubelet appends them: the cluster DNS relays
+    // those names to the node's nameservers.
+    for (const std::string& search : ParseResolvConf(s.node_resolv_conf).searches) AddUnique(conf.searches, search);
     conf.options = {"ndots:5"};
   } else {
     conf = ParseResolvConf(s.node_resolv_conf);

@@ -1,7 +1,8 @@
 #pragma once
 // File: kubelet-like-agent/network/pod_dns_files.h
 // The /etc/resolv.conf and /etc/hosts the kubelet gives a pod: resolv.conf by dnsPolicy
-// (ClusterFirst: the cluster DNS with `<ns>.svc.<domain> svc.<domain> <domain>` and ndots:5;
+// (ClusterFirst: the cluster DNS with `<ns>.svc.<domain> svc.<domain> <domain>` and the node's
+// search domains, and ndots:5;
 // Default: the node's; None: dnsConfig only) merged with dnsConfig; a managed hosts file with
 // the pod's own name (FQDN when hostname and subdomain are set) and hostAliases.
 

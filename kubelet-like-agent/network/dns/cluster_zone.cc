@@ -39,8 +39,16 @@ std::shared_ptr<const ClusterZone> ClusterZone::Build(const std::vector<const js
     std::string name = absl::AsciiStrToLower(svc->GetString({"metadata", "name"}));
     std::string fqdn = StrCat(name, ".", ns, ".svc.", zone->domain_);
     std::string ip = svc->GetString({"spec", "clusterIP"});
-    if (svc->GetString({"spec", "type"}) == "ExternalName") continue;  // CNAMEs: not served yet
     ServiceEntry e;
+    if (svc->GetString({"spec", "type"}) == "ExternalName") {
+      std::string target = absl::AsciiStrToLower(svc->GetString({"spec", "externalName"}));
+      while (!target.empty() && target.back() == '.') target.pop_back();
+      if (target.empty()) continue;
+      e.external_name = std::move(target);
+      zone->namespaces_.insert(ns);
+      zone->services_[fqdn] = std::move(e);
+      continue;
+    }
     e.headless = ip == "None";
     if (!e.headless) {
       auto parsed = net::ParseIpv4(ip);
@@ -88,7 +96,7 @@ std::shared_ptr<const ClusterZone> ClusterZone::Build(const std::vector<const js
   return zone;
 }
 
-Answer ClusterZone::Resolve(const std::string& name, uint16_t type) const {
+Answer ClusterZone::Resolve(const std::string& name, uint16_t type, int depth) const {
   Answer a;
   const bool in_zone = name == domain_ || EndsWith(name, "." + domain_);
   const bool reverse = EndsWith(name, ".in-addr.arpa") || name == "in-addr.arpa";
@@ -138,6 +146,23 @@ Answer ClusterZone::Resolve(const std::string& name, uint16_t type) const {
     auto it = services_.find(name);
     if (it == services_.end()) return nxdomain();
     const ServiceEntry& e = it->second;
+    if (!e.external_name.empty()) {
+      // A CNAME answers every type but its own with the target's records too (RFC 1034 3.6.2).
+      a.answers.push_back(CnameRecord(name, e.external_name, kTtl));
+      if (type == kCname) return a;
+      const bool target_in_zone = e.external_name == domain_ || EndsWith(e.external_name, "." + domain_);
+      if (!target_in_zone) {
+        a.follow = e.external_name;
+        return a;
+      }
+      if (depth >= 8) return a;  // a chain of ExternalNames that loops
+      Answer target = Resolve(e.external_name, type, depth + 1);
+      a.rcode = target.rcode;
+      a.answers.insert(a.answers.end(), target.answers.begin(), target.answers.end());
+      a.authority = std::move(target.authority);
+      a.follow = std::move(target.follow);
+      return a;
+    }
     if (e.headless && e.endpoints.empty()) return nxdomain();
     if (type == kA || type == kAny) {
       if (!e.headless) a.answers.push_back(ARecord(name, e.cluster_ip, kTtl));

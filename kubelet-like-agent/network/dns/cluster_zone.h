@@ -4,7 +4,9 @@
 // EndpointSlices the agent watches, and the answer to one question: A for a Service's
 // clusterIP, or a headless Service's ready endpoints (and `<hostname>.<svc>...` for endpoints
 // with a hostname); SRV `_<port>._<proto>.<svc>...` for named ports; PTR for ClusterIPs and
-// named headless endpoints; `dns-version.<zone>` TXT; `a-b-c-d.<ns>.pod.<zone>` A. An existing
+// named headless endpoints; `dns-version.<zone>` TXT; `a-b-c-d.<ns>.pod.<zone>` A; CNAME for an
+// ExternalName Service (followed when the target is in the zone, else left to the server to
+// resolve through the node's nameservers: Answer::follow). An existing
 // name asked for another type is NODATA (not NXDOMAIN: glibc asks AAAA too); an unknown name in
 // the zone NXDOMAIN with the SOA; a name outside the zone REFUSED (nothing is forwarded).
 
@@ -24,13 +26,16 @@ constexpr uint32_t kTtl = 5;
 struct Answer {
   Rcode rcode = kNoError;
   std::vector<Record> answers, authority;
+  // An ExternalName's target outside the zone: its records, asked of the node's nameservers,
+  // belong after `answers` (which hold the CNAME).
+  std::string follow;
 };
 
 class ClusterZone {
  public:
   static std::shared_ptr<const ClusterZone> Build(const std::vector<const json::Value*>& services,
                                                   const std::vector<const json::Value*>& slices, const std::string& domain);
-  Answer Resolve(const std::string& name, uint16_t type) const;
+  Answer Resolve(const std::string& name, uint16_t type) const { return Resolve(name, type, 0); }
   const std::string& domain() const { return domain_; }
 
  private:
@@ -43,7 +48,9 @@ class ClusterZone {
     std::string hostname;  // "" when the endpoint has none
     std::vector<Port> ports;
   };
+  Answer Resolve(const std::string& name, uint16_t type, int depth) const;
   struct ServiceEntry {
+    std::string external_name;  // an ExternalName Service's target (lower-case, no trailing dot)
     bool headless = false;
     uint32_t cluster_ip = 0;
     std::vector<Port> ports;

@@ -16,7 +16,7 @@
 
 namespace berth::agent::network::dns {
 
-std::string DnsServer::Respond(const ClusterZone* zone, const std::string& packet, bool tcp) {
+std::string DnsServer::Respond(const ClusterZone* zone, const std::string& packet, bool tcp, std::optional<Relay>* relay) {
   uint16_t id = 0;
   auto q = ParseQuery(packet, &id);
   if (!q.ok()) {
@@ -28,11 +28,36 @@ std::string DnsServer::Respond(const ClusterZone* zone, const std::string& packe
   const size_t max_size = tcp ? 65535 : q->udp_size;
   if (q->klass != 1 && q->klass != 255) return BuildResponse(*q, kRefused, {}, {}, max_size);
   Answer a = zone->Resolve(q->name, q->type);
+  if (relay != nullptr && q->recursion_desired) {
+    // REFUSED is the zone's answer for a name outside it.
+    if (a.rcode == kRefused) {
+      *relay = Relay{packet, nullptr};
+      return "";
+    }
+    if (!a.follow.empty()) {
+      // The CNAME chain from the zone, then what the nameservers hold for its end.
+      *relay = Relay{QueryPacket(q->id, a.follow, q->type),
+                     [q = *q, chain = a.answers, max_size](const std::string& answer) {
+                       Rcode rcode = kServFail;
+                       auto records = AnswerRecords(answer, &rcode);
+                       std::vector<Record> all = chain;
+                       if (records.ok()) all.insert(all.end(), records->begin(), records->end());
+                       return BuildResponse(q, records.ok() ? rcode : kServFail, all, {}, max_size);
+                     }};
+      return "";
+    }
+  }
   return BuildResponse(*q, a.rcode, a.answers, a.authority, max_size);
 }
 
-absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const SocketMaker& make_socket, uint32_t address, uint16_t port) {
+absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const SocketMaker& make_socket, uint32_t address, uint16_t port,
+                                                            const Upstreams& upstreams, const Clock& clock) {
   std::unique_ptr<DnsServer> s(new DnsServer());
+  if (!upstreams.nameservers.empty()) {
+    auto forwarder = UpstreamForwarder::Start(make_socket, upstreams.nameservers, upstreams.port, clock);
+    if (!forwarder.ok()) return forwarder.status();
+    s->forwarder_ = *std::move(forwarder);
+  }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
@@ -90,8 +115,18 @@ void DnsServer::ServeTcp(int c) {
     while (buffer.size() >= 2) {
       size_t len = static_cast<uint8_t>(buffer[0]) << 8 | static_cast<uint8_t>(buffer[1]);
       if (buffer.size() < 2 + len) break;
-      std::string reply = Respond(zone.get(), buffer.substr(2, len), true);
+      const std::string query = buffer.substr(2, len);
       buffer.erase(0, 2 + len);
+      std::optional<Relay> relay;
+      std::string reply = Respond(zone.get(), query, true, forwarder_ ? &relay : nullptr);
+      if (relay) {
+        reply = forwarder_->ForwardTcp(relay->query);
+        if (reply.empty()) {
+          reply = ErrorResponse(static_cast<uint16_t>(static_cast<uint8_t>(query[0]) << 8 | static_cast<uint8_t>(query[1])), kServFail);
+        } else if (relay->finish) {
+          reply = relay->finish(reply);
+        }
+      }
       ++queries_;
       if (reply.empty()) continue;
       std::string framed(1, static_cast<char>(reply.size() >> 8));
@@ -104,13 +139,18 @@ void DnsServer::ServeTcp(int c) {
 
 void DnsServer::Loop() {
   char packet[4096];
+  const UpstreamForwarder::ReplyTo reply_to = [this](const std::string& reply, const sockaddr_storage& client, socklen_t len) {
+    sendto(udp_, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&client), len);
+  };
   while (!stopping_) {
-    pollfd fds[3] = {{udp_, POLLIN, 0}, {tcp_, POLLIN, 0}, {wake_, POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0) {
+    pollfd fds[4] = {{udp_, POLLIN, 0}, {tcp_, POLLIN, 0}, {wake_, POLLIN, 0}, {forwarder_ ? forwarder_->fd() : -1, POLLIN, 0}};
+    const int timeout = forwarder_ ? forwarder_->Expire(reply_to) : -1;
+    if (poll(fds, 4, timeout) < 0) {
       if (errno == EINTR) continue;
       return;
     }
     if (fds[2].revents) return;
+    if (fds[3].revents & POLLIN) forwarder_->OnReadable(reply_to);
     if (fds[0].revents & POLLIN) {
       std::shared_ptr<const ClusterZone> zone;
       {
@@ -124,8 +164,14 @@ void DnsServer::Loop() {
         ssize_t n = recvfrom(udp_, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
         if (n < 0) break;
         ++queries_;
-        std::string reply = Respond(zone.get(), std::string(packet, static_cast<size_t>(n)), false);
-        if (!reply.empty()) sendto(udp_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+        const std::string query(packet, static_cast<size_t>(n));
+        std::optional<Relay> relay;
+        std::string reply = Respond(zone.get(), query, false, forwarder_ ? &relay : nullptr);
+        if (relay) {
+          forwarder_->Forward(relay->query, from, from_len, reply_to, std::move(relay->finish));
+        } else if (!reply.empty()) {
+          sendto(udp_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+        }
       }
     }
     if (fds[1].revents & POLLIN) {

@@ -1,30 +1,45 @@
 #pragma once
 // File: kubelet-like-agent/network/dns/dns_server.h
 // The node's cluster DNS responder: UDP and TCP on the cluster DNS address (port 53), answering
-// from the latest ClusterZone. Its sockets are made by the caller (in the node's network
-// namespace); one thread serves both, so a query costs no thread hand-off.
+// from the latest ClusterZone, and relaying recursive queries for names outside the zone to the
+// node's nameservers (upstream_forwarder.h). Its sockets are made by the caller (in the node's
+// network namespace); one thread serves both, so a query costs no thread hand-off.
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "kubelet-like-agent/network/dns/cluster_zone.h"
+#include "kubelet-like-agent/network/dns/upstream_forwarder.h"
 
 namespace berth::agent::network::dns {
 
 class DnsServer {
  public:
   using SocketMaker = std::function<absl::StatusOr<int>(int domain, int type)>;
-  static absl::StatusOr<std::unique_ptr<DnsServer>> Start(const SocketMaker& make_socket, uint32_t address, uint16_t port);
+  struct Upstreams {
+    std::vector<uint32_t> nameservers;  // none: names outside the zone are REFUSED
+    uint16_t port = 53;
+  };
+  static absl::StatusOr<std::unique_ptr<DnsServer>> Start(const SocketMaker& make_socket, uint32_t address, uint16_t port,
+                                                          const Upstreams& upstreams, const Clock& clock);
   ~DnsServer();
   void SetZone(std::shared_ptr<const ClusterZone> zone);
   uint64_t queries() const { return queries_.load(); }
 
-  // The wire answer to one query packet (exposed for tests).
-  static std::string Respond(const ClusterZone* zone, const std::string& packet, bool tcp);
+  // What goes to the node's nameservers instead of an answer from the zone.
+  struct Relay {
+    std::string query;                  // the client's own, or one for an ExternalName's target
+    UpstreamForwarder::Finish finish;   // empty: the nameserver's answer is the reply
+  };
+  // The wire answer to one query packet (exposed for tests). With `relay`, a recursive query
+  // for a name outside the zone, or for an ExternalName whose target is outside it, gets no
+  // answer and fills *relay.
+  static std::string Respond(const ClusterZone* zone, const std::string& packet, bool tcp, std::optional<Relay>* relay = nullptr);
 
  private:
   DnsServer() = default;
@@ -36,6 +51,7 @@ class DnsServer {
   std::shared_ptr<const ClusterZone> zone_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> queries_{0};
+  std::unique_ptr<UpstreamForwarder> forwarder_;  // used by the loop thread only
   std::thread thread_;
 };
 

@@ -41,6 +41,37 @@ void PutRecord(std::string& out, const Record& r) {
   out += r.rdata;
 }
 
+// A name at `at`, following compression pointers (RFC 1035 4.1.4); `at` moves past it as it
+// stands in the packet.
+absl::StatusOr<std::string> ReadName(const std::string& p, size_t& at) {
+  std::string name;
+  size_t pos = at;
+  bool jumped = false;
+  for (int steps = 0; steps < 128; ++steps) {
+    if (pos >= p.size()) return absl::InvalidArgumentError("name past the end");
+    uint8_t len = static_cast<uint8_t>(p[pos]);
+    if ((len & 0xc0) == 0xc0) {
+      if (pos + 1 >= p.size()) return absl::InvalidArgumentError("pointer past the end");
+      if (!jumped) at = pos + 2;
+      jumped = true;
+      pos = static_cast<size_t>(len & 0x3f) << 8 | static_cast<uint8_t>(p[pos + 1]);
+      continue;
+    }
+    if (len > 63) return absl::InvalidArgumentError("bad label");
+    ++pos;
+    if (len == 0) {
+      if (!jumped) at = pos;
+      if (name.size() > 253) return absl::InvalidArgumentError("name too long");
+      return name;
+    }
+    if (pos + len > p.size()) return absl::InvalidArgumentError("label past the end");
+    if (!name.empty()) name += '.';
+    name.append(p, pos, len);
+    pos += len;
+  }
+  return absl::InvalidArgumentError("pointer loop");
+}
+
 }  // namespace
 
 std::string EncodeName(const std::string& name) {
@@ -118,6 +149,58 @@ Record SoaRecord(const std::string& zone, uint32_t ttl) {
   std::string rdata = EncodeName("ns.dns." + zone) + EncodeName("hostmaster." + zone);
   for (uint32_t v : {uint32_t{1}, uint32_t{7200}, uint32_t{1800}, uint32_t{86400}, ttl}) Put32(rdata, v);
   return {zone, kSoa, ttl, rdata};
+}
+
+Record CnameRecord(const std::string& name, const std::string& target, uint32_t ttl) {
+  return {name, kCname, ttl, EncodeName(target)};
+}
+
+std::string QueryPacket(uint16_t id, const std::string& name, uint16_t type) {
+  std::string p;
+  Put16(p, id);
+  Put16(p, 0x0100);  // RD
+  Put16(p, 1);
+  Put16(p, 0);
+  Put16(p, 0);
+  Put16(p, 0);
+  p += EncodeName(name);
+  Put16(p, type);
+  Put16(p, 1);
+  return p;
+}
+
+absl::StatusOr<std::vector<Record>> AnswerRecords(const std::string& p, Rcode* rcode) {
+  if (p.size() < 12) return absl::InvalidArgumentError("short header");
+  *rcode = static_cast<Rcode>(Get16(p, 2) & 0xf);
+  const uint16_t questions = Get16(p, 4), answers = Get16(p, 6);
+  size_t at = 12;
+  for (uint16_t i = 0; i < questions; ++i) {
+    auto name = ReadName(p, at);
+    if (!name.ok()) return name.status();
+    at += 4;
+  }
+  std::vector<Record> out;
+  for (uint16_t i = 0; i < answers; ++i) {
+    auto name = ReadName(p, at);
+    if (!name.ok()) return name.status();
+    if (at + 10 > p.size()) return absl::InvalidArgumentError("record past the end");
+    Record r{*name, Get16(p, at), static_cast<uint32_t>(Get16(p, at + 4)) << 16 | Get16(p, at + 6), ""};
+    const size_t length = Get16(p, at + 8);
+    at += 10;
+    if (at + length > p.size()) return absl::InvalidArgumentError("data past the end");
+    if (r.type == kCname || r.type == kPtr) {
+      size_t in = at;
+      auto target = ReadName(p, in);
+      if (!target.ok()) return target.status();
+      r.rdata = EncodeName(*target);
+      out.push_back(std::move(r));
+    } else if (r.type == kA || r.type == kAaaa || r.type == kTxt) {
+      r.rdata = p.substr(at, length);
+      out.push_back(std::move(r));
+    }
+    at += length;
+  }
+  return out;
 }
 
 std::string BuildResponse(const Query& q, Rcode rcode, const std::vector<Record>& answers,

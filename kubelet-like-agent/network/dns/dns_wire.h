@@ -42,6 +42,13 @@ Record SrvRecord(const std::string& name, uint16_t priority, uint16_t weight, ui
 Record PtrRecord(const std::string& name, const std::string& target, uint32_t ttl);
 Record TxtRecord(const std::string& name, const std::string& text, uint32_t ttl);
 Record SoaRecord(const std::string& zone, uint32_t ttl);
+Record CnameRecord(const std::string& name, const std::string& target, uint32_t ttl);
+
+// A recursive query for `name` (what the cluster DNS asks a nameserver for an ExternalName's target).
+std::string QueryPacket(uint16_t id, const std::string& name, uint16_t type);
+// The answer section of a response, names uncompressed, and its rcode. Records whose data holds
+// names other than CNAME and PTR (MX, SRV, SOA, ...) are left out: they are not asked for here.
+absl::StatusOr<std::vector<Record>> AnswerRecords(const std::string& response, Rcode* rcode);
 
 // The answer to `q`. Over `max_size` (UDP), the answer sections are dropped and TC set, so the
 // client retries over TCP.

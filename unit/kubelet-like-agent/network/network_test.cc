@@ -168,7 +168,7 @@ TEST(PodDnsFiles, ResolvConfFollowsDnsPolicy) {
   DnsSettings s{"10.96.0.10", "cluster.local", "nameserver 192.0.2.53\nsearch corp.example\noptions edns0\n"};
   json::Value pod = *json::Parse(R"({"metadata":{"name":"p","namespace":"shop"},"spec":{}})");
   EXPECT_EQ(*PodResolvConf(pod, s, false),
-            "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
+            "search shop.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 10.96.0.10\noptions ndots:5\n");
   // hostNetwork: ClusterFirst means the node's, unless ClusterFirstWithHostNet.
   EXPECT_EQ(*PodResolvConf(pod, s, true), "search corp.example\nnameserver 192.0.2.53\noptions edns0\n");
   json::Value with_host = *json::Parse(R"({"metadata":{"name":"p","namespace":"shop"},"spec":{"dnsPolicy":"ClusterFirstWithHostNet"}})");

@@ -82,11 +82,6 @@ class Service final : public Strategy {
     }
     return causes;
   }
-
-  std::vector<std::string> Warnings(const json::Value& object) const override {
-    if (object.GetString({"spec", "type"}) != "ExternalName") return {};
-    return {"the cluster DNS does not serve ExternalName Services yet: no CNAME is published for this one"};
-  }
 };
 
 }  // namespace
