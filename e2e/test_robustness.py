@@ -267,6 +267,17 @@ class WarningsAndEventsTest(unittest.TestCase):
         wait_for(lambda: failed.search(self.describe("missing")), timeout=30, what="a Failed event")
         self.assertRegex(self.describe("missing"), failed)
         self.k.run("delete", "pod", "missing", "--wait=false")
+        # A bare name is looked up in the container's PATH, as execvp does.
+        self.apply(pod("missing-bare", spec_extra={"restartPolicy": "Never"}, command=["no-such-command"]))
+
+        def bare_terminated():
+            st = self.c.get(f"{NS}/pods/missing-bare").json().get("status", {})
+            return next((cs["state"]["terminated"] for cs in st.get("containerStatuses", [])
+                         if "terminated" in cs.get("state", {})), None)
+        t = wait_for(bare_terminated, timeout=30, what="the bare-named container to end")
+        self.assertEqual(t["reason"], "StartError", t)
+        self.assertIn("exec: no-such-command: No such file or directory", t["message"])
+        self.k.run("delete", "pod", "missing-bare", "--wait=false")
 
     def test_a_bad_working_directory_names_the_directory(self):
         self.apply(pod("nowd", {"workingDir": "/no/such/dir"}, {"restartPolicy": "Never"}))

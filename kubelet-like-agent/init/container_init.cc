@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -211,22 +212,17 @@ void SetUpFileSystem(const InitSpec& spec) {
     BindMount(m.source, target, m.read_only, m.target);
   }
   if (!rootfs.empty()) {
-    std::string old_root = rootfs + "/.berth-old-root";
-    MkdirAll(old_root);
-    if (spec.host_root) {
-      // No room for the old root's mount point in the read-only host root: a tmpfs one.
-      old_root = rootfs + "/run/.berth-old-root";
-      MkdirAll(old_root);
-    }
     if (spec.read_only_rootfs) {
       // Not recursive: the volumes mounted above keep their own modes.
       if (mount(nullptr, rootfs.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) Die("read-only root file system");
     }
-    if (syscall(SYS_pivot_root, rootfs.c_str(), old_root.c_str()) != 0) Die("pivot_root");
+    // pivot_root(".", ".") as runc does it: the old root ends up mounted over the new one, and
+    // detaching "." removes it. No directory for the old root is made (and removed again) in
+    // the writable layer, or needed in a read-only root.
+    if (chdir(rootfs.c_str()) != 0) Die("chdir to the root file system");
+    if (syscall(SYS_pivot_root, ".", ".") != 0) Die("pivot_root");
+    if (umount2(".", MNT_DETACH) != 0) Die("detach the old root");
     if (chdir("/") != 0) Die("chdir /");
-    std::string inside = old_root.substr(rootfs.size());
-    if (umount2(inside.c_str(), MNT_DETACH) != 0) Die("detach the old root");
-    rmdir(inside.c_str());
   }
 }
 
@@ -246,6 +242,48 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   ssize_t ignored = write(error_fd, message.data(), std::min<size_t>(message.size(), 256));
   (void)ignored;
   _exit(128);
+}
+
+// execvp with the container's PATH (from its environment, not the init's) and without
+// touching `environ`, which the init shares with the workload until it execs. Returns on
+// failure with errno set as execvp would.
+void ExecSearchingPath(char* const argv[], char* const envp[], const std::vector<std::string>& env) {
+  const std::string file = argv[0];
+  if (file.empty()) {
+    errno = ENOENT;
+    return;
+  }
+  auto exec = [&](const std::string& path) {
+    execve(path.c_str(), argv, envp);
+    if (errno == ENOEXEC) {
+      // A script without "#!": the shell runs it, as execvp does.
+      std::vector<char*> sh = {const_cast<char*>("/bin/sh"), const_cast<char*>(path.c_str())};
+      for (int i = 1; argv[i] != nullptr; ++i) sh.push_back(argv[i]);
+      sh.push_back(nullptr);
+      execve("/bin/sh", sh.data(), envp);
+      errno = ENOEXEC;
+    }
+  };
+  if (file.find('/') != std::string::npos) {
+    exec(file);
+    return;
+  }
+  std::string path = "/bin:/usr/bin";  // glibc's default when PATH is unset
+  for (const std::string& kv : env) {
+    if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+  }
+  bool denied = false;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    exec((dir.empty() ? std::string(".") : dir) + "/" + file);
+    if (errno == EACCES) denied = true;
+    else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT) return;
+    start = end + 1;
+  }
+  errno = denied ? EACCES : ENOENT;
 }
 
 // `stdin_fd`: the attach FIFO, opened before pivot_root hid its path (-1: /dev/null).
@@ -286,9 +324,24 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   std::vector<char*> args = CStrings(argv);
   std::vector<char*> envp = CStrings(env);
-  environ = envp.data();  // execvp searches the container's PATH
-  execvp(args[0], args.data());
+  ExecSearchingPath(args.data(), envp.data(), env);
   FailStart(error_fd, "exec: " + argv[0]);
+}
+
+struct MainArgs {
+  const InitSpec* spec;
+  int stdin_fd, out_fd, err_fd, error_fd;
+  std::vector<int> close_fds;  // the init's own ends
+};
+
+// The workload's process, started with clone(CLONE_VM | CLONE_VFORK) as posix_spawn does: no
+// copy of the init's page tables and none of the copy-on-write faults that follow a fork, in
+// either process. It runs on its own stack while the init (single-threaded, every handled
+// signal blocked) waits for its exec, so the memory they share is only ever used by one.
+int StartMain(void* arg) {
+  const MainArgs* a = static_cast<const MainArgs*>(arg);
+  for (int fd : a->close_fds) close(fd);
+  ExecMain(*a->spec, a->stdin_fd, a->out_fd, a->err_fd, a->error_fd);
 }
 
 // JSON string body for the exit record (the init is static and links no JSON library).
@@ -395,15 +448,15 @@ int main(int argc, char** argv) {
   int sig_fd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sig_fd < 0) Die("signalfd");
 
-  pid_t main_pid = fork();
-  if (main_pid < 0) Die("fork");
-  if (main_pid == 0) {
-    close(kReadyFd);
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    close(start_error_pipe[0]);
-    ExecMain(spec, stdin_fd, out_pipe[1], err_pipe[1], start_error_pipe[1]);
-  }
+  MainArgs main_args{&spec, stdin_fd, out_pipe[1], err_pipe[1], start_error_pipe[1],
+                     {kReadyFd, out_pipe[0], err_pipe[0], start_error_pipe[0]}};
+  // Untouched until used: ExecMain's strings, and libseccomp building the filter.
+  constexpr size_t kMainStack = 1 << 20;
+  void* main_stack = mmap(nullptr, kMainStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (main_stack == MAP_FAILED) Die("stack for the main process");
+  pid_t main_pid = clone(StartMain, static_cast<char*>(main_stack) + kMainStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &main_args);
+  if (main_pid < 0) Die("clone the main process");
+  munmap(main_stack, kMainStack);  // it has exec'd or exited: the stack is ours again
   close(out_pipe[1]);
   close(err_pipe[1]);
   close(start_error_pipe[1]);

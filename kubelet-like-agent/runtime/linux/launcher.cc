@@ -81,6 +81,7 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   if (!spec.image_layers.empty()) {
     std::string lower;
     for (const std::string& layer : spec.image_layers) lower += (lower.empty() ? "" : ":") + layer;
+    if (!root.skeleton.empty()) lower += ":" + root.skeleton;  // the lowest
     init_spec.overlay_lower = lower;
     init_spec.overlay_upper = root.upper;
     init_spec.overlay_work = root.work;

@@ -26,6 +26,7 @@ struct LaunchedInit {
 struct RootDirs {
   std::string upper, work;
   std::string mount_point;
+  std::string skeleton;  // MountPointSkeleton: below an image's layers
 };
 
 // Launches run number `run` of `spec`. The init writes its exit record into `record_path`.

@@ -1,5 +1,6 @@
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +22,30 @@ namespace berth::agent::runtime {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+absl::Status MakeMountPointSkeleton(const std::string& dir) {
+  std::error_code ec;
+  // Directories: where the init mounts /dev, /proc, /sys, /tmp, and the token volume.
+  for (const char* d : {"dev", "proc", "sys", "tmp", "run/secrets/kubernetes.io/serviceaccount",
+                        "var/run/secrets/kubernetes.io/serviceaccount", "etc"}) {
+    fs::create_directories(StrCat(dir, "/", d), ec);
+    if (ec) return absl::UnavailableError(StrCat("mount point skeleton ", dir, "/", d, ": ", ec.message()));
+  }
+  fs::permissions(dir + "/tmp", fs::perms::all | fs::perms::sticky_bit, ec);
+  // Files: where the pod network binds the pod's hosts, hostname and resolv.conf.
+  for (const char* f : {"etc/hosts", "etc/hostname", "etc/resolv.conf"}) {
+    const std::string path = StrCat(dir, "/", f);
+    if (fs::exists(path, ec)) continue;
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::UnavailableError(StrCat("mount point skeleton ", path, ": ", std::strerror(errno)));
+    close(fd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeOptions options) {
   if (options.cgroups == nullptr) return absl::InvalidArgumentError("LinuxRuntime needs a cgroup driver");
   if (access(options.init_path.c_str(), X_OK) != 0) {
@@ -30,6 +55,7 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   fs::create_directories(options.state_dir + "/containers", ec);
   if (!ec) fs::create_directories(RootMountPoint(options.state_dir), ec);
   if (ec) return absl::UnavailableError(StrCat("state dir ", options.state_dir, ": ", ec.message()));
+  if (absl::Status s = MakeMountPointSkeleton(MountPointSkeleton(options.state_dir)); !s.ok()) return s;
   std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
   if (!rt->monitor_.ok()) return absl::InternalError("epoll/eventfd failed");
   rt->Recover();
@@ -199,6 +225,7 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
   if (!spec.image_layers.empty()) {
     // A fresh writable layer per run, as a new container gets in Kubernetes.
     std::string overlay_dir = OverlayDir(options_.state_dir, spec.id);
+    root.skeleton = MountPointSkeleton(options_.state_dir);
     root.upper = overlay_dir + "/upper";
     root.work = overlay_dir + "/work";
     std::error_code ec;

@@ -89,6 +89,8 @@ std::string OverlayDir(std::string_view state_dir, std::string_view id) {
 
 std::string RootMountPoint(std::string_view state_dir) { return StrCat(state_dir, "/root-mount"); }
 
+std::string MountPointSkeleton(std::string_view state_dir) { return StrCat(state_dir, "/root-skeleton"); }
+
 std::string StdinFifoPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, ".stdin");
 }
