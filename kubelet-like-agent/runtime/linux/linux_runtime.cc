@@ -54,6 +54,8 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   std::error_code ec;
   fs::create_directories(options.state_dir + "/containers", ec);
   if (!ec) fs::create_directories(RootMountPoint(options.state_dir), ec);
+  if (!ec) fs::create_directories(WritableLayerUpper(options.state_dir, ""), ec);
+  if (!ec) fs::create_directories(WritableLayerWork(options.state_dir, ""), ec);
   if (ec) return absl::UnavailableError(StrCat("state dir ", options.state_dir, ": ", ec.message()));
   if (absl::Status s = MakeMountPointSkeleton(MountPointSkeleton(options.state_dir)); !s.ok()) return s;
   std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
@@ -224,14 +226,13 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
   if (!spec.image_layers.empty() || host_root) root.mount_point = RootMountPoint(options_.state_dir);
   if (!spec.image_layers.empty()) {
     // A fresh writable layer per run, as a new container gets in Kubernetes.
-    std::string overlay_dir = OverlayDir(options_.state_dir, spec.id);
     root.skeleton = MountPointSkeleton(options_.state_dir);
-    root.upper = overlay_dir + "/upper";
-    root.work = overlay_dir + "/work";
+    root.upper = WritableLayerUpper(options_.state_dir, spec.id);
+    root.work = WritableLayerWork(options_.state_dir, spec.id);
     std::error_code ec;
-    fs::remove_all(overlay_dir, ec);
     for (const std::string& d : {root.upper, root.work}) {
-      if (fs::create_directories(d, ec); ec) {
+      fs::remove_all(d, ec);
+      if (fs::create_directory(d, ec); ec) {
         return absl::UnavailableError(StrCat("the container's writable layer ", d, ": ", ec.message()));
       }
     }
@@ -274,7 +275,8 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
   }
   unlink(StdinFifoPath(options_.state_dir, id).c_str());
   std::error_code ec;
-  fs::remove_all(OverlayDir(options_.state_dir, id), ec);
+  fs::remove_all(WritableLayerUpper(options_.state_dir, id), ec);
+  fs::remove_all(WritableLayerWork(options_.state_dir, id), ec);
   if (unlink(RecordPath(options_.state_dir, id).c_str()) != 0 && errno != ENOENT) {
     return absl::UnavailableError(StrCat("removing the record of ", id, ": ", std::strerror(errno)));
   }

@@ -83,8 +83,12 @@ std::string RecordPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, kRecordSuffix);
 }
 
-std::string OverlayDir(std::string_view state_dir, std::string_view id) {
+std::string WritableLayerUpper(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/rootfs/", id);
+}
+
+std::string WritableLayerWork(std::string_view state_dir, std::string_view id) {
+  return StrCat(state_dir, "/rootfs-work/", id);
 }
 
 std::string RootMountPoint(std::string_view state_dir) { return StrCat(state_dir, "/root-mount"); }

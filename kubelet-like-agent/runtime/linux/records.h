@@ -20,8 +20,11 @@ inline constexpr std::string_view kRecordSuffix = ".record";
 std::string RecordPath(std::string_view state_dir, std::string_view id);
 // The FIFO that is the standard input of a container with stdin: true.
 std::string StdinFifoPath(std::string_view state_dir, std::string_view id);
-// upper/ and work/: the writable layer of a container with an image root file system.
-std::string OverlayDir(std::string_view state_dir, std::string_view id);
+// The writable layer of a container with an image root file system: overlay's upper and work
+// directories, siblings under two parents made once (not a directory per container holding
+// both: a new inode costs 0.3-0.45 ms on this machine's ext4).
+std::string WritableLayerUpper(std::string_view state_dir, std::string_view id);
+std::string WritableLayerWork(std::string_view state_dir, std::string_view id);
 // The one directory every container's root is mounted on. Each container mounts it in its own
 // private mount namespace, so they share the (always empty) host directory instead of making
 // one per launch: a new directory cost 0.3-0.45 ms on this machine's ext4.
