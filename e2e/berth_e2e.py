@@ -675,6 +675,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_supervisor(proc):
+    """Stops a `berth up` as Ctrl-C would (SIGTERM: the agent drains first), or kills it after a
+    minute."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class BerthUp:
     """The one command: `cli/berth up` supervising apiserver, controller-manager and an agent."""
 
@@ -780,13 +792,7 @@ class BerthUp:
         return pids[0] if pids else None
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_supervisor(self.proc)
         for binary in ("berth-agent", "berth-controller-manager", "berth-apiserver"):
             pid = self.component_pid(binary)
             if pid:

@@ -18,7 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BIN_DIR, BerthUp, agent_checkpoints, cleanup_agent_leftovers, own_cgroup_dirs, wait_for  # noqa: E402
+from berth_e2e import (BIN_DIR, BerthUp, agent_checkpoints, cleanup_agent_leftovers, own_cgroup_dirs,  # noqa: E402
+                        stop_supervisor, wait_for)
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 REPLICAS = 50
@@ -171,13 +172,7 @@ class TheReadmesBerthUpTest(unittest.TestCase):
                                      env=dict(os.environ, BERTH_BIN=BIN_DIR))
 
     def clean_up(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_supervisor(self.proc)
         subprocess.run(["pkill", "-KILL", "-f", f"berth-.* .*{self.data_dir}/"], capture_output=True)
         if self.out:
             self.out.close()
