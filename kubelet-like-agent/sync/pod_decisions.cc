@@ -30,6 +30,13 @@ std::string SpecHash(const json::Value& container) {
   return StrCat(std::hash<std::string>{}(json::Serialize(container)));
 }
 
+std::string PodFormat(const json::Value& pod) {
+  return absl::StrCat(pod.GetString({"metadata", "name"}), "_", pod.GetString({"metadata", "namespace"}), "(",
+                      pod.GetString({"metadata", "uid"}), ")");
+}
+
+bool IsSidecar(const json::Value& init_container) { return init_container.GetString({"restartPolicy"}) == "Always"; }
+
 bool NeedsSync(const json::Value& before, const json::Value& after) {
   auto same = [&](std::initializer_list<std::string_view> path) {
     const json::Value* a = before.Get(path);

@@ -23,6 +23,11 @@ json::Value Obj(std::initializer_list<std::pair<const char*, json::Value>> field
 // Identifies a container's spec: a running container whose spec hash changed is replaced.
 std::string SpecHash(const json::Value& container);
 
+// The kubelet's format.Pod, for messages: "name_namespace(uid)".
+std::string PodFormat(const json::Value& pod);
+// A native sidecar: an init container with restartPolicy Always.
+bool IsSidecar(const json::Value& init_container);
+
 // Whether an update of a pod from the watch asks for a sync, as the kubelet's
 // podsDifferSemantically decides: its spec, labels, annotations or deletion changed. The
 // status the agent writes itself comes back as an update too; syncing on that echo doubled the
