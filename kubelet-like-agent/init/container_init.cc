@@ -60,6 +60,8 @@ constexpr int kReadyFd = 3;
 }
 
 void MkdirAll(const std::string& path) {
+  // Mostly the directory or its parent exists: one call, not one per component from "/".
+  if (mkdir(path.c_str(), 0755) == 0 || errno != ENOENT) return;
   std::string partial;
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
