@@ -191,6 +191,9 @@ class TheReadmesBerthUpTest(unittest.TestCase):
         wait_for(lambda: self.kubectl("get", "node", self.NODE, "-o",
                                       "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout == "True",
                  timeout=60, what="berth up: the node to be Ready")
+        # Nodes joined later route this node's pods through the same address.
+        self.assertEqual(self.kubectl("get", "node", self.NODE, "-o",
+                                      "jsonpath={.metadata.annotations.berth\\.dev/pod-network-ip}").stdout, self.MACHINE_ADDRESS)
         slice_ = json.loads(self.kubectl("get", "endpointslice", "kubernetes", "-o", "json").stdout)
         self.assertEqual([e["addresses"] for e in slice_["endpoints"]], [[self.MACHINE_ADDRESS]])
         self.kubectl("label", "namespace", "default", "pod-security.kubernetes.io/enforce=privileged")
