@@ -130,6 +130,7 @@ void UpstreamForwarder::Forward(const std::string& query, const sockaddr_storage
     while (p.nameserver < nameservers_.size()) {
       uint16_t id = FreshId();
       if (Send(id, p)) {
+        if (pending_.empty() || p.deadline < next_deadline_) next_deadline_ = p.deadline;
         pending_.emplace(id, std::move(p));
         return;
       }
@@ -162,7 +163,13 @@ void UpstreamForwarder::OnReadable(const ReplyTo& reply) {
 }
 
 int UpstreamForwarder::Expire(const ReplyTo& reply) {
+  if (pending_.empty()) return -1;
   const auto now = clock_.MonotonicNow();
+  auto until = [&](std::chrono::steady_clock::time_point deadline) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    return static_cast<int>(std::clamp<int64_t>(ms + 1, 1, kTimeout.count() + 1));  // +1: past the deadline, not at it
+  };
+  if (now < next_deadline_) return until(next_deadline_);
   std::vector<uint16_t> gone;
   for (auto& [id, p] : pending_) {
     if (p.deadline > now) continue;
@@ -178,10 +185,10 @@ int UpstreamForwarder::Expire(const ReplyTo& reply) {
   }
   for (uint16_t id : gone) pending_.erase(id);
   if (pending_.empty()) return -1;
-  auto next = std::min_element(pending_.begin(), pending_.end(),
-                               [](const auto& a, const auto& b) { return a.second.deadline < b.second.deadline; })->second.deadline;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
-  return static_cast<int>(std::clamp<int64_t>(ms + 1, 1, kTimeout.count() + 1));  // +1: past the deadline, not at it
+  next_deadline_ = std::min_element(pending_.begin(), pending_.end(),
+                                    [](const auto& a, const auto& b) { return a.second.deadline < b.second.deadline; })
+                       ->second.deadline;
+  return until(next_deadline_);
 }
 
 std::string UpstreamForwarder::ForwardTcp(const std::string& query) {

@@ -79,6 +79,9 @@ class UpstreamForwarder {
   int udp_ = -1;
   uint64_t random_state_ = 0;
   std::map<uint16_t, Pending> pending_;  // by the id sent upstream
+  // No pending deadline is earlier (one may be later, once its query was answered): Expire
+  // scans pending_ only when this has passed, not on every packet.
+  std::chrono::steady_clock::time_point next_deadline_;
 };
 
 }  // namespace berth::agent::network::dns
