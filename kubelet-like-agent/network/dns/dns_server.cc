@@ -62,14 +62,22 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const SocketMaker& m
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(address);
-  for (auto [fd, type] : {std::pair<int*, int>{&s->udp_, SOCK_DGRAM}, {&s->tcp_, SOCK_STREAM}}) {
+  // TCP first: with port 0 (tests) UDP takes the port the kernel gave TCP.
+  for (auto [fd, type] : {std::pair<int*, int>{&s->tcp_, SOCK_STREAM}, {&s->udp_, SOCK_DGRAM}}) {
     auto made = make_socket(AF_INET, type | SOCK_NONBLOCK);
     if (!made.ok()) return made.status();
     *fd = *made;
     int one = 1;
     setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (type == SOCK_DGRAM) sa.sin_port = htons(s->port_);
     if (bind(*fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
       return absl::UnavailableError(absl::StrCat("cluster DNS: bind ", net::FormatIpv4(address), ":", port, ": ", std::strerror(errno)));
+    }
+    if (type == SOCK_STREAM) {
+      sockaddr_in bound{};
+      socklen_t len = sizeof bound;
+      getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &len);
+      s->port_ = ntohs(bound.sin_port);
     }
   }
   if (listen(s->tcp_, 64) != 0) return absl::UnavailableError(absl::StrCat("cluster DNS: listen: ", std::strerror(errno)));
@@ -77,6 +85,7 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(const SocketMaker& m
   if (s->wake_ < 0) return absl::InternalError("eventfd");
   DnsServer* raw = s.get();
   s->thread_ = std::thread([raw] { raw->Loop(); });
+  s->tcp_thread_ = std::thread([raw] { raw->TcpLoop(); });
   return s;
 }
 
@@ -86,9 +95,30 @@ DnsServer::~DnsServer() {
     uint64_t one = 1;
     (void)!write(wake_, &one, sizeof one);
   }
+  {
+    std::lock_guard<std::mutex> lock(tcp_mu_);
+    tcp_cv_.notify_all();
+  }
   if (thread_.joinable()) thread_.join();
+  if (tcp_thread_.joinable()) tcp_thread_.join();
+  for (int fd : tcp_waiting_) close(fd);
   for (int fd : {udp_, tcp_, wake_}) {
     if (fd >= 0) close(fd);
+  }
+}
+
+void DnsServer::TcpLoop() {
+  for (;;) {
+    int c;
+    {
+      std::unique_lock<std::mutex> lock(tcp_mu_);
+      tcp_cv_.wait(lock, [&] { return stopping_ || !tcp_waiting_.empty(); });
+      if (stopping_) return;
+      c = tcp_waiting_.front();
+      tcp_waiting_.pop_front();
+    }
+    ServeTcp(c);
+    close(c);
   }
 }
 
@@ -175,10 +205,17 @@ void DnsServer::Loop() {
       }
     }
     if (fds[1].revents & POLLIN) {
+      // Served on a thread of their own: a slow TCP client or nameserver must not hold up the
+      // UDP answers every pod of the node waits for.
       int c = accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c >= 0) {
-        ServeTcp(c);
-        close(c);
+        std::lock_guard<std::mutex> lock(tcp_mu_);
+        if (tcp_waiting_.size() >= kMaxTcpWaiting) {
+          close(c);  // the client retries
+        } else {
+          tcp_waiting_.push_back(c);
+          tcp_cv_.notify_one();
+        }
       }
     }
   }

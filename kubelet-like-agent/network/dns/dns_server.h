@@ -3,9 +3,12 @@
 // The node's cluster DNS responder: UDP and TCP on the cluster DNS address (port 53), answering
 // from the latest ClusterZone, and relaying recursive queries for names outside the zone to the
 // node's nameservers (upstream_forwarder.h). Its sockets are made by the caller (in the node's
-// network namespace); one thread serves both, so a query costs no thread hand-off.
+// network namespace). One thread answers UDP, so a query costs no thread hand-off; TCP
+// connections (rare: after a truncated answer) are served by a second one.
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -30,6 +33,7 @@ class DnsServer {
   ~DnsServer();
   void SetZone(std::shared_ptr<const ClusterZone> zone);
   uint64_t queries() const { return queries_.load(); }
+  uint16_t port() const { return port_; }  // the one asked for, or the kernel's for 0
 
   // What goes to the node's nameservers instead of an answer from the zone.
   struct Relay {
@@ -44,14 +48,22 @@ class DnsServer {
  private:
   DnsServer() = default;
   void Loop();
+  void TcpLoop();
   void ServeTcp(int connection);
+
+  static constexpr size_t kMaxTcpWaiting = 64;
 
   int udp_ = -1, tcp_ = -1, wake_ = -1;
   std::mutex mu_;
   std::shared_ptr<const ClusterZone> zone_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> queries_{0};
-  std::unique_ptr<UpstreamForwarder> forwarder_;  // used by the loop thread only
+  std::unique_ptr<UpstreamForwarder> forwarder_;  // UDP relaying by the loop thread only; TCP's by the TCP thread
+  uint16_t port_ = 0;
+  std::thread tcp_thread_;
+  std::mutex tcp_mu_;
+  std::condition_variable tcp_cv_;
+  std::deque<int> tcp_waiting_;  // accepted connections
   std::thread thread_;
 };
 

@@ -191,7 +191,7 @@ int UpstreamForwarder::Expire(const ReplyTo& reply) {
   return until(next_deadline_);
 }
 
-std::string UpstreamForwarder::ForwardTcp(const std::string& query) {
+std::string UpstreamForwarder::ForwardTcp(const std::string& query) const {
   if (query.size() < 12 || query.size() > 65535) return "";
   std::string framed(1, static_cast<char>(query.size() >> 8));
   framed.push_back(static_cast<char>(query.size() & 0xff));

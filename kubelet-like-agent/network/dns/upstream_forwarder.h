@@ -53,8 +53,9 @@ class UpstreamForwarder {
   // Sends queries whose nameserver did not answer in time to the next one, or SERVFAIL; returns
   // the poll timeout until the next deadline (-1: nothing pending).
   int Expire(const ReplyTo& reply);
-  // Relays a TCP query and returns the answer ("" when no nameserver answered).
-  std::string ForwardTcp(const std::string& query);
+  // Relays a TCP query and returns the answer ("" when no nameserver answered). It may run on
+  // another thread than the UDP calls above: it reads only what never changes.
+  std::string ForwardTcp(const std::string& query) const;
 
   size_t pending() const { return pending_.size(); }
 

@@ -263,5 +263,29 @@ TEST(ClusterDnsRelay, AnExternalNameIsACnameFollowedInTheZoneOrThroughTheNameser
   EXPECT_EQ(relay->finish(std::string("\x51\x51\x81\x80\0\1\0\1\0\0\0\0\xc0", 13))[3] & 0xf, kServFail);
 }
 
+TEST(ClusterDnsServer, AnIdleTcpClientDoesNotHoldUpUdpAnswers) {
+  testing::FakeClock clock;
+  auto server = DnsServer::Start(Sockets(), Ip("127.0.0.1"), 0, {}, clock);
+  ASSERT_TRUE(server.ok()) << server.status();
+  json::Value web = *json::Parse(R"({"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.37"}})");
+  (*server)->SetZone(ClusterZone::Build({&web}, {}, "cluster.local"));
+  // A TCP client that connects and sends nothing: the server keeps it for its idle second.
+  int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((*server)->port());
+  to.sin_addr.s_addr = htonl(Ip("127.0.0.1"));
+  ASSERT_EQ(connect(tcp, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  Peer client("127.0.0.1", 0);
+  client.SendTo(QueryFor("web.default.svc.cluster.local", 0x7777), to);
+  std::string answer = client.Receive();
+  ASSERT_GE(answer.size(), 12u);
+  EXPECT_EQ(IdOf(answer), 0x7777);
+  // Answered while the TCP connection was still being served, not after it was given up.
+  pollfd p{tcp, POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 0), 0) << "the server had already closed the idle TCP connection";
+  close(tcp);
+}
+
 }  // namespace
 }  // namespace berth::agent::network::dns
