@@ -152,16 +152,14 @@ void DnsServer::ServeTcp(int c) {
       if (relay) {
         reply = forwarder_->ForwardTcp(relay->query);
         if (reply.empty()) {
-          reply = ErrorResponse(static_cast<uint16_t>(static_cast<uint8_t>(query[0]) << 8 | static_cast<uint8_t>(query[1])), kServFail);
+          reply = ErrorResponse(PacketId(query), kServFail);
         } else if (relay->finish) {
           reply = relay->finish(reply);
         }
       }
       ++queries_;
       if (reply.empty()) continue;
-      std::string framed(1, static_cast<char>(reply.size() >> 8));
-      framed.push_back(static_cast<char>(reply.size() & 0xff));
-      framed += reply;
+      const std::string framed = TcpFramed(reply);
       if (send(c, framed.data(), framed.size(), MSG_NOSIGNAL) < 0) return;
     }
   }

@@ -74,6 +74,19 @@ absl::StatusOr<std::string> ReadName(const std::string& p, size_t& at) {
 
 }  // namespace
 
+uint16_t PacketId(const std::string& packet) { return Get16(packet, 0); }
+
+void SetPacketId(std::string& packet, uint16_t id) {
+  packet[0] = static_cast<char>(id >> 8);
+  packet[1] = static_cast<char>(id & 0xff);
+}
+
+std::string TcpFramed(const std::string& message) {
+  std::string out;
+  Put16(out, static_cast<uint16_t>(message.size()));
+  return out + message;
+}
+
 std::string EncodeName(const std::string& name) {
   std::string out;
   if (!name.empty()) {

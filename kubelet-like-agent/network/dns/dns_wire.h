@@ -36,6 +36,12 @@ struct Record {
 // when the header could be read: `id` is then set).
 absl::StatusOr<Query> ParseQuery(const std::string& packet, uint16_t* id);
 
+// The id a message starts with (the caller has checked it holds a header), and setting it.
+uint16_t PacketId(const std::string& packet);
+void SetPacketId(std::string& packet, uint16_t id);
+// A message as TCP carries it: its two-byte length first (RFC 1035 4.2.2).
+std::string TcpFramed(const std::string& message);
+
 std::string EncodeName(const std::string& name);
 Record ARecord(const std::string& name, uint32_t ipv4, uint32_t ttl);
 Record SrvRecord(const std::string& name, uint16_t priority, uint16_t weight, uint16_t port, const std::string& target, uint32_t ttl);

@@ -17,15 +17,6 @@
 namespace berth::agent::network::dns {
 namespace {
 
-uint16_t IdOf(const std::string& packet) {
-  return static_cast<uint16_t>(static_cast<uint8_t>(packet[0]) << 8 | static_cast<uint8_t>(packet[1]));
-}
-
-void SetId(std::string& packet, uint16_t id) {
-  packet[0] = static_cast<char>(id >> 8);
-  packet[1] = static_cast<char>(id & 0xff);
-}
-
 sockaddr_in Address(uint32_t ip, uint16_t port) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -115,7 +106,7 @@ uint16_t UpstreamForwarder::FreshId() {
 
 bool UpstreamForwarder::Send(uint16_t id, Pending& p) {
   std::string packet = p.query;
-  SetId(packet, id);
+  SetPacketId(packet, id);
   sockaddr_in to = Address(nameservers_[p.nameserver], port_);
   p.deadline = clock_.MonotonicNow() + kTimeout;
   return sendto(udp_, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) ==
@@ -137,7 +128,7 @@ void UpstreamForwarder::Forward(const std::string& query, const sockaddr_storage
       ++p.nameserver;
     }
   }
-  reply(ErrorResponse(IdOf(query), kServFail), client, client_len);
+  reply(ErrorResponse(PacketId(query), kServFail), client, client_len);
 }
 
 void UpstreamForwarder::OnReadable(const ReplyTo& reply) {
@@ -149,14 +140,14 @@ void UpstreamForwarder::OnReadable(const ReplyTo& reply) {
     if (n < 0) return;
     if (n < 12) continue;
     std::string answer(buffer, static_cast<size_t>(n));
-    auto it = pending_.find(IdOf(answer));
+    auto it = pending_.find(PacketId(answer));
     if (it == pending_.end()) continue;
     const Pending& p = it->second;
     // Only the nameserver asked may answer.
     if (from.sin_family != AF_INET || ntohl(from.sin_addr.s_addr) != nameservers_[p.nameserver] || ntohs(from.sin_port) != port_) {
       continue;
     }
-    SetId(answer, IdOf(p.query));
+    SetPacketId(answer, PacketId(p.query));
     reply(p.finish ? p.finish(answer) : answer, p.client, p.client_len);
     pending_.erase(it);
   }
@@ -179,7 +170,7 @@ int UpstreamForwarder::Expire(const ReplyTo& reply) {
       resent = Send(id, p);
     }
     if (!resent) {
-      reply(ErrorResponse(IdOf(p.query), kServFail), p.client, p.client_len);
+      reply(ErrorResponse(PacketId(p.query), kServFail), p.client, p.client_len);
       gone.push_back(id);
     }
   }
@@ -193,9 +184,7 @@ int UpstreamForwarder::Expire(const ReplyTo& reply) {
 
 std::string UpstreamForwarder::ForwardTcp(const std::string& query) const {
   if (query.size() < 12 || query.size() > 65535) return "";
-  std::string framed(1, static_cast<char>(query.size() >> 8));
-  framed.push_back(static_cast<char>(query.size() & 0xff));
-  framed += query;
+  const std::string framed = TcpFramed(query);
   const int ms = static_cast<int>(kTimeout.count());
   for (uint32_t nameserver : nameservers_) {
     auto made = make_socket_(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
@@ -213,7 +202,7 @@ std::string UpstreamForwarder::ForwardTcp(const std::string& query) const {
     ok = ok && SendAll(fd, framed, ms) && ReadExactly(fd, length, 2, ms) &&
          ReadExactly(fd, answer, static_cast<uint8_t>(length[0]) << 8 | static_cast<uint8_t>(length[1]), ms);
     close(fd);
-    if (ok && answer.size() >= 12 && IdOf(answer) == IdOf(query)) return answer;
+    if (ok && answer.size() >= 12 && PacketId(answer) == PacketId(query)) return answer;
   }
   return "";
 }

@@ -33,10 +33,9 @@ absl::Status MakeMountPointSkeleton(const std::string& dir) {
     if (ec) return absl::UnavailableError(StrCat("mount point skeleton ", dir, "/", d, ": ", ec.message()));
   }
   fs::permissions(dir + "/tmp", fs::perms::all | fs::perms::sticky_bit, ec);
-  // Files: where the pod network binds the pod's hosts, hostname and resolv.conf.
-  for (const char* f : {"etc/hosts", "etc/hostname", "etc/resolv.conf"}) {
+  // Files: where the pod network binds the pod's hosts and resolv.conf.
+  for (const char* f : {"etc/hosts", "etc/resolv.conf"}) {
     const std::string path = StrCat(dir, "/", f);
-    if (fs::exists(path, ec)) continue;
     int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return absl::UnavailableError(StrCat("mount point skeleton ", path, ": ", std::strerror(errno)));
     close(fd);

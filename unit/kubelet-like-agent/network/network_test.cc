@@ -273,13 +273,6 @@ TEST(ServiceRules, ReadyEndpointsFirstThenTerminatingThenReject) {
 namespace berth::agent::network::dns {
 namespace {
 
-std::string QueryPacket(const std::string& name, uint16_t type, uint16_t id = 0x1234) {
-  std::string p = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), 1, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-  p += EncodeName(name);
-  p += {static_cast<char>(type >> 8), static_cast<char>(type & 0xff), 0, 1};
-  return p;
-}
-
 struct Parsed {
   int rcode = -1;
   bool truncated = false;
@@ -313,7 +306,7 @@ std::shared_ptr<const ClusterZone> Zone(int headless_endpoints = 2) {
 
 TEST(ClusterDns, AnswersAsTheKubernetesDnsSpecificationSays) {
   auto zone = Zone();
-  auto ask = [&](const std::string& name, uint16_t type) { return Header(DnsServer::Respond(zone.get(), QueryPacket(name, type), false)); };
+  auto ask = [&](const std::string& name, uint16_t type) { return Header(DnsServer::Respond(zone.get(), QueryPacket(0x1234, name, type), false)); };
   Parsed a = ask("web.default.svc.cluster.local", kA);
   EXPECT_EQ(a.rcode, kNoError);
   EXPECT_EQ(a.answers, 1);
@@ -336,9 +329,9 @@ TEST(ClusterDns, AnswersAsTheKubernetesDnsSpecificationSays) {
   EXPECT_EQ(ask("web.default.svc.cluster.local.default.svc.cluster.local", kA).rcode, kNxDomain);  // a search-list miss
   EXPECT_EQ(ask("default.svc.cluster.local", kA).rcode, kNoError);  // a namespace: an existing name
   EXPECT_EQ(ask("example.com", kA).rcode, kRefused);  // nothing is forwarded
-  EXPECT_EQ(Header(DnsServer::Respond(Zone(0).get(), QueryPacket("db.default.svc.cluster.local", kA), false)).rcode, kNxDomain);
+  EXPECT_EQ(Header(DnsServer::Respond(Zone(0).get(), QueryPacket(0x1234, "db.default.svc.cluster.local", kA), false)).rcode, kNxDomain);
   // Malformed input gets FORMERR (with the id), never a crash.
-  std::string broken = QueryPacket("web.default.svc.cluster.local", kA);
+  std::string broken = QueryPacket(0x1234, "web.default.svc.cluster.local", kA);
   broken.resize(20);
   std::string r = DnsServer::Respond(zone.get(), broken, false);
   ASSERT_GE(r.size(), 12u);
@@ -348,10 +341,10 @@ TEST(ClusterDns, AnswersAsTheKubernetesDnsSpecificationSays) {
 
 TEST(ClusterDns, LargeUdpAnswersAreTruncated) {
   auto zone = Zone(60);  // 60 A records do not fit 512 bytes
-  Parsed udp = Header(DnsServer::Respond(zone.get(), QueryPacket("db.default.svc.cluster.local", kA), false));
+  Parsed udp = Header(DnsServer::Respond(zone.get(), QueryPacket(0x1234, "db.default.svc.cluster.local", kA), false));
   EXPECT_TRUE(udp.truncated);
   EXPECT_EQ(udp.answers, 0);
-  Parsed tcp = Header(DnsServer::Respond(zone.get(), QueryPacket("db.default.svc.cluster.local", kA), true));
+  Parsed tcp = Header(DnsServer::Respond(zone.get(), QueryPacket(0x1234, "db.default.svc.cluster.local", kA), true));
   EXPECT_FALSE(tcp.truncated);
   EXPECT_EQ(tcp.answers, 60);
 }

@@ -21,13 +21,10 @@ namespace berth::agent::network::dns {
 namespace {
 
 std::string QueryFor(const std::string& name, uint16_t id, bool recursion_desired = true) {
-  std::string p = {static_cast<char>(id >> 8), static_cast<char>(id & 0xff), recursion_desired ? '\1' : '\0', 0, 0, 1, 0, 0, 0, 0, 0, 0};
-  p += EncodeName(name);
-  p += {0, 1, 0, 1};  // A, IN
+  std::string p = QueryPacket(id, name, kA);
+  if (!recursion_desired) p[2] = 0;  // RD is the low bit of the third byte
   return p;
 }
-
-uint16_t IdOf(const std::string& p) { return static_cast<uint16_t>(static_cast<uint8_t>(p[0]) << 8 | static_cast<uint8_t>(p[1])); }
 
 // A UDP socket bound on a loopback address: a nameserver, or a client.
 struct Peer {
@@ -120,7 +117,7 @@ TEST(UpstreamForwarder, RelaysAQueryUnderAFreshIdAndTheAnswerBackUnderTheClients
     (*f)->OnReadable(replies.To());
   }
   ASSERT_EQ(replies.sent.size(), 1u);
-  EXPECT_EQ(IdOf(replies.sent[0]), 0x1234);
+  EXPECT_EQ(PacketId(replies.sent[0]), 0x1234);
   EXPECT_EQ(replies.sent[0].substr(2), answer.substr(2));
   EXPECT_EQ((*f)->pending(), 0u);
   EXPECT_EQ((*f)->Expire(replies.To()), -1);  // nothing left to wait for
@@ -150,7 +147,7 @@ TEST(UpstreamForwarder, ASilentNameserverIsPassedOverAndTheLastOneEndsInServfail
   clock.Advance(absl::Milliseconds(2000));
   (*f)->Expire(replies.To());
   ASSERT_EQ(replies.sent.size(), 1u);
-  EXPECT_EQ(IdOf(replies.sent[0]), 0x4242);
+  EXPECT_EQ(PacketId(replies.sent[0]), 0x4242);
   EXPECT_EQ(replies.sent[0][3] & 0xf, kServFail);
   EXPECT_EQ((*f)->pending(), 0u);
 }
@@ -177,8 +174,7 @@ TEST(UpstreamForwarder, RelaysTcpQueries) {
     ssize_t n = read(c, buffer, sizeof buffer);
     std::string got(buffer, n > 0 ? static_cast<size_t>(n) : 0);
     std::string answer = got.substr(2) + std::string(600, 'x');  // larger than a UDP answer may be
-    std::string framed = {static_cast<char>(answer.size() >> 8), static_cast<char>(answer.size() & 0xff)};
-    framed += answer;
+    std::string framed = TcpFramed(answer);
     (void)!write(c, framed.data(), framed.size());
     close(c);
   });
@@ -247,7 +243,7 @@ TEST(ClusterDnsRelay, AnExternalNameIsACnameFollowedInTheZoneOrThroughTheNameser
   ASSERT_TRUE(relay.has_value() && relay->finish);
   EXPECT_EQ(relay->query, QueryPacket(0x5151, "www.example.org", kA));
   std::string reply = relay->finish(CompressedAnswer(0x5151));
-  EXPECT_EQ(IdOf(reply), 0x5151);
+  EXPECT_EQ(PacketId(reply), 0x5151);
   EXPECT_EQ(reply[3] & 0xf, kNoError);
   Rcode rcode = kServFail;
   auto records = AnswerRecords(reply, &rcode);
@@ -280,7 +276,7 @@ TEST(ClusterDnsServer, AnIdleTcpClientDoesNotHoldUpUdpAnswers) {
   client.SendTo(QueryFor("web.default.svc.cluster.local", 0x7777), to);
   std::string answer = client.Receive();
   ASSERT_GE(answer.size(), 12u);
-  EXPECT_EQ(IdOf(answer), 0x7777);
+  EXPECT_EQ(PacketId(answer), 0x7777);
   // Answered while the TCP connection was still being served, not after it was given up.
   pollfd p{tcp, POLLIN, 0};
   EXPECT_EQ(poll(&p, 1, 0), 0) << "the server had already closed the idle TCP connection";
