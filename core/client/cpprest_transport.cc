@@ -78,6 +78,9 @@ web::http::client::http_client_config ClientConfig(const Connection& connection)
   return cfg;
 }
 
+// How much of a watch stream is taken from cpprestsdk's buffer at a time.
+constexpr size_t kStreamBlock = 64 << 10;
+
 class CpprestTransport final : public Transport {
  public:
   explicit CpprestTransport(const Connection& connection)
@@ -136,15 +139,31 @@ class CpprestTransport final : public Transport {
         (void)resp.extract_utf8string(true).get();
         return status;
       }
-      auto body = resp.body();
+      // Read what has arrived in blocks and split the lines here: cpprestsdk's read_line takes
+      // one character per call through its task machinery, which made decoding a busy watch
+      // (thousands of events a second) the informer's bottleneck.
+      auto body = resp.body().streambuf();
+      std::vector<uint8_t> block(kStreamBlock);
+      std::string pending;
+      size_t scanned = 0;  // no newline before this offset of `pending`
       while (!cancel.load()) {
-        concurrency::streams::container_buffer<std::string> line;
-        size_t n = body.read_line(line).get();
-        std::string& text = line.collection();
-        text.resize(n);
-        if (n == 0 && body.is_eof()) break;
-        if (text.empty()) continue;
-        if (!on_line(text)) break;
+        // getn waits for all it asks for: wait for one byte, then take what else is there.
+        auto first = body.bumpc().get();
+        if (first == decltype(body)::traits::eof()) break;  // the end of the stream
+        pending.push_back(static_cast<char>(first));
+        if (size_t avail = std::min(body.in_avail(), block.size()); avail > 0) {
+          size_t n = body.getn(block.data(), avail).get();
+          pending.append(reinterpret_cast<const char*>(block.data()), n);
+        }
+        size_t start = 0;
+        bool stop = false;
+        for (size_t nl; !stop && (nl = pending.find('\n', scanned)) != std::string::npos; start = scanned = nl + 1) {
+          size_t end = nl > start && pending[nl - 1] == '\r' ? nl - 1 : nl;
+          if (end > start) stop = !on_line(pending.substr(start, end - start));
+        }
+        if (stop) break;
+        pending.erase(0, start);
+        scanned = pending.size();
       }
       cts.cancel();
       return status;
