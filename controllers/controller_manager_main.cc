@@ -331,6 +331,7 @@ int main(int argc, char** argv) {
         }
         return {200, json::Serialize(*explained)};
       });
+      status_server->AddMetrics([&scheduler](std::string& out) { scheduler->RenderMetrics(out); });
     }
     status_server->SetLeading(true);
   }

@@ -35,6 +35,11 @@ void StatusServer::AddDebugHandler(const std::string& name, DebugHandler handler
   debug_[name] = std::move(handler);
 }
 
+void StatusServer::AddMetrics(std::function<void(std::string&)> render) {
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_.push_back(std::move(render));
+}
+
 void StatusServer::Handle(const http::Request& request, http::Responder& responder) {
   http::Response response;
   response.content_type = "text/plain; charset=utf-8";
@@ -51,6 +56,7 @@ void StatusServer::Handle(const http::Request& request, http::Responder& respond
     response.content_type = "text/plain; version=0.0.4";
     std::lock_guard<std::mutex> lock(mu_);
     response.body = Controller::RenderMetrics(controllers_);
+    for (const auto& render : metrics_) render(response.body);
     StrAppend(&response.body, "# HELP berth_leader_is_leading 1 while this replica holds the lease.\n",
               "# TYPE berth_leader_is_leading gauge\nberth_leader_is_leading ", leading_ ? 1 : 0, "\n");
   } else if (request.path.rfind("/debug/", 0) == 0) {

@@ -30,6 +30,8 @@ class StatusServer {
   // GET /debug/<name>/<rest>: `handler(rest)` answers with a status code and a JSON body.
   using DebugHandler = std::function<std::pair<int, std::string>(const std::string& rest)>;
   void AddDebugHandler(const std::string& name, DebugHandler handler);
+  // More /metrics text (e.g. the scheduler's own families), appended on each scrape.
+  void AddMetrics(std::function<void(std::string&)> render);
 
  private:
   StatusServer() = default;
@@ -40,6 +42,7 @@ class StatusServer {
   mutable std::mutex mu_;
   std::vector<const Controller*> controllers_;
   std::map<std::string, DebugHandler> debug_;
+  std::vector<std::function<void(std::string&)>> metrics_;
   std::atomic<bool> leading_{false};
 };
 

@@ -586,6 +586,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
 }
 
 absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
+  const auto dequeued = clock_.MonotonicNow();
   std::string key = request.Key();
   ObjectPtr pod = pods_.Get(key);
   const SchedulerProfile* profile = pod ? ProfileOf(*pod) : nullptr;
@@ -676,26 +677,45 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     } else if (!queue_block.empty()) {
       message = queue_block + ".";
     }
-    if (plan) {
-      // Victims first, as upstream: a nomination without them would hold room for nothing.
-      if (absl::Status s = CarryOut(*pod, *plan); !s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        DenominateLocked(key);
-        for (const RunningPod& v : plan->victims) evicting_.erase(v.key);
-        return s;
-      }
-    } else if (!why_not.empty()) {
-      message += " " + why_not;
-    }
+    if (!plan && !why_not.empty()) message += " " + why_not;
     json::Value updated = *pod;
     bool changed = SetScheduledCondition(updated, reason, message, clock_.Now());
     if (plan && updated.GetString({"status", "nominatedNodeName"}) != plan->node) {
       updated.Ensure({"status"}).Set("nominatedNodeName", plan->node);
       changed = true;
     }
+    auto forget_plan = [&] {
+      std::lock_guard<std::mutex> lock(mu_);
+      DenominateLocked(key);
+      for (const RunningPod& v : plan->victims) evicting_.erase(v.key);
+    };
+    json::Value published = updated;  // with the version the write gave it
     if (changed) {
       auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok() && !Ignorable(r.status())) return r.status();
+      if (!r.ok() && !Ignorable(r.status())) {
+        if (plan) forget_plan();
+        return r.status();
+      }
+      if (r.ok()) published = *std::move(r);
+    }
+    if (plan) {
+      // The nomination is the decision, published before the victims go, as upstream's
+      // asynchronous preemption does: their status writes and deletions (in parallel) take
+      // several synced writes that the preemptor's own record need not wait for. Its room is
+      // held in memory from the plan on, so no other pod takes it meanwhile.
+      preemption_decision_.Observe(std::chrono::duration<double>(clock_.MonotonicNow() - dequeued).count());
+      if (absl::Status s = CarryOut(*pod, *plan); !s.ok()) {
+        forget_plan();
+        // The published nomination holds nothing now: take it back (the retry writes a new one).
+        if (json::Value* status = published.Find("status"); status && status->Erase("nominatedNodeName")) {
+          auto r = api_.UpdateStatus(client::resources::kPods, published);
+          if (!r.ok() && !Ignorable(r.status())) {
+            BERTH_LOG(Warning, "controllers.scheduler", "Clearing a failed nomination failed", "pod", key, "error",
+                      r.status().ToString());
+          }
+        }
+        return s;
+      }
     }
     if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message);
     MaybeWriteWhyPending(key, *pod, attempt, why_not);

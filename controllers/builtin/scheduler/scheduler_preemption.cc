@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <future>
 #include <limits>
 
 #include "controllers/builtin/common/pods.h"
@@ -255,6 +256,25 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   return plan;
 }
 
+const std::vector<double>& PreemptionDecisionBounds() {
+  static const std::vector<double> bounds = {0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03,
+                                             0.04,  0.05,   0.075, 0.1,  0.25,  0.5,  1,     2.5};
+  return bounds;
+}
+
+void Scheduler::RenderMetrics(std::string& out) const {
+  StrAppend(&out, "# HELP scheduler_preemption_attempts_total Preemptions the scheduler carried out.\n",
+            "# TYPE scheduler_preemption_attempts_total counter\nscheduler_preemption_attempts_total ",
+            preemption_attempts_.load(), "\n");
+  StrAppend(&out, "# HELP berth_scheduler_preempted_pods_total Pods deleted as preemption victims.\n",
+            "# TYPE berth_scheduler_preempted_pods_total counter\nberth_scheduler_preempted_pods_total ",
+            preempted_.load(), "\n");
+  StrAppend(&out, "# HELP berth_scheduler_preemption_decision_seconds From the preemptor's dequeue to its ",
+            "nominatedNodeName written (victims marked and deleted first).\n",
+            "# TYPE berth_scheduler_preemption_decision_seconds histogram\n");
+  preemption_decision_.Render(out, "berth_scheduler_preemption_decision_seconds", "");
+}
+
 absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& plan) {
   std::string scheduler_name = pod.GetString({"spec", "schedulerName"}, "default-scheduler");
   std::string uid = pod.GetString({"metadata", "uid"});
@@ -278,7 +298,7 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
     }
     return absl::AbortedError(StrCat("status of ", key, " kept changing"));
   };
-  for (const RunningPod& victim : plan.victims) {
+  auto preempt = [&](const RunningPod& victim) -> absl::Status {
     // Kubernetes' DisruptionTarget condition tells the workload why it is going.
     BERTH_RETURN_IF_ERROR(update_status(victim.key, [&](json::Value& v) {
       return SetCondition(v, "DisruptionTarget", "True", "PreemptionByScheduler",
@@ -292,13 +312,27 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
     if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) return deleted;
     ++preempted_;
     if (events_ && cached) events_->Record(*cached, "Normal", "Preempted", StrCat("Preempted by pod ", uid, " on node ", plan.node));
+    return absl::OkStatus();
+  };
+  // Victims in parallel, as upstream's prepareCandidate does: each is two synced writes, and
+  // the preemptor's nomination waits for all of them.
+  std::vector<std::future<absl::Status>> others;
+  for (size_t i = 1; i < plan.victims.size(); ++i) {
+    others.push_back(std::async(std::launch::async, preempt, std::cref(plan.victims[i])));
   }
+  absl::Status first = plan.victims.empty() ? absl::OkStatus() : preempt(plan.victims[0]);
+  for (auto& f : others) {
+    absl::Status s = f.get();
+    if (first.ok()) first = s;
+  }
+  BERTH_RETURN_IF_ERROR(first);
   for (const std::string& other : plan.denominate) {
     BERTH_RETURN_IF_ERROR(update_status(other, [](json::Value& v) {
       json::Value* status = v.Find("status");
       return status && status->Erase("nominatedNodeName");
     }));
   }
+  ++preemption_attempts_;
   return absl::OkStatus();
 }
 

@@ -443,6 +443,12 @@ TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
     EXPECT_EQ(c.GetString({"reason"}), "PreemptionByScheduler") << victim;
     EXPECT_EQ(c.GetString({"message"}), "default-scheduler: preempting to accommodate a higher priority pod");
   }
+  // One preemption decided and timed (dequeue -> nominatedNodeName written), three victims.
+  std::string metrics;
+  scheduler.RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("\nscheduler_preemption_attempts_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nberth_scheduler_preempted_pods_total 3\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nberth_scheduler_preemption_decision_seconds_count 1\n"), std::string::npos) << metrics;
   // While they stop, the pod waits instead of evicting more.
   scheduler.controller().Enqueue("default/urgent");
   Drain(scheduler.controller());
