@@ -1,6 +1,8 @@
 #!/bin/bash
 # berth join --server https://HOST:PORT --token K10<hash>::<id>.<secret> [--node-name NAME]
 #            [--data-dir DIR] [-- AGENT ARGS...]
+# The node's InternalIP (and the agent's endpoint) default to the address this machine reaches
+# the server from; `-- --node-ip IP` overrides it.
 # Joins this machine to a cluster as a node, as `k3s agent` does: the server's certificate chain is
 # fetched without trusting it, and its CA must hash (SHA-256 of the DER) to the token's pin before
 # the token is sent; then berth-agent's TLS bootstrap trades the bootstrap token for the node's
@@ -60,6 +62,21 @@ contexts:
   context: {cluster: berth, user: bootstrap}
 current-context: berth
 YAML
+# The node's address, unless the agent's arguments name one: the address this machine reaches the
+# server from (a route lookup; nothing is sent), as the kubelet takes its default route's. The
+# apiserver relays logs, exec and port-forward to it, so the agent's endpoint listens there too.
+NODE_ARGS=()
+if [[ " ${AGENT_ARGS[*]} " != *" --node-ip"* ]]; then
+  HOST="${HOSTPORT%:*}"; HOST="${HOST#[}"; HOST="${HOST%]}"
+  ADDR="$(getent ahostsv4 "$HOST" 2>/dev/null | awk 'NR == 1 { print $1 }' || true)"
+  SRC="$(ip -4 route get "${ADDR:-$HOST}" 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n 1 || true)"
+  if [[ -n "$SRC" ]]; then
+    NODE_ARGS+=(--node-ip "$SRC")
+    [[ " ${AGENT_ARGS[*]} " == *" --listen"* ]] || NODE_ARGS+=(--listen "$SRC:0")
+  else
+    echo "berth join: no route to $HOST found; the node keeps the agent's default --node-ip" >&2
+  fi
+fi
 exec "$BIN/berth-agent" --bootstrap-kubeconfig "$DATA_DIR/cred/bootstrap.kubeconfig" \
   --kubeconfig "$DATA_DIR/cred/agent.kubeconfig" --client-ca-file "$DATA_DIR/cred/client-ca.crt" \
-  --node-name "$NODE_NAME" --root-dir "$DATA_DIR/agent" --drain "${AGENT_ARGS[@]}"
+  --node-name "$NODE_NAME" --root-dir "$DATA_DIR/agent" --drain "${NODE_ARGS[@]}" "${AGENT_ARGS[@]}"

@@ -7,6 +7,7 @@ import json
 import re
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import sys
@@ -226,8 +227,12 @@ class KubectlTest(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(join_dir, "cred", "bootstrap.kubeconfig")))
 
             script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli", "berth")
+            # Joined through the address the cluster advertises (the machine's end of its veth),
+            # as another machine would: the node's InternalIP is then the address this machine
+            # reaches the server from, not loopback.
+            server = f"https://{CLUSTER.host_address}:{CLUSTER.port}" if CLUSTER.netns else CLUSTER.url
             with open(os.path.join(join_dir, "join.out"), "wb") as out:
-                proc = subprocess.Popen(["bash", script, "join", "--server", CLUSTER.url, "--token", token, "--node-name",
+                proc = subprocess.Popen(["bash", script, "join", "--server", server, "--token", token, "--node-name",
                                          "joined", "--data-dir", join_dir, "--", "--runtime=fake"],
                                         stdout=out, stderr=out, env=dict(os.environ, BERTH_BIN=BIN_DIR))
             try:
@@ -236,6 +241,13 @@ class KubectlTest(unittest.TestCase):
                     return r.status == 200 and any(c["type"] == "Ready" and c["status"] == "True"
                                                    for c in r.json()["status"]["conditions"])
                 wait_for(joined_ready, timeout=60, what="the joined node to be Ready")
+                if CLUSTER.netns:
+                    node = self.c.get("/api/v1/nodes/joined").json()
+                    addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+                    self.assertEqual(addresses.get("InternalIP"), CLUSTER.host_address, node["status"])
+                    # The agent's endpoint (logs, exec, port-forward relays) listens there too.
+                    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+                    socket.create_connection((CLUSTER.host_address, port), timeout=5).close()
                 csrs = self.c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests").json()["items"]
                 mine = [c for c in csrs if c["spec"]["username"] == f"system:bootstrap:{token_id}"]
                 self.assertEqual(len(mine), 1, csrs)
