@@ -2,6 +2,7 @@
 // HTTP server writing lines cut at awkward places.
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -36,6 +37,27 @@ struct StreamBox {
     return cv.wait_for(lock, std::chrono::seconds(10), [&] { return lines.size() >= n; });
   }
 };
+
+// Streams GET /watch from a server answering with `respond`; the lines until `keep_going`
+// says stop (or the stream ends).
+std::vector<std::string> ReadLines(std::function<void(std::shared_ptr<http::Stream>)> respond,
+                                   std::function<bool(const std::vector<std::string>&)> keep_going) {
+  auto server = http::StartServer(http::ServerOptions{}, [&](http::Request, std::shared_ptr<http::Responder> r) {
+    respond(r->StartStream(200, "application/json"));
+  });
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) return {};
+  auto transport = NewCpprestTransport("http://127.0.0.1:" + std::to_string((*server)->port()));
+  std::atomic<bool> cancel{false};
+  std::vector<std::string> lines;
+  auto result = transport->Stream("/watch", [&](const std::string& line) {
+    lines.push_back(line);
+    return keep_going(lines);
+  }, cancel);
+  EXPECT_TRUE(result.ok()) << result.status();
+  (*server)->Stop();
+  return lines;
+}
 
 TEST(CpprestTransportStream, LinesCutAcrossWritesArriveWholeAndWithoutWaitingForMore) {
   StreamBox box;
@@ -77,43 +99,23 @@ TEST(CpprestTransportStream, LinesCutAcrossWritesArriveWholeAndWithoutWaitingFor
 
 TEST(CpprestTransportStream, ALineLargerThanAReadBlockArrivesWhole) {
   const std::string big = "{\"x\":\"" + std::string(200 * 1024, 'y') + "\"}";
-  auto server = http::StartServer(http::ServerOptions{}, [&](http::Request, std::shared_ptr<http::Responder> r) {
-    auto s = r->StartStream(200, "application/json");
-    s->Write(big.substr(0, 1000));
-    s->Write(big.substr(1000) + "\n{}\n");
-    s->Close();
-  });
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto transport = NewCpprestTransport("http://127.0.0.1:" + std::to_string((*server)->port()));
-  std::atomic<bool> cancel{false};
-  std::vector<std::string> lines;
-  auto result = transport->Stream("/watch", [&](const std::string& line) {
-    lines.push_back(line);
-    return true;
-  }, cancel);
-  ASSERT_TRUE(result.ok()) << result.status();
+  auto lines = ReadLines(
+      [&](std::shared_ptr<http::Stream> s) {
+        s->Write(big.substr(0, 1000));
+        s->Write(big.substr(1000) + "\n{}\n");
+        s->Close();
+      },
+      [](const std::vector<std::string>&) { return true; });
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], big);
   EXPECT_EQ(lines[1], "{}");
-  (*server)->Stop();
 }
 
 TEST(CpprestTransportStream, TheCallerStopsTheStreamByReturningFalse) {
-  auto server = http::StartServer(http::ServerOptions{}, [&](http::Request, std::shared_ptr<http::Responder> r) {
-    auto s = r->StartStream(200, "application/json");
-    s->Write("1\n2\n3\n");  // left open: only the caller's answer ends the read
-  });
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto transport = NewCpprestTransport("http://127.0.0.1:" + std::to_string((*server)->port()));
-  std::atomic<bool> cancel{false};
-  std::vector<std::string> lines;
-  auto result = transport->Stream("/watch", [&](const std::string& line) {
-    lines.push_back(line);
-    return lines.size() < 2;
-  }, cancel);
-  ASSERT_TRUE(result.ok()) << result.status();
+  // The stream is left open: only the caller's answer ends the read.
+  auto lines = ReadLines([](std::shared_ptr<http::Stream> s) { s->Write("1\n2\n3\n"); },
+                         [](const std::vector<std::string>& lines) { return lines.size() < 2; });
   EXPECT_EQ(lines, (std::vector<std::string>{"1", "2"}));
-  (*server)->Stop();
 }
 
 }  // namespace
