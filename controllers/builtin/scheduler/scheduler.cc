@@ -692,11 +692,15 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     json::Value published = updated;  // with the version the write gave it
     if (changed) {
       auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok() && !Ignorable(r.status())) {
+      if (!r.ok()) {
+        // No nomination was published: no victims go for it. A pod that changed meanwhile comes
+        // back with its update; one that is gone needs nothing.
         if (plan) forget_plan();
-        return r.status();
+        if (!Ignorable(r.status())) return r.status();
+        if (plan) return Result{};
+      } else {
+        published = *std::move(r);
       }
-      if (r.ok()) published = *std::move(r);
     }
     if (plan) {
       // The nomination is the decision, published before the victims go, as upstream's

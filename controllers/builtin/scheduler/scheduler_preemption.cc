@@ -270,7 +270,7 @@ void Scheduler::RenderMetrics(std::string& out) const {
             "# TYPE berth_scheduler_preempted_pods_total counter\nberth_scheduler_preempted_pods_total ",
             preempted_.load(), "\n");
   StrAppend(&out, "# HELP berth_scheduler_preemption_decision_seconds From the preemptor's dequeue to its ",
-            "nominatedNodeName written (victims marked and deleted first).\n",
+            "nominatedNodeName written (before its victims are marked and deleted).\n",
             "# TYPE berth_scheduler_preemption_decision_seconds histogram\n");
   preemption_decision_.Render(out, "berth_scheduler_preemption_decision_seconds", "");
 }
@@ -314,8 +314,8 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
     if (events_ && cached) events_->Record(*cached, "Normal", "Preempted", StrCat("Preempted by pod ", uid, " on node ", plan.node));
     return absl::OkStatus();
   };
-  // Victims in parallel, as upstream's prepareCandidate does: each is two synced writes, and
-  // the preemptor's nomination waits for all of them.
+  // Victims in parallel, as upstream's prepareCandidate does: each is two synced writes, one
+  // after another only within a victim.
   std::vector<std::future<absl::Status>> others;
   for (size_t i = 1; i < plan.victims.size(); ++i) {
     others.push_back(std::async(std::launch::async, preempt, std::cref(plan.victims[i])));
