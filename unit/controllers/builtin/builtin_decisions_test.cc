@@ -545,7 +545,10 @@ TEST_F(DecisionsTest, NodeLifecycleMarksASilentNodeUnknownThenEvicts) {
       "spec":{"holderIdentity":"n1","renewTime":")" + FormatRfc3339(clock_.Now()) + R"("}})")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"on-n1"},
       "spec":{"nodeName":"n1","containers":[{"name":"c","image":"host"}]}})")).ok());
-  ASSERT_TRUE(Eventually([&] { return nodes.Get("n1") != nullptr && pods.Get("default/on-n1") != nullptr; }));
+  // The lease too: one first seen after the clock moved would restart the grace period there.
+  ASSERT_TRUE(Eventually([&] {
+    return nodes.Get("n1") != nullptr && leases.Get("kube-node-lease/n1") != nullptr && pods.Get("default/on-n1") != nullptr;
+  }));
   auto ready = [&]() {
     auto n = api_->Get(res::kNodes, "", "n1");
     for (const json::Value& c : n->Get({"status", "conditions"})->as_array()) {
