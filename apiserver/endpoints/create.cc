@@ -7,8 +7,8 @@
 namespace berth::apiserver::endpoints {
 
 void ServeCreate(const Endpoints& c, const std::shared_ptr<Exchange>& ex, const registry::ResourceType& type) {
-  // Creates admit here on the network thread and commit asynchronously: no thread waits for
-  // the group commit, and the answer is the stored bytes (no second serialization).
+  // Creates admit here on a work-pool thread and commit asynchronously: no thread waits for the
+  // group commit, and the answer is the stored bytes (no second serialization).
   const http::Request& req = ex->ctx.request;
   registry::WriteOptions opts;
   if (absl::Status s = ParseFieldOptions(ex->ctx, opts); !s.ok()) return ex->Fail(s);
