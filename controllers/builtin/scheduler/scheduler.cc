@@ -437,6 +437,7 @@ void Scheduler::RefreshNodesLocked() {
     NodeInfo info;
     info.object = n;
     info.name = n->GetString({"metadata", "name"});
+    info.name_hash = std::hash<std::string>{}(info.name);
     info.allocatable = NodeAllocatable::Of(*n);
     const json::Value* ready = FindCondition(*n, "Ready");
     info.ready = ready && ready->GetString({"status"}) == "True";
@@ -460,6 +461,16 @@ void Scheduler::RefreshNodesLocked() {
   }
   nodes_dirty_ = false;
 }
+
+namespace {
+// A well-spread value for a (pod, node) pair from their two hashes: splitmix64's finalizer.
+size_t MixHashes(size_t a, size_t b) {
+  uint64_t z = a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
 
 Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::Value& pod, const RunningPod& me,
                                             const SchedulerProfile& profile) {
@@ -524,6 +535,11 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
       }
     }
   }
+  // The scan holds mu_, so it is every worker's serial part: per node it looks up no more than
+  // it must and copies no names.
+  const size_t key_hash = std::hash<std::string>{}(key);
+  const bool any_nominated = !nominated_on_node_.empty();
+  size_t largest_free = node_count;  // index of the node with the most free cpu
   // Scan from a rotating start so that sampling covers every node over time.
   for (size_t i = 0; a.prefilter_error.empty() && a.queue_block.empty() && !a.nominated_fits && !a.waiting_for_victims &&
                      i < node_count && found < want;
@@ -532,12 +548,12 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
     const NodeInfo& n = nodes_cache_[index];
     const NodeUsage* u = &kEmpty;
     if (auto it = usage_.find(n.name); it != usage_.end()) u = &it->second;
-    if (nominated_on_node_.count(n.name)) {
+    if (any_nominated && nominated_on_node_.contains(n.name)) {
       scratch = *u;
       if (AddHeldLocked(n.name, key, me.priority, scratch)) u = &scratch;
     }
     if (n.ready && n.allocatable.cpu - u->cpu > a.largest_free_cpu) {
-      a.largest_free_node = n.name;
+      largest_free = index;
       a.largest_free_cpu = n.allocatable.cpu - u->cpu;
       a.largest_free_memory = n.allocatable.memory - u->memory;
     }
@@ -567,7 +583,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
     ++found;
     double s = profile.Score(ScoreInput{pod, req, *n.object, n.allocatable, *u});
     // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
-    size_t tie = std::hash<std::string>{}(key + "/" + n.name);
+    size_t tie = MixHashes(key_hash, n.name_hash);
     if (deferred_choice) {
       feasible.push_back({index, s, tie});
     } else if (s > best || (s == best && tie > best_tie)) {
@@ -576,6 +592,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
       a.chosen = n.name;
     }
   }
+  if (largest_free < node_count) a.largest_free_node = nodes_cache_[largest_free].name;
   if (deferred_choice && !feasible.empty()) {
     std::vector<const json::Value*> objects;
     for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());

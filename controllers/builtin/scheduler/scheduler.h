@@ -127,6 +127,7 @@ class Scheduler final : public Reconciler {
     NodeAllocatable allocatable;
     bool ready = false;
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
+    size_t name_hash = 0;  // breaks score ties with the pod's hash (computed once per node)
   };
   // What one scheduling attempt found, under mu_; it changes nothing but the scan's start.
   struct Attempt {
