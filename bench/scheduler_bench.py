@@ -8,11 +8,14 @@ times a Deployment of R replicas from create to all pods bound.
 With --inter-pod every pod also carries a required pod anti-affinity (one pod of its group of
 100 per node) and a topology spread constraint over ten zones (maxSkew 5, DoNotSchedule), as
 upstream scheduler_perf's SchedulingPodAntiAffinity / TopologySpreading cases do.
-Usage: bench/scheduler_bench.py [--smoke] [--inter-pod] [--nodes N] [--pod-seconds S] [--replicas R] [--out FILE]
+With --pods N exactly N pending pods are created (instead of what wrk creates in --pod-seconds), so
+that two trees whose apiservers admit pods at different rates are compared on the same queue.
+Usage: bench/scheduler_bench.py [--smoke] [--inter-pod] [--nodes N] [--pod-seconds S | --pods N] [--replicas R] [--out FILE]
 """
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +65,54 @@ function request()
   return wrk.format("POST", "/api/v1/namespaces/bench/pods", with_headers(), body)
 end
 """
+
+
+# Wraps a request() above: each wrk thread creates exactly `quota` pods, retrying refusals, then
+# stops. wrk calls request() once more to check the script, so the first call sends a harmless GET.
+QUOTA_LUA = r"""
+local calls, sent, created = 0, 0, 0
+local quota = %d
+local make_pod = request
+function request()
+  calls = calls + 1
+  if calls == 1 or sent >= quota then
+    return wrk.format("GET", "/healthz", {["Authorization"] = wrk.headers["Authorization"]})
+  end
+  sent = sent + 1
+  return make_pod()
+end
+function response(status, headers, body)
+  if status == 201 then
+    created = created + 1
+  elseif body ~= "ok" then
+    sent = sent - 1
+  end
+  if created >= quota then wrk.thread:stop() end
+end
+"""
+
+
+def create_pod_count(api, client, count, connections=64, threads=2, lua=POD_LUA):
+    """Creates exactly `count` pods (a multiple of `threads`) with wrk; returns the create rate."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua + QUOTA_LUA % (count // threads))
+        script = f.name
+    try:
+        before = created(client, "pods")
+        token = getattr(api, "admin_token", None)
+        auth = ["-H", f"Authorization: Bearer {token}"] if token else []
+        t0 = time.monotonic()
+        wrk = subprocess.Popen(["wrk", "-t", str(threads), "-c", str(connections), "-d", "600s", "-s", script, *auth, api.url],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: created(client, "pods") - before >= count, timeout=600, interval=0.05, what=f"{count} pod creates")
+            elapsed = time.monotonic() - t0
+        finally:
+            wrk.send_signal(signal.SIGINT)  # its threads stopped at their quota; the main one sleeps out -d
+            wrk.communicate(timeout=60)
+    finally:
+        os.unlink(script)
+    return count / elapsed
 
 
 def create_pods(url, token, seconds, connections=64, threads=2, lua=POD_LUA):
@@ -115,6 +166,7 @@ def main():
     ap.add_argument("--inter-pod", action="store_true", help="anti-affinity and spread constraints on every pod")
     ap.add_argument("--nodes", type=int, default=5000)
     ap.add_argument("--pod-seconds", type=int, default=6, help="how long wrk creates pending pods")
+    ap.add_argument("--pods", type=int, help="create exactly this many pending pods instead (rounded down to even)")
     ap.add_argument("--replicas", type=int, default=1000)
     ap.add_argument("--plain-http", action="store_true",
                     help="the apiserver on plain loopback HTTP without authentication, as trees before the Security work "
@@ -130,7 +182,11 @@ def main():
         t0 = time.monotonic()
         create_nodes(c, args.nodes)
         t_nodes = time.monotonic() - t0
-        create_rate = create_pods(api.url, api.admin_token, args.pod_seconds, lua=INTER_POD_LUA if args.inter_pod else POD_LUA)
+        lua = INTER_POD_LUA if args.inter_pod else POD_LUA
+        if args.pods:
+            create_rate = create_pod_count(api, c, args.pods - args.pods % 2, lua=lua)
+        else:
+            create_rate = create_pods(api.url, api.admin_token, args.pod_seconds, lua=lua)
         created_pods = created(c, "pods")
         # Simulated nodes send no heartbeats: keep the node lifecycle controller from marking them NotReady.
         cm = ControllerManager(api, ["--scheduler-workers", "32", "--node-monitor-grace-period-seconds", "86400"]).start()
