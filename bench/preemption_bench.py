@@ -32,7 +32,7 @@ sys.path.insert(0, HERE)
 import bench_table  # noqa: E402
 from berth_e2e import ApiServer, ControllerManager  # noqa: E402
 from apiserver_bench import histogram, histogram_percentile  # noqa: E402
-from scheduler_bench import bindings, create_nodes  # noqa: E402
+from scheduler_bench import QUOTA_LUA, bindings, create_nodes  # noqa: E402
 
 NS = "bench"
 PODS = f"/api/v1/namespaces/{NS}/pods"
@@ -147,32 +147,14 @@ def run_basic(n, smoke, rows):
     return exact
 
 
-# Creates exactly `quota` pods per wrk thread, then stops that thread; a refused create (429
-# under load) is sent again. A connection that finds the quota sent while others still wait for
-# answers asks for /healthz, and so does each thread's first call: wrk calls request() once on
-# its first thread to check the script, and sends nothing of that call.
-MEASURED_LUA = r"""
-local calls, sent, created = 0, 0, 0
-local quota = %d
+# One measured pod per request(); QUOTA_LUA makes each wrk thread create exactly its share.
+MEASURED_POD_LUA = r"""
 function request()
-  calls = calls + 1
-  if calls == 1 or sent >= quota then
-    return wrk.format("GET", "/healthz", {["Authorization"] = wrk.headers["Authorization"]})
-  end
-  sent = sent + 1
   local body = '{"metadata":{"generateName":"m-"},' ..
     '"spec":{"terminationGracePeriodSeconds":0,"containers":[{"name":"c","image":"host",' ..
     '"resources":{"requests":{"cpu":"100m","memory":"64Mi"}}}]}}'
   return wrk.format("POST", "/api/v1/namespaces/bench/pods",
                     {["Content-Type"] = "application/json", ["Authorization"] = wrk.headers["Authorization"]}, body)
-end
-function response(status, headers, body)
-  if status == 201 then
-    created = created + 1
-  elseif body ~= "ok" then
-    sent = sent - 1
-  end
-  if created >= quota then wrk.thread:stop() end
 end
 """
 
@@ -210,7 +192,7 @@ def run_async(n, smoke, rows):
                 base = bindings(c)
                 high_base = sum(1 for p in list_pods(c, CHURN_PODS) if p["spec"].get("nodeName"))
                 with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-                    f.write(MEASURED_LUA % (measured // 2))
+                    f.write(MEASURED_POD_LUA + QUOTA_LUA % (measured // 2))
                     script = f.name
                 t0 = time.monotonic()
                 wrk = subprocess.Popen(["wrk", "-t", "2", "-c", "32", "-d", "120s", "-s", script,

@@ -67,8 +67,10 @@ end
 """
 
 
-# Wraps a request() above: each wrk thread creates exactly `quota` pods, retrying refusals, then
-# stops. wrk calls request() once more to check the script, so the first call sends a harmless GET.
+# Wraps a request() defined before it: each wrk thread creates exactly `quota` pods, then stops; a
+# refused create (429 under load) is sent again. A connection that finds the quota sent while
+# others still wait for answers asks for /healthz, and so does each thread's first call: wrk calls
+# request() once on its first thread to check the script, and sends nothing of that call.
 QUOTA_LUA = r"""
 local calls, sent, created = 0, 0, 0
 local quota = %d
