@@ -24,6 +24,13 @@
 #include "core/log/log.h"
 #include "core/strings/strings.h"
 
+// jemalloc reads this at start-up. One arena per core, chosen by the core a thread runs on:
+// requests are served by a 64-thread work pool, and by default jemalloc would spread them over
+// 4 arenas per core, each keeping its own freed pages resident (large bodies written through
+// many threads left ~100 MB more resident, measured by e2e/test_http_hostile.py).
+extern "C" const char* malloc_conf;
+const char* malloc_conf = "percpu_arena:percpu";
+
 ABSL_FLAG(std::string, data_dir, "", "RocksDB data directory (empty: in-memory, nothing durable)");
 ABSL_FLAG(std::string, listen, "127.0.0.1:6443", "host:port to serve on; port 0 picks a free port");
 ABSL_FLAG(int64_t, retention_events, 100000, "change-log events kept at least (watch resume window)");
@@ -32,13 +39,6 @@ ABSL_FLAG(int64_t, compaction_interval_ms, 30000, "how often the change log is c
 ABSL_FLAG(int64_t, watch_window_events, 10000, "events held in memory for watch fan-out");
 ABSL_FLAG(int64_t, bookmark_interval_ms, 5000, "interval of BOOKMARK events to watchers that allow them");
 ABSL_FLAG(int, network_threads, 2, "HTTP I/O threads (2-4 suit a 2-core machine)");
-// jemalloc reads this at start-up. One arena per core, chosen by the core a thread runs on:
-// requests are served by a 64-thread work pool, and by default jemalloc would spread them over
-// 4 arenas per core, each keeping its own freed pages resident (large bodies written through
-// many threads left ~100 MB more resident, measured by e2e/test_http_hostile.py).
-extern "C" const char* malloc_conf;
-const char* malloc_conf = "percpu_arena:percpu";
-
 ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait for a group commit)");
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (chain) to serve HTTPS with; reread for new connections when it changes");
 ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-file");
