@@ -1,5 +1,8 @@
 #include "apiserver/registry/registry.h"
 
+#include <algorithm>
+#include <initializer_list>
+
 #include "apiserver/registry/field_manager.h"
 #include "apiserver/registry/kinds/field_support.h"
 #include "apiserver/registry/continue_token.h"
@@ -29,16 +32,34 @@ const char* kServerSetMetadata[] = {"uid", "resourceVersion", "creationTimestamp
                                     "deletionTimestamp", "deletionGracePeriodSeconds",
                                     "generation", "selfLink"};
 
-// Everything but metadata and status: what bumps metadata.generation.
-bool SpecChanged(const json::Value& a, const json::Value& b) {
-  auto strip = [](const json::Value& v) {
-    json::Value c = v;
-    c.Erase("metadata");
-    c.Erase("status");
-    return c;
+// Whether two objects have equal members, leaving out `skipped` (and, inside metadata, the
+// `skipped_metadata` ones). Compared in place: every update asks this of the whole object, and
+// copying both to strip a field cost two deep copies per write.
+bool EqualMembersBut(const json::Value& a, const json::Value& b, std::initializer_list<std::string_view> skipped,
+                     std::initializer_list<std::string_view> skipped_metadata = {}) {
+  if (!a.is_object() || !b.is_object()) return a == b;
+  auto skip = [](std::string_view key, std::initializer_list<std::string_view> keys) {
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
   };
-  return !(strip(a) == strip(b));
+  auto counted = [&](const json::Value& v, std::initializer_list<std::string_view> keys) {
+    size_t n = 0;
+    for (const auto& [k, m] : v.as_object()) n += skip(k, keys) ? 0 : 1;
+    return n;
+  };
+  size_t compared = 0;
+  for (const auto& [k, v] : a.as_object()) {
+    if (skip(k, skipped)) continue;
+    ++compared;
+    const json::Value* w = b.Find(k);
+    if (w == nullptr) return false;
+    bool equal = k == "metadata" && skipped_metadata.size() > 0 ? EqualMembersBut(v, *w, skipped_metadata) : v == *w;
+    if (!equal) return false;
+  }
+  return compared == counted(b, skipped);
 }
+
+// Everything but metadata and status: what bumps metadata.generation.
+bool SpecChanged(const json::Value& a, const json::Value& b) { return !EqualMembersBut(a, b, {"metadata", "status"}); }
 
 bool HasFinalizers(const json::Value& object) {
   const json::Value* f = object.Get({"metadata", "finalizers"});
@@ -63,9 +84,8 @@ void DropNulls(json::Value& v, int depth = 0) {
   }
 }
 
-json::Value WithoutResourceVersion(json::Value v) {
-  if (json::Value* m = v.Find("metadata")) m->Erase("resourceVersion");
-  return v;
+bool EqualButResourceVersion(const json::Value& a, const json::Value& b) {
+  return EqualMembersBut(a, b, {}, {"resourceVersion"});
 }
 
 absl::Status CheckFieldSelector(const ResourceType& type, const selector::FieldSelector& sel) {
@@ -458,7 +478,7 @@ absl::StatusOr<WriteResult> Registry::GuaranteedUpdate(const ResourceType& type,
     std::optional<AdmissionOperation> operation;
     if (sub == Subresource::kNone) operation = AdmissionOperation::kUpdate;
     BERTH_RETURN_IF_ERROR(Admit(type, next, check_update_rules ? &cur : nullptr, options, result.warnings, operation));
-    if (WithoutResourceVersion(next) == WithoutResourceVersion(cur)) {
+    if (EqualButResourceVersion(next, cur)) {
       // No-op writes keep the resourceVersion (kubectl reports "no change").
       result.object = cur;
       return result;

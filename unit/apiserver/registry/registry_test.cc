@@ -172,6 +172,36 @@ TEST_F(RegistryTest, UpdateConflictsOnStaleResourceVersion) {
   EXPECT_TRUE(registry_.Update(cm, "default", "c", v, Subresource::kNone, {}).ok());
 }
 
+TEST_F(RegistryTest, NoOpUpdatesKeepTheVersionAndOnlySpecChangesBumpGeneration) {
+  const ResourceType& deployments = Type("apps", "deployments");
+  auto d = registry_.Create(deployments, "default",
+                            J(R"({"metadata":{"name":"d","labels":{"a":"b"}},"spec":{"replicas":1,"selector":{"matchLabels":{"a":"b"}},
+                                  "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})"),
+                            {});
+  ASSERT_TRUE(d.ok()) << d.status();
+  std::string rv = d->object.GetString({"metadata", "resourceVersion"});
+  auto generation = [](const WriteResult& r) { return r.object.Get({"metadata", "generation"})->as_int(); };
+  auto patch = [&](const char* body) {
+    return registry_.Patch(deployments, "default", "d", PatchType::kMerge, J(body), Subresource::kNone, {});
+  };
+  // The same values again (members in another order): nothing is written.
+  auto same = patch(R"({"spec":{"replicas":1},"metadata":{"labels":{"a":"b"}}})");
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->object.GetString({"metadata", "resourceVersion"}), rv);
+  // Metadata only: a new version, the same generation.
+  auto labelled = patch(R"({"metadata":{"labels":{"a":"b","c":"d"}}})");
+  ASSERT_TRUE(labelled.ok()) << labelled.status();
+  EXPECT_NE(labelled->object.GetString({"metadata", "resourceVersion"}), rv);
+  EXPECT_EQ(generation(*labelled), generation(*d));
+  // A member of spec added: the generation moves.
+  auto scaled = patch(R"({"spec":{"replicas":3}})");
+  ASSERT_TRUE(scaled.ok()) << scaled.status();
+  EXPECT_EQ(generation(*scaled), generation(*d) + 1);
+  auto paused = patch(R"({"spec":{"paused":true}})");
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_EQ(generation(*paused), generation(*d) + 2);
+}
+
 TEST_F(RegistryTest, DeletionWaitsForFinalizers) {
   const ResourceType& cm = Type("", "configmaps");
   ASSERT_TRUE(registry_.Create(cm, "default", J(R"({"metadata":{"name":"f","finalizers":["x/y"]}})"), {}).ok());
