@@ -188,6 +188,12 @@ class ApiTest(unittest.TestCase):
 
     def test_binding_and_scale(self):
         self.assertStatus(self.c.post(PODS, pod("tobind")), 201)
+        # A binding to anything but a Node is refused naming the field, and binds nothing.
+        wrong = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "tobind"}, "target": {"kind": "Pod", "name": "n7"}}
+        bad = self.assertStatus(self.c.post(PODS + "/tobind/binding", wrong), 422, "Invalid")
+        self.assertEqual(bad["details"]["causes"][0]["field"], "target.kind")
+        self.assertIn('Unsupported value: "Pod"', bad["details"]["causes"][0]["message"])
+        self.assertNotIn("nodeName", self.c.get(PODS + "/tobind").json()["spec"])
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "tobind"}, "target": {"kind": "Node", "name": "n7"}}
         self.assertStatus(self.c.post(PODS + "/tobind/binding", binding), 201)
         p = self.c.get(PODS + "/tobind").json()

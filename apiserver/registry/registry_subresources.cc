@@ -12,10 +12,16 @@ namespace berth::apiserver::registry {
 absl::Status Registry::Bind(const std::string& ns, const std::string& name,
                             const json::Value& binding, bool dry_run) {
   const ResourceType* pods = catalog_.Find("", "v1", "pods");
+  // Kubernetes' ValidatePodBinding: the pod itself is not admitted again (GuaranteedUpdate).
   std::string node = binding.GetString({"target", "name"});
-  if (node.empty()) {
-    return api::Invalid(pods->Target(name), {{"FieldValueRequired", "Required value", "target.name"}});
+  std::string kind = binding.GetString({"target", "kind"});
+  std::vector<api::Cause> causes;
+  if (!kind.empty() && kind != "Node") {
+    causes.push_back({"FieldValueNotSupported",
+                      StrCat("Unsupported value: \"", kind, "\": supported values: \"Node\", \"<empty>\""), "target.kind"});
   }
+  if (node.empty()) causes.push_back({"FieldValueRequired", "Required value", "target.name"});
+  if (!causes.empty()) return api::Invalid(pods->Target(name), std::move(causes));
   WriteOptions opts;
   opts.dry_run = dry_run;
   auto r = GuaranteedUpdate(*pods, ns, name, Subresource::kBinding, opts,
