@@ -344,6 +344,7 @@ size_t Scheduler::ResyncUsage() {
   }
   placed_ = std::move(placed);
   usage_ = std::move(usage);
+  ResolveUsageLocked();
   keys_on_node_ = std::move(keys_on_node);
   placed_by_priority_.clear();
   for (const auto& [k, p] : placed_) ++placed_by_priority_[p.pod.priority];
@@ -447,6 +448,7 @@ void Scheduler::RefreshNodesLocked() {
     node_index_[info.name] = nodes_cache_.size();
     nodes_cache_.push_back(std::move(info));
   }
+  ResolveUsageLocked();
   // Fair shares divide by what the Ready nodes offer.
   ResourceMilli capacity;
   for (const NodeInfo& n : nodes_cache_) {
@@ -460,6 +462,10 @@ void Scheduler::RefreshNodesLocked() {
     fair_share_.SetCapacity(std::move(capacity));
   }
   nodes_dirty_ = false;
+}
+
+void Scheduler::ResolveUsageLocked() {
+  for (NodeInfo& n : nodes_cache_) n.usage = &usage_[n.name];
 }
 
 namespace {
@@ -486,7 +492,6 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
   size_t found = 0;
   double best = -1;
   size_t best_tie = 0;
-  static const NodeUsage kEmpty;
   // Room promised to nominated pods of at least this priority counts as used on their node
   // (added to a scratch copy only for nodes that have nominations).
   NodeUsage scratch;
@@ -524,8 +529,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
   if (auto nom = nominated_.find(key); nom != nominated_.end()) {
     if (auto idx = node_index_.find(nom->second.node); idx != node_index_.end()) {
       const NodeInfo& n = nodes_cache_[idx->second];
-      NodeUsage u;
-      if (auto it = usage_.find(n.name); it != usage_.end()) u = it->second;
+      NodeUsage u = *n.usage;
       AddHeldLocked(n.name, key, me.priority, u);
       if (FitReasons(pod, req, *n.object, u).empty() && inter_pod_reason(*n.object).empty()) {
         a.chosen = n.name;
@@ -546,8 +550,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
        ++i) {
     size_t index = (next_start_ + i) % node_count;
     const NodeInfo& n = nodes_cache_[index];
-    const NodeUsage* u = &kEmpty;
-    if (auto it = usage_.find(n.name); it != usage_.end()) u = &it->second;
+    const NodeUsage* u = n.usage;
     if (any_nominated && nominated_on_node_.contains(n.name)) {
       scratch = *u;
       if (AddHeldLocked(n.name, key, me.priority, scratch)) u = &scratch;

@@ -128,7 +128,11 @@ class Scheduler final : public Reconciler {
     bool ready = false;
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
     size_t name_hash = 0;  // breaks score ties with the pod's hash (computed once per node)
+    // usage_[name]: node_hash_map entries stay put and none is erased, so the scan reads a
+    // node's usage without hashing its name (re-resolved when usage_ is replaced wholesale).
+    NodeUsage* usage = nullptr;
   };
+  void ResolveUsageLocked();
   // What one scheduling attempt found, under mu_; it changes nothing but the scan's start.
   struct Attempt {
     std::string chosen;

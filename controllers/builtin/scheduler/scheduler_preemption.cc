@@ -96,7 +96,6 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   // One pass over the nodes that failed for room: `eligible` says which pods may be victims,
   // `acceptable` may still refuse a node's victims as a whole.
   using Eligible = std::function<bool(const std::string& key, const Placement& p)>;
-  static const NodeUsage kNoUsage;
   NodeUsage held;                                                  // scratch: usage plus nominations
   std::vector<std::pair<const std::string*, const Placement*>> goers;  // scratch: a node's eligible pods
   auto search = [&](const Eligible& eligible, const std::function<bool(const Victims&)>& acceptable) {
@@ -108,8 +107,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       // Most nodes a long preemption run visits are hopeless (their victims are already chosen or
       // above this pod), so that is judged first, on the numbers alone: nothing is copied, and
       // each pod on the node is looked up once.
-      const NodeUsage* placed_usage = &kNoUsage;
-      if (auto u = usage_.find(n.name); u != usage_.end()) placed_usage = &u->second;
+      const NodeUsage* placed_usage = n.usage;
       const NodeUsage* usage = placed_usage;
       if (nominated_on_node_.contains(n.name)) {
         held = *placed_usage;
