@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "core/client/api_client.h"
 #include "core/json/value.h"
 #include "core/time/clock.h"
@@ -63,7 +64,7 @@ class EventRecorder {
   const size_t max_queue_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Bucket> buckets_;  // by object uid
+  absl::flat_hash_map<std::string, Bucket> buckets_;  // by object uid (one lookup per event)
   uint64_t dropped_ = 0;
   double send_qps_ = 0;
   int send_burst_ = 0;
