@@ -497,6 +497,23 @@ class SharingTest(unittest.TestCase):
         self.c.delete(f"{PODS}/{gone}", {"gracePeriodSeconds": 0})
         wait_for(lambda: self.node_of(waiting) == "aa-1", timeout=30, what=f"{waiting} to take aa-1")
 
+    def test_prefer_no_schedule_taints_steer_away_pods_that_do_not_tolerate_them(self):
+        # An empty node tainted PreferNoSchedule (with kubectl taint) against a busy clean one:
+        # TaintToleration (weight 3) outweighs the resource scores unless the pod tolerates it.
+        self.add_node("pns-spot")
+        self.add_node("pns-busy")
+        self.k.run("taint", "nodes", "pns-spot", "spot=yes:PreferNoSchedule")
+        self.add_pod(with_requests(pod("pns-hog", node="pns-busy"), {"cpu": "3"}))
+        plain = with_requests(pod("pns-plain"), {"cpu": "100m"})
+        tolerant = with_requests(pod("pns-tolerant"), {"cpu": "100m"})
+        tolerant["spec"]["tolerations"] = [{"key": "spot", "operator": "Equal", "value": "yes", "effect": "PreferNoSchedule"}]
+        for p in (plain, tolerant):
+            self.add_pod(p)
+            name = p["metadata"]["name"]
+            wait_for(lambda: self.node_of(name), timeout=20, what=f"{name} to bind")
+        self.assertEqual(self.node_of("pns-plain"), "pns-busy")
+        self.assertEqual(self.node_of("pns-tolerant"), "pns-spot")
+
     def test_existing_pods_anti_affinity_keeps_others_away(self):
         self.add_node("ea-1")
         self.add_node("ea-2")

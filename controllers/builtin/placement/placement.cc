@@ -215,6 +215,16 @@ std::string UntoleratedTaint(const json::Value& pod, const json::Value& node, co
   return "";
 }
 
+int64_t IntolerablePreferNoScheduleTaints(const json::Value& pod, const json::Value& node) {
+  int64_t count = 0;
+  if (const json::Value* taints = node.Get({"spec", "taints"}); taints && taints->is_array()) {
+    for (const json::Value& t : taints->as_array()) {
+      if (t.GetString({"effect"}) == "PreferNoSchedule" && !Tolerates(pod, t)) ++count;
+    }
+  }
+  return count;
+}
+
 bool MatchesNodeSelectorAndAffinity(const json::Value& pod, const json::Value& node) {
   const json::Value* labels = node.Get({"metadata", "labels"});
   if (const json::Value* ns = pod.Get({"spec", "nodeSelector"}); ns && ns->is_object()) {

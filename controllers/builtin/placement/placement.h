@@ -62,6 +62,9 @@ std::string PlacementError(const json::Value& pod, const json::Value& node,
 // it does.
 std::vector<std::string> FitReasons(const json::Value& pod, const PodRequests& req, const json::Value& node,
                                     const NodeUsage& used);
+// How many of the node's PreferNoSchedule taints the pod does not tolerate: TaintToleration's
+// raw score (fewer is better; the scheduler normalizes it over the feasible nodes).
+int64_t IntolerablePreferNoScheduleTaints(const json::Value& pod, const json::Value& node);
 // The sum of the weights of the pod's preferred node affinity terms the node matches.
 double PreferredNodeAffinity(const json::Value& pod, const json::Value& node);
 // How many feasible nodes to find before choosing, as Kubernetes' percentageOfNodesToScore

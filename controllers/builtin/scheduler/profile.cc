@@ -11,12 +11,21 @@ namespace {
 
 constexpr const char* kInterPodAffinity = "InterPodAffinity";
 constexpr const char* kPodTopologySpread = "PodTopologySpread";
+constexpr const char* kTaintToleration = "TaintToleration";
+
+// The plugins the scheduler scores itself: a profile sets their weights, nothing else.
+int64_t* ScoredBySchedulerWeight(SchedulerProfile& p, const std::string& plugin) {
+  if (plugin == kInterPodAffinity) return &p.inter_pod_affinity_weight;
+  if (plugin == kPodTopologySpread) return &p.topology_spread_weight;
+  if (plugin == kTaintToleration) return &p.taint_toleration_weight;
+  return nullptr;
+}
 
 // name -> default weight, in upstream's order.
 const std::vector<std::pair<std::string, int64_t>>& DefaultScorePlugins() {
   static const auto* d = new std::vector<std::pair<std::string, int64_t>>{
-      {"NodeResourcesFit", 1}, {"NodeResourcesBalancedAllocation", 1}, {"NodeAffinity", 2}, {kInterPodAffinity, 2},
-      {kPodTopologySpread, 2}};
+      {kTaintToleration, 3}, {"NodeResourcesFit", 1}, {"NodeResourcesBalancedAllocation", 1}, {"NodeAffinity", 2},
+      {kInterPodAffinity, 2}, {kPodTopologySpread, 2}};
   return *d;
 }
 
@@ -36,11 +45,12 @@ absl::StatusOr<SchedulerProfile> Build(const std::string& name, const std::vecto
   p.scheduler_name = name;
   p.inter_pod_affinity_weight = 0;
   p.topology_spread_weight = 0;
+  p.taint_toleration_weight = 0;
   for (const auto& [plugin, weight] : plugins) {
     auto a = args.find(plugin);
-    if (plugin == kInterPodAffinity || plugin == kPodTopologySpread) {
+    if (int64_t* own = ScoredBySchedulerWeight(p, plugin)) {
       if (a != args.end()) return absl::InvalidArgumentError(StrCat(path, ".pluginConfig[", plugin, "]: args not supported"));
-      (plugin == kInterPodAffinity ? p.inter_pod_affinity_weight : p.topology_spread_weight) = weight;
+      *own = weight;
       continue;
     }
     auto made = MakeScorePlugin(plugin, a == args.end() ? nullptr : a->second);
@@ -115,7 +125,8 @@ absl::StatusOr<std::vector<SchedulerProfile>> ParseSchedulerConfiguration(const 
         if (!s.ok()) return s;
         s = names_in("enabled", [&](const json::Value& e, const std::string& field) -> absl::Status {
           std::string n = e.GetString({"name"});
-          if (n != kInterPodAffinity && n != kPodTopologySpread && !KnownScorePlugin(n)) {
+          SchedulerProfile probe;
+          if (ScoredBySchedulerWeight(probe, n) == nullptr && !KnownScorePlugin(n)) {
             return absl::InvalidArgumentError(StrCat(field, ".name: unknown score plugin \"", n, "\""));
           }
           int64_t weight = 1;

@@ -24,16 +24,17 @@ struct SchedulerProfile {
     int64_t weight = 1;
   };
   std::vector<Weighted> score;
-  // The two plugins the scheduler scores itself (normalized over the feasible nodes); 0: off.
+  // The plugins the scheduler scores itself (normalized over the feasible nodes); 0: off.
   int64_t inter_pod_affinity_weight = 2;
   int64_t topology_spread_weight = 2;
+  int64_t taint_toleration_weight = 3;
 
   double Score(const ScoreInput& in) const;
 };
 
-// Kubernetes' default score plugins, as far as Berth has them: NodeResourcesFit
-// (LeastAllocated, cpu and memory) 1, NodeResourcesBalancedAllocation 1, NodeAffinity 2,
-// InterPodAffinity 2, PodTopologySpread 2.
+// Kubernetes' default score plugins, as far as Berth has them: TaintToleration 3,
+// NodeResourcesFit (LeastAllocated, cpu and memory) 1, NodeResourcesBalancedAllocation 1,
+// NodeAffinity 2, InterPodAffinity 2, PodTopologySpread 2.
 SchedulerProfile DefaultProfile(const std::string& scheduler_name = "default-scheduler");
 
 // kInvalidArgument naming the offending field (e.g. "profiles[1].plugins.filter: not supported").

@@ -56,11 +56,28 @@ struct Feasible {
   size_t tie;
 };
 
-// The feasible node with the highest total: its own score plus InterPodAffinity and
-// PodTopologySpread, normalized over all of them and weighted by the profile (2 each by default).
-size_t BestFeasible(const std::vector<Feasible>& feasible, const std::vector<const json::Value*>& nodes,
-                    const InterPodAffinity* affinity, const TopologySpread* spread, const SchedulerProfile& profile) {
+// TaintToleration's normalization (upstream's DefaultNormalizeScore, reversed): the node with the
+// most intolerable PreferNoSchedule taints scores 0, a node with none 100.
+std::vector<int64_t> TaintTolerationScores(const json::Value& pod, const std::vector<const json::Value*>& nodes) {
+  std::vector<int64_t> scores;
+  int64_t most = 0;
+  for (const json::Value* n : nodes) {
+    scores.push_back(IntolerablePreferNoScheduleTaints(pod, *n));
+    most = std::max(most, scores.back());
+  }
+  for (int64_t& s : scores) s = most == 0 ? 100 : 100 - s * 100 / most;
+  return scores;
+}
+
+// The feasible node with the highest total: its own score plus InterPodAffinity,
+// PodTopologySpread and TaintToleration, normalized over all of them and weighted by the profile
+// (2, 2 and 3 by default).
+size_t BestFeasible(const json::Value& pod, const std::vector<Feasible>& feasible, const std::vector<const json::Value*>& nodes,
+                    const InterPodAffinity* affinity, const TopologySpread* spread, bool taint_scores,
+                    const SchedulerProfile& profile) {
   std::vector<int64_t> affinity_scores(feasible.size(), 0), spread_scores(feasible.size(), 0);
+  std::vector<int64_t> taint_toleration(feasible.size(), 0);
+  if (taint_scores) taint_toleration = TaintTolerationScores(pod, nodes);
   if (affinity && affinity->scores()) {
     for (size_t i = 0; i < nodes.size(); ++i) affinity_scores[i] = affinity->Score(*nodes[i]);
     NormalizeAffinityScores(affinity_scores);
@@ -75,7 +92,8 @@ size_t BestFeasible(const std::vector<Feasible>& feasible, const std::vector<con
   for (size_t i = 0; i < feasible.size(); ++i) {
     double total = feasible[i].score +
                    static_cast<double>(profile.inter_pod_affinity_weight) * static_cast<double>(affinity_scores[i]) +
-                   static_cast<double>(profile.topology_spread_weight) * static_cast<double>(spread_scores[i]);
+                   static_cast<double>(profile.topology_spread_weight) * static_cast<double>(spread_scores[i]) +
+                   static_cast<double>(profile.taint_toleration_weight) * static_cast<double>(taint_toleration[i]);
     if (total > best_total || (total == best_total && feasible[i].tie > feasible[best].tie)) {
       best = i;
       best_total = total;
@@ -433,6 +451,7 @@ void Scheduler::RefreshNodesLocked() {
   if (!nodes_dirty_) return;
   label_columns_.clear();
   nodes_cache_.clear();
+  prefer_no_schedule_nodes_ = 0;
   node_index_.clear();
   for (const ObjectPtr& n : nodes_.List()) {
     NodeInfo info;
@@ -445,6 +464,12 @@ void Scheduler::RefreshNodesLocked() {
     const json::Value* unsched = n->Get({"spec", "unschedulable"});
     const json::Value* taints = n->Get({"spec", "taints"});
     info.plain = !(unsched && unsched->is_bool() && unsched->as_bool()) && (taints == nullptr || taints->size() == 0);
+    if (taints && taints->is_array()) {
+      for (const json::Value& t : taints->as_array()) {
+        info.prefer_no_schedule = info.prefer_no_schedule || t.GetString({"effect"}) == "PreferNoSchedule";
+      }
+    }
+    prefer_no_schedule_nodes_ += info.prefer_no_schedule ? 1 : 0;
     node_index_[info.name] = nodes_cache_.size();
     nodes_cache_.push_back(std::move(info));
   }
@@ -512,8 +537,10 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
       if (t->filters() || t->scores()) spread = std::move(*t);
     }
   }
+  // TaintToleration gives every node the same score while no node has a PreferNoSchedule taint.
+  const bool taint_scores = profile.taint_toleration_weight > 0 && prefer_no_schedule_nodes_ > 0;
   // Their scores are normalized over the feasible nodes, so the choice waits for the scan.
-  bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores());
+  bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores()) || taint_scores;
   std::vector<Feasible> feasible;
   // The filters that run after resources, in upstream's order; "" when the node passes.
   auto inter_pod_reason = [&](const json::Value& node) -> std::string {
@@ -599,8 +626,8 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
   if (deferred_choice && !feasible.empty()) {
     std::vector<const json::Value*> objects;
     for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());
-    a.chosen = nodes_cache_[feasible[BestFeasible(feasible, objects, affinity ? &*affinity : nullptr, spread ? &*spread : nullptr,
-                                                profile)].index].name;
+    a.chosen = nodes_cache_[feasible[BestFeasible(pod, feasible, objects, affinity ? &*affinity : nullptr,
+                                                spread ? &*spread : nullptr, taint_scores, profile)].index].name;
   }
   return a;
 }

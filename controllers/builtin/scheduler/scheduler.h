@@ -127,6 +127,7 @@ class Scheduler final : public Reconciler {
     NodeAllocatable allocatable;
     bool ready = false;
     bool plain = false;  // schedulable and untainted: only resources and ports can refuse a pod
+    bool prefer_no_schedule = false;  // has a PreferNoSchedule taint: TaintToleration scores it
     size_t name_hash = 0;  // breaks score ties with the pod's hash (computed once per node)
     // usage_[name]: node_hash_map entries stay put and none is erased, so the scan reads a
     // node's usage without hashing its name (re-resolved when usage_ is replaced wholesale).
@@ -222,6 +223,7 @@ class Scheduler final : public Reconciler {
   absl::node_hash_map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
   absl::node_hash_map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
+  size_t prefer_no_schedule_nodes_ = 0;        // of them, with a PreferNoSchedule taint
   absl::flat_hash_map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
   // label key -> (node, value) over nodes_cache_, built when a spread constraint first asks.
   mutable std::map<std::string, std::vector<std::pair<const json::Value*, const std::string*>>> label_columns_;

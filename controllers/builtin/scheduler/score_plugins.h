@@ -5,8 +5,8 @@
 // MostAllocated and RequestedToCapacityRatio strategies, NodeResourcesBalancedAllocation,
 // NodeAffinity); a user adds one by implementing ScorePlugin and registering a factory under a
 // name that scheduler configuration files can then enable (the Mesos allocator-module idea).
-// InterPodAffinity and PodTopologySpread are scored by the scheduler itself (they normalize over
-// all feasible nodes); a profile sets only their weights.
+// InterPodAffinity, PodTopologySpread and TaintToleration are scored by the scheduler itself
+// (they normalize over all feasible nodes); a profile sets only their weights.
 
 #include <functional>
 #include <memory>

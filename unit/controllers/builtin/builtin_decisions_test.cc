@@ -276,6 +276,35 @@ TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
   }
 }
 
+// TaintToleration: a PreferNoSchedule taint the pod does not tolerate outweighs a busier node
+// (weight 3 against the resource scores, as upstream); a pod tolerating it goes by resources.
+TEST_F(DecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  json::Value tainted = SchedulableNode("a-tainted-empty", "4");
+  tainted.Ensure({"spec"}).Set("taints", J(R"([{"key":"spot","value":"yes","effect":"PreferNoSchedule"}])"));
+  ASSERT_TRUE(api_->Create(res::kNodes, "", tainted).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-busy", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3", "{}", "", "b-busy")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("b-busy").first == 3000; }));
+  auto place = [&](const std::string& name, const std::string& extra) {
+    EXPECT_TRUE(api_->Create(res::kPods, "default", PodAsking(name, "100m", "{}", extra)).ok());
+    EXPECT_TRUE(Eventually([&] {
+      Drain(scheduler.controller());
+      return !NodeOf(*api_, name).empty();
+    }));
+    return NodeOf(*api_, name);
+  };
+  EXPECT_EQ(place("plain", ""), "b-busy");
+  EXPECT_EQ(place("tolerant", R"("tolerations":[{"key":"spot","operator":"Exists","effect":"PreferNoSchedule"}],)"),
+            "a-tainted-empty");
+  // Tolerating another taint does not help.
+  EXPECT_EQ(place("other", R"("tolerations":[{"key":"gpu","operator":"Exists"}],)"), "b-busy");
+}
+
 // Inter-pod rules through the scheduler's own cache: required anti-affinity refuses, with
 // Kubernetes' message; a preferred affinity outweighs a busier node.
 TEST_F(DecisionsTest, SchedulerHonoursInterPodRules) {

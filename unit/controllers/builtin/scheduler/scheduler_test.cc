@@ -175,11 +175,13 @@ TEST(SchedulerTest, ConfigurationProfilesAndTheirErrors) {
   ASSERT_EQ(profiles->size(), 2u);
   EXPECT_EQ((*profiles)[0].score.size(), 3u);
   EXPECT_EQ((*profiles)[0].inter_pod_affinity_weight, 2);
+  EXPECT_EQ((*profiles)[0].taint_toleration_weight, 3);
   const SchedulerProfile& binpack = (*profiles)[1];
   EXPECT_EQ(binpack.scheduler_name, "binpack");
   ASSERT_EQ(binpack.score.size(), 1u);
   EXPECT_EQ(binpack.score[0].weight, 3);
   EXPECT_EQ(binpack.inter_pod_affinity_weight, 0);
+  EXPECT_EQ(binpack.taint_toleration_weight, 0);
 
   auto error = [](const std::string& text) {
     auto c = json::Parse(text);
