@@ -139,9 +139,22 @@ std::optional<bool> FairShare::Before(const std::string& a, const std::string& b
   // One is the other's ancestor (pods charged to an inner queue): compare those two.
   const std::string& x = i < ca.size() ? ca[i] : ca.back();
   const std::string& y = i < cb.size() ? cb[i] : cb.back();
+  // A queue below its guarantee goes before one that is not (as YuniKorn orders queues): its
+  // share may already be above a sibling's, yet the room it is owed must not go to that sibling.
+  if (bool bx = BelowGuarantee(x), by = BelowGuarantee(y); bx != by) return bx;
   double sx = Share(x), sy = Share(y);
   if (sx == sy) return std::nullopt;
   return sx < sy;
+}
+
+bool FairShare::BelowGuarantee(const std::string& queue) const {
+  const QueueSpec* spec = Find(queue);
+  if (spec == nullptr) return false;
+  ResourceMilli used = Allocated(queue);
+  for (const auto& [name, guaranteed] : spec->guaranteed) {
+    if (guaranteed > 0 && (used.count(name) ? used[name] : 0) < guaranteed) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> FairShare::Named() const {

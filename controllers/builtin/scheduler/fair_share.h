@@ -59,8 +59,11 @@ class FairShare {
   // cpu 3/3", else "".
   std::string MaxReason(const std::string& queue, const PodRequests& r) const;
   // Whether a's pods go before b's: compared at their first differing ancestors (siblings),
-  // lower share first; nullopt when those shares are equal (or a == b).
+  // a sibling below its guarantee first, then lower share first; nullopt when those are equal
+  // (or a == b).
   std::optional<bool> Before(const std::string& a, const std::string& b) const;
+  // Whether a named queue holds less than its guarantee of some resource.
+  bool BelowGuarantee(const std::string& queue) const;
   // A named queue's spec; null for implicit queues and unknown names.
   const QueueSpec* Spec(const std::string& queue) const { return Find(queue); }
   // Every named queue (not implicit ones).

@@ -76,6 +76,20 @@ TEST(FairShareTest, SiblingsAreComparedAtTheLevelWhereTheyDiffer) {
   EXPECT_EQ(fs.Before("team-b", "team-a"), std::optional<bool>(true));
 }
 
+TEST(FairShareTest, AQueueBelowItsGuaranteeGoesFirstWhateverItsShare) {
+  FairShare fs;
+  fs.SetQueues({Spec(R"({"metadata":{"name":"new"},"spec":{"guaranteed":{"cpu":"5"}}})"),
+                Spec(R"({"metadata":{"name":"old"},"spec":{}})")});
+  fs.SetCapacity(Capacity(10, 100));
+  fs.Add("new", Req(3000, 0));  // share 0.3, guaranteed 0.5
+  fs.Add("old", Req(2000, 0));  // share 0.2
+  EXPECT_TRUE(fs.BelowGuarantee("new"));
+  EXPECT_EQ(fs.Before("new", "old"), std::optional<bool>(true));
+  fs.Add("new", Req(2000, 0));  // at its guarantee: shares decide again
+  EXPECT_FALSE(fs.BelowGuarantee("new"));
+  EXPECT_EQ(fs.Before("new", "old"), std::optional<bool>(false));
+}
+
 TEST(FairShareTest, ScarceResourcesAreLeftOutOfTheShare) {
   FairShare fs;
   fs.SetCapacity(Capacity(10, 100, 2));
