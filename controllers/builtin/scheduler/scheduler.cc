@@ -245,6 +245,7 @@ void Scheduler::PlaceLocked(const std::string& key, const std::string& node, con
 
 void Scheduler::UnplaceLocked(const std::string& key) {
   evicting_.erase(key);
+  terminating_.erase(key);
   auto it = placed_.find(key);
   if (it == placed_.end()) return;
   usage_[it->second.node].Remove(it->second.pod.requests);
@@ -299,7 +300,13 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
         // status.startTime arrives after the binding: preemption ranks victims by it.
         it->second.pod.start_micros = RunningPodOf(key, *p).start_micros;
       }
-      placed_[key].terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
+      bool terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
+      placed_[key].terminating = terminating;
+      if (terminating) {
+        terminating_.insert(key);
+      } else {
+        terminating_.erase(key);
+      }
       placed = pod_index_.Put(key, node, p);
     } else if (!assumed_.count(key)) {
       freed = placed_.count(key) > 0;
@@ -361,6 +368,10 @@ size_t Scheduler::ResyncUsage() {
     if (!(before == after)) ++corrected;
   }
   placed_ = std::move(placed);
+  terminating_.clear();
+  for (const auto& [k, p] : placed_) {
+    if (p.terminating) terminating_.insert(k);
+  }
   usage_ = std::move(usage);
   ResolveUsageLocked();
   keys_on_node_ = std::move(keys_on_node);

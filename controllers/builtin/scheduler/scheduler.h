@@ -234,6 +234,9 @@ class Scheduler final : public Reconciler {
   std::set<std::string> waiting_on_pods_;      // the subset some inter-pod rule refused
   std::map<std::string, int> attempts_;        // failed attempts per waiting pod (back-off)
   absl::flat_hash_set<std::string> evicting_;  // chosen as victims: never chosen twice
+  // The placed pods whose Placement::terminating is set, so that what is leaving is found
+  // without walking every placed pod (a reclaim asks it on each attempt).
+  absl::flat_hash_set<std::string> terminating_;
   // Counts RetryUnschedulable calls: a pod whose attempt overlapped one is retried at once, since
   // the change may have come after its filters ran (upstream's moveRequestCycle).
   uint64_t move_requests_ = 0;

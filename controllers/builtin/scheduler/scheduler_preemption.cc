@@ -171,9 +171,14 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       auto it = spare.find(queue);
       if (it != spare.end()) return it->second;
       ResourceMilli s = fair_share_.Allocated(queue);
-      for (const auto& [k, p] : placed_) {  // pods already leaving no longer count
-        if (p.queue != queue || !(p.terminating || evicting_.count(k))) continue;
-        for (const auto& [r, m] : FairShare::VectorOf(p.pod.requests)) s[r] -= m;
+      auto leaving = [&](const std::string& k) {  // pods already leaving no longer count
+        auto p = placed_.find(k);
+        if (p == placed_.end() || p->second.queue != queue) return;
+        for (const auto& [r, m] : FairShare::VectorOf(p->second.pod.requests)) s[r] -= m;
+      };
+      for (const std::string& k : evicting_) leaving(k);
+      for (const std::string& k : terminating_) {
+        if (!evicting_.contains(k)) leaving(k);
       }
       if (const QueueSpec* spec = fair_share_.Spec(queue)) {
         for (const auto& [r, g] : spec->guaranteed) s[r] -= g;
