@@ -221,10 +221,15 @@ def brief_case(args):
                     have = bound_counts(c, ["ns-new"])["ns-new"]
                     print(f"  {time.monotonic() - t0:.1f}s newcomer bound: {have}/{want}", file=sys.stderr)
                     return have >= want
-                wait_for(reached, timeout=180, interval=1, what="the newcomer's guarantee")
+                wait_for(reached, timeout=args.newcomer_timeout, interval=1, what="the newcomer's guarantee")
                 t_new = time.monotonic() - t0
             except AssertionError:
                 t_new = float("inf")  # reported, not hidden: the row shows inf
+                for p in c.get("/api/v1/namespaces/ns-new/pods").json()["items"]:
+                    if not p["spec"].get("nodeName"):
+                        conds = [x for x in p.get("status", {}).get("conditions", []) if x["type"] == "PodScheduled"]
+                        print(f"  unbound {p['metadata']['name']}: nominated {p['status'].get('nominatedNodeName')}, "
+                              f"{conds[0]['reason'] + ': ' + conds[0]['message'] if conds else 'no condition'}", file=sys.stderr)
             rows.append((f"newcomer reaches its guarantee ({want} cpu, {want} pods) (s)", t_new, "brief target (grace 0)", 10.0))
         finally:
             cm.stop()
@@ -239,6 +244,7 @@ def main():
     ap.add_argument("--scoring", choices=["least-allocated", "most-allocated"], default="least-allocated",
                     help="the brief case's node scoring: Kubernetes' default spreading, or bin packing")
     ap.add_argument("--nodes", type=int, default=1000)
+    ap.add_argument("--newcomer-timeout", type=float, default=180)
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.smoke:
