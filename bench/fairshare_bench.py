@@ -151,6 +151,17 @@ def water_filling(tenants, total_cpu, total_mem, caps=None):
     return share
 
 
+def create_tenants(c, tenants, newcomer, newcomer_cpu):
+    """A namespace and a Queue (its weight, selecting it by label) per tenant, and the newcomer's
+    with a guarantee of `newcomer_cpu` cores and weight 1."""
+    for name, weight, _ in tenants + [(newcomer, 1, None)]:
+        assert c.post("/api/v1/namespaces", {"metadata": {"name": name, "labels": {"tenant": name}}}).status == 201
+        spec = {"weight": weight, "namespaceSelector": {"matchLabels": {"tenant": name}}}
+        if name == newcomer:
+            spec["guaranteed"] = {"cpu": str(newcomer_cpu)}
+        assert c.post(QUEUES, {"metadata": {"name": name}, "spec": spec}).status == 201
+
+
 def bound_counts(c, namespaces):
     counts = {}
     for ns in namespaces:
@@ -170,12 +181,7 @@ def brief_case(args):
     with ApiServer(admin_token=True) as api:
         c = api.client()
         create_nodes(c, n, cpu=str(BRIEF_NODE_CPU), memory=f"{BRIEF_NODE_MEM_GI}Gi")
-        for name, weight, _ in BRIEF_TENANTS + [("ns-new", 1, (1, 4))]:
-            assert c.post("/api/v1/namespaces", {"metadata": {"name": name, "labels": {"tenant": name}}}).status == 201
-            spec = {"weight": weight, "namespaceSelector": {"matchLabels": {"tenant": name}}}
-            if name == "ns-new":
-                spec["guaranteed"] = {"cpu": str(newcomer_cpu)}
-            assert c.post(QUEUES, {"metadata": {"name": name}, "spec": spec}).status == 201
+        create_tenants(c, BRIEF_TENANTS, "ns-new", newcomer_cpu)
         t0 = time.monotonic()
         for name, _, (cpu, mem) in BRIEF_TENANTS:
             tenant_pods(api, c, name, cpu, mem, demand[name])
@@ -260,12 +266,7 @@ def main():
         c = api.client()
 
         create_nodes(c, n, cpu=str(NODE_CPU), memory=f"{NODE_MEM_GI}Gi")
-        for name, weight, _ in TENANTS + [("t-new", 1, (1, 1))]:
-            assert c.post("/api/v1/namespaces", {"metadata": {"name": name, "labels": {"tenant": name}}}).status == 201
-            spec = {"weight": weight, "namespaceSelector": {"matchLabels": {"tenant": name}}}
-            if name == "t-new":
-                spec["guaranteed"] = {"cpu": str(total_cpu // 10)}
-            assert c.post(QUEUES, {"metadata": {"name": name}, "spec": spec}).status == 201
+        create_tenants(c, TENANTS, "t-new", total_cpu // 10)
         t0 = time.monotonic()
         for name, _, (cpu, mem) in TENANTS:
             parallel(demand, lambda i, name=name, cpu=cpu, mem=mem: c.post(f"/api/v1/namespaces/{name}/pods", pod(f"p-{i}", cpu, mem)))
