@@ -36,6 +36,7 @@ Usage: bench/fairshare_bench.py [--smoke] [--case brief|four-tenants] [--scoring
 import argparse
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -162,6 +163,12 @@ def create_tenants(c, tenants, newcomer, newcomer_cpu):
         assert c.post(QUEUES, {"metadata": {"name": name}, "spec": spec}).status == 201
 
 
+def pod_deletions(c):
+    """Pods deleted so far (the scheduler's victims: nothing else deletes pods here)."""
+    m = re.search(r'apiserver_request_total\{verb="delete",resource="pods",code="200"\} (\d+)', c.get("/metrics").body)
+    return int(m.group(1)) if m else 0
+
+
 def bound_counts(c, namespaces):
     counts = {}
     for ns in namespaces:
@@ -220,6 +227,7 @@ def brief_case(args):
             rows.append(("controller-manager start -> allocation stable (s)", t_fill, "pods bound", float(sum(counts.values()))))
             # The newcomer asks for its guarantee, from the first create to the last binding.
             want = newcomer_cpu  # 1c pods
+            deleted_before = pod_deletions(c)
             t0 = time.monotonic()
             threading.Thread(target=tenant_pods, args=(api, c, "ns-new", 1, 4, want), daemon=True).start()
             try:
@@ -237,6 +245,8 @@ def brief_case(args):
                         print(f"  unbound {p['metadata']['name']}: nominated {p['status'].get('nominatedNodeName')}, "
                               f"{conds[0]['reason'] + ': ' + conds[0]['message'] if conds else 'no condition'}", file=sys.stderr)
             rows.append((f"newcomer reaches its guarantee ({want} cpu, {want} pods) (s)", t_new, "brief target (grace 0)", 10.0))
+            # At least want/4 (4c victims) and at most 2*want (0.5c ones) are needed.
+            rows.append(("  pods preempted for it", float(pod_deletions(c) - deleted_before), "newcomer pods", float(want)))
         finally:
             cm.stop()
         rows.append((f"creating {pods_created} pending pods took (s)", t_pods, "pods", float(pods_created)))
