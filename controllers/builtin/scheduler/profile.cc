@@ -1,5 +1,6 @@
 #include "controllers/builtin/scheduler/profile.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -64,8 +65,32 @@ absl::StatusOr<SchedulerProfile> Build(const std::string& name, const std::vecto
 
 double SchedulerProfile::Score(const ScoreInput& in) const {
   double total = 0;
-  for (const Weighted& w : score) total += w.plugin->Score(in) * static_cast<double>(w.weight);
+  for (const Weighted& w : score) {
+    if (!w.plugin->Normalized()) total += w.plugin->Score(in) * static_cast<double>(w.weight);
+  }
   return total;
+}
+
+std::vector<const SchedulerProfile::Weighted*> SchedulerProfile::NormalizedFor(const json::Value& pod) const {
+  std::vector<const Weighted*> out;
+  for (const Weighted& w : score) {
+    if (w.plugin->Normalized() && w.plugin->ScoresPod(pod)) out.push_back(&w);
+  }
+  return out;
+}
+
+std::vector<double> NormalizedTotals(const std::vector<const SchedulerProfile::Weighted*>& plugins,
+                                     const std::vector<std::vector<double>>& raw) {
+  std::vector<double> totals(raw.size(), 0);
+  for (size_t p = 0; p < plugins.size(); ++p) {
+    double best = 0;
+    for (const auto& node : raw) best = std::max(best, node[p]);
+    if (best <= 0) continue;  // every node 0: upstream leaves them all at 0
+    for (size_t i = 0; i < raw.size(); ++i) {
+      totals[i] += raw[i][p] * 100 / best * static_cast<double>(plugins[p]->weight);
+    }
+  }
+  return totals;
 }
 
 SchedulerProfile DefaultProfile(const std::string& scheduler_name) {

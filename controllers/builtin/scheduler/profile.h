@@ -29,8 +29,17 @@ struct SchedulerProfile {
   int64_t topology_spread_weight = 2;
   int64_t taint_toleration_weight = 3;
 
+  // The weighted sum of the plugins that are not normalized.
   double Score(const ScoreInput& in) const;
+  // The normalized plugins that score this pod (raw figures for NormalizedTotals), in order.
+  std::vector<const Weighted*> NormalizedFor(const json::Value& pod) const;
 };
+
+// Scales each plugin's raw figures over the feasible nodes (`raw[node][plugin]`, plugins as
+// NormalizedFor gave them): the best node gets 100, a node with 0 gets 0; returns the weighted
+// sum per node.
+std::vector<double> NormalizedTotals(const std::vector<const SchedulerProfile::Weighted*>& plugins,
+                                     const std::vector<std::vector<double>>& raw);
 
 // Kubernetes' default score plugins, as far as Berth has them: TaintToleration 3,
 // NodeResourcesFit (LeastAllocated, cpu and memory) 1, NodeResourcesBalancedAllocation 1,

@@ -16,11 +16,12 @@ namespace berth::controllers::builtin {
 
 namespace {
 
-// A node that passed every filter, with its score before the normalized inter-pod parts.
+// A node that passed every filter, with its score before the normalized parts.
 struct Feasible {
   size_t index;  // in the node cache
   double score;
   size_t tie;
+  std::vector<double> raw;  // the normalized plugins' raw figures (SchedulerProfile::NormalizedFor)
 };
 
 // TaintToleration's normalization (upstream's DefaultNormalizeScore, reversed): the node with the
@@ -37,11 +38,17 @@ std::vector<int64_t> TaintTolerationScores(const json::Value& pod, const std::ve
 }
 
 // The feasible node with the highest total: its own score plus InterPodAffinity,
-// PodTopologySpread and TaintToleration, normalized over all of them and weighted by the profile
-// (2, 2 and 3 by default).
+// PodTopologySpread, TaintToleration and the normalized plugins (NodeAffinity), each normalized
+// over all of them and weighted by the profile (2, 2, 3 and 2 by default).
 size_t BestFeasible(const json::Value& pod, const std::vector<Feasible>& feasible, const std::vector<const json::Value*>& nodes,
                     const InterPodAffinity* affinity, const TopologySpread* spread, bool taint_scores,
-                    const SchedulerProfile& profile) {
+                    const std::vector<const SchedulerProfile::Weighted*>& normalized, const SchedulerProfile& profile) {
+  std::vector<double> plugin_totals(feasible.size(), 0);
+  if (!normalized.empty()) {
+    std::vector<std::vector<double>> raw;
+    for (const Feasible& f : feasible) raw.push_back(f.raw);
+    plugin_totals = NormalizedTotals(normalized, raw);
+  }
   std::vector<int64_t> affinity_scores(feasible.size(), 0), spread_scores(feasible.size(), 0);
   std::vector<int64_t> taint_toleration(feasible.size(), 0);
   if (taint_scores) taint_toleration = TaintTolerationScores(pod, nodes);
@@ -57,7 +64,7 @@ size_t BestFeasible(const json::Value& pod, const std::vector<Feasible>& feasibl
   size_t best = 0;
   double best_total = -1;
   for (size_t i = 0; i < feasible.size(); ++i) {
-    double total = feasible[i].score +
+    double total = feasible[i].score + plugin_totals[i] +
                    static_cast<double>(profile.inter_pod_affinity_weight) * static_cast<double>(affinity_scores[i]) +
                    static_cast<double>(profile.topology_spread_weight) * static_cast<double>(spread_scores[i]) +
                    static_cast<double>(profile.taint_toleration_weight) * static_cast<double>(taint_toleration[i]);
@@ -223,8 +230,11 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
   }
   // TaintToleration gives every node the same score while no node has a PreferNoSchedule taint.
   const bool taint_scores = profile.taint_toleration_weight > 0 && prefer_no_schedule_nodes_ > 0;
+  // Plugins whose figures are scaled over the feasible nodes, for this pod (NodeAffinity when it
+  // has preferred terms).
+  const std::vector<const SchedulerProfile::Weighted*> normalized = profile.NormalizedFor(pod);
   // Their scores are normalized over the feasible nodes, so the choice waits for the scan.
-  bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores()) || taint_scores;
+  bool deferred_choice = (affinity && affinity->scores()) || (spread && spread->scores()) || taint_scores || !normalized.empty();
   std::vector<Feasible> feasible;
   // The filters that run after resources, in upstream's order; "" when the node passes.
   auto inter_pod_reason = [&](const json::Value& node) -> std::string {
@@ -295,11 +305,14 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
       continue;
     }
     ++found;
-    double s = profile.Score(ScoreInput{pod, req, *n.object, n.allocatable, *u});
+    ScoreInput in{pod, req, *n.object, n.allocatable, *u};
+    double s = profile.Score(in);
     // Spread equal scores: a hash of pod and node breaks ties without a shared counter.
     size_t tie = MixHashes(key_hash, n.name_hash);
     if (deferred_choice) {
-      feasible.push_back({index, s, tie});
+      Feasible f{index, s, tie, {}};
+      for (const SchedulerProfile::Weighted* w : normalized) f.raw.push_back(w->plugin->Score(in));
+      feasible.push_back(std::move(f));
     } else if (s > best || (s == best && tie > best_tie)) {
       best = s;
       best_tie = tie;
@@ -311,7 +324,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
     std::vector<const json::Value*> objects;
     for (const Feasible& f : feasible) objects.push_back(nodes_cache_[f.index].object.get());
     a.chosen = nodes_cache_[feasible[BestFeasible(pod, feasible, objects, affinity ? &*affinity : nullptr,
-                                                spread ? &*spread : nullptr, taint_scores, profile)].index].name;
+                                                spread ? &*spread : nullptr, taint_scores, normalized, profile)].index].name;
   }
   return a;
 }

@@ -200,12 +200,17 @@ class BalancedAllocation final : public ScorePlugin {
   std::vector<WeightedResource> resources_;
 };
 
-// Preferred node affinity: the sum of the weights of the terms the node matches (0..100 per
-// term; not normalized across nodes).
+// Preferred node affinity: the sum of the weights of the terms the node matches, scaled over
+// the feasible nodes by the scheduler (the best match scores 100), as upstream normalizes it.
 class NodeAffinityScore final : public ScorePlugin {
  public:
   std::string_view name() const override { return "NodeAffinity"; }
   double Score(const ScoreInput& in) const override { return PreferredNodeAffinity(in.pod, in.node); }
+  bool Normalized() const override { return true; }
+  bool ScoresPod(const json::Value& pod) const override {
+    const json::Value* prefs = pod.Get({"spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"});
+    return prefs != nullptr && prefs->is_array() && prefs->size() > 0;
+  }
 };
 
 struct Registry {

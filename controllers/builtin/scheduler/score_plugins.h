@@ -6,7 +6,8 @@
 // NodeAffinity); a user adds one by implementing ScorePlugin and registering a factory under a
 // name that scheduler configuration files can then enable (the Mesos allocator-module idea).
 // InterPodAffinity, PodTopologySpread and TaintToleration are scored by the scheduler itself
-// (they normalize over all feasible nodes); a profile sets only their weights.
+// (they normalize over all feasible nodes); a profile sets only their weights. NodeAffinity is a
+// plugin whose raw figures the scheduler scales over the feasible nodes (Normalized).
 
 #include <functional>
 #include <memory>
@@ -37,6 +38,12 @@ class ScorePlugin {
   // Whether Score reads only requests, allocatable and usage (never the JSON objects): the
   // scheduler's fast path for plain pods on plain nodes relies on it.
   virtual bool ResourcesOnly() const { return false; }
+  // Whether Score is a raw figure that the scheduler scales over the feasible nodes (the best
+  // gets 100, as upstream's DefaultNormalizeScore), so the choice waits for the whole scan.
+  // Such a plugin says with ScoresPod which pods it can tell nodes apart for; for the others
+  // it is skipped (every node would score alike).
+  virtual bool Normalized() const { return false; }
+  virtual bool ScoresPod(const json::Value& /*pod*/) const { return true; }
 };
 
 // Builds a plugin from its pluginConfig args (null when none). kInvalidArgument naming the bad

@@ -305,6 +305,31 @@ TEST_F(DecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
   EXPECT_EQ(place("other", R"("tolerations":[{"key":"gpu","operator":"Exists"}],)"), "b-busy");
 }
 
+// NodeAffinity's preferred terms are scaled over the feasible nodes (the best match scores 100,
+// weight 2): even a weight-10 preference outweighs a busier node, as upstream; unscaled, the
+// emptier node would win.
+TEST_F(DecisionsTest, SchedulerScalesPreferredNodeAffinityOverTheFeasibleNodes) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  json::Value preferred = SchedulableNode("a-preferred-busy", "4");
+  preferred["metadata"]["labels"].Set("zone", "a");
+  ASSERT_TRUE(api_->Create(res::kNodes, "", preferred).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3", "{}", "", "a-preferred-busy")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-preferred-busy").first == 3000; }));
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("likes-a", "100m", "{}", R"("affinity":{"nodeAffinity":{
+      "preferredDuringSchedulingIgnoredDuringExecution":[{"weight":10,"preference":{"matchExpressions":[
+      {"key":"zone","operator":"In","values":["a"]}]}}]}},)")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !NodeOf(*api_, "likes-a").empty();
+  }));
+  EXPECT_EQ(NodeOf(*api_, "likes-a"), "a-preferred-busy");
+}
+
 // Inter-pod rules through the scheduler's own cache: required anti-affinity refuses, with
 // Kubernetes' message; a preferred affinity outweighs a busier node.
 TEST_F(DecisionsTest, SchedulerHonoursInterPodRules) {

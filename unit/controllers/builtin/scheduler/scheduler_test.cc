@@ -128,8 +128,16 @@ TEST(SchedulerTest, ScorePrefersEmptierAndPreferredNodes) {
   EXPECT_GT(DefaultScore(pod, r, Node(), 0, 0), DefaultScore(pod, r, Node(), 1000, int64_t{2} * 1073741824 * 1000));
   json::Value pref = Pod(R"("affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[
       {"weight":50,"preference":{"matchExpressions":[{"key":"zone","operator":"In","values":["a"]}]}}]}},)");
-  // NodeAffinity weighs 2 in the default profile.
-  EXPECT_DOUBLE_EQ(DefaultScore(pref, r, Node(), 0, 0), DefaultScore(pod, r, Node(), 0, 0) + 100);
+  // NodeAffinity (weight 2 in the default profile) is scaled over the feasible nodes, not part of
+  // the per-node sum: the best match gets 100, as upstream normalizes it.
+  EXPECT_DOUBLE_EQ(DefaultScore(pref, r, Node(), 0, 0), DefaultScore(pod, r, Node(), 0, 0));
+  SchedulerProfile profile = DefaultProfile();
+  EXPECT_TRUE(profile.NormalizedFor(pod).empty()) << "no preferred terms: nothing to scale";
+  auto normalized = profile.NormalizedFor(pref);
+  ASSERT_EQ(normalized.size(), 1u);
+  EXPECT_EQ(normalized[0]->plugin->name(), "NodeAffinity");
+  EXPECT_EQ(NormalizedTotals(normalized, {{50}, {25}, {0}}), (std::vector<double>{200, 100, 0}));
+  EXPECT_EQ(NormalizedTotals(normalized, {{0}, {0}}), (std::vector<double>{0, 0}));
 }
 
 // Node n1 (2 cpu, 4Gi) half used: what each strategy makes of it for a 500m/1Gi pod.
