@@ -150,9 +150,14 @@ std::optional<bool> FairShare::Before(const std::string& a, const std::string& b
 bool FairShare::BelowGuarantee(const std::string& queue) const {
   const QueueSpec* spec = Find(queue);
   if (spec == nullptr) return false;
-  ResourceMilli used = Allocated(queue);
+  // Asked at every comparison of the work queue's heads: read the allocation, do not copy it.
+  auto alloc = allocated_.find(queue);
   for (const auto& [name, guaranteed] : spec->guaranteed) {
-    if (guaranteed > 0 && (used.count(name) ? used[name] : 0) < guaranteed) return true;
+    int64_t used = 0;
+    if (alloc != allocated_.end()) {
+      if (auto r = alloc->second.find(name); r != alloc->second.end()) used = r->second;
+    }
+    if (guaranteed > 0 && used < guaranteed) return true;
   }
   return false;
 }

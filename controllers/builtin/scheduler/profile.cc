@@ -15,6 +15,9 @@ constexpr const char* kPodTopologySpread = "PodTopologySpread";
 constexpr const char* kTaintToleration = "TaintToleration";
 
 // The plugins the scheduler scores itself: a profile sets their weights, nothing else.
+bool ScoredByScheduler(const std::string& plugin) {
+  return plugin == kInterPodAffinity || plugin == kPodTopologySpread || plugin == kTaintToleration;
+}
 int64_t* ScoredBySchedulerWeight(SchedulerProfile& p, const std::string& plugin) {
   if (plugin == kInterPodAffinity) return &p.inter_pod_affinity_weight;
   if (plugin == kPodTopologySpread) return &p.topology_spread_weight;
@@ -150,8 +153,7 @@ absl::StatusOr<std::vector<SchedulerProfile>> ParseSchedulerConfiguration(const 
         if (!s.ok()) return s;
         s = names_in("enabled", [&](const json::Value& e, const std::string& field) -> absl::Status {
           std::string n = e.GetString({"name"});
-          SchedulerProfile probe;
-          if (ScoredBySchedulerWeight(probe, n) == nullptr && !KnownScorePlugin(n)) {
+          if (!ScoredByScheduler(n) && !KnownScorePlugin(n)) {
             return absl::InvalidArgumentError(StrCat(field, ".name: unknown score plugin \"", n, "\""));
           }
           int64_t weight = 1;

@@ -253,6 +253,18 @@ std::string NodeOf(client::ApiClient& api, const std::string& pod) {
   return p.ok() ? p->GetString({"spec", "nodeName"}) : "";
 }
 
+// Creates the pod and runs the scheduler until it is bound: the node it went to ("" if none).
+std::string ScheduleOne(client::ApiClient& api, Scheduler& scheduler, const json::Value& pod) {
+  std::string name = pod.GetString({"metadata", "name"});
+  EXPECT_TRUE(api.Create(res::kPods, "default", pod).ok()) << name;
+  EXPECT_TRUE(testing::Eventually([&] {
+    while (scheduler.controller().ProcessOneForTest()) {
+    }
+    return !NodeOf(api, name).empty();
+  })) << name;
+  return NodeOf(api, name);
+}
+
 // Every feasible node found is scored before one is chosen (least allocated wins), wherever the
 // rotating scan starts.
 TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
@@ -267,12 +279,7 @@ TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
   ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-busy").first == 3500; }));
   for (int i = 0; i < 4; ++i) {
     std::string name = "small-" + std::to_string(i);
-    ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking(name, "100m")).ok());
-    ASSERT_TRUE(Eventually([&] {
-      Drain(scheduler.controller());
-      return !NodeOf(*api_, name).empty();
-    }));
-    EXPECT_EQ(NodeOf(*api_, name), "b-empty") << name;
+    EXPECT_EQ(ScheduleOne(*api_, scheduler, PodAsking(name, "100m")), "b-empty") << name;
   }
 }
 
@@ -291,12 +298,7 @@ TEST_F(DecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
   ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3", "{}", "", "b-busy")).ok());
   ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("b-busy").first == 3000; }));
   auto place = [&](const std::string& name, const std::string& extra) {
-    EXPECT_TRUE(api_->Create(res::kPods, "default", PodAsking(name, "100m", "{}", extra)).ok());
-    EXPECT_TRUE(Eventually([&] {
-      Drain(scheduler.controller());
-      return !NodeOf(*api_, name).empty();
-    }));
-    return NodeOf(*api_, name);
+    return ScheduleOne(*api_, scheduler, PodAsking(name, "100m", "{}", extra));
   };
   EXPECT_EQ(place("plain", ""), "b-busy");
   EXPECT_EQ(place("tolerant", R"("tolerations":[{"key":"spot","operator":"Exists","effect":"PreferNoSchedule"}],)"),
@@ -320,14 +322,10 @@ TEST_F(DecisionsTest, SchedulerScalesPreferredNodeAffinityOverTheFeasibleNodes) 
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3", "{}", "", "a-preferred-busy")).ok());
   ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-preferred-busy").first == 3000; }));
-  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("likes-a", "100m", "{}", R"("affinity":{"nodeAffinity":{
+  EXPECT_EQ(ScheduleOne(*api_, scheduler, PodAsking("likes-a", "100m", "{}", R"("affinity":{"nodeAffinity":{
       "preferredDuringSchedulingIgnoredDuringExecution":[{"weight":10,"preference":{"matchExpressions":[
-      {"key":"zone","operator":"In","values":["a"]}]}}]}},)")).ok());
-  ASSERT_TRUE(Eventually([&] {
-    Drain(scheduler.controller());
-    return !NodeOf(*api_, "likes-a").empty();
-  }));
-  EXPECT_EQ(NodeOf(*api_, "likes-a"), "a-preferred-busy");
+      {"key":"zone","operator":"In","values":["a"]}]}}]}},)")),
+            "a-preferred-busy");
 }
 
 // Inter-pod rules through the scheduler's own cache: required anti-affinity refuses, with
