@@ -79,6 +79,10 @@ ABSL_FLAG(int64_t, preemption_min_priority_gap, 1,
           "a pod preempts only pods at least this much lower in priority (1: any lower priority, as Kubernetes)");
 ABSL_FLAG(std::string, preemption_protected_band, "",
           "pods at or above this priority never preempt each other (Borg's production band); empty: off");
+ABSL_FLAG(bool, fair_share_preemption, false,
+          "a pod of a queue below another queue's weighted dominant share may preempt that queue's pods at its own "
+          "priority or below while it stays below (Kueue's fairSharing preemption); off: only priority and a "
+          "queue's guarantee preempt");
 ABSL_FLAG(std::string, scheduler_config, "",
           "a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) file: scheduler profiles and their score plugins");
 ABSL_FLAG(bool, allocate_node_cidrs, false, "give each Node a spec.podCIDR from --cluster-cidr (the nodeipam controller)");
@@ -273,6 +277,7 @@ int main(int argc, char** argv) {
       }
       preemption.protected_band = value;
     }
+    preemption.fair_share = absl::GetFlag(FLAGS_fair_share_preemption);
     scheduler->SetPreemptionOptions(preemption);
     if (std::string path = absl::GetFlag(FLAGS_scheduler_config); !path.empty()) {
       std::ifstream in(path);

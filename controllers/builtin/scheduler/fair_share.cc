@@ -100,17 +100,45 @@ ResourceMilli FairShare::Allocated(const std::string& queue) const {
 }
 
 double FairShare::Share(const std::string& queue) const {
-  double dominant = 0;
+  static const ResourceMilli kNothing;
   auto it = allocated_.find(queue);
-  if (it != allocated_.end()) {
-    for (const auto& [name, milli] : it->second) {
-      auto cap = capacity_.find(name);
-      if (!Counted(name) || cap == capacity_.end() || cap->second <= 0) continue;
-      dominant = std::max(dominant, static_cast<double>(milli) / static_cast<double>(cap->second));
-    }
+  return ShareOf(queue, it == allocated_.end() ? kNothing : it->second);
+}
+
+double FairShare::ShareOf(const std::string& queue, const ResourceMilli& allocated) const {
+  double dominant = 0;
+  for (const auto& [name, milli] : allocated) {
+    auto cap = capacity_.find(name);
+    if (!Counted(name) || cap == capacity_.end() || cap->second <= 0) continue;
+    dominant = std::max(dominant, static_cast<double>(milli) / static_cast<double>(cap->second));
   }
   const QueueSpec* q = Find(queue);
   return dominant / static_cast<double>(q ? q->weight : 1);
+}
+
+ResourceMilli FairShare::AllocatedWith(const std::string& queue, const Deltas& deltas) const {
+  ResourceMilli held = Allocated(queue);
+  for (const auto& [charged, delta] : deltas) {
+    std::vector<std::string> chain = Chain(charged);
+    if (std::find(chain.begin(), chain.end(), queue) == chain.end()) continue;
+    for (const auto& [name, milli] : delta) held[name] += milli;
+  }
+  return held;
+}
+
+std::optional<std::pair<std::string, std::string>> FairShare::Siblings(const std::string& a, const std::string& b) const {
+  if (a == b) return std::nullopt;
+  std::vector<std::string> ca = Chain(a), cb = Chain(b);
+  size_t i = 0;
+  while (i < ca.size() && i < cb.size() && ca[i] == cb[i]) ++i;
+  if (i == ca.size() || i == cb.size()) return std::nullopt;
+  return std::make_pair(ca[i], cb[i]);
+}
+
+std::vector<std::string> FairShare::Charged() const {
+  std::vector<std::string> out;
+  for (const auto& [name, held] : allocated_) out.push_back(name);
+  return out;
 }
 
 std::string FairShare::MaxReason(const std::string& queue, const PodRequests& r) const {

@@ -35,6 +35,9 @@ struct QueueSpec {
 
 class FairShare {
  public:
+  // queue -> a change to what it holds (and so to what each of its ancestors holds).
+  using Deltas = std::map<std::string, ResourceMilli>;
+
   explicit FairShare(std::set<std::string> excluded = {"nvidia.com/gpu"}) : excluded_(std::move(excluded)) {}
 
   // Replaces the tree; allocations of queues that remain are kept.
@@ -54,6 +57,15 @@ class FairShare {
   // "root.eng.team-a" (implicit queues: "root.ns/<name>").
   std::string PathOf(const std::string& queue) const;
   double Share(const std::string& queue) const;
+  // What `queue` would hold with `deltas` applied to it and its descendants, and the weighted
+  // dominant share of such a holding.
+  ResourceMilli AllocatedWith(const std::string& queue, const Deltas& deltas) const;
+  double ShareOf(const std::string& queue, const ResourceMilli& allocated) const;
+  // Where the paths of a and b from the root part: the two siblings the work queue compares.
+  // nullopt when a == b or one is the other's ancestor.
+  std::optional<std::pair<std::string, std::string>> Siblings(const std::string& a, const std::string& b) const;
+  // Queues holding something (leaves and their ancestors).
+  std::vector<std::string> Charged() const;
   ResourceMilli Allocated(const std::string& queue) const;
   // Whether `queue` or an ancestor would pass its max with `r` added: "queue root.a at max:
   // cpu 3/3", else "".

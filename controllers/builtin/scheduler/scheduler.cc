@@ -1,5 +1,6 @@
 #include "controllers/builtin/scheduler/scheduler.h"
 #include "controllers/builtin/scheduler/scheduler_internal.h"
+#include "controllers/builtin/scheduler/queue_preemption.h"
 
 #include <algorithm>
 #include <functional>
@@ -82,6 +83,7 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
     {
       std::lock_guard<std::mutex> lock(mu_);
       nodes_dirty_ = true;
+      ++cluster_changes_;
     }
     RetryUnschedulable();
   };
@@ -117,6 +119,7 @@ RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& po
 
 void Scheduler::PlaceLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
   UnplaceLocked(key);
+  ++cluster_changes_;
   usage_[node].Add(pod.requests);
   std::string queue;
   {
@@ -133,7 +136,8 @@ void Scheduler::UnplaceLocked(const std::string& key) {
   evicting_.erase(key);
   terminating_.erase(key);
   auto it = placed_.find(key);
-  if (it == placed_.end()) return;
+  if (it == placed_.end()) return;  // every status write of a pending pod comes here
+  ++cluster_changes_;
   usage_[it->second.node].Remove(it->second.pod.requests);
   if (auto k = keys_on_node_.find(it->second.node); k != keys_on_node_.end()) {
     k->second.erase(key);
@@ -152,6 +156,7 @@ void Scheduler::UnplaceLocked(const std::string& key) {
 
 void Scheduler::NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
   DenominateLocked(key);
+  ++cluster_changes_;
   nominated_[key] = {node, pod};
   nominated_on_node_[node].insert(key);
 }
@@ -159,6 +164,7 @@ void Scheduler::NominateLocked(const std::string& key, const std::string& node, 
 bool Scheduler::DenominateLocked(const std::string& key) {
   auto it = nominated_.find(key);
   if (it == nominated_.end()) return false;
+  ++cluster_changes_;
   if (auto n = nominated_on_node_.find(it->second.node); n != nominated_on_node_.end()) {
     n->second.erase(key);
     if (n->second.empty()) nominated_on_node_.erase(n);
@@ -187,6 +193,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
         it->second.pod.start_micros = RunningPodOf(key, *p).start_micros;
       }
       bool terminating = p->Get({"metadata", "deletionTimestamp"}) != nullptr;
+      if (placed_[key].terminating != terminating) ++cluster_changes_;
       placed_[key].terminating = terminating;
       if (terminating) {
         terminating_.insert(key);
@@ -287,10 +294,43 @@ void Scheduler::RetryUnschedulable() {
     std::lock_guard<std::mutex> lock(mu_);
     keys.swap(unschedulable_);
     waiting_unnominated_.clear();
+    waiting_by_queue_.clear();
     waiting_on_pods_.clear();
     ++move_requests_;
   }
   controller_.queue().AddAll(std::vector<std::string>(keys.begin(), keys.end()));
+}
+
+std::vector<std::string> Scheduler::WakeBelowShareLocked(const std::string& bound_key) {
+  // A few per binding: enough for the queue's head to preempt, without a storm of attempts while
+  // thousands wait and every node is full.
+  constexpr size_t kPerQueue = 2;
+  std::vector<std::string> woken;
+  if (waiting_by_queue_.empty()) return woken;
+  std::lock_guard<std::mutex> share(share_mu_);
+  std::string above = QueueOfNamespaceLocked(Request::FromKey(bound_key).ns);
+  for (auto it = waiting_by_queue_.begin(); it != waiting_by_queue_.end();) {
+    auto& [queue, keys] = *it;
+    // Only when a pod like the first waiting one could take from `above` now: while they are
+    // within a pod of each other, waking would only repeat the attempt that found no victims.
+    ObjectPtr first;
+    while (!keys.empty() && (!unschedulable_.contains(*keys.begin()) || !(first = pods_.Get(*keys.begin())))) {
+      keys.erase(keys.begin());  // stale: retried or gone meanwhile
+    }
+    auto rule = first ? QueueVictimRule::Fairness(fair_share_, queue, FairShare::VectorOf(RequestsOf(*first)), {}, {})
+                      : std::nullopt;
+    if (rule && rule->MayTake(above, {})) {
+      for (size_t n = 0; n < kPerQueue && !keys.empty();) {
+        std::string key = std::move(keys.extract(keys.begin()).value());
+        if (!unschedulable_.erase(key)) continue;  // stale: retried or gone meanwhile
+        waiting_unnominated_.erase(key);
+        woken.push_back(std::move(key));
+        ++n;
+      }
+    }
+    it = keys.empty() ? waiting_by_queue_.erase(it) : std::next(it);
+  }
+  return woken;
 }
 
 void Scheduler::RetryAfterPodChange(const std::string& node, bool freed) {
@@ -490,7 +530,13 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         unschedulable_.insert(key);
         // Upstream's queueing hint: a pod refused by every node for other reasons (cordoned,
         // tainted, not selected) waits for node changes, not for pods to leave.
-        if (!nominated_.count(key) && room_would_help) waiting_unnominated_.insert(key);
+        if (!nominated_.count(key) && room_would_help) {
+          waiting_unnominated_.insert(key);
+          if (preemption_.fair_share) {
+            std::lock_guard<std::mutex> share(share_mu_);
+            waiting_by_queue_[QueueOfNamespaceLocked(request.ns)].insert(key);
+          }
+        }
         // Refused by inter-pod rules somewhere: pods arriving, leaving or relabelled may help.
         if (refused_by_pods) waiting_on_pods_.insert(key);
       }
@@ -512,6 +558,14 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   }
   bound_++;
   if (wake_waiting_on_pods) RetryAfterPodChange(chosen, false);
+  if (preemption_.fair_share) {
+    std::vector<std::string> woken;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      woken = WakeBelowShareLocked(key);
+    }
+    controller_.queue().AddAll(woken);
+  }
   // A bound pod is no longer pending: its explanation goes.
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,8 +1,10 @@
 // File: controllers/builtin/scheduler/scheduler_preemption.cc
-// The Scheduler's preemption: choosing victims under its lock (priority, then reclaim of a
-// queue's guarantee) with the pure functions of preemption.h, and carrying the plan out.
+// The Scheduler's preemption: choosing victims under its lock (priority, then a queue's reclaim
+// of its guarantee or, opt-in, its fair share) with the pure functions of preemption.h and
+// queue_preemption.h, and carrying the plan out.
 #include "controllers/builtin/scheduler/scheduler.h"
 #include "controllers/builtin/scheduler/scheduler_internal.h"
+#include "controllers/builtin/scheduler/queue_preemption.h"
 
 #include <algorithm>
 #include <functional>
@@ -35,7 +37,9 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   // Victims chosen earlier are still leaving: wait for them rather than evict more.
   std::string nominated = pod.GetString({"status", "nominatedNodeName"});
   if (auto it = nominated_.find(key); it != nominated_.end()) nominated = it->second.node;
-  if (!nominated.empty() && VictimsLeavingLocked(nominated, me.priority)) {
+  // Fair-share victims may be at the pod's own priority.
+  int64_t leaving_below = preemption_.fair_share ? me.priority + 1 : me.priority;
+  if (!nominated.empty() && VictimsLeavingLocked(nominated, leaving_below)) {
     why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
     return std::nullopt;
   }
@@ -160,71 +164,68 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     search([&](const std::string&, const Placement& p) { return p.pod.priority < victims_below; },
            [](const Victims&) { return true; });
   }
-  bool reclaim = false;
+  PreemptionReason reason = PreemptionReason::kPriority;
   if (candidates.empty()) {
-    // A queue still within its guarantee with this pod takes room back from queues above
-    // theirs, at any priority (below the system classes), never below their guarantee.
+    // For a queue's sake (queue_preemption.h): a queue within its guarantee reclaims it, at any
+    // priority below the system classes; with --fair-share-preemption, a queue below another's
+    // share takes from it, at its own priority or below.
     std::lock_guard<std::mutex> share(share_mu_);
     std::string mine = QueueOfNamespaceLocked(Request::FromKey(key).ns);
-    std::map<std::string, ResourceMilli> spare;  // queue -> what it holds above its guarantee
-    auto spare_of = [&](const std::string& queue) -> ResourceMilli& {
-      auto it = spare.find(queue);
-      if (it != spare.end()) return it->second;
-      ResourceMilli s = fair_share_.Allocated(queue);
-      auto leaving = [&](const std::string& k) {  // pods already leaving no longer count
-        auto p = placed_.find(k);
-        if (p == placed_.end() || p->second.queue != queue) return;
-        for (const auto& [r, m] : FairShare::VectorOf(p->second.pod.requests)) s[r] -= m;
-      };
-      for (const std::string& k : evicting_) leaving(k);
-      for (const std::string& k : terminating_) {
-        if (!evicting_.contains(k)) leaving(k);
-      }
-      if (const QueueSpec* spec = fair_share_.Spec(queue)) {
-        for (const auto& [r, g] : spec->guaranteed) s[r] -= g;
-      }
-      return spare.emplace(queue, std::move(s)).first->second;
+    ResourceMilli asked = FairShare::VectorOf(me.requests);
+    std::map<std::string, ResourceMilli> leaving;  // pods already leaving no longer count
+    auto add_leaving = [&](const std::string& k) {
+      auto p = placed_.find(k);
+      if (p == placed_.end()) return;
+      for (const auto& [r, m] : FairShare::VectorOf(p->second.pod.requests)) leaving[p->second.queue][r] += m;
     };
-    auto within = [&](const ResourceMilli& give, const ResourceMilli& have) {
-      for (const auto& [r, m] : give) {
-        auto h = have.find(r);
-        if (m > 0 && (h == have.end() || h->second < m)) return false;
-      }
-      return true;
-    };
-    const QueueSpec* spec = fair_share_.Spec(mine);
-    bool eligible = spec && !spec->guaranteed.empty();
-    if (eligible) {
-      ResourceMilli room = spec->guaranteed;  // what the guarantee still covers
-      ResourceMilli used = fair_share_.Allocated(mine);
-      for (auto& [r, g] : room) g -= used.count(r) ? used[r] : 0;
-      ResourceMilli asked;
-      for (const auto& [r, m] : FairShare::VectorOf(me.requests)) {
-        if (room.count(r)) asked[r] = m;
-      }
-      eligible = within(asked, room);
+    for (const std::string& k : evicting_) add_leaving(k);
+    for (const std::string& k : terminating_) {
+      if (!evicting_.contains(k)) add_leaving(k);
     }
-    if (eligible) {
+    auto queue_pass = [&](QueueVictimRule& rule, int64_t priority_below) {
       // The reasons stay those of the priority pass unless this one finds victims.
       int no_victims_before = no_victims;
       size_t evaluated_before = evaluated;
       auto refusals_before = strict_refusals;
       search(
           [&](const std::string&, const Placement& p) {
-            return p.queue != mine && p.pod.priority < kSystemPriorityFloor && within(FairShare::VectorOf(p.pod.requests), spare_of(p.queue));
+            return p.pod.priority < priority_below && rule.MayTake(p.queue, FairShare::VectorOf(p.pod.requests));
           },
           [&](const Victims& v) {
             std::map<std::string, ResourceMilli> taken;
             for (const RunningPod& victim : v.pods) {
               for (const auto& [r, m] : FairShare::VectorOf(victim.requests)) taken[placed_.at(victim.key).queue][r] += m;
             }
-            for (const auto& [queue, give] : taken) {
-              if (!within(give, spare_of(queue))) return false;
-            }
-            return true;
+            return rule.MayTakeAll(taken);
           });
-      reclaim = !candidates.empty();
-      if (!reclaim) no_victims = no_victims_before, evaluated = evaluated_before, strict_refusals = refusals_before;
+      if (candidates.empty()) no_victims = no_victims_before, evaluated = evaluated_before, strict_refusals = refusals_before;
+      return !candidates.empty();
+    };
+    if (auto rule = QueueVictimRule::Reclaim(fair_share_, mine, asked, leaving);
+        rule && queue_pass(*rule, kSystemPriorityFloor)) {
+      reason = PreemptionReason::kReclaim;
+    } else if (preemption_.fair_share) {
+      ResourceMilli pending_mine;  // its queue's pods already preempted for count as its own
+      for (const auto& [other, nom] : nominated_) {
+        if (other == key || QueueOfNamespaceLocked(Request::FromKey(other).ns) != mine) continue;
+        for (const auto& [r, m] : FairShare::VectorOf(nom.pod.requests)) pending_mine[r] += m;
+      }
+      // At its own priority or below; the protected band's pods never preempt each other.
+      int64_t fair_below = std::min(me.priority + 1, kSystemPriorityFloor);
+      if (preemption_.protected_band && me.priority >= *preemption_.protected_band) {
+        fair_below = std::min(fair_below, *preemption_.protected_band);
+      }
+      auto shape = std::make_tuple(mine, asked, me.priority);
+      auto futile = fair_share_futile_.find(shape);
+      if (futile == fair_share_futile_.end() || futile->second != cluster_changes_) {
+        auto fair = QueueVictimRule::Fairness(fair_share_, mine, asked, pending_mine, leaving);
+        if (fair && queue_pass(*fair, fair_below)) {
+          reason = PreemptionReason::kFairShare;
+        } else {
+          if (fair_share_futile_.size() > 10000) fair_share_futile_.clear();
+          fair_share_futile_[std::move(shape)] = cluster_changes_;
+        }
+      }
     }
   }
   if (candidates.empty()) {
@@ -250,7 +251,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     return std::nullopt;
   }
   Candidate& best = candidates[PickCandidate(candidates)];
-  PreemptionPlan plan{best.node, std::move(best.victims.pods), {}, reclaim};
+  PreemptionPlan plan{best.node, std::move(best.victims.pods), {}, reason};
   if (auto held = nominated_on_node_.find(plan.node); held != nominated_on_node_.end()) {
     for (const std::string& other : held->second) {
       if (other != key && nominated_.at(other).pod.priority < me.priority) plan.denominate.push_back(other);
@@ -304,10 +305,10 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
   auto preempt = [&](const RunningPod& victim) -> absl::Status {
     // Kubernetes' DisruptionTarget condition tells the workload why it is going.
     BERTH_RETURN_IF_ERROR(update_status(victim.key, [&](json::Value& v) {
-      return SetCondition(v, "DisruptionTarget", "True", "PreemptionByScheduler",
-                          scheduler_name + (plan.reclaim ? ": preempting to give a queue back its guaranteed share"
-                                                         : ": preempting to accommodate a higher priority pod"),
-                          clock_.Now());
+      const char* why = plan.reason == PreemptionReason::kReclaim     ? ": preempting to give a queue back its guaranteed share"
+                        : plan.reason == PreemptionReason::kFairShare ? ": preempting to bring a queue up to its fair share"
+                                                                      : ": preempting to accommodate a higher priority pod";
+      return SetCondition(v, "DisruptionTarget", "True", "PreemptionByScheduler", scheduler_name + why, clock_.Now());
     }));
     Request r = Request::FromKey(victim.key);
     ObjectPtr cached = pods_.Get(victim.key);
