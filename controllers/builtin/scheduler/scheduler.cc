@@ -368,10 +368,37 @@ bool Scheduler::AddHeldLocked(const std::string& node, const std::string& key, i
   for (const std::string& other : held->second) {
     const Nomination& nom = nominated_.at(other);
     if (other == key || nom.pod.priority < priority) continue;
-    usage.Add(nom.pod.requests);
+    // Its own victims still on the node already count in `usage`: only the rest of its
+    // requests is held, or while they leave the room would count twice and keep out the
+    // nominee whose victims are already gone.
+    PodRequests rest = nom.pod.requests;
+    int64_t slots = 1000;
+    for (const std::string& victim : nom.victims) {
+      auto p = placed_.find(victim);
+      if (p == placed_.end() || p->second.node != node) continue;
+      const PodRequests& v = p->second.pod.requests;
+      rest.cpu_milli = std::max<int64_t>(0, rest.cpu_milli - v.cpu_milli);
+      rest.memory_milli = std::max<int64_t>(0, rest.memory_milli - v.memory_milli);
+      for (auto& [name, milli] : rest.scalar) {
+        if (auto it = v.scalar.find(name); it != v.scalar.end()) milli = std::max<int64_t>(0, milli - it->second);
+      }
+      slots = 0;
+    }
+    usage.Add(rest);
+    usage.pods -= 1000 - slots;  // a victim still there holds the pod slot it will free
     added = true;
   }
   return added;
+}
+
+bool Scheduler::OwnVictimsLeavingLocked(const std::string& key) const {
+  auto nom = nominated_.find(key);
+  if (nom == nominated_.end()) return false;
+  if (nom->second.victims.empty()) return VictimsLeavingLocked(nom->second.node, nom->second.pod.priority);
+  for (const std::string& victim : nom->second.victims) {
+    if (auto p = placed_.find(victim); p != placed_.end() && p->second.node == nom->second.node) return true;
+  }
+  return false;
 }
 
 bool Scheduler::VictimsLeavingLocked(const std::string& node, int64_t priority) const {
@@ -443,7 +470,10 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       if (plan) {
         NominateLocked(key, plan->node, me);
         for (const std::string& other : plan->denominate) DenominateLocked(other);
-        for (const RunningPod& v : plan->victims) evicting_.insert(v.key);
+        for (const RunningPod& v : plan->victims) {
+          evicting_.insert(v.key);
+          nominated_.at(key).victims.push_back(v.key);
+        }
       }
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;

@@ -126,6 +126,10 @@ class Scheduler final : public Reconciler {
   struct Nomination {
     std::string node;
     RunningPod pod;
+    // The victims it chose (empty for a nomination adopted from status.nominatedNodeName):
+    // reclaim and fair-share victims may be at its own priority or above, so "lower-priority
+    // pods leaving the node" would not tell that they are its own.
+    std::vector<std::string> victims;
   };
   // A node as the filters need it, rebuilt only when the node object changes.
   struct NodeInfo {
@@ -210,6 +214,9 @@ class Scheduler final : public Reconciler {
   bool AddHeldLocked(const std::string& node, const std::string& key, int64_t priority, NodeUsage& usage) const;
   // Whether pods below `priority` on `node` are being evicted or deleted (victims still leaving).
   bool VictimsLeavingLocked(const std::string& node, int64_t priority) const;
+  // Whether the victims a nominated pod chose are still on their node; for a nomination whose
+  // victims are unknown, VictimsLeavingLocked at its priority.
+  bool OwnVictimsLeavingLocked(const std::string& key) const;
   // Under mu_, after no node fit: the preemption to carry out, or why there is none (the
   // "preemption: ..." suffix of the Unschedulable message).
   std::optional<PreemptionPlan> PlanPreemptionLocked(const std::string& key, const json::Value& pod, const RunningPod& me,

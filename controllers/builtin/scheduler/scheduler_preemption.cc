@@ -35,11 +35,11 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     return std::nullopt;
   }
   // Victims chosen earlier are still leaving: wait for them rather than evict more.
-  std::string nominated = pod.GetString({"status", "nominatedNodeName"});
-  if (auto it = nominated_.find(key); it != nominated_.end()) nominated = it->second.node;
-  // Fair-share victims may be at the pod's own priority.
-  int64_t leaving_below = preemption_.fair_share ? me.priority + 1 : me.priority;
-  if (!nominated.empty() && VictimsLeavingLocked(nominated, leaving_below)) {
+  // (A nomination this scheduler made knows its victims, which a queue's preemption may take at
+  // the pod's own priority or above; one only seen in status falls back to lower priorities.)
+  std::string published = pod.GetString({"status", "nominatedNodeName"});
+  if (nominated_.contains(key) ? OwnVictimsLeavingLocked(key)
+                               : !published.empty() && VictimsLeavingLocked(published, me.priority)) {
     why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
     return std::nullopt;
   }
@@ -172,16 +172,23 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
     std::lock_guard<std::mutex> share(share_mu_);
     std::string mine = QueueOfNamespaceLocked(Request::FromKey(key).ns);
     ResourceMilli asked = FairShare::VectorOf(me.requests);
-    std::map<std::string, ResourceMilli> leaving;  // pods already leaving no longer count
-    auto add_leaving = [&](const std::string& k) {
-      auto p = placed_.find(k);
-      if (p == placed_.end()) return;
-      for (const auto& [r, m] : FairShare::VectorOf(p->second.pod.requests)) leaving[p->second.queue][r] += m;
+    // Pods already leaving no longer count; gathered only for a pod one of the rules may serve
+    // (a long priority preemption run has thousands leaving).
+    std::optional<std::map<std::string, ResourceMilli>> leaving_memo;
+    auto leaving = [&]() -> const std::map<std::string, ResourceMilli>& {
+      if (leaving_memo) return *leaving_memo;
+      auto& out = leaving_memo.emplace();
+      auto add = [&](const std::string& k) {
+        auto p = placed_.find(k);
+        if (p == placed_.end()) return;
+        for (const auto& [r, m] : FairShare::VectorOf(p->second.pod.requests)) out[p->second.queue][r] += m;
+      };
+      for (const std::string& k : evicting_) add(k);
+      for (const std::string& k : terminating_) {
+        if (!evicting_.contains(k)) add(k);
+      }
+      return out;
     };
-    for (const std::string& k : evicting_) add_leaving(k);
-    for (const std::string& k : terminating_) {
-      if (!evicting_.contains(k)) add_leaving(k);
-    }
     auto queue_pass = [&](QueueVictimRule& rule, int64_t priority_below) {
       // The reasons stay those of the priority pass unless this one finds victims.
       int no_victims_before = no_victims;
@@ -201,24 +208,28 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       if (candidates.empty()) no_victims = no_victims_before, evaluated = evaluated_before, strict_refusals = refusals_before;
       return !candidates.empty();
     };
-    if (auto rule = QueueVictimRule::Reclaim(fair_share_, mine, asked, leaving);
+    const QueueSpec* spec = fair_share_.Spec(mine);
+    if (auto rule = spec && !spec->guaranteed.empty() ? QueueVictimRule::Reclaim(fair_share_, mine, asked, leaving())
+                                                      : std::nullopt;
         rule && queue_pass(*rule, kSystemPriorityFloor)) {
       reason = PreemptionReason::kReclaim;
     } else if (preemption_.fair_share) {
-      ResourceMilli pending_mine;  // its queue's pods already preempted for count as its own
-      for (const auto& [other, nom] : nominated_) {
-        if (other == key || QueueOfNamespaceLocked(Request::FromKey(other).ns) != mine) continue;
-        for (const auto& [r, m] : FairShare::VectorOf(nom.pod.requests)) pending_mine[r] += m;
-      }
-      // At its own priority or below; the protected band's pods never preempt each other.
-      int64_t fair_below = std::min(me.priority + 1, kSystemPriorityFloor);
-      if (preemption_.protected_band && me.priority >= *preemption_.protected_band) {
-        fair_below = std::min(fair_below, *preemption_.protected_band);
-      }
+      // A search that found nothing for this queue, shape and priority is not repeated until
+      // placements, nominations or nodes change.
       auto shape = std::make_tuple(mine, asked, me.priority);
       auto futile = fair_share_futile_.find(shape);
       if (futile == fair_share_futile_.end() || futile->second != cluster_changes_) {
-        auto fair = QueueVictimRule::Fairness(fair_share_, mine, asked, pending_mine, leaving);
+        ResourceMilli pending_mine;  // its queue's pods already preempted for count as its own
+        for (const auto& [other, nom] : nominated_) {
+          if (other == key || QueueOfNamespaceLocked(Request::FromKey(other).ns) != mine) continue;
+          for (const auto& [r, m] : FairShare::VectorOf(nom.pod.requests)) pending_mine[r] += m;
+        }
+        // At its own priority or below; the protected band's pods never preempt each other.
+        int64_t fair_below = std::min(me.priority + 1, kSystemPriorityFloor);
+        if (preemption_.protected_band && me.priority >= *preemption_.protected_band) {
+          fair_below = std::min(fair_below, *preemption_.protected_band);
+        }
+        auto fair = QueueVictimRule::Fairness(fair_share_, mine, asked, pending_mine, leaving());
         if (fair && queue_pass(*fair, fair_below)) {
           reason = PreemptionReason::kFairShare;
         } else {

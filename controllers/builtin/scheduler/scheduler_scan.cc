@@ -256,7 +256,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
         a.chosen = n.name;
         a.nominated_fits = true;
       } else {
-        a.waiting_for_victims = VictimsLeavingLocked(n.name, me.priority);
+        a.waiting_for_victims = OwnVictimsLeavingLocked(key);
       }
     }
   }
