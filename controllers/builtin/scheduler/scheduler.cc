@@ -157,6 +157,10 @@ void Scheduler::UnplaceLocked(const std::string& key) {
 void Scheduler::NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
   DenominateLocked(key);
   ++cluster_changes_;
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    nominated_keys_.insert(key);
+  }
   nominated_[key] = {node, pod};
   nominated_on_node_[node].insert(key);
 }
@@ -165,6 +169,10 @@ bool Scheduler::DenominateLocked(const std::string& key) {
   auto it = nominated_.find(key);
   if (it == nominated_.end()) return false;
   ++cluster_changes_;
+  {
+    std::lock_guard<std::mutex> share(share_mu_);
+    nominated_keys_.erase(key);
+  }
   if (auto n = nominated_on_node_.find(it->second.node); n != nominated_on_node_.end()) {
     n->second.erase(key);
     if (n->second.empty()) nominated_on_node_.erase(n);

@@ -278,6 +278,7 @@ class Scheduler final : public Reconciler {
   // at each pop (so never held while adding to the queue).
   std::mutex share_mu_;
   FairShare fair_share_;
+  absl::flat_hash_set<std::string> nominated_keys_;    // nominated_'s keys, for the work queue's rank
   std::map<std::string, std::string> queue_of_ns_;     // cache, cleared when queues change
   std::map<std::string, int64_t> group_ids_;           // queue -> rank[1] in the work queue
   std::vector<std::string> group_names_;               // rank[1] -> queue

@@ -28,7 +28,10 @@ WorkQueue::Rank Scheduler::RankOf(const std::string& key) {
   absl::Time created = ParseRfc3339(pod->GetString({"metadata", "creationTimestamp"}), absl::UnixEpoch());
   std::lock_guard<std::mutex> lock(share_mu_);
   int64_t group = GroupIdLocked(QueueOfNamespaceLocked(pod->GetString({"metadata", "namespace"})));
-  return {-PriorityOf(*pod), group, absl::ToUnixMicros(created)};
+  // A nominated pod goes first within its queue: its room is already made and held, so it only
+  // needs its binding, and behind pods created in the same second (creationTimestamp has no
+  // finer grain) it would wait for every one of them to be tried, victims gone or not.
+  return {-PriorityOf(*pod), group, nominated_keys_.contains(key) ? 0 : absl::ToUnixMicros(created)};
 }
 
 int64_t Scheduler::GroupIdLocked(const std::string& queue) {
