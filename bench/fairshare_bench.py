@@ -253,6 +253,9 @@ def brief_case(args):
                         conds = [x for x in p.get("status", {}).get("conditions", []) if x["type"] == "PodScheduled"]
                         print(f"  unbound {p['metadata']['name']}: nominated {p['status'].get('nominatedNodeName')}, "
                               f"{conds[0]['reason'] + ': ' + conds[0]['message'] if conds else 'no condition'}", file=sys.stderr)
+                        # The scheduler's own view (queue, nomination, what blocks it), for the record.
+                        code, body = cm.get_status(f"/debug/pending/ns-new/{p['metadata']['name']}")
+                        print(f"    scheduler ({code}): {body}", file=sys.stderr)
             rows.append((f"newcomer reaches its guarantee ({want} cpu, {want} pods) (s)", t_new, "brief target (grace 0)", 10.0))
             # At least want/4 (4c victims) and at most 2*want (0.5c ones) are needed.
             rows.append(("  pods preempted for it", float(pod_deletions(c) - deleted_before), "newcomer pods", float(want)))

@@ -187,6 +187,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
   std::string phase = p->GetString({"status", "phase"});
   bool counts = !deleted && !node.empty() && phase != "Succeeded" && phase != "Failed";
   bool freed = false;
+  std::string freed_node = node;  // where room came free: its placement's node, not its spec's
   bool placed = false;  // newly counted on a node, or relabelled: inter-pod rules may now pass
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -209,8 +210,15 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
         terminating_.erase(key);
       }
       placed = pod_index_.Put(key, node, p);
-    } else if (!assumed_.count(key)) {
-      freed = placed_.count(key) > 0;
+    } else if (deleted || !assumed_.count(key)) {
+      // A pod deleted while its binding is in flight is gone all the same (the binding will find
+      // nothing): its room is freed now, and the nominees waiting on that node, for which it
+      // may have been a victim, are woken now, not by a binding failure that wakes no one.
+      if (auto it = placed_.find(key); it != placed_.end()) {
+        freed = true;
+        freed_node = it->second.node;
+      }
+      assumed_.erase(key);
       UnplaceLocked(key);
     }
     if (deleted) {
@@ -227,7 +235,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
     attempts_.erase(key);
     why_written_.erase(key);
   }
-  if (freed || placed) RetryAfterPodChange(node, freed);
+  if (freed || placed) RetryAfterPodChange(freed ? freed_node : node, freed);
   if (!deleted && requeue && Ours(*p)) controller_.Enqueue(key);
 }
 
@@ -294,6 +302,15 @@ std::pair<int64_t, int64_t> Scheduler::UsageForTest(const std::string& node) {
 void Scheduler::ForgetPlacementForTest(const std::string& pod_key) {
   std::lock_guard<std::mutex> lock(mu_);
   UnplaceLocked(pod_key);
+}
+
+void Scheduler::AssumeForTest(const std::string& pod_key, const std::string& node) {
+  ObjectPtr pod = pods_.Get(pod_key);
+  if (pod == nullptr) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  PlaceLocked(pod_key, node, RunningPodOf(pod_key, *pod));
+  pod_index_.Put(pod_key, node, pod);
+  assumed_[pod_key] = placed_.at(pod_key);
 }
 
 void Scheduler::RetryUnschedulable() {
@@ -587,9 +604,13 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   }
   absl::Status s = api_.Bind(request.ns, request.name, chosen);
   if (!s.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    assumed_.erase(key);
-    UnplaceLocked(key);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      assumed_.erase(key);
+      UnplaceLocked(key);
+    }
+    // The room it had assumed is free again for the pods that wait for room there.
+    RetryAfterPodChange(chosen, true);
     if (s.code() == absl::StatusCode::kNotFound) return Result{};
     if (s.code() == absl::StatusCode::kAborted) return Result{};  // bound by someone else meanwhile
     return s;

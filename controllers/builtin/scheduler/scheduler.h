@@ -111,6 +111,8 @@ class Scheduler final : public Reconciler {
   // Test hooks: a node's counted CPU (milli) and pods; dropping a placement as a lost event would.
   std::pair<int64_t, int64_t> UsageForTest(const std::string& node);
   void ForgetPlacementForTest(const std::string& pod_key);
+  // As if this scheduler had chosen `node` for the cached pod and its binding were in flight.
+  void AssumeForTest(const std::string& pod_key, const std::string& node);
 
  private:
   // Where a pod's requests are counted: bound pods from the cache, assumed ones at once.

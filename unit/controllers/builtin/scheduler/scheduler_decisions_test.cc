@@ -1,0 +1,504 @@
+// The scheduler's decisions through the real API, one reconcile at a time (decisions_fixture.h).
+
+#include <string>
+
+#include "controllers/builtin/scheduler/scheduler.h"
+#include "core/strings/strings.h"
+#include "unit/controllers/builtin/decisions_fixture.h"
+
+namespace berth::controllers::builtin {
+namespace {
+
+TEST_F(DecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());  // resync driven by the test
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"placed"},"spec":{"nodeName":"n1",
+      "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"250m"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{250, 1000}; }));
+  EXPECT_EQ(scheduler.ResyncUsage(), 0u) << "nothing to correct";
+  scheduler.ForgetPlacementForTest("default/placed");  // as if the informer event had been lost
+  EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{0, 0}));
+  EXPECT_EQ(scheduler.ResyncUsage(), 1u);
+  EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{250, 1000}));
+}
+
+// Brief S12: a node that does not advertise an extended resource has none of it; once its
+// operator patches node status to advertise it, the pod binds.
+TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"plain"},"status":{
+      "allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  // The two informers watch separately: a pod seen before the node would be judged against
+  // no nodes at all ("0/0 nodes are available"), which is not what this test is about.
+  ASSERT_TRUE(Eventually([&] { return nodes.List().size() == 1; }));
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"gpu"},"spec":{
+      "containers":[{"name":"c","image":"host","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}})")).ok());
+  // The informer calls the scheduler's handler after its cache has the pod: drain until decided.
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "gpu");
+    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
+  }));
+  auto pod = api_->Get(res::kPods, "default", "gpu");
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ(pod->GetString({"spec", "nodeName"}), "");
+  std::string message;
+  for (const json::Value& c : pod->Get({"status", "conditions"})->as_array()) {
+    if (c.GetString({"type"}) == "PodScheduled") message = c.GetString({"message"});
+  }
+  EXPECT_EQ(message, "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.");
+
+  ASSERT_TRUE(api_->Patch(res::kNodes, "", "plain", J(R"({"status":{"capacity":{"nvidia.com/gpu":"1"},
+      "allocatable":{"nvidia.com/gpu":"1"}}})"), "application/merge-patch+json", "status").ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "gpu");
+    return p.ok() && p->GetString({"spec", "nodeName"}) == "plain";
+  }));
+}
+
+json::Value SchedulableNode(const std::string& name, const std::string& cpu) {
+  return J(R"({"metadata":{"name":")" + name + R"(","labels":{"kubernetes.io/hostname":")" + name + R"("}},"status":{
+      "allocatable":{"cpu":")" + cpu + R"(","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})");
+}
+
+json::Value PodAsking(const std::string& name, const std::string& cpu, const std::string& labels = "{}",
+                      const std::string& extra = "", const std::string& node = "") {
+  return J(R"({"metadata":{"name":")" + name + R"(","labels":)" + labels + R"(},"spec":{)" +
+           (node.empty() ? "" : R"("nodeName":")" + node + R"(",)") + extra +
+           R"("containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":")" + cpu + R"("}}}]}})");
+}
+
+std::string NodeOf(client::ApiClient& api, const std::string& pod) {
+  auto p = api.Get(res::kPods, "default", pod);
+  return p.ok() ? p->GetString({"spec", "nodeName"}) : "";
+}
+
+// Creates the pod and runs the scheduler until it is bound: the node it went to ("" if none).
+std::string ScheduleOne(client::ApiClient& api, Scheduler& scheduler, const json::Value& pod) {
+  std::string name = pod.GetString({"metadata", "name"});
+  EXPECT_TRUE(api.Create(res::kPods, "default", pod).ok()) << name;
+  EXPECT_TRUE(testing::Eventually([&] {
+    while (scheduler.controller().ProcessOneForTest()) {
+    }
+    return !NodeOf(api, name).empty();
+  })) << name;
+  return NodeOf(api, name);
+}
+
+// Every feasible node found is scored before one is chosen (least allocated wins), wherever the
+// rotating scan starts.
+TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("a-busy", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3500m", "{}", "", "a-busy")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-busy").first == 3500; }));
+  for (int i = 0; i < 4; ++i) {
+    std::string name = "small-" + std::to_string(i);
+    EXPECT_EQ(ScheduleOne(*api_, scheduler, PodAsking(name, "100m")), "b-empty") << name;
+  }
+}
+
+// TaintToleration: a PreferNoSchedule taint the pod does not tolerate outweighs a busier node
+// (weight 3 against the resource scores, as upstream); a pod tolerating it goes by resources.
+TEST_F(DecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  json::Value tainted = SchedulableNode("a-tainted-empty", "4");
+  tainted.Ensure({"spec"}).Set("taints", J(R"([{"key":"spot","value":"yes","effect":"PreferNoSchedule"}])"));
+  ASSERT_TRUE(api_->Create(res::kNodes, "", tainted).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-busy", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3", "{}", "", "b-busy")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("b-busy").first == 3000; }));
+  auto place = [&](const std::string& name, const std::string& extra) {
+    return ScheduleOne(*api_, scheduler, PodAsking(name, "100m", "{}", extra));
+  };
+  EXPECT_EQ(place("plain", ""), "b-busy");
+  EXPECT_EQ(place("tolerant", R"("tolerations":[{"key":"spot","operator":"Exists","effect":"PreferNoSchedule"}],)"),
+            "a-tainted-empty");
+  // Tolerating another taint does not help.
+  EXPECT_EQ(place("other", R"("tolerations":[{"key":"gpu","operator":"Exists"}],)"), "b-busy");
+}
+
+// NodeAffinity's preferred terms are scaled over the feasible nodes (the best match scores 100,
+// weight 2): even a weight-10 preference outweighs a busier node, as upstream; unscaled, the
+// emptier node would win.
+TEST_F(DecisionsTest, SchedulerScalesPreferredNodeAffinityOverTheFeasibleNodes) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  json::Value preferred = SchedulableNode("a-preferred-busy", "4");
+  preferred["metadata"]["labels"].Set("zone", "a");
+  ASSERT_TRUE(api_->Create(res::kNodes, "", preferred).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3", "{}", "", "a-preferred-busy")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-preferred-busy").first == 3000; }));
+  EXPECT_EQ(ScheduleOne(*api_, scheduler, PodAsking("likes-a", "100m", "{}", R"("affinity":{"nodeAffinity":{
+      "preferredDuringSchedulingIgnoredDuringExecution":[{"weight":10,"preference":{"matchExpressions":[
+      {"key":"zone","operator":"In","values":["a"]}]}}]}},)")),
+            "a-preferred-busy");
+}
+
+// Inter-pod rules through the scheduler's own cache: required anti-affinity refuses, with
+// Kubernetes' message; a preferred affinity outweighs a busier node.
+TEST_F(DecisionsTest, SchedulerHonoursInterPodRules) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n2", "4")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("cache", "2", R"({"app":"cache"})", "", "n1")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1").first == 2000; }));
+  std::string near_cache = R"("affinity":{"podAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":100,
+      "podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"cache"}},"topologyKey":"kubernetes.io/hostname"}}]}},)";
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("client", "100m", "{}", near_cache)).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !NodeOf(*api_, "client").empty();
+  }));
+  EXPECT_EQ(NodeOf(*api_, "client"), "n1");
+
+  std::string apart = R"("affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+      {"labelSelector":{"matchLabels":{"app":"solo"}},"topologyKey":"kubernetes.io/hostname"}]}},)";
+  for (const char* name : {"solo-0", "solo-1", "solo-2"}) {
+    ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking(name, "100m", R"({"app":"solo"})", apart)).ok());
+  }
+  std::string message;
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "solo-2");
+    if (!p.ok() || p->Get({"status", "conditions"}) == nullptr) return false;
+    for (const json::Value& c : p->Get({"status", "conditions"})->as_array()) {
+      if (c.GetString({"type"}) == "PodScheduled") message = c.GetString({"message"});
+    }
+    return true;
+  }));
+  std::set<std::string> used = {NodeOf(*api_, "solo-0"), NodeOf(*api_, "solo-1")};
+  EXPECT_EQ(used, (std::set<std::string>{"n1", "n2"}));
+  EXPECT_EQ(NodeOf(*api_, "solo-2"), "");
+  EXPECT_EQ(message, "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. preemption: 0/2 nodes are "
+                     "available: 2 No preemption victims found for incoming pod.");
+}
+
+// Brief S2: with one worker, the queue hands out the higher-priority pod first when a cordoned
+// node opens, so it gets the room and the older, lower-priority pod waits.
+TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(client::Resource{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"}, "",
+                           J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"spec":{"unschedulable":true},"status":{
+      "allocatable":{"cpu":"1","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  auto pod = [](const char* name, const char* spec_extra) {
+    return J(std::string(R"({"metadata":{"name":")") + name + R"("},"spec":{)" + spec_extra +
+             R"("containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"600m"}}}]}})");
+  };
+  ASSERT_TRUE(api_->Create(res::kPods, "default", pod("a-low", "")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", pod("b-high", R"("priorityClassName":"high",)")).ok());
+  ASSERT_TRUE(Eventually([&] { return pods.Get("default/a-low") && pods.Get("default/b-high") && nodes.Get("n1"); }));
+  auto unschedulable = [&](const char* name) {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    return conds && conds->size() > 0 && conds->as_array()[0].GetString({"reason"}) == "Unschedulable";
+  };
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return unschedulable("a-low") && unschedulable("b-high");
+  }));
+  // Let the status writes come back through the informer, so both are queued from one event.
+  ASSERT_TRUE(Eventually([&] {
+    auto l = pods.Get("default/a-low");
+    auto h = pods.Get("default/b-high");
+    return l && h && l->Get({"status", "conditions"}) && h->Get({"status", "conditions"});
+  }));
+  Drain(scheduler.controller());
+  // Named so that every other order (alphabetical, arrival, age) would pick the low one.
+  ASSERT_TRUE(api_->Patch(res::kNodes, "", "n1", J(R"({"spec":{"unschedulable":false}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.controller().queue().Len() == 2; }));
+  Drain(scheduler.controller());
+  auto high = api_->Get(res::kPods, "default", "b-high");
+  auto low = api_->Get(res::kPods, "default", "a-low");
+  ASSERT_TRUE(high.ok() && low.ok());
+  EXPECT_EQ(high->Get({"spec", "priority"})->as_int(), 1000);
+  EXPECT_EQ(high->GetString({"spec", "nodeName"}), "n1");
+  EXPECT_EQ(low->GetString({"spec", "nodeName"}), "");
+  EXPECT_EQ(low->Get({"status", "conditions"})->as_array()[0].GetString({"message"}),
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.");
+}
+
+// Brief S3 and S4: a higher-priority pod preempts the fewest, newest lower-priority pods on the
+// node, is nominated to it, and binds once they are gone; with preemptionPolicy Never it waits.
+TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  client::Resource pcs{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
+  ASSERT_TRUE(api_->Create(pcs, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(pcs, "", J(R"({"metadata":{"name":"high-np"},"value":1000,"preemptionPolicy":"Never"})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"status":{
+      "allocatable":{"cpu":"2","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  for (int i = 1; i <= 4; ++i) {
+    auto created = api_->Create(res::kPods, "default", J(StrCat(R"({"metadata":{"name":"low-)", i, R"("},"spec":{"nodeName":"n1",
+        "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"500m"}}}]}})")));
+    ASSERT_TRUE(created.ok()) << created.status();
+    // Started one second apart, as a kubelet would report.
+    created->Ensure({"status"}).Set("phase", "Running");
+    created->Ensure({"status"}).Set("startTime", StrCat("2026-01-01T00:00:0", i, "Z"));
+    ASSERT_TRUE(api_->UpdateStatus(res::kPods, *created).ok());
+  }
+  ASSERT_TRUE(Eventually([&] {
+    auto p = pods.Get("default/low-4");
+    return p && !p->GetString({"status", "startTime"}).empty() && nodes.Get("n1") &&
+           scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{2000, 4000};
+  }));
+  auto condition = [&](const std::string& name, const std::string& type) -> json::Value {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    if (conds) {
+      for (const json::Value& c : conds->as_array()) {
+        if (c.GetString({"type"}) == type) return c;
+      }
+    }
+    return json::Value();
+  };
+
+  // preemptionPolicy Never: no victims, the reason in the message.
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"polite"},"spec":{"priorityClassName":"high-np",
+      "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"1500m"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !condition("polite", "PodScheduled").is_null();
+  }));
+  EXPECT_EQ(condition("polite", "PodScheduled").GetString({"message"}),
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never.");
+  EXPECT_EQ(scheduler.preempted(), 0u);
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "polite").ok());
+
+  ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"urgent"},"spec":{"priorityClassName":"high",
+      "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"1500m"}}}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return scheduler.preempted() > 0;
+  }));
+  EXPECT_EQ(scheduler.preempted(), 3u);
+  auto urgent = api_->Get(res::kPods, "default", "urgent");
+  ASSERT_TRUE(urgent.ok());
+  EXPECT_EQ(urgent->GetString({"status", "nominatedNodeName"}), "n1");
+  EXPECT_EQ(urgent->GetString({"spec", "nodeName"}), "");
+  // (A retry while the victims stop may already have added why it waits.)
+  EXPECT_EQ(condition("urgent", "PodScheduled").GetString({"message"}).rfind("0/1 nodes are available: 1 Insufficient cpu.", 0), 0u);
+  auto l1 = api_->Get(res::kPods, "default", "low-1");
+  ASSERT_TRUE(l1.ok());
+  EXPECT_EQ(l1->Get({"metadata", "deletionTimestamp"}), nullptr) << "the oldest stays";
+  for (const char* victim : {"low-2", "low-3", "low-4"}) {
+    auto v = api_->Get(res::kPods, "default", victim);
+    ASSERT_TRUE(v.ok()) << victim << " is deleted gracefully, not at once";
+    EXPECT_NE(v->Get({"metadata", "deletionTimestamp"}), nullptr) << victim;
+    json::Value c = condition(victim, "DisruptionTarget");
+    EXPECT_EQ(c.GetString({"status"}), "True") << victim;
+    EXPECT_EQ(c.GetString({"reason"}), "PreemptionByScheduler") << victim;
+    EXPECT_EQ(c.GetString({"message"}), "default-scheduler: preempting to accommodate a higher priority pod");
+  }
+  // One preemption decided and timed (dequeue -> nominatedNodeName written), three victims.
+  std::string metrics;
+  scheduler.RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("\nscheduler_preemption_attempts_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nberth_scheduler_preempted_pods_total 3\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nberth_scheduler_preemption_decision_seconds_count 1\n"), std::string::npos) << metrics;
+  // While they stop, the pod waits instead of evicting more.
+  scheduler.controller().Enqueue("default/urgent");
+  Drain(scheduler.controller());
+  EXPECT_EQ(scheduler.preempted(), 3u);
+  EXPECT_NE(condition("urgent", "PodScheduled").GetString({"message"}).find("not eligible due to a terminating pod on the nominated node"),
+            std::string::npos);
+  // Their kubelet finishes the deletions: the pod binds to the node it was nominated to.
+  for (const char* victim : {"low-2", "low-3", "low-4"}) {
+    ASSERT_TRUE(api_->Delete(res::kPods, "default", victim, J(R"({"gracePeriodSeconds":0})")).ok());
+  }
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "urgent");
+    return p.ok() && p->GetString({"spec", "nodeName"}) == "n1";
+  }));
+}
+
+// Berth's options beyond upstream: a minimum priority gap, and a protected band whose pods
+// never preempt each other.
+TEST_F(DecisionsTest, SchedulerPreemptionGapAndProtectedBand) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  scheduler.SetPreemptionOptions({.min_priority_gap = 10, .protected_band = 1000});
+  Start({&pods, &nodes});
+  for (auto [name, value] : std::vector<std::pair<std::string, int>>{{"p995", 995}, {"p1000", 1000}, {"p1500", 1500}, {"p2000", 2000}}) {
+    ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(StrCat(R"({"metadata":{"name":")", name, R"("},"value":)", value, "}"))).ok());
+  }
+  auto node = [&](const std::string& name) {
+    ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":")" + name + R"("},"status":{
+        "allocatable":{"cpu":"1","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  };
+  auto pod = [&](const std::string& name, const std::string& cls, const std::string& node_name) {
+    std::string bound = node_name.empty() ? "" : R"("nodeName":")" + node_name + R"(",)";
+    ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":")" + name + R"("},"spec":{)" + bound +
+        R"("priorityClassName":")" + cls + R"(","containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"1"}}}]}})")).ok());
+  };
+  auto message = [&](const std::string& name) {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    return conds && conds->size() > 0 ? conds->as_array()[0].GetString({"message"}) : std::string();
+  };
+  node("n1");
+  pod("victim-995", "p995", "n1");
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1").first == 1000; }));
+  pod("gap", "p1000", "");
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !message("gap").empty();
+  }));
+  EXPECT_EQ(message("gap"), "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+                            "1 No preemption victims found for incoming pod.") << "995 is within the gap of 10";
+  EXPECT_EQ(scheduler.preempted(), 0u);
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "gap", J(R"({"gracePeriodSeconds":0})")).ok());
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "victim-995", J(R"({"gracePeriodSeconds":0})")).ok());
+
+  // In the band (>= 1000): a 2000 pod may not evict a 1500 one, but may evict a 995 one.
+  pod("prod-1500", "p1500", "n1");
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1").first == 1000; }));
+  pod("prod-2000", "p2000", "");
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !message("prod-2000").empty();
+  }));
+  EXPECT_EQ(scheduler.preempted(), 0u) << message("prod-2000");
+  // The pod is counted on n2 before n2 appears, so that the retry n2 triggers sees it full.
+  pod("batch-995", "p995", "n2");
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n2").first == 1000; }));
+  node("n2");
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return scheduler.preempted() == 1u;
+  }));
+  auto batch = api_->Get(res::kPods, "default", "batch-995");
+  ASSERT_TRUE(batch.ok());
+  EXPECT_NE(batch->Get({"metadata", "deletionTimestamp"}), nullptr);
+}
+
+
+// A nominated pod goes first within its queue and priority: its room is made and held, so it only
+// needs its binding. Here an older pod of the same priority (which may not preempt) is queued
+// ahead of it, and the first pod the scheduler takes must still be the nominated one.
+TEST_F(DecisionsTest, SchedulerTriesANominatedPodBeforeOlderPodsOfItsPriority) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(res::kPriorityClasses, "",
+                           J(R"({"metadata":{"name":"high-np"},"value":1000,"preemptionPolicy":"Never"})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("victim", "1", "{}", "", "n1")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    return nodes.Get("n1") && scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{1000, 1000};
+  }));
+  auto scheduled_message = [&](const std::string& name) {
+    auto p = api_->Get(res::kPods, "default", name);
+    const json::Value* conds = p.ok() ? p->Get({"status", "conditions"}) : nullptr;
+    if (conds) {
+      for (const json::Value& c : conds->as_array()) {
+        if (c.GetString({"type"}) == "PodScheduled") return c.GetString({"message"});
+      }
+    }
+    return std::string();
+  };
+  ASSERT_TRUE(api_->Create(res::kPods, "default",
+                           PodAsking("a-older", "600m", "{}", R"("priorityClassName":"high-np",)")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return !scheduled_message("a-older").empty();
+  }));
+  ASSERT_TRUE(api_->Create(res::kPods, "default",
+                           PodAsking("b-nominated", "600m", "{}", R"("priorityClassName":"high",)")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return scheduler.preempted() == 1;
+  }));
+  auto b = api_->Get(res::kPods, "default", "b-nominated");
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->GetString({"status", "nominatedNodeName"}), "n1");
+
+  // The older pod queued first (the victim's departure queues the nominee), so that only the rank
+  // can put the nominated pod ahead.
+  scheduler.controller().Enqueue("default/a-older");
+  ASSERT_TRUE(api_->Delete(res::kPods, "default", "victim", J(R"({"gracePeriodSeconds":0})")).ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{0, 0}; }));
+  scheduler.controller().Enqueue("default/b-nominated");
+  ASSERT_TRUE(Eventually([&] { return scheduler.controller().queue().Len() == 2; }));
+  ASSERT_TRUE(scheduler.controller().ProcessOneForTest());
+  ASSERT_TRUE(Eventually([&] { return NodeOf(*api_, "b-nominated") == "n1"; }));
+  EXPECT_EQ(NodeOf(*api_, "a-older"), "");
+  Drain(scheduler.controller());
+  EXPECT_EQ(NodeOf(*api_, "a-older"), "");
+  EXPECT_EQ(scheduler.preempted(), 1u) << "a pod with preemptionPolicy Never takes nothing";
+}
+
+
+// A victim whose binding was still in flight when it was deleted: its room is freed at the delete
+// and the nominee is woken then (the binding that later fails wakes no one; before, the nominee
+// waited for its five-minute safety net).
+TEST_F(DecisionsTest, SchedulerWakesTheNomineeWhenAVictimIsDeletedBeforeItsBindingLands) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
+  // Another scheduler's pod, so that this one never binds it itself; assumed as if it had.
+  ASSERT_TRUE(api_->Create(res::kPods, "default",
+                           PodAsking("victim", "1", "{}", R"("schedulerName":"elsewhere",)")).ok());
+  ASSERT_TRUE(Eventually([&] { return nodes.Get("n1") && pods.Get("default/victim"); }));
+  scheduler.AssumeForTest("default/victim", "n1");
+  ASSERT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{1000, 1000}));
+
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("urgent", "1", "{}", R"("priorityClassName":"high",)")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return scheduler.preempted() == 1;
+  }));
+  // Not bound, the victim was deleted at once; nothing but its departure queues the nominee again.
+  ASSERT_TRUE(Eventually([&] { return !api_->Get(res::kPods, "default", "victim").ok(); }));
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return NodeOf(*api_, "urgent") == "n1";
+  }));
+  EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{1000, 1000}));
+}
+
+}  // namespace
+}  // namespace berth::controllers::builtin
