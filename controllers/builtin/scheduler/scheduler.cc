@@ -155,30 +155,30 @@ void Scheduler::UnplaceLocked(const std::string& key) {
 }
 
 void Scheduler::NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod) {
-  DenominateLocked(key);
+  DenominateLocked(key, node);
   ++cluster_changes_;
-  {
-    std::lock_guard<std::mutex> share(share_mu_);
-    nominated_keys_.insert(key);
-  }
-  nominated_[key] = {node, pod};
-  nominated_on_node_[node].insert(key);
+  nominated_.Add(key, node, pod);
 }
 
-bool Scheduler::DenominateLocked(const std::string& key) {
-  auto it = nominated_.find(key);
-  if (it == nominated_.end()) return false;
+bool Scheduler::DenominateLocked(const std::string& key, const std::string& now_on) {
+  const Nomination* nom = nominated_.Find(key);
+  if (nom == nullptr) return false;
+  // The room it held there is free, unless it now takes that room itself.
+  if (nom->node != now_on) released_nodes_.push_back(nom->node);
+  nominated_.Remove(key);
   ++cluster_changes_;
-  {
-    std::lock_guard<std::mutex> share(share_mu_);
-    nominated_keys_.erase(key);
-  }
-  if (auto n = nominated_on_node_.find(it->second.node); n != nominated_on_node_.end()) {
-    n->second.erase(key);
-    if (n->second.empty()) nominated_on_node_.erase(n);
-  }
-  nominated_.erase(it);
   return true;
+}
+
+void Scheduler::RetryAfterReleasedNominations() {
+  std::set<std::string> nodes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    nodes.insert(released_nodes_.begin(), released_nodes_.end());
+    released_nodes_.clear();
+  }
+  // Room held there is free, as if a pod had left the node.
+  for (const std::string& node : nodes) RetryAfterPodChange(node, true);
 }
 
 void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
@@ -192,8 +192,8 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (counts) {
-      assumed_.erase(key);    // the binding is in the cache now
-      DenominateLocked(key);  // bound: the room it waited for is used
+      assumed_.erase(key);          // the binding is in the cache now
+      DenominateLocked(key, node);  // bound: the room it waited for is used
       auto it = placed_.find(key);
       if (it == placed_.end() || it->second.node != node) {
         PlaceLocked(key, node, RunningPodOf(key, *p));
@@ -223,7 +223,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
     }
     if (deleted) {
       freed = DenominateLocked(key) || freed;  // the room it held is free for others
-    } else if (node.empty() && !nominated_.count(key)) {
+    } else if (node.empty() && !nominated_.Contains(key)) {
       // A nomination made before this scheduler started (or by another instance): honour it.
       if (std::string nn = p->GetString({"status", "nominatedNodeName"}); !nn.empty() && Ours(*p)) {
         NominateLocked(key, nn, RunningPodOf(key, *p));
@@ -236,6 +236,7 @@ void Scheduler::OnPodChanged(const ObjectPtr& p, bool deleted, bool requeue) {
     why_written_.erase(key);
   }
   if (freed || placed) RetryAfterPodChange(freed ? freed_node : node, freed);
+  RetryAfterReleasedNominations();
   if (!deleted && requeue && Ours(*p)) controller_.Enqueue(key);
 }
 
@@ -363,10 +364,10 @@ void Scheduler::RetryAfterPodChange(const std::string& node, bool freed) {
   std::vector<std::pair<std::string, absl::Duration>> later;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto n = nominated_on_node_.find(node); freed && n != nominated_on_node_.end()) {
+    if (const std::set<std::string>* n = nominated_.OnNode(node); freed && n != nullptr) {
       // Enqueued even while being processed (the queue holds it until that attempt is done), so
       // the wake-up the victims' departure is cannot be lost.
-      now.assign(n->second.begin(), n->second.end());
+      now.assign(n->begin(), n->end());
     }
     // Pods nominated elsewhere wait for the node they preempted on; the others come back after
     // their back-off. Only these subsets are walked: a storm of pod changes stays cheap.
@@ -387,11 +388,11 @@ void Scheduler::RetryAfterPodChange(const std::string& node, bool freed) {
 }
 
 bool Scheduler::AddHeldLocked(const std::string& node, const std::string& key, int64_t priority, NodeUsage& usage) const {
-  auto held = nominated_on_node_.find(node);
-  if (held == nominated_on_node_.end()) return false;
+  const std::set<std::string>* held = nominated_.OnNode(node);
+  if (held == nullptr) return false;
   bool added = false;
-  for (const std::string& other : held->second) {
-    const Nomination& nom = nominated_.at(other);
+  for (const std::string& other : *held) {
+    const Nomination& nom = *nominated_.Find(other);
     if (other == key || nom.pod.priority < priority) continue;
     // Its own victims still on the node already count in `usage`: only the rest of its
     // requests is held, or while they leave the room would count twice and keep out the
@@ -417,11 +418,11 @@ bool Scheduler::AddHeldLocked(const std::string& node, const std::string& key, i
 }
 
 bool Scheduler::OwnVictimsLeavingLocked(const std::string& key) const {
-  auto nom = nominated_.find(key);
-  if (nom == nominated_.end()) return false;
-  if (nom->second.victims.empty()) return VictimsLeavingLocked(nom->second.node, nom->second.pod.priority);
-  for (const std::string& victim : nom->second.victims) {
-    if (auto p = placed_.find(victim); p != placed_.end() && p->second.node == nom->second.node) return true;
+  const Nomination* nom = nominated_.Find(key);
+  if (nom == nullptr) return false;
+  if (nom->victims.empty()) return VictimsLeavingLocked(nom->node, nom->pod.priority);
+  for (const std::string& victim : nom->victims) {
+    if (auto p = placed_.find(victim); p != placed_.end() && p->second.node == nom->node) return true;
   }
   return false;
 }
@@ -437,6 +438,12 @@ bool Scheduler::VictimsLeavingLocked(const std::string& node, int64_t priority) 
 }
 
 absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_token) {
+  // On every way out, after the scheduler's lock is released: a nomination this attempt moved or
+  // dropped frees room on its node that other pods wait for.
+  struct RetryOnExit {
+    Scheduler* self;
+    ~RetryOnExit() { self->RetryAfterReleasedNominations(); }
+  } retry_on_exit{this};
   const auto dequeued = clock_.MonotonicNow();
   std::string key = request.Key();
   ObjectPtr pod = pods_.Get(key);
@@ -487,8 +494,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       assumed_[key] = placed_.at(key);
       // Its room now counts as placed: holding it as a nomination too would count it twice and
       // keep out the next pod nominated to the node (nothing wakes that one when the binding
-      // lands).
-      DenominateLocked(key);
+      // lands). Bound elsewhere, the room it held is free: the node's other nominees are woken.
+      DenominateLocked(key, chosen);
       wake_waiting_on_pods = !waiting_on_pods_.empty();
     } else if (!waiting_for_victims && prefilter_error.empty() && queue_block.empty()) {
       plan = PlanPreemptionLocked(key, *pod, me, a.resolvable, a.refused_by_rules, why_not);
@@ -497,12 +504,12 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         for (const std::string& other : plan->denominate) DenominateLocked(other);
         for (const RunningPod& v : plan->victims) {
           evicting_.insert(v.key);
-          nominated_.at(key).victims.push_back(v.key);
+          nominated_.AddVictim(key, v.key);
         }
       }
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
-    nominated = nominated_.count(key) > 0;
+    nominated = nominated_.Contains(key);
     room_would_help = !a.resolvable.empty() || !queue_block.empty();  // its queue's pods leaving make room too
   }
   if (waiting_for_victims) {
@@ -585,7 +592,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         unschedulable_.insert(key);
         // Upstream's queueing hint: a pod refused by every node for other reasons (cordoned,
         // tainted, not selected) waits for node changes, not for pods to leave.
-        if (!nominated_.count(key) && room_would_help) {
+        if (!nominated_.Contains(key) && room_would_help) {
           waiting_unnominated_.insert(key);
           if (preemption_.fair_share) {
             std::lock_guard<std::mutex> share(share_mu_);

@@ -33,6 +33,7 @@
 #include "controllers/builtin/placement/cluster_view.h"
 #include "controllers/builtin/placement/placement.h"
 #include "controllers/builtin/scheduler/fair_share.h"
+#include "controllers/builtin/scheduler/nominations.h"
 #include "controllers/builtin/scheduler/placed_pod_index.h"
 #include "controllers/builtin/scheduler/preemption.h"
 #include "controllers/builtin/scheduler/profile.h"
@@ -124,15 +125,6 @@ class Scheduler final : public Reconciler {
   };
   // The cache as the inter-pod rules see it (under mu_).
   class CacheView;
-  // A pod that preempted on `node` and waits for the room (status.nominatedNodeName).
-  struct Nomination {
-    std::string node;
-    RunningPod pod;
-    // The victims it chose (empty for a nomination adopted from status.nominatedNodeName):
-    // reclaim and fair-share victims may be at its own priority or above, so "lower-priority
-    // pods leaving the node" would not tell that they are its own.
-    std::vector<std::string> victims;
-  };
   // A node as the filters need it, rebuilt only when the node object changes.
   struct NodeInfo {
     ObjectPtr object;
@@ -206,7 +198,11 @@ class Scheduler final : public Reconciler {
   void RechargeLocked();  // under mu_ and share_mu_
   void UnplaceLocked(const std::string& key);
   void NominateLocked(const std::string& key, const std::string& node, const RunningPod& pod);
-  bool DenominateLocked(const std::string& key);  // true if it was nominated
+  // True if it was nominated. Unless it now takes the room on that node itself (`now_on`), the
+  // pods waiting for room there are retried once the lock is released
+  // (RetryAfterReleasedNominations), as when a pod leaves the node.
+  bool DenominateLocked(const std::string& key, const std::string& now_on = "");
+  void RetryAfterReleasedNominations();  // without mu_
   // `requeue`: the change may make the pod schedulable (false for its own status writes, which
   // would otherwise put a waiting pod back in the queue ahead of the cluster change it waits for).
   void OnPodChanged(const ObjectPtr& pod, bool deleted, bool requeue = true);
@@ -239,8 +235,8 @@ class Scheduler final : public Reconciler {
   std::map<int64_t, int64_t> placed_by_priority_;  // priority -> pods in placed_ (cheap "any victim?")
   PlacedPodIndex pod_index_;                   // the objects behind placed_, for inter-pod rules
   absl::node_hash_map<std::string, NodeUsage> usage_;     // node -> requests placed on it
-  absl::node_hash_map<std::string, Nomination> nominated_;  // pod key -> node it preempted on
-  absl::node_hash_map<std::string, std::set<std::string>> nominated_on_node_;  // node -> keys in nominated_
+  Nominations nominated_;                      // pods that preempted, waiting for their room
+  std::vector<std::string> released_nodes_;    // nodes where DenominateLocked freed held room
   std::vector<NodeInfo> nodes_cache_;          // rebuilt on node events
   size_t prefer_no_schedule_nodes_ = 0;        // of them, with a PreferNoSchedule taint
   absl::flat_hash_map<std::string, size_t> node_index_;   // name -> index in nodes_cache_
@@ -280,7 +276,6 @@ class Scheduler final : public Reconciler {
   // at each pop (so never held while adding to the queue).
   std::mutex share_mu_;
   FairShare fair_share_;
-  absl::flat_hash_set<std::string> nominated_keys_;    // nominated_'s keys, for the work queue's rank
   std::map<std::string, std::string> queue_of_ns_;     // cache, cleared when queues change
   std::map<std::string, int64_t> group_ids_;           // queue -> rank[1] in the work queue
   std::vector<std::string> group_names_;               // rank[1] -> queue

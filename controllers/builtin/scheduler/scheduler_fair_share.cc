@@ -31,7 +31,7 @@ WorkQueue::Rank Scheduler::RankOf(const std::string& key) {
   // A nominated pod goes first within its queue: its room is already made and held, so it only
   // needs its binding, and behind pods created in the same second (creationTimestamp has no
   // finer grain) it would wait for every one of them to be tried, victims gone or not.
-  return {-PriorityOf(*pod), group, nominated_keys_.contains(key) ? 0 : absl::ToUnixMicros(created)};
+  return {-PriorityOf(*pod), group, nominated_.IsNominated(key) ? 0 : absl::ToUnixMicros(created)};
 }
 
 int64_t Scheduler::GroupIdLocked(const std::string& queue) {

@@ -38,7 +38,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   // (A nomination this scheduler made knows its victims, which a queue's preemption may take at
   // the pod's own priority or above; one only seen in status falls back to lower priorities.)
   std::string published = pod.GetString({"status", "nominatedNodeName"});
-  if (nominated_.contains(key) ? OwnVictimsLeavingLocked(key)
+  if (nominated_.Contains(key) ? OwnVictimsLeavingLocked(key)
                                : !published.empty() && VictimsLeavingLocked(published, me.priority)) {
     why_not = "preemption: not eligible due to a terminating pod on the nominated node.";
     return std::nullopt;
@@ -113,7 +113,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       // each pod on the node is looked up once.
       const NodeUsage* placed_usage = n.usage;
       const NodeUsage* usage = placed_usage;
-      if (nominated_on_node_.contains(n.name)) {
+      if (nominated_.OnNode(n.name) != nullptr) {
         held = *placed_usage;
         if (AddHeldLocked(n.name, key, me.priority, held)) usage = &held;
       }
@@ -220,7 +220,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       auto futile = fair_share_futile_.find(shape);
       if (futile == fair_share_futile_.end() || futile->second != cluster_changes_) {
         ResourceMilli pending_mine;  // its queue's pods already preempted for count as its own
-        for (const auto& [other, nom] : nominated_) {
+        for (const auto& [other, nom] : nominated_.All()) {
           if (other == key || QueueOfNamespaceLocked(Request::FromKey(other).ns) != mine) continue;
           for (const auto& [r, m] : FairShare::VectorOf(nom.pod.requests)) pending_mine[r] += m;
         }
@@ -263,9 +263,9 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
   }
   Candidate& best = candidates[PickCandidate(candidates)];
   PreemptionPlan plan{best.node, std::move(best.victims.pods), {}, reason};
-  if (auto held = nominated_on_node_.find(plan.node); held != nominated_on_node_.end()) {
-    for (const std::string& other : held->second) {
-      if (other != key && nominated_.at(other).pod.priority < me.priority) plan.denominate.push_back(other);
+  if (const std::set<std::string>* held = nominated_.OnNode(plan.node)) {
+    for (const std::string& other : *held) {
+      if (other != key && nominated_.Find(other)->pod.priority < me.priority) plan.denominate.push_back(other);
     }
   }
   return plan;

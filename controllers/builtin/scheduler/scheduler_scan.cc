@@ -247,8 +247,8 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
   // A pod nominated to a node tries that node first, as upstream does; while the victims it
   // chose there are still leaving it waits for them rather than scanning every node and
   // preempting again (each victim's departure wakes it).
-  if (auto nom = nominated_.find(key); nom != nominated_.end()) {
-    if (auto idx = node_index_.find(nom->second.node); idx != node_index_.end()) {
+  if (const Nomination* nom = nominated_.Find(key)) {
+    if (auto idx = node_index_.find(nom->node); idx != node_index_.end()) {
       const NodeInfo& n = nodes_cache_[idx->second];
       NodeUsage u = *n.usage;
       AddHeldLocked(n.name, key, me.priority, u);
@@ -263,7 +263,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
   // The scan holds mu_, so it is every worker's serial part: per node it looks up no more than
   // it must and copies no names.
   const size_t key_hash = std::hash<std::string>{}(key);
-  const bool any_nominated = !nominated_on_node_.empty();
+  const bool any_nominated = !nominated_.Empty();
   size_t largest_free = node_count;  // index of the node with the most free cpu
   // Scan from a rotating start so that sampling covers every node over time.
   for (size_t i = 0; a.prefilter_error.empty() && a.queue_block.empty() && !a.nominated_fits && !a.waiting_for_victims &&
@@ -272,7 +272,7 @@ Scheduler::Attempt Scheduler::AttemptLocked(const std::string& key, const json::
     size_t index = (next_start_ + i) % node_count;
     const NodeInfo& n = nodes_cache_[index];
     const NodeUsage* u = n.usage;
-    if (any_nominated && nominated_on_node_.contains(n.name)) {
+    if (any_nominated && nominated_.OnNode(n.name) != nullptr) {
       scratch = *u;
       if (AddHeldLocked(n.name, key, me.priority, scratch)) u = &scratch;
     }

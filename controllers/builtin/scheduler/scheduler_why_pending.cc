@@ -28,9 +28,9 @@ PendingFacts Scheduler::FactsLocked(const std::string& key, const json::Value& p
   f.nodes = a.node_count;
   f.filtered = a.reasons;
   f.preemption_message = why_not;
-  if (auto nom = nominated_.find(key); nom != nominated_.end()) {
+  if (const Nomination* nom = nominated_.Find(key)) {
     f.nominated = true;
-    f.nominated_node = nom->second.node;
+    f.nominated_node = nom->node;
   }
   f.blocked_by = !a.queue_block.empty() ? a.queue_block : a.prefilter_error;
   f.largest_free_node = a.largest_free_node;
@@ -100,9 +100,9 @@ absl::StatusOr<json::Value> Scheduler::ExplainPending(const std::string& key) {
   json::Value out = WhyPending(FactsLocked(key, *pod, me, a, why_not, true));
   if (!a.chosen.empty()) out.Set("wouldBindTo", a.chosen);
   // What the scheduler counts on the node it waits for: the pods, and room held for others.
-  if (auto nom = nominated_.find(key); nom != nominated_.end()) {
+  if (const Nomination* nom = nominated_.Find(key)) {
     json::Value counted = json::Value::MakeArray();
-    if (auto keys = keys_on_node_.find(nom->second.node); keys != keys_on_node_.end()) {
+    if (auto keys = keys_on_node_.find(nom->node); keys != keys_on_node_.end()) {
       for (const std::string& other : keys->second) {
         const Placement& p = placed_.at(other);
         std::string state = assumed_.count(other) ? "assumed" : p.terminating ? "terminating" : evicting_.count(other) ? "evicting" : "bound";
@@ -110,11 +110,11 @@ absl::StatusOr<json::Value> Scheduler::ExplainPending(const std::string& key) {
       }
     }
     json::Value held = json::Value::MakeArray();
-    if (auto n = nominated_on_node_.find(nom->second.node); n != nominated_on_node_.end()) {
-      for (const std::string& other : n->second) held.as_array().push_back(other);
+    if (const std::set<std::string>* n = nominated_.OnNode(nom->node)) {
+      for (const std::string& other : *n) held.as_array().push_back(other);
     }
     json::Value node = json::Value::MakeObject();
-    node.Set("name", nom->second.node);
+    node.Set("name", nom->node);
     node.Set("counted", std::move(counted));
     node.Set("nominated", std::move(held));
     out.Set("nominatedNode", std::move(node));

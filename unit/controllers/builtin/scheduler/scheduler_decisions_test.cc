@@ -104,7 +104,8 @@ TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("a-busy", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3500m", "{}", "", "a-busy")).ok());
-  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-busy").first == 3500; }));
+  // Both nodes in the node cache too: the hog's usage comes from the other informer.
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("a-busy").first == 3500 && nodes.List().size() == 2; }));
   for (int i = 0; i < 4; ++i) {
     std::string name = "small-" + std::to_string(i);
     EXPECT_EQ(ScheduleOne(*api_, scheduler, PodAsking(name, "100m")), "b-empty") << name;
@@ -329,12 +330,15 @@ TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
   EXPECT_NE(metrics.find("\nscheduler_preemption_attempts_total 1\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("\nberth_scheduler_preempted_pods_total 3\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("\nberth_scheduler_preemption_decision_seconds_count 1\n"), std::string::npos) << metrics;
-  // While they stop, the pod waits instead of evicting more.
-  scheduler.controller().Enqueue("default/urgent");
-  Drain(scheduler.controller());
+  // While they stop, the pod waits instead of evicting more (tried until its status write is
+  // not refused: the cache may still hold the version before the nomination was written).
+  EXPECT_TRUE(Eventually([&] {
+    scheduler.controller().Enqueue("default/urgent");
+    Drain(scheduler.controller());
+    return condition("urgent", "PodScheduled").GetString({"message"}).find(
+               "not eligible due to a terminating pod on the nominated node") != std::string::npos;
+  }));
   EXPECT_EQ(scheduler.preempted(), 3u);
-  EXPECT_NE(condition("urgent", "PodScheduled").GetString({"message"}).find("not eligible due to a terminating pod on the nominated node"),
-            std::string::npos);
   // Their kubelet finishes the deletions: the pod binds to the node it was nominated to.
   for (const char* victim : {"low-2", "low-3", "low-4"}) {
     ASSERT_TRUE(api_->Delete(res::kPods, "default", victim, J(R"({"gracePeriodSeconds":0})")).ok());
@@ -498,6 +502,49 @@ TEST_F(DecisionsTest, SchedulerWakesTheNomineeWhenAVictimIsDeletedBeforeItsBindi
     return NodeOf(*api_, "urgent") == "n1";
   }));
   EXPECT_EQ(scheduler.UsageForTest("n1"), (std::pair<int64_t, int64_t>{1000, 1000}));
+}
+
+
+// Room held for a nominee is free once it binds elsewhere: the pods waiting for room on the node
+// it was nominated to are retried then (as when a pod leaves), not only at their own timers.
+TEST_F(DecisionsTest, SchedulerRetriesWaitingPodsWhenANomineeBindsElsewhere) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n2"},"spec":{"unschedulable":true},"status":{
+      "allocatable":{"cpu":"1","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
+  ASSERT_TRUE(Eventually([&] { return nodes.List().size() == 2; }));
+  // A nomination this scheduler adopts from status (another instance made it): the pod fits no
+  // node (its selector matches none), and the nomination holds n1's room meanwhile.
+  auto held = api_->Create(res::kPods, "default", PodAsking("holder", "1", "{}", R"("nodeSelector":{"no":"such-node"},)"));
+  ASSERT_TRUE(held.ok()) << held.status();
+  held->Ensure({"status"}).Set("nominatedNodeName", "n1");
+  ASSERT_TRUE(api_->UpdateStatus(res::kPods, *held).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = pods.Get("default/holder");
+    return p && !p->GetString({"status", "nominatedNodeName"}).empty();
+  }));
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("waiter", "1")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "waiter");
+    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
+  }));
+  Drain(scheduler.controller());
+  ASSERT_EQ(NodeOf(*api_, "waiter"), "") << "n1's room is held for the nominee";
+
+  // Bound elsewhere (by whoever made its nomination): the waiter is retried after its back-off,
+  // well before its own 30-second timer.
+  ASSERT_TRUE(api_->Bind("default", "holder", "n2").ok());
+  ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n2").first == 1000; }));
+  clock_.Advance(absl::Seconds(11));
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return NodeOf(*api_, "waiter") == "n1";
+  }));
 }
 
 }  // namespace
