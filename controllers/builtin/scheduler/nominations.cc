@@ -33,6 +33,13 @@ void Nominations::AddVictim(const std::string& key, const std::string& victim) {
   if (auto it = by_pod_.find(key); it != by_pod_.end()) it->second.victims.push_back(victim);
 }
 
+bool Nominations::MarkSwept(const std::string& key) {
+  auto it = by_pod_.find(key);
+  if (it == by_pod_.end() || it->second.swept) return false;
+  it->second.swept = true;
+  return true;
+}
+
 const std::set<std::string>* Nominations::OnNode(const std::string& node) const {
   auto it = by_node_.find(node);
   return it == by_node_.end() ? nullptr : &it->second;

@@ -23,6 +23,7 @@ struct Nomination {
   // reclaim and fair-share victims may be at its own priority or above, so "lower-priority
   // pods leaving the node" would not tell that they are its own.
   std::vector<std::string> victims;
+  bool swept = false;  // retried once by the sweep (Scheduler::RetryNomineesThatFit)
 };
 
 class Nominations {
@@ -34,6 +35,8 @@ class Nominations {
 
   const Nomination* Find(const std::string& key) const;
   void AddVictim(const std::string& key, const std::string& victim);
+  // Marks the nomination swept; false if it already was (or there is none).
+  bool MarkSwept(const std::string& key);
   bool Contains(const std::string& key) const { return by_pod_.contains(key); }
   // The pods nominated to `node`; nullptr when there are none.
   const std::set<std::string>* OnNode(const std::string& node) const;

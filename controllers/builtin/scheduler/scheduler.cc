@@ -68,6 +68,9 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
     return a[2] < b[2];
   });
   if (usage_resync > absl::ZeroDuration()) {
+    // Level-triggered, beside the wake-ups on events: a nominee whose room came free by a change
+    // no event reported is retried within a second rather than at its five-minute safety net.
+    nominee_sweep_ = std::make_unique<Periodic>(absl::Seconds(1), [this] { RetryNomineesThatFit(); });
     resync_ = std::make_unique<Periodic>(usage_resync, [this] {
       if (size_t fixed = ResyncUsage(); fixed > 0) {
         BERTH_LOG(Warning, "controllers.scheduler", "Per-node usage had drifted from the pod cache; corrected", "nodes", fixed);
@@ -303,6 +306,38 @@ std::pair<int64_t, int64_t> Scheduler::UsageForTest(const std::string& node) {
 void Scheduler::ForgetPlacementForTest(const std::string& pod_key) {
   std::lock_guard<std::mutex> lock(mu_);
   UnplaceLocked(pod_key);
+}
+
+size_t Scheduler::RetryNomineesThatFit() {
+  std::vector<std::string> fit;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RefreshNodesLocked();
+    for (const auto& [key, nom] : nominated_.All()) {
+      // Queued or being tried already, or still waiting for its own victims: nothing was missed.
+      // Once per nomination: a pod that fits by resources but not by inter-pod rules is not
+      // retried every second.
+      if (nom.swept || !unschedulable_.contains(key) || OwnVictimsLeavingLocked(key)) continue;
+      auto idx = node_index_.find(nom.node);
+      ObjectPtr pod = pods_.Get(key);
+      if (idx == node_index_.end() || pod == nullptr) continue;
+      const NodeInfo& n = nodes_cache_[idx->second];
+      NodeUsage u = *n.usage;
+      AddHeldLocked(n.name, key, nom.pod.priority, u);
+      if (FitReasons(*pod, nom.pod.requests, *n.object, u).empty()) fit.push_back(key);
+    }
+    for (const std::string& key : fit) {
+      unschedulable_.erase(key);
+      nominated_.MarkSwept(key);
+    }
+  }
+  if (!fit.empty()) {
+    nominees_swept_ += fit.size();
+    BERTH_LOG(Info, "controllers.scheduler", "Nominated pods fit their node with no event to say so; retrying them",
+              "pods", fit.size(), "first", fit.front());
+  }
+  for (const std::string& key : fit) controller_.Enqueue(key);
+  return fit.size();
 }
 
 void Scheduler::AssumeForTest(const std::string& pod_key, const std::string& node) {
@@ -554,11 +589,15 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (changed) {
       auto r = api_.UpdateStatus(client::resources::kPods, updated);
       if (!r.ok()) {
-        // No nomination was published: no victims go for it. A pod that changed meanwhile comes
-        // back with its update; one that is gone needs nothing.
+        // No nomination was published: no victims go for it. A pod that is gone needs nothing;
+        // one whose cached copy was stale (often by this scheduler's own last write, whose
+        // status-only event does not queue it) is tried again on a fresh copy.
         if (plan) forget_plan();
         if (!Ignorable(r.status())) return r.status();
-        if (plan) return Result{};
+        if (plan) {
+          if (r.status().code() != absl::StatusCode::kNotFound) controller_.Enqueue(key);
+          return Result{};
+        }
       } else {
         published = *std::move(r);
       }

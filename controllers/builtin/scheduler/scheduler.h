@@ -109,6 +109,10 @@ class Scheduler final : public Reconciler {
   // figures it corrected. Runs every `usage_resync` (constructor), so a missed informer event
   // cannot skew placement for longer than that.
   size_t ResyncUsage();
+  // Retries the waiting nominees that fit their nominated node now (their own victims gone, room
+  // held for others counted); returns how many. Runs every second with the usage resync, and
+  // counts in berth_scheduler_nominees_swept_total: each is a wake-up some event failed to give.
+  size_t RetryNomineesThatFit();
   // Test hooks: a node's counted CPU (milli) and pods; dropping a placement as a lost event would.
   std::pair<int64_t, int64_t> UsageForTest(const std::string& node);
   void ForgetPlacementForTest(const std::string& pod_key);
@@ -266,6 +270,7 @@ class Scheduler final : public Reconciler {
   std::atomic<uint64_t> bound_{0};
   std::atomic<uint64_t> preempted_{0};
   std::atomic<uint64_t> preemption_attempts_{0};
+  std::atomic<uint64_t> nominees_swept_{0};
   metrics::Histogram preemption_decision_{PreemptionDecisionBounds()};
   EventRecorder* events_ = nullptr;
   Informer* budgets_ = nullptr;
@@ -290,6 +295,7 @@ class Scheduler final : public Reconciler {
   std::vector<SchedulerProfile> profiles_{DefaultProfile()};
   std::map<std::string, size_t> profile_index_{{"default-scheduler", 0}};
   Controller controller_;
+  std::unique_ptr<Periodic> nominee_sweep_;
   std::unique_ptr<Periodic> resync_;  // last: stops first
 };
 

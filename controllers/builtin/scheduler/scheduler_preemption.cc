@@ -284,6 +284,10 @@ void Scheduler::RenderMetrics(std::string& out) const {
   StrAppend(&out, "# HELP berth_scheduler_preempted_pods_total Pods deleted as preemption victims.\n",
             "# TYPE berth_scheduler_preempted_pods_total counter\nberth_scheduler_preempted_pods_total ",
             preempted_.load(), "\n");
+  StrAppend(&out, "# HELP berth_scheduler_nominees_swept_total Nominated pods found fitting their node by the ",
+            "once-a-second sweep, not by an event (each a missed wake-up).\n",
+            "# TYPE berth_scheduler_nominees_swept_total counter\nberth_scheduler_nominees_swept_total ",
+            nominees_swept_.load(), "\n");
   StrAppend(&out, "# HELP berth_scheduler_preemption_decision_seconds From the preemptor's dequeue to its ",
             "nominatedNodeName written (before its victims are marked and deleted).\n",
             "# TYPE berth_scheduler_preemption_decision_seconds histogram\n");

@@ -547,5 +547,82 @@ TEST_F(DecisionsTest, SchedulerRetriesWaitingPodsWhenANomineeBindsElsewhere) {
   }));
 }
 
+
+// A nomination whose status write is refused for a stale cached copy (often the scheduler's own
+// last write, whose status-only event does not queue the pod) is not carried out, and the pod is
+// tried again rather than left with nothing to wake it.
+TEST_F(DecisionsTest, SchedulerRetriesAPreemptorWhoseNominationWriteConflicted) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("victim", "1", "{}", "", "n1")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("urgent", "1", "{}", R"("priorityClassName":"high",)")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    return nodes.Get("n1") && pods.Get("default/urgent") && scheduler.UsageForTest("n1").first == 1000;
+  }));
+  // The cache stops here; the pod's status then moves on in the API.
+  pods.Stop();
+  auto urgent = api_->Get(res::kPods, "default", "urgent");
+  ASSERT_TRUE(urgent.ok());
+  urgent->Ensure({"status"}).Set("phase", "Pending");
+  urgent->Ensure({"status"}).Set("message", "written by someone else");
+  ASSERT_TRUE(api_->UpdateStatus(res::kPods, *urgent).ok());
+
+  scheduler.controller().Enqueue("default/urgent");
+  ASSERT_TRUE(scheduler.controller().ProcessOneForTest());
+  EXPECT_EQ(scheduler.preempted(), 0u) << "no nomination was published: no victims go";
+  EXPECT_EQ(scheduler.controller().queue().Len(), 1u) << "tried again";
+  auto after = api_->Get(res::kPods, "default", "urgent");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->GetString({"status", "nominatedNodeName"}), "");
+}
+
+
+// The once-a-second sweep: a nominee whose room came free with no event to say so (here a
+// placement dropped as a lost event would) is found and retried, once per nomination.
+TEST_F(DecisionsTest, SchedulerSweepRetriesANomineeWhoseRoomCameFreeSilently) {
+  Informer pods(*api_, res::kPods);
+  Informer nodes(*api_, res::kNodes);
+  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
+  StopInformersFirst stop_first{{&pods, &nodes}};
+  Start({&pods, &nodes});
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default",
+                           PodAsking("occupant", "1", "{}", R"("schedulerName":"elsewhere",)")).ok());
+  ASSERT_TRUE(Eventually([&] { return nodes.Get("n1") && pods.Get("default/occupant"); }));
+  scheduler.AssumeForTest("default/occupant", "n1");
+  // Nominated by another instance (adopted from status); nothing to preempt at its priority.
+  auto nominee = api_->Create(res::kPods, "default", PodAsking("nominee", "1"));
+  ASSERT_TRUE(nominee.ok());
+  nominee->Ensure({"status"}).Set("nominatedNodeName", "n1");
+  ASSERT_TRUE(api_->UpdateStatus(res::kPods, *nominee).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = pods.Get("default/nominee");
+    return p && !p->GetString({"status", "nominatedNodeName"}).empty();
+  }));
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "nominee");
+    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
+  }));
+  Drain(scheduler.controller());
+  EXPECT_EQ(scheduler.RetryNomineesThatFit(), 0u) << "n1 is full";
+
+  scheduler.ForgetPlacementForTest("default/occupant");  // room freed, no event
+  EXPECT_EQ(scheduler.RetryNomineesThatFit(), 1u);
+  EXPECT_EQ(scheduler.RetryNomineesThatFit(), 0u) << "queued already";
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return NodeOf(*api_, "nominee") == "n1";
+  }));
+  std::string metrics;
+  scheduler.RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("\nberth_scheduler_nominees_swept_total 1\n"), std::string::npos) << metrics;
+}
+
 }  // namespace
 }  // namespace berth::controllers::builtin
