@@ -259,6 +259,11 @@ def brief_case(args):
             rows.append((f"newcomer reaches its guarantee ({want} cpu, {want} pods) (s)", t_new, "brief target (grace 0)", 10.0))
             # At least want/4 (4c victims) and at most 2*want (0.5c ones) are needed.
             rows.append(("  pods preempted for it", float(pod_deletions(c) - deleted_before), "newcomer pods", float(want)))
+            # Wake-ups no event gave (the scheduler's once-a-second sweep found them): 0 is the aim.
+            code, metrics = cm.get_status("/metrics")
+            swept = [l.split()[-1] for l in metrics.splitlines() if l.startswith("berth_scheduler_nominees_swept_total ")]
+            if code == 200 and swept:
+                rows.append(("  nominees retried by the sweep, not an event", float(swept[0]), "newcomer pods", float(want)))
         finally:
             cm.stop()
         rows.append((f"creating {pods_created} pending pods took (s)", t_pods, "pods", float(pods_created)))
