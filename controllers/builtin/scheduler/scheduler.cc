@@ -130,7 +130,7 @@ void Scheduler::PlaceLocked(const std::string& key, const std::string& node, con
     queue = QueueOfNamespaceLocked(Request::FromKey(key).ns);
     fair_share_.Add(queue, pod.requests);
   }
-  placed_[key] = {node, pod, false, std::move(queue)};
+  placed_[key] = {node, pod, false, std::move(queue), FairShare::VectorOf(pod.requests)};
   keys_on_node_[node].insert(key);
   ++placed_by_priority_[pod.priority];
 }
@@ -403,6 +403,7 @@ void Scheduler::RetryAfterPodChange(const std::string& node, bool freed) {
       // Enqueued even while being processed (the queue holds it until that attempt is done), so
       // the wake-up the victims' departure is cannot be lost.
       now.assign(n->begin(), n->end());
+      for (const std::string& key : now) unschedulable_.erase(key);  // queued, no longer waiting
     }
     // Pods nominated elsewhere wait for the node they preempted on; the others come back after
     // their back-off. Only these subsets are walked: a storm of pod changes stays cheap.
@@ -506,7 +507,6 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   bool wake_waiting_on_pods = false;  // placing this pod may let pods waiting on inter-pod rules in
   uint64_t moves_seen;
   bool waiting_for_victims = false;
-  bool nominated = false;
   bool room_would_help = false;  // some node refused only for room: a pod leaving may let it in
   Attempt attempt;                // what the scan found (for the why-pending explanation)
   {
@@ -544,7 +544,6 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       }
     }
     if (node_count > 0) next_start_ = (next_start_ + 1) % node_count;
-    nominated = nominated_.Contains(key);
     room_would_help = !a.resolvable.empty() || !queue_block.empty();  // its queue's pods leaving make room too
   }
   if (waiting_for_victims) {
@@ -644,9 +643,13 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       ++attempts_[key];
     }
     if (moved) controller_.Enqueue(key);  // queued again once this attempt is done
-    // Also retry on a timer, in case the change that frees room is not one we watch (a
-    // nominated pod is woken by its victims leaving: its timer is only a safety net).
-    return Result{nominated || plan ? absl::Minutes(5) : absl::Seconds(30)};
+    // Also retry on a timer, in case the change that frees room is not one we watch: after 5
+    // minutes, upstream's podMaxInUnschedulablePodsDuration. Every change that frees room, node
+    // change and Queue change wakes waiting pods already; a shorter timer only retried, every
+    // few seconds across a large backlog, attempts that nothing had changed for (B2's 95,000
+    // pending pods: 3,000 futile scans and status writes a second against the pods that could
+    // bind).
+    return Result{absl::Minutes(5)};
   }
   absl::Status s = api_.Bind(request.ns, request.name, chosen);
   if (!s.ok()) {

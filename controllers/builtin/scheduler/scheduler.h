@@ -126,6 +126,8 @@ class Scheduler final : public Reconciler {
     RunningPod pod;
     bool terminating = false;  // being deleted: still uses the node, no longer a victim
     std::string queue;         // the fair-share queue it is charged to
+    // FairShare::VectorOf(pod.requests), once: the queue rules weigh it per pod per search.
+    ResourceMilli share;
   };
   // The cache as the inter-pod rules see it (under mu_).
   class CacheView;

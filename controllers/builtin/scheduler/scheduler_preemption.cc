@@ -181,7 +181,7 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       auto add = [&](const std::string& k) {
         auto p = placed_.find(k);
         if (p == placed_.end()) return;
-        for (const auto& [r, m] : FairShare::VectorOf(p->second.pod.requests)) out[p->second.queue][r] += m;
+        for (const auto& [r, m] : p->second.share) out[p->second.queue][r] += m;
       };
       for (const std::string& k : evicting_) add(k);
       for (const std::string& k : terminating_) {
@@ -196,12 +196,13 @@ std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const s
       auto refusals_before = strict_refusals;
       search(
           [&](const std::string&, const Placement& p) {
-            return p.pod.priority < priority_below && rule.MayTake(p.queue, FairShare::VectorOf(p.pod.requests));
+            return p.pod.priority < priority_below && rule.MayTake(p.queue, p.share);
           },
           [&](const Victims& v) {
             std::map<std::string, ResourceMilli> taken;
             for (const RunningPod& victim : v.pods) {
-              for (const auto& [r, m] : FairShare::VectorOf(victim.requests)) taken[placed_.at(victim.key).queue][r] += m;
+              const Placement& p = placed_.at(victim.key);
+              for (const auto& [r, m] : p.share) taken[p.queue][r] += m;
             }
             return rule.MayTakeAll(taken);
           });

@@ -537,7 +537,7 @@ TEST_F(DecisionsTest, SchedulerRetriesWaitingPodsWhenANomineeBindsElsewhere) {
   ASSERT_EQ(NodeOf(*api_, "waiter"), "") << "n1's room is held for the nominee";
 
   // Bound elsewhere (by whoever made its nomination): the waiter is retried after its back-off,
-  // well before its own 30-second timer.
+  // long before its own timer.
   ASSERT_TRUE(api_->Bind("default", "holder", "n2").ok());
   ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n2").first == 1000; }));
   clock_.Advance(absl::Seconds(11));
