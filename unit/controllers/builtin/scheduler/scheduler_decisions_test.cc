@@ -1,5 +1,6 @@
 // The scheduler's decisions through the real API, one reconcile at a time (decisions_fixture.h).
 
+#include <memory>
 #include <string>
 
 #include "controllers/builtin/scheduler/scheduler.h"
@@ -9,12 +10,34 @@
 namespace berth::controllers::builtin {
 namespace {
 
-TEST_F(DecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());  // resync driven by the test
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+// Every test here: the pod and node informers, synced, and one scheduler over them (one worker,
+// no resync: the test drives it). The informers stop first, before the handlers they call.
+class SchedulerDecisionsTest : public DecisionsTest {
+ protected:
+  void SetUp() override {
+    DecisionsTest::SetUp();
+    pods_ = std::make_unique<Informer>(*api_, client::resources::kPods);
+    nodes_ = std::make_unique<Informer>(*api_, client::resources::kNodes);
+    scheduler_ = std::make_unique<Scheduler>(*api_, *pods_, *nodes_, clock_, 1, absl::ZeroDuration());
+    Start({pods_.get(), nodes_.get()});
+  }
+  void TearDown() override {
+    for (Informer* i : {pods_.get(), nodes_.get()}) {
+      if (i != nullptr) i->Stop();
+    }
+    scheduler_.reset();
+    pods_.reset();
+    nodes_.reset();
+    DecisionsTest::TearDown();
+  }
+
+  std::unique_ptr<Informer> pods_;
+  std::unique_ptr<Informer> nodes_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerDecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
+  Scheduler& scheduler = *scheduler_;  // its usage resync driven by the test
   ASSERT_TRUE(api_->Create(res::kPods, "default", J(R"({"metadata":{"name":"placed"},"spec":{"nodeName":"n1",
       "containers":[{"name":"c","image":"host","resources":{"requests":{"cpu":"250m"}}}]}})")).ok());
   ASSERT_TRUE(Eventually([&] { return scheduler.UsageForTest("n1") == std::pair<int64_t, int64_t>{250, 1000}; }));
@@ -27,12 +50,9 @@ TEST_F(DecisionsTest, SchedulerUsageResyncRepairsAMissedEvent) {
 
 // Brief S12: a node that does not advertise an extended resource has none of it; once its
 // operator patches node status to advertise it, the pod binds.
-TEST_F(DecisionsTest, SchedulerCountsExtendedResources) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerCountsExtendedResources) {
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"plain"},"status":{
       "allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
   // The two informers watch separately: a pod seen before the node would be judged against
@@ -95,12 +115,9 @@ std::string ScheduleOne(client::ApiClient& api, Scheduler& scheduler, const json
 
 // Every feasible node found is scored before one is chosen (least allocated wins), wherever the
 // rotating scan starts.
-TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("a-busy", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("b-empty", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("hog", "3500m", "{}", "", "a-busy")).ok());
@@ -114,12 +131,8 @@ TEST_F(DecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
 
 // TaintToleration: a PreferNoSchedule taint the pod does not tolerate outweighs a busier node
 // (weight 3 against the resource scores, as upstream); a pod tolerating it goes by resources.
-TEST_F(DecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
+  Scheduler& scheduler = *scheduler_;
   json::Value tainted = SchedulableNode("a-tainted-empty", "4");
   tainted.Ensure({"spec"}).Set("taints", J(R"([{"key":"spot","value":"yes","effect":"PreferNoSchedule"}])"));
   ASSERT_TRUE(api_->Create(res::kNodes, "", tainted).ok());
@@ -139,12 +152,8 @@ TEST_F(DecisionsTest, SchedulerAvoidsPreferNoScheduleTaintsItDoesNotTolerate) {
 // NodeAffinity's preferred terms are scaled over the feasible nodes (the best match scores 100,
 // weight 2): even a weight-10 preference outweighs a busier node, as upstream; unscaled, the
 // emptier node would win.
-TEST_F(DecisionsTest, SchedulerScalesPreferredNodeAffinityOverTheFeasibleNodes) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerScalesPreferredNodeAffinityOverTheFeasibleNodes) {
+  Scheduler& scheduler = *scheduler_;
   json::Value preferred = SchedulableNode("a-preferred-busy", "4");
   preferred["metadata"]["labels"].Set("zone", "a");
   ASSERT_TRUE(api_->Create(res::kNodes, "", preferred).ok());
@@ -159,12 +168,8 @@ TEST_F(DecisionsTest, SchedulerScalesPreferredNodeAffinityOverTheFeasibleNodes) 
 
 // Inter-pod rules through the scheduler's own cache: required anti-affinity refuses, with
 // Kubernetes' message; a preferred affinity outweighs a busier node.
-TEST_F(DecisionsTest, SchedulerHonoursInterPodRules) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerHonoursInterPodRules) {
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n2", "4")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("cache", "2", R"({"app":"cache"})", "", "n1")).ok());
@@ -202,12 +207,10 @@ TEST_F(DecisionsTest, SchedulerHonoursInterPodRules) {
 
 // Brief S2: with one worker, the queue hands out the higher-priority pod first when a cordoned
 // node opens, so it gets the room and the older, lower-priority pod waits.
-TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(client::Resource{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"}, "",
                            J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n1"},"spec":{"unschedulable":true},"status":{
@@ -251,12 +254,10 @@ TEST_F(DecisionsTest, SchedulerQueueOrdersByPriorityThenAge) {
 
 // Brief S3 and S4: a higher-priority pod preempts the fewest, newest lower-priority pods on the
 // node, is nominated to it, and binds once they are gone; with preemptionPolicy Never it waits.
-TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   client::Resource pcs{"scheduling.k8s.io", "v1", "priorityclasses", false, "PriorityClass"};
   ASSERT_TRUE(api_->Create(pcs, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
   ASSERT_TRUE(api_->Create(pcs, "", J(R"({"metadata":{"name":"high-np"},"value":1000,"preemptionPolicy":"Never"})")).ok());
@@ -352,13 +353,9 @@ TEST_F(DecisionsTest, SchedulerPreemptsNewestLowerPriorityPods) {
 
 // Berth's options beyond upstream: a minimum priority gap, and a protected band whose pods
 // never preempt each other.
-TEST_F(DecisionsTest, SchedulerPreemptionGapAndProtectedBand) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
+TEST_F(SchedulerDecisionsTest, SchedulerPreemptionGapAndProtectedBand) {
+  Scheduler& scheduler = *scheduler_;
   scheduler.SetPreemptionOptions({.min_priority_gap = 10, .protected_band = 1000});
-  Start({&pods, &nodes});
   for (auto [name, value] : std::vector<std::pair<std::string, int>>{{"p995", 995}, {"p1000", 1000}, {"p1500", 1500}, {"p2000", 2000}}) {
     ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(StrCat(R"({"metadata":{"name":")", name, R"("},"value":)", value, "}"))).ok());
   }
@@ -416,12 +413,9 @@ TEST_F(DecisionsTest, SchedulerPreemptionGapAndProtectedBand) {
 // A nominated pod goes first within its queue and priority: its room is made and held, so it only
 // needs its binding. Here an older pod of the same priority (which may not preempt) is queued
 // ahead of it, and the first pod the scheduler takes must still be the nominated one.
-TEST_F(DecisionsTest, SchedulerTriesANominatedPodBeforeOlderPodsOfItsPriority) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerTriesANominatedPodBeforeOlderPodsOfItsPriority) {
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
   ASSERT_TRUE(api_->Create(res::kPriorityClasses, "",
                            J(R"({"metadata":{"name":"high-np"},"value":1000,"preemptionPolicy":"Never"})")).ok());
@@ -475,12 +469,10 @@ TEST_F(DecisionsTest, SchedulerTriesANominatedPodBeforeOlderPodsOfItsPriority) {
 // A victim whose binding was still in flight when it was deleted: its room is freed at the delete
 // and the nominee is woken then (the binding that later fails wakes no one; before, the nominee
 // waited for its five-minute safety net).
-TEST_F(DecisionsTest, SchedulerWakesTheNomineeWhenAVictimIsDeletedBeforeItsBindingLands) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerWakesTheNomineeWhenAVictimIsDeletedBeforeItsBindingLands) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
   // Another scheduler's pod, so that this one never binds it itself; assumed as if it had.
@@ -507,12 +499,10 @@ TEST_F(DecisionsTest, SchedulerWakesTheNomineeWhenAVictimIsDeletedBeforeItsBindi
 
 // Room held for a nominee is free once it binds elsewhere: the pods waiting for room on the node
 // it was nominated to are retried then (as when a pod leaves), not only at their own timers.
-TEST_F(DecisionsTest, SchedulerRetriesWaitingPodsWhenANomineeBindsElsewhere) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerRetriesWaitingPodsWhenANomineeBindsElsewhere) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", J(R"({"metadata":{"name":"n2"},"spec":{"unschedulable":true},"status":{
       "allocatable":{"cpu":"1","memory":"8Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True"}]}})")).ok());
@@ -551,12 +541,10 @@ TEST_F(DecisionsTest, SchedulerRetriesWaitingPodsWhenANomineeBindsElsewhere) {
 // A nomination whose status write is refused for a stale cached copy (often the scheduler's own
 // last write, whose status-only event does not queue the pod) is not carried out, and the pod is
 // tried again rather than left with nothing to wake it.
-TEST_F(DecisionsTest, SchedulerRetriesAPreemptorWhoseNominationWriteConflicted) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerRetriesAPreemptorWhoseNominationWriteConflicted) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(R"({"metadata":{"name":"high"},"value":1000})")).ok());
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("victim", "1", "{}", "", "n1")).ok());
@@ -584,12 +572,10 @@ TEST_F(DecisionsTest, SchedulerRetriesAPreemptorWhoseNominationWriteConflicted) 
 
 // The once-a-second sweep: a nominee whose room came free with no event to say so (here a
 // placement dropped as a lost event would) is found and retried, once per nomination.
-TEST_F(DecisionsTest, SchedulerSweepRetriesANomineeWhoseRoomCameFreeSilently) {
-  Informer pods(*api_, res::kPods);
-  Informer nodes(*api_, res::kNodes);
-  Scheduler scheduler(*api_, pods, nodes, clock_, 1, absl::ZeroDuration());
-  StopInformersFirst stop_first{{&pods, &nodes}};
-  Start({&pods, &nodes});
+TEST_F(SchedulerDecisionsTest, SchedulerSweepRetriesANomineeWhoseRoomCameFreeSilently) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
   ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
   ASSERT_TRUE(api_->Create(res::kPods, "default",
                            PodAsking("occupant", "1", "{}", R"("schedulerName":"elsewhere",)")).ok());
