@@ -109,6 +109,26 @@ void Scheduler::SetProfiles(std::vector<SchedulerProfile> profiles) {
   for (size_t i = 0; i < profiles_.size(); ++i) profile_index_[profiles_[i].scheduler_name] = i;
 }
 
+absl::Status Scheduler::WriteScheduledCondition(const json::Value& pod, const std::string& reason,
+                                                const std::string& message) {
+  json::Value updated = pod;
+  if (!SetScheduledCondition(updated, reason, message, clock_.Now())) return absl::OkStatus();
+  auto r = api_.UpdateStatus(client::resources::kPods, updated);
+  if (r.status().code() == absl::StatusCode::kAborted) {
+    auto fresh = api_.Get(client::resources::kPods, pod.GetString({"metadata", "namespace"}),
+                          pod.GetString({"metadata", "name"}));
+    if (!fresh.ok()) return Ignorable(fresh.status()) ? absl::OkStatus() : fresh.status();
+    // Another pod by that name now, or bound meanwhile: this attempt's finding is not its own.
+    if (fresh->GetString({"metadata", "uid"}) != pod.GetString({"metadata", "uid"}) ||
+        !fresh->GetString({"spec", "nodeName"}).empty()) {
+      return absl::OkStatus();
+    }
+    if (!SetScheduledCondition(*fresh, reason, message, clock_.Now())) return absl::OkStatus();
+    r = api_.UpdateStatus(client::resources::kPods, *fresh);
+  }
+  return r.ok() || Ignorable(r.status()) ? absl::OkStatus() : r.status();
+}
+
 RunningPod Scheduler::RunningPodOf(const std::string& key, const json::Value& pod) {
   RunningPod r;
   r.key = key;
@@ -487,11 +507,10 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   if (profile == nullptr) return Result{};  // gone, bound, deleting, or another scheduler's
   if (const json::Value* gates = pod->Get({"spec", "schedulingGates"}); gates && gates->size() > 0) {
     // Held until every gate is removed; the update that removes the last one enqueues it again.
-    json::Value updated = *pod;
-    if (SetScheduledCondition(updated, "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates",
-                              clock_.Now())) {
-      auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok() && !Ignorable(r.status())) return r.status();
+    if (absl::Status s = WriteScheduledCondition(*pod, "SchedulingGated",
+                                                 "Scheduling is blocked due to non-empty scheduling gates");
+        !s.ok()) {
+      return s;
     }
     return Result{};
   }
@@ -549,16 +568,12 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
   if (waiting_for_victims) {
     // Say why it waits (once: the message does not change while it does), keep the reasons
     // the last full attempt found.
-    json::Value updated = *pod;
     const json::Value* cond = FindCondition(*pod, kPodScheduled);
     std::string message = cond ? cond->GetString({"message"}) : "";
     if (size_t cut = message.find(" preemption: "); cut != std::string::npos) message.resize(cut);
     if (message.empty()) message = NoNodesAvailableMessage(node_count, {});
     message += " preemption: not eligible due to a terminating pod on the nominated node.";
-    if (SetScheduledCondition(updated, "Unschedulable", message, clock_.Now())) {
-      auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok() && !Ignorable(r.status())) return r.status();
-    }
+    if (absl::Status s = WriteScheduledCondition(*pod, "Unschedulable", message); !s.ok()) return s;
     std::lock_guard<std::mutex> lock(mu_);
     unschedulable_.insert(key);
     return Result{absl::Minutes(5)};  // safety net: the victims' departure wakes it first
@@ -573,6 +588,9 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       message = queue_block + ".";
     }
     if (!plan && !why_not.empty()) message += " " + why_not;
+    if (!plan) {
+      if (absl::Status s = WriteScheduledCondition(*pod, reason, message); !s.ok()) return s;
+    }
     json::Value updated = *pod;
     bool changed = SetScheduledCondition(updated, reason, message, clock_.Now());
     if (plan && updated.GetString({"status", "nominatedNodeName"}) != plan->node) {
@@ -585,18 +603,16 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
       for (const RunningPod& v : plan->victims) evicting_.erase(v.key);
     };
     json::Value published = updated;  // with the version the write gave it
-    if (changed) {
+    if (plan && changed) {
       auto r = api_.UpdateStatus(client::resources::kPods, updated);
       if (!r.ok()) {
         // No nomination was published: no victims go for it. A pod that is gone needs nothing;
         // one whose cached copy was stale (often by this scheduler's own last write, whose
         // status-only event does not queue it) is tried again on a fresh copy.
-        if (plan) forget_plan();
+        forget_plan();
         if (!Ignorable(r.status())) return r.status();
-        if (plan) {
-          if (r.status().code() != absl::StatusCode::kNotFound) controller_.Enqueue(key);
-          return Result{};
-        }
+        if (r.status().code() != absl::StatusCode::kNotFound) controller_.Enqueue(key);
+        return Result{};
       } else {
         published = *std::move(r);
       }

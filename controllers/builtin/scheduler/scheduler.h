@@ -168,6 +168,11 @@ class Scheduler final : public Reconciler {
   // the number waiting are filled only when `with_position` (they walk every waiting pod).
   PendingFacts FactsLocked(const std::string& key, const json::Value& pod, const RunningPod& me, const Attempt& a,
                            const std::string& why_not, bool with_position);
+  // Writes the PodScheduled condition when it changed. A conflict (the cached copy is older than
+  // the API's, often by this scheduler's own last write, whose status-only event does not queue
+  // the pod) is met by reading the pod again and writing once more, so the condition says what
+  // the latest attempt found, as upstream's version-less status patch does.
+  absl::Status WriteScheduledCondition(const json::Value& pod, const std::string& reason, const std::string& message);
   // Writes the attempt's explanation to the pod's annotation when it changed, at most every
   // 10 s per pod.
   void MaybeWriteWhyPending(const std::string& key, const json::Value& pod, const Attempt& a, const std::string& why_not);
