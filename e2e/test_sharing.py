@@ -762,6 +762,14 @@ class SharingTest(unittest.TestCase):
         wait_for(lambda: self.node_of("pf-packed") and self.node_of("pf-spread"), timeout=20, what="both pods to bind")
         self.assertEqual(self.node_of("pf-packed"), "pf-n1")
         self.assertEqual(self.node_of("pf-spread"), "pf-n2")
+        # Each profile reports its own Events, under its schedulerName (as upstream's profiles do).
+        def scheduled_by(name):
+            events = self.c.get("/api/v1/namespaces/default/events").json()["items"]
+            return sorted({(e["source"].get("component"), e.get("reportingComponent")) for e in events
+                           if e["involvedObject"]["name"] == name and e["reason"] == "Scheduled"})
+        wait_for(lambda: scheduled_by("pf-packed") and scheduled_by("pf-spread"), timeout=20, what="the Scheduled events")
+        self.assertEqual(scheduled_by("pf-packed"), [("binpack", "binpack")])
+        self.assertEqual(scheduled_by("pf-spread"), [("default-scheduler", "default-scheduler")])
         # A scheduler nobody runs: the pod stays unbound, and nothing reports on it.
         other = with_requests(pod("pf-other"), {"cpu": "100m"})
         other["spec"]["schedulerName"] = "other"

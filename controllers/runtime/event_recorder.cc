@@ -22,7 +22,7 @@ EventRecorder::~EventRecorder() {
 }
 
 void EventRecorder::Record(const json::Value& object, const std::string& type, const std::string& reason,
-                           const std::string& message) {
+                           const std::string& message, const std::string& component) {
   Pending p;
   json::Value ref = json::Value::MakeObject();
   ref.Set("kind", object.GetString({"kind"}));
@@ -37,6 +37,7 @@ void EventRecorder::Record(const json::Value& object, const std::string& type, c
   p.type = type;
   p.reason = reason;
   p.message = message;
+  p.component = component.empty() ? component_ : component;
   p.at = clock_.Now();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -119,7 +120,7 @@ void EventRecorder::Run() {
 }
 
 void EventRecorder::Send(const Pending& p) {
-  std::string key = StrCat(p.object_ref.GetString({"uid"}), "|", p.reason, "|", p.message);
+  std::string key = StrCat(p.object_ref.GetString({"uid"}), "|", p.component, "|", p.reason, "|", p.message);
   std::string now = FormatRfc3339(p.at);
   auto it = seen_.find(key);
   if (it != seen_.end()) {
@@ -142,13 +143,13 @@ void EventRecorder::Send(const Pending& p) {
   ev.Set("message", p.message);
   ev.Set("type", p.type);
   json::Value source = json::Value::MakeObject();
-  source.Set("component", component_);
+  source.Set("component", p.component);
   ev.Set("source", std::move(source));
   ev.Set("firstTimestamp", now);
   ev.Set("lastTimestamp", now);
   ev.Set("count", 1);
-  ev.Set("reportingComponent", component_);
-  ev.Set("reportingInstance", component_);
+  ev.Set("reportingComponent", p.component);
+  ev.Set("reportingInstance", p.component);
   if (api_.Create(client::resources::kEvents, p.ns, ev).ok()) seen_[key] = {name, 1};
   if (seen_.size() > 4096) seen_.erase(seen_.begin());
 }

@@ -28,9 +28,10 @@ class EventRecorder {
                 size_t max_queue = 1000);
   ~EventRecorder();
 
-  // `type` is "Normal" or "Warning".
+  // `type` is "Normal" or "Warning". `component` names the reporter when it is not the
+  // recorder's own (a scheduler profile reports as its schedulerName, as upstream's do).
   void Record(const json::Value& object, const std::string& type, const std::string& reason,
-              const std::string& message);
+              const std::string& message, const std::string& component = "");
   // Spreads the sending over time, as the kubelet does (eventRecordQPS 50, eventBurst 100), so a
   // burst of starts does not compete with status updates for the apiserver. Unlimited when not set.
   void SetSendRate(double qps, int burst);
@@ -45,7 +46,7 @@ class EventRecorder {
  private:
   struct Pending {
     json::Value object_ref;
-    std::string ns, type, reason, message;
+    std::string ns, type, reason, message, component;
     absl::Time at;
   };
   struct Bucket {

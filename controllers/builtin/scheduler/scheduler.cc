@@ -636,7 +636,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
         return s;
       }
     }
-    if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message);
+    if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message, profile->scheduler_name);
     MaybeWriteWhyPending(key, *pod, attempt, why_not);
     bool moved;
     {
@@ -704,7 +704,7 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     }
   }
   if (events_) {
-    events_->Record(*pod, "Normal", "Scheduled", StrCat("Successfully assigned ", key, " to ", chosen));
+    events_->Record(*pod, "Normal", "Scheduled", StrCat("Successfully assigned ", key, " to ", chosen), profile->scheduler_name);
   }
   return Result{};
 }

@@ -331,7 +331,9 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
     absl::Status deleted = api_.Delete(client::resources::kPods, r.ns, r.name);  // with its own grace period
     if (!deleted.ok() && deleted.code() != absl::StatusCode::kNotFound) return deleted;
     ++preempted_;
-    if (events_ && cached) events_->Record(*cached, "Normal", "Preempted", StrCat("Preempted by pod ", uid, " on node ", plan.node));
+    if (events_ && cached) {
+      events_->Record(*cached, "Normal", "Preempted", StrCat("Preempted by pod ", uid, " on node ", plan.node), scheduler_name);
+    }
     return absl::OkStatus();
   };
   // Victims in parallel, as upstream's prepareCandidate does: each is two synced writes, one
