@@ -22,6 +22,14 @@ namespace {
 
 constexpr const char* kPodScheduled = "PodScheduled";
 
+// A published nomination cleared (a higher-priority preemptor displaced the pod from its node):
+// the pod looks for another place now, as upstream's prepareCandidate moves such pods to the
+// active queue, rather than waiting for its timer.
+bool NominationTakenAway(const json::Value& old_pod, const json::Value& pod) {
+  return !old_pod.GetString({"status", "nominatedNodeName"}).empty() &&
+         pod.GetString({"status", "nominatedNodeName"}).empty() && pod.GetString({"spec", "nodeName"}).empty();
+}
+
 // Whether only status (and the metadata that moves with every write) changed: upstream's
 // isPodUpdated, which keeps a pending pod's own status writes from re-queueing it.
 bool StatusOnlyChange(const json::Value& old_pod, const json::Value& pod) {
@@ -79,7 +87,9 @@ Scheduler::Scheduler(client::ApiClient& api, Informer& pods, Informer& nodes, co
   }
   pods_.AddHandlers({
       [this](const ObjectPtr& p) { OnPodChanged(p, false); },
-      [this](const ObjectPtr& old_pod, const ObjectPtr& p) { OnPodChanged(p, false, !StatusOnlyChange(*old_pod, *p)); },
+      [this](const ObjectPtr& old_pod, const ObjectPtr& p) {
+        OnPodChanged(p, false, !StatusOnlyChange(*old_pod, *p) || NominationTakenAway(*old_pod, *p));
+      },
       [this](const ObjectPtr& p) { OnPodChanged(p, true); },
   });
   auto nodes_changed = [this] {
@@ -332,6 +342,7 @@ size_t Scheduler::RetryNomineesThatFit() {
   std::vector<std::string> fit;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (nominated_.Empty()) return 0;  // the common case: no node rebuild once a second for nothing
     RefreshNodesLocked();
     for (const auto& [key, nom] : nominated_.All()) {
       // Queued or being tried already, or still waiting for its own victims: nothing was missed.

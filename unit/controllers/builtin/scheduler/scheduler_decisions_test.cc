@@ -606,6 +606,57 @@ TEST_F(SchedulerDecisionsTest, SchedulerWritesTheLatestRefusalOverAStaleCachedCo
 }
 
 
+// A lower-priority nominee displaced by a preemptor (its nomination cleared) looks for another
+// place at once, as upstream's prepareCandidate has it, not at its five-minute timer.
+TEST_F(SchedulerDecisionsTest, SchedulerRetriesANomineeDisplacedByAHigherPriorityPreemptor) {
+  Informer& pods = *pods_;
+  Informer& nodes = *nodes_;
+  Scheduler& scheduler = *scheduler_;
+  for (const char* pc : {R"({"metadata":{"name":"high"},"value":1000})", R"({"metadata":{"name":"guard"},"value":100})",
+                         R"({"metadata":{"name":"mid"},"value":10})"}) {
+    ASSERT_TRUE(api_->Create(res::kPriorityClasses, "", J(pc)).ok());
+  }
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n1", "1")).ok());
+  ASSERT_TRUE(api_->Create(res::kNodes, "", SchedulableNode("n2", "1")).ok());
+  ASSERT_TRUE(api_->Create(res::kPods, "default", PodAsking("occupant", "1", "{}", R"("priorityClassName":"guard","terminationGracePeriodSeconds":0,)", "n1")).ok());
+  // n2 is taken by another scheduler's pod, as far as this one knows.
+  ASSERT_TRUE(api_->Create(res::kPods, "default",
+                           PodAsking("blocker", "1", "{}", R"("schedulerName":"elsewhere","priorityClassName":"guard",)")).ok());
+  ASSERT_TRUE(Eventually([&] { return nodes.List().size() == 2 && pods.Get("default/blocker") && pods.Get("default/occupant"); }));
+  scheduler.AssumeForTest("default/blocker", "n2");
+  // Nominated to n1 (by another instance, adopted from status); it cannot preempt the occupant.
+  auto low = api_->Create(res::kPods, "default", PodAsking("low", "1", "{}", R"("priorityClassName":"mid",)"));
+  ASSERT_TRUE(low.ok()) << low.status();
+  low->Ensure({"status"}).Set("nominatedNodeName", "n1");
+  ASSERT_TRUE(api_->UpdateStatus(res::kPods, *low).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = pods.Get("default/low");
+    return p && !p->GetString({"status", "nominatedNodeName"}).empty();
+  }));
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    auto p = api_->Get(res::kPods, "default", "low");
+    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
+  }));
+  ASSERT_EQ(NodeOf(*api_, "low"), "");
+  // n2's room comes free with nothing to say so (as a lost event would): only a retry finds it.
+  scheduler.ForgetPlacementForTest("default/blocker");
+
+  ASSERT_TRUE(api_->Create(res::kPods, "default",
+                           PodAsking("urgent", "1", "{}", R"("priorityClassName":"high","nodeSelector":{"kubernetes.io/hostname":"n1"},)"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return NodeOf(*api_, "urgent") == "n1";
+  }));
+  EXPECT_EQ(scheduler.preempted(), 1u);
+  ASSERT_TRUE(Eventually([&] {
+    Drain(scheduler.controller());
+    return NodeOf(*api_, "low") == "n2";
+  })) << "the displaced nominee waits for its timer";
+}
+
+
 // The once-a-second sweep: a nominee whose room came free with no event to say so (here a
 // placement dropped as a lost event would) is found and retried, once per nomination.
 TEST_F(SchedulerDecisionsTest, SchedulerSweepRetriesANomineeWhoseRoomCameFreeSilently) {
