@@ -113,6 +113,26 @@ std::string ScheduleOne(client::ApiClient& api, Scheduler& scheduler, const json
   return NodeOf(api, name);
 }
 
+// A pod asking one CPU, nominated to `node` by another instance (published in status), which
+// this scheduler adopts once its cache has it; then run until its first refusal is written.
+void CreateRefusedNominee(client::ApiClient& api, Informer& pods, Scheduler& scheduler, const std::string& name,
+                          const std::string& node, const std::string& extra = "") {
+  auto created = api.Create(res::kPods, "default", PodAsking(name, "1", "{}", extra));
+  ASSERT_TRUE(created.ok()) << created.status();
+  created->Ensure({"status"}).Set("nominatedNodeName", node);
+  ASSERT_TRUE(api.UpdateStatus(res::kPods, *created).ok());
+  ASSERT_TRUE(testing::Eventually([&] {
+    auto p = pods.Get("default/" + name);
+    return p && !p->GetString({"status", "nominatedNodeName"}).empty();
+  }));
+  ASSERT_TRUE(testing::Eventually([&] {
+    while (scheduler.controller().ProcessOneForTest()) {
+    }
+    auto p = api.Get(res::kPods, "default", name);
+    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
+  }));
+}
+
 // Every feasible node found is scored before one is chosen (least allocated wins), wherever the
 // rotating scan starts.
 TEST_F(SchedulerDecisionsTest, SchedulerChoosesTheBestScoredNodeNotTheFirstThatFits) {
@@ -625,19 +645,7 @@ TEST_F(SchedulerDecisionsTest, SchedulerRetriesANomineeDisplacedByAHigherPriorit
   ASSERT_TRUE(Eventually([&] { return nodes.List().size() == 2 && pods.Get("default/blocker") && pods.Get("default/occupant"); }));
   scheduler.AssumeForTest("default/blocker", "n2");
   // Nominated to n1 (by another instance, adopted from status); it cannot preempt the occupant.
-  auto low = api_->Create(res::kPods, "default", PodAsking("low", "1", "{}", R"("priorityClassName":"mid",)"));
-  ASSERT_TRUE(low.ok()) << low.status();
-  low->Ensure({"status"}).Set("nominatedNodeName", "n1");
-  ASSERT_TRUE(api_->UpdateStatus(res::kPods, *low).ok());
-  ASSERT_TRUE(Eventually([&] {
-    auto p = pods.Get("default/low");
-    return p && !p->GetString({"status", "nominatedNodeName"}).empty();
-  }));
-  ASSERT_TRUE(Eventually([&] {
-    Drain(scheduler.controller());
-    auto p = api_->Get(res::kPods, "default", "low");
-    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
-  }));
+  ASSERT_NO_FATAL_FAILURE(CreateRefusedNominee(*api_, pods, scheduler, "low", "n1", R"("priorityClassName":"mid",)"));
   ASSERT_EQ(NodeOf(*api_, "low"), "");
   // n2's room comes free with nothing to say so (as a lost event would): only a retry finds it.
   scheduler.ForgetPlacementForTest("default/blocker");
@@ -669,19 +677,7 @@ TEST_F(SchedulerDecisionsTest, SchedulerSweepRetriesANomineeWhoseRoomCameFreeSil
   ASSERT_TRUE(Eventually([&] { return nodes.Get("n1") && pods.Get("default/occupant"); }));
   scheduler.AssumeForTest("default/occupant", "n1");
   // Nominated by another instance (adopted from status); nothing to preempt at its priority.
-  auto nominee = api_->Create(res::kPods, "default", PodAsking("nominee", "1"));
-  ASSERT_TRUE(nominee.ok());
-  nominee->Ensure({"status"}).Set("nominatedNodeName", "n1");
-  ASSERT_TRUE(api_->UpdateStatus(res::kPods, *nominee).ok());
-  ASSERT_TRUE(Eventually([&] {
-    auto p = pods.Get("default/nominee");
-    return p && !p->GetString({"status", "nominatedNodeName"}).empty();
-  }));
-  ASSERT_TRUE(Eventually([&] {
-    Drain(scheduler.controller());
-    auto p = api_->Get(res::kPods, "default", "nominee");
-    return p.ok() && p->Get({"status", "conditions"}) != nullptr;
-  }));
+  ASSERT_NO_FATAL_FAILURE(CreateRefusedNominee(*api_, pods, scheduler, "nominee", "n1"));
   Drain(scheduler.controller());
   EXPECT_EQ(scheduler.RetryNomineesThatFit(), 0u) << "n1 is full";
 
