@@ -264,6 +264,10 @@ def brief_case(args):
             swept = [l.split()[-1] for l in metrics.splitlines() if l.startswith("berth_scheduler_nominees_swept_total ")]
             if code == 200 and swept:
                 rows.append(("  nominees retried by the sweep, not an event", float(swept[0]), "newcomer pods", float(want)))
+            # Condition writes over a stale cached copy (each cost a read and a second write).
+            conflicts = [l.split()[-1] for l in metrics.splitlines() if l.startswith("berth_scheduler_condition_conflicts_total ")]
+            if code == 200 and conflicts:
+                rows.append(("  condition writes read again after a 409", float(conflicts[0]), "newcomer pods", float(want)))
         finally:
             cm.stop()
         rows.append((f"creating {pods_created} pending pods took (s)", t_pods, "pods", float(pods_created)))

@@ -125,6 +125,7 @@ absl::Status Scheduler::WriteScheduledCondition(const json::Value& pod, const st
   if (!SetScheduledCondition(updated, reason, message, clock_.Now())) return absl::OkStatus();
   auto r = api_.UpdateStatus(client::resources::kPods, updated);
   if (r.status().code() == absl::StatusCode::kAborted) {
+    conflicts_reread_++;
     auto fresh = api_.Get(client::resources::kPods, pod.GetString({"metadata", "namespace"}),
                           pod.GetString({"metadata", "name"}));
     if (!fresh.ok()) return Ignorable(fresh.status()) ? absl::OkStatus() : fresh.status();

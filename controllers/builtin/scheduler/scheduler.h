@@ -278,6 +278,7 @@ class Scheduler final : public Reconciler {
   std::atomic<uint64_t> preempted_{0};
   std::atomic<uint64_t> preemption_attempts_{0};
   std::atomic<uint64_t> nominees_swept_{0};
+  std::atomic<uint64_t> conflicts_reread_{0};  // condition writes that met a 409 and read the pod again
   metrics::Histogram preemption_decision_{PreemptionDecisionBounds()};
   EventRecorder* events_ = nullptr;
   Informer* budgets_ = nullptr;

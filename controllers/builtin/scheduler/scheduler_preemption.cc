@@ -289,6 +289,10 @@ void Scheduler::RenderMetrics(std::string& out) const {
             "once-a-second sweep, not by an event (each a missed wake-up).\n",
             "# TYPE berth_scheduler_nominees_swept_total counter\nberth_scheduler_nominees_swept_total ",
             nominees_swept_.load(), "\n");
+  StrAppend(&out, "# HELP berth_scheduler_condition_conflicts_total PodScheduled condition writes refused for a ",
+            "stale cached copy and written again on a fresh read.\n",
+            "# TYPE berth_scheduler_condition_conflicts_total counter\nberth_scheduler_condition_conflicts_total ",
+            conflicts_reread_.load(), "\n");
   StrAppend(&out, "# HELP berth_scheduler_preemption_decision_seconds From the preemptor's dequeue to its ",
             "nominatedNodeName written (before its victims are marked and deleted).\n",
             "# TYPE berth_scheduler_preemption_decision_seconds histogram\n");

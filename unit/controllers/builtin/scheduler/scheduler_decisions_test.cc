@@ -623,6 +623,9 @@ TEST_F(SchedulerDecisionsTest, SchedulerWritesTheLatestRefusalOverAStaleCachedCo
   EXPECT_EQ(conditions->as_array()[0].GetString({"message"}).rfind("0/1 nodes are available: 1 Insufficient cpu.", 0), 0u)
       << conditions->as_array()[0].GetString({"message"});
   EXPECT_EQ(after->GetString({"status", "message"}), "written by someone else") << "the other writer's status is kept";
+  std::string metrics;
+  scheduler.RenderMetrics(metrics);
+  EXPECT_NE(metrics.find("\nberth_scheduler_condition_conflicts_total 1\n"), std::string::npos) << metrics;
 }
 
 
