@@ -37,6 +37,18 @@ std::string PodFormat(const json::Value& pod) {
 
 bool IsSidecar(const json::Value& init_container) { return init_container.GetString({"restartPolicy"}) == "Always"; }
 
+bool HostNetwork(const json::Value& pod) {
+  const json::Value* h = pod.Get({"spec", "hostNetwork"});
+  return h != nullptr && h->is_bool() && h->as_bool();
+}
+
+absl::Duration GracePeriod(const json::Value& pod) {
+  const json::Value* deletion = pod.Get({"metadata", "deletionGracePeriodSeconds"});
+  const json::Value* spec = pod.Get({"spec", "terminationGracePeriodSeconds"});
+  int64_t seconds = deletion && deletion->is_int() ? deletion->as_int() : spec && spec->is_int() ? spec->as_int() : 30;
+  return absl::Seconds(std::max<int64_t>(0, seconds));
+}
+
 bool NeedsSync(const json::Value& before, const json::Value& after) {
   auto same = [&](std::initializer_list<std::string_view> path) {
     const json::Value* a = before.Get(path);

@@ -27,6 +27,11 @@ std::string SpecHash(const json::Value& container);
 std::string PodFormat(const json::Value& pod);
 // A native sidecar: an init container with restartPolicy Always.
 bool IsSidecar(const json::Value& init_container);
+// spec.hostNetwork.
+bool HostNetwork(const json::Value& pod);
+// How long a stopping container gets before SIGKILL: the deletion's grace period when the pod
+// is being deleted, else spec.terminationGracePeriodSeconds, else 30 s; never negative.
+absl::Duration GracePeriod(const json::Value& pod);
 
 // Whether an update of a pod from the watch asks for a sync, as the kubelet's
 // podsDifferSemantically decides: its spec, labels, annotations or deletion changed. The

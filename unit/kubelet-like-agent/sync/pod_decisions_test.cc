@@ -24,6 +24,18 @@ TEST(PodDecisionsTest, RestartPolicies) {
   EXPECT_FALSE(RestartAllowed("Never", 1));
 }
 
+TEST(PodDecisionsTest, GracePeriodPrefersTheDeletionsThenTheSpecsThenThirtySeconds) {
+  auto pod = [](const char* text) { return *json::Parse(text); };
+  EXPECT_EQ(GracePeriod(pod(R"({"spec":{}})")), absl::Seconds(30));
+  EXPECT_EQ(GracePeriod(pod(R"({"spec":{"terminationGracePeriodSeconds":5}})")), absl::Seconds(5));
+  EXPECT_EQ(GracePeriod(pod(R"({"metadata":{"deletionGracePeriodSeconds":0},"spec":{"terminationGracePeriodSeconds":5}})")),
+            absl::ZeroDuration());
+  EXPECT_EQ(GracePeriod(pod(R"({"spec":{"terminationGracePeriodSeconds":-3}})")), absl::ZeroDuration());
+  EXPECT_TRUE(HostNetwork(pod(R"({"spec":{"hostNetwork":true}})")));
+  EXPECT_FALSE(HostNetwork(pod(R"({"spec":{"hostNetwork":"true"}})")));
+  EXPECT_FALSE(HostNetwork(pod(R"({"spec":{}})")));
+}
+
 TEST(PodDecisionsTest, OnlyChangesThatMatterToTheAgentAskForASync) {
   auto pod = [](const std::string& text) { return *json::Parse(text); };
   json::Value base = pod(R"({"metadata":{"name":"p","uid":"u1","resourceVersion":"5","labels":{"a":"1"}},
