@@ -16,11 +16,11 @@
 namespace berth::controllers::builtin {
 
 using scheduler_internal::Ignorable;
+using scheduler_internal::kPodScheduled;
 using scheduler_internal::PriorityOf;
+using scheduler_internal::SetScheduledCondition;
 
 namespace {
-
-constexpr const char* kPodScheduled = "PodScheduled";
 
 // A published nomination cleared (a higher-priority preemptor displaced the pod from its node):
 // the pod looks for another place now, as upstream's prepareCandidate moves such pods to the
@@ -47,13 +47,6 @@ bool StatusOnlyChange(const json::Value& old_pod, const json::Value& pod) {
     return copy;
   };
   return strip(old_pod) == strip(pod);
-}
-
-// Sets PodScheduled as the scheduler reports it (no lastUpdateTime, as upstream).
-bool SetScheduledCondition(json::Value& pod, const std::string& reason, const std::string& message, absl::Time now) {
-  if (!SetCondition(pod, kPodScheduled, "False", reason, message, now)) return false;
-  if (json::Value* c = const_cast<json::Value*>(FindCondition(pod, kPodScheduled))) c->Erase("lastUpdateTime");
-  return true;
 }
 
 }  // namespace
@@ -602,51 +595,8 @@ absl::StatusOr<Result> Scheduler::Reconcile(const Request& request, std::stop_to
     if (!plan && !why_not.empty()) message += " " + why_not;
     if (!plan) {
       if (absl::Status s = WriteScheduledCondition(*pod, reason, message); !s.ok()) return s;
-    }
-    json::Value updated = *pod;
-    bool changed = SetScheduledCondition(updated, reason, message, clock_.Now());
-    if (plan && updated.GetString({"status", "nominatedNodeName"}) != plan->node) {
-      updated.Ensure({"status"}).Set("nominatedNodeName", plan->node);
-      changed = true;
-    }
-    auto forget_plan = [&] {
-      std::lock_guard<std::mutex> lock(mu_);
-      DenominateLocked(key);
-      for (const RunningPod& v : plan->victims) evicting_.erase(v.key);
-    };
-    json::Value published = updated;  // with the version the write gave it
-    if (plan && changed) {
-      auto r = api_.UpdateStatus(client::resources::kPods, updated);
-      if (!r.ok()) {
-        // No nomination was published: no victims go for it. A pod that is gone needs nothing;
-        // one whose cached copy was stale (often by this scheduler's own last write, whose
-        // status-only event does not queue it) is tried again on a fresh copy.
-        forget_plan();
-        if (!Ignorable(r.status())) return r.status();
-        if (r.status().code() != absl::StatusCode::kNotFound) controller_.Enqueue(key);
-        return Result{};
-      } else {
-        published = *std::move(r);
-      }
-    }
-    if (plan) {
-      // The nomination is the decision, published before the victims go, as upstream's
-      // asynchronous preemption does: their status writes and deletions (in parallel) take
-      // several synced writes that the preemptor's own record need not wait for. Its room is
-      // held in memory from the plan on, so no other pod takes it meanwhile.
-      preemption_decision_.Observe(std::chrono::duration<double>(clock_.MonotonicNow() - dequeued).count());
-      if (absl::Status s = CarryOut(*pod, *plan); !s.ok()) {
-        forget_plan();
-        // The published nomination holds nothing now: take it back (the retry writes a new one).
-        if (json::Value* status = published.Find("status"); status && status->Erase("nominatedNodeName")) {
-          auto r = api_.UpdateStatus(client::resources::kPods, published);
-          if (!r.ok() && !Ignorable(r.status())) {
-            BERTH_LOG(Warning, "controllers.scheduler", "Clearing a failed nomination failed", "pod", key, "error",
-                      r.status().ToString());
-          }
-        }
-        return s;
-      }
+    } else if (auto done = PublishAndCarryOut(key, *pod, *plan, reason, message, dequeued)) {
+      return *std::move(done);
     }
     if (events_) events_->Record(*pod, "Warning", "FailedScheduling", message, profile->scheduler_name);
     MaybeWriteWhyPending(key, *pod, attempt, why_not);

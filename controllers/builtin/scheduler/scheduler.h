@@ -21,6 +21,7 @@
 
 #include <map>
 #include <mutex>
+#include <chrono>
 #include <optional>
 #include <set>
 #include <string>
@@ -232,6 +233,12 @@ class Scheduler final : public Reconciler {
                                                      const std::vector<size_t>& resolvable,
                                                      const std::vector<size_t>& refused_by_rules, std::string& why_not);
   absl::Status CarryOut(const json::Value& pod, const PreemptionPlan& plan);
+  // Publishes the preemptor's nomination with its PodScheduled condition, then carries the plan
+  // out. nullopt: done, the pod waits as any refused pod; otherwise what Reconcile returns.
+  std::optional<absl::StatusOr<Result>> PublishAndCarryOut(const std::string& key, const json::Value& pod,
+                                                           const PreemptionPlan& plan, const std::string& reason,
+                                                           const std::string& message,
+                                                           std::chrono::steady_clock::time_point dequeued);
 
   client::ApiClient& api_;
   Informer& pods_;

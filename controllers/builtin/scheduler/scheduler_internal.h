@@ -4,9 +4,12 @@
 // hold its fair-share, preemption and why-pending parts). Not for use outside the scheduler.
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "core/json/value.h"
+#include "core/object/conditions.h"
 
 namespace berth::controllers::builtin::scheduler_internal {
 
@@ -22,5 +25,15 @@ inline bool Ignorable(const absl::Status& s) {
 
 // Reclaiming a guarantee never evicts pods of the system priority classes.
 inline constexpr int64_t kSystemPriorityFloor = 2000000000;
+
+inline constexpr const char* kPodScheduled = "PodScheduled";
+
+// Sets PodScheduled as the scheduler reports it (no lastUpdateTime, as upstream).
+inline bool SetScheduledCondition(json::Value& pod, const std::string& reason, const std::string& message,
+                                  absl::Time now) {
+  if (!object::SetCondition(pod, kPodScheduled, "False", reason, message, now)) return false;
+  if (json::Value* c = const_cast<json::Value*>(object::FindCondition(pod, kPodScheduled))) c->Erase("lastUpdateTime");
+  return true;
+}
 
 }  // namespace berth::controllers::builtin::scheduler_internal

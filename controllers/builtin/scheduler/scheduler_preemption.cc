@@ -24,6 +24,7 @@ namespace berth::controllers::builtin {
 using scheduler_internal::Ignorable;
 using scheduler_internal::kSystemPriorityFloor;
 using scheduler_internal::PriorityOf;
+using scheduler_internal::SetScheduledCondition;
 
 std::optional<Scheduler::PreemptionPlan> Scheduler::PlanPreemptionLocked(const std::string& key, const json::Value& pod,
                                                                          const RunningPod& me,
@@ -360,6 +361,55 @@ absl::Status Scheduler::CarryOut(const json::Value& pod, const PreemptionPlan& p
   }
   ++preemption_attempts_;
   return absl::OkStatus();
+}
+
+std::optional<absl::StatusOr<Result>> Scheduler::PublishAndCarryOut(const std::string& key, const json::Value& pod,
+                                                                    const PreemptionPlan& plan,
+                                                                    const std::string& reason,
+                                                                    const std::string& message,
+                                                                    std::chrono::steady_clock::time_point dequeued) {
+  json::Value published = pod;
+  bool changed = SetScheduledCondition(published, reason, message, clock_.Now());
+  if (published.GetString({"status", "nominatedNodeName"}) != plan.node) {
+    published.Ensure({"status"}).Set("nominatedNodeName", plan.node);
+    changed = true;
+  }
+  auto forget_plan = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    DenominateLocked(key);
+    for (const RunningPod& v : plan.victims) evicting_.erase(v.key);
+  };
+  if (changed) {
+    auto r = api_.UpdateStatus(client::resources::kPods, published);
+    if (!r.ok()) {
+      // No nomination was published: no victims go for it. A pod that is gone needs nothing;
+      // one whose cached copy was stale (often by this scheduler's own last write, whose
+      // status-only event does not queue it) is tried again on a fresh copy.
+      forget_plan();
+      if (!Ignorable(r.status())) return absl::StatusOr<Result>(r.status());
+      if (r.status().code() != absl::StatusCode::kNotFound) controller_.Enqueue(key);
+      return absl::StatusOr<Result>(Result{});
+    }
+    published = *std::move(r);  // with the version the write gave it
+  }
+  // The nomination is the decision, published before the victims go, as upstream's
+  // asynchronous preemption does: their status writes and deletions (in parallel) take
+  // several synced writes that the preemptor's own record need not wait for. Its room is
+  // held in memory from the plan on, so no other pod takes it meanwhile.
+  preemption_decision_.Observe(std::chrono::duration<double>(clock_.MonotonicNow() - dequeued).count());
+  if (absl::Status s = CarryOut(pod, plan); !s.ok()) {
+    forget_plan();
+    // The published nomination holds nothing now: take it back (the retry writes a new one).
+    if (json::Value* status = published.Find("status"); status && status->Erase("nominatedNodeName")) {
+      auto r = api_.UpdateStatus(client::resources::kPods, published);
+      if (!r.ok() && !Ignorable(r.status())) {
+        BERTH_LOG(Warning, "controllers.scheduler", "Clearing a failed nomination failed", "pod", key, "error",
+                  r.status().ToString());
+      }
+    }
+    return absl::StatusOr<Result>(s);
+  }
+  return std::nullopt;
 }
 
 }  // namespace berth::controllers::builtin
