@@ -196,6 +196,24 @@ absl::StatusOr<ListPage> Registry::List(const ResourceType& type, const std::str
   }
 }
 
+absl::StatusOr<std::vector<std::string>> Registry::ListAll(const ResourceType& type, const std::string& ns) const {
+  if (mirror_ != nullptr) {
+    if (auto items = mirror_->List(type.ListPrefix(ns))) return *std::move(items);
+  }
+  BERTH_ASSIGN_OR_RETURN(ListPage page, List(type, ns, {}));
+  return std::move(page.items);
+}
+
+absl::Status Registry::MirrorAdmissionKinds() {
+  std::vector<std::string> prefixes;
+  for (const ResourceType* type : {catalog_.Find("", "v1", "limitranges"), catalog_.Find("", "v1", "resourcequotas"),
+                                   catalog_.Find("scheduling.k8s.io", "v1", "priorityclasses")}) {
+    if (type != nullptr) prefixes.push_back(type->KeyPrefix());
+  }
+  BERTH_ASSIGN_OR_RETURN(mirror_, storage::PrefixMirror::Start(store_, std::move(prefixes)));
+  return absl::OkStatus();
+}
+
 absl::Status Registry::CheckNamespace(const std::string& ns) const {
   const ResourceType* nst = catalog_.Find("", "v1", "namespaces");
   auto kv = store_.Get(nst->Key("", ns));

@@ -19,6 +19,7 @@
 #include "apiserver/registry/catalog.h"
 #include "apiserver/registry/object_meta.h"
 #include "apiserver/schema/validator.h"
+#include "apiserver/storage/prefix_mirror.h"
 #include "apiserver/storage/store.h"
 #include "core/json/value.h"
 #include "core/time/clock.h"
@@ -122,6 +123,15 @@ class Registry {
                                           const std::string& name, const json::Value& scale,
                                           const WriteOptions& options);
 
+  // Every object of a kind in `ns` (all namespaces when empty), for admission: served from
+  // memory for the mirrored kinds, from the store otherwise. It reflects every write
+  // acknowledged before the call, as List does, but names no revision.
+  absl::StatusOr<std::vector<std::string>> ListAll(const ResourceType& type, const std::string& ns) const;
+  // Keeps in memory, for ListAll, the small kinds admission reads on every pod create
+  // (LimitRanges, ResourceQuotas, PriorityClasses), as upstream reads them from informers.
+  // Before serving.
+  absl::Status MirrorAdmissionKinds();
+
   // 400 for a selector a list of this kind would refuse.
   absl::Status ValidateSelectors(const ResourceType& type, const std::string& label_selector,
                                  const std::string& field_selector) const;
@@ -177,6 +187,7 @@ class Registry {
   std::shared_ptr<const schema::SchemaSet> schemas_;
   const Clock& clock_;
   std::vector<CommitObserver> observers_;
+  std::unique_ptr<storage::PrefixMirror> mirror_;
   bool has_observers() const { return !observers_.empty(); }
   void Notify(const ResourceType& type, const json::Value& object, bool removed) const {
     for (const auto& o : observers_) o(type, object, removed);

@@ -235,6 +235,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
       BERTH_LOG(Info, "apiserver", "Rewrote objects with the current encryption key", "objects", rewritten);
     }
   }
+  BERTH_RETURN_IF_ERROR(p->registry->MirrorAdmissionKinds());
   // Upstream's order: LimitRanger defaults requests before quota charges them.
   p->registry->AddAdmissionPlugin(registry::LimitRangerAdmission());
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());

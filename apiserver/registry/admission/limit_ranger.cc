@@ -21,9 +21,9 @@ bool IsPodCreate(const AdmissionAttributes& attrs) {
 // The LimitRange items of `type` in the pod's namespace.
 absl::StatusOr<std::vector<json::Value>> Items(const Registry& registry, const std::string& ns, const std::string& type) {
   const ResourceType* ranges = registry.catalog().Find("", "v1", "limitranges");
-  BERTH_ASSIGN_OR_RETURN(ListPage page, registry.List(*ranges, ns, {}));
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> items, registry.ListAll(*ranges, ns));
   std::vector<json::Value> out;
-  for (const std::string& item : page.items) {
+  for (const std::string& item : items) {
     BERTH_ASSIGN_OR_RETURN(json::Value range, json::Parse(item));
     if (const json::Value* limits = range.Get({"spec", "limits"}); limits && limits->is_array()) {
       for (const json::Value& l : limits->as_array()) {

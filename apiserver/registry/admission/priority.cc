@@ -53,9 +53,9 @@ absl::StatusOr<std::optional<ClassInfo>> FindClass(const Registry& registry, con
 
 // The global default class; when a race left several, the lowest value wins (as upstream).
 absl::StatusOr<std::optional<ClassInfo>> DefaultClass(const Registry& registry) {
-  BERTH_ASSIGN_OR_RETURN(ListPage page, registry.List(PriorityClasses(registry), "", {}));
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> items, registry.ListAll(PriorityClasses(registry), ""));
   std::optional<ClassInfo> best;
-  for (const std::string& item : page.items) {
+  for (const std::string& item : items) {
     BERTH_ASSIGN_OR_RETURN(json::Value pc, json::Parse(item));
     const json::Value* d = pc.Find("globalDefault");
     if (d == nullptr || !d->is_bool() || !d->as_bool()) continue;

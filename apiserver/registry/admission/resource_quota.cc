@@ -39,10 +39,10 @@ class ResourceQuota final : public AdmissionPlugin {
     target.kind.clear();
 
     for (int attempt = 0;; ++attempt) {
-      BERTH_ASSIGN_OR_RETURN(ListPage page, registry_.List(*quotas, ns, {}));
-      if (page.items.empty()) return absl::OkStatus();
+      BERTH_ASSIGN_OR_RETURN(std::vector<std::string> items, registry_.ListAll(*quotas, ns));
+      if (items.empty()) return absl::OkStatus();
       std::vector<json::Value> charged;
-      for (const std::string& item : page.items) {
+      for (const std::string& item : items) {
         BERTH_ASSIGN_OR_RETURN(json::Value quota, json::Parse(item));
         if (is_pod && !resource::QuotaMatchesPod(quota, object)) continue;
         std::map<std::string, std::string> hard_text;

@@ -31,7 +31,11 @@ namespace {
 
 class AdmissionTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(registry_.EnsureNamespace("default").ok()); }
+  void SetUp() override {
+    ASSERT_TRUE(registry_.EnsureNamespace("default").ok());
+    // As the apiserver runs: admission reads its small kinds from memory.
+    ASSERT_TRUE(registry_.MirrorAdmissionKinds().ok());
+  }
   const ResourceType& Type(const char* group, const char* plural) { return *catalog_->Find(group, "v1", plural); }
 
   // The create's status; on failure, the test checks that `field` is among the causes.
