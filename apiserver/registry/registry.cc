@@ -119,14 +119,20 @@ absl::StatusOr<std::pair<json::Value, uint64_t>> Registry::Read(const ResourceTy
   return std::make_pair(*std::move(obj), kv->revision);
 }
 
+absl::StatusOr<std::string> Registry::StoredValue(const std::string& key) const {
+  if (mirror_ != nullptr && mirror_->Covers(key)) {
+    if (std::optional<std::string> value = mirror_->Get(key)) return *std::move(value);
+    return absl::NotFoundError(StrCat("key ", key, " not found"));
+  }
+  BERTH_ASSIGN_OR_RETURN(storage::KeyValue kv, store_.Get(key));
+  return std::move(kv.value);
+}
+
 absl::StatusOr<std::string> Registry::Get(const ResourceType& type, const std::string& ns,
                                           const std::string& name) const {
-  auto kv = store_.Get(type.Key(ns, name));
-  if (!kv.ok()) {
-    if (kv.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
-    return kv.status();
-  }
-  return std::move(kv->value);
+  auto value = StoredValue(type.Key(ns, name));
+  if (!value.ok() && value.status().code() == absl::StatusCode::kNotFound) return api::NotFound(type.Target(name));
+  return value;
 }
 
 absl::Status Registry::ValidateSelectors(const ResourceType& type, const std::string& label_selector,
@@ -206,7 +212,8 @@ absl::StatusOr<std::vector<std::string>> Registry::ListAll(const ResourceType& t
 
 absl::Status Registry::MirrorAdmissionKinds() {
   std::vector<std::string> prefixes;
-  for (const ResourceType* type : {catalog_.Find("", "v1", "limitranges"), catalog_.Find("", "v1", "resourcequotas"),
+  for (const ResourceType* type : {catalog_.Find("", "v1", "namespaces"), catalog_.Find("", "v1", "limitranges"),
+                                   catalog_.Find("", "v1", "resourcequotas"),
                                    catalog_.Find("scheduling.k8s.io", "v1", "priorityclasses")}) {
     if (type != nullptr) prefixes.push_back(type->KeyPrefix());
   }
@@ -216,13 +223,13 @@ absl::Status Registry::MirrorAdmissionKinds() {
 
 absl::Status Registry::CheckNamespace(const std::string& ns) const {
   const ResourceType* nst = catalog_.Find("", "v1", "namespaces");
-  auto kv = store_.Get(nst->Key("", ns));
-  if (!kv.ok()) {
-    if (kv.status().code() == absl::StatusCode::kNotFound) return api::NotFound(nst->Target(ns));
-    return kv.status();
+  auto value = StoredValue(nst->Key("", ns));
+  if (!value.ok()) {
+    if (value.status().code() == absl::StatusCode::kNotFound) return api::NotFound(nst->Target(ns));
+    return value.status();
   }
-  if (kv->value.find("\"deletionTimestamp\"") != std::string::npos) {
-    auto obj = json::ParseStored(kv->value);
+  if (value->find("\"deletionTimestamp\"") != std::string::npos) {
+    auto obj = json::ParseStored(*value);
     if (obj.ok() && obj->Get({"metadata", "deletionTimestamp"}) != nullptr) {
       return api::Forbidden(StrCat("unable to create new content in namespace ", ns,
                                    " because it is being terminated"));

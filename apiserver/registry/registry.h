@@ -127,9 +127,9 @@ class Registry {
   // memory for the mirrored kinds, from the store otherwise. It reflects every write
   // acknowledged before the call, as List does, but names no revision.
   absl::StatusOr<std::vector<std::string>> ListAll(const ResourceType& type, const std::string& ns) const;
-  // Keeps in memory, for ListAll, the small kinds admission reads on every pod create
-  // (LimitRanges, ResourceQuotas, PriorityClasses), as upstream reads them from informers.
-  // Before serving.
+  // Keeps in memory, for ListAll and Get, the small kinds admission reads on every create
+  // (Namespaces, LimitRanges, ResourceQuotas, PriorityClasses), as upstream reads them from
+  // informers. Before serving.
   absl::Status MirrorAdmissionKinds();
 
   // 400 for a selector a list of this kind would refuse.
@@ -181,6 +181,8 @@ class Registry {
   absl::StatusOr<uint64_t> Remove(const ResourceType& type, const std::string& key,
                                   const json::Value& object, uint64_t expected);
   absl::Status CheckNamespace(const std::string& ns) const;
+  // The stored bytes of `key` (kNotFound when absent), from the mirror when it holds the kind.
+  absl::StatusOr<std::string> StoredValue(const std::string& key) const;
 
   storage::Store& store_;
   const Catalog& catalog_;

@@ -58,6 +58,13 @@ void PrefixMirror::Apply(const ChangeEvent& e) {
   }
 }
 
+std::optional<std::string> PrefixMirror::Get(std::string_view key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<std::vector<std::string>> PrefixMirror::List(std::string_view prefix) const {
   if (RangeOf(prefix) == nullptr) return std::nullopt;
   absl::ReaderMutexLock lock(&mu_);

@@ -5,10 +5,10 @@
 // create, and a store List of an empty range still costs a snapshot, an iterator and a seek
 // through every memtable and level (17% of the apiserver's CPU during c=64 creates).
 //
-// Consistency: a store publishes each event before it acknowledges the write, so once the
-// mirror is ready a read reflects every write acknowledged before the read began, as a store
-// List would. Items only: the mirror does not name a revision, so it serves callers that need
-// the objects (admission), not a list a watch continues from.
+// Consistency: a store publishes each event before it acknowledges the write, so a read
+// reflects every write acknowledged before the read began, as a store read would. Objects
+// only: the mirror does not name a revision, so it serves callers that need the objects
+// (admission, reads by name), not a list a watch continues from.
 
 #include <map>
 #include <memory>
@@ -32,6 +32,9 @@ class PrefixMirror {
   // The values of the keys that start with `prefix`, in key order; nullopt when `prefix` is not
   // inside a mirrored prefix (the caller reads the store).
   std::optional<std::vector<std::string>> List(std::string_view prefix) const;
+  // Whether `key` is inside a mirrored prefix; then Get answers for it (nullopt: no such key).
+  bool Covers(std::string_view key) const { return RangeOf(key) != nullptr; }
+  std::optional<std::string> Get(std::string_view key) const;
 
  private:
   struct Range {

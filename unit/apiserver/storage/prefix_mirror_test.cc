@@ -34,8 +34,12 @@ TEST(PrefixMirrorTest, ListsWhatTheStoreHeldAndFollowsEveryAcknowledgedWrite) {
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/"), (std::vector<std::string>{"a1", "b2"}));
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/a/"), (std::vector<std::string>{"a1"}));
   EXPECT_TRUE(Items(**mirror, "/registry/core/limitranges/c/").empty());
+  EXPECT_EQ((*mirror)->Get("/registry/core/limitranges/b/two"), "b2");
+  EXPECT_EQ((*mirror)->Get("/registry/core/limitranges/b/none"), std::nullopt);
   // Not mirrored: the caller must read the store.
   EXPECT_FALSE((*mirror)->List("/registry/core/pods/").has_value());
+  EXPECT_FALSE((*mirror)->Covers("/registry/core/pods/a/p"));
+  EXPECT_TRUE((*mirror)->Covers("/registry/core/limitranges/b/none"));
 
   // Each write is visible as soon as the store has answered it.
   auto created = store.Create("/registry/core/limitranges/a/three", Bytes("a3"));
@@ -43,8 +47,10 @@ TEST(PrefixMirrorTest, ListsWhatTheStoreHeldAndFollowsEveryAcknowledgedWrite) {
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/a/"), (std::vector<std::string>{"a1", "a3"}));
   ASSERT_TRUE(store.Update("/registry/core/limitranges/a/one", Bytes("a1-v2"), 1).ok());
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/a/"), (std::vector<std::string>{"a1-v2", "a3"}));
+  EXPECT_EQ((*mirror)->Get("/registry/core/limitranges/a/one"), "a1-v2");
   ASSERT_TRUE(store.Delete("/registry/core/limitranges/a/three", Bytes("gone"), std::nullopt).ok());
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/a/"), (std::vector<std::string>{"a1-v2"}));
+  EXPECT_EQ((*mirror)->Get("/registry/core/limitranges/a/three"), std::nullopt);
   // Another kind's writes change nothing here.
   ASSERT_TRUE(store.Create("/registry/core/limitrangesx/a/x", Bytes("x")).ok());
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/"), (std::vector<std::string>{"a1-v2", "b2"}));
