@@ -213,7 +213,7 @@ absl::StatusOr<std::vector<std::string>> Registry::ListAll(const ResourceType& t
 absl::Status Registry::MirrorAdmissionKinds() {
   std::vector<std::string> prefixes;
   for (const ResourceType* type : {catalog_.Find("", "v1", "namespaces"), catalog_.Find("", "v1", "limitranges"),
-                                   catalog_.Find("", "v1", "resourcequotas"),
+                                   catalog_.Find("", "v1", "resourcequotas"), catalog_.Find("", "v1", "serviceaccounts"),
                                    catalog_.Find("scheduling.k8s.io", "v1", "priorityclasses")}) {
     if (type != nullptr) prefixes.push_back(type->KeyPrefix());
   }

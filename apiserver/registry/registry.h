@@ -128,8 +128,8 @@ class Registry {
   // acknowledged before the call, as List does, but names no revision.
   absl::StatusOr<std::vector<std::string>> ListAll(const ResourceType& type, const std::string& ns) const;
   // Keeps in memory, for ListAll and Get, the small kinds admission reads on every create
-  // (Namespaces, LimitRanges, ResourceQuotas, PriorityClasses), as upstream reads them from
-  // informers. Before serving.
+  // (Namespaces, LimitRanges, ResourceQuotas, ServiceAccounts, PriorityClasses), as upstream
+  // reads them from informers. Before serving.
   absl::Status MirrorAdmissionKinds();
 
   // 400 for a selector a list of this kind would refuse.
