@@ -235,7 +235,13 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
       BERTH_LOG(Info, "apiserver", "Rewrote objects with the current encryption key", "objects", rewritten);
     }
   }
-  BERTH_RETURN_IF_ERROR(p->registry->MirrorAdmissionKinds());
+  if (absl::Status mirrored = p->registry->MirrorAdmissionKinds(); !mirrored.ok()) {
+    // An object the store cannot decode (e.g. under a retired encryption key) fails the list:
+    // serve anyway, reading those kinds from storage as before, where the failure stays with
+    // the requests that meet it.
+    BERTH_LOG(Warning, "apiserver", "Admission reads its kinds from storage: they could not be mirrored", "error",
+              mirrored.ToString());
+  }
   // Upstream's order: LimitRanger defaults requests before quota charges them.
   p->registry->AddAdmissionPlugin(registry::LimitRangerAdmission());
   p->registry->AddAdmissionPlugin(registry::PriorityAdmission());

@@ -60,9 +60,10 @@ TEST(PrefixMirrorTest, ListsWhatTheStoreHeldAndFollowsEveryAcknowledgedWrite) {
 // after the list's revision are kept, events the list already holds are not applied again.
 class WritesDuringList final : public Store {
  public:
-  explicit WritesDuringList(Store& inner) : inner_(inner) {}
+  explicit WritesDuringList(Store& inner, bool fail_lists = false) : inner_(inner), fail_lists_(fail_lists) {}
   absl::StatusOr<KeyValue> Get(std::string_view key) const override { return inner_.Get(key); }
   absl::StatusOr<ListResult> List(std::string_view prefix, const ListOptions& options) const override {
+    if (fail_lists_) return absl::DataLossError("cannot decrypt an object");
     auto listed = inner_.List(prefix, options);
     // Published after the list's snapshot, before the mirror is ready.
     (void)inner_.Update("/registry/core/limitranges/a/one", Bytes("after-list"), listed->items[0].revision);
@@ -92,6 +93,7 @@ class WritesDuringList final : public Store {
 
  private:
   Store& inner_;
+  bool fail_lists_;
   std::vector<std::function<void(const ChangeEvent&)>> sinks_;
 };
 
@@ -104,6 +106,18 @@ TEST(PrefixMirrorTest, KeepsWritesMadeWhileItListedAndIgnoresEventsTheListHolds)
   auto mirror = PrefixMirror::Start(store, {"/registry/core/limitranges/"});
   ASSERT_TRUE(mirror.ok()) << mirror.status();
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/a/"), (std::vector<std::string>{"after-list", "two"}));
+}
+
+// The apiserver then serves without the mirror (admission reads the store), so the failure must
+// come back rather than leave a mirror missing objects.
+TEST(PrefixMirrorTest, AListThatFailsFailsTheStart) {
+  berth::testing::FakeClock clock;
+  MemoryStore inner(clock);
+  WritesDuringList store(inner, /*fail_lists=*/true);
+  auto mirror = PrefixMirror::Start(store, {"/registry/core/limitranges/"});
+  EXPECT_EQ(mirror.status().code(), absl::StatusCode::kDataLoss);
+  // Its subscription went with it: writes after the failed start reach no dead sink.
+  EXPECT_TRUE(inner.Create("/registry/core/limitranges/a/one", Bytes("x")).ok());
 }
 
 }  // namespace
