@@ -58,6 +58,34 @@ TEST(RocksDbStoreTest, RecoversRevisionObjectsAndLogAfterReopen) {
   std::filesystem::remove_all(dir);
 }
 
+// Reads answered from files, where the Bloom filters decide which files are read: a filter may
+// only skip files that cannot hold the key, so every key present is found, every absent key is
+// not, and a create still sees a key that only a file holds.
+TEST(RocksDbStoreTest, ReadsFromFilesFindEveryKeyAndNoOther) {
+  berth::testing::FakeClock clock;
+  std::string dir = TempDir();
+  {
+    auto store = RocksDbStore::Open(dir, clock);
+    ASSERT_TRUE(store.ok());
+    for (int i = 0; i < 2000; i += 2) ASSERT_TRUE((*store)->Create(absl::StrCat("/k/", i), Value("v")).ok());
+    ASSERT_TRUE((*store)->CompactFiles().ok());  // flushed into SST files
+    for (int i = 1; i < 2000; i += 2) ASSERT_TRUE((*store)->Create(absl::StrCat("/k/", i), Value("w")).ok());
+    ASSERT_TRUE((*store)->CompactFiles().ok());
+  }
+  auto store = RocksDbStore::Open(dir, clock);
+  ASSERT_TRUE(store.ok());
+  for (int i = 0; i < 2000; ++i) {
+    auto kv = (*store)->Get(absl::StrCat("/k/", i));
+    ASSERT_TRUE(kv.ok()) << i << ": " << kv.status();
+    EXPECT_EQ(kv->value.substr(0, 1), i % 2 == 0 ? "v" : "w") << i;
+    EXPECT_EQ((*store)->Get(absl::StrCat("/k/", i, "x")).status().code(), absl::StatusCode::kNotFound) << i;
+    EXPECT_EQ((*store)->Get(absl::StrCat("/k/", i + 2000)).status().code(), absl::StatusCode::kNotFound) << i;
+  }
+  EXPECT_EQ((*store)->Create("/k/7", Value("again")).status().code(), absl::StatusCode::kAlreadyExists);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(RocksDbStoreTest, ConcurrentWritersShareSyncs) {
   berth::testing::FakeClock clock;
   std::string dir = TempDir();
