@@ -1,5 +1,7 @@
 #include "core/json/codec.h"
 
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -118,6 +120,20 @@ void Write(const Value& v, Writer& w) {
   }
 }
 
+// ASCII is valid UTF-8: only text with a byte of 0x80 or more needs rapidjson's per-character
+// validation (3% of the apiserver's CPU during creates, nearly all bodies being ASCII).
+bool IsAscii(std::string_view text) {
+  size_t i = 0;
+  uint64_t any = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    any |= word;
+  }
+  for (; i < text.size(); ++i) any |= static_cast<unsigned char>(text[i]);
+  return (any & 0x8080808080808080ull) == 0;
+}
+
 }  // namespace
 
 absl::StatusOr<Value> Parse(std::string_view text, int max_depth) {
@@ -127,9 +143,10 @@ absl::StatusOr<Value> Parse(std::string_view text, int max_depth) {
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   // Full precision: the default fast path rounds long decimals inexactly, so a number could
   // change value between a client's write and the next read (found by libFuzzer).
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
-                              rapidjson::kParseFullPrecisionFlag;
-  rapidjson::ParseResult result = reader.Parse<kFlags>(is, builder);
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+  rapidjson::ParseResult result = IsAscii(text)
+                                      ? reader.Parse<kFlags>(is, builder)
+                                      : reader.Parse<kFlags | rapidjson::kParseValidateEncodingFlag>(is, builder);
   if (builder.depth_exceeded()) {
     return absl::InvalidArgumentError(
         StrCat("JSON nesting is deeper than the limit of ", max_depth));

@@ -61,3 +61,28 @@ TEST(JsonTest, QuoteEscapes) { EXPECT_EQ(Quote("a\"b\n"), R"("a\"b\n")"); }
 
 }  // namespace
 }  // namespace berth::json
+
+namespace berth::json {
+namespace {
+
+// ASCII text skips rapidjson's per-character encoding check; what it checked must still hold.
+TEST(JsonParseEncodingTest, RawBytesAreCheckedAndEscapesDecodedWithOrWithoutTheAsciiShortcut) {
+  auto multibyte = Parse("{\"a\":\"caf\xC3\xA9\"}");
+  ASSERT_TRUE(multibyte.ok()) << multibyte.status();
+  EXPECT_EQ(multibyte->GetString({"a"}), "caf\xC3\xA9");
+  EXPECT_FALSE(Parse("{\"a\":\"caf\xE9\"}").ok()) << "a Latin-1 byte is not UTF-8";
+  EXPECT_FALSE(Parse("{\"a\":\"x\xC3\"}").ok()) << "a truncated sequence";
+  auto escaped = Parse(R"({"a":"caf\u00e9 \ud83d\ude00"})");
+  ASSERT_TRUE(escaped.ok()) << escaped.status();
+  EXPECT_EQ(escaped->GetString({"a"}), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  EXPECT_FALSE(Parse(R"({"a":"\ud800"})").ok()) << "a lone surrogate, in ASCII text";
+  EXPECT_FALSE(Parse(R"({"a":"\ud800x"})").ok());
+  // Long ASCII text (the word-at-a-time check) with one high byte at the end.
+  std::string long_text = "{\"a\":\"" + std::string(100, 'x') + "\xFF\"}";
+  EXPECT_FALSE(Parse(long_text).ok());
+  long_text = "{\"a\":\"" + std::string(100, 'x') + "\"}";
+  EXPECT_TRUE(Parse(long_text).ok());
+}
+
+}  // namespace
+}  // namespace berth::json
