@@ -68,7 +68,6 @@ std::optional<std::string> PrefixMirror::Get(std::string_view key) const {
 std::optional<std::vector<std::string>> PrefixMirror::List(std::string_view prefix) const {
   if (RangeOf(prefix) == nullptr) return std::nullopt;
   absl::ReaderMutexLock lock(&mu_);
-  if (!ready_) return std::nullopt;
   std::vector<std::string> out;
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
     out.push_back(it->second);
