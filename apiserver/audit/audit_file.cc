@@ -11,6 +11,7 @@
 
 #include "core/log/log.h"
 #include "core/strings/strings.h"
+#include "core/concurrency/thread_name.h"
 
 namespace berth::apiserver::audit {
 namespace {
@@ -31,7 +32,10 @@ absl::StatusOr<std::unique_ptr<AuditFile>> AuditFile::Open(AuditFileOptions opti
   }
   std::unique_ptr<AuditFile> f(new AuditFile(std::move(options), clock));
   if (absl::Status s = f->OpenCurrent(); !s.ok()) return s;
-  if (f->options_.batch) f->writer_ = std::thread([raw = f.get()] { raw->WriterLoop(); });
+  if (f->options_.batch) f->writer_ = std::thread([raw = f.get()] {
+    NameThisThread("audit-writer");
+    raw->WriterLoop();
+  });
   return f;
 }
 

@@ -114,7 +114,7 @@ void CleanUpCrd(registry::Registry& reg, registry::Catalog& catalog, const json:
 absl::Status ApiServer::ServeCustomResources(Parts& p, const Clock& clock) {
   registry::Registry* reg = p.registry.get();
   registry::Catalog* catalog = p.catalog.get();
-  p.crd_cleanup = std::make_unique<ThreadPool>(1);
+  p.crd_cleanup = std::make_unique<ThreadPool>(1, "crd-cleanup");
   ThreadPool* cleanup = p.crd_cleanup.get();
   auto follow = [reg, catalog, cleanup, &clock](const registry::ResourceType& type, const json::Value& crd, bool removed) {
     if (!IsCrd(type)) return;
@@ -319,7 +319,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
                                [cache] { return static_cast<double>(cache->watcher_count()); });
   p->metrics->SetGaugeFunction("berth_storage_revision", "The store's current revision.",
                                [store] { return static_cast<double>(store->CurrentRevision()); });
-  p->pool = std::make_unique<ThreadPool>(options.work_threads);
+  p->pool = std::make_unique<ThreadPool>(options.work_threads, "api-work");
   p->handler = std::make_unique<server::ApiHandler>(*p->registry, *p->watch_cache, p->schemas,
                                                     *p->metrics, *p->pool, clock);
   p->limiter = std::make_unique<server::InflightLimiter>(options.max_requests_inflight, options.max_mutating_requests_inflight);

@@ -7,6 +7,7 @@
 #include "core/json/codec.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
+#include "core/concurrency/thread_name.h"
 
 namespace berth::apiserver::watch {
 
@@ -36,7 +37,10 @@ WatchCache::WatchCache(storage::Store& store, const Clock& clock, WatchCacheOpti
     latest_ = store_.CurrentRevision();
   }
   subscription_ = store_.Subscribe([this](const storage::ChangeEvent& e) { OnChange(e); });
-  dispatcher_ = std::thread([this] { DispatchLoop(); });
+  dispatcher_ = std::thread([this] {
+    NameThisThread("watch-dispatch");
+    DispatchLoop();
+  });
 }
 
 WatchCache::~WatchCache() {

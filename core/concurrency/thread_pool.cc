@@ -1,10 +1,15 @@
 #include "core/concurrency/thread_pool.h"
 
+#include <string>
+
+#include "core/concurrency/thread_name.h"
+
 namespace berth {
 
-ThreadPool::ThreadPool(size_t threads) {
+ThreadPool::ThreadPool(size_t threads, std::string_view name) {
   for (size_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] {
+    threads_.emplace_back([this, name = std::string(name)] {
+      if (!name.empty()) NameThisThread(name);
       while (true) {
         std::function<void()> task;
         {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -15,7 +16,8 @@ namespace berth {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(size_t threads);
+  // `name` names each thread (see thread_name.h); empty keeps the process's name.
+  explicit ThreadPool(size_t threads, std::string_view name = {});
   ~ThreadPool();  // runs what is queued, then joins
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

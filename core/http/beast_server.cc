@@ -22,6 +22,7 @@
 #include "core/log/log.h"
 #include "core/strings/strings.h"
 #include "core/time/clock.h"
+#include "core/concurrency/thread_name.h"
 
 namespace berth::http {
 namespace {
@@ -67,7 +68,10 @@ class ServerImpl final : public Server {
     Sweep();
     int threads = shared_->options.threads > 0 ? shared_->options.threads
                                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { shared_->ioc.run(); });
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+      NameThisThread("http-io");
+      shared_->ioc.run();
+    });
     return absl::OkStatus();
   }
 

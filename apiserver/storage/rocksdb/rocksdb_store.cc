@@ -12,6 +12,7 @@
 #include "rocksdb/utilities/options_util.h"
 #include "rocksdb/write_batch.h"
 #include "core/strings/strings.h"
+#include "core/concurrency/thread_name.h"
 
 namespace berth::apiserver::storage {
 namespace {
@@ -134,7 +135,10 @@ RocksDbStore::RocksDbStore(std::unique_ptr<rocksdb::DB> db, const Clock& clock, 
   std::string v;
   if (db_->Get(rocksdb::ReadOptions(), kRevisionKey, &v).ok()) revision_ = GetBigEndian(v);
   if (db_->Get(rocksdb::ReadOptions(), kCompactedKey, &v).ok()) compacted_ = GetBigEndian(v);
-  commit_thread_ = std::thread([this] { CommitLoop(); });
+  commit_thread_ = std::thread([this] {
+    NameThisThread("rocksdb-commit");
+    CommitLoop();
+  });
   compactor_ = std::make_unique<Periodic>(options_.compaction_interval, [this] {
     (void)CompactNow();
   });
