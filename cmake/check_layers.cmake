@@ -24,7 +24,7 @@ set(forbidden_apiserver "^(controllers|kubelet-like-agent)/")
 
 # third-party header prefix -> files (relative) allowed to include it
 set(adapter_rocksdb "^apiserver/storage/rocksdb/")
-set(adapter_cpprest "^core/client/cpprest_transport\\.cc$")
+set(adapter_cpprest "^core/client/cpprest_[a-z_]+\\.(cc|h)$")
 set(adapter_yaml "^core/yaml/")
 set(adapter_beast "^core/http/")
 

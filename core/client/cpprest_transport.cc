@@ -1,6 +1,7 @@
 // The cpprestsdk HTTP client adapter. Exceptions from cpprest stop here.
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <vector>
@@ -16,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "core/client/connection.h"
+#include "core/client/cpprest_sink_streambuf.h"
 #include "core/client/http_fetch.h"
 #include "core/client/system_trust.h"
 #include "core/client/transport.h"
@@ -230,6 +232,30 @@ bool SameName(std::string_view a, std::string_view b) {
 
 constexpr size_t kFetchChunkBytes = 1 << 20;
 
+// A response's head, handed from the thread that asked to the thread that reads the body.
+class HeadLatch {
+ public:
+  void Publish(const FetchResponse& head) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      head_ = head;
+      ready_ = true;
+    }
+    cv_.notify_all();
+  }
+  const FetchResponse& Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return ready_; });
+    return head_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+  FetchResponse head_;
+};
+
 class CpprestFetcher final : public HttpFetcher {
  public:
   absl::StatusOr<FetchResponse> Get(const FetchRequest& request, const BodySink& on_body) override {
@@ -254,15 +280,29 @@ class CpprestFetcher final : public HttpFetcher {
       std::string rest = request.url.substr(origin.size());
       req.set_request_uri(rest.empty() ? "/" : rest);
       for (const auto& [name, value] : request.headers) req.headers().add(name, value);
+      // The body goes straight from cpprestsdk's reading thread to on_body (cpprest_sink_streambuf.h).
+      // The head is complete before the first piece of body arrives, but this thread may take
+      // it over later than that thread starts writing: the sink waits for it.
+      auto head = std::make_shared<HeadLatch>();
+      auto sink = std::make_shared<internal::SinkStreambuf>([head, &on_body](std::string_view chunk) {
+        return on_body(head->Wait(), chunk);
+      });
+      req.set_response_stream(Concurrency::streams::ostream(Concurrency::streams::streambuf<uint8_t>(sink)));
       web::http::http_response resp = client.request(req).get();
       FetchResponse out;
       out.status = resp.status_code();
-      for (const auto& [name, value] : resp.headers()) out.headers.emplace_back(name, value);
-      auto body = resp.body().streambuf();
-      static thread_local std::vector<uint8_t> buf(1 << 18);
-      size_t n;
-      while ((n = body.getn(buf.data(), buf.size()).get()) > 0) {
-        if (!on_body(out, std::string_view(reinterpret_cast<const char*>(buf.data()), n))) break;
+      try {
+        for (const auto& [name, value] : resp.headers()) out.headers.emplace_back(name, value);
+      } catch (...) {
+        head->Publish(out);
+        resp.content_ready().wait();
+        throw;
+      }
+      head->Publish(out);
+      try {
+        resp.content_ready().wait();
+      } catch (const std::exception&) {
+        if (!sink->stopped()) throw;  // on_body's own stop is no failure of the transfer
       }
       return out;
     } catch (const std::exception& e) {
