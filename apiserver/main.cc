@@ -40,6 +40,7 @@ ABSL_FLAG(int64_t, watch_window_events, 10000, "events held in memory for watch 
 ABSL_FLAG(int64_t, bookmark_interval_ms, 5000, "interval of BOOKMARK events to watchers that allow them");
 ABSL_FLAG(int, network_threads, 2, "HTTP I/O threads (2-4 suit a 2-core machine)");
 ABSL_FLAG(int, work_threads, 64, "threads for writes and lists (each may wait for a group commit)");
+ABSL_FLAG(int, admission_threads, 4, "threads admitting creates that wait for no commit (about 2 per core)");
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate (chain) to serve HTTPS with; reread for new connections when it changes");
 ABSL_FLAG(std::string, tls_private_key_file, "", "PEM private key of --tls-cert-file");
 ABSL_FLAG(std::string, client_ca_file, "", "verify client certificates against this CA: CN is the user, O the groups");
@@ -136,6 +137,7 @@ int main(int argc, char** argv) {
   options.bookmark_interval = std::chrono::milliseconds(absl::GetFlag(FLAGS_bookmark_interval_ms));
   options.network_threads = absl::GetFlag(FLAGS_network_threads);
   options.work_threads = absl::GetFlag(FLAGS_work_threads);
+  options.admission_threads = absl::GetFlag(FLAGS_admission_threads);
   options.service_cluster_ip_range = absl::GetFlag(FLAGS_service_cluster_ip_range);
   options.service_node_port_range = absl::GetFlag(FLAGS_service_node_port_range);
   options.advertise_address = absl::GetFlag(FLAGS_advertise_address);

@@ -131,6 +131,10 @@ class Registry {
   // (Namespaces, LimitRanges, ResourceQuotas, ServiceAccounts, PriorityClasses), as upstream
   // reads them from informers. Before serving.
   absl::Status MirrorAdmissionKinds();
+  // Whether admitting a create in `ns` may wait for another write's commit: only ResourceQuota
+  // charges one (synchronously), so only where a quota exists. Answered from the mirror; true
+  // when it cannot tell (no mirror).
+  bool CreateMayWaitForCommit(const std::string& ns) const;
 
   // 400 for a selector a list of this kind would refuse.
   absl::Status ValidateSelectors(const ResourceType& type, const std::string& label_selector,

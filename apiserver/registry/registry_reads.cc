@@ -147,6 +147,14 @@ absl::Status Registry::MirrorAdmissionKinds() {
   return absl::OkStatus();
 }
 
+bool Registry::CreateMayWaitForCommit(const std::string& ns) const {
+  if (ns.empty()) return false;  // quotas are namespaced; cluster-scoped objects charge none
+  const ResourceType* quotas = catalog_.Find("", "v1", "resourcequotas");
+  if (mirror_ == nullptr || quotas == nullptr) return true;
+  auto items = mirror_->List(quotas->ListPrefix(ns));
+  return !items.has_value() || !items->empty();
+}
+
 absl::Status Registry::CheckNamespace(const std::string& ns) const {
   const ResourceType* nst = catalog_.Find("", "v1", "namespaces");
   auto value = StoredValue(nst->Key("", ns));

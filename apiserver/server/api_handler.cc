@@ -21,9 +21,9 @@ std::string VersionJson() {
 
 ApiHandler::ApiHandler(registry::Registry& registry, watch::WatchCache& watch_cache,
                        std::shared_ptr<const schema::SchemaSet> schemas, Metrics& metrics,
-                       ThreadPool& work_pool, const Clock& clock)
+                       ThreadPool& work_pool, ThreadPool& admission_pool, const Clock& clock)
     : registry_(registry), watch_cache_(watch_cache), schemas_(std::move(schemas)),
-      metrics_(metrics), pool_(work_pool), clock_(clock), endpoints_{registry, watch_cache, clock} {}
+      metrics_(metrics), pool_(work_pool), admission_pool_(admission_pool), clock_(clock), endpoints_{registry, watch_cache, clock} {}
 
 http::Response ApiHandler::ErrorResponse(const absl::Status& status) {
   api::HttpError e = api::ToHttp(status);
@@ -207,8 +207,9 @@ void ApiHandler::HandleResource(const std::shared_ptr<Exchange>& ex) {
     if (method == "POST" && info.name.empty() && ex->ctx.request.Query("dryRun").empty()) {
       // Admission and encoding cost ~0.5 ms of CPU: on a network thread they would hold up every
       // request that thread has read meanwhile (under a burst of creates, the scheduler's writes
-      // waited behind dozens of them). On the pool they share the cores fairly.
-      pool_.Submit([this, ex, type] { endpoints::ServeCreate(endpoints_, ex, *type); });
+      // waited behind dozens of them). On a pool they share the cores fairly.
+      ThreadPool& pool = registry_.CreateMayWaitForCommit(info.ns) ? pool_ : admission_pool_;
+      pool.Submit([this, ex, type] { endpoints::ServeCreate(endpoints_, ex, *type); });
       return;
     }
     if (method != "POST" && info.name.empty()) return ex->Fail(api::MethodNotAllowed("a name is required"));

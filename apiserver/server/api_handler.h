@@ -5,7 +5,11 @@
 // discovery, OpenAPI) or to the endpoint of its verb (apiserver/endpoints/).
 //
 // Writes, lists and watch set-up run on `work_pool` (they may wait for a durable commit or read
-// storage); reads of one object answer on the network thread.
+// storage); reads of one object answer on the network thread. Creates that cannot wait for a
+// commit (no ResourceQuota to charge in their namespace) are admitted on the small
+// `admission_pool` instead: their commit completes asynchronously, so a few threads, about
+// one per core, keep busy without the sleep and wake-up per request that a large pool of
+// mostly idle threads costs.
 
 #include <functional>
 #include <memory>
@@ -36,7 +40,7 @@ class ApiHandler {
  public:
   ApiHandler(registry::Registry& registry, watch::WatchCache& watch_cache,
              std::shared_ptr<const schema::SchemaSet> schemas, Metrics& metrics,
-             ThreadPool& work_pool, const Clock& clock);
+             ThreadPool& work_pool, ThreadPool& admission_pool, const Clock& clock);
 
   void SetServerAddress(std::string address) { server_address_ = std::move(address); }
   void SetAgentTls(http::RelayTls tls) { endpoints_.agent_tls = std::move(tls); }
@@ -69,6 +73,7 @@ class ApiHandler {
   std::shared_ptr<const schema::SchemaSet> schemas_;
   Metrics& metrics_;
   ThreadPool& pool_;
+  ThreadPool& admission_pool_;
   const Clock& clock_;
   std::string server_address_;
   Filter authentication_;

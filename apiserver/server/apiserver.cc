@@ -52,6 +52,7 @@ struct ApiServer::Parts {
   std::unique_ptr<watch::WatchCache> watch_cache;
   std::unique_ptr<server::Metrics> metrics;
   std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<ThreadPool> admission_pool;
   std::unique_ptr<server::Security> security;
   std::unique_ptr<server::InflightLimiter> limiter;
   std::unique_ptr<server::ApiHandler> handler;
@@ -320,8 +321,9 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ApiServerOptions opt
   p->metrics->SetGaugeFunction("berth_storage_revision", "The store's current revision.",
                                [store] { return static_cast<double>(store->CurrentRevision()); });
   p->pool = std::make_unique<ThreadPool>(options.work_threads, "api-work");
+  p->admission_pool = std::make_unique<ThreadPool>(options.admission_threads, "api-admit");
   p->handler = std::make_unique<server::ApiHandler>(*p->registry, *p->watch_cache, p->schemas,
-                                                    *p->metrics, *p->pool, clock);
+                                                    *p->metrics, *p->pool, *p->admission_pool, clock);
   p->limiter = std::make_unique<server::InflightLimiter>(options.max_requests_inflight, options.max_mutating_requests_inflight);
   p->handler->SetInflightLimiter(p->limiter.get());
   server::InflightLimiter* limiter = p->limiter.get();
@@ -429,6 +431,7 @@ void ApiServer::Stop() {
   parts_->watch_cache->Shutdown();
   parts_->http->Stop();
   parts_->pool.reset();
+  parts_->admission_pool.reset();
   parts_->crd_cleanup.reset();
   parts_->http.reset();
   parts_->handler.reset();

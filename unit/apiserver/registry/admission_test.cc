@@ -392,6 +392,22 @@ class QuotaAdmissionTest : public AdmissionTest {
   }
 };
 
+// Creates are admitted on a small pool unless they may charge a quota, which waits for that
+// charge's commit: the answer follows the namespace's ResourceQuotas as they come and go.
+TEST_F(QuotaAdmissionTest, OnlyANamespaceWithAQuotaMakesCreatesWaitForACommit) {
+  ASSERT_TRUE(registry_.EnsureNamespace("other").ok());
+  EXPECT_FALSE(registry_.CreateMayWaitForCommit("default"));
+  EXPECT_FALSE(registry_.CreateMayWaitForCommit(""));
+  ASSERT_TRUE(registry_.Create(Type("", "resourcequotas"), "default",
+                               *json::Parse(R"({"metadata":{"name":"q"},"spec":{"hard":{"pods":"10"}}})"), {})
+                  .ok());
+  EXPECT_TRUE(registry_.CreateMayWaitForCommit("default"));
+  EXPECT_FALSE(registry_.CreateMayWaitForCommit("other"));
+  EXPECT_FALSE(registry_.CreateMayWaitForCommit(""));
+  ASSERT_TRUE(registry_.Delete(Type("", "resourcequotas"), "default", "q", {}).ok());
+  EXPECT_FALSE(registry_.CreateMayWaitForCommit("default"));
+}
+
 TEST_F(QuotaAdmissionTest, ExceededQuotaIsForbiddenWithKubernetesMessage) {
   ASSERT_TRUE(registry_.Create(Type("", "resourcequotas"), "default",
                                *json::Parse(R"({"metadata":{"name":"q"},"spec":{"hard":{"requests.cpu":"2","pods":"10"}}})"), {})
