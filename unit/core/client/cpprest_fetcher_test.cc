@@ -118,38 +118,40 @@ FetchRequest Request(const std::string& url) {
   return r;
 }
 
-TEST(CpprestFetcher, TheBodyArrivesWholeAndInOrderWithTheHead) {
-  OneShotServer server(200, 5 << 20);
-  auto fetcher = NewCpprestFetcher();
-  std::string got;
-  int seen_status = 0;
-  auto r = fetcher->Get(Request(server.url()), [&](const FetchResponse& head, std::string_view chunk) {
-    seen_status = head.status;
-    got.append(chunk);
+// Fetches the server's answer whole: the status the sink saw with each piece, and the body.
+struct Fetched {
+  absl::StatusOr<FetchResponse> response;
+  int status_seen_by_sink = 0;
+  std::string body;
+};
+Fetched FetchAll(const OneShotServer& server) {
+  Fetched f;
+  f.response = NewCpprestFetcher()->Get(Request(server.url()), [&](const FetchResponse& head, std::string_view chunk) {
+    f.status_seen_by_sink = head.status;
+    f.body.append(chunk);
     return true;
   });
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(seen_status, 200);
-  EXPECT_EQ(r->Header("docker-content-digest"), "sha256:0");
-  EXPECT_EQ(got.size(), server.body().size());
-  EXPECT_TRUE(got == server.body());
+  return f;
+}
+
+TEST(CpprestFetcher, TheBodyArrivesWholeAndInOrderWithTheHead) {
+  OneShotServer server(200, 5 << 20);
+  Fetched f = FetchAll(server);
+  ASSERT_TRUE(f.response.ok()) << f.response.status();
+  EXPECT_EQ(f.response->status, 200);
+  EXPECT_EQ(f.status_seen_by_sink, 200);
+  EXPECT_EQ(f.response->Header("docker-content-digest"), "sha256:0");
+  EXPECT_EQ(f.body.size(), server.body().size());
+  EXPECT_TRUE(f.body == server.body());
 }
 
 TEST(CpprestFetcher, AnErrorStatusReachesTheSinkWithItsBody) {
   OneShotServer server(404, 100);
-  auto fetcher = NewCpprestFetcher();
-  std::string got;
-  int seen_status = 0;
-  auto r = fetcher->Get(Request(server.url()), [&](const FetchResponse& head, std::string_view chunk) {
-    seen_status = head.status;
-    got.append(chunk);
-    return true;
-  });
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->status, 404);
-  EXPECT_EQ(seen_status, 404);
-  EXPECT_EQ(got, server.body());
+  Fetched f = FetchAll(server);
+  ASSERT_TRUE(f.response.ok()) << f.response.status();
+  EXPECT_EQ(f.response->status, 404);
+  EXPECT_EQ(f.status_seen_by_sink, 404);
+  EXPECT_EQ(f.body, server.body());
 }
 
 TEST(CpprestFetcher, TheSinkStopsTheTransferWithoutAnError) {
