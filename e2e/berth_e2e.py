@@ -23,6 +23,13 @@ import urllib.request
 BIN_DIR = os.environ.get("BERTH_BIN", os.path.join(os.path.dirname(__file__), "..", "build", "bin"))
 
 
+def json_lines(path):
+    """The JSON objects of a JSON-lines file another process may be appending to (an audit
+    log): a last line without its newline is not written yet and is left out."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
     """Polls `predicate` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BIN_DIR, BerthUp, agent_checkpoints, cleanup_agent_leftovers, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, BerthUp, agent_checkpoints, cleanup_agent_leftovers, json_lines, wait_for  # noqa: E402
 
 SKIP = None if os.geteuid() == 0 else "the agent needs root (namespaces, cgroups)"
 CLUSTER = None
@@ -420,8 +420,7 @@ class KubectlTest(unittest.TestCase):
         path = os.path.join(CLUSTER.data_dir, "audit.log")
 
         def events():
-            with open(path) as f:
-                return [json.loads(line) for line in f if line.strip()]
+            return json_lines(path)
 
         def by_id():
             return [e for e in events() if e["auditID"] == audit_id]

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from berth_e2e import BIN_DIR, ApiServer, ControllerManager, Pki, cleanup_agent_leftovers, wait_for  # noqa: E402
+from berth_e2e import BIN_DIR, ApiServer, ControllerManager, Pki, cleanup_agent_leftovers, json_lines, wait_for  # noqa: E402
 
 BOB_TOKEN = "bob-8c1f0e-token"
 
@@ -1049,8 +1049,7 @@ class InflightLimit(unittest.TestCase):
             audit_id = r.header_all("Audit-Id")[0]
 
             def event():
-                with open(log) as f:
-                    return next((e for e in map(json.loads, f) if e["auditID"] == audit_id), None)
+                return next((e for e in json_lines(log) if e["auditID"] == audit_id), None)
             e = wait_for(event, timeout=10, what="the refused request's audit event")
             self.assertEqual(e["responseStatus"]["code"], 429)
             self.assertEqual(e["user"]["username"], "system:admin")
@@ -1114,8 +1113,7 @@ class PodSecurityAdmission(unittest.TestCase):
             audit_id = r.header_all("Audit-Id")[0]
 
             def event():
-                with open(log) as f:
-                    found = [e for e in map(json.loads, f) if e["auditID"] == audit_id and e["stage"] == "ResponseComplete"]
+                found = [e for e in json_lines(log) if e["auditID"] == audit_id and e["stage"] == "ResponseComplete"]
                 return found[0] if found else None
             e = wait_for(event, timeout=10, what="the pod create's audit event")
             self.assertEqual(e["annotations"]["pod-security.kubernetes.io/enforce-policy"], "baseline:latest")
