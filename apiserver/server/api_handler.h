@@ -7,8 +7,8 @@
 // Writes, lists and watch set-up run on `work_pool` (they may wait for a durable commit or read
 // storage); reads of one object answer on the network thread. Creates that cannot wait for a
 // commit (no ResourceQuota to charge in their namespace) are admitted on the small
-// `admission_pool` instead: their commit completes asynchronously, so a few threads, about
-// one per core, keep busy without the sleep and wake-up per request that a large pool of
+// `admission_pool` instead: their commit completes asynchronously, so a few threads per core
+// keep busy without the sleep and wake-up per request that a large pool of
 // mostly idle threads costs.
 
 #include <functional>

@@ -28,7 +28,7 @@ struct ApiServerOptions {
   // The apiserver's client certificate towards agents; empty: agents are spoken to in plain HTTP.
   std::string kubelet_client_certificate, kubelet_client_key;
   int work_threads = 64;
-  // Creates that wait for no other write's commit (api_handler.h): about one thread per core.
+  // Creates that wait for no other write's commit (api_handler.h): a few threads per core.
   int admission_threads = 4;
   // Service ClusterIPs and NodePorts (kube-apiserver's flags of the same names).
   std::string service_cluster_ip_range = "10.96.0.0/12";

@@ -75,4 +75,11 @@ std::optional<std::vector<std::string>> PrefixMirror::List(std::string_view pref
   return out;
 }
 
+std::optional<bool> PrefixMirror::HasAny(std::string_view prefix) const {
+  if (RangeOf(prefix) == nullptr) return std::nullopt;
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = objects_.lower_bound(prefix);
+  return it != objects_.end() && it->first.starts_with(prefix);
+}
+
 }  // namespace berth::apiserver::storage

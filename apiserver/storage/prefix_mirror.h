@@ -33,6 +33,8 @@ class PrefixMirror {
   // The values of the keys that start with `prefix`, in key order; nullopt when `prefix` is not
   // inside a mirrored prefix (the caller reads the store).
   std::optional<std::vector<std::string>> List(std::string_view prefix) const;
+  // Whether any key starts with `prefix`, without copying a value; nullopt as for List.
+  std::optional<bool> HasAny(std::string_view prefix) const;
   // Whether `key` is inside a mirrored prefix; then Get answers for it (nullopt: no such key).
   bool Covers(std::string_view key) const { return RangeOf(key) != nullptr; }
   std::optional<std::string> Get(std::string_view key) const;

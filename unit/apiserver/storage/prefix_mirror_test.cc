@@ -34,6 +34,9 @@ TEST(PrefixMirrorTest, ListsWhatTheStoreHeldAndFollowsEveryAcknowledgedWrite) {
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/"), (std::vector<std::string>{"a1", "b2"}));
   EXPECT_EQ(Items(**mirror, "/registry/core/limitranges/a/"), (std::vector<std::string>{"a1"}));
   EXPECT_TRUE(Items(**mirror, "/registry/core/limitranges/c/").empty());
+  EXPECT_EQ((*mirror)->HasAny("/registry/core/limitranges/a/"), true);
+  EXPECT_EQ((*mirror)->HasAny("/registry/core/limitranges/c/"), false);
+  EXPECT_EQ((*mirror)->HasAny("/registry/core/pods/"), std::nullopt);
   EXPECT_EQ((*mirror)->Get("/registry/core/limitranges/b/two"), "b2");
   EXPECT_EQ((*mirror)->Get("/registry/core/limitranges/b/none"), std::nullopt);
   // Not mirrored: the caller must read the store.
