@@ -95,6 +95,9 @@ ABSL_FLAG(std::string, pod_egress, "drop", "pod traffic beyond the cluster's ran
 ABSL_FLAG(int32_t, pod_network_spares, 2,
           "with --pod-network=bridge: pod sandboxes (a namespace with its veth on the bridge) kept ready, so a new pod's "
           "network is a rename, an address and a route; 0: wire every pod from scratch");
+ABSL_FLAG(int32_t, spare_container_inits, 2,
+          "container inits kept ready (cloned into their PID, UTS and IPC namespaces and cgroup, waiting for a spec), so "
+          "a start skips the clone, the init's start-up and the cgroup migration; cgroup v1 only; 0: clone at each start");
 ABSL_FLAG(std::string, pod_network_ip, "", "the address other nodes route this node's pods through (default: --node-ip)");
 ABSL_FLAG(bool, seccomp_default, false, "RuntimeDefault seccomp for every container that does not ask for Unconfined");
 
@@ -265,6 +268,7 @@ int main(int argc, char** argv) {
     options.init_path = absl::GetFlag(FLAGS_container_init).empty() ? SelfDir() + "/berth-container-init"
                                                                     : absl::GetFlag(FLAGS_container_init);
     options.cgroups = *std::move(cgroups);
+    options.spare_inits = absl::GetFlag(FLAGS_spare_container_inits);
     auto linux_rt = agent::runtime::LinuxRuntime::Create(std::move(options));
     if (!linux_rt.ok()) {
       std::fprintf(stderr, "runtime: %s\n", linux_rt.status().ToString().c_str());

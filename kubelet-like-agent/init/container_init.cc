@@ -380,8 +380,8 @@ std::string Rfc3339Nano() {
 int main(int argc, char** argv) {
   (void)argv;
   if (argc != 1) {
-    std::fprintf(stderr, "berth-container-init takes no arguments: berth-agent passes the spec on fd %d\n",
-                 berth::agent::kInitSpecFd);
+    std::fprintf(stderr, "berth-container-init takes no arguments: berth-agent passes the spec through fd %d\n",
+                 berth::agent::kStartGateFd);
     return 2;
   }
   // The runtime cloned us with every signal blocked (nothing may run a handler in the shared
@@ -389,13 +389,32 @@ int main(int argc, char** argv) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Nothing runs before the runtime has put us in the container's cgroup: EOF means it gave up.
+  // Nothing runs before the runtime has put us in the container's cgroup and sent the spec (a
+  // memfd) and the record file through the gate: end-of-file means it gave up (or, for a spare
+  // made ahead of need, that its agent is gone).
+  int spec_fd = -1, exit_fd = -1;
   {
     char go = 0;
+    iovec iov{&go, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
     ssize_t n;
-    while ((n = read(berth::agent::kStartGateFd, &go, 1)) < 0 && errno == EINTR) {
+    while ((n = recvmsg(berth::agent::kStartGateFd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
     }
     if (n != 1) _exit(125);
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+        cm->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
+      _exit(125);
+    }
+    int passed[2];
+    std::memcpy(passed, CMSG_DATA(cm), sizeof passed);
+    spec_fd = passed[0];
+    exit_fd = passed[1];
     close(berth::agent::kStartGateFd);
   }
   std::string text;
@@ -403,23 +422,24 @@ int main(int argc, char** argv) {
     char buf[65536];
     ssize_t n;
     off_t offset = 0;
-    while ((n = pread(berth::agent::kInitSpecFd, buf, sizeof buf, offset)) > 0) {
+    while ((n = pread(spec_fd, buf, sizeof buf, offset)) > 0) {
       text.append(buf, static_cast<size_t>(n));
       offset += n;
     }
-    close(berth::agent::kInitSpecFd);
+    close(spec_fd);
   }
   InitSpec spec;
   if (!berth::agent::ParseInitSpec(text, spec)) {
-    std::fprintf(stderr, "berth-container-init: malformed spec on fd %d\n", berth::agent::kInitSpecFd);
+    std::fprintf(stderr, "berth-container-init: malformed spec\n");
     return 127;
   }
   signal(SIGPIPE, SIG_IGN);
 
-  // The record file stays reachable through the descriptor the runtime opened, whatever
+  // The record file stays reachable through the descriptor the runtime passed, whatever
   // pivot_root does to paths; the exit record is written in place at the end with one pwrite.
-  const int exit_fd = berth::agent::kExitRecordFd;
-  if (fcntl(exit_fd, F_SETFD, FD_CLOEXEC) != 0) Die("record file descriptor");
+  // Our own mount namespace is made now, not at the clone: a view of the host's mounts as they
+  // are at this start (an init may have waited since before the pod's volumes were mounted).
+  if (unshare(CLONE_NEWNS) != 0) Die("unshare the mount namespace");
   const std::string& log_path = spec.log_path;
   berth::agent::LogWriter log(log_path, spec.log_max_bytes);
   if (!log.Open()) Die("open " + log_path);
@@ -430,6 +450,7 @@ int main(int argc, char** argv) {
     if (netns < 0 || setns(netns, CLONE_NEWNET) != 0) Die("join the pod network namespace " + spec.netns_path);
     close(netns);
   }
+  if (spec.network_namespace && unshare(CLONE_NEWNET) != 0) Die("unshare the network namespace");
   const std::string& hostname = spec.hostname;
   if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
   if (spec.network_namespace) LoopbackUp();

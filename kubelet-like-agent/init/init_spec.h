@@ -45,20 +45,19 @@ struct InitSpec {
 
 std::string SerializeInitSpec(const InitSpec& spec);
 
-// Descriptors the runtime hands the init (fd 3 carries the set-up report back):
-// the spec, in a memfd the runtime fills (no file per launch);
-constexpr int kInitSpecFd = 4;
-// the container's record file, opened by the runtime: its checkpoint fills the first
-// kExitRecordOffset bytes and the init writes its exit record after them, so one inode per
-// container holds both (ext4 inode allocation was the largest cost of a launch);
-constexpr int kExitRecordFd = 5;
+// What the runtime hands the init. fd 3 carries the set-up report back. fd kStartGateFd is the
+// gate, a Unix socket: the init waits there until the runtime has put it in its cgroup (it is
+// exec'd straight from a vfork-style clone, before the agent can place it, and may be made
+// ahead of need), then receives one byte with two descriptors (SCM_RIGHTS):
+//  - the spec, in a memfd the runtime fills (no file per launch);
+//  - the container's record file, opened by the runtime: its checkpoint fills the first
+//    kExitRecordOffset bytes and the init writes its exit record after them, so one inode per
+//    container holds both (ext4 inode allocation was the largest cost of a launch).
+constexpr int kStartGateFd = 6;
 constexpr long kExitRecordOffset = 8192;
 // The exit record's region: exit code, signal, run, time, and a StartError's message (<= 256
 // bytes before JSON escaping, which can grow it sixfold at worst).
 constexpr size_t kExitRecordSize = 2048;
-// the start gate: the runtime writes one byte once the init is in its cgroup (the init is
-// exec'd straight from a vfork-style clone, before the agent can place it).
-constexpr int kStartGateFd = 6;
 
 // False if malformed.
 bool ParseInitSpec(const std::string& data, InitSpec& spec);

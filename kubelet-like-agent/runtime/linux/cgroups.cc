@@ -104,6 +104,11 @@ class CgroupV1 final : public CgroupDriver {
       if (absl::Status s = MakeFreshDir(dir); !s.ok()) return s;
       dirs.push_back(dir);
     }
+    if (absl::Status s = ApplyLimits(name, limits); !s.ok()) return s;
+    return dirs;
+  }
+
+  absl::Status ApplyLimits(const std::string& name, const CgroupLimits& limits) override {
     std::string cpu = bases_.at("cpu") + "/" + name;
     if (limits.cpu_limit_millis) {
       if (auto s = WriteFile(cpu + "/cpu.cfs_period_us", StrCat(kCfsPeriodUs)); !s.ok()) return s;
@@ -124,7 +129,27 @@ class CgroupV1 final : public CgroupDriver {
     if (limits.pids_limit && bases_.count("pids")) {
       if (auto s = WriteFile(bases_.at("pids") + "/" + name + "/pids.max", StrCat(*limits.pids_limit)); !s.ok()) return s;
     }
-    return dirs;
+    return absl::OkStatus();
+  }
+
+  bool CanRename() const override { return true; }
+
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    std::vector<std::string> done;
+    for (const auto& [controller, base] : bases_) {
+      std::string source = base + "/" + from, target = base + "/" + to;
+      bool renamed = rename(source.c_str(), target.c_str()) == 0;
+      if (!renamed && (errno == EEXIST || errno == ENOTEMPTY) && rmdir(target.c_str()) == 0) {
+        renamed = rename(source.c_str(), target.c_str()) == 0;  // over an empty leftover
+      }
+      if (!renamed) {
+        int err = errno;
+        for (const std::string& b : done) (void)rename((b + "/" + to).c_str(), (b + "/" + from).c_str());
+        return absl::FailedPreconditionError(StrCat("rename ", source, " to ", target, ": ", std::strerror(err)));
+      }
+      done.push_back(base);
+    }
+    return absl::OkStatus();
   }
 
   std::vector<std::string> ProcsFiles(const std::string& name) const override {
@@ -175,6 +200,12 @@ class CgroupV2 final : public CgroupDriver {
   absl::StatusOr<std::vector<std::string>> Create(const std::string& name, const CgroupLimits& limits) override {
     std::string dir = base_ + "/" + name;
     if (absl::Status s = MakeFreshDir(dir); !s.ok()) return s;
+    if (absl::Status s = ApplyLimits(name, limits); !s.ok()) return s;
+    return std::vector<std::string>{dir};
+  }
+
+  absl::Status ApplyLimits(const std::string& name, const CgroupLimits& limits) override {
+    std::string dir = base_ + "/" + name;
     if (limits.cpu_limit_millis) {
       int64_t quota = std::max<int64_t>(1000, *limits.cpu_limit_millis * kCfsPeriodUs / 1000);
       if (auto s = WriteFile(dir + "/cpu.max", StrCat(quota, " ", kCfsPeriodUs)); !s.ok()) return s;
@@ -190,7 +221,12 @@ class CgroupV2 final : public CgroupDriver {
     if (limits.pids_limit) {
       if (auto s = WriteFile(dir + "/pids.max", StrCat(*limits.pids_limit)); !s.ok()) return s;
     }
-    return std::vector<std::string>{dir};
+    return absl::OkStatus();
+  }
+
+  bool CanRename() const override { return false; }
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    return absl::UnimplementedError(StrCat("cgroup v2 cannot rename ", from, " to ", to));
   }
   std::vector<std::string> ProcsFiles(const std::string& name) const override {
     return {base_ + "/" + name + "/cgroup.procs"};

@@ -28,6 +28,14 @@ class CgroupDriver {
   virtual std::string version() const = 0;  // "v1" or "v2"
   // Directories (one per hierarchy) for `name`, created with `limits` applied. Idempotent.
   virtual absl::StatusOr<std::vector<std::string>> Create(const std::string& name, const CgroupLimits& limits) = 0;
+  // Writes `limits` to the existing `name` (what Create applies to a new one).
+  virtual absl::Status ApplyLimits(const std::string& name, const CgroupLimits& limits) = 0;
+  // Whether Rename works: cgroup v1's file system renames a cgroup with its processes in it;
+  // v2's has no rename.
+  virtual bool CanRename() const = 0;
+  // Renames `from` to `to` in every hierarchy (an empty leftover `to` is replaced); on failure
+  // nothing is renamed.
+  virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
   // The `cgroup.procs` files a new process is written to.
   virtual std::vector<std::string> ProcsFiles(const std::string& name) const = 0;
   // How many times the memory cgroup's OOM killer fired for `name`.

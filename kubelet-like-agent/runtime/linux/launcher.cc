@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/strings/strings.h"
@@ -19,27 +20,6 @@
 
 namespace berth::agent::runtime {
 namespace {
-
-// What the vfork-style child needs: descriptors already duplicated above the ones it fills, so
-// no dup2 can clobber another's source or keep a close-on-exec flag (dup2(fd, fd) would).
-struct LaunchFds {
-  int ready, spec, record, gate;
-  char* init_path;
-};
-
-// Runs in the child of clone(CLONE_VM | CLONE_VFORK): it shares the agent's memory while the
-// calling thread is suspended, so it makes system calls only, then execs or exits.
-int ExecInit(void* arg) {
-  const LaunchFds* fds = static_cast<const LaunchFds*>(arg);
-  if (dup2(fds->ready, 3) < 0 || dup2(fds->spec, kInitSpecFd) < 0 || dup2(fds->record, kExitRecordFd) < 0 ||
-      dup2(fds->gate, kStartGateFd) < 0) {
-    _exit(126);
-  }
-  setsid();
-  char* argv[] = {fds->init_path, nullptr};
-  execv(fds->init_path, argv);
-  _exit(126);
-}
 
 // Closes what it holds when the launch returns, whichever way.
 struct FdCloser {
@@ -53,14 +33,6 @@ struct FdCloser {
     fds.push_back(fd);
     return fd;
   }
-  void CloseNow(int fd) {
-    for (int& held : fds) {
-      if (held == fd && fd >= 0) {
-        close(fd);
-        held = -1;
-      }
-    }
-  }
 };
 
 }  // namespace
@@ -68,7 +40,7 @@ struct FdCloser {
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
                                                  const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
-                                                 CgroupDriver& cgroups) {
+                                                 CgroupDriver& cgroups, SpareInits* spares) {
   FdCloser closer;
 
   InitSpec init_spec;
@@ -120,62 +92,26 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
 
   const std::string& cgroup = spec.id;
   CgroupLimits limits{spec.cpu_limit_millis, spec.cpu_request_millis, spec.memory_limit_bytes, spec.pids_limit};
-  auto dirs = cgroups.Create(cgroup, limits);
-  if (!dirs.ok()) return dirs.status();
+  std::optional<WaitingInit> spare = spares != nullptr ? spares->Take(cgroup) : std::nullopt;
+  if (spare && !cgroups.ApplyLimits(cgroup, limits).ok()) {
+    // A memory limit below what the spare already holds, say: a fresh init runs into it during
+    // set-up and the report below says so.
+    DiscardWaitingInit(*spare);
+    spare.reset();
+  }
+  if (!spare) {
+    if (auto dirs = cgroups.Create(cgroup, limits); !dirs.ok()) return dirs.status();
+  }
   const int64_t oom_kills_at_start = cgroups.OomKills(cgroup);
-
-  int gate[2], ready[2];
-  if (pipe2(gate, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
-  closer.Add(gate[0]);
-  int gate_write = closer.Add(gate[1]);
-  if (pipe2(ready, O_CLOEXEC) != 0) return absl::InternalError(StrCat("pipe: ", std::strerror(errno)));
-  int ready_read = closer.Add(ready[0]);
-  closer.Add(ready[1]);
-  // Sources above the targets (3..6), so the child's dup2s neither collide nor keep CLOEXEC.
-  std::string init = init_path;
-  LaunchFds fds{closer.Add(fcntl(ready[1], F_DUPFD_CLOEXEC, 64)), closer.Add(fcntl(spec_fd, F_DUPFD_CLOEXEC, 64)),
-                closer.Add(fcntl(record_fd, F_DUPFD_CLOEXEC, 64)), closer.Add(fcntl(gate[0], F_DUPFD_CLOEXEC, 64)),
-                init.data()};
-  if (fds.ready < 0 || fds.spec < 0 || fds.record < 0 || fds.gate < 0) {
-    return absl::InternalError(StrCat("descriptors for the init: ", std::strerror(errno)));
-  }
-
-  // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of the agent's page tables (a
-  // fork of a multi-threaded agent paid for every mapping), and the agent resumes once the init
-  // is exec'd. Every signal is blocked across it: no handler of the agent's may run in the child.
-  constexpr size_t kStackSize = 64 * 1024;
-  std::unique_ptr<char[]> stack(new char[kStackSize]);
-  sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &saved);
-  int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-              (spec.network_namespace && spec.netns_path.empty() ? CLONE_NEWNET : 0) | SIGCHLD;
-  pid_t pid = clone(ExecInit, stack.get() + kStackSize, flags, &fds);
-  int clone_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  // Only the init may hold the write end now: the read below sees EOF if it dies.
-  for (int fd : {ready[1], fds.ready, fds.spec, fds.record, fds.gate}) closer.CloseNow(fd);
-  if (pid < 0) {
+  absl::StatusOr<WaitingInit> init = spare ? *spare : CloneWaitingInit(init_path, cgroups, cgroup);
+  if (!init.ok()) {
     (void)cgroups.Remove(cgroup);
-    return absl::InternalError(StrCat("clone: ", std::strerror(clone_errno)));
+    return init.status();
   }
-  // The init waits at its gate until it is in the cgroup: nothing of the container runs outside.
-  for (const std::string& procs : cgroups.ProcsFiles(cgroup)) {
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    std::string text = StrCat(pid);
-    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    int err = errno;
-    if (fd >= 0) close(fd);
-    if (!ok) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      (void)cgroups.Remove(cgroup);
-      return absl::InternalError(StrCat("placing the container in ", procs, ": ", std::strerror(err)));
-    }
-  }
-  char go = 1;
-  if (write(gate_write, &go, 1) != 1) {
-  }
+  const pid_t pid = static_cast<pid_t>(init->pid);
+  int ready_read = closer.Add(init->ready);
+  // If it died at its gate, the report below reads EOF and says how it ended.
+  (void)ReleaseInit(*init, spec_fd, record_fd);
   // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
   std::string report;
   char buf[512];

@@ -1,15 +1,16 @@
 #pragma once
 // File: kubelet-like-agent/runtime/linux/launcher.h
 // Starts a container's init (berth-container-init) in new PID, mount, UTS, IPC (and network)
-// namespaces and in its own cgroups: the spec goes over a memfd, the init waits at a gate until
-// it has been placed in the cgroups, and the launch returns once the init reports that the
-// container is built ("R") or why it is not.
+// namespaces and in its own cgroups: a spare init when one is ready, else one cloned now
+// (init_clone.h). The spec goes over a memfd through the init's gate, and the launch returns
+// once the init reports that the container is built ("R") or why it is not.
 
 #include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
+#include "kubelet-like-agent/runtime/linux/spare_inits.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
 namespace berth::agent::runtime {
@@ -31,10 +32,11 @@ struct RootDirs {
 
 // Launches run number `run` of `spec`. The init writes its exit record into `record_path`.
 // On failure nothing is left behind (no process, no cgroup), and the error says why: the init's
-// own report, or the OOM kill, signal or exit code that ended it during set-up.
+// own report, or the OOM kill, signal or exit code that ended it during set-up. `spares` may be
+// null.
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
                                                  const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
-                                                 CgroupDriver& cgroups);
+                                                 CgroupDriver& cgroups, SpareInits* spares);
 
 }  // namespace berth::agent::runtime

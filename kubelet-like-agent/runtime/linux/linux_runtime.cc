@@ -60,6 +60,9 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
   if (!rt->monitor_.ok()) return absl::InternalError("epoll/eventfd failed");
   rt->Recover();
+  if (rt->options_.spare_inits > 0 && rt->options_.cgroups->CanRename()) {
+    rt->spares_ = std::make_unique<SpareInits>(rt->options_.init_path, *rt->options_.cgroups, rt->options_.spare_inits);
+  }
   return rt;
 }
 
@@ -69,6 +72,11 @@ LinuxRuntime::LinuxRuntime(LinuxRuntimeOptions options)
 // Containers keep running: the next agent re-adopts them (stopping them is the drain's job).
 // The monitor (declared last) stops first.
 LinuxRuntime::~LinuxRuntime() = default;
+
+absl::Status LinuxRuntime::RemoveCgroupSubtree() {
+  spares_.reset();
+  return options_.cgroups->RemoveSubtree();
+}
 
 void LinuxRuntime::SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -237,7 +245,7 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
     }
   }
   return LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
-                             StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups);
+                             StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get());
 }
 
 absl::Status LinuxRuntime::Stop(std::string_view id, absl::Duration grace) {

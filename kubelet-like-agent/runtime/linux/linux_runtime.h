@@ -1,9 +1,10 @@
 #pragma once
 // File: kubelet-like-agent/runtime/linux/linux_runtime.h
-// Containers as process trees: a vfork-style clone(2) into new PID, mount, UTS and IPC
-// namespaces (and a network namespace on request) that execs berth-container-init as PID 1,
-// which waits at a gate until the agent has placed it in its cgroup (CLONE_INTO_CGROUP is
-// v2-only). Each launch is
+// Containers as process trees: a vfork-style clone(2) into new PID, UTS and IPC namespaces that
+// execs berth-container-init as PID 1, which waits at a gate until the agent has placed it in its
+// cgroup (CLONE_INTO_CGROUP is v2-only) and handed it the spec, then makes its own mount (and on
+// request network) namespace. Inits are made ahead of need (SpareInits) where the cgroup driver
+// can rename. Each launch is
 // checkpointed under `state_dir`; a new agent process re-adopts the containers that still run
 // (same PID, verified by its start time) and reads the recorded exit of those that ended.
 // Exits are noticed through pidfds on one monitor thread.
@@ -30,6 +31,9 @@ struct LinuxRuntimeOptions {
   std::unique_ptr<CgroupDriver> cgroups;
   // Start and finish times of containers (checkpoints, status). Must outlive the runtime.
   const Clock* clock = &RealClock::Get();
+  // Container inits kept ready ahead of starts (0: every start clones its own). Used only with
+  // a cgroup driver that can rename (cgroup v1).
+  int spare_inits = 2;
 };
 
 class LinuxRuntime final : public Runtime {
@@ -52,6 +56,11 @@ class LinuxRuntime final : public Runtime {
   void SetExitCallback(std::function<void(const ContainerStatus&)> on_exit) override;
 
   CgroupDriver& cgroups() { return *options_.cgroups; }
+  // Ends the spare inits and removes the runtime's (then empty) cgroup subtree: for an agent
+  // leaving for good, and for tests and benches that leave nothing behind. No Start may run.
+  absl::Status RemoveCgroupSubtree();
+  // Spare inits ready now (0 when off).
+  size_t spare_inits_ready() const { return spares_ ? spares_->ready() : 0; }
 
  private:
   struct Container {
@@ -86,6 +95,7 @@ class LinuxRuntime final : public Runtime {
   std::condition_variable started_cv_;
   std::map<std::string, Container, std::less<>> containers_;
   std::function<void(const ContainerStatus&)> on_exit_;
+  std::unique_ptr<SpareInits> spares_;  // null when off or unsupported
   // Last: destroyed first, so no exit is reported into a half-destroyed runtime.
   ExitMonitor monitor_;
 };

@@ -84,6 +84,31 @@ TEST_F(CgroupFilesTest, V1WritesQuotaSharesMemoryAndPidsInTheirHierarchies) {
   EXPECT_EQ(driver->OomKills("c1"), 3);
 }
 
+TEST_F(CgroupFilesTest, V1RenamesInEveryHierarchyOrInNone) {
+  for (const char* c : {"cpu", "memory", "pids"}) fs::create_directories(dir_ + "/" + c);
+  auto driver = MakeCgroupV1Driver({{"cpu", dir_ + "/cpu"}, {"memory", dir_ + "/memory"}, {"pids", dir_ + "/pids"}});
+  ASSERT_TRUE(driver->CanRename());
+  ASSERT_TRUE(driver->Create("spare", CgroupLimits{}).ok());
+  ASSERT_TRUE(driver->Rename("spare", "c1").ok());
+  for (const char* c : {"cpu", "memory", "pids"}) {
+    EXPECT_TRUE(fs::is_directory(dir_ + "/" + c + "/c1")) << c;
+    EXPECT_FALSE(fs::exists(dir_ + "/" + c + "/spare")) << c;
+  }
+  ASSERT_TRUE(driver->ApplyLimits("c1", Limits()).ok());
+  EXPECT_EQ(Slurp(dir_ + "/memory/c1/memory.limit_in_bytes"), std::to_string(64 << 20));
+  EXPECT_EQ(Slurp(dir_ + "/pids/c1/pids.max"), "50");
+  // A target that cannot be replaced in one hierarchy (it holds something): nothing moves.
+  ASSERT_TRUE(driver->Create("spare", CgroupLimits{}).ok());
+  fs::create_directories(dir_ + "/pids/busy/inside");
+  absl::Status s = driver->Rename("spare", "busy");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("busy"), absl::string_view::npos) << s;
+  for (const char* c : {"cpu", "memory", "pids"}) {
+    EXPECT_TRUE(fs::is_directory(dir_ + "/" + c + "/spare")) << c;
+  }
+  EXPECT_FALSE(MakeCgroupV2Driver(dir_)->CanRename());
+}
+
 TEST(CpuSharesTest, FollowKubernetesAndTheKernelConversion) {
   EXPECT_EQ(CpuShares(0), 2);
   EXPECT_EQ(CpuShares(1000), 1024);

@@ -4,9 +4,11 @@
 
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
 
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -59,7 +61,7 @@ class LinuxRuntimeTest : public ::testing::Test {
         (void)runtime_->Stop(s.id, absl::ZeroDuration());
         EXPECT_TRUE(runtime_->Remove(s.id).ok()) << "cgroup of " << s.id << " not empty";
       }
-      EXPECT_TRUE(runtime_->cgroups().RemoveSubtree().ok()) << "a cgroup was left behind";
+      EXPECT_TRUE(runtime_->RemoveCgroupSubtree().ok()) << "a cgroup was left behind";
       runtime_.reset();
     }
     if (!dir_.empty()) fs::remove_all(dir_);
@@ -156,6 +158,69 @@ TEST_F(LinuxRuntimeTest, StartsFromManyThreadsAndStartsAnIdOnce) {
   EXPECT_NE(results[6].ok(), results[7].ok()) << results[6] << " / " << results[7];
   EXPECT_EQ((results[6].ok() ? results[7] : results[6]).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(runtime_->Inspect("same")->runs, 1);
+}
+
+// Waits (with a deadline) until the runtime has `n` spare inits ready.
+bool WaitForSpares(LinuxRuntime& rt, size_t n) {
+  for (int i = 0; i < 2000 && rt.spare_inits_ready() < n; ++i) usleep(5000);
+  return rt.spare_inits_ready() >= n;
+}
+
+TEST_F(LinuxRuntimeTest, AStartTakesASpareInitIntoTheContainersOwnCgroupWithItsLimits) {
+  if (!runtime_->cgroups().CanRename()) GTEST_SKIP() << "spare inits need cgroup v1's rename";
+  ASSERT_TRUE(WaitForSpares(*runtime_, 2));
+  ContainerSpec spec = Spec("spared", "cat /proc/self/cgroup; sleep 30");
+  spec.memory_limit_bytes = 48 << 20;
+  spec.pids_limit = 17;
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ContainerStatus st = *runtime_->Inspect("spared");
+  ASSERT_EQ(st.state, State::kRunning);
+  // The init (PID 1 inside) is in the container's cgroup, named by its id, not a spare's.
+  std::string cgroup = Slurp("/proc/" + std::to_string(st.pid) + "/cgroup");
+  EXPECT_NE(cgroup.find("/" + subtree_ + "/spared\n"), std::string::npos) << cgroup;
+  EXPECT_EQ(cgroup.find("berth-spare"), std::string::npos) << cgroup;
+  std::string mem_dir, pids_dir;
+  for (const std::string& procs : runtime_->cgroups().ProcsFiles("spared")) {
+    std::string dir = fs::path(procs).parent_path().string();
+    if (fs::exists(dir + "/memory.limit_in_bytes")) mem_dir = dir;
+    if (fs::exists(dir + "/pids.max")) pids_dir = dir;
+  }
+  ASSERT_FALSE(mem_dir.empty());
+  EXPECT_EQ(Slurp(mem_dir + "/memory.limit_in_bytes"), std::to_string(48 << 20) + "\n");
+  if (!pids_dir.empty()) {
+    EXPECT_EQ(Slurp(pids_dir + "/pids.max"), "17\n");
+  }
+  // And the next spare is made again, in the slot the taken one left.
+  EXPECT_TRUE(WaitForSpares(*runtime_, 2));
+  ASSERT_TRUE(runtime_->Stop("spared", absl::Milliseconds(100)).ok());
+}
+
+TEST_F(LinuxRuntimeTest, ASpareInitSeesVolumesMountedAfterItWasMade) {
+  // A spare waits in the agent's mount namespace and makes its own only when released: a
+  // volume the agent mounts after the spare was cloned is what the container sees, not the
+  // empty directory beneath it.
+  ASSERT_TRUE(WaitForSpares(*runtime_, runtime_->cgroups().CanRename() ? 2 : 0));
+  std::string volume = dir_ + "/volume";
+  fs::create_directories(volume);
+  ASSERT_EQ(mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  { std::ofstream(volume + "/greeting") << "mounted later\n"; }
+  ContainerSpec spec = Spec("volume-reader", "cat /mnt/volume/greeting");
+  spec.mounts.push_back({volume, "/mnt/volume", true});
+  absl::Status started = runtime_->Start(spec);
+  ContainerStatus s = started.ok() ? WaitExited("volume-reader") : ContainerStatus{};
+  umount2(volume.c_str(), MNT_DETACH);
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(s.exit_code, 0);
+  EXPECT_NE(Slurp(spec.log_path).find(" stdout F mounted later\n"), std::string::npos) << Slurp(spec.log_path);
+}
+
+TEST_F(LinuxRuntimeTest, AMemoryLimitBelowWhatASpareHoldsStillSaysWhyTheStartFailed) {
+  ASSERT_TRUE(WaitForSpares(*runtime_, runtime_->cgroups().CanRename() ? 2 : 0));
+  ContainerSpec spec = Spec("tiny", "true");
+  spec.memory_limit_bytes = 4096;
+  absl::Status s = runtime_->Start(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("memory limit (4096 bytes) is too small"), absl::string_view::npos) << s;
 }
 
 TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {

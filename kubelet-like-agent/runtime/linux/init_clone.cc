@@ -1,0 +1,139 @@
+#include "kubelet-like-agent/runtime/linux/init_clone.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "core/strings/strings.h"
+#include "kubelet-like-agent/init/init_spec.h"
+
+namespace berth::agent::runtime {
+namespace {
+
+// What the vfork-style child needs: descriptors already duplicated above the ones it fills, so
+// no dup2 can clobber another's source or keep a close-on-exec flag (dup2(fd, fd) would).
+struct CloneFds {
+  int ready, gate;
+  const char* init_path;
+};
+
+// Runs in the child of clone(CLONE_VM | CLONE_VFORK): it shares the agent's memory while the
+// calling thread is suspended, so it makes system calls only, then execs or exits.
+int ExecInit(void* arg) {
+  const CloneFds* fds = static_cast<const CloneFds*>(arg);
+  if (dup2(fds->ready, 3) < 0 || dup2(fds->gate, kStartGateFd) < 0) _exit(126);
+  setsid();
+  char* argv[] = {const_cast<char*>(fds->init_path), nullptr};
+  execv(fds->init_path, argv);
+  _exit(126);
+}
+
+void CloseIfOpen(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, CgroupDriver& cgroups,
+                                             const std::string& cgroup) {
+  int gate[2], ready[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) != 0) {
+    return absl::InternalError(StrCat("socketpair: ", std::strerror(errno)));
+  }
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    int err = errno;
+    close(gate[0]);
+    close(gate[1]);
+    return absl::InternalError(StrCat("pipe: ", std::strerror(err)));
+  }
+  // Sources above the targets (3 and 6), so the child's dup2s neither collide nor keep CLOEXEC.
+  CloneFds fds{fcntl(ready[1], F_DUPFD_CLOEXEC, 64), fcntl(gate[1], F_DUPFD_CLOEXEC, 64), init_path.c_str()};
+  int clone_errno = 0;
+  pid_t pid = -1;
+  if (fds.ready >= 0 && fds.gate >= 0) {
+    // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of the agent's page tables (a
+    // fork of a multi-threaded agent paid for every mapping), and the agent resumes once the init
+    // is exec'd. Every signal is blocked across it: no handler of the agent's may run in the child.
+    constexpr size_t kStackSize = 64 * 1024;
+    std::unique_ptr<char[]> stack(new char[kStackSize]);
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    pid = clone(ExecInit, stack.get() + kStackSize,
+                CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, &fds);
+    clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  } else {
+    clone_errno = errno;
+  }
+  // Only the init may hold its ends now: the report's reader sees EOF if it dies, and it sees
+  // EOF at its gate if we do.
+  for (int fd : {ready[1], gate[1], fds.ready, fds.gate}) {
+    if (fd >= 0) close(fd);
+  }
+  WaitingInit init{pid, gate[0], ready[0]};
+  if (pid < 0) {
+    CloseIfOpen(init.gate);
+    CloseIfOpen(init.ready);
+    return absl::InternalError(StrCat("clone: ", std::strerror(clone_errno)));
+  }
+  // The init waits at its gate until it is in the cgroup: nothing of the container runs outside.
+  for (const std::string& procs : cgroups.ProcsFiles(cgroup)) {
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    std::string text = StrCat(pid);
+    bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    int err = errno;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+      DiscardWaitingInit(init);
+      return absl::InternalError(StrCat("placing the container in ", procs, ": ", std::strerror(err)));
+    }
+  }
+  return init;
+}
+
+absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int record_fd) {
+  char go = 1;
+  iovec iov{&go, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  int passed[2] = {spec_fd, record_fd};
+  std::memcpy(CMSG_DATA(cm), passed, sizeof passed);
+  ssize_t n;
+  while ((n = sendmsg(init.gate, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  int err = errno;
+  CloseIfOpen(init.gate);
+  if (n != 1) return absl::UnavailableError(StrCat("the container init is gone: ", std::strerror(err)));
+  return absl::OkStatus();
+}
+
+void DiscardWaitingInit(WaitingInit& init) {
+  CloseIfOpen(init.gate);
+  CloseIfOpen(init.ready);
+  if (init.pid > 0) {
+    kill(static_cast<pid_t>(init.pid), SIGKILL);
+    while (waitpid(static_cast<pid_t>(init.pid), nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  init.pid = 0;
+}
+
+}  // namespace berth::agent::runtime

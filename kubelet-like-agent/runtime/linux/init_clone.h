@@ -1,0 +1,36 @@
+#pragma once
+// File: kubelet-like-agent/runtime/linux/init_clone.h
+// The first half of a container start: berth-container-init cloned into new PID, UTS and IPC
+// namespaces, placed in its cgroup, and waiting at its gate. It knows nothing of its container
+// yet, so it can be made ahead of need (SpareInits). The second half, ReleaseInit, sends the
+// spec and the record file through the gate; the init then makes its own mount namespace (and a
+// network namespace on request), so its view of the host's mounts is the one at release time:
+// volumes the agent mounted after the clone are there.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kubelet-like-agent/runtime/linux/cgroups.h"
+
+namespace berth::agent::runtime {
+
+struct WaitingInit {
+  int64_t pid = 0;
+  int gate = -1;   // the runtime's end of the gate (a socket: SCM_RIGHTS carries the spec and record)
+  int ready = -1;  // read end of the set-up report: "R", "E<why>", or EOF if the init died
+};
+
+// Clones `init_path` and writes it to `cgroup`'s cgroup.procs files (the cgroup must exist).
+// On failure nothing is left running.
+absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, CgroupDriver& cgroups,
+                                             const std::string& cgroup);
+
+// Opens the gate: hands over the spec (a memfd) and the record file, and closes the gate.
+absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int record_fd);
+
+// Ends an init that will not be used (closing its gate ends it) and reaps it.
+void DiscardWaitingInit(WaitingInit& init);
+
+}  // namespace berth::agent::runtime
