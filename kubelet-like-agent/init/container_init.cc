@@ -6,8 +6,8 @@
 // as PID 1: reaps every zombie, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the
 // main process, and writes its stdout/stderr to the log file in the CRI format
 // ("<RFC3339Nano> stdout F <line>"), rotating by size; (4) records how the main process ended in
-// the record file the runtime passed (in place, one pwrite), then exits, which ends the
-// namespace. Being the log pump and the exit recorder, it needs nothing from the agent, so it
+// the record file the runtime passed (in place, one pwrite), says so on fd 3, then exits, which
+// ends the namespace. Being the log pump and the exit recorder, it needs nothing from the agent, so it
 // outlives an agent restart and the agent re-adopts it from its checkpoint.
 
 #include <fcntl.h>
@@ -483,7 +483,9 @@ int main(int argc, char** argv) {
   close(out_pipe[1]);
   close(err_pipe[1]);
   close(start_error_pipe[1]);
-  if (write(kReadyFd, "R", 1) == 1) close(kReadyFd);
+  // fd 3 stays open (the workload does not inherit it): its next byte says the exit is recorded.
+  if (write(kReadyFd, "R", 1) != 1) {
+  }
   fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
   fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
 
@@ -543,6 +545,12 @@ int main(int argc, char** argv) {
   }
   log.Flush("stdout", Rfc3339Nano());
   log.Flush("stderr", Rfc3339Nano());
+  // The container ends with its main process, as a PID namespace does when its first process
+  // exits: nothing it left behind outlives the exit recorded below (which the agent reports
+  // before our own exit has unmounted the root).
+  kill(-1, SIGKILL);
+  while (waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
 
   int code = WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
   int sig = WIFSIGNALED(main_status) ? WTERMSIG(main_status) : 0;
@@ -565,6 +573,9 @@ int main(int argc, char** argv) {
   ssize_t ignored = pwrite(exit_fd, body.data(), body.size(), berth::agent::kExitRecordOffset);
   (void)ignored;
   close(exit_fd);
+  // Recorded: the agent may report the exit now.
+  if (write(kReadyFd, "X", 1) != 1) {
+  }
   // Our exit ends the PID namespace: the kernel kills whatever the main process left behind.
   return code;
 }

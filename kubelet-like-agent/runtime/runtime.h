@@ -15,7 +15,9 @@
 //   kFailedPrecondition.
 // * List reports containers of earlier agent runs too (re-adopted from checkpoints), so the
 //   sync loop can keep or kill them (Mesos `recover`).
-// * `on_exit` (SetExitCallback) is called, from a runtime thread, after a container ends.
+// * `on_exit` (SetExitCallback) is called, from a runtime thread, after a container ends. It
+//   must return without waiting for the runtime (hand the work to another thread): the same
+//   thread sees the container's resources freed, which Remove and a new run wait for.
 
 #include <cstdint>
 #include <functional>

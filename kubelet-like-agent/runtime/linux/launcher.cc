@@ -109,15 +109,19 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
     return init.status();
   }
   const pid_t pid = static_cast<pid_t>(init->pid);
-  int ready_read = closer.Add(init->ready);
+  int ready_read = init->ready;  // kept open for the exit notice when the start succeeds
   // If it died at its gate, the report below reads EOF and says how it ended.
   (void)ReleaseInit(*init, spec_fd, record_fd);
   // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
   std::string report;
   char buf[512];
   ssize_t n;
-  while ((n = read(ready_read, buf, sizeof buf)) > 0) report.append(buf, static_cast<size_t>(n));
+  while ((n = read(ready_read, buf, sizeof buf)) > 0) {
+    report.append(buf, static_cast<size_t>(n));
+    if (report[0] == 'R') break;  // the pipe stays open: its next byte says the exit is recorded
+  }
   if (report.empty() || report[0] != 'R') {
+    close(ready_read);
     int init_status = 0;
     waitpid(pid, &init_status, 0);
     std::string why = report.size() > 1 ? report.substr(1) : "the container init exited during set-up";
@@ -135,7 +139,7 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
     (void)cgroups.Remove(cgroup);
     return absl::FailedPreconditionError(StrCat("starting container ", spec.id, ": ", why));
   }
-  return LaunchedInit{pid, cgroup, oom_kills_at_start};
+  return LaunchedInit{pid, cgroup, oom_kills_at_start, ready_read};
 
 }
 

@@ -19,6 +19,9 @@ struct LaunchedInit {
   int64_t pid = 0;                 // the init, PID 1 of the container
   std::string cgroup;              // created with the spec's limits
   int64_t oom_kills_at_start = 0;  // the cgroup's OOM kill count before anything ran
+  // Read end of the init's report pipe, which stays open: one byte once the container's exit
+  // is recorded (ExitMonitor's notice). The caller owns it.
+  int notice_fd = -1;
 };
 
 // Where a container's root file system is put together: the writable layer of an image root

@@ -67,7 +67,7 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
 }
 
 LinuxRuntime::LinuxRuntime(LinuxRuntimeOptions options)
-    : options_(std::move(options)), monitor_([this](const std::vector<std::string>& ids) { OnExited(ids); }) {}
+    : options_(std::move(options)), monitor_([this](const std::vector<ExitMonitor::Ended>& ended) { OnExited(ended); }) {}
 
 // Containers keep running: the next agent re-adopts them (stopping them is the drain's job).
 // The monitor (declared last) stops first.
@@ -88,7 +88,7 @@ void LinuxRuntime::CheckpointLocked(const Container& c) const {
   if (!s.ok()) BERTH_LOG(Error, "agent.runtime", "Cannot checkpoint a container", "id", c.status.id, "error", s.ToString());
 }
 
-void LinuxRuntime::Watch(Container& c) { monitor_.Watch(c.status.id, c.status.pid); }
+void LinuxRuntime::Watch(Container& c, int notice_fd) { monitor_.Watch(c.status.id, c.status.pid, notice_fd); }
 
 void LinuxRuntime::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -121,7 +121,7 @@ void LinuxRuntime::Recover() {
   }
 }
 
-void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status) {
+void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status, bool init_gone) {
   ContainerStatus& s = c.status;
   s.message.clear();
   std::string recorded_reason;
@@ -150,35 +150,64 @@ void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wai
     s.reason = s.exit_code == 0 ? "Completed" : "Error";
   }
   s.state = State::kExited;
-  monitor_.Unwatch(s.id);
-  // The namespace is gone with its init; the cgroup empties a moment later.
-  if (!c.cgroup.empty()) (void)options_.cgroups->Remove(c.cgroup);
+  c.init_exiting = !init_gone;
+  if (init_gone) {
+    monitor_.Unwatch(s.id);
+    // The namespace is gone with its init; the cgroup empties a moment later.
+    if (!c.cgroup.empty()) (void)options_.cgroups->Remove(c.cgroup);
+  }
   CheckpointLocked(c);
 }
 
-void LinuxRuntime::OnExited(const std::vector<std::string>& ids) {
-  std::vector<ContainerStatus> ended;
+void LinuxRuntime::OnExited(const std::vector<ExitMonitor::Ended>& ended) {
+  std::vector<ContainerStatus> reported;
   std::function<void(const ContainerStatus&)> callback;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const std::string& id : ids) {
-      auto c = containers_.find(id);
-      if (c == containers_.end() || c->second.status.state != State::kRunning) {
-        monitor_.Unwatch(id);
+    for (const ExitMonitor::Ended& e : ended) {
+      auto c = containers_.find(e.id);
+      if (c == containers_.end()) {
+        monitor_.Unwatch(e.id);
+        continue;
+      }
+      Container& rec = c->second;
+      if (!e.init_gone) {
+        // Recorded: every process of the container is gone and its logs are flushed; the
+        // init's own exit (unmounting the root, ending the namespaces) goes on meanwhile.
+        if (rec.status.state != State::kRunning) continue;
+        MarkExitedLocked(rec, 0, false, /*init_gone=*/false);
+        reported.push_back(rec.status);
         continue;
       }
       int status = 0;
       // Our own child: reap it. An adopted one (earlier agent run) belongs to another parent.
-      bool reaped = waitpid(static_cast<pid_t>(c->second.status.pid), &status, WNOHANG) > 0;
-      MarkExitedLocked(c->second, status, reaped);
-      ended.push_back(c->second.status);
+      bool reaped = waitpid(static_cast<pid_t>(rec.status.pid), &status, WNOHANG) > 0;
+      if (rec.status.state == State::kRunning) {
+        MarkExitedLocked(rec, status, reaped);  // killed before it could record, or adopted
+        reported.push_back(rec.status);
+      } else {
+        rec.init_exiting = false;
+        monitor_.Unwatch(e.id);
+        if (!rec.cgroup.empty()) (void)options_.cgroups->Remove(rec.cgroup);
+      }
     }
     callback = on_exit_;
   }
   exited_cv_.notify_all();
   if (callback) {
-    for (const ContainerStatus& s : ended) callback(s);
+    for (const ContainerStatus& s : reported) callback(s);
   }
+}
+
+absl::Status LinuxRuntime::WaitForInitGone(std::unique_lock<std::mutex>& lock, std::string_view id) {
+  auto exiting = [&] {
+    auto it = containers_.find(id);
+    return it != containers_.end() && it->second.init_exiting;
+  };
+  // An init's exit is an unmount and the end of its namespaces: milliseconds. The deadline is
+  // for a kernel that hangs in it.
+  if (exited_cv_.wait_for(lock, std::chrono::seconds(30), [&] { return !exiting(); })) return absl::OkStatus();
+  return absl::UnavailableError(StrCat("the init of container ", id, " has not exited yet"));
 }
 
 absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
@@ -186,6 +215,9 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   // The launch itself runs without mu_: directories, clone and cgroups take milliseconds, and
   // holding the lock made every other pod's start, inspect and exit wait behind them.
   // `starting_` keeps a second Start, Stop or Remove of the same id out meanwhile.
+  started_cv_.wait(lock, [&] { return !starting_.contains(spec.id); });
+  // A new run of the id waits for the last one's init to be gone (its cgroup has the same name).
+  if (absl::Status s = WaitForInitGone(lock, spec.id); !s.ok()) return s;
   started_cv_.wait(lock, [&] { return !starting_.contains(spec.id); });
   int runs = spec.previous_runs;
   if (auto it = containers_.find(spec.id); it != containers_.end()) {
@@ -217,7 +249,8 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   c.status.previous_log_path = previous;
   c.status.spec_hash = spec.spec_hash;
   c.start_ticks = ProcessStartTicks(launched->pid);
-  Watch(c);
+  c.init_exiting = false;
+  Watch(c, launched->notice_fd);
   CheckpointLocked(c);
   return absl::OkStatus();
 }
@@ -277,6 +310,9 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
   if (it->second.status.state == State::kRunning) {
     return absl::FailedPreconditionError(StrCat("container ", id, " is running"));
   }
+  if (absl::Status s = WaitForInitGone(lock, id); !s.ok()) return s;
+  it = containers_.find(id);
+  if (it == containers_.end()) return absl::OkStatus();
   if (!it->second.cgroup.empty()) {
     if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
   }

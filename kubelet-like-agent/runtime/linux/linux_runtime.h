@@ -7,7 +7,8 @@
 // can rename. Each launch is
 // checkpointed under `state_dir`; a new agent process re-adopts the containers that still run
 // (same PID, verified by its start time) and reads the recorded exit of those that ended.
-// Exits are noticed through pidfds on one monitor thread.
+// Exits are noticed on one monitor thread: the init's "recorded" byte (then its pidfd, when it is
+// gone and the cgroup can go), or the pidfd alone for an init that could not record.
 
 #include <condition_variable>
 #include <map>
@@ -68,6 +69,9 @@ class LinuxRuntime final : public Runtime {
     std::string cgroup;
     uint64_t start_ticks = 0;
     int64_t oom_kills_at_start = 0;
+    // Ended and recorded while its init still tears the mounts and namespaces down: the
+    // cgroup goes when the init is gone, and Remove and the id's next run wait for that.
+    bool init_exiting = false;
   };
 
   explicit LinuxRuntime(LinuxRuntimeOptions options);
@@ -80,11 +84,14 @@ class LinuxRuntime final : public Runtime {
   void Recover();
   // The slow part of Start, without mu_: the writable layer's directories and the init.
   absl::StatusOr<LaunchedInit> Launch(const ContainerSpec& spec, int runs);
-  void Watch(Container& c);
-  // The monitor's report: these inits ended.
-  void OnExited(const std::vector<std::string>& ids);
-  // Records how a container ended; runs with mu_ held.
-  void MarkExitedLocked(Container& c, int wait_status, bool have_wait_status);
+  void Watch(Container& c, int notice_fd = -1);
+  // The monitor's report: these containers ended (recorded) or their inits are gone.
+  void OnExited(const std::vector<ExitMonitor::Ended>& ended);
+  // Records how a container ended; runs with mu_ held. `init_gone`: its init has exited too
+  // (else the cgroup is removed when it has).
+  void MarkExitedLocked(Container& c, int wait_status, bool have_wait_status, bool init_gone = true);
+  // Waits (mu_ held through `lock`) until no init of `id` is still exiting.
+  absl::Status WaitForInitGone(std::unique_lock<std::mutex>& lock, std::string_view id);
   void CheckpointLocked(const Container& c) const;
 
   LinuxRuntimeOptions options_;

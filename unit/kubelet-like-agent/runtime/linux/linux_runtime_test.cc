@@ -223,6 +223,27 @@ TEST_F(LinuxRuntimeTest, AMemoryLimitBelowWhatASpareHoldsStillSaysWhyTheStartFai
   EXPECT_NE(s.message().find("memory limit (4096 bytes) is too small"), absl::string_view::npos) << s;
 }
 
+TEST_F(LinuxRuntimeTest, AnEndReportedBeforeTheInitIsGoneLeavesNothingRunningAndIsWaitedFor) {
+  // The init reports the end once recorded, before its own exit unmounts the root: what the
+  // main process left behind is killed first, and a new run and Remove wait for the init.
+  ContainerSpec spec = Spec("orphans", "sleep 30 & sleep 30 & exit 5");
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ContainerStatus s = WaitExited("orphans");
+  EXPECT_EQ(s.exit_code, 5);
+  for (const std::string& procs : runtime_->cgroups().ProcsFiles("orphans")) {
+    std::istringstream in(Slurp(procs));  // gone already, or holding the init alone
+    for (int64_t pid; in >> pid;) EXPECT_EQ(pid, s.pid) << procs;
+  }
+  ASSERT_TRUE(runtime_->Start(spec).ok());  // the same id at once: waits for the last init
+  ContainerStatus again = WaitExited("orphans");
+  EXPECT_EQ(again.runs, 2);
+  EXPECT_EQ(again.exit_code, 5);
+  ASSERT_TRUE(runtime_->Remove("orphans").ok());
+  for (const std::string& procs : runtime_->cgroups().ProcsFiles("orphans")) {
+    EXPECT_FALSE(fs::exists(fs::path(procs).parent_path())) << "removed with its container";
+  }
+}
+
 TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {
   ASSERT_TRUE(runtime_->Start(Spec("long", "sleep 30")).ok());
   ASSERT_TRUE(runtime_->Start(Spec("short", "sleep 0.2; exit 4")).ok());
