@@ -105,6 +105,12 @@ void LinuxRuntime::Recover() {
     Container& rec = it->second;
     if (!checkpoint->running) {
       rec.status.state = State::kExited;
+      // Its end was reported while the init still tore down (the last agent stopped in that
+      // window): watch it go, so the cgroup is removed then and Remove waits for it.
+      if (rec.status.pid > 0 && ProcessStartTicks(rec.status.pid) == rec.start_ticks) {
+        rec.init_exiting = true;
+        Watch(rec);
+      }
       continue;
     }
     // The same PID with the same start time is the same process: PIDs are reused, start times

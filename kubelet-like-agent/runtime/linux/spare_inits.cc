@@ -1,6 +1,8 @@
 #include "kubelet-like-agent/runtime/linux/spare_inits.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/concurrency/thread_name.h"
 #include "core/log/log.h"
@@ -11,6 +13,9 @@ SpareInits::SpareInits(std::string init_path, CgroupDriver& cgroups, int count)
     : init_path_(std::move(init_path)), cgroups_(cgroups), count_(count), slot_used_(static_cast<size_t>(count)) {
   thread_ = std::thread([this] {
     NameThisThread("spare-inits");
+    // Spares are made at the lowest priority (their inits inherit it until taken): on a busy
+    // node they wait for idle CPU instead of taking it from the starts that need it.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
     Loop();
   });
 }
@@ -57,6 +62,8 @@ std::optional<WaitingInit> SpareInits::Take(const std::string& cgroup) {
     lock.unlock();
     cv_.notify_all();
     if (!renamed.ok()) return std::nullopt;
+    // Back to the priority of the start that takes it (the workload inherits it).
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(s.init.pid), getpriority(PRIO_PROCESS, 0));
     return s.init;
   }
   return std::nullopt;

@@ -3,8 +3,10 @@
 // skips with the reason when the machine cannot run it (not root, no cgroup hierarchy).
 
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
+#include "kubelet-like-agent/runtime/linux/records.h"
 
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -179,6 +181,13 @@ TEST_F(LinuxRuntimeTest, AStartTakesASpareInitIntoTheContainersOwnCgroupWithItsL
   std::string cgroup = Slurp("/proc/" + std::to_string(st.pid) + "/cgroup");
   EXPECT_NE(cgroup.find("/" + subtree_ + "/spared\n"), std::string::npos) << cgroup;
   EXPECT_EQ(cgroup.find("berth-spare"), std::string::npos) << cgroup;
+  // Spares wait at the lowest priority; a taken one runs at the starter's.
+  std::string stat = Slurp("/proc/" + std::to_string(st.pid) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 19 && fields >> field; ++i) {
+  }
+  EXPECT_EQ(field, std::to_string(getpriority(PRIO_PROCESS, 0))) << stat;
   std::string mem_dir, pids_dir;
   for (const std::string& procs : runtime_->cgroups().ProcsFiles("spared")) {
     std::string dir = fs::path(procs).parent_path().string();
@@ -242,6 +251,31 @@ TEST_F(LinuxRuntimeTest, AnEndReportedBeforeTheInitIsGoneLeavesNothingRunningAnd
   for (const std::string& procs : runtime_->cgroups().ProcsFiles("orphans")) {
     EXPECT_FALSE(fs::exists(fs::path(procs).parent_path())) << "removed with its container";
   }
+}
+
+TEST_F(LinuxRuntimeTest, ASecondRuntimeWaitsForAnInitStillExitingAfterItsEndWasRecorded) {
+  // The last agent stopped between the "recorded" report and the init's exit: the checkpoint
+  // says ended, the init still lives. The next runtime watches it; Remove waits for it.
+  ASSERT_TRUE(runtime_->Start(Spec("tearing", "sleep 30")).ok());
+  ContainerStatus st = *runtime_->Inspect("tearing");
+  std::string cgroup_dir = fs::path(runtime_->cgroups().ProcsFiles("tearing")[0]).parent_path().string();
+  runtime_.reset();
+  auto checkpoint = ReadCheckpoint(RecordPath(dir_ + "/state", "tearing"));
+  ASSERT_TRUE(checkpoint.has_value());
+  checkpoint->status.state = State::kExited;
+  ASSERT_TRUE(WriteCheckpoint(RecordPath(dir_ + "/state", "tearing"), checkpoint->status, checkpoint->cgroup,
+                              checkpoint->start_ticks).ok());
+  auto again = Make();
+  ASSERT_TRUE(again.ok()) << again.status();
+  runtime_ = *std::move(again);
+  EXPECT_EQ(runtime_->Inspect("tearing")->state, State::kExited);
+  absl::Status removed = absl::UnknownError("not run");
+  std::thread remover([&] { removed = runtime_->Remove("tearing"); });
+  usleep(50 * 1000);  // Remove is (most likely) waiting now; it must not fail on the busy cgroup
+  kill(static_cast<pid_t>(st.pid), SIGKILL);
+  remover.join();
+  EXPECT_TRUE(removed.ok()) << removed;
+  EXPECT_FALSE(fs::exists(cgroup_dir));
 }
 
 TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {
