@@ -1,9 +1,6 @@
 #include "kubelet-like-agent/runtime/linux/launcher.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
