@@ -89,7 +89,7 @@ def main():
         figures = dict(line.split() for line in out.splitlines())
         rows.append(("runtime launches/s on an overlay image root (start -> exit, /bin/true)", float(figures["runtime"]),
                      "raw clone3+exec/s (same process)", float(figures["raw"])))
-        rows.append(("the same, every start cloning its own init (no spares)", float(figures["runtime-without-spares"]),
+        rows.append(("the same, every start cloning its own init and building its own root (no spares)", float(figures["runtime-without-spares"]),
                      "raw clone3+exec/s (same process)", float(figures["raw"])))
 
         server = ApiServer().start()

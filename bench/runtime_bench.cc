@@ -3,7 +3,8 @@
 // rate of clone3(NEWPID|NEWNS|NEWUTS|NEWIPC) + exec of the same program measured in the same
 // process. Each launch runs /bin/true to completion (start -> exit observed). Prints
 // "raw <per second>", "runtime <per second>" (as the agent runs it) and "runtime-without-spares
-// <per second>" (every start clones its own init).
+// <per second>" (every start clones its own init and builds its own root: no spare inits or
+// spare roots).
 
 #include <linux/sched.h>
 #include <sys/syscall.h>
@@ -42,9 +43,10 @@ int main(int argc, char** argv) {
   }
   double raw = n / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  // The runtime as the agent runs it (spare inits on where the cgroups allow), then with every
-  // start cloning its own init, each over a fresh state dir and cgroup subtree.
-  auto run_loop = [&](int spare_inits, int round) -> double {
+  // The runtime as the agent runs it (spare inits on where the cgroups allow, spare roots), then
+  // with every start cloning its own init and building its own root, each over a fresh state dir
+  // and cgroup subtree.
+  auto run_loop = [&](int spare_inits, int spare_roots, int round) -> double {
     std::string dir = std::filesystem::temp_directory_path() /
                       ("berth-runtime-bench-" + std::to_string(getpid()) + "-" + std::to_string(round));
     auto cgroups = DetectCgroupDriver("berth-runtime-bench-" + std::to_string(getpid()) + "-" + std::to_string(round));
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
     }
     LinuxRuntimeOptions options{dir + "/state", init, *std::move(cgroups)};
     options.spare_inits = spare_inits;
+    options.spare_roots = spare_roots;
     auto rt = LinuxRuntime::Create(std::move(options));
     if (!rt.ok()) {
       std::fprintf(stderr, "%s\n", rt.status().ToString().c_str());
@@ -97,8 +100,8 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
     return rate;
   };
-  double runtime = run_loop(LinuxRuntimeOptions{}.spare_inits, 0);
-  double without_spares = run_loop(0, 1);
+  double runtime = run_loop(LinuxRuntimeOptions{}.spare_inits, LinuxRuntimeOptions{}.spare_roots, 0);
+  double without_spares = run_loop(0, 0, 1);
   if (runtime < 0 || without_spares < 0) return 1;
   std::printf("raw %.1f\nruntime %.1f\nruntime-without-spares %.1f\n", raw, runtime, without_spares);
   return 0;

@@ -98,6 +98,9 @@ ABSL_FLAG(int32_t, pod_network_spares, 2,
 ABSL_FLAG(int32_t, spare_container_inits, 2,
           "container inits kept ready (cloned into their PID, UTS and IPC namespaces and cgroup, waiting for a spec), so "
           "a start skips the clone, the init's start-up and the cgroup migration; cgroup v1 only; 0: clone at each start");
+ABSL_FLAG(int32_t, spare_container_roots, 2,
+          "root file systems kept ready for each of the last few images started (a fresh writable layer with the "
+          "image's overlay built over it, mounted nowhere yet), so a start skips making them; 0: build at each start");
 ABSL_FLAG(std::string, pod_network_ip, "", "the address other nodes route this node's pods through (default: --node-ip)");
 ABSL_FLAG(bool, seccomp_default, false, "RuntimeDefault seccomp for every container that does not ask for Unconfined");
 
@@ -269,6 +272,7 @@ int main(int argc, char** argv) {
                                                                     : absl::GetFlag(FLAGS_container_init);
     options.cgroups = *std::move(cgroups);
     options.spare_inits = absl::GetFlag(FLAGS_spare_container_inits);
+    options.spare_roots = absl::GetFlag(FLAGS_spare_container_roots);
     auto linux_rt = agent::runtime::LinuxRuntime::Create(std::move(options));
     if (!linux_rt.ok()) {
       std::fprintf(stderr, "runtime: %s\n", linux_rt.status().ToString().c_str());

@@ -158,12 +158,18 @@ void LoopbackUp() {
   close(s);
 }
 
-void SetUpFileSystem(const InitSpec& spec) {
+// `root_mount_fd`: the image's overlay already built and mounted nowhere (-1: mount it here).
+void SetUpFileSystem(const InitSpec& spec, int root_mount_fd) {
   // Nothing we mount may leak back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die("make mounts private");
   const std::string& rootfs = spec.rootfs;
   const std::string& prefix = rootfs;  // where container paths live right now
-  if (!spec.overlay_lower.empty()) {
+  if (!spec.overlay_lower.empty() && root_mount_fd >= 0) {
+    if (move_mount(root_mount_fd, "", AT_FDCWD, rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      Die("attach the image's overlay root file system");
+    }
+    close(root_mount_fd);
+  } else if (!spec.overlay_lower.empty()) {
     std::string options = "lowerdir=" + spec.overlay_lower + ",upperdir=" + spec.overlay_upper + ",workdir=" + spec.overlay_work;
     if (mount("overlay", rootfs.c_str(), "overlay", 0, options.c_str()) != 0) Die("mount the image's overlay root file system");
   }
@@ -392,11 +398,11 @@ int main(int argc, char** argv) {
   // Nothing runs before the runtime has put us in the container's cgroup and sent the spec (a
   // memfd) and the record file through the gate: end-of-file means it gave up (or, for a spare
   // made ahead of need, that its agent is gone).
-  int spec_fd = -1, exit_fd = -1;
+  int spec_fd = -1, exit_fd = -1, root_mount_fd = -1;
   {
     char go = 0;
     iovec iov{&go, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+    alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -407,14 +413,16 @@ int main(int argc, char** argv) {
     }
     if (n != 1) _exit(125);
     cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    // Two descriptors, or three when the root file system comes mounted (a spare root).
     if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-        cm->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
+        (cm->cmsg_len != CMSG_LEN(2 * sizeof(int)) && cm->cmsg_len != CMSG_LEN(3 * sizeof(int)))) {
       _exit(125);
     }
-    int passed[2];
-    std::memcpy(passed, CMSG_DATA(cm), sizeof passed);
+    int passed[3] = {-1, -1, -1};
+    std::memcpy(passed, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
     spec_fd = passed[0];
     exit_fd = passed[1];
+    root_mount_fd = passed[2];
     close(berth::agent::kStartGateFd);
   }
   std::string text;
@@ -458,7 +466,7 @@ int main(int argc, char** argv) {
   // between attach sessions instead of reading end-of-file when one detaches.
   const int stdin_fd = spec.stdin_path.empty() ? -1 : open(spec.stdin_path.c_str(), O_RDWR | O_CLOEXEC);
   if (!spec.stdin_path.empty() && stdin_fd < 0) Die("open the stdin FIFO " + spec.stdin_path);
-  SetUpFileSystem(spec);
+  SetUpFileSystem(spec, root_mount_fd);
 
   int out_pipe[2], err_pipe[2], start_error_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(start_error_pipe, O_CLOEXEC) != 0) {

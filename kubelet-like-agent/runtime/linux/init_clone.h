@@ -18,7 +18,7 @@ namespace berth::agent::runtime {
 
 struct WaitingInit {
   int64_t pid = 0;
-  int gate = -1;   // the runtime's end of the gate (a socket: SCM_RIGHTS carries the spec and record)
+  int gate = -1;   // the runtime's end of the gate (a socket: SCM_RIGHTS carries the spec, record and root)
   int ready = -1;  // read end of the set-up report: "R", "E<why>", or EOF if the init died
 };
 
@@ -27,8 +27,10 @@ struct WaitingInit {
 absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, CgroupDriver& cgroups,
                                              const std::string& cgroup);
 
-// Opens the gate: hands over the spec (a memfd) and the record file, and closes the gate.
-absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int record_fd);
+// Opens the gate: hands over the spec (a memfd), the record file and, when not -1, the root
+// file system already mounted detached (SpareRoots: the init attaches it instead of mounting
+// the spec's overlay), and closes the gate.
+absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int record_fd, int root_mount_fd = -1);
 
 // Ends an init that will not be used (closing its gate ends it) and reaps it.
 void DiscardWaitingInit(WaitingInit& init);

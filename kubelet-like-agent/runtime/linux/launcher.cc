@@ -108,7 +108,7 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   const pid_t pid = static_cast<pid_t>(init->pid);
   int ready_read = init->ready;  // kept open for the exit notice when the start succeeds
   // If it died at its gate, the report below reads EOF and says how it ended.
-  (void)ReleaseInit(*init, spec_fd, record_fd);
+  (void)ReleaseInit(*init, spec_fd, record_fd, root.mount_fd);
   // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
   std::string report;
   char buf[512];

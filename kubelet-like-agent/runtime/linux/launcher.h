@@ -31,6 +31,10 @@ struct RootDirs {
   std::string upper, work;
   std::string mount_point;
   std::string skeleton;  // MountPointSkeleton: below an image's layers
+  // The image's overlay over `upper` and `work`, already built and mounted nowhere (a spare
+  // root): handed to the init, which attaches it. -1: the init mounts the overlay itself. The
+  // caller keeps ownership.
+  int mount_fd = -1;
 };
 
 // Launches run number `run` of `spec`. The init writes its exit record into `record_path`.

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "core/log/log.h"
@@ -60,6 +62,8 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
   if (!rt->monitor_.ok()) return absl::InternalError("epoll/eventfd failed");
   rt->Recover();
+  rt->RemoveUnusedWritableLayers();
+  if (rt->options_.spare_roots > 0) rt->roots_ = std::make_unique<SpareRoots>(rt->options_.state_dir, rt->options_.spare_roots);
   if (rt->options_.spare_inits > 0 && rt->options_.cgroups->CanRename()) {
     rt->spares_ = std::make_unique<SpareInits>(rt->options_.init_path, *rt->options_.cgroups, rt->options_.spare_inits);
   }
@@ -84,7 +88,8 @@ void LinuxRuntime::SetExitCallback(std::function<void(const ContainerStatus&)> o
 }
 
 void LinuxRuntime::CheckpointLocked(const Container& c) const {
-  absl::Status s = WriteCheckpoint(RecordPath(options_.state_dir, c.status.id), c.status, c.cgroup, c.start_ticks);
+  absl::Status s = WriteCheckpoint(RecordPath(options_.state_dir, c.status.id),
+                                   Checkpoint{c.status, c.cgroup, c.start_ticks, c.writable_layer});
   if (!s.ok()) BERTH_LOG(Error, "agent.runtime", "Cannot checkpoint a container", "id", c.status.id, "error", s.ToString());
 }
 
@@ -101,6 +106,7 @@ void LinuxRuntime::Recover() {
     c.status = std::move(checkpoint->status);
     c.cgroup = std::move(checkpoint->cgroup);
     c.start_ticks = checkpoint->start_ticks;
+    c.writable_layer = std::move(checkpoint->writable_layer);
     auto [it, inserted] = containers_.emplace(c.status.id, std::move(c));
     Container& rec = it->second;
     if (!checkpoint->running) {
@@ -125,6 +131,30 @@ void LinuxRuntime::Recover() {
                 "exit_code", rec.status.exit_code, "reason", rec.status.reason);
     }
   }
+}
+
+void LinuxRuntime::RemoveUnusedWritableLayers() {
+  std::set<std::string> used;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, c] : containers_) used.insert(c.writable_layer);
+  }
+  std::error_code ec;
+  for (const std::string& parent : {WritableLayerUpper(options_.state_dir, ""), WritableLayerWork(options_.state_dir, "")}) {
+    for (const auto& entry : fs::directory_iterator(parent, ec)) {
+      const std::string name = entry.path().filename().string();
+      // Only spare roots: a layer named after a container is replaced at its next start and
+      // removed with it, as before.
+      if (name.starts_with(SpareRoots::kLayerPrefix) && !used.contains(name)) fs::remove_all(entry.path(), ec);
+    }
+  }
+}
+
+void LinuxRuntime::RemoveWritableLayer(const std::string& name) const {
+  if (name.empty()) return;
+  std::error_code ec;
+  fs::remove_all(WritableLayerUpper(options_.state_dir, name), ec);
+  fs::remove_all(WritableLayerWork(options_.state_dir, name), ec);
 }
 
 void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status, bool init_gone) {
@@ -231,14 +261,20 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
     // Counting goes on from the API's figure when the records were lost (a reboot).
     runs = std::max(it->second.status.runs, spec.previous_runs);
   }
+  std::string previous_layer;
+  if (auto it = containers_.find(spec.id); it != containers_.end()) previous_layer = it->second.writable_layer;
   starting_.insert(spec.id);
   lock.unlock();
-  auto launched = Launch(spec, runs);
+  std::string layer;
+  auto launched = Launch(spec, runs, layer);
+  // A new run starts from a fresh writable layer, as a new container does in Kubernetes.
+  if (launched.ok() && previous_layer != layer) RemoveWritableLayer(previous_layer);
   lock.lock();
   starting_.erase(spec.id);
   started_cv_.notify_all();
   Container& c = containers_[spec.id];
   if (!launched.ok()) return launched.status();
+  c.writable_layer = layer;
   c.cgroup = launched->cgroup;
   c.oom_kills_at_start = launched->oom_kills_at_start;
   std::string previous = c.status.log_path;
@@ -261,7 +297,7 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int runs) {
+absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int runs, std::string& writable_layer) {
   if (!spec.log_path.empty()) {
     std::error_code ec;
     fs::create_directories(fs::path(spec.log_path).parent_path(), ec);
@@ -270,21 +306,35 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
   // Image roots and unprivileged host roots (a read-only view of "/") are mounted there.
   const bool host_root = spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged;
   if (!spec.image_layers.empty() || host_root) root.mount_point = RootMountPoint(options_.state_dir);
+  std::optional<PreparedRoot> spare;
   if (!spec.image_layers.empty()) {
-    // A fresh writable layer per run, as a new container gets in Kubernetes.
     root.skeleton = MountPointSkeleton(options_.state_dir);
-    root.upper = WritableLayerUpper(options_.state_dir, spec.id);
-    root.work = WritableLayerWork(options_.state_dir, spec.id);
-    std::error_code ec;
-    for (const std::string& d : {root.upper, root.work}) {
-      fs::remove_all(d, ec);
-      if (fs::create_directory(d, ec); ec) {
-        return absl::UnavailableError(StrCat("the container's writable layer ", d, ": ", ec.message()));
+    std::vector<std::string> lower = spec.image_layers;
+    lower.push_back(root.skeleton);
+    if (roots_) spare = roots_->Take(lower);
+    writable_layer = spare ? spare->layer : spec.id;
+    root.upper = WritableLayerUpper(options_.state_dir, writable_layer);
+    root.work = WritableLayerWork(options_.state_dir, writable_layer);
+    if (spare) {
+      root.mount_fd = spare->mount_fd;
+    } else {
+      // A fresh writable layer per run. Made first and emptied only if there was one: a lookup
+      // of a name that is not there is not free on ext4 either.
+      std::error_code ec;
+      for (const std::string& d : {root.upper, root.work}) {
+        if (!fs::create_directory(d, ec) && !ec) {
+          fs::remove_all(d, ec);
+          if (!ec) fs::create_directory(d, ec);
+        }
+        if (ec) return absl::UnavailableError(StrCat("the container's writable layer ", d, ": ", ec.message()));
       }
     }
   }
-  return LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
-                             StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get());
+  auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
+                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get());
+  if (root.mount_fd >= 0) close(root.mount_fd);  // the init holds it now, or it is unmounted
+  if (!launched.ok() && spare) RemoveWritableLayer(spare->layer);
+  return launched;
 }
 
 absl::Status LinuxRuntime::Stop(std::string_view id, absl::Duration grace) {
@@ -323,9 +373,7 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
     if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
   }
   unlink(StdinFifoPath(options_.state_dir, id).c_str());
-  std::error_code ec;
-  fs::remove_all(WritableLayerUpper(options_.state_dir, id), ec);
-  fs::remove_all(WritableLayerWork(options_.state_dir, id), ec);
+  RemoveWritableLayer(it->second.writable_layer);
   if (unlink(RecordPath(options_.state_dir, id).c_str()) != 0 && errno != ENOENT) {
     return absl::UnavailableError(StrCat("removing the record of ", id, ": ", std::strerror(errno)));
   }

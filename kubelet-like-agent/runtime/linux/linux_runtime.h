@@ -22,6 +22,7 @@
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
 #include "kubelet-like-agent/runtime/linux/exit_monitor.h"
 #include "kubelet-like-agent/runtime/linux/launcher.h"
+#include "kubelet-like-agent/runtime/linux/spare_roots.h"
 #include "kubelet-like-agent/runtime/runtime.h"
 
 namespace berth::agent::runtime {
@@ -35,6 +36,9 @@ struct LinuxRuntimeOptions {
   // Container inits kept ready ahead of starts (0: every start clones its own). Used only with
   // a cgroup driver that can rename (cgroup v1).
   int spare_inits = 2;
+  // Image root file systems kept ready per image lately started (0: every start builds its
+  // own): a fresh writable layer with the image's overlay mounted detached over it.
+  int spare_roots = 2;
 };
 
 class LinuxRuntime final : public Runtime {
@@ -62,6 +66,8 @@ class LinuxRuntime final : public Runtime {
   absl::Status RemoveCgroupSubtree();
   // Spare inits ready now (0 when off).
   size_t spare_inits_ready() const { return spares_ ? spares_->ready() : 0; }
+  // Spare image roots ready now, over all images (0 when off).
+  size_t spare_roots_ready() const { return roots_ ? roots_->ready() : 0; }
 
  private:
   struct Container {
@@ -72,6 +78,9 @@ class LinuxRuntime final : public Runtime {
     // Ended and recorded while its init still tears the mounts and namespaces down: the
     // cgroup goes when the init is gone, and Remove and the id's next run wait for that.
     bool init_exiting = false;
+    // The writable layer's name (WritableLayerUpper/Work): its id, or the spare root it took;
+    // "" without an image root.
+    std::string writable_layer;
   };
 
   explicit LinuxRuntime(LinuxRuntimeOptions options);
@@ -82,8 +91,12 @@ class LinuxRuntime final : public Runtime {
   };
   absl::StatusOr<ExecTarget> RunningTarget(std::string_view id);
   void Recover();
-  // The slow part of Start, without mu_: the writable layer's directories and the init.
-  absl::StatusOr<LaunchedInit> Launch(const ContainerSpec& spec, int runs);
+  // Removes writable layers no container refers to: spare roots an earlier agent left.
+  void RemoveUnusedWritableLayers();
+  // The slow part of Start, without mu_: the writable layer and the init. `writable_layer` is
+  // set to the layer the container got ("" without an image root).
+  absl::StatusOr<LaunchedInit> Launch(const ContainerSpec& spec, int runs, std::string& writable_layer);
+  void RemoveWritableLayer(const std::string& name) const;
   void Watch(Container& c, int notice_fd = -1);
   // The monitor's report: these containers ended (recorded) or their inits are gone.
   void OnExited(const std::vector<ExitMonitor::Ended>& ended);
@@ -103,6 +116,7 @@ class LinuxRuntime final : public Runtime {
   std::map<std::string, Container, std::less<>> containers_;
   std::function<void(const ContainerStatus&)> on_exit_;
   std::unique_ptr<SpareInits> spares_;  // null when off or unsupported
+  std::unique_ptr<SpareRoots> roots_;   // null when off
   // Last: destroyed first, so no exit is reported into a half-destroyed runtime.
   ExitMonitor monitor_;
 };

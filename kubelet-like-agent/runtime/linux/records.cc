@@ -49,7 +49,8 @@ absl::Status WriteRegion(const std::string& path, std::string body) {
   return absl::OkStatus();
 }
 
-json::Value CheckpointJson(const ContainerStatus& s, const std::string& cgroup, uint64_t ticks) {
+json::Value CheckpointJson(const Checkpoint& c) {
+  const ContainerStatus& s = c.status;
   json::Value v = json::Value::MakeObject();
   v.Set("id", s.id);
   v.Set("podKey", s.pod_key);
@@ -57,7 +58,7 @@ json::Value CheckpointJson(const ContainerStatus& s, const std::string& cgroup, 
   v.Set("containerName", s.container_name);
   v.Set("state", s.state == State::kRunning ? "running" : "exited");
   v.Set("pid", s.pid);
-  v.Set("startTicks", static_cast<int64_t>(ticks));
+  v.Set("startTicks", static_cast<int64_t>(c.start_ticks));
   v.Set("exitCode", s.exit_code);
   v.Set("signal", s.signal);
   v.Set("reason", s.reason);
@@ -68,7 +69,8 @@ json::Value CheckpointJson(const ContainerStatus& s, const std::string& cgroup, 
   v.Set("logPath", s.log_path);
   v.Set("previousLogPath", s.previous_log_path);
   v.Set("specHash", s.spec_hash);
-  v.Set("cgroup", cgroup);
+  v.Set("cgroup", c.cgroup);
+  v.Set("writableLayer", c.writable_layer);
   return v;
 }
 
@@ -83,12 +85,12 @@ std::string RecordPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, kRecordSuffix);
 }
 
-std::string WritableLayerUpper(std::string_view state_dir, std::string_view id) {
-  return StrCat(state_dir, "/rootfs/", id);
+std::string WritableLayerUpper(std::string_view state_dir, std::string_view name) {
+  return StrCat(state_dir, "/rootfs/", name);
 }
 
-std::string WritableLayerWork(std::string_view state_dir, std::string_view id) {
-  return StrCat(state_dir, "/rootfs-work/", id);
+std::string WritableLayerWork(std::string_view state_dir, std::string_view name) {
+  return StrCat(state_dir, "/rootfs-work/", name);
 }
 
 std::string RootMountPoint(std::string_view state_dir) { return StrCat(state_dir, "/root-mount"); }
@@ -99,9 +101,8 @@ std::string StdinFifoPath(std::string_view state_dir, std::string_view id) {
   return StrCat(state_dir, "/containers/", id, ".stdin");
 }
 
-absl::Status WriteCheckpoint(const std::string& path, const ContainerStatus& status, const std::string& cgroup,
-                             uint64_t start_ticks) {
-  return WriteRegion(path, json::Serialize(CheckpointJson(status, cgroup, start_ticks)));
+absl::Status WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint) {
+  return WriteRegion(path, json::Serialize(CheckpointJson(checkpoint)));
 }
 
 std::optional<Checkpoint> ReadCheckpoint(const std::string& path) {
@@ -127,6 +128,9 @@ std::optional<Checkpoint> ReadCheckpoint(const std::string& path) {
   c.cgroup = v->GetString({"cgroup"});
   c.start_ticks = static_cast<uint64_t>(IntAt(*v, "startTicks"));
   c.running = v->GetString({"state"}) == "running";
+  // Checkpoints written before spare roots named every writable layer after its container.
+  const json::Value* layer = v->Find("writableLayer");
+  c.writable_layer = layer != nullptr && layer->is_string() ? layer->as_string() : c.status.id;
   return c;
 }
 

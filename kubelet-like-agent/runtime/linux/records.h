@@ -20,11 +20,11 @@ inline constexpr std::string_view kRecordSuffix = ".record";
 std::string RecordPath(std::string_view state_dir, std::string_view id);
 // The FIFO that is the standard input of a container with stdin: true.
 std::string StdinFifoPath(std::string_view state_dir, std::string_view id);
-// The writable layer of a container with an image root file system: overlay's upper and work
-// directories, siblings under two parents made once (not a directory per container holding
-// both: a new inode costs 0.3-0.45 ms on this machine's ext4).
-std::string WritableLayerUpper(std::string_view state_dir, std::string_view id);
-std::string WritableLayerWork(std::string_view state_dir, std::string_view id);
+// The writable layer `name` of a container with an image root file system (its id, or a spare
+// root's name): overlay's upper and work directories, siblings under two parents made once (not
+// a directory per container holding both: a new inode costs 0.3-0.45 ms on this machine's ext4).
+std::string WritableLayerUpper(std::string_view state_dir, std::string_view name);
+std::string WritableLayerWork(std::string_view state_dir, std::string_view name);
 // The one directory every container's root is mounted on. Each container mounts it in its own
 // private mount namespace, so they share the (always empty) host directory instead of making
 // one per launch: a new directory cost 0.3-0.45 ms on this machine's ext4.
@@ -35,16 +35,16 @@ std::string RootMountPoint(std::string_view state_dir);
 // start, a new ext4 inode each. Read-only and shared: the image's own entries hide it.
 std::string MountPointSkeleton(std::string_view state_dir);
 
-// The checkpoint region: the container's status, its cgroup and the start time that identifies
-// its init for re-adoption.
+// The checkpoint region: the container's status, its cgroup, the start time that identifies
+// its init for re-adoption, and its writable layer's name ("": none).
 struct Checkpoint {
   ContainerStatus status;
   std::string cgroup;
   uint64_t start_ticks = 0;
-  bool running = false;
+  std::string writable_layer;
+  bool running = false;  // read back from status.state
 };
-absl::Status WriteCheckpoint(const std::string& path, const ContainerStatus& status, const std::string& cgroup,
-                             uint64_t start_ticks);
+absl::Status WriteCheckpoint(const std::string& path, const Checkpoint& checkpoint);
 // nullopt when the file has no readable checkpoint.
 std::optional<Checkpoint> ReadCheckpoint(const std::string& path);
 

@@ -263,8 +263,7 @@ TEST_F(LinuxRuntimeTest, ASecondRuntimeWaitsForAnInitStillExitingAfterItsEndWasR
   auto checkpoint = ReadCheckpoint(RecordPath(dir_ + "/state", "tearing"));
   ASSERT_TRUE(checkpoint.has_value());
   checkpoint->status.state = State::kExited;
-  ASSERT_TRUE(WriteCheckpoint(RecordPath(dir_ + "/state", "tearing"), checkpoint->status, checkpoint->cgroup,
-                              checkpoint->start_ticks).ok());
+  ASSERT_TRUE(WriteCheckpoint(RecordPath(dir_ + "/state", "tearing"), *checkpoint).ok());
   auto again = Make();
   ASSERT_TRUE(again.ok()) << again.status();
   runtime_ = *std::move(again);
@@ -296,6 +295,125 @@ TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {
   EXPECT_EQ(gone.exit_code, 4);
   ASSERT_TRUE(runtime_->Stop("long", absl::Milliseconds(100)).ok());
   EXPECT_EQ(runtime_->Inspect("long")->state, State::kExited);
+}
+
+// An image root: busybox and a marker file, as an unpacked layer.
+std::string MakeLayer(const std::string& dir, const std::string& marker) {
+  fs::create_directories(dir + "/bin");
+  fs::create_directories(dir + "/etc");
+  fs::copy_file("/usr/bin/busybox", dir + "/bin/busybox");
+  for (const char* applet : {"sh", "cat", "echo", "test", "sleep"}) fs::create_symlink("busybox", dir + "/bin/" + applet);
+  std::ofstream(dir + "/etc/marker") << marker << "\n";
+  return dir;
+}
+
+bool WaitForSpareRoots(LinuxRuntime& rt, size_t n) {
+  for (int i = 0; i < 2000 && rt.spare_roots_ready() < n; ++i) usleep(5000);
+  return rt.spare_roots_ready() >= n;
+}
+
+std::string LayerOf(const std::string& state_dir, const std::string& id) {
+  auto checkpoint = ReadCheckpoint(RecordPath(state_dir, id));
+  return checkpoint ? checkpoint->writable_layer : "?";
+}
+
+TEST_F(LinuxRuntimeTest, AnImageStartTakesASpareRootAndEveryRunWritesAFreshLayer) {
+  if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
+  const std::string state = dir_ + "/state";
+  ContainerSpec first = Spec("first", "cat /etc/marker; echo first > /written");
+  first.image_layers = {MakeLayer(dir_ + "/layer", "image one")};
+  ASSERT_TRUE(runtime_->Start(first).ok());
+  EXPECT_EQ(WaitExited("first").exit_code, 0);
+  EXPECT_EQ(LayerOf(state, "first"), "first") << "no root was ready for an image never started";
+  // The image is in use now: roots of it are made ahead.
+  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
+  ContainerSpec second = Spec("second", "test ! -e /written && cat /etc/marker && echo second > /written");
+  second.image_layers = first.image_layers;
+  ASSERT_TRUE(runtime_->Start(second).ok());
+  ContainerStatus s = WaitExited("second");
+  EXPECT_EQ(s.exit_code, 0) << Slurp(second.log_path);
+  EXPECT_NE(Slurp(second.log_path).find(" stdout F image one\n"), std::string::npos) << Slurp(second.log_path);
+  const std::string layer = LayerOf(state, "second");
+  EXPECT_TRUE(layer.starts_with(SpareRoots::kLayerPrefix)) << layer;
+  // What the container wrote is in its writable layer, and only there.
+  EXPECT_EQ(Slurp(WritableLayerUpper(state, layer) + "/written"), "second\n");
+  EXPECT_EQ(Slurp(WritableLayerUpper(state, "first") + "/written"), "first\n");
+  EXPECT_FALSE(fs::exists(first.image_layers[0] + "/written"));
+  // A second run of the same container starts from a fresh layer; the last one goes.
+  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
+  ASSERT_TRUE(runtime_->Start(second).ok());
+  EXPECT_EQ(WaitExited("second").exit_code, 0) << Slurp(second.log_path);
+  const std::string next = LayerOf(state, "second");
+  EXPECT_NE(next, layer);
+  EXPECT_FALSE(fs::exists(WritableLayerUpper(state, layer)));
+  EXPECT_FALSE(fs::exists(WritableLayerWork(state, layer)));
+  ASSERT_TRUE(runtime_->Remove("second").ok());
+  EXPECT_FALSE(fs::exists(WritableLayerUpper(state, next)));
+  EXPECT_FALSE(fs::exists(WritableLayerWork(state, next)));
+}
+
+TEST_F(LinuxRuntimeTest, ASpareRootOfAnImagePulledAgainIsNotUsed) {
+  if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
+  const std::string layer = MakeLayer(dir_ + "/layer", "old pull");
+  ContainerSpec spec = Spec("reader", "cat /etc/marker");
+  spec.image_layers = {layer};
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  WaitExited("reader");
+  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
+  // The image deleted and unpacked again at the same path: the roots built over the old
+  // directory would show its unlinked files.
+  fs::rename(layer, dir_ + "/layer-old");
+  MakeLayer(layer, "new pull");
+  fs::remove_all(dir_ + "/layer-old");
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  ContainerStatus s = WaitExited("reader");
+  EXPECT_EQ(s.exit_code, 0) << Slurp(spec.log_path);
+  EXPECT_NE(Slurp(spec.log_path).find(" stdout F new pull\n"), std::string::npos) << Slurp(spec.log_path);
+}
+
+TEST_F(LinuxRuntimeTest, SpareRootsLeftByAnAgentThatDiedAreRemovedAndAContainersLayerIsKept) {
+  if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
+  const std::string state = dir_ + "/state";
+  ContainerSpec spec = Spec("warm", "true");
+  spec.image_layers = {MakeLayer(dir_ + "/layer", "image")};
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  WaitExited("warm");
+  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
+  ContainerSpec running = Spec("running", "sleep 30");
+  running.image_layers = spec.image_layers;
+  ASSERT_TRUE(runtime_->Start(running).ok());
+  const std::string layer = LayerOf(state, "running");
+  ASSERT_TRUE(layer.starts_with(SpareRoots::kLayerPrefix)) << layer;
+  runtime_.reset();  // unmounts and removes its own spares
+  // What a killed agent leaves: spare layers no container took.
+  fs::create_directories(WritableLayerUpper(state, "spare-root-999"));
+  fs::create_directories(WritableLayerWork(state, "spare-root-999"));
+  auto again = Make();
+  ASSERT_TRUE(again.ok()) << again.status();
+  runtime_ = *std::move(again);
+  EXPECT_FALSE(fs::exists(WritableLayerUpper(state, "spare-root-999")));
+  EXPECT_FALSE(fs::exists(WritableLayerWork(state, "spare-root-999")));
+  EXPECT_TRUE(fs::exists(WritableLayerUpper(state, layer))) << "the re-adopted container's layer";
+  EXPECT_EQ(runtime_->Inspect("running")->state, State::kRunning);
+  ASSERT_TRUE(runtime_->Stop("running", absl::Milliseconds(100)).ok());
+  ASSERT_TRUE(runtime_->Remove("running").ok());
+  EXPECT_FALSE(fs::exists(WritableLayerUpper(state, layer)));
+}
+
+TEST_F(LinuxRuntimeTest, AReadOnlyRootFileSystemFromASpareRootRefusesWrites) {
+  if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
+  ContainerSpec warm = Spec("warm", "true");
+  warm.image_layers = {MakeLayer(dir_ + "/layer", "image")};
+  ASSERT_TRUE(runtime_->Start(warm).ok());
+  WaitExited("warm");
+  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
+  ContainerSpec spec = Spec("ro", "echo x > /written; test ! -e /written && cat /etc/marker");
+  spec.image_layers = warm.image_layers;
+  spec.read_only_rootfs = true;
+  ASSERT_TRUE(runtime_->Start(spec).ok());
+  EXPECT_TRUE(LayerOf(dir_ + "/state", "ro").starts_with(SpareRoots::kLayerPrefix));
+  EXPECT_EQ(WaitExited("ro").exit_code, 0) << Slurp(spec.log_path);
+  EXPECT_NE(Slurp(spec.log_path).find("Read-only file system"), std::string::npos) << Slurp(spec.log_path);
 }
 
 }  // namespace
