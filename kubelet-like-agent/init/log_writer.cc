@@ -13,11 +13,20 @@ constexpr size_t kMaxLine = 16 * 1024;
 
 LogWriter::~LogWriter() {
   if (fd_ >= 0) close(fd_);
+  if (dir_fd_ >= 0) close(dir_fd_);
 }
 
 bool LogWriter::Open() {
   if (fd_ >= 0) close(fd_);
-  fd_ = open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  fd_ = -1;
+  if (dir_fd_ < 0) {
+    const size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+    name_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+    dir_fd_ = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd_ < 0) return false;
+  }
+  fd_ = openat(dir_fd_, name_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0) return false;
   struct stat st;
   size_ = fstat(fd_, &st) == 0 ? st.st_size : 0;
@@ -26,7 +35,7 @@ bool LogWriter::Open() {
 
 void LogWriter::Emit(const std::string& stream, std::string_view line, bool partial, const std::string& timestamp) {
   if (max_bytes_ > 0 && size_ >= max_bytes_) {
-    std::rename(path_.c_str(), (path_ + ".1").c_str());
+    renameat(dir_fd_, name_.c_str(), dir_fd_, (name_ + ".1").c_str());
     Open();
   }
   std::string out;

@@ -3,6 +3,8 @@
 // Writes a container's output in the CRI log format the kubelet uses
 // ("2024-01-01T00:00:00.000000000Z stdout F text"; "P" marks a partial line cut at 16 KiB),
 // rotating the file to `<path>.1` once it passes `max_bytes`. Single-threaded (the init's loop).
+// The first Open holds on to the log's directory: the init rotates from inside the container's
+// root, where the host path no longer resolves.
 
 #include <cstdint>
 #include <map>
@@ -27,6 +29,8 @@ class LogWriter {
   const std::string path_;
   const int64_t max_bytes_;
   int fd_ = -1;
+  int dir_fd_ = -1;   // the directory of path_ (O_PATH), opened once
+  std::string name_;  // path_'s last component
   int64_t size_ = 0;
   std::map<std::string, std::string> pending_;  // per stream: text after the last newline
 };

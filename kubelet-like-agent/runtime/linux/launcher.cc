@@ -109,6 +109,13 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   int ready_read = init->ready;  // kept open for the exit notice when the start succeeds
   // If it died at its gate, the report below reads EOF and says how it ended.
   (void)ReleaseInit(*init, spec_fd, record_fd, root.mount_fd);
+  // The log file is made here while the init builds the container, which opens it just before
+  // the host's paths go: a new inode costs 0.2-0.3 ms on this machine's ext4, off the init's
+  // path this way. Whichever comes first creates it (neither asks for O_EXCL).
+  if (!spec.log_path.empty()) {
+    int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (log_fd >= 0) close(log_fd);
+  }
   // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
   std::string report;
   char buf[512];

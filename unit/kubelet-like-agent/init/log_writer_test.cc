@@ -47,6 +47,18 @@ TEST_F(LogWriterTest, WritesCriLinesSplittingPartialsAndRotatesBySize) {
   EXPECT_EQ(RenderLog(path, q, nullptr), "T5 0123456789\nT5 0123456789\n");
 }
 
+TEST_F(LogWriterTest, RotatesInItsDirectoryAfterTheHostPathStopsResolving) {
+  // The init opens the log before pivot_root, and rotates from inside the container's root.
+  std::filesystem::create_directories(dir_ + "/pod");
+  LogWriter w(dir_ + "/pod/0.log", 100);
+  ASSERT_TRUE(w.Open());
+  std::filesystem::rename(dir_ + "/pod", dir_ + "/moved");  // the old path resolves no more
+  for (int i = 0; i < 12; ++i) w.Write("stdout", "0123456789\n", "T");
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/moved/0.log.1")) << "rotated in the same directory";
+  EXPECT_GT(std::filesystem::file_size(dir_ + "/moved/0.log"), 0u) << "and went on writing there";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/pod"));
+}
+
 TEST(InitSpecTest, RoundTripsEveryField) {
   InitSpec s;
   s.argv = {"sh", "-c", "echo a\nb"};
