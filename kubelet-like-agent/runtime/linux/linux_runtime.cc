@@ -177,10 +177,12 @@ void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wai
     s.signal = SIGKILL;
     s.finished_at = options_.clock->Now();
   }
-  int64_t ooms = c.cgroup.empty() ? 0 : options_.cgroups->OomKills(c.cgroup);
+  // The OOM count is read only for an end the OOM killer could have caused: one file read less
+  // on every other exit.
+  auto oom_killed = [&] { return !c.cgroup.empty() && options_.cgroups->OomKills(c.cgroup) > c.oom_kills_at_start; };
   if (!recorded_reason.empty()) {
     s.reason = recorded_reason;  // StartError: the workload never ran
-  } else if (ooms > c.oom_kills_at_start && (s.signal == SIGKILL || s.exit_code == 137)) {
+  } else if ((s.signal == SIGKILL || s.exit_code == 137) && oom_killed()) {
     s.reason = "OOMKilled";
   } else {
     s.reason = s.exit_code == 0 ? "Completed" : "Error";
