@@ -63,6 +63,7 @@ SpareRoots::~SpareRoots() {
   for (auto& [key, roots] : ready_) {
     for (Root& r : roots) Discard(r);
   }
+  for (Root& r : unwanted_) Discard(r);
 }
 
 size_t SpareRoots::ready() const {
@@ -91,10 +92,12 @@ void SpareRoots::Discard(Root& root) const {
 }
 
 std::optional<PreparedRoot> SpareRoots::Take(const Key& lower) {
-  std::vector<Root> unwanted;
   std::optional<Root> taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Roots no longer wanted go to the thread: unmounting an overlay syncs its upper file
+    // system, which a start must not wait for.
+    std::vector<Root>& unwanted = unwanted_;
     recent_.remove(lower);
     recent_.push_front(lower);
     failed_.erase(lower);
@@ -120,7 +123,6 @@ std::optional<PreparedRoot> SpareRoots::Take(const Key& lower) {
     }
   }
   cv_.notify_all();
-  for (Root& r : unwanted) Discard(r);
   if (!taken) return std::nullopt;
   return taken->prepared;
 }
@@ -169,7 +171,7 @@ void SpareRoots::Loop() {
   while (true) {
     std::optional<Key> wanted;
     cv_.wait(lock, [&] {
-      if (stopping_) return true;
+      if (stopping_ || !unwanted_.empty()) return true;
       for (const Key& key : recent_) {
         if (failed_.contains(key)) continue;
         auto it = ready_.find(key);
@@ -181,6 +183,14 @@ void SpareRoots::Loop() {
       return false;
     });
     if (stopping_) return;
+    if (!unwanted_.empty()) {
+      std::vector<Root> unwanted;
+      unwanted.swap(unwanted_);
+      lock.unlock();
+      for (Root& r : unwanted) Discard(r);
+      lock.lock();
+      continue;
+    }
     lock.unlock();
     std::optional<Root> root = Make(*wanted);
     lock.lock();

@@ -85,6 +85,7 @@ class SpareRoots {
   std::map<Key, std::deque<Root>> ready_;
   std::list<Key> recent_;  // most recently taken first; at most images_
   std::set<Key> failed_;   // the last attempt failed: made again after the next Take
+  std::vector<Root> unwanted_;  // taken out of ready_, to be discarded by the thread
   uint64_t next_name_ = 0;  // the loop's own, as is warned_
   bool warned_ = false;
   bool stopping_ = false;
