@@ -73,13 +73,19 @@ def main():
                        capture_output=True, timeout=600)
         base_hex = hashlib.sha256(image.layers[0]).hexdigest()
         layer_dir = os.path.join(store, "layers", "sha256", base_hex)
-        out = subprocess.run([os.path.join(BIN_DIR, "berth-runtime-bench"), str(args.launches), layer_dir], check=True,
-                             capture_output=True, text=True, timeout=600).stdout
-        figures = dict(line.split() for line in out.splitlines())
-        rows.append(("runtime launches/s on an overlay image root (start -> exit, /bin/true)", float(figures["runtime"]),
-                     "raw clone3+exec/s (same process)", float(figures["raw"])))
-        rows.append(("the same, every start cloning its own init and building its own root (no spares)", float(figures["runtime-without-spares"]),
-                     "raw clone3+exec/s (same process)", float(figures["raw"])))
+        # Single runs move by +-15% on this machine: the run with the median ratio of three is kept,
+        # as bench/agent_bench.py does.
+        runs = []
+        for _ in range(1 if args.smoke else 3):
+            out = subprocess.run([os.path.join(BIN_DIR, "berth-runtime-bench"), str(args.launches), layer_dir], check=True,
+                                 capture_output=True, text=True, timeout=600).stdout
+            figures = {k: float(v) for k, v in (line.split() for line in out.splitlines())}
+            runs.append((figures["runtime"] / figures["raw"], figures))
+        figures = sorted(runs, key=lambda r: r[0])[len(runs) // 2][1]
+        rows.append(("runtime launches/s on an overlay image root (start -> exit, /bin/true)", figures["runtime"],
+                     "raw clone3+exec/s (same process)", figures["raw"]))
+        rows.append(("the same, every start cloning its own init and building its own root (no spares)",
+                     figures["runtime-without-spares"], "raw clone3+exec/s (same process)", figures["raw"]))
 
         # No store is removed before the end: on a file system mounted with discard the removal
         # of 50 MB is paid for by whatever runs next.
