@@ -27,6 +27,26 @@ namespace fs = std::filesystem;
 
 using berth::testing::Slurp;
 
+// An image root: busybox and a marker file, as an unpacked layer.
+std::string MakeLayer(const std::string& dir, const std::string& marker) {
+  fs::create_directories(dir + "/bin");
+  fs::create_directories(dir + "/etc");
+  fs::copy_file("/usr/bin/busybox", dir + "/bin/busybox");
+  for (const char* applet : {"sh", "cat", "echo", "test", "sleep"}) fs::create_symlink("busybox", dir + "/bin/" + applet);
+  std::ofstream(dir + "/etc/marker") << marker << "\n";
+  return dir;
+}
+
+bool WaitForSpareRoots(LinuxRuntime& rt, size_t n) {
+  for (int i = 0; i < 2000 && rt.spare_roots_ready() < n; ++i) usleep(5000);
+  return rt.spare_roots_ready() >= n;
+}
+
+std::string LayerOf(const std::string& state_dir, const std::string& id) {
+  auto checkpoint = ReadCheckpoint(RecordPath(state_dir, id));
+  return checkpoint ? checkpoint->writable_layer : "?";
+}
+
 class LinuxRuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -83,6 +103,15 @@ class LinuxRuntimeTest : public ::testing::Test {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::seconds(20), [&] { return runtime_->Inspect(id)->state == State::kExited; });
     return *runtime_->Inspect(id);
+  }
+  // The layers of an image started once (container "warm"), with its spare roots ready.
+  std::vector<std::string> WarmImage(const std::string& marker) {
+    ContainerSpec warm = Spec("warm", "true");
+    warm.image_layers = {MakeLayer(dir_ + "/layer", marker)};
+    EXPECT_TRUE(runtime_->Start(warm).ok());
+    WaitExited("warm");
+    EXPECT_TRUE(WaitForSpareRoots(*runtime_, 2));
+    return warm.image_layers;
   }
 
   std::string dir_, subtree_;
@@ -297,26 +326,6 @@ TEST_F(LinuxRuntimeTest, ASecondRuntimeReadoptsRunningContainers) {
   EXPECT_EQ(runtime_->Inspect("long")->state, State::kExited);
 }
 
-// An image root: busybox and a marker file, as an unpacked layer.
-std::string MakeLayer(const std::string& dir, const std::string& marker) {
-  fs::create_directories(dir + "/bin");
-  fs::create_directories(dir + "/etc");
-  fs::copy_file("/usr/bin/busybox", dir + "/bin/busybox");
-  for (const char* applet : {"sh", "cat", "echo", "test", "sleep"}) fs::create_symlink("busybox", dir + "/bin/" + applet);
-  std::ofstream(dir + "/etc/marker") << marker << "\n";
-  return dir;
-}
-
-bool WaitForSpareRoots(LinuxRuntime& rt, size_t n) {
-  for (int i = 0; i < 2000 && rt.spare_roots_ready() < n; ++i) usleep(5000);
-  return rt.spare_roots_ready() >= n;
-}
-
-std::string LayerOf(const std::string& state_dir, const std::string& id) {
-  auto checkpoint = ReadCheckpoint(RecordPath(state_dir, id));
-  return checkpoint ? checkpoint->writable_layer : "?";
-}
-
 TEST_F(LinuxRuntimeTest, AnImageStartTakesASpareRootAndEveryRunWritesAFreshLayer) {
   if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
   const std::string state = dir_ + "/state";
@@ -354,12 +363,9 @@ TEST_F(LinuxRuntimeTest, AnImageStartTakesASpareRootAndEveryRunWritesAFreshLayer
 
 TEST_F(LinuxRuntimeTest, ASpareRootOfAnImagePulledAgainIsNotUsed) {
   if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
-  const std::string layer = MakeLayer(dir_ + "/layer", "old pull");
   ContainerSpec spec = Spec("reader", "cat /etc/marker");
-  spec.image_layers = {layer};
-  ASSERT_TRUE(runtime_->Start(spec).ok());
-  WaitExited("reader");
-  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
+  spec.image_layers = WarmImage("old pull");
+  const std::string layer = spec.image_layers[0];
   // The image deleted and unpacked again at the same path: the roots built over the old
   // directory would show its unlinked files.
   fs::rename(layer, dir_ + "/layer-old");
@@ -374,13 +380,8 @@ TEST_F(LinuxRuntimeTest, ASpareRootOfAnImagePulledAgainIsNotUsed) {
 TEST_F(LinuxRuntimeTest, SpareRootsLeftByAnAgentThatDiedAreRemovedAndAContainersLayerIsKept) {
   if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
   const std::string state = dir_ + "/state";
-  ContainerSpec spec = Spec("warm", "true");
-  spec.image_layers = {MakeLayer(dir_ + "/layer", "image")};
-  ASSERT_TRUE(runtime_->Start(spec).ok());
-  WaitExited("warm");
-  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
   ContainerSpec running = Spec("running", "sleep 30");
-  running.image_layers = spec.image_layers;
+  running.image_layers = WarmImage("image");
   ASSERT_TRUE(runtime_->Start(running).ok());
   const std::string layer = LayerOf(state, "running");
   ASSERT_TRUE(layer.starts_with(SpareRoots::kLayerPrefix)) << layer;
@@ -402,13 +403,8 @@ TEST_F(LinuxRuntimeTest, SpareRootsLeftByAnAgentThatDiedAreRemovedAndAContainers
 
 TEST_F(LinuxRuntimeTest, AReadOnlyRootFileSystemFromASpareRootRefusesWrites) {
   if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
-  ContainerSpec warm = Spec("warm", "true");
-  warm.image_layers = {MakeLayer(dir_ + "/layer", "image")};
-  ASSERT_TRUE(runtime_->Start(warm).ok());
-  WaitExited("warm");
-  ASSERT_TRUE(WaitForSpareRoots(*runtime_, 2));
   ContainerSpec spec = Spec("ro", "echo x > /written; test ! -e /written && cat /etc/marker");
-  spec.image_layers = warm.image_layers;
+  spec.image_layers = WarmImage("image");
   spec.read_only_rootfs = true;
   ASSERT_TRUE(runtime_->Start(spec).ok());
   EXPECT_TRUE(LayerOf(dir_ + "/state", "ro").starts_with(SpareRoots::kLayerPrefix));
