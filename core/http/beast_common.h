@@ -127,9 +127,11 @@ struct Shared {
   }
   bool Stopping() const { return stopping.load(); }
 
-  // Last, so destroyed first: handlers it still holds end sessions whose destructors use the
-  // members above.
-  net::io_context ioc;
+  // One per network thread, each run by its thread alone (as nginx's workers share nothing):
+  // a connection stays on the one it was accepted onto, so its handlers never wake another
+  // thread. Last, so destroyed first: handlers they still hold end sessions whose destructors
+  // use the members above.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
 };
 
 // One accepted connection, counted while any session holds it. Holds the TLS context the

@@ -1,8 +1,9 @@
 // The Boost.Beast adapter: the server (acceptor, network threads, sweeper, graceful stop).
 //
-// One io_context run by one thread per core; each connection's operations run on its own
-// strand, so a session's state needs no lock except what other threads touch (the queues of a
-// Stream or a Duplex). A connection moves through three kinds of session: HttpSession (requests
+// One io_context per network thread (one thread per core by default), each run by its thread
+// alone; accepted connections are dealt to them in turn. Each connection's operations run on its
+// own strand, so a session's state needs no lock except what other threads touch (the queues of
+// a Stream or a Duplex). A connection moves through three kinds of session: HttpSession (requests
 // and chunked streams), DuplexSession (after a WebSocket or raw upgrade) and RelaySession (an
 // upgraded connection spliced to another server). A Slot travels with the connection and
 // counts it towards ServerOptions::max_connections.
@@ -32,8 +33,9 @@ using namespace internal;  // NOLINT: the adapter's own internals
 class ServerImpl final : public Server {
  public:
   explicit ServerImpl(std::unique_ptr<Shared> shared)
-      : shared_(std::move(shared)), acceptor_(net::make_strand(shared_->ioc)),
-        work_(net::make_work_guard(shared_->ioc)) {}
+      : shared_(std::move(shared)), acceptor_(net::make_strand(*shared_->iocs.front())) {
+    for (auto& ioc : shared_->iocs) work_.push_back(net::make_work_guard(*ioc));
+  }
 
   ~ServerImpl() override {
     Stop();
@@ -66,11 +68,9 @@ class ServerImpl final : public Server {
     port_ = acceptor_.local_endpoint().port();
     Accept();
     Sweep();
-    int threads = shared_->options.threads > 0 ? shared_->options.threads
-                                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] {
+    for (auto& ioc : shared_->iocs) threads_.emplace_back([io = ioc.get()] {
       NameThisThread("http-io");
-      shared_->ioc.run();
+      io->run();
     });
     return absl::OkStatus();
   }
@@ -101,8 +101,8 @@ class ServerImpl final : public Server {
       std::unique_lock<std::mutex> lock(shared_->mu);
       shared_->drained.wait_for(lock, std::chrono::seconds(5), [this] { return shared_->connections == 0; });
     }
-    work_.reset();
-    shared_->ioc.stop();
+    for (auto& guard : work_) guard.reset();
+    for (auto& ioc : shared_->iocs) ioc->stop();
     for (std::thread& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -129,7 +129,7 @@ class ServerImpl final : public Server {
   }
 
   void Accept() {
-    Executor strand = net::make_strand(shared_->ioc);
+    Executor strand = net::make_strand(*shared_->iocs[next_ioc_++ % shared_->iocs.size()]);
     acceptor_.async_accept(strand, [this, strand](beast::error_code ec, StrandSocket socket) {
       if (ec) {
         if (!acceptor_.is_open()) return;
@@ -182,7 +182,8 @@ class ServerImpl final : public Server {
   std::unique_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
   net::steady_timer sweeper_{acceptor_.get_executor()};
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
+  size_t next_ioc_ = 0;  // the acceptor's strand alone touches it
   std::vector<std::thread> threads_;
   int port_ = 0;
 };
@@ -206,6 +207,10 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(ServerOptions options, Handl
   }
   shared->options = std::move(options);
   shared->handler = std::move(handler);
+  int threads = shared->options.threads > 0 ? shared->options.threads
+                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  // Concurrency hint 1: each is run by one thread, so Asio's scheduler takes no locks.
+  for (int i = 0; i < threads; ++i) shared->iocs.push_back(std::make_unique<net::io_context>(1));
   auto server = std::make_unique<ServerImpl>(std::move(shared));
   if (absl::Status s = server->Listen(); !s.ok()) return s;
   return server;
