@@ -150,13 +150,6 @@ void LinuxRuntime::RemoveUnusedWritableLayers() {
   }
 }
 
-void LinuxRuntime::RemoveWritableLayer(const std::string& name) const {
-  if (name.empty()) return;
-  std::error_code ec;
-  fs::remove_all(WritableLayerUpper(options_.state_dir, name), ec);
-  fs::remove_all(WritableLayerWork(options_.state_dir, name), ec);
-}
-
 void LinuxRuntime::MarkExitedLocked(Container& c, int wait_status, bool have_wait_status, bool init_gone) {
   ContainerStatus& s = c.status;
   s.message.clear();
@@ -258,19 +251,19 @@ absl::Status LinuxRuntime::Start(const ContainerSpec& spec) {
   if (absl::Status s = WaitForInitGone(lock, spec.id); !s.ok()) return s;
   started_cv_.wait(lock, [&] { return !starting_.contains(spec.id); });
   int runs = spec.previous_runs;
+  std::string previous_layer;
   if (auto it = containers_.find(spec.id); it != containers_.end()) {
     if (it->second.status.state == State::kRunning) return absl::AlreadyExistsError(StrCat("container ", spec.id, " is running"));
     // Counting goes on from the API's figure when the records were lost (a reboot).
     runs = std::max(it->second.status.runs, spec.previous_runs);
+    previous_layer = it->second.writable_layer;
   }
-  std::string previous_layer;
-  if (auto it = containers_.find(spec.id); it != containers_.end()) previous_layer = it->second.writable_layer;
   starting_.insert(spec.id);
   lock.unlock();
   std::string layer;
   auto launched = Launch(spec, runs, layer);
   // A new run starts from a fresh writable layer, as a new container does in Kubernetes.
-  if (launched.ok() && previous_layer != layer) RemoveWritableLayer(previous_layer);
+  if (launched.ok() && previous_layer != layer) RemoveWritableLayer(options_.state_dir, previous_layer);
   lock.lock();
   starting_.erase(spec.id);
   started_cv_.notify_all();
@@ -320,22 +313,16 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
     if (spare) {
       root.mount_fd = spare->mount_fd;
     } else {
-      // A fresh writable layer per run. Made first and emptied only if there was one: a lookup
-      // of a name that is not there is not free on ext4 either.
-      std::error_code ec;
+      // A fresh writable layer per run.
       for (const std::string& d : {root.upper, root.work}) {
-        if (!fs::create_directory(d, ec) && !ec) {
-          fs::remove_all(d, ec);
-          if (!ec) fs::create_directory(d, ec);
-        }
-        if (ec) return absl::UnavailableError(StrCat("the container's writable layer ", d, ": ", ec.message()));
+        if (absl::Status s = MakeEmptyDirectory(d); !s.ok()) return s;
       }
     }
   }
   auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
                                       StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get());
   if (root.mount_fd >= 0) close(root.mount_fd);  // the init holds it now, or it is unmounted
-  if (!launched.ok() && spare) RemoveWritableLayer(spare->layer);
+  if (!launched.ok() && spare) RemoveWritableLayer(options_.state_dir, spare->layer);
   return launched;
 }
 
@@ -375,7 +362,7 @@ absl::Status LinuxRuntime::Remove(std::string_view id) {
     if (absl::Status s = options_.cgroups->Remove(it->second.cgroup); !s.ok()) return s;
   }
   unlink(StdinFifoPath(options_.state_dir, id).c_str());
-  RemoveWritableLayer(it->second.writable_layer);
+  RemoveWritableLayer(options_.state_dir, it->second.writable_layer);
   if (unlink(RecordPath(options_.state_dir, id).c_str()) != 0 && errno != ENOENT) {
     return absl::UnavailableError(StrCat("removing the record of ", id, ": ", std::strerror(errno)));
   }

@@ -96,7 +96,6 @@ class LinuxRuntime final : public Runtime {
   // The slow part of Start, without mu_: the writable layer and the init. `writable_layer` is
   // set to the layer the container got ("" without an image root).
   absl::StatusOr<LaunchedInit> Launch(const ContainerSpec& spec, int runs, std::string& writable_layer);
-  void RemoveWritableLayer(const std::string& name) const;
   void Watch(Container& c, int notice_fd = -1);
   // The monitor's report: these containers ended (recorded) or their inits are gone.
   void OnExited(const std::vector<ExitMonitor::Ended>& ended);

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -91,6 +92,23 @@ std::string WritableLayerUpper(std::string_view state_dir, std::string_view name
 
 std::string WritableLayerWork(std::string_view state_dir, std::string_view name) {
   return StrCat(state_dir, "/rootfs-work/", name);
+}
+
+absl::Status MakeEmptyDirectory(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::create_directory(path, ec) && !ec) {
+    std::filesystem::remove_all(path, ec);
+    if (!ec) std::filesystem::create_directory(path, ec);
+  }
+  if (ec) return absl::UnavailableError(StrCat("the writable layer ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+void RemoveWritableLayer(std::string_view state_dir, std::string_view name) {
+  if (name.empty()) return;  // the parents themselves
+  std::error_code ec;
+  std::filesystem::remove_all(WritableLayerUpper(state_dir, name), ec);
+  std::filesystem::remove_all(WritableLayerWork(state_dir, name), ec);
 }
 
 std::string RootMountPoint(std::string_view state_dir) { return StrCat(state_dir, "/root-mount"); }

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include "core/concurrency/thread_name.h"
 #include "core/log/log.h"
@@ -17,8 +16,6 @@
 #include "kubelet-like-agent/runtime/linux/records.h"
 
 namespace berth::agent::runtime {
-
-namespace fs = std::filesystem;
 
 absl::StatusOr<int> MountOverlayDetached(const std::vector<std::string>& lower, const std::string& upper,
                                          const std::string& work) {
@@ -86,12 +83,13 @@ std::optional<std::vector<SpareRoots::Identity>> SpareRoots::Identify(const Key&
 void SpareRoots::Discard(Root& root) const {
   if (root.prepared.mount_fd >= 0) close(root.prepared.mount_fd);  // never attached: unmounted
   root.prepared.mount_fd = -1;
-  std::error_code ec;
-  fs::remove_all(WritableLayerUpper(state_dir_, root.prepared.layer), ec);
-  fs::remove_all(WritableLayerWork(state_dir_, root.prepared.layer), ec);
+  RemoveWritableLayer(state_dir_, root.prepared.layer);
 }
 
 std::optional<PreparedRoot> SpareRoots::Take(const Key& lower) {
+  // What the lower directories are now: a layer directory replaced since a root was built (the
+  // image deleted, or pulled again) would show the container the old, unlinked one.
+  const std::optional<std::vector<Identity>> current = Identify(lower);
   std::optional<Root> taken;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -112,9 +110,7 @@ std::optional<PreparedRoot> SpareRoots::Take(const Key& lower) {
       while (!it->second.empty() && !taken) {
         Root r = std::move(it->second.front());
         it->second.pop_front();
-        // A layer directory replaced since the overlay was built (the image deleted, or pulled
-        // again) would show the container the old, unlinked one.
-        if (Identify(lower) == std::optional<std::vector<Identity>>(r.lower)) {
+        if (current == r.lower) {
           taken = std::move(r);
         } else {
           unwanted.push_back(std::move(r));
@@ -134,22 +130,21 @@ std::optional<SpareRoots::Root> SpareRoots::Make(const Key& lower) {
   root.lower = *identity;
   // A fresh name: a layer of that name may belong to a container of an earlier agent run.
   std::string upper;
-  for (int tries = 0; tries < 1000; ++tries) {
+  bool made = false;
+  for (int tries = 0; tries < 1000 && !made; ++tries) {
     root.prepared.layer = StrCat(kLayerPrefix, next_name_++);
     upper = WritableLayerUpper(state_dir_, root.prepared.layer);
-    if (mkdir(upper.c_str(), 0755) == 0) break;
-    if (errno != EEXIST) break;
-    upper.clear();
+    made = mkdir(upper.c_str(), 0755) == 0;
+    if (!made && errno != EEXIST) break;
   }
   absl::Status failed;
-  if (upper.empty() || access(upper.c_str(), F_OK) != 0) {
+  if (!made) {
     failed = absl::UnavailableError(StrCat("the writable layer ", upper, ": ", std::strerror(errno)));
+    root.prepared.layer.clear();  // not ours to remove
   } else {
     const std::string work = WritableLayerWork(state_dir_, root.prepared.layer);
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    if (mkdir(work.c_str(), 0755) != 0) {
-      failed = absl::UnavailableError(StrCat("the writable layer ", work, ": ", std::strerror(errno)));
+    if (absl::Status s = MakeEmptyDirectory(work); !s.ok()) {
+      failed = s;
     } else if (auto fd = MountOverlayDetached(lower, upper, work); !fd.ok()) {
       failed = fd.status();
     } else {
