@@ -2,7 +2,7 @@
 //
 // One io_context per network thread (one thread per core by default), each run by its thread
 // alone; accepted connections are dealt to them in turn. Each connection's operations run on its
-// own strand, so a session's state needs no lock except what other threads touch (the queues of
+// io_context's one thread, so a session's state needs no lock except what other threads touch (the queues of
 // a Stream or a Duplex). A connection moves through three kinds of session: HttpSession (requests
 // and chunked streams), DuplexSession (after a WebSocket or raw upgrade) and RelaySession (an
 // upgraded connection spliced to another server). A Slot travels with the connection and
@@ -33,7 +33,7 @@ using namespace internal;  // NOLINT: the adapter's own internals
 class ServerImpl final : public Server {
  public:
   explicit ServerImpl(std::unique_ptr<Shared> shared)
-      : shared_(std::move(shared)), acceptor_(net::make_strand(*shared_->iocs.front())) {
+      : shared_(std::move(shared)), acceptor_(shared_->iocs.front()->get_executor()) {
     for (auto& ioc : shared_->iocs) work_.push_back(net::make_work_guard(*ioc));
   }
 
@@ -129,19 +129,19 @@ class ServerImpl final : public Server {
   }
 
   void Accept() {
-    Executor strand = net::make_strand(*shared_->iocs[next_ioc_++ % shared_->iocs.size()]);
-    acceptor_.async_accept(strand, [this, strand](beast::error_code ec, StrandSocket socket) {
+    Executor executor = shared_->iocs[next_ioc_++ % shared_->iocs.size()]->get_executor();
+    acceptor_.async_accept(executor, [this, executor](beast::error_code ec, SessionSocket socket) {
       if (ec) {
         if (!acceptor_.is_open()) return;
         BERTH_LOG(Warning, "http", "Accept failed", "error", ec.message());
       } else {
-        OnAccept(std::move(socket), strand);
+        OnAccept(std::move(socket), executor);
       }
       if (acceptor_.is_open()) Accept();
     });
   }
 
-  void OnAccept(StrandSocket socket, Executor executor) {
+  void OnAccept(SessionSocket socket, Executor executor) {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     std::string remote;
@@ -183,7 +183,7 @@ class ServerImpl final : public Server {
   tcp::acceptor acceptor_;
   net::steady_timer sweeper_{acceptor_.get_executor()};
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
-  size_t next_ioc_ = 0;  // the acceptor's strand alone touches it
+  size_t next_ioc_ = 0;  // the acceptor's thread alone touches it
   std::vector<std::thread> threads_;
   int port_ = 0;
 };

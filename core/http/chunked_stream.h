@@ -1,7 +1,7 @@
 #pragma once
 // File: core/http/chunked_stream.h
 // A chunked response body as handlers see it (Stream): writes from any thread queue up to a cap
-// (a reader that stopped reading is dropped and its bytes freed); the session's strand takes
+// (a reader that stopped reading is dropped and its bytes freed); the session's thread takes
 // what is queued and sends it as one chunk.
 
 #include <functional>
@@ -69,7 +69,7 @@ class StreamImpl final : public Stream {
     callback();
   }
 
-  // Network side (the session's strand).
+  // Network side (the session's thread).
   struct Batch {
     std::string data;
     bool end = false, aborted = false;

@@ -137,7 +137,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     });
   }
 
-  // ---- called on the strand by ResponderImpl ----
+  // ---- called on the session's thread by ResponderImpl ----
 
   void SendResponse(Response r) {
     Answered();
