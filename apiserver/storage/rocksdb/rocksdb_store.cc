@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const std::stri
 
 RocksDbStore::RocksDbStore(std::unique_ptr<rocksdb::DB> db, const Clock& clock, RocksDbOptions options)
     : db_(std::move(db)), clock_(clock), options_(options),
-      snapshots_(std::chrono::seconds(120), 64) {
+      snapshots_(std::chrono::seconds(120), 64), read_cache_(options.read_cache_bytes) {
   std::string v;
   if (db_->Get(rocksdb::ReadOptions(), kRevisionKey, &v).ok()) revision_ = GetBigEndian(v);
   if (db_->Get(rocksdb::ReadOptions(), kCompactedKey, &v).ok()) compacted_ = GetBigEndian(v);
@@ -155,11 +155,15 @@ RocksDbStore::~RocksDbStore() {
 }
 
 absl::StatusOr<KeyValue> RocksDbStore::Get(std::string_view key) const {
+  if (auto hit = read_cache_.Find(key)) return KeyValue{std::string(key), std::move(hit->value), hit->revision};
+  uint64_t epoch = read_cache_.Epoch();
   std::string raw;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ObjectKey(key), &raw);
   if (s.IsNotFound()) return absl::NotFoundError(StrCat("key ", key, " not found"));
   if (!s.ok()) return FromRocks(s, "get");
-  return KeyValue{std::string(key), raw.substr(8), GetBigEndian(raw)};
+  KeyValue kv{std::string(key), raw.substr(8), GetBigEndian(raw)};
+  read_cache_.Fill(key, kv.value, kv.revision, epoch);
+  return kv;
 }
 
 absl::StatusOr<ListResult> RocksDbStore::List(std::string_view prefix,
@@ -305,6 +309,8 @@ void RocksDbStore::CommitBatch(std::vector<std::unique_ptr<Op>>& ops) {
   std::unordered_map<std::string, Current> overlay;
   auto current = [&](const std::string& key) -> absl::StatusOr<Current> {
     if (auto it = overlay.find(key); it != overlay.end()) return it->second;
+    // The cache holds what every batch before this one wrote: this thread applied them.
+    if (auto hit = read_cache_.Find(key)) return Current{true, hit->revision, std::move(hit->value)};
     std::string raw;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ObjectKey(key), &raw);
     if (s.IsNotFound()) return Current{false, 0, ""};
@@ -371,6 +377,7 @@ void RocksDbStore::CommitBatch(std::vector<std::unique_ptr<Op>>& ops) {
         if (r.ok()) r = failure;
       }
     } else {
+      read_cache_.Apply(events);  // before anyone can learn of the batch
       revision_.store(rev);
       for (const ChangeEvent& e : events) subscribers_.Publish(e);
       std::function<void(size_t, double)> observer;

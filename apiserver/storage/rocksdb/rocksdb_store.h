@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "apiserver/storage/read_cache.h"
 #include "apiserver/storage/snapshot_cache.h"
 #include "apiserver/storage/store.h"
 #include "apiserver/storage/subscribers.h"
@@ -33,6 +34,8 @@ struct RocksDbOptions {
   absl::Duration compaction_interval = absl::Seconds(30);
   bool sync = true;  // false only for benchmarks that measure the non-durable path
   size_t max_batch = 4096;
+  // Recently read objects kept in memory (ReadCache); 0 turns it off.
+  size_t read_cache_bytes = 16 << 20;
 };
 
 struct CommitStats {
@@ -95,6 +98,7 @@ class RocksDbStore final : public Store {
   std::function<void(size_t, double)> observer_ ABSL_GUARDED_BY(stats_mu_);
 
   mutable SnapshotCache<std::shared_ptr<const rocksdb::Snapshot>> snapshots_;
+  mutable ReadCache read_cache_;
   Subscribers subscribers_;
   std::thread commit_thread_;
   std::unique_ptr<Periodic> compactor_;

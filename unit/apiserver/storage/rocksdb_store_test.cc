@@ -1,7 +1,9 @@
 #include "apiserver/storage/rocksdb/rocksdb_store.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "unit/apiserver/storage/store_conformance.h"
 
@@ -102,6 +104,50 @@ TEST(RocksDbStoreTest, ConcurrentWritersShareSyncs) {
   EXPECT_EQ(stats.mutations, 320u);
   // With 16 writers blocked on syncs, batches must hold more than one mutation on average.
   EXPECT_LT(stats.batches, stats.mutations);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Point reads are answered from the read cache once an object was read: a read that begins after
+// a write was acknowledged must still see that write (or a later one), never the cached value
+// it replaced, while readers keep filling the cache as the writes go on.
+TEST(RocksDbStoreTest, AReadAfterAnAcknowledgedWriteSeesItThoughReadsAreCached) {
+  berth::testing::FakeClock clock;
+  std::string dir = TempDir();
+  RocksDbOptions options;
+  options.sync = false;
+  auto store = RocksDbStore::Open(dir, clock, options);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Create("/hot", Value("v")).ok());
+  std::atomic<uint64_t> acknowledged{1};
+  std::atomic<bool> done{false};
+  std::atomic<int> stale{0}, reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      while (!done) {
+        uint64_t floor = acknowledged.load();
+        auto kv = (*store)->Get("/hot");
+        if (!kv.ok() || kv->revision < floor) ++stale;
+        ++reads;
+      }
+    });
+  }
+  uint64_t rev = 1;
+  for (int i = 0; i < 2000; ++i) {
+    auto next = (*store)->Update("/hot", Value(absl::StrCat("v", i)), rev);
+    ASSERT_TRUE(next.ok()) << next.status();
+    rev = *next;
+    acknowledged = rev;
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(stale.load(), 0) << "of " << reads.load() << " reads";
+  auto kv = (*store)->Get("/hot");
+  ASSERT_TRUE(kv.ok());
+  EXPECT_EQ(kv->value, absl::StrCat("v1999@", rev));
+  ASSERT_TRUE((*store)->Delete("/hot", Value("gone"), rev).ok());
+  EXPECT_EQ((*store)->Get("/hot").status().code(), absl::StatusCode::kNotFound);
   store->reset();
   std::filesystem::remove_all(dir);
 }
