@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 sys.path.insert(0, HERE)
 import agent_bench  # noqa: E402
 import bench_table  # noqa: E402
+from quiet_disk import settle_disk  # noqa: E402
 from berth_e2e import BIN_DIR, Agent, ApiServer  # noqa: E402
 from oci_registry import Image, Registry, busybox_layers, tar_layer  # noqa: E402
 
@@ -39,23 +40,6 @@ def timed(cmd, env=None):
     t0 = time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True, timeout=600, env=env)
     return time.monotonic() - t0
-
-
-def settle_disk(quiet_s=2.0, limit_s=60.0):
-    """Syncs, then waits until no block device has done any I/O (discards included) for quiet_s.
-    The root here is mounted with discard: blocks freed by one measurement are discarded at the
-    next journal commits, and whatever runs then pays for them."""
-    os.sync()
-    deadline = time.monotonic() + limit_s
-    last, quiet_since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        with open("/proc/diskstats") as f:
-            now = [line.split()[3:] for line in f if not line.split()[2].startswith(("loop", "ram"))]
-        if now != last:
-            last, quiet_since = now, time.monotonic()
-        elif time.monotonic() - quiet_since >= quiet_s:
-            return
-        time.sleep(0.2)
 
 
 def main():
