@@ -279,6 +279,35 @@ TEST(BeastServer, AReaderThatStopsReadingIsCutAtTheBacklogLimit) {
   EXPECT_EQ(stream->Pending(), 0u);
 }
 
+// Answers and chunks are first offered to one non-blocking send; what the socket cannot take
+// then is written as it drains. Both must arrive whole and in order, and the connection go on.
+TEST(BeastServer, WritesLargerThanTheSocketTakesArriveWholeAndTheConnectionGoesOn) {
+  EchoServer s;
+  RawSocket c(s.server->port());
+  int small = 64 * 1024;  // far less than either write; much smaller slows loopback TCP to a crawl
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::string body = std::string(2 << 20, 'y') + "END";
+  c.Send(StrCat("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: ", body.size(), "\r\n\r\n", body));
+  std::string answer = c.ReadUntil("yEND");
+  EXPECT_NE(answer.find("HTTP/1.1 200 OK"), std::string::npos) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("body=" + body), std::string::npos) << "the answer arrived cut: " << answer.size() << " bytes";
+  c.Send(Get("/after"));
+  EXPECT_NE(c.ReadUntil("body=").find("GET /after"), std::string::npos);
+
+  RawSocket w(s.server->port());
+  setsockopt(w.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  w.Send(Get("/stream"));
+  w.ReadUntil("\r\n\r\n");
+  ASSERT_TRUE(Eventually([&] { return s.stream_count() == 1; }));
+  std::string event = std::string(1 << 20, 'z') + "E1";
+  ASSERT_TRUE(s.stream(0)->Write(event));
+  std::string first = w.ReadUntil("zE1");
+  EXPECT_NE(first.find(event), std::string::npos) << "the chunk arrived cut: " << first.size() << " bytes";
+  ASSERT_TRUE(s.stream(0)->Write("second"));
+  EXPECT_NE(w.ReadUntil("second").find("second"), std::string::npos);
+  EXPECT_TRUE(Eventually([&] { return s.stream(0)->Pending() == 0; }));
+}
+
 TEST(BeastServer, ADroppedResponderAnswers500) {
   EchoServer s;
   RawSocket c(s.server->port());
