@@ -182,7 +182,9 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
   void FlushStream() {
-    // A loop, not recursion: a write that completes at once takes the next batch here.
+    // A loop, not recursion: a write that completes at once takes the next batch here. The
+    // session holds itself (an atomic count shared with the thread that kicked it) only for a
+    // write that has to wait.
     while (phase_ == Phase::kStreaming) {
       if (stream_state_->Aborted()) {
         // Also when a write is stuck on a reader that stopped reading: closing the socket ends it.
@@ -192,31 +194,33 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       if (writing_) return;
       StreamImpl::Batch batch = stream_state_->Take();
       if (batch.aborted) return EndStream();
-      auto self = this->shared_from_this();
       if (!batch.data.empty()) {
         // Header, data and trailer as one gathered write: the data is not copied again.
         out_ = ChunkHeader(batch.data.size());
         chunk_ = std::move(batch.data);
         std::array<net::const_buffer, 3> parts{net::buffer(out_), net::buffer(chunk_), net::buffer("\r\n", 2)};
+        beast::error_code ec;
+        size_t written = WriteNow(parts, ec);
+        if (ec || written == net::buffer_size(parts)) {
+          stream_state_->Sent();
+          if (ec) return EndStream();
+          continue;
+        }
         writing_ = true;
-        auto sent = [self](beast::error_code ec) {
+        beast::buffers_suffix<std::array<net::const_buffer, 3>> rest(parts);
+        rest.consume(written);
+        net::async_write(stream_, rest, [self = this->shared_from_this()](beast::error_code ec, size_t) {
           self->writing_ = false;
           self->stream_state_->Sent();
-          if (ec) self->EndStream();
-          return !ec;
-        };
-        if (!WriteNowOr(parts, [sent, self](beast::error_code ec) {
-              if (sent(ec)) self->FlushStream();
-            })) {
-          return;  // the rest is being written
-        }
-        if (!sent({})) return;
-        continue;
+          if (ec) return self->EndStream();
+          self->FlushStream();
+        });
+        return;
       }
       if (batch.end) {
         out_ = "0\r\n\r\n";
         writing_ = true;
-        net::async_write(stream_, net::buffer(out_), [self](beast::error_code, size_t) {
+        net::async_write(stream_, net::buffer(out_), [self = this->shared_from_this()](beast::error_code, size_t) {
           self->writing_ = false;
           self->EndStream();
         });
@@ -225,33 +229,23 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     }
   }
 
-  // Writes `buffers`. On a plain socket they are first offered to one non-blocking sendmsg:
-  // when the kernel takes them all (almost always: a GET's answer, a watch event), this returns
-  // true and `done` is not called, which spares a trip through the scheduler for the completion.
-  // Otherwise (TLS, a full socket buffer, an error) the rest is written asynchronously, `done`
-  // is called with the outcome on this session's thread, and this returns false.
-  template <class Buffers, class Done>
-  bool WriteNowOr(const Buffers& buffers, Done&& done) {
-    size_t written = 0;
+  // Offers `buffers` to one non-blocking sendmsg on a plain socket and returns how many bytes
+  // the kernel took: almost always all of them (a GET's answer, a watch event), which spares
+  // the trip through the scheduler an async_write's completion takes. The caller writes the
+  // rest asynchronously. TLS takes nothing here (0).
+  template <class Buffers>
+  size_t WriteNow(const Buffers& buffers, beast::error_code& ec) {
     if constexpr (std::is_same_v<S, PlainStream>) {
       auto& socket = stream_.socket();
-      boost::system::error_code ec;
       if (!socket.non_blocking()) socket.non_blocking(true, ec);
-      if (!ec) written = socket.write_some(buffers, ec);
+      size_t written = ec ? 0 : socket.write_some(buffers, ec);
       if (ec == net::error::would_block || ec == net::error::try_again) {
         ec = {};
         written = 0;
       }
-      if (ec) {
-        net::post(executor_, [done = std::forward<Done>(done), ec]() mutable { done(ec); });
-        return false;
-      }
-      if (written == net::buffer_size(buffers)) return true;
+      return written;
     }
-    beast::buffers_suffix<Buffers> rest(buffers);
-    rest.consume(written);
-    net::async_write(stream_, rest, [done = std::forward<Done>(done)](beast::error_code ec, size_t) mutable { done(ec); });
-    return false;
+    return 0;
   }
 
   void UpgradeWebSocket(const std::shared_ptr<DuplexSession<WebSocketTransport<S>>>& duplex, std::string subprotocol) {
@@ -521,16 +515,23 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   }
 
   void WriteThenContinue() {
+    beast::error_code ec;
+    size_t written = WriteNow(net::buffer(out_), ec);
+    if (ec || written == out_.size()) return Written(ec);
     writing_ = true;
-    auto self = this->shared_from_this();
-    auto then = [self](beast::error_code ec) {
-      self->writing_ = false;
-      std::string().swap(self->out_);
-      if (!ec && !self->keep_alive_ && self->linger_) return self->LingeringClose();
-      if (ec || !self->keep_alive_) return self->CloseNow();
-      self->ReadHeader();
-    };
-    if (WriteNowOr(net::buffer(out_), then)) then({});
+    beast::buffers_suffix<net::const_buffer> rest(net::buffer(out_));
+    rest.consume(written);
+    net::async_write(stream_, rest, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      self->Written(ec);
+    });
+  }
+
+  void Written(beast::error_code ec) {
+    writing_ = false;
+    std::string().swap(out_);
+    if (!ec && !keep_alive_ && linger_) return LingeringClose();
+    if (ec || !keep_alive_) return CloseNow();
+    ReadHeader();
   }
 
   // While a stream runs nothing is expected from the client: a read that ends tells that the
