@@ -211,7 +211,7 @@ http {{
 
 
 def start_tls_apiserver(workdir):
-    """A second apiserver (in memory) serving HTTPS with a throwaway certificate."""
+    """A second apiserver (RocksDB, like the first) serving HTTPS with a throwaway certificate."""
     d = os.path.join(workdir, "tls")
     os.makedirs(d, exist_ok=True)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
