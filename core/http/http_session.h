@@ -108,6 +108,11 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   void Start() {
     shared_.Track(this, this->shared_from_this());
     if constexpr (std::is_same_v<S, TlsStream>) {
+      // Asio turns on SSL_MODE_RELEASE_BUFFERS, which frees OpenSSL's record buffers whenever
+      // they empty and allocates them again for the next record: twice per request on a
+      // keep-alive connection (TLS GETs at c=64: +6%). ~34 KiB per connection is kept instead,
+      // until it becomes a stream (BeginStream): a watcher mostly waits.
+      SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
       Arm(shared_.options.header_timeout);
       auto self = this->shared_from_this();
       stream_.async_handshake(ssl::stream_base::server, [self](beast::error_code ec) {
@@ -167,6 +172,10 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     }
     phase_ = Phase::kStreaming;
     stream_state_ = stream;
+    if constexpr (std::is_same_v<S, TlsStream>) {
+      // A watch stream mostly waits: its buffers are worth more freed than kept (see Start).
+      SSL_set_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
+    }
     // A stream ends its connection: the read that notices a client leaving stays posted while it
     // runs, so the connection cannot go back to reading requests.
     keep_alive_ = false;
