@@ -2,8 +2,8 @@
 //
 // One io_context per network thread (one thread per core by default), each run by its thread
 // alone; accepted connections are dealt to them in turn. Each connection's operations run on its
-// io_context's one thread, so a session's state needs no lock except what other threads touch (the queues of
-// a Stream or a Duplex). A connection moves through three kinds of session: HttpSession (requests
+// io_context's one thread, so a session's state needs no lock except what other threads touch
+// (the queues of a Stream or a Duplex). A connection moves through three kinds of session: HttpSession (requests
 // and chunked streams), DuplexSession (after a WebSocket or raw upgrade) and RelaySession (an
 // upgraded connection spliced to another server). A Slot travels with the connection and
 // counts it towards ServerOptions::max_connections.

@@ -215,10 +215,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
           if (ec) return EndStream();
           continue;
         }
-        writing_ = true;
-        beast::buffers_suffix<std::array<net::const_buffer, 3>> rest(parts);
-        rest.consume(written);
-        net::async_write(stream_, rest, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+        WriteRest(parts, written, [self = this->shared_from_this()](beast::error_code ec, size_t) {
           self->writing_ = false;
           self->stream_state_->Sent();
           if (ec) return self->EndStream();
@@ -255,6 +252,15 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
       return written;
     }
     return 0;
+  }
+
+  // Writes what WriteNow left of `buffers` (all of them on TLS); `done` runs when it is out.
+  template <class Buffers, class Done>
+  void WriteRest(const Buffers& buffers, size_t written, Done&& done) {
+    writing_ = true;
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(written);
+    net::async_write(stream_, rest, std::forward<Done>(done));
   }
 
   void UpgradeWebSocket(const std::shared_ptr<DuplexSession<WebSocketTransport<S>>>& duplex, std::string subprotocol) {
@@ -527,10 +533,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
     beast::error_code ec;
     size_t written = WriteNow(net::buffer(out_), ec);
     if (ec || written == out_.size()) return Written(ec);
-    writing_ = true;
-    beast::buffers_suffix<net::const_buffer> rest(net::buffer(out_));
-    rest.consume(written);
-    net::async_write(stream_, rest, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+    WriteRest(net::buffer(out_), written, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       self->Written(ec);
     });
   }
