@@ -98,6 +98,9 @@ ABSL_FLAG(int32_t, pod_network_spares, 2,
 ABSL_FLAG(int32_t, spare_container_inits, 2,
           "container inits kept ready (cloned into their PID, UTS and IPC namespaces and cgroup, waiting for a spec), so "
           "a start skips the clone, the init's start-up and the cgroup migration; cgroup v1 only; 0: clone at each start");
+ABSL_FLAG(bool, container_init_zygote, true,
+          "clone container inits from one berth-container-init kept running (a zygote) instead of exec'ing each: an "
+          "exec's static glibc start-up queries the CPU's caches with ~80 cpuid instructions, each a trap on a VM");
 ABSL_FLAG(int32_t, spare_container_roots, 2,
           "root file systems kept ready for each of the last few images started (a fresh writable layer with the "
           "image's overlay built over it, mounted nowhere yet), so a start skips making them; 0: build at each start");
@@ -273,6 +276,7 @@ int main(int argc, char** argv) {
     options.cgroups = *std::move(cgroups);
     options.spare_inits = absl::GetFlag(FLAGS_spare_container_inits);
     options.spare_roots = absl::GetFlag(FLAGS_spare_container_roots);
+    options.init_zygote = absl::GetFlag(FLAGS_container_init_zygote);
     auto linux_rt = agent::runtime::LinuxRuntime::Create(std::move(options));
     if (!linux_rt.ok()) {
       std::fprintf(stderr, "runtime: %s\n", linux_rt.status().ToString().c_str());

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -388,13 +389,9 @@ std::string Rfc3339Nano() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  (void)argv;
-  if (argc != 1) {
-    std::fprintf(stderr, "berth-container-init takes no arguments: berth-agent passes the spec through fd %d\n",
-                 berth::agent::kStartGateFd);
-    return 2;
-  }
+// The init proper: fd 3 (the report) and kStartGateFd (the gate) are in place, every signal
+// blocked. Entered after exec, or in a child of the zygote (no exec: see RunZygote).
+int InitMain() {
   // The runtime cloned us with every signal blocked (nothing may run a handler in the shared
   // address space before exec); dispositions are back to default now, so let signals in.
   sigset_t none;
@@ -594,4 +591,80 @@ int main(int argc, char** argv) {
   }
   // Our exit ends the PID namespace: the kernel kills whatever the main process left behind.
   return code;
+}
+
+namespace {
+
+// `berth-container-init zygote`: made once by the runtime, with a request socket (SOCK_SEQPACKET)
+// at fd 3. Each request carries two descriptors (the report's write end and the init's end of
+// the gate); the zygote clones a child into new PID, UTS and IPC namespaces, as the child of the
+// runtime (CLONE_PARENT: the runtime waits for and reaps it like an init it cloned), and the
+// child becomes the init without an exec. That exec was most of an init's cost on a VM: the
+// static glibc's start-up asks the CPU for its caches with ~80 `cpuid` instructions, each a trap
+// to the hypervisor (7 us apiece here). The answer is the child's pid, or -errno.
+// End-of-file on the socket (the runtime closed it, or died) ends the zygote.
+int RunZygote(char* mode_arg) {
+  constexpr int kRequestFd = 3;
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);  // as an init starts: the child unblocks its own
+  while (true) {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    while ((n = recvmsg(kRequestFd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    if (n <= 0) return 0;
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    int passed[2] = {-1, -1};
+    if (cm != nullptr && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+        cm->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
+      std::memcpy(passed, CMSG_DATA(cm), sizeof passed);
+    }
+    int64_t answer = -EINVAL;
+    if (passed[0] >= 0 && passed[1] >= 0) {
+      struct clone_args args {};
+      args.flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+      long pid = syscall(SYS_clone3, &args, sizeof args);
+      if (pid == 0) {
+        // The init-to-be: the report at fd 3 (replacing the request socket) and the gate at
+        // kStartGateFd, nothing else of the zygote's beyond stdio.
+        if (dup2(passed[0], kReadyFd) < 0 || dup2(passed[1], berth::agent::kStartGateFd) < 0) _exit(126);
+        for (int fd : passed) {
+          if (fd != kReadyFd && fd != berth::agent::kStartGateFd) close(fd);
+        }
+        fcntl(kReadyFd, F_SETFD, FD_CLOEXEC);
+        fcntl(berth::agent::kStartGateFd, F_SETFD, FD_CLOEXEC);
+        syscall(SYS_close_range, 4, berth::agent::kStartGateFd - 1, 0);
+        syscall(SYS_close_range, berth::agent::kStartGateFd + 1, ~0U, 0);
+        setsid();
+        // What `ps` shows of an init: its program, not "zygote" (no exec gave it argv of its own).
+        std::memset(mode_arg, 0, std::strlen(mode_arg));
+        _exit(InitMain());
+      }
+      answer = pid > 0 ? pid : -errno;
+    }
+    for (int fd : passed) {
+      if (fd >= 0) close(fd);
+    }
+    if (send(kRequestFd, &answer, sizeof answer, MSG_NOSIGNAL) != sizeof answer) return 0;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "zygote") == 0) return RunZygote(argv[1]);
+  if (argc != 1) {
+    std::fprintf(stderr, "berth-container-init takes no arguments: berth-agent passes the spec through fd %d\n",
+                 berth::agent::kStartGateFd);
+    return 2;
+  }
+  return InitMain();
 }

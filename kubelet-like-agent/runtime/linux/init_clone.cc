@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,7 +45,7 @@ void CloseIfOpen(int& fd) {
 }  // namespace
 
 absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, CgroupDriver& cgroups,
-                                             const std::string& cgroup) {
+                                             const std::string& cgroup, InitZygote* zygote) {
   int gate[2], ready[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) != 0) {
     return absl::InternalError(StrCat("socketpair: ", std::strerror(errno)));
@@ -55,25 +56,38 @@ absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, Cgrou
     close(gate[1]);
     return absl::InternalError(StrCat("pipe: ", std::strerror(err)));
   }
-  // Sources above the targets (3 and 6), so the child's dup2s neither collide nor keep CLOEXEC.
-  CloneFds fds{fcntl(ready[1], F_DUPFD_CLOEXEC, 64), fcntl(gate[1], F_DUPFD_CLOEXEC, 64), init_path.c_str()};
   int clone_errno = 0;
   pid_t pid = -1;
-  if (fds.ready >= 0 && fds.gate >= 0) {
-    // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of the agent's page tables (a
-    // fork of a multi-threaded agent paid for every mapping), and the agent resumes once the init
-    // is exec'd. Every signal is blocked across it: no handler of the agent's may run in the child.
-    constexpr size_t kStackSize = 64 * 1024;
-    std::unique_ptr<char[]> stack(new char[kStackSize]);
-    sigset_t all, saved;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &saved);
-    pid = clone(ExecInit, stack.get() + kStackSize,
-                CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, &fds);
-    clone_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  } else {
-    clone_errno = errno;
+  if (zygote != nullptr) {
+    // Gone or failing: the init is cloned and exec'd here instead.
+    if (auto cloned = zygote->Clone(ready[1], gate[1]); cloned.ok()) {
+      pid = *cloned;
+      // The zygote's priority, not ours: a spare made at the lowest priority stays there.
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(pid), getpriority(PRIO_PROCESS, 0));
+    }
+  }
+  CloneFds fds{-1, -1, init_path.c_str()};
+  if (pid < 0) {
+    // Sources above the targets (3 and 6), so the child's dup2s neither collide nor keep CLOEXEC.
+    fds.ready = fcntl(ready[1], F_DUPFD_CLOEXEC, 64);
+    fds.gate = fcntl(gate[1], F_DUPFD_CLOEXEC, 64);
+    if (fds.ready >= 0 && fds.gate >= 0) {
+      // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of the agent's page tables (a
+      // fork of a multi-threaded agent paid for every mapping), and the agent resumes once the
+      // init is exec'd. Every signal is blocked across it: no handler of the agent's may run in
+      // the child.
+      constexpr size_t kStackSize = 64 * 1024;
+      std::unique_ptr<char[]> stack(new char[kStackSize]);
+      sigset_t all, saved;
+      sigfillset(&all);
+      pthread_sigmask(SIG_SETMASK, &all, &saved);
+      pid = clone(ExecInit, stack.get() + kStackSize,
+                  CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD, &fds);
+      clone_errno = errno;
+      pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    } else {
+      clone_errno = errno;
+    }
   }
   // Only the init may hold its ends now: the report's reader sees EOF if it dies, and it sees
   // EOF at its gate if we do.

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kubelet-like-agent/runtime/linux/cgroups.h"
+#include "kubelet-like-agent/runtime/linux/init_zygote.h"
 
 namespace berth::agent::runtime {
 
@@ -24,8 +25,9 @@ struct WaitingInit {
 
 // Clones `init_path` and writes it to `cgroup`'s cgroup.procs files (the cgroup must exist).
 // On failure nothing is left running.
+// With a zygote, the init is its child (no exec), or cloned here if the zygote fails.
 absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, CgroupDriver& cgroups,
-                                             const std::string& cgroup);
+                                             const std::string& cgroup, InitZygote* zygote = nullptr);
 
 // Opens the gate: hands over the spec (a memfd), the record file and, when not -1, the root
 // file system already mounted detached (SpareRoots: the init attaches it instead of mounting

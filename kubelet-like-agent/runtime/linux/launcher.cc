@@ -37,7 +37,7 @@ struct FdCloser {
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
                                                  const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
-                                                 CgroupDriver& cgroups, SpareInits* spares) {
+                                                 CgroupDriver& cgroups, SpareInits* spares, InitZygote* zygote) {
   FdCloser closer;
 
   InitSpec init_spec;
@@ -100,7 +100,7 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
     if (auto dirs = cgroups.Create(cgroup, limits); !dirs.ok()) return dirs.status();
   }
   const int64_t oom_kills_at_start = cgroups.OomKills(cgroup);
-  absl::StatusOr<WaitingInit> init = spare ? *spare : CloneWaitingInit(init_path, cgroups, cgroup);
+  absl::StatusOr<WaitingInit> init = spare ? *spare : CloneWaitingInit(init_path, cgroups, cgroup, zygote);
   if (!init.ok()) {
     (void)cgroups.Remove(cgroup);
     return init.status();

@@ -40,10 +40,10 @@ struct RootDirs {
 // Launches run number `run` of `spec`. The init writes its exit record into `record_path`.
 // On failure nothing is left behind (no process, no cgroup), and the error says why: the init's
 // own report, or the OOM kill, signal or exit code that ended it during set-up. `spares` may be
-// null.
+// null, as may `zygote` (the init is then cloned and exec'd here).
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
                                                  const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
-                                                 CgroupDriver& cgroups, SpareInits* spares);
+                                                 CgroupDriver& cgroups, SpareInits* spares, InitZygote* zygote);
 
 }  // namespace berth::agent::runtime

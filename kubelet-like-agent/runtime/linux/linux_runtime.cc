@@ -64,8 +64,17 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   rt->Recover();
   rt->RemoveUnusedWritableLayers();
   if (rt->options_.spare_roots > 0) rt->roots_ = std::make_unique<SpareRoots>(rt->options_.state_dir, rt->options_.spare_roots);
+  if (rt->options_.init_zygote) {
+    if (auto zygote = InitZygote::Start(rt->options_.init_path); zygote.ok()) {
+      rt->zygote_ = *std::move(zygote);
+    } else {
+      BERTH_LOG(Warning, "agent.runtime", "No container init zygote; every init is exec'd", "error",
+                zygote.status().ToString());
+    }
+  }
   if (rt->options_.spare_inits > 0 && rt->options_.cgroups->CanRename()) {
-    rt->spares_ = std::make_unique<SpareInits>(rt->options_.init_path, *rt->options_.cgroups, rt->options_.spare_inits);
+    rt->spares_ = std::make_unique<SpareInits>(rt->options_.init_path, *rt->options_.cgroups, rt->options_.spare_inits,
+                                               rt->zygote_.get());
   }
   return rt;
 }
@@ -320,7 +329,7 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
     }
   }
   auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
-                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get());
+                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get(), zygote_.get());
   if (root.mount_fd >= 0) close(root.mount_fd);  // the init holds it now, or it is unmounted
   if (!launched.ok() && spare) RemoveWritableLayer(options_.state_dir, spare->layer);
   return launched;

@@ -39,6 +39,8 @@ struct LinuxRuntimeOptions {
   // Image root file systems kept ready per image lately started (0: every start builds its
   // own): a fresh writable layer with the image's overlay mounted detached over it.
   int spare_roots = 2;
+  // Inits cloned by a zygote (InitZygote) instead of exec'd, spares or not.
+  bool init_zygote = true;
 };
 
 class LinuxRuntime final : public Runtime {
@@ -68,6 +70,9 @@ class LinuxRuntime final : public Runtime {
   size_t spare_inits_ready() const { return spares_ ? spares_->ready() : 0; }
   // Spare image roots ready now, over all images (0 when off).
   size_t spare_roots_ready() const { return roots_ ? roots_->ready() : 0; }
+  // The zygote's pid, 0 when there is none (tests).
+  pid_t init_zygote_pid() const { return zygote_ ? zygote_->pid() : 0; }
+  uint64_t init_zygote_clones() const { return zygote_ ? zygote_->clones() : 0; }
 
  private:
   struct Container {
@@ -114,6 +119,7 @@ class LinuxRuntime final : public Runtime {
   std::condition_variable started_cv_;
   std::map<std::string, Container, std::less<>> containers_;
   std::function<void(const ContainerStatus&)> on_exit_;
+  std::unique_ptr<InitZygote> zygote_;  // null when off or it could not start; outlives spares_
   std::unique_ptr<SpareInits> spares_;  // null when off or unsupported
   std::unique_ptr<SpareRoots> roots_;   // null when off
   // Last: destroyed first, so no exit is reported into a half-destroyed runtime.

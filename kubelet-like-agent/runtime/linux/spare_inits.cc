@@ -9,8 +9,9 @@
 
 namespace berth::agent::runtime {
 
-SpareInits::SpareInits(std::string init_path, CgroupDriver& cgroups, int count)
-    : init_path_(std::move(init_path)), cgroups_(cgroups), count_(count), slot_used_(static_cast<size_t>(count)) {
+SpareInits::SpareInits(std::string init_path, CgroupDriver& cgroups, int count, InitZygote* zygote)
+    : init_path_(std::move(init_path)), cgroups_(cgroups), count_(count), zygote_(zygote),
+      slot_used_(static_cast<size_t>(count)) {
   thread_ = std::thread([this] {
     NameThisThread("spare-inits");
     // Spares are made at the lowest priority (their inits inherit it until taken): on a busy
@@ -83,7 +84,7 @@ void SpareInits::Loop() {
     absl::Status failed;
     if (auto made = cgroups_.Create(SlotCgroup(slot), CgroupLimits{}); !made.ok()) {
       failed = made.status();
-    } else if (auto cloned = CloneWaitingInit(init_path_, cgroups_, SlotCgroup(slot)); !cloned.ok()) {
+    } else if (auto cloned = CloneWaitingInit(init_path_, cgroups_, SlotCgroup(slot), zygote_); !cloned.ok()) {
       failed = cloned.status();
       (void)cgroups_.Remove(SlotCgroup(slot));
     } else {

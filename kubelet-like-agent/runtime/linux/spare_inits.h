@@ -26,7 +26,8 @@ namespace berth::agent::runtime {
 class SpareInits {
  public:
   // Keeps `count` spares of `init_path` ready (count >= 1; the driver must be able to rename).
-  SpareInits(std::string init_path, CgroupDriver& cgroups, int count);
+  // With a zygote (which must outlive this), spares are its children, not exec'd.
+  SpareInits(std::string init_path, CgroupDriver& cgroups, int count, InitZygote* zygote = nullptr);
   ~SpareInits();  // ends every spare and removes its cgroup
   SpareInits(const SpareInits&) = delete;
   SpareInits& operator=(const SpareInits&) = delete;
@@ -49,6 +50,7 @@ class SpareInits {
   const std::string init_path_;
   CgroupDriver& cgroups_;
   const int count_;
+  InitZygote* const zygote_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Spare> spares_;

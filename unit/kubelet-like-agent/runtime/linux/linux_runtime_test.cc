@@ -5,6 +5,7 @@
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
 #include "kubelet-like-agent/runtime/linux/records.h"
 
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -231,6 +232,49 @@ TEST_F(LinuxRuntimeTest, AStartTakesASpareInitIntoTheContainersOwnCgroupWithItsL
   // And the next spare is made again, in the slot the taken one left.
   EXPECT_TRUE(WaitForSpares(*runtime_, 2));
   ASSERT_TRUE(runtime_->Stop("spared", absl::Milliseconds(100)).ok());
+}
+
+// The PPid field of /proc/<pid>/status.
+std::string ParentOf(int64_t pid) {
+  std::string status = Slurp("/proc/" + std::to_string(pid) + "/status");
+  size_t at = status.find("\nPPid:\t");
+  return at == std::string::npos ? "" : status.substr(at + 7, status.find('\n', at + 1) - at - 7);
+}
+
+TEST_F(LinuxRuntimeTest, InitsComeFromTheZygoteAsTheRuntimesOwnChildren) {
+  ASSERT_NE(runtime_->init_zygote_pid(), 0);
+  ASSERT_TRUE(WaitForSpares(*runtime_, runtime_->cgroups().CanRename() ? 2 : 0));
+  ASSERT_TRUE(runtime_->Start(Spec("zygote-child", "echo $$; sleep 30")).ok());
+  ContainerStatus st = *runtime_->Inspect("zygote-child");
+  ASSERT_EQ(st.state, State::kRunning);
+  // Made by the zygote (a spare, or at the start), yet parented to the runtime, which waits
+  // for it and reaps it; shown as the init, not as a zygote.
+  EXPECT_GE(runtime_->init_zygote_clones(), 1u);
+  EXPECT_EQ(ParentOf(st.pid), std::to_string(getpid()));
+  std::string cmdline = Slurp("/proc/" + std::to_string(st.pid) + "/cmdline");
+  EXPECT_EQ(cmdline.find("zygote"), std::string::npos);
+  EXPECT_EQ(std::string(cmdline.c_str()), BERTH_CONTAINER_INIT);
+  // PID 1 of its own PID namespace, as any init: the workload it started is PID 2.
+  std::string log;
+  for (int i = 0; i < 2000 && log.empty(); ++i, usleep(5000)) log = Slurp(Spec("zygote-child", "").log_path);
+  EXPECT_NE(log.find(" stdout F 2\n"), std::string::npos) << log;
+  ASSERT_TRUE(runtime_->Stop("zygote-child", absl::Milliseconds(100)).ok());
+  EXPECT_EQ(WaitExited("zygote-child").state, State::kExited);
+}
+
+TEST_F(LinuxRuntimeTest, StartsExecTheirOwnInitsOnceTheZygoteIsGone) {
+  pid_t zygote = runtime_->init_zygote_pid();
+  ASSERT_NE(zygote, 0);
+  ASSERT_TRUE(WaitForSpares(*runtime_, runtime_->cgroups().CanRename() ? 2 : 0));
+  ASSERT_EQ(kill(zygote, SIGKILL), 0);
+  uint64_t clones = runtime_->init_zygote_clones();
+  // More starts than there are spares: the later inits are cloned and exec'd without it.
+  for (int i = 0; i < 4; ++i) {
+    std::string id = "after-zygote-" + std::to_string(i);
+    ASSERT_TRUE(runtime_->Start(Spec(id, "exit 3")).ok()) << id;
+    EXPECT_EQ(WaitExited(id).exit_code, 3) << id;
+  }
+  EXPECT_EQ(runtime_->init_zygote_clones(), clones);
 }
 
 TEST_F(LinuxRuntimeTest, ASpareInitSeesVolumesMountedAfterItWasMade) {
