@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "kubelet-like-agent/init/descriptor_passing.h"
 #include "kubelet-like-agent/init/hardening.h"
 #include "kubelet-like-agent/init/init_spec.h"
 #include "kubelet-like-agent/init/log_writer.h"
@@ -403,25 +404,13 @@ int InitMain() {
   int spec_fd = -1, exit_fd = -1, root_mount_fd = -1;
   {
     char go = 0;
-    iovec iov{&go, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    while ((n = recvmsg(berth::agent::kStartGateFd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) _exit(125);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    int passed[3] = {-1, -1, -1};
+    size_t count = 0;
     // Two descriptors, or three when the root file system comes mounted (a spare root).
-    if (cm == nullptr || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-        (cm->cmsg_len != CMSG_LEN(2 * sizeof(int)) && cm->cmsg_len != CMSG_LEN(3 * sizeof(int)))) {
+    if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &go, passed, 3, &count) != 1 ||
+        (count != 2 && count != 3)) {
       _exit(125);
     }
-    int passed[3] = {-1, -1, -1};
-    std::memcpy(passed, CMSG_DATA(cm), cm->cmsg_len - CMSG_LEN(0));
     spec_fd = passed[0];
     exit_fd = passed[1];
     root_mount_fd = passed[2];
@@ -610,25 +599,11 @@ int RunZygote(char* mode_arg) {
   sigprocmask(SIG_SETMASK, &all, nullptr);  // as an init starts: the child unblocks its own
   while (true) {
     char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    while ((n = recvmsg(kRequestFd, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-    }
-    if (n <= 0) return 0;
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
     int passed[2] = {-1, -1};
-    if (cm != nullptr && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
-      std::memcpy(passed, CMSG_DATA(cm), sizeof passed);
-    }
+    size_t count = 0;
+    if (berth::agent::ReceiveWithDescriptors(kRequestFd, &byte, passed, 2, &count) <= 0) return 0;
     int64_t answer = -EINVAL;
-    if (passed[0] >= 0 && passed[1] >= 0) {
+    if (count == 2) {
       struct clone_args args {};
       args.flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
       long pid = syscall(SYS_clone3, &args, sizeof args);

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "core/strings/strings.h"
+#include "kubelet-like-agent/init/descriptor_passing.h"
 #include "kubelet-like-agent/init/init_spec.h"
 
 namespace berth::agent::runtime {
@@ -116,24 +117,8 @@ absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, Cgrou
 }
 
 absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int record_fd, int root_mount_fd) {
-  char go = 1;
-  iovec iov{&go, 1};
   const int passed[3] = {spec_fd, record_fd, root_mount_fd};
-  const size_t count = root_mount_fd >= 0 ? 3 : 2;
-  alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(count * sizeof(int));
-  std::memcpy(CMSG_DATA(cm), passed, count * sizeof(int));
-  ssize_t n;
-  while ((n = sendmsg(init.gate, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
+  ssize_t n = SendWithDescriptors(init.gate, 1, passed, root_mount_fd >= 0 ? 3 : 2);
   int err = errno;
   CloseIfOpen(init.gate);
   if (n != 1) return absl::UnavailableError(StrCat("the container init is gone: ", std::strerror(err)));

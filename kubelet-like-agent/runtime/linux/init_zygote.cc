@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "core/strings/strings.h"
+#include "kubelet-like-agent/init/descriptor_passing.h"
 
 namespace berth::agent::runtime {
 namespace {
@@ -77,23 +78,8 @@ InitZygote::~InitZygote() {
 absl::StatusOr<pid_t> InitZygote::Clone(int report_fd, int gate_fd) {
   std::lock_guard<std::mutex> lock(mu_);
   if (broken_) return absl::UnavailableError("the init zygote stopped answering");
-  char byte = 1;
-  iovec iov{&byte, 1};
   const int passed[2] = {report_fd, gate_fd};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof passed)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof passed);
-  std::memcpy(CMSG_DATA(cm), passed, sizeof passed);
-  ssize_t n;
-  while ((n = sendmsg(socket_, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-  }
+  ssize_t n = SendWithDescriptors(socket_, 1, passed, 2);
   if (n != 1) {
     broken_ = true;
     return absl::UnavailableError(StrCat("the init zygote is gone: ", std::strerror(errno)));
