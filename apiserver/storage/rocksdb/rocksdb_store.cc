@@ -225,12 +225,25 @@ absl::StatusOr<uint64_t> RocksDbStore::Submit(std::unique_ptr<Op> op) {
 }
 
 void RocksDbStore::Enqueue(std::unique_ptr<Op> op) {
+  bool inline_commit = false;
   {
     absl::MutexLock lock(&queue_mu_);
-    if (!stopping_) {
+    if (!stopping_ && options_.commit_idle_writes_inline && queue_.empty() && !committing_ &&
+        last_batch_size_ <= 1) {
+      committing_ = true;
+      inline_commit = true;
+    } else if (!stopping_) {
       queue_.push_back(std::move(op));
       return;
     }
+  }
+  if (inline_commit) {
+    std::vector<std::unique_ptr<Op>> ops;
+    ops.push_back(std::move(op));
+    CommitBatch(ops);
+    absl::MutexLock lock(&queue_mu_);
+    committing_ = false;  // what queued meanwhile is the commit thread's
+    return;
   }
   absl::Status down = absl::UnavailableError("store is shutting down");
   if (op->callback) {
@@ -285,7 +298,7 @@ void RocksDbStore::CommitLoop() {
       absl::MutexLock lock(&queue_mu_);
       queue_mu_.Await(absl::Condition(
           +[](RocksDbStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->queue_mu_) {
-            return s->stopping_ || !s->queue_.empty();
+            return !s->committing_ && (s->stopping_ || !s->queue_.empty());
           },
           this));
       if (queue_.empty() && stopping_) return;
@@ -293,8 +306,12 @@ void RocksDbStore::CommitLoop() {
         ops.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      committing_ = true;
     }
     CommitBatch(ops);
+    absl::MutexLock lock(&queue_mu_);
+    committing_ = false;
+    last_batch_size_ = ops.size();
     ops.clear();
   }
 }
@@ -309,7 +326,8 @@ void RocksDbStore::CommitBatch(std::vector<std::unique_ptr<Op>>& ops) {
   std::unordered_map<std::string, Current> overlay;
   auto current = [&](const std::string& key) -> absl::StatusOr<Current> {
     if (auto it = overlay.find(key); it != overlay.end()) return it->second;
-    // The cache holds what every batch before this one wrote: this thread applied them.
+    // The cache holds what every batch before this one wrote: batches are committed one at a
+    // time, and each applied its own before the next began.
     if (auto hit = read_cache_.Find(key)) return Current{true, hit->revision, std::move(hit->value)};
     std::string raw;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ObjectKey(key), &raw);

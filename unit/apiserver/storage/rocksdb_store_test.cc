@@ -1,6 +1,7 @@
 #include "apiserver/storage/rocksdb/rocksdb_store.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -106,6 +107,36 @@ TEST(RocksDbStoreTest, ConcurrentWritersShareSyncs) {
   EXPECT_LT(stats.batches, stats.mutations);
   store->reset();
   std::filesystem::remove_all(dir);
+}
+
+// A write that finds the store idle is committed on its caller's thread (no hand-off to the
+// commit thread and back); with the option off it is the commit thread's, as under load.
+TEST(RocksDbStoreTest, AWriteToAnIdleStoreIsCommittedOnItsCallersThread) {
+  for (bool inline_commit : {true, false}) {
+    berth::testing::FakeClock clock;
+    std::string dir = TempDir();
+    RocksDbOptions options;
+    options.commit_idle_writes_inline = inline_commit;
+    auto store = RocksDbStore::Open(dir, clock, options);
+    ASSERT_TRUE(store.ok());
+    std::atomic<bool> done{false};
+    std::thread::id committer;
+    uint64_t revision = 0;
+    (*store)->CreateAsync("/idle", Value("v"), [&](absl::StatusOr<uint64_t> rev) {
+      committer = std::this_thread::get_id();
+      revision = rev.value_or(0);
+      done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(done);
+    EXPECT_EQ(revision, 1u);
+    EXPECT_EQ(committer == std::this_thread::get_id(), inline_commit);
+    auto kv = (*store)->Get("/idle");
+    ASSERT_TRUE(kv.ok());
+    EXPECT_EQ(kv->revision, 1u);
+    store->reset();
+    std::filesystem::remove_all(dir);
+  }
 }
 
 // Point reads are answered from the read cache once an object was read: a read that begins after
