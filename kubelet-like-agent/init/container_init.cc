@@ -604,6 +604,10 @@ int RunZygote(char* mode_arg) {
     if (berth::agent::ReceiveWithDescriptors(kRequestFd, &byte, passed, 2, &count) <= 0) return 0;
     int64_t answer = -EINVAL;
     if (count == 2) {
+      // A raw clone3 (glibc's fork() cannot take these flags): the child's copy of glibc still
+      // holds the zygote's thread id. Nothing the init does relies on it: since glibc 2.34 a
+      // signal to oneself (abort, raise) asks the kernel for the tid, and the only locks are
+      // normal mutexes, which record their owner but never check it.
       struct clone_args args {};
       args.flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
       long pid = syscall(SYS_clone3, &args, sizeof args);
