@@ -586,9 +586,10 @@ namespace {
 
 // `berth-container-init zygote`: made once by the runtime, with a request socket (SOCK_SEQPACKET)
 // at fd 3. Each request carries two descriptors (the report's write end and the init's end of
-// the gate); the zygote clones a child into new PID, UTS and IPC namespaces, as the child of the
-// runtime (CLONE_PARENT: the runtime waits for and reaps it like an init it cloned), and the
-// child becomes the init without an exec. That exec was most of an init's cost on a VM: the
+// the gate), and a third on cgroup v2: the container's cgroup directory, which the child is
+// born in (CLONE_INTO_CGROUP: no migration afterwards). The zygote clones a child into new PID,
+// UTS and IPC namespaces, as the child of the runtime (CLONE_PARENT: the runtime waits for and
+// reaps it like an init it cloned), and the child becomes the init without an exec. That exec was most of an init's cost on a VM: the
 // static glibc's start-up asks the CPU for its caches with ~80 `cpuid` instructions, each a trap
 // to the hypervisor (7 us apiece here). The answer is the child's pid, or -errno.
 // End-of-file on the socket (the runtime closed it, or died) ends the zygote.
@@ -599,24 +600,28 @@ int RunZygote(char* mode_arg) {
   sigprocmask(SIG_SETMASK, &all, nullptr);  // as an init starts: the child unblocks its own
   while (true) {
     char byte = 0;
-    int passed[2] = {-1, -1};
+    int passed[3] = {-1, -1, -1};
     size_t count = 0;
-    if (berth::agent::ReceiveWithDescriptors(kRequestFd, &byte, passed, 2, &count) <= 0) return 0;
+    if (berth::agent::ReceiveWithDescriptors(kRequestFd, &byte, passed, 3, &count) <= 0) return 0;
     int64_t answer = -EINVAL;
-    if (count == 2) {
+    if (count == 2 || count == 3) {
       // A raw clone3 (glibc's fork() cannot take these flags): the child's copy of glibc still
       // holds the zygote's thread id. Nothing the init does relies on it: since glibc 2.34 a
       // signal to oneself (abort, raise) asks the kernel for the tid, and the only locks are
       // normal mutexes, which record their owner but never check it.
       struct clone_args args {};
       args.flags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+      if (count == 3) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(passed[2]);
+      }
       long pid = syscall(SYS_clone3, &args, sizeof args);
       if (pid == 0) {
         // The init-to-be: the report at fd 3 (replacing the request socket) and the gate at
         // kStartGateFd, nothing else of the zygote's beyond stdio.
         if (dup2(passed[0], kReadyFd) < 0 || dup2(passed[1], berth::agent::kStartGateFd) < 0) _exit(126);
         for (int fd : passed) {
-          if (fd != kReadyFd && fd != berth::agent::kStartGateFd) close(fd);
+          if (fd >= 0 && fd != kReadyFd && fd != berth::agent::kStartGateFd) close(fd);
         }
         fcntl(kReadyFd, F_SETFD, FD_CLOEXEC);
         fcntl(berth::agent::kStartGateFd, F_SETFD, FD_CLOEXEC);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "core/strings/strings.h"
 #include "kubelet-like-agent/init/descriptor_passing.h"
@@ -59,9 +60,23 @@ absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, Cgrou
   }
   int clone_errno = 0;
   pid_t pid = -1;
+  // On cgroup v2 the zygote's child is born in its cgroup (CLONE_INTO_CGROUP), so no write to
+  // cgroup.procs moves it there afterwards (on v1, such a write now and then waits a whole RCU
+  // grace period holding the cgroup mutex).
+  bool born_in_cgroup = false;
   if (zygote != nullptr) {
+    int cgroup_dir = -1;
+    if (std::vector<std::string> procs = cgroups.ProcsFiles(cgroup); cgroups.version() == "v2" && procs.size() == 1) {
+      std::string dir = procs[0].substr(0, procs[0].rfind('/'));
+      cgroup_dir = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    auto cloned = zygote->Clone(ready[1], gate[1], cgroup_dir);
+    born_in_cgroup = cloned.ok() && cgroup_dir >= 0;
+    // A kernel without CLONE_INTO_CGROUP: born in the zygote's cgroup, moved below.
+    if (!cloned.ok() && cgroup_dir >= 0) cloned = zygote->Clone(ready[1], gate[1]);
+    if (cgroup_dir >= 0) close(cgroup_dir);
     // Gone or failing: the init is cloned and exec'd here instead.
-    if (auto cloned = zygote->Clone(ready[1], gate[1]); cloned.ok()) {
+    if (cloned.ok()) {
       pid = *cloned;
       // The zygote's priority, not ours: a spare made at the lowest priority stays there.
       (void)setpriority(PRIO_PROCESS, static_cast<id_t>(pid), getpriority(PRIO_PROCESS, 0));
@@ -102,7 +117,7 @@ absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, Cgrou
     return absl::InternalError(StrCat("clone: ", std::strerror(clone_errno)));
   }
   // The init waits at its gate until it is in the cgroup: nothing of the container runs outside.
-  for (const std::string& procs : cgroups.ProcsFiles(cgroup)) {
+  for (const std::string& procs : born_in_cgroup ? std::vector<std::string>{} : cgroups.ProcsFiles(cgroup)) {
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     std::string text = StrCat(pid);
     bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());

@@ -75,11 +75,11 @@ InitZygote::~InitZygote() {
   }
 }
 
-absl::StatusOr<pid_t> InitZygote::Clone(int report_fd, int gate_fd) {
+absl::StatusOr<pid_t> InitZygote::Clone(int report_fd, int gate_fd, int cgroup_dir_fd) {
   std::lock_guard<std::mutex> lock(mu_);
   if (broken_) return absl::UnavailableError("the init zygote stopped answering");
-  const int passed[2] = {report_fd, gate_fd};
-  ssize_t n = SendWithDescriptors(socket_, 1, passed, 2);
+  const int passed[3] = {report_fd, gate_fd, cgroup_dir_fd};
+  ssize_t n = SendWithDescriptors(socket_, 1, passed, cgroup_dir_fd >= 0 ? 3 : 2);
   if (n != 1) {
     broken_ = true;
     return absl::UnavailableError(StrCat("the init zygote is gone: ", std::strerror(errno)));

@@ -31,9 +31,10 @@ class InitZygote {
   InitZygote& operator=(const InitZygote&) = delete;
 
   // A new init, the runtime's child, with `report_fd` at its fd 3 and `gate_fd` at its gate (the
-  // caller keeps and closes its own copies). The init is in the zygote's cgroup, at the zygote's
-  // priority, waiting at its gate.
-  absl::StatusOr<pid_t> Clone(int report_fd, int gate_fd);
+  // caller keeps and closes its own copies), at the zygote's priority, waiting at its gate. It is
+  // born in the cgroup v2 directory `cgroup_dir_fd` when one is given (CLONE_INTO_CGROUP), else
+  // in the zygote's cgroup.
+  absl::StatusOr<pid_t> Clone(int report_fd, int gate_fd, int cgroup_dir_fd = -1);
 
   pid_t pid() const { return pid_; }                     // tests
   uint64_t clones() const { return clones_.load(); }      // inits made so far (tests)

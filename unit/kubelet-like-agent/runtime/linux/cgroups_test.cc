@@ -18,11 +18,13 @@
 
 #include "gtest/gtest.h"
 #include "testing/slurp.h"
+#include "testing/unified_cgroup.h"
 
 namespace berth::agent::runtime {
 namespace {
 
 namespace fs = std::filesystem;
+using berth::testing::OwnUnifiedCgroup;
 
 using berth::testing::Slurp;
 
@@ -115,23 +117,6 @@ TEST(CpuSharesTest, FollowKubernetesAndTheKernelConversion) {
   EXPECT_EQ(CpuWeightFromShares(2), 1);
   EXPECT_EQ(CpuWeightFromShares(262144), 10000);
   EXPECT_EQ(CpuWeightFromShares(1024), 39);
-}
-
-// The mount point of the unified (v2) hierarchy and this process's cgroup in it, if any.
-std::string OwnUnifiedCgroup() {
-  std::string mount;
-  std::istringstream mounts(Slurp("/proc/self/mounts"));
-  std::string dev, point, type, rest;
-  while (mounts >> dev >> point >> type && std::getline(mounts, rest)) {
-    if (type == "cgroup2") mount = point;
-  }
-  if (mount.empty()) return "";
-  std::istringstream own(Slurp("/proc/self/cgroup"));
-  std::string line;
-  while (std::getline(own, line)) {
-    if (line.rfind("0::", 0) == 0) return mount + (line.substr(3) == "/" ? "" : line.substr(3));
-  }
-  return "";
 }
 
 TEST(CgroupV2KernelTest, PlacesAProcessSeesItPopulatedAndRemovesTheCgroupOnceEmpty) {

@@ -20,6 +20,7 @@
 
 #include "gtest/gtest.h"
 #include "testing/slurp.h"
+#include "testing/unified_cgroup.h"
 
 namespace berth::agent::runtime {
 namespace {
@@ -275,6 +276,58 @@ TEST_F(LinuxRuntimeTest, StartsExecTheirOwnInitsOnceTheZygoteIsGone) {
     EXPECT_EQ(WaitExited(id).exit_code, 3) << id;
   }
   EXPECT_EQ(runtime_->init_zygote_clones(), clones);
+}
+
+// On cgroup v2 an init from the zygote is born in its container's cgroup (CLONE_INTO_CGROUP):
+// nothing writes cgroup.procs. This machine's controllers are on v1; the unified hierarchy
+// beside them places processes all the same.
+TEST(LinuxRuntimeV2Test, AnInitFromTheZygoteIsBornInItsCgroup) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for namespaces and cgroups";
+  std::string own = berth::testing::OwnUnifiedCgroup();
+  if (own.empty()) GTEST_SKIP() << "no cgroup2 hierarchy mounted here";
+  std::string base = own + "/berth-unit-v2-" + std::to_string(getpid());
+  if (mkdir(base.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create a cgroup under " << own;
+  std::string tmpl = (fs::temp_directory_path() / "berth-runtime-v2-XXXXXX").string();
+  std::string dir = mkdtemp(tmpl.data());
+  {
+    LinuxRuntimeOptions options;
+    options.state_dir = dir + "/state";
+    options.init_path = BERTH_CONTAINER_INIT;
+    options.cgroups = MakeCgroupV2Driver(base);
+    auto runtime = LinuxRuntime::Create(std::move(options));
+    ASSERT_TRUE(runtime.ok()) << runtime.status();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool exited = false;
+    (*runtime)->SetExitCallback([&](const ContainerStatus&) {
+      std::lock_guard<std::mutex> lock(mu);
+      exited = true;
+      cv.notify_all();
+    });
+    ASSERT_NE((*runtime)->init_zygote_pid(), 0);
+    ContainerSpec spec;
+    spec.id = "born";
+    spec.pod_key = "default/born";
+    spec.container_name = "c";
+    spec.argv = {"/bin/sh", "-c", "cat /proc/self/cgroup; sleep 30"};
+    spec.env = {"PATH=/usr/bin:/bin"};
+    spec.log_path = dir + "/logs/born/0.log";
+    ASSERT_TRUE((*runtime)->Start(spec).ok());
+    ContainerStatus st = *(*runtime)->Inspect("born");
+    EXPECT_EQ((*runtime)->init_zygote_clones(), 1u);
+    std::string cgroup = Slurp("/proc/" + std::to_string(st.pid) + "/cgroup");
+    EXPECT_NE(cgroup.find("berth-unit-v2-" + std::to_string(getpid()) + "/born\n"), std::string::npos) << cgroup;
+    ASSERT_TRUE((*runtime)->Stop("born", absl::Milliseconds(100)).ok());
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::seconds(20), [&] { return exited; });
+    }
+    EXPECT_TRUE(exited);
+    EXPECT_TRUE((*runtime)->Remove("born").ok());
+    EXPECT_TRUE((*runtime)->RemoveCgroupSubtree().ok());
+  }
+  rmdir(base.c_str());
+  fs::remove_all(dir);
 }
 
 TEST_F(LinuxRuntimeTest, ASpareInitSeesVolumesMountedAfterItWasMade) {
