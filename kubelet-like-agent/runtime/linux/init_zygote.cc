@@ -70,7 +70,9 @@ absl::StatusOr<std::unique_ptr<InitZygote>> InitZygote::Start(const std::string&
 }
 
 InitZygote::~InitZygote() {
-  close(socket_);  // end-of-file: the zygote returns
+  close(socket_);
+  // It holds nothing to clean up; one stopped or stuck would never read the end-of-file.
+  kill(pid_, SIGKILL);
   while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
 }

@@ -26,7 +26,7 @@ class InitZygote {
  public:
   // Starts `init_path` in zygote mode, at the calling thread's priority.
   static absl::StatusOr<std::unique_ptr<InitZygote>> Start(const std::string& init_path);
-  ~InitZygote();  // closes the request socket (the zygote exits) and reaps it
+  ~InitZygote();  // ends the zygote and reaps it (the inits it made are the runtime's)
   InitZygote(const InitZygote&) = delete;
   InitZygote& operator=(const InitZygote&) = delete;
 
