@@ -68,17 +68,26 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", rt.status().ToString().c_str());
       return -1;
     }
+    // Cleaned up at the end whether the loop finishes or not (a failed start leaves the ones
+    // before it, and their cgroups).
+    std::shared_ptr<LinuxRuntime> runtime = *std::move(rt);
+    auto started = std::make_shared<int>(0);
+    cleanups.push_back([runtime, dir, started] {
+      for (int i = 0; i < *started; ++i) (void)runtime->Remove("bench-" + std::to_string(i));
+      (void)runtime->RemoveCgroupSubtree();
+      std::filesystem::remove_all(dir);
+    });
     std::mutex mu;
     std::condition_variable cv;
     int exited = 0;
-    (*rt)->SetExitCallback([&](const ContainerStatus&) {
+    runtime->SetExitCallback([&](const ContainerStatus&) {
       std::lock_guard<std::mutex> lock(mu);
       exited++;
       cv.notify_all();
     });
     // Spares are made in the background from the start; the loop begins once they are (as in an
     // agent, which makes them when it starts).
-    for (int i = 0; i < 2000 && (*rt)->spare_inits_ready() < static_cast<size_t>(spare_inits); ++i) usleep(1000);
+    for (int i = 0; i < 2000 && runtime->spare_inits_ready() < static_cast<size_t>(spare_inits); ++i) usleep(1000);
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i) {
       ContainerSpec spec;
@@ -92,20 +101,17 @@ int main(int argc, char** argv) {
       spec.pids_limit = 64;
       spec.log_path = dir + "/logs/" + spec.id + ".log";
       if (!layer.empty()) spec.image_layers = {layer};
-      if (absl::Status s = (*rt)->Start(spec); !s.ok()) {
+      if (absl::Status s = runtime->Start(spec); !s.ok()) {
         std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        runtime->SetExitCallback(nullptr);  // the callback's state goes with this frame
         return -1;
       }
+      ++*started;
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return exited == i + 1; });
     }
     double rate = n / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::shared_ptr<LinuxRuntime> runtime = *std::move(rt);
-    cleanups.push_back([runtime, dir, n] {
-      for (int i = 0; i < n; ++i) (void)runtime->Remove("bench-" + std::to_string(i));
-      (void)runtime->RemoveCgroupSubtree();
-      std::filesystem::remove_all(dir);
-    });
+    runtime->SetExitCallback(nullptr);
     return rate;
   };
   double runtime = run_loop(LinuxRuntimeOptions{}.spare_inits, LinuxRuntimeOptions{}.spare_roots, 0);
