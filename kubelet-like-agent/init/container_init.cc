@@ -589,9 +589,10 @@ namespace {
 // the gate), and a third on cgroup v2: the container's cgroup directory, which the child is
 // born in (CLONE_INTO_CGROUP: no migration afterwards). The zygote clones a child into new PID,
 // UTS and IPC namespaces, as the child of the runtime (CLONE_PARENT: the runtime waits for and
-// reaps it like an init it cloned), and the child becomes the init without an exec. That exec was most of an init's cost on a VM: the
-// static glibc's start-up asks the CPU for its caches with ~80 `cpuid` instructions, each a trap
-// to the hypervisor (7 us apiece here). The answer is the child's pid, or -errno.
+// reaps it like an init it cloned), and the child becomes the init without an exec. That exec
+// was most of an init's cost on a VM: the static glibc's start-up asks the CPU for its caches
+// with ~80 `cpuid` instructions, each a trap to the hypervisor (7 us apiece here). The answer
+// is the child's pid, or -errno.
 // End-of-file on the socket (the runtime closed it, or died) ends the zygote.
 int RunZygote(char* mode_arg) {
   constexpr int kRequestFd = 3;

@@ -157,6 +157,8 @@ class CgroupV1 final : public CgroupDriver {
     for (const auto& [controller, base] : bases_) out.push_back(base + "/" + name + "/cgroup.procs");
     return out;
   }
+  std::string BirthDirectory(const std::string&) const override { return ""; }
+
 
   int64_t OomKills(const std::string& name) const override {
     return ReadKey(ReadFile(bases_.at("memory") + "/" + name + "/memory.oom_control"), "oom_kill");
@@ -231,6 +233,7 @@ class CgroupV2 final : public CgroupDriver {
   std::vector<std::string> ProcsFiles(const std::string& name) const override {
     return {base_ + "/" + name + "/cgroup.procs"};
   }
+  std::string BirthDirectory(const std::string& name) const override { return base_ + "/" + name; }
   int64_t OomKills(const std::string& name) const override {
     return ReadKey(ReadFile(base_ + "/" + name + "/memory.events"), "oom_kill");
   }

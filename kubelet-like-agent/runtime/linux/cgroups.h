@@ -38,6 +38,9 @@ class CgroupDriver {
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
   // The `cgroup.procs` files a new process is written to.
   virtual std::vector<std::string> ProcsFiles(const std::string& name) const = 0;
+  // The one directory a new process can be born in instead (clone3's CLONE_INTO_CGROUP takes
+  // it): cgroup v2's; "" on v1, whose hierarchies it cannot name.
+  virtual std::string BirthDirectory(const std::string& name) const = 0;
   // How many times the memory cgroup's OOM killer fired for `name`.
   virtual int64_t OomKills(const std::string& name) const = 0;
   // Removes the directories (they must hold no process). NotFound is fine.

@@ -65,11 +65,8 @@ absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, Cgrou
   // grace period holding the cgroup mutex).
   bool born_in_cgroup = false;
   if (zygote != nullptr) {
-    int cgroup_dir = -1;
-    if (std::vector<std::string> procs = cgroups.ProcsFiles(cgroup); cgroups.version() == "v2" && procs.size() == 1) {
-      std::string dir = procs[0].substr(0, procs[0].rfind('/'));
-      cgroup_dir = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
+    std::string birth = cgroups.BirthDirectory(cgroup);
+    int cgroup_dir = birth.empty() ? -1 : open(birth.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     auto cloned = zygote->Clone(ready[1], gate[1], cgroup_dir);
     born_in_cgroup = cloned.ok() && cgroup_dir >= 0;
     // A kernel without CLONE_INTO_CGROUP: born in the zygote's cgroup, moved below.

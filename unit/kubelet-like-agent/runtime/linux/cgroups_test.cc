@@ -53,6 +53,7 @@ TEST_F(CgroupFilesTest, V2WritesCpuMaxWeightMemoryAndPids) {
   EXPECT_EQ(Slurp(dir_ + "/c1/memory.swap.max"), "0");
   EXPECT_EQ(Slurp(dir_ + "/c1/pids.max"), "50");
   EXPECT_EQ(driver->ProcsFiles("c1"), std::vector<std::string>{dir_ + "/c1/cgroup.procs"});
+  EXPECT_EQ(driver->BirthDirectory("c1"), dir_ + "/c1");
   Put(dir_ + "/c1/memory.events", "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n");
   EXPECT_EQ(driver->OomKills("c1"), 2);
   Put(dir_ + "/c1/cgroup.events", "populated 1\nfrozen 0\n");
@@ -82,6 +83,7 @@ TEST_F(CgroupFilesTest, V1WritesQuotaSharesMemoryAndPidsInTheirHierarchies) {
   EXPECT_EQ(Slurp(dir_ + "/memory/c1/memory.limit_in_bytes"), std::to_string(64 << 20));
   EXPECT_EQ(Slurp(dir_ + "/pids/c1/pids.max"), "50");
   EXPECT_EQ(driver->ProcsFiles("c1").size(), 3u);
+  EXPECT_EQ(driver->BirthDirectory("c1"), "");  // three hierarchies: no one place to be born in
   Put(dir_ + "/memory/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
   EXPECT_EQ(driver->OomKills("c1"), 3);
 }

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -278,6 +279,35 @@ TEST_F(LinuxRuntimeTest, StartsExecTheirOwnInitsOnceTheZygoteIsGone) {
   EXPECT_EQ(runtime_->init_zygote_clones(), clones);
 }
 
+// A driver that counts who asks where to write a new process (cgroup.procs).
+class ProcsCountingDriver final : public CgroupDriver {
+ public:
+  explicit ProcsCountingDriver(std::unique_ptr<CgroupDriver> real) : real_(std::move(real)) {}
+  std::string version() const override { return real_->version(); }
+  absl::StatusOr<std::vector<std::string>> Create(const std::string& name, const CgroupLimits& limits) override {
+    return real_->Create(name, limits);
+  }
+  absl::Status ApplyLimits(const std::string& name, const CgroupLimits& limits) override {
+    return real_->ApplyLimits(name, limits);
+  }
+  bool CanRename() const override { return real_->CanRename(); }
+  absl::Status Rename(const std::string& from, const std::string& to) override { return real_->Rename(from, to); }
+  std::vector<std::string> ProcsFiles(const std::string& name) const override {
+    ++*procs_asked_;
+    return real_->ProcsFiles(name);
+  }
+  std::string BirthDirectory(const std::string& name) const override { return real_->BirthDirectory(name); }
+  int64_t OomKills(const std::string& name) const override { return real_->OomKills(name); }
+  absl::Status Remove(const std::string& name) override { return real_->Remove(name); }
+  absl::Status RemoveSubtree() override { return real_->RemoveSubtree(); }
+  bool Populated(const std::string& name) const override { return real_->Populated(name); }
+  std::shared_ptr<std::atomic<int>> procs_asked() const { return procs_asked_; }
+
+ private:
+  std::unique_ptr<CgroupDriver> real_;
+  std::shared_ptr<std::atomic<int>> procs_asked_ = std::make_shared<std::atomic<int>>(0);
+};
+
 // On cgroup v2 an init from the zygote is born in its container's cgroup (CLONE_INTO_CGROUP):
 // nothing writes cgroup.procs. This machine's controllers are on v1; the unified hierarchy
 // beside them places processes all the same.
@@ -293,7 +323,9 @@ TEST(LinuxRuntimeV2Test, AnInitFromTheZygoteIsBornInItsCgroup) {
     LinuxRuntimeOptions options;
     options.state_dir = dir + "/state";
     options.init_path = BERTH_CONTAINER_INIT;
-    options.cgroups = MakeCgroupV2Driver(base);
+    auto driver = std::make_unique<ProcsCountingDriver>(MakeCgroupV2Driver(base));
+    std::shared_ptr<std::atomic<int>> procs_asked = driver->procs_asked();
+    options.cgroups = std::move(driver);
     auto runtime = LinuxRuntime::Create(std::move(options));
     ASSERT_TRUE(runtime.ok()) << runtime.status();
     std::mutex mu;
@@ -315,6 +347,7 @@ TEST(LinuxRuntimeV2Test, AnInitFromTheZygoteIsBornInItsCgroup) {
     ASSERT_TRUE((*runtime)->Start(spec).ok());
     ContainerStatus st = *(*runtime)->Inspect("born");
     EXPECT_EQ((*runtime)->init_zygote_clones(), 1u);
+    EXPECT_EQ(procs_asked->load(), 0) << "the init was moved into its cgroup, not born there";
     std::string cgroup = Slurp("/proc/" + std::to_string(st.pid) + "/cgroup");
     EXPECT_NE(cgroup.find("berth-unit-v2-" + std::to_string(getpid()) + "/born\n"), std::string::npos) << cgroup;
     ASSERT_TRUE((*runtime)->Stop("born", absl::Milliseconds(100)).ok());
