@@ -1,6 +1,8 @@
 #include "kubelet-like-agent/runtime/linux/linux_runtime.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -45,6 +47,24 @@ absl::Status MakeMountPointSkeleton(const std::string& dir) {
   return absl::OkStatus();
 }
 
+// Marks `dir` as the top of a directory hierarchy (chattr +T) where the file system knows the
+// flag: ext4 then places each new subdirectory in a block group of its own choosing (Orlov)
+// instead of its parent's. A writable layer's directories, and the files overlayfs makes and
+// deletes in its work directory at every mount, land away from the state directory's group.
+// On an ext4 without a journal each new inode is checked against every inode of its group freed
+// in the last 30 s; with every layer in one group, a spare root cost ~2 ms of CPU in that scan
+// and the record file of each start up to 1 ms. Best effort: elsewhere it changes nothing.
+void SpreadSubdirectories(const std::string& dir) {
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  int flags = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_TOPDIR_FL) == 0) {
+    flags |= FS_TOPDIR_FL;
+    (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+  }
+  close(fd);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeOptions options) {
@@ -58,6 +78,8 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
   if (!ec) fs::create_directories(WritableLayerUpper(options.state_dir, ""), ec);
   if (!ec) fs::create_directories(WritableLayerWork(options.state_dir, ""), ec);
   if (ec) return absl::UnavailableError(StrCat("state dir ", options.state_dir, ": ", ec.message()));
+  SpreadSubdirectories(WritableLayerUpper(options.state_dir, ""));
+  SpreadSubdirectories(WritableLayerWork(options.state_dir, ""));
   if (absl::Status s = MakeMountPointSkeleton(MountPointSkeleton(options.state_dir)); !s.ok()) return s;
   std::unique_ptr<LinuxRuntime> rt(new LinuxRuntime(std::move(options)));
   if (!rt->monitor_.ok()) return absl::InternalError("epoll/eventfd failed");
