@@ -399,22 +399,20 @@ int InitMain() {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   // Nothing runs before the runtime has put us in the container's cgroup and sent the spec (a
-  // memfd) and the record file through the gate: end-of-file means it gave up (or, for a spare
-  // made ahead of need, that its agent is gone).
-  int spec_fd = -1, exit_fd = -1, root_mount_fd = -1;
+  // memfd) through the gate, and no workload before it sent the record file (init_spec.h):
+  // end-of-file means it gave up (or, for a spare made ahead of need, that its agent is gone).
+  int spec_fd = -1, root_mount_fd = -1;
   {
-    char go = 0;
-    int passed[3] = {-1, -1, -1};
+    char what = 0;
+    int passed[2] = {-1, -1};
     size_t count = 0;
-    // Two descriptors, or three when the root file system comes mounted (a spare root).
-    if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &go, passed, 3, &count) != 1 ||
-        (count != 2 && count != 3)) {
+    // The spec, and the root file system when it comes mounted (a spare root).
+    if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &what, passed, 2, &count) != 1 ||
+        what != berth::agent::kGateSpec || count < 1) {
       _exit(125);
     }
     spec_fd = passed[0];
-    exit_fd = passed[1];
-    root_mount_fd = passed[2];
-    close(berth::agent::kStartGateFd);
+    root_mount_fd = passed[1];
   }
   std::string text;
   {
@@ -434,8 +432,6 @@ int InitMain() {
   }
   signal(SIGPIPE, SIG_IGN);
 
-  // The record file stays reachable through the descriptor the runtime passed, whatever
-  // pivot_root does to paths; the exit record is written in place at the end with one pwrite.
   // Our own mount namespace is made now, not at the clone: a view of the host's mounts as they
   // are at this start (an init may have waited since before the pod's volumes were mounted).
   if (unshare(CLONE_NEWNS) != 0) Die("unshare the mount namespace");
@@ -479,6 +475,19 @@ int InitMain() {
   constexpr size_t kMainStack = 1 << 20;
   void* main_stack = mmap(nullptr, kMainStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (main_stack == MAP_FAILED) Die("stack for the main process");
+  // The runtime's side of the start is done when the record file comes: only then may the
+  // workload run. The file stays reachable through this descriptor whatever pivot_root did to
+  // paths; the exit record is written in place at the end with one pwrite.
+  int exit_fd = -1;
+  {
+    char what = 0;
+    size_t count = 0;
+    if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &what, &exit_fd, 1, &count) != 1 ||
+        what != berth::agent::kGateRecord || count != 1) {
+      _exit(125);
+    }
+    close(berth::agent::kStartGateFd);
+  }
   pid_t main_pid = clone(StartMain, static_cast<char*>(main_stack) + kMainStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &main_args);
   if (main_pid < 0) Die("clone the main process");
   munmap(main_stack, kMainStack);  // it has exec'd or exited: the stack is ours again

@@ -48,12 +48,17 @@ std::string SerializeInitSpec(const InitSpec& spec);
 // What the runtime hands the init. fd 3 carries the set-up report back. fd kStartGateFd is the
 // gate, a Unix socket: the init waits there until the runtime has put it in its cgroup (it is
 // exec'd straight from a vfork-style clone, before the agent can place it, and may be made
-// ahead of need), then receives one byte with two descriptors (SCM_RIGHTS):
-//  - the spec, in a memfd the runtime fills (no file per launch);
-//  - the container's record file, opened by the runtime: its checkpoint fills the first
-//    kExitRecordOffset bytes and the init writes its exit record after them, so one inode per
-//    container holds both (ext4 inode allocation was the largest cost of a launch).
+// ahead of need), then receives two messages of one byte each with descriptors (SCM_RIGHTS):
+//  - kGateSpec: the spec, in a memfd the runtime fills (no file per launch), and, when the
+//    root file system comes mounted (a spare root), that mount. The init builds the container.
+//  - kGateRecord, before the init starts the workload: the container's record file, opened by
+//    the runtime meanwhile. Its checkpoint fills the first kExitRecordOffset bytes and the init
+//    writes its exit record after them, so one inode per container holds both (ext4 inode
+//    allocation was the largest cost of a launch).
+// End-of-file at either means the runtime gave up: the init exits without starting anything.
 constexpr int kStartGateFd = 6;
+constexpr char kGateSpec = 'S';
+constexpr char kGateRecord = 'G';
 constexpr long kExitRecordOffset = 8192;
 // The exit record's region: exit code, signal, run, time, and a StartError's message (<= 256
 // bytes before JSON escaping, which can grow it sixfold at worst).

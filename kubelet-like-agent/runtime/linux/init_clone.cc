@@ -128,9 +128,19 @@ absl::StatusOr<WaitingInit> CloneWaitingInit(const std::string& init_path, Cgrou
   return init;
 }
 
-absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int record_fd, int root_mount_fd) {
-  const int passed[3] = {spec_fd, record_fd, root_mount_fd};
-  ssize_t n = SendWithDescriptors(init.gate, 1, passed, root_mount_fd >= 0 ? 3 : 2);
+absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int root_mount_fd) {
+  const int passed[2] = {spec_fd, root_mount_fd};
+  ssize_t n = SendWithDescriptors(init.gate, kGateSpec, passed, root_mount_fd >= 0 ? 2 : 1);
+  int err = errno;
+  if (n != 1) {
+    CloseIfOpen(init.gate);
+    return absl::UnavailableError(StrCat("the container init is gone: ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LetInitStartWorkload(WaitingInit& init, int record_fd) {
+  ssize_t n = SendWithDescriptors(init.gate, kGateRecord, &record_fd, 1);
   int err = errno;
   CloseIfOpen(init.gate);
   if (n != 1) return absl::UnavailableError(StrCat("the container init is gone: ", std::strerror(err)));

@@ -84,8 +84,6 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   if (spec_fd < 0 || write(spec_fd, serialized.data(), serialized.size()) != static_cast<ssize_t>(serialized.size())) {
     return absl::InternalError(StrCat("memfd for the init spec: ", std::strerror(errno)));
   }
-  int record_fd = closer.Add(open(record_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (record_fd < 0) return absl::UnavailableError(StrCat("record file ", record_path, ": ", std::strerror(errno)));
 
   const std::string& cgroup = spec.id;
   CgroupLimits limits{spec.cpu_limit_millis, spec.cpu_request_millis, spec.memory_limit_bytes, spec.pids_limit};
@@ -108,14 +106,23 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
   const pid_t pid = static_cast<pid_t>(init->pid);
   int ready_read = init->ready;  // kept open for the exit notice when the start succeeds
   // If it died at its gate, the report below reads EOF and says how it ended.
-  (void)ReleaseInit(*init, spec_fd, record_fd, root.mount_fd);
-  // The log file is made here while the init builds the container, which opens it just before
-  // the host's paths go: a new inode costs 0.2-0.3 ms on this machine's ext4, off the init's
-  // path this way. Whichever comes first creates it (neither asks for O_EXCL).
+  (void)ReleaseInit(*init, spec_fd, root.mount_fd);
+  // The init builds the container now. Meanwhile the two files a start makes: on this
+  // machine's ext4 a new inode costs 0.2-0.3 ms (more right after many were deleted). Neither
+  // is on the init's path this way; the workload starts once the record file is handed over.
+  // Whichever of the runtime and the init comes first creates the log (neither asks O_EXCL).
+  int record_fd = closer.Add(open(record_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (record_fd < 0) {
+    int err = errno;
+    DiscardWaitingInit(*init);
+    (void)cgroups.Remove(cgroup);
+    return absl::UnavailableError(StrCat("record file ", record_path, ": ", std::strerror(err)));
+  }
   if (!spec.log_path.empty()) {
     int log_fd = open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     if (log_fd >= 0) close(log_fd);
   }
+  (void)LetInitStartWorkload(*init, record_fd);
   // Wait for the init to build the container: "R", or "E<why>", or EOF if it died.
   std::string report;
   char buf[512];
