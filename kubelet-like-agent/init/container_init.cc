@@ -78,6 +78,7 @@ void MkdirAll(const std::string& path) {
 // /run), ".." stops at `root`. What does not exist yet is appended as written.
 std::string ResolveInRoot(const std::string& root, const std::string& path) {
   if (root.empty()) return path;
+  const std::string base = root == "/" ? "" : root;  // "/": our own root, after pivot_root
   std::vector<std::string> pending;
   for (size_t i = path.size(); i > 0;) {
     size_t slash = path.rfind('/', i - 1);
@@ -96,7 +97,7 @@ std::string ResolveInRoot(const std::string& root, const std::string& path) {
       if (!resolved.empty()) resolved.pop_back();
       continue;
     }
-    std::string current = root;
+    std::string current = base;
     for (const std::string& r : resolved) current += "/" + r;
     current += "/" + part;
     char target[4096];
@@ -119,21 +120,26 @@ std::string ResolveInRoot(const std::string& root, const std::string& path) {
     }
     for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending.push_back(*it);
   }
-  std::string out = root;
+  std::string out = base;
   for (const std::string& r : resolved) out += "/" + r;
-  return out;
+  return out.empty() ? "/" : out;
 }
 
-// A bind target must exist and be of the source's type (a file over a file, a dir over a dir).
+// A mount target of the given type (a file over a file, a dir over a dir), made if missing.
+void EnsureTargetOfType(bool directory, const std::string& target) {
+  if (directory) {
+    MkdirAll(target);
+    return;
+  }
+  MkdirAll(target.substr(0, target.rfind('/')));
+  int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) close(fd);
+}
+
+// A bind target must exist and be of the source's type.
 void EnsureTarget(const std::string& source, const std::string& target) {
   struct stat st;
-  if (stat(source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-    MkdirAll(target.substr(0, target.rfind('/')));
-    int fd = open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0) close(fd);
-  } else {
-    MkdirAll(target);
-  }
+  EnsureTargetOfType(!(stat(source.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)), target);
 }
 
 // `target` is where the mount goes now; `shown` the container's path, for messages.
@@ -161,11 +167,11 @@ void LoopbackUp() {
 }
 
 // `root_mount_fd`: the image's overlay already built and mounted nowhere (-1: mount it here).
-void SetUpFileSystem(const InitSpec& spec, int root_mount_fd) {
+// The root file system at `spec.rootfs` with its /dev and /tmp, in our own mount namespace.
+void AttachRoot(const InitSpec& spec, int root_mount_fd) {
   // Nothing we mount may leak back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die("make mounts private");
   const std::string& rootfs = spec.rootfs;
-  const std::string& prefix = rootfs;  // where container paths live right now
   if (!spec.overlay_lower.empty() && root_mount_fd >= 0) {
     if (move_mount(root_mount_fd, "", AT_FDCWD, rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
       Die("attach the image's overlay root file system");
@@ -193,20 +199,35 @@ void SetUpFileSystem(const InitSpec& spec, int root_mount_fd) {
     }
     MkdirAll(rootfs + "/tmp");
   }
+}
+
+void MountProc(const std::string& prefix) {
   MkdirAll(prefix + "/proc");
   if (mount("proc", (prefix + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     Die("mount /proc");
   }
-  if (!rootfs.empty() && !spec.host_root) {
-    MkdirAll(rootfs + "/sys");
-    unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (spec.privileged ? 0 : MS_RDONLY);
-    // A container without its own network namespace may not mount sysfs: bind the host's.
-    if (mount("sysfs", (rootfs + "/sys").c_str(), "sysfs", flags, nullptr) != 0 &&
-        (mount("/sys", (rootfs + "/sys").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
-         (!spec.privileged && !berth::agent::init::MakeReadOnlyRecursive(rootfs + "/sys")))) {
-      Die("mount /sys");
-    }
+}
+
+// A sysfs of the container's network namespace at `prefix`/sys. One that may not be mounted
+// (a container without its own network namespace, under a user namespace) gets `host_sys`
+// bound read-only instead (null: none to offer, after pivot_root).
+void MountSys(const InitSpec& spec, const std::string& prefix, const char* host_sys) {
+  MkdirAll(prefix + "/sys");
+  const std::string target = prefix + "/sys";
+  unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (spec.privileged ? 0 : MS_RDONLY);
+  if (mount("sysfs", target.c_str(), "sysfs", flags, nullptr) == 0) return;
+  if (host_sys == nullptr || mount(host_sys, target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+      (!spec.privileged && !berth::agent::init::MakeReadOnlyRecursive(target))) {
+    Die("mount /sys");
   }
+}
+
+void SetUpFileSystem(const InitSpec& spec, int root_mount_fd) {
+  const std::string& rootfs = spec.rootfs;
+  const std::string& prefix = rootfs;  // where container paths live right now
+  AttachRoot(spec, root_mount_fd);
+  MountProc(prefix);
+  if (!rootfs.empty() && !spec.host_root) MountSys(spec, rootfs, "/sys");
   if (!spec.privileged && !rootfs.empty()) berth::agent::init::MaskKernelPaths(prefix);
   for (const berth::agent::InitMount& m : spec.mounts) {
     std::string target = ResolveInRoot(rootfs, m.target);
@@ -238,6 +259,117 @@ void EnterRootFileSystem(const InitSpec& spec) {
     if (syscall(SYS_pivot_root, ".", ".") != 0) Die("pivot_root");
     if (umount2(".", MNT_DETACH) != 0) Die("detach the old root");
     if (chdir("/") != 0) Die("chdir /");
+  }
+}
+
+// The whole of a memfd the runtime filled, and the descriptor closed.
+std::string ReadWhole(int fd) {
+  std::string text;
+  char buf[65536];
+  ssize_t n;
+  off_t offset = 0;
+  while ((n = pread(fd, buf, sizeof buf, offset)) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+  close(fd);
+  return text;
+}
+
+// The pod's network namespace (`netns`, consumed), or a new one when asked, and the hostname.
+void EnterNetworkAndSetHostname(const InitSpec& spec, int netns) {
+  if (netns >= 0) {
+    if (setns(netns, CLONE_NEWNET) != 0) Die("join the pod network namespace " + spec.netns_path);
+    close(netns);
+  }
+  if (spec.network_namespace && unshare(CLONE_NEWNET) != 0) Die("unshare the network namespace");
+  const std::string& hostname = spec.hostname;
+  if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
+  if (spec.network_namespace) LoopbackUp();
+}
+
+// A spare init's head start (kGatePrepare, see init_spec.h): the container's root file system
+// built before the container is known, up to and including pivot_root: our mount namespace,
+// the image's overlay, /dev, /proc with its masked paths. What depends on the container comes
+// with the spec (FinishPreparedFileSystem). The host's mount namespace stays reachable through
+// a descriptor, for the host paths a start names.
+struct PreparedRoot {
+  bool ready = false;
+  int host_mounts = -1, own_mounts = -1;
+};
+
+void PrepareFileSystem(const InitSpec& prep, int root_mount_fd, PreparedRoot& prepared) {
+  prepared.host_mounts = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (prepared.host_mounts < 0) Die("open the host's mount namespace");
+  if (unshare(CLONE_NEWNS) != 0) Die("unshare the mount namespace");
+  prepared.own_mounts = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (prepared.own_mounts < 0) Die("open the container's mount namespace");
+  AttachRoot(prep, root_mount_fd);
+  MountProc(prep.rootfs);
+  berth::agent::init::MaskKernelPaths(prep.rootfs, "/proc");
+  EnterRootFileSystem(prep);
+  prepared.ready = true;
+}
+
+// What a prepared root needs from the host's paths, opened there.
+struct HostHandles {
+  int netns = -1, stdin_fd = -1;
+  std::vector<int> volumes;  // detached copies, in the spec's order
+  std::vector<bool> volume_is_directory;
+};
+
+// The host paths a start names, opened from the host's mount namespace for a moment: the pod's
+// network namespace, the stdin FIFO, the log, and each volume as a detached copy of what is
+// mounted there now (volumes the agent mounted after the spare was made are there).
+void OpenHostPaths(const InitSpec& spec, const PreparedRoot& prepared, berth::agent::LogWriter& log, HostHandles& h) {
+  if (setns(prepared.host_mounts, CLONE_NEWNS) != 0) Die("enter the host's mount namespace");
+  if (!spec.netns_path.empty()) {
+    h.netns = open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (h.netns < 0) Die("join the pod network namespace " + spec.netns_path);
+  }
+  if (!spec.stdin_path.empty()) {
+    // Read-write, as below: the init's own end keeps the FIFO open between attach sessions.
+    h.stdin_fd = open(spec.stdin_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (h.stdin_fd < 0) Die("open the stdin FIFO " + spec.stdin_path);
+  }
+  // The file is opened later, once the runtime has made it (see kGateRecord): made here it
+  // would cost the init a new inode.
+  if (!log.OpenDirectory()) Die("open " + spec.log_path);
+  for (const berth::agent::InitMount& m : spec.mounts) {
+    int fd = open_tree(AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (fd < 0) Die("bind mount " + m.target + " from " + m.source);
+    struct stat st;
+    if (fstat(fd, &st) != 0) Die("bind mount " + m.target + " from " + m.source);
+    // Private like every mount of the container (nothing mounted under it on either side shows
+    // on the other), and read-only all the way down when asked.
+    struct mount_attr attr {};
+    attr.propagation = MS_PRIVATE;
+    if (m.read_only) attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) Die("read-only remount " + m.target);
+    h.volumes.push_back(fd);
+    h.volume_is_directory.push_back(S_ISDIR(st.st_mode));
+  }
+  if (setns(prepared.own_mounts, CLONE_NEWNS) != 0) Die("return to the container's mount namespace");
+  if (chdir("/") != 0) Die("chdir /");
+  close(prepared.host_mounts);
+  close(prepared.own_mounts);
+}
+
+// The rest of a prepared root, inside it: /sys of the container's network namespace (joined
+// by now), its masked paths, the volumes, a read-only root.
+void FinishPreparedFileSystem(const InitSpec& spec, HostHandles& h) {
+  MountSys(spec, "", nullptr);
+  berth::agent::init::MaskKernelPaths("", "/sys");
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const std::string target = ResolveInRoot("/", spec.mounts[i].target);
+    EnsureTargetOfType(h.volume_is_directory[i], target);
+    if (move_mount(h.volumes[i], "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      Die("bind mount " + spec.mounts[i].target);
+    }
+    close(h.volumes[i]);
+  }
+  if (spec.read_only_rootfs && mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+    Die("read-only root file system");
   }
 }
 
@@ -401,62 +533,63 @@ int InitMain() {
   // Nothing runs before the runtime has put us in the container's cgroup and sent the spec (a
   // memfd) through the gate, and no workload before it sent the record file (init_spec.h):
   // end-of-file means it gave up (or, for a spare made ahead of need, that its agent is gone).
+  // A spare may be asked to prepare its root file system first.
+  PreparedRoot prepared;
   int spec_fd = -1, root_mount_fd = -1;
   {
     char what = 0;
     int passed[2] = {-1, -1};
     size_t count = 0;
-    // The spec, and the root file system when it comes mounted (a spare root).
-    if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &what, passed, 2, &count) != 1 ||
-        what != berth::agent::kGateSpec || count < 1) {
-      _exit(125);
+    if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &what, passed, 2, &count) != 1) _exit(125);
+    if (what == berth::agent::kGatePrepare && count == 2) {
+      InitSpec prep;
+      if (!berth::agent::ParseInitSpec(ReadWhole(passed[0]), prep)) Die("malformed preparation");
+      PrepareFileSystem(prep, passed[1], prepared);
+      if (write(kReadyFd, "P", 1) != 1) _exit(125);
+      passed[0] = passed[1] = -1;
+      if (berth::agent::ReceiveWithDescriptors(berth::agent::kStartGateFd, &what, passed, 2, &count) != 1) _exit(125);
     }
+    // The spec, and the root file system when it comes mounted (a spare root).
+    if (what != berth::agent::kGateSpec || count < 1 || (prepared.ready && count != 1)) _exit(125);
     spec_fd = passed[0];
     root_mount_fd = passed[1];
   }
-  std::string text;
-  {
-    char buf[65536];
-    ssize_t n;
-    off_t offset = 0;
-    while ((n = pread(spec_fd, buf, sizeof buf, offset)) > 0) {
-      text.append(buf, static_cast<size_t>(n));
-      offset += n;
-    }
-    close(spec_fd);
-  }
   InitSpec spec;
-  if (!berth::agent::ParseInitSpec(text, spec)) {
+  if (!berth::agent::ParseInitSpec(ReadWhole(spec_fd), spec)) {
     std::fprintf(stderr, "berth-container-init: malformed spec\n");
     return 127;
   }
   signal(SIGPIPE, SIG_IGN);
-
-  // Our own mount namespace is made now, not at the clone: a view of the host's mounts as they
-  // are at this start (an init may have waited since before the pod's volumes were mounted).
-  if (unshare(CLONE_NEWNS) != 0) Die("unshare the mount namespace");
-
-  // The pod's network namespace, joined while the host's paths are still visible.
-  if (!spec.netns_path.empty()) {
-    int netns = open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (netns < 0 || setns(netns, CLONE_NEWNET) != 0) Die("join the pod network namespace " + spec.netns_path);
-    close(netns);
-  }
-  if (spec.network_namespace && unshare(CLONE_NEWNET) != 0) Die("unshare the network namespace");
-  const std::string& hostname = spec.hostname;
-  if (!hostname.empty() && sethostname(hostname.c_str(), hostname.size()) != 0) Die("sethostname");
-  if (spec.network_namespace) LoopbackUp();
-  // Read-write: the init's own end keeps the FIFO open, so the workload waits for input
-  // between attach sessions instead of reading end-of-file when one detaches.
-  const int stdin_fd = spec.stdin_path.empty() ? -1 : open(spec.stdin_path.c_str(), O_RDWR | O_CLOEXEC);
-  if (!spec.stdin_path.empty() && stdin_fd < 0) Die("open the stdin FIFO " + spec.stdin_path);
-  SetUpFileSystem(spec, root_mount_fd);
-  // Opened last before the host's paths go: the runtime creates the file meanwhile (on this
-  // machine's ext4 a new inode costs 0.2-0.3 ms), so this is mostly a lookup.
   const std::string& log_path = spec.log_path;
   berth::agent::LogWriter log(log_path, spec.log_max_bytes);
-  if (!log.Open()) Die("open " + log_path);
-  EnterRootFileSystem(spec);
+  int stdin_fd = -1;
+  if (prepared.ready) {
+    HostHandles host;
+    OpenHostPaths(spec, prepared, log, host);
+      EnterNetworkAndSetHostname(spec, host.netns);
+    stdin_fd = host.stdin_fd;
+      FinishPreparedFileSystem(spec, host);
+    } else {
+    // Our own mount namespace is made now, not at the clone: a view of the host's mounts as
+    // they are at this start (an init may have waited since before the pod's volumes were mounted).
+    if (unshare(CLONE_NEWNS) != 0) Die("unshare the mount namespace");
+    // The pod's network namespace, joined while the host's paths are still visible.
+    int netns = -1;
+    if (!spec.netns_path.empty()) {
+      netns = open(spec.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (netns < 0) Die("join the pod network namespace " + spec.netns_path);
+    }
+    EnterNetworkAndSetHostname(spec, netns);
+    // Read-write: the init's own end keeps the FIFO open, so the workload waits for input
+    // between attach sessions instead of reading end-of-file when one detaches.
+    stdin_fd = spec.stdin_path.empty() ? -1 : open(spec.stdin_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (!spec.stdin_path.empty() && stdin_fd < 0) Die("open the stdin FIFO " + spec.stdin_path);
+    SetUpFileSystem(spec, root_mount_fd);
+    // Opened last before the host's paths go: the runtime creates the file meanwhile (on this
+    // machine's ext4 a new inode costs 0.2-0.3 ms), so this is mostly a lookup.
+    if (!log.Open()) Die("open " + log_path);
+    EnterRootFileSystem(spec);
+  }
 
   int out_pipe[2], err_pipe[2], start_error_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 || pipe2(start_error_pipe, O_CLOEXEC) != 0) {
@@ -488,6 +621,7 @@ int InitMain() {
     }
     close(berth::agent::kStartGateFd);
   }
+  if (prepared.ready && !log.Open()) Die("open " + log_path);
   pid_t main_pid = clone(StartMain, static_cast<char*>(main_stack) + kMainStack, CLONE_VM | CLONE_VFORK | SIGCHLD, &main_args);
   if (main_pid < 0) Die("clone the main process");
   munmap(main_stack, kMainStack);  // it has exec'd or exited: the stack is ours again

@@ -72,12 +72,14 @@ bool SetUpMinimalDev(const std::string& root, std::string* failed_step) {
   return true;
 }
 
-void MaskKernelPaths(const std::string& root) {
+void MaskKernelPaths(const std::string& root, const std::string& only_under) {
   static constexpr const char* kMasked[] = {
       "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
       "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
       "/sys/devices/virtual/powercap"};
+  auto wanted = [&](const char* p) { return std::string(p).rfind(only_under, 0) == 0; };
   for (const char* p : kMasked) {
+    if (!wanted(p)) continue;
     std::string path = root + p;
     struct stat st;
     if (stat(path.c_str(), &st) != 0) continue;
@@ -89,6 +91,7 @@ void MaskKernelPaths(const std::string& root) {
   }
   static constexpr const char* kReadOnly[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   for (const char* p : kReadOnly) {
+    if (!wanted(p)) continue;
     std::string path = root + p;
     if (!Exists(path)) continue;
     if (mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0) {

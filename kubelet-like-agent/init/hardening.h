@@ -17,8 +17,8 @@ bool SetUpMinimalDev(const std::string& root, std::string* failed_step);
 
 // runc's maskedPaths (files under /dev/null, directories under an empty read-only tmpfs) and
 // readonlyPaths, under `root` (after /proc and /sys are mounted there). Paths that do not exist
-// are skipped.
-void MaskKernelPaths(const std::string& root);
+// are skipped. `only_under` ("/proc", "/sys") limits it to the paths under one of them.
+void MaskKernelPaths(const std::string& root, const std::string& only_under = "");
 
 // Makes every mount under `path` read-only (mount_setattr, recursive).
 bool MakeReadOnlyRecursive(const std::string& path);

@@ -56,7 +56,14 @@ std::string SerializeInitSpec(const InitSpec& spec);
 //    writes its exit record after them, so one inode per container holds both (ext4 inode
 //    allocation was the largest cost of a launch).
 // End-of-file at either means the runtime gave up: the init exits without starting anything.
+// A spare init may get a message before those:
+//  - kGatePrepare: a spec holding only where the root goes (rootfs, overlay_lower), and the
+//    image's overlay mounted detached. The init builds the root file system that far ahead
+//    (pivot_root included) and answers "P" on fd 3, or "E<why>". The spec that follows then
+//    comes without a root, and the init opens the host paths it names (volumes, log, FIFO,
+//    network namespace) from the host's mount namespace, which it keeps a descriptor of.
 constexpr int kStartGateFd = 6;
+constexpr char kGatePrepare = 'P';
 constexpr char kGateSpec = 'S';
 constexpr char kGateRecord = 'G';
 constexpr long kExitRecordOffset = 8192;

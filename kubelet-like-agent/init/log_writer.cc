@@ -16,16 +16,19 @@ LogWriter::~LogWriter() {
   if (dir_fd_ >= 0) close(dir_fd_);
 }
 
+bool LogWriter::OpenDirectory() {
+  if (dir_fd_ >= 0) return true;
+  const size_t slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  name_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  dir_fd_ = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return dir_fd_ >= 0;
+}
+
 bool LogWriter::Open() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
-  if (dir_fd_ < 0) {
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
-    name_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-    dir_fd_ = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd_ < 0) return false;
-  }
+  if (!OpenDirectory()) return false;
   fd_ = openat(dir_fd_, name_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd_ < 0) return false;
   struct stat st;

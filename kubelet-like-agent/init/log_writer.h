@@ -18,6 +18,8 @@ class LogWriter {
   LogWriter(std::string path, int64_t max_bytes) : path_(std::move(path)), max_bytes_(max_bytes) {}
   ~LogWriter();
   bool Open();
+  // Only the directory, for an Open later from where its path no longer resolves.
+  bool OpenDirectory();
   // Appends `data` from `stream` ("stdout"/"stderr"); complete lines are written at once.
   void Write(const std::string& stream, std::string_view data, const std::string& timestamp);
   // Writes a pending partial line (stream closed).

@@ -1,9 +1,11 @@
 #include "kubelet-like-agent/runtime/linux/init_clone.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -145,6 +147,41 @@ absl::Status LetInitStartWorkload(WaitingInit& init, int record_fd) {
   CloseIfOpen(init.gate);
   if (n != 1) return absl::UnavailableError(StrCat("the container init is gone: ", std::strerror(err)));
   return absl::OkStatus();
+}
+
+absl::Status PrepareInit(WaitingInit& init, const std::string& rootfs, const std::string& overlay_lower,
+                         int root_mount_fd) {
+  InitSpec preparation;
+  preparation.rootfs = rootfs;
+  preparation.overlay_lower = overlay_lower;  // says "an image root"; the layers come mounted
+  const std::string serialized = SerializeInitSpec(preparation);
+  int spec_fd = memfd_create("berth-init-preparation", MFD_CLOEXEC);
+  if (spec_fd < 0 || write(spec_fd, serialized.data(), serialized.size()) != static_cast<ssize_t>(serialized.size())) {
+    int err = errno;
+    if (spec_fd >= 0) close(spec_fd);
+    return absl::InternalError(StrCat("memfd for the init's preparation: ", std::strerror(err)));
+  }
+  const int passed[2] = {spec_fd, root_mount_fd};
+  ssize_t sent = SendWithDescriptors(init.gate, kGatePrepare, passed, 2);
+  int err = errno;
+  close(spec_fd);
+  if (sent != 1) return absl::UnavailableError(StrCat("the container init is gone: ", std::strerror(err)));
+  // "P", or "E<why>", or end-of-file if it died.
+  std::string report;
+  struct pollfd ready {init.ready, POLLIN, 0};
+  char buf[512];
+  while (true) {
+    int polled = poll(&ready, 1, 5000);
+    if (polled < 0 && errno == EINTR) continue;
+    // A node too busy to give a spare's set-up any CPU for that long; the caller may try again.
+    if (polled == 0) return absl::DeadlineExceededError("preparing a container's root ahead: no answer in 5 s");
+    ssize_t n = polled > 0 ? read(init.ready, buf, report.empty() ? 1 : sizeof buf) : -1;  // "P" is all of a success
+    if (n <= 0) break;
+    report.append(buf, static_cast<size_t>(n));
+    if (report == "P") return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      StrCat("preparing a container's root ahead: ", report.size() > 1 ? report.substr(1) : "the init did not answer"));
 }
 
 void DiscardWaitingInit(WaitingInit& init) {

@@ -42,6 +42,14 @@ absl::Status ReleaseInit(WaitingInit& init, int spec_fd, int root_mount_fd = -1)
 // on its report, not here.
 absl::Status LetInitStartWorkload(WaitingInit& init, int record_fd);
 
+// Asks a waiting init (a spare) to build its root file system ahead, up to pivot_root: the
+// image's overlay (`root_mount_fd`, detached; the caller keeps its descriptor) attached at
+// `rootfs`, with /dev and /proc. Returns once the init says it is done, or why not, or
+// DeadlineExceeded after 5 s without an answer; on any error the init is of no use (discard
+// it). A spec released to it afterwards must come without a root.
+absl::Status PrepareInit(WaitingInit& init, const std::string& rootfs, const std::string& overlay_lower,
+                         int root_mount_fd);
+
 // Ends an init that will not be used (closing its gate ends it) and reaps it.
 void DiscardWaitingInit(WaitingInit& init);
 

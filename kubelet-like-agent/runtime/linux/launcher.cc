@@ -37,7 +37,8 @@ struct FdCloser {
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
                                                  const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
-                                                 CgroupDriver& cgroups, SpareInits* spares, InitZygote* zygote) {
+                                                 CgroupDriver& cgroups, std::optional<WaitingInit> spare,
+                                                 InitZygote* zygote) {
   FdCloser closer;
 
   InitSpec init_spec;
@@ -87,7 +88,6 @@ absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int 
 
   const std::string& cgroup = spec.id;
   CgroupLimits limits{spec.cpu_limit_millis, spec.cpu_request_millis, spec.memory_limit_bytes, spec.pids_limit};
-  std::optional<WaitingInit> spare = spares != nullptr ? spares->Take(cgroup) : std::nullopt;
   if (spare && !cgroups.ApplyLimits(cgroup, limits).ok()) {
     // A memory limit below what the spare already holds, say: a fresh init runs into it during
     // set-up and the report below says so.

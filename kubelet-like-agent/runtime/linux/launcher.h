@@ -6,6 +6,7 @@
 // once the init reports that the container is built ("R") or why it is not.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -39,11 +40,16 @@ struct RootDirs {
 
 // Launches run number `run` of `spec`. The init writes its exit record into `record_path`.
 // On failure nothing is left behind (no process, no cgroup), and the error says why: the init's
-// own report, or the OOM kill, signal or exit code that ended it during set-up. `spares` may be
-// null, as may `zygote` (the init is then cloned and exec'd here).
+// own report, or the OOM kill, signal or exit code that ended it during set-up. `spare`: a
+// spare init already taken into the container's cgroup (SpareInits::Take), used unless the
+// limits cannot be applied to it; else one is cloned now, by `zygote` if not null (else
+// exec'd here). A spare prepared for the image has its root: `root.mount_fd` is then -1, and
+// `root.upper` and `root.work` are its writable layer, which a fresh init mounts over instead
+// if the spare cannot be used.
 absl::StatusOr<LaunchedInit> LaunchContainerInit(const ContainerSpec& spec, int run, const std::string& init_path,
                                                  const RootDirs& root,
                                                  const std::string& record_path, const std::string& stdin_path,
-                                                 CgroupDriver& cgroups, SpareInits* spares, InitZygote* zygote);
+                                                 CgroupDriver& cgroups, std::optional<WaitingInit> spare,
+                                                 InitZygote* zygote);
 
 }  // namespace berth::agent::runtime

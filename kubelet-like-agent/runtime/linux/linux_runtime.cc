@@ -16,6 +16,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "core/log/log.h"
 #include "core/strings/strings.h"
 #include "kubelet-like-agent/runtime/linux/exec_in_container.h"
@@ -67,6 +68,59 @@ void SpreadSubdirectories(const std::string& dir) {
 
 }  // namespace
 
+// Builds a spare init's root ahead for the image started last, from one of its spare roots:
+// a start of that image then finds the overlay attached, /dev and /proc mounted and pivot_root
+// done, ~0.3 ms of its path on this machine. Once preparing fails (an init that cannot, say),
+// spares stay unprepared: starts build their roots as before.
+class SpareRootPreparer final : public SparePreparer {
+ public:
+  SpareRootPreparer(std::string state_dir, SpareRoots& roots) : state_dir_(std::move(state_dir)), roots_(roots) {}
+
+  std::optional<SparePreparation> Prepare(WaitingInit& init, bool& lost) override {
+    lost = false;
+    if (failed_) return std::nullopt;
+    std::vector<std::string> image;
+    std::optional<PreparedRoot> root = roots_.TakeForLatestImage(image);
+    if (!root) return std::nullopt;
+    absl::Status prepared = PrepareInit(init, RootMountPoint(state_dir_), absl::StrJoin(image, ":"), root->mount_fd);
+    close(root->mount_fd);  // attached in the init's namespace now, or unmounted
+    if (prepared.ok()) {
+      // As the spare root was checked when taken: what its lower directories are now.
+      std::optional<std::vector<SpareRoots::Identity>> identity = SpareRoots::Identify(image);
+      return SparePreparation{std::move(image), root->layer, identity ? Pairs(*identity) : Pairs({})};
+    }
+    // An init that said why it could not (or died) will say so again: stop asking. One that had
+    // no CPU to answer in time is only a busy node.
+    if (prepared.code() != absl::StatusCode::kDeadlineExceeded) {
+      BERTH_LOG(Warning, "agent.runtime", "Cannot build a spare init's root ahead; starts build their own", "error",
+                prepared.ToString());
+      failed_ = true;
+    }
+    DiscardWaitingInit(init);
+    RemoveWritableLayer(state_dir_, root->layer);
+    lost = true;
+    return std::nullopt;
+  }
+
+  bool StillCurrent(const SparePreparation& preparation) override {
+    std::optional<std::vector<SpareRoots::Identity>> identity = SpareRoots::Identify(preparation.image);
+    return identity && !preparation.lower_identity.empty() && Pairs(*identity) == preparation.lower_identity;
+  }
+
+  void Forget(const SparePreparation& preparation) override { RemoveWritableLayer(state_dir_, preparation.layer); }
+
+ private:
+  static std::vector<std::pair<uint64_t, uint64_t>> Pairs(const std::vector<SpareRoots::Identity>& identity) {
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const SpareRoots::Identity& i : identity) out.emplace_back(i.dev, i.ino);
+    return out;
+  }
+
+  const std::string state_dir_;
+  SpareRoots& roots_;
+  bool failed_ = false;  // the spare thread's only
+};
+
 absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeOptions options) {
   if (options.cgroups == nullptr) return absl::InvalidArgumentError("LinuxRuntime needs a cgroup driver");
   if (access(options.init_path.c_str(), X_OK) != 0) {
@@ -95,8 +149,9 @@ absl::StatusOr<std::unique_ptr<LinuxRuntime>> LinuxRuntime::Create(LinuxRuntimeO
     }
   }
   if (rt->options_.spare_inits > 0 && rt->options_.cgroups->CanRename()) {
+    if (rt->roots_) rt->preparer_ = std::make_unique<SpareRootPreparer>(rt->options_.state_dir, *rt->roots_);
     rt->spares_ = std::make_unique<SpareInits>(rt->options_.init_path, *rt->options_.cgroups, rt->options_.spare_inits,
-                                               rt->zygote_.get());
+                                               rt->zygote_.get(), rt->preparer_.get());
   }
   return rt;
 }
@@ -105,11 +160,12 @@ LinuxRuntime::LinuxRuntime(LinuxRuntimeOptions options)
     : options_(std::move(options)), monitor_([this](const std::vector<ExitMonitor::Ended>& ended) { OnExited(ended); }) {}
 
 // Containers keep running: the next agent re-adopts them (stopping them is the drain's job).
-// The monitor (declared last) stops first.
-LinuxRuntime::~LinuxRuntime() = default;
+// The spares go first: their thread uses the spare roots and the preparer. The monitor
+// (declared last) stops before the rest.
+LinuxRuntime::~LinuxRuntime() { spares_.reset(); }
 
 absl::Status LinuxRuntime::RemoveCgroupSubtree() {
-  spares_.reset();
+  spares_.reset();  // ended before the preparer and roots they use
   return options_.cgroups->RemoveSubtree();
 }
 
@@ -332,28 +388,49 @@ absl::StatusOr<LaunchedInit> LinuxRuntime::Launch(const ContainerSpec& spec, int
   // Image roots and unprivileged host roots (a read-only view of "/") are mounted there.
   const bool host_root = spec.image_layers.empty() && spec.rootfs.empty() && !spec.privileged;
   if (!spec.image_layers.empty() || host_root) root.mount_point = RootMountPoint(options_.state_dir);
-  std::optional<PreparedRoot> spare;
+  std::vector<std::string> lower;  // an image root's layers: what spare roots are kept by
   if (!spec.image_layers.empty()) {
     root.skeleton = MountPointSkeleton(options_.state_dir);
-    std::vector<std::string> lower = spec.image_layers;
+    lower = spec.image_layers;
     lower.push_back(root.skeleton);
-    if (roots_) spare = roots_->Take(lower);
-    writable_layer = spare ? spare->layer : spec.id;
+  }
+  // A privileged container's root differs (the host's /dev, nothing masked): it never takes a
+  // spare whose root was built ahead.
+  std::optional<SpareInits::Taken> spare_init;
+  if (spares_) spare_init = spares_->Take(spec.id, lower.empty() || spec.privileged ? nullptr : &lower);
+  std::optional<PreparedRoot> spare_root;
+  if (!lower.empty()) {
+    if (spare_init && spare_init->prepared) {
+      writable_layer = spare_init->prepared->layer;  // the init's root is over it already
+    } else {
+      if (roots_) spare_root = roots_->Take(lower);
+      writable_layer = spare_root ? spare_root->layer : spec.id;
+    }
     root.upper = WritableLayerUpper(options_.state_dir, writable_layer);
     root.work = WritableLayerWork(options_.state_dir, writable_layer);
-    if (spare) {
-      root.mount_fd = spare->mount_fd;
-    } else {
+    if (spare_root) {
+      root.mount_fd = spare_root->mount_fd;
+    } else if (!spare_init || !spare_init->prepared) {
       // A fresh writable layer per run.
       for (const std::string& d : {root.upper, root.work}) {
-        if (absl::Status s = MakeEmptyDirectory(d); !s.ok()) return s;
+        if (absl::Status s = MakeEmptyDirectory(d); !s.ok()) {
+          if (spare_init) {
+            DiscardWaitingInit(spare_init->init);
+            (void)options_.cgroups->Remove(spec.id);
+          }
+          return s;
+        }
       }
     }
   }
+  const bool spare_layer = spare_root || (spare_init && spare_init->prepared);
   auto launched = LaunchContainerInit(spec, runs + 1, options_.init_path, root, RecordPath(options_.state_dir, spec.id),
-                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups, spares_.get(), zygote_.get());
+                                      StdinFifoPath(options_.state_dir, spec.id), *options_.cgroups,
+                                      spare_init ? std::optional<WaitingInit>(spare_init->init) : std::nullopt,
+                                      zygote_.get());
   if (root.mount_fd >= 0) close(root.mount_fd);  // the init holds it now, or it is unmounted
-  if (!launched.ok() && spare) RemoveWritableLayer(options_.state_dir, spare->layer);
+  if (!launched.ok() && spare_layer) RemoveWritableLayer(options_.state_dir, writable_layer);
+  if (launched.ok() && spare_init && spare_init->prepared) starts_on_prepared_roots_++;
   return launched;
 }
 

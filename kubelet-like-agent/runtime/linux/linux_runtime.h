@@ -10,6 +10,7 @@
 // Exits are noticed on one monitor thread: the init's "recorded" byte (then its pidfd, when it is
 // gone and the cgroup can go), or the pidfd alone for an init that could not record.
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -68,6 +69,10 @@ class LinuxRuntime final : public Runtime {
   absl::Status RemoveCgroupSubtree();
   // Spare inits ready now (0 when off).
   size_t spare_inits_ready() const { return spares_ ? spares_->ready() : 0; }
+  // Spare inits ready now with their root built for an image (tests).
+  size_t prepared_spare_inits_ready() const { return spares_ ? spares_->prepared() : 0; }
+  // Starts so far that took a spare init with its root built (tests).
+  uint64_t starts_on_prepared_roots() const { return starts_on_prepared_roots_.load(); }
   // Spare image roots ready now, over all images (0 when off).
   size_t spare_roots_ready() const { return roots_ ? roots_->ready() : 0; }
   // The zygote's pid, 0 when there is none (tests).
@@ -120,6 +125,8 @@ class LinuxRuntime final : public Runtime {
   std::map<std::string, Container, std::less<>> containers_;
   std::function<void(const ContainerStatus&)> on_exit_;
   std::unique_ptr<InitZygote> zygote_;  // null when off or it could not start; outlives spares_
+  std::atomic<uint64_t> starts_on_prepared_roots_{0};
+  std::unique_ptr<SparePreparer> preparer_;  // null without spare roots; outlives spares_
   std::unique_ptr<SpareInits> spares_;  // null when off or unsupported
   std::unique_ptr<SpareRoots> roots_;   // null when off
   // Last: destroyed first, so no exit is reported into a half-destroyed runtime.

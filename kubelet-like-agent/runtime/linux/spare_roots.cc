@@ -70,7 +70,7 @@ size_t SpareRoots::ready() const {
   return n;
 }
 
-std::optional<std::vector<SpareRoots::Identity>> SpareRoots::Identify(const Key& lower) {
+std::optional<std::vector<SpareRoots::Identity>> SpareRoots::Identify(const std::vector<std::string>& lower) {
   std::vector<Identity> out;
   for (const std::string& dir : lower) {
     struct stat st;
@@ -106,17 +106,36 @@ std::optional<PreparedRoot> SpareRoots::Take(const Key& lower) {
       }
       recent_.pop_back();
     }
-    if (auto it = ready_.find(lower); it != ready_.end()) {
-      while (!it->second.empty() && !taken) {
-        Root r = std::move(it->second.front());
-        it->second.pop_front();
-        if (current == r.lower) {
-          taken = std::move(r);
-        } else {
-          unwanted.push_back(std::move(r));
-        }
-      }
-    }
+    taken = PopCurrentLocked(lower, current);
+  }
+  cv_.notify_all();
+  if (!taken) return std::nullopt;
+  return taken->prepared;
+}
+
+std::optional<SpareRoots::Root> SpareRoots::PopCurrentLocked(const Key& lower,
+                                                             const std::optional<std::vector<Identity>>& current) {
+  auto it = ready_.find(lower);
+  while (it != ready_.end() && !it->second.empty()) {
+    Root r = std::move(it->second.front());
+    it->second.pop_front();
+    if (current == r.lower) return r;
+    unwanted_.push_back(std::move(r));
+  }
+  return std::nullopt;
+}
+
+std::optional<PreparedRoot> SpareRoots::TakeForLatestImage(std::vector<std::string>& image) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (recent_.empty()) return std::nullopt;
+    image = recent_.front();
+  }
+  const std::optional<std::vector<Identity>> current = Identify(image);
+  std::optional<Root> taken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    taken = PopCurrentLocked(image, current);
   }
   cv_.notify_all();
   if (!taken) return std::nullopt;

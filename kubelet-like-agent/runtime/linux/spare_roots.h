@@ -54,6 +54,20 @@ class SpareRoots {
   // builds its own). Either way the image counts as in use: roots of it are made from now on.
   std::optional<PreparedRoot> Take(const std::vector<std::string>& lower);
 
+  // A root of the image started most recently, and its lower directories in `image`; nullopt
+  // when none is ready. Unlike Take, it does not count as a start of the image.
+  std::optional<PreparedRoot> TakeForLatestImage(std::vector<std::string>& image);
+
+  // What a directory is (device and inode): a layer deleted and unpacked again at the same path
+  // is another one.
+  struct Identity {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool operator==(const Identity&) const = default;
+  };
+  // Each of `lower`'s, or nullopt if one is gone.
+  static std::optional<std::vector<Identity>> Identify(const std::vector<std::string>& lower);
+
   // Roots ready now, over all images (tests).
   size_t ready() const;
 
@@ -62,11 +76,6 @@ class SpareRoots {
   static constexpr std::string_view kLayerPrefix = "spare-root-";
 
  private:
-  struct Identity {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    bool operator==(const Identity&) const = default;
-  };
   struct Root {
     PreparedRoot prepared;
     std::vector<Identity> lower;  // what each lower directory was when the overlay was built
@@ -74,8 +83,10 @@ class SpareRoots {
   using Key = std::vector<std::string>;
   void Loop();
   std::optional<Root> Make(const Key& lower);
+  // The first ready root of `lower` built over what its directories are now (`current`); the
+  // ones built over directories since replaced go to unwanted_. mu_ held.
+  std::optional<Root> PopCurrentLocked(const Key& lower, const std::optional<std::vector<Identity>>& current);
   void Discard(Root& root) const;
-  static std::optional<std::vector<Identity>> Identify(const Key& lower);
 
   const std::string state_dir_;
   const int per_image_;

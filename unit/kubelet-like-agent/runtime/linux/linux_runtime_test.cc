@@ -531,6 +531,65 @@ TEST_F(LinuxRuntimeTest, SpareRootsLeftByAnAgentThatDiedAreRemovedAndAContainers
   EXPECT_FALSE(fs::exists(WritableLayerUpper(state, layer)));
 }
 
+TEST_F(LinuxRuntimeTest, AStartOfTheLatestImageTakesASpareWithItsRootBuiltAndGetsEverythingElseFresh) {
+  if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
+  if (!runtime_->cgroups().CanRename()) GTEST_SKIP() << "spare inits need cgroup v1";
+  const std::string state = dir_ + "/state";
+  ContainerSpec spec = Spec("prepared", R"(cat /etc/marker; cat /mnt/volume/greeting; hostname;
+      echo x > /mnt/volume/written || echo volume read-only;
+      test -d /sys/kernel && echo sysfs; test -s /proc/kcore || echo kcore masked;
+      test -c /dev/null && test ! -e /dev/kmsg && echo minimal dev; echo net $(ls /sys/class/net); echo mine > /written)");
+  spec.network_namespace = true;  // its /sys is of that namespace: mounted after it was made
+  spec.image_layers = WarmImage("image");
+  for (int i = 0; i < 4000 && runtime_->prepared_spare_inits_ready() < 1; ++i) usleep(5000);
+  ASSERT_GE(runtime_->prepared_spare_inits_ready(), 1u) << "no spare was prepared for the image started last";
+  // Mounted after the spare built its root: the container sees it, read-only as asked.
+  std::string volume = dir_ + "/volume";
+  fs::create_directories(volume);
+  ASSERT_EQ(mount("tmpfs", volume.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  { std::ofstream(volume + "/greeting") << "mounted later\n"; }
+  spec.mounts.push_back({volume, "/mnt/volume", true});
+  absl::Status started = runtime_->Start(spec);
+  ContainerStatus s = started.ok() ? WaitExited("prepared") : ContainerStatus{};
+  const bool volume_untouched = !fs::exists(volume + "/written");
+  umount2(volume.c_str(), MNT_DETACH);
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(runtime_->starts_on_prepared_roots(), 1u);
+  EXPECT_EQ(s.exit_code, 0) << Slurp(spec.log_path);
+  const std::string log = Slurp(spec.log_path);
+  for (const char* line :
+       {"image", "mounted later", "prepared", "volume read-only", "sysfs", "kcore masked", "minimal dev", "net lo"}) {
+    EXPECT_NE(log.find(std::string(" stdout F ") + line + "\n"), std::string::npos) << line << " in\n" << log;
+  }
+  EXPECT_TRUE(volume_untouched);
+  // Its writes are in the layer it took with the spare, and that layer goes with it.
+  const std::string layer = LayerOf(state, "prepared");
+  ASSERT_TRUE(layer.starts_with(SpareRoots::kLayerPrefix)) << layer;
+  EXPECT_EQ(Slurp(WritableLayerUpper(state, layer) + "/written"), "mine\n");
+  ASSERT_TRUE(runtime_->Remove("prepared").ok());
+  EXPECT_FALSE(fs::exists(WritableLayerUpper(state, layer)));
+}
+
+TEST_F(LinuxRuntimeTest, AStartOfAnotherImageOrAPrivilegedOneDoesNotTakeASparePreparedForAnImage) {
+  if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
+  if (!runtime_->cgroups().CanRename()) GTEST_SKIP() << "spare inits need cgroup v1";
+  WarmImage("image");
+  for (int i = 0; i < 4000 && runtime_->prepared_spare_inits_ready() < 1; ++i) usleep(5000);
+  ASSERT_GE(runtime_->prepared_spare_inits_ready(), 1u);
+  ContainerSpec other = Spec("other", "cat /etc/marker");
+  other.image_layers = {MakeLayer(dir_ + "/other-layer", "other image")};
+  ContainerSpec privileged = Spec("privileged", "cat /etc/marker; test -e /dev/kmsg && echo host dev");
+  privileged.image_layers = {dir_ + "/layer"};
+  privileged.privileged = true;
+  for (ContainerSpec* spec : {&other, &privileged}) {
+    ASSERT_TRUE(runtime_->Start(*spec).ok()) << spec->id;
+    EXPECT_EQ(WaitExited(spec->id).exit_code, 0) << Slurp(spec->log_path);
+  }
+  EXPECT_EQ(runtime_->starts_on_prepared_roots(), 0u);
+  EXPECT_NE(Slurp(other.log_path).find(" stdout F other image\n"), std::string::npos) << Slurp(other.log_path);
+  EXPECT_NE(Slurp(privileged.log_path).find(" stdout F host dev\n"), std::string::npos) << Slurp(privileged.log_path);
+}
+
 TEST_F(LinuxRuntimeTest, AReadOnlyRootFileSystemFromASpareRootRefusesWrites) {
   if (!fs::exists("/usr/bin/busybox")) GTEST_SKIP() << "needs busybox-static for an image root";
   ContainerSpec spec = Spec("ro", "echo x > /written; test ! -e /written && cat /etc/marker");
